@@ -1,0 +1,5 @@
+"""Allow ``python -m offtake``."""
+
+from offtake.cli import main
+
+main()

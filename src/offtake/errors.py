@@ -1,0 +1,53 @@
+"""Errors that reach a user: each names where the problem is and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["InputError", "OfftakeError"]
+
+
+class OfftakeError(Exception):
+    """Base class of every error offtake raises on purpose."""
+
+
+class InputError(OfftakeError, ValueError):
+    """Bad input, located as precisely as possible.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what was expected.
+    file
+        The file the value came from, if any.
+    line
+        1-based line number in ``file`` (the header is line 1 of a CSV).
+    field
+        The column, key or attribute name.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.field = field
+        super().__init__(self.location_message())
+
+    def location_message(self) -> str:
+        """Return ``file:line: field: message`` with the parts that are known."""
+        where = []
+        if self.file is not None:
+            where.append(self.file if self.line is None else f"{self.file}:{self.line}")
+        elif self.line is not None:
+            where.append(f"line {self.line}")
+        if self.field is not None:
+            where.append(f"field '{self.field}'")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message

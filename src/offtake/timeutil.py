@@ -1,0 +1,107 @@
+"""Time conventions: aware UTC inside, naive timestamps refused, Pakistan time for display."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from offtake.errors import InputError
+
+__all__ = ["HOURS_PER_YEAR", "parse_utc", "require_aware", "to_utc_index"]
+
+#: Hours in a non-leap year, the denominator of annual curtailment rates [h].
+HOURS_PER_YEAR = 8760
+
+
+def require_aware(value: datetime, *, field: str, file: str | None = None) -> datetime:
+    """Return ``value`` in UTC, refusing a naive datetime.
+
+    Parameters
+    ----------
+    value
+        A timezone-aware datetime.
+    field
+        Name reported in the error if ``value`` is naive.
+    file
+        File reported in the error, if any.
+
+    Returns
+    -------
+    datetime
+        The same instant with ``tzinfo=UTC``.
+    """
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise InputError(
+            f"naive datetime {value.isoformat()} has no time zone; give an offset such as 'Z' or '+05:00'",
+            file=file,
+            field=field,
+        )
+    return value.astimezone(timezone.utc)
+
+
+def parse_utc(text: str, *, field: str, file: str | None = None, line: int | None = None) -> datetime:
+    """Parse an ISO 8601 timestamp that carries an offset and return it in UTC.
+
+    Parameters
+    ----------
+    text
+        ISO 8601 text, for example ``2024-07-01T00:00:00+05:00``.
+    field, file, line
+        Where the text came from, for the error message.
+
+    Returns
+    -------
+    datetime
+        Aware UTC datetime.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"'{text}' is not an ISO 8601 timestamp", file=file, line=line, field=field) from None
+    if value.tzinfo is None:
+        raise InputError(
+            f"timestamp '{text}' has no time zone; give an offset such as 'Z' or '+05:00'",
+            file=file,
+            line=line,
+            field=field,
+        )
+    return value.astimezone(timezone.utc)
+
+
+def to_utc_index(values: pd.Series, *, field: str, file: str) -> pd.DatetimeIndex:
+    """Parse a column of ISO timestamps into an aware UTC index, refusing naive rows.
+
+    Parameters
+    ----------
+    values
+        Column of text timestamps, in file order.
+    field, file
+        Where the column came from, for the error message.
+
+    Returns
+    -------
+    pandas.DatetimeIndex
+        Aware UTC index, one entry per row.
+    """
+    text = values.astype(str)
+    has_zone = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    if not bool(has_zone.all()):
+        row = int((~has_zone).to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"timestamp '{text.iloc[row]}' has no time zone; give an offset such as 'Z' or '+05:00'",
+            file=file,
+            line=row + 2,
+            field=field,
+        )
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601"))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"cannot parse timestamps: {exc}", file=file, field=field) from None
+    return index
+
+
+def display_zone(name: str) -> ZoneInfo:
+    """Return the IANA zone used to display times to users, e.g. ``Asia/Karachi``."""
+    return ZoneInfo(name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -51,7 +51,7 @@ def record_change(
     AuditEvent
         The stored event, with its ledger sequence number.
     """
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     detail = jsonable(detail)
     appender = open_appender(session)
     seq = appender.add(

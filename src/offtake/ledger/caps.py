@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -53,7 +53,9 @@ class CapRecord:
     cap_w: int
 
     @classmethod
-    def from_mw(cls, site_id: str, interval_start: datetime, interval_end: datetime, cap_mw: float) -> CapRecord:
+    def from_mw(
+        cls, site_id: str, interval_start: datetime, interval_end: datetime, cap_mw: float
+    ) -> CapRecord:
         """Build a cap from a value in MW (rounded to whole watts)."""
         return cls(site_id, interval_start, interval_end, round(cap_mw * 1_000_000))
 
@@ -69,7 +71,11 @@ class CapsResult:
 
 
 def record_caps(
-    session: Session, principal: Principal, caps: Iterable[CapRecord], *, now: datetime | None = None
+    session: Session,
+    principal: Principal,
+    caps: Iterable[CapRecord],
+    *,
+    now: datetime | None = None,
 ) -> CapsResult:
     """Store caps (grid operator / dispatch core), ledgering each new one.
 
@@ -82,7 +88,7 @@ def record_caps(
         raise InputError("no caps given", field="caps")
     if len(batch) > MAX_BATCH:
         raise InputError(f"{len(batch)} caps in one batch; send at most {MAX_BATCH}", field="caps")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     problems: list[Problem] = []
     intervals = []
     for i, c in enumerate(batch):
@@ -111,7 +117,9 @@ def record_caps(
             Cap.site_id.in_(site_ids), Cap.interval_start < hi, Cap.interval_end > lo
         )
     ):
-        stored[row.site_id].append((row.interval_start, row.interval_end, row.cap_w, row.ledger_seq))
+        stored[row.site_id].append(
+            (row.interval_start, row.interval_end, row.cap_w, row.ledger_seq)
+        )
     conflicts: list[Problem] = []
     seqs: list[int] = [-1] * len(batch)
     new: list[int] = []
@@ -125,19 +133,32 @@ def record_caps(
                 seqs[i] = s[3]
             else:
                 conflicts.append(
-                    Problem(i, "cap_w", f"site '{c.site_id}' already has a cap of {s[2]} W from {format_time(start)} "
-                            f"to {format_time(s[1])} (ledger entry {s[3]}); refusing {c.cap_w} W")
+                    Problem(
+                        i,
+                        "cap_w",
+                        f"site '{c.site_id}' already has a cap of {s[2]} W "
+                        f"from {format_time(start)} "
+                        f"to {format_time(s[1])} (ledger entry {s[3]}); refusing {c.cap_w} W",
+                    )
                 )
             continue
-        for s in stored[c.site_id]:
-            if s[0] < end and start < s[1]:
-                problems.append(Problem(i, "interval_start", f"overlaps the stored cap from {format_time(s[0])} to {format_time(s[1])}"))
+        problems.extend(
+            Problem(
+                i,
+                "interval_start",
+                f"overlaps the stored cap from {format_time(s[0])} to {format_time(s[1])}",
+            )
+            for s in stored[c.site_id]
+            if s[0] < end and start < s[1]
+        )
         for other_start, other_end, j in spans[c.site_id]:
             if other_start < end and start < other_end:
                 if (other_start, other_end) == (start, end) and batch[j].cap_w == c.cap_w:
                     seqs[i] = -2 - j
                     break
-                problems.append(Problem(i, "interval_start", f"overlaps caps[{j}] of the same site"))
+                problems.append(
+                    Problem(i, "interval_start", f"overlaps caps[{j}] of the same site")
+                )
         else:
             spans[c.site_id].append((start, end, i))
             new.append(i)
@@ -152,21 +173,37 @@ def record_caps(
         operator_id = sites[c.site_id].operator_id
         seqs[i] = appender.add(
             "cap",
-            {"site": c.site_id, "start": format_time(start), "end": format_time(end), "cap_w": c.cap_w,
-             "operator": operator_id},
+            {
+                "site": c.site_id,
+                "start": format_time(start),
+                "end": format_time(end),
+                "cap_w": c.cap_w,
+                "operator": operator_id,
+            },
             by=principal.client_id,
             at=now,
             operator_id=operator_id,
         )
-        rows.append({"site_id": c.site_id, "interval_start": start, "interval_end": end, "cap_w": c.cap_w,
-                     "recorded_at": now, "by_client": principal.client_id, "ledger_seq": seqs[i]})
+        rows.append(
+            {
+                "site_id": c.site_id,
+                "interval_start": start,
+                "interval_end": end,
+                "cap_w": c.cap_w,
+                "recorded_at": now,
+                "by_client": principal.client_id,
+                "ledger_seq": seqs[i],
+            }
+        )
     for i, seq in enumerate(seqs):
         if seq <= -2:
             seqs[i] = seqs[-2 - seq]
     head = appender.flush()
     if rows:
         session.execute(insert(Cap), rows)
-    return CapsResult(accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, seqs=seqs)
+    return CapsResult(
+        accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, seqs=seqs
+    )
 
 
 def caps_between(session: Session, site_id: str, start: datetime, end: datetime) -> list[Cap]:

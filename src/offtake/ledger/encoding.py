@@ -1,9 +1,9 @@
-"""Canonical encoding of ledger entries.
+r"""Canonical encoding of ledger entries.
 
 A ledger leaf is the UTF-8 bytes of a JSON object written canonically:
 
 - keys sorted by code point, no insignificant white space (``","`` and ``":"`` separators);
-- only ASCII (everything else as ``\\uXXXX`` escapes), so the bytes never hold a tab or a
+- only ASCII (everything else as ``\uXXXX`` escapes), so the bytes never hold a tab or a
   line break and one entry fits on one line of an export file;
 - integers as integers (energy in Wh, money in micro-USD, power in W), never floats;
 - times as RFC 3339 UTC text ending in ``Z`` (``2025-07-01T10:00:00Z``, microseconds only
@@ -19,7 +19,7 @@ without changing its leaf hash.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["canonical_json", "decode_entry", "format_time", "jsonable", "parse_time"]
@@ -53,7 +53,7 @@ def format_time(value: datetime) -> str:
     """Return RFC 3339 UTC text with a ``Z`` suffix; refuses naive datetimes."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} refused")
-    utc = value.astimezone(timezone.utc)
+    utc = value.astimezone(UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
         text += f".{utc.microsecond:06d}"
@@ -62,7 +62,7 @@ def format_time(value: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """Parse text written by :func:`format_time`."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def decode_entry(data: bytes) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-"""The single ingest path for meter readings: REST endpoints and OpenADR reports both call
-:func:`ingest_readings`, so every reading meets one set of checks.
+"""The single ingest path for meter readings.
+
+REST endpoints and OpenADR reports both call :func:`ingest_readings`, so every reading
+meets one set of checks.
 
 Checks, in order (a batch is accepted or refused as a whole):
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -154,26 +156,39 @@ def check_interval(
     ok = True
     for name, value in (("interval_start", start), ("interval_end", end)):
         if not isinstance(value, datetime):
-            problems.append(Problem(index, name, f"expected an ISO 8601 time with offset, got {value!r}"))
+            problems.append(
+                Problem(index, name, f"expected an ISO 8601 time with offset, got {value!r}")
+            )
             ok = False
         elif value.tzinfo is None or value.utcoffset() is None:
             problems.append(
-                Problem(index, name, f"naive time {value.isoformat()} has no time zone; add 'Z' or an offset")
+                Problem(
+                    index,
+                    name,
+                    f"naive time {value.isoformat()} has no time zone; add 'Z' or an offset",
+                )
             )
             ok = False
     if not ok:
         return None
     assert isinstance(start, datetime) and isinstance(end, datetime)
-    start_utc, end_utc = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
     if end_utc <= start_utc:
         problems.append(
-            Problem(index, "interval_end", f"interval_end {format_time(end_utc)} is not after interval_start {format_time(start_utc)}")
+            Problem(
+                index,
+                "interval_end",
+                f"interval_end {format_time(end_utc)} is not after "
+                f"interval_start {format_time(start_utc)}",
+            )
         )
         return None
     return start_utc, end_utc
 
 
-def _check_shape(index: int, reading: MeterReading, problems: list[Problem]) -> tuple[datetime, datetime] | None:
+def _check_shape(
+    index: int, reading: MeterReading, problems: list[Problem]
+) -> tuple[datetime, datetime] | None:
     before = len(problems)
     for name in ("site_id", "meter_id"):
         try:
@@ -182,14 +197,20 @@ def _check_shape(index: int, reading: MeterReading, problems: list[Problem]) -> 
             problems.append(Problem(index, name, exc.message))
     energy = reading.energy_wh
     if isinstance(energy, bool) or not isinstance(energy, int):
-        problems.append(Problem(index, "energy_wh", f"energy_wh must be an integer number of Wh, got {energy!r}"))
+        problems.append(
+            Problem(
+                index, "energy_wh", f"energy_wh must be an integer number of Wh, got {energy!r}"
+            )
+        )
     elif energy < 0:
         problems.append(Problem(index, "energy_wh", f"energy_wh must be >= 0, got {energy}"))
     interval = check_interval(index, reading.interval_start, reading.interval_end, problems)
     return interval if len(problems) == before else None
 
 
-def _basis_w(session: Session, sites: dict[str, Site]) -> dict[str, list[tuple[datetime, datetime | None, int]]]:
+def _basis_w(
+    session: Session, sites: dict[str, Site]
+) -> dict[str, list[tuple[datetime, datetime | None, int]]]:
     """Per site: (from, until, W) periods of allocation or contract, newest first."""
     basis: dict[str, list[tuple[datetime, datetime | None, int]]] = defaultdict(list)
     ids = list(sites)
@@ -201,7 +222,13 @@ def _basis_w(session: Session, sites: dict[str, Site]) -> dict[str, list[tuple[d
         basis[a.site_id].append((a.valid_from, None, a.allocated_w))
     contracts: dict[str, list[tuple[datetime, datetime | None, int]]] = defaultdict(list)
     for c in session.execute(
-        select(Contract.site_id, Contract.valid_from, Contract.valid_until, Contract.firm_w, Contract.interruptible_w)
+        select(
+            Contract.site_id,
+            Contract.valid_from,
+            Contract.valid_until,
+            Contract.firm_w,
+            Contract.interruptible_w,
+        )
         .where(Contract.site_id.in_(ids))
         .order_by(Contract.valid_from.desc())
     ):
@@ -211,7 +238,9 @@ def _basis_w(session: Session, sites: dict[str, Site]) -> dict[str, list[tuple[d
     return basis
 
 
-def _limit_w(site: Site, periods: list[tuple[datetime, datetime | None, int]], at: datetime) -> int | None:
+def _limit_w(
+    site: Site, periods: list[tuple[datetime, datetime | None, int]], at: datetime
+) -> int | None:
     if site.connection_w is not None:
         return site.connection_w
     for start, until, watts in periods:
@@ -263,8 +292,10 @@ def ingest_readings(
     if not batch:
         raise InputError("no readings given", field="readings")
     if len(batch) > MAX_BATCH:
-        raise InputError(f"{len(batch)} readings in one batch; send at most {MAX_BATCH}", field="readings")
-    now = now or datetime.now(timezone.utc)
+        raise InputError(
+            f"{len(batch)} readings in one batch; send at most {MAX_BATCH}", field="readings"
+        )
+    now = now or datetime.now(UTC)
     problems: list[Problem] = []
     intervals: list[tuple[datetime, datetime] | None] = [
         _check_shape(i, r, problems) for i, r in enumerate(batch)
@@ -280,7 +311,9 @@ def ingest_readings(
         if site is not None:
             principal.require_site(site_id, site.operator_id)
         elif principal.is_operator_bound:
-            raise PermissionDenied(f"site '{site_id}' is not a site of operator '{principal.operator_id}'")
+            raise PermissionDenied(
+                f"site '{site_id}' is not a site of operator '{principal.operator_id}'"
+            )
     basis = _basis_w(session, sites)
     factor = Fraction(max_power_factor)
     for i, r in enumerate(batch):
@@ -299,7 +332,8 @@ def ingest_readings(
                     Problem(
                         i,
                         "energy_wh",
-                        f"{r.energy_wh} Wh in {duration_s:g} s is impossible for site '{r.site_id}' "
+                        f"{r.energy_wh} Wh in {duration_s:g} s is impossible "
+                        f"for site '{r.site_id}' "
                         f"(at most {bound_wh} Wh: {float(factor):g} x {limit / 1e6:g} MW)",
                     )
                 )
@@ -313,8 +347,12 @@ def ingest_readings(
     stored: dict[tuple[str, str], list[tuple[datetime, datetime, int, int]]] = defaultdict(list)
     stored_key: dict[tuple[str, str, datetime], tuple[datetime, int, int]] = {}
     query = select(
-        Reading.site_id, Reading.meter_id, Reading.interval_start, Reading.interval_end,
-        Reading.energy_wh, Reading.ledger_seq,
+        Reading.site_id,
+        Reading.meter_id,
+        Reading.interval_start,
+        Reading.interval_end,
+        Reading.energy_wh,
+        Reading.ledger_seq,
     ).where(
         Reading.site_id.in_(site_ids),
         Reading.meter_id.in_(meters),
@@ -322,8 +360,14 @@ def ingest_readings(
         Reading.interval_end > min_start,
     )
     for row in session.execute(query):
-        stored[(row.site_id, row.meter_id)].append((row.interval_start, row.interval_end, row.energy_wh, row.ledger_seq))
-        stored_key[(row.site_id, row.meter_id, row.interval_start)] = (row.interval_end, row.energy_wh, row.ledger_seq)
+        stored[(row.site_id, row.meter_id)].append(
+            (row.interval_start, row.interval_end, row.energy_wh, row.ledger_seq)
+        )
+        stored_key[(row.site_id, row.meter_id, row.interval_start)] = (
+            row.interval_end,
+            row.energy_wh,
+            row.ledger_seq,
+        )
 
     conflicts: list[Problem] = []
     status: list[tuple[str, int]] = [("new", -1)] * len(batch)
@@ -341,7 +385,8 @@ def ingest_readings(
                     Problem(
                         i,
                         "energy_wh" if known[0] == end else "interval_end",
-                        f"site '{r.site_id}' meter '{r.meter_id}' already has a reading from {format_time(start)} "
+                        f"site '{r.site_id}' meter '{r.meter_id}' already has a reading "
+                        f"from {format_time(start)} "
                         f"to {format_time(known[0])} of {known[1]} Wh (ledger entry {known[2]}); "
                         f"refusing {r.energy_wh} Wh to {format_time(end)}",
                     )
@@ -354,29 +399,38 @@ def ingest_readings(
                 status[i] = ("same", earlier)
             else:
                 conflicts.append(
-                    Problem(i, "energy_wh", f"conflicts with readings[{earlier}] for the same meter and start")
+                    Problem(
+                        i,
+                        "energy_wh",
+                        f"conflicts with readings[{earlier}] for the same meter and start",
+                    )
                 )
             continue
         first_in_batch[key] = i
         fresh[(r.site_id, r.meter_id)].append((start, end, i))
 
-    for pair, items in fresh.items():
+    for pair, pair_items in fresh.items():
         spans = [(s, e, -1, seq) for s, e, _wh, seq in stored.get(pair, [])]
-        spans += [(s, e, i, -1) for s, e, i in items]
+        spans += [(s, e, i, -1) for s, e, i in pair_items]
         spans.sort(key=lambda t: (t[0], t[1]))
         reach: tuple[datetime, datetime, int, int] | None = None
         for span in spans:
             if reach is not None and span[0] < reach[1] and (span[2] >= 0 or reach[2] >= 0):
                 index = span[2] if span[2] >= 0 else reach[2]
                 other = reach if index == span[2] else span
-                what = f"readings[{other[2]}]" if other[2] >= 0 else f"the stored reading (ledger entry {other[3]})"
+                what = (
+                    f"readings[{other[2]}]"
+                    if other[2] >= 0
+                    else f"the stored reading (ledger entry {other[3]})"
+                )
                 problems.append(
                     Problem(
                         index,
                         "interval_start",
-                        f"interval {format_time(batch[index].interval_start.astimezone(timezone.utc))} to "
-                        f"{format_time(batch[index].interval_end.astimezone(timezone.utc))} overlaps {what} "
-                        f"from {format_time(other[0])} to {format_time(other[1])} for site '{pair[0]}' meter '{pair[1]}'",
+                        f"interval {format_time(batch[index].interval_start.astimezone(UTC))} to "
+                        f"{format_time(batch[index].interval_end.astimezone(UTC))} overlaps {what} "
+                        f"from {format_time(other[0])} to {format_time(other[1])} "
+                        f"for site '{pair[0]}' meter '{pair[1]}'",
                     )
                 )
             if reach is None or span[1] > reach[1]:

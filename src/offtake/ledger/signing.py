@@ -26,8 +26,8 @@ __all__ = [
     "Signer",
     "checkpoint_message",
     "key_id_of",
-    "load_public_key",
     "load_or_create_signer",
+    "load_public_key",
 ]
 
 LOG_NAME = "offtake-ledger"
@@ -100,14 +100,14 @@ class Signer:
         return CheckpointStatement(size, root, signed_at, self.key_id, signature)
 
     def public_pem(self) -> str:
-        """The public key as PEM text (give it to verifiers)."""
+        """Return the public key as PEM text (give it to verifiers)."""
         return self.public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode()
 
     @classmethod
     def generate(cls) -> Signer:
-        """A signer with a fresh key (tests and first start)."""
+        """Return a signer with a fresh key (tests and first start)."""
         return cls(Ed25519PrivateKey.generate())
 
 

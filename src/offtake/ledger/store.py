@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
@@ -49,7 +49,9 @@ class TreeHead:
     root: bytes
 
 
-def _node_hashes(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+def _node_hashes(
+    session: Session, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
     wanted = set(wanted)
     found: dict[tuple[int, int], bytes] = {}
     leaves = sorted(i for level, i in wanted if level == 0)
@@ -69,10 +71,11 @@ def _node_hashes(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tu
                 for level, indexes in by_level.items()
             )
         )
-        rows = session.execute(
+        nodes = session.execute(
             select(MerkleNode.level, MerkleNode.index, MerkleNode.hash).where(condition)
         )
-        found.update({(level, i): h for level, i, h in rows})
+        for level, index, digest in nodes.tuples():
+            found[(level, index)] = digest
     missing = wanted - set(found)
     if missing:
         raise RuntimeError(f"ledger tree is missing nodes {sorted(missing)[:5]}")
@@ -180,7 +183,7 @@ def open_appender(session: Session) -> Appender:
 
 
 def get_entry(session: Session, seq: int) -> LedgerEntry:
-    """The entry at ``seq``, or :class:`NotFoundError`."""
+    """Return the entry at ``seq``, or raise :class:`NotFoundError`."""
     entry = session.get(LedgerEntry, seq)
     if entry is None:
         raise NotFoundError(f"ledger entry {seq} does not exist")
@@ -244,7 +247,7 @@ def _statement(row: Checkpoint) -> CheckpointStatement:
 
 
 def latest_checkpoint(session: Session) -> CheckpointStatement | None:
-    """The most recent signed checkpoint, if any."""
+    """Return the most recent signed checkpoint, if any."""
     row = session.execute(
         select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)
     ).scalar_one_or_none()
@@ -278,7 +281,7 @@ def make_checkpoint(
     latest = latest_checkpoint(session)
     if head.size == 0 or (latest is not None and latest.size >= head.size):
         return None
-    statement = signer.sign(head.size, head.root, now or datetime.now(timezone.utc))
+    statement = signer.sign(head.size, head.root, now or datetime.now(UTC))
     session.add(
         Checkpoint(
             size=statement.size,
@@ -304,7 +307,7 @@ def maybe_checkpoint(
 
     This is the cadence rule the server applies after each write and on a timer.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     size = _size(session)
     latest = latest_checkpoint(session)
     if size == 0 or (latest is not None and latest.size >= size):

@@ -7,7 +7,7 @@ import io
 import math
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,9 @@ def _number(text: str, *, file: str, line: int, column: str) -> float:
     except ValueError:
         raise InputError(f"'{text}' is not a number", file=file, line=line, field=column) from None
     if not math.isfinite(value) or value < 0:
-        raise InputError(f"must be a finite number >= 0, got {text}", file=file, line=line, field=column)
+        raise InputError(
+            f"must be a finite number >= 0, got {text}", file=file, line=line, field=column
+        )
     return value
 
 
@@ -85,7 +87,9 @@ def _parse(text: str, file: str) -> list[dict[str, Any]]:
     header = reader.fieldnames or []
     missing = [c for c in ALLOCATION_COLUMNS if c not in header]
     if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", file=file, line=1, field=missing[0])
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}", file=file, line=1, field=missing[0]
+        )
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for number, raw in enumerate(reader, start=2):
@@ -104,29 +108,48 @@ def _parse(text: str, file: str) -> list[dict[str, Any]]:
         if row["kind"] not in SITE_KINDS:
             raise InputError(
                 f"kind must be one of {', '.join(SITE_KINDS)}, got '{row['kind']}'",
-                file=file, line=number, field="kind",
+                file=file,
+                line=number,
+                field="kind",
             )
         if row["site_id"] in seen:
-            raise InputError(f"site '{row['site_id']}' appears twice", file=file, line=number, field="site_id")
+            raise InputError(
+                f"site '{row['site_id']}' appears twice", file=file, line=number, field="site_id"
+            )
         seen.add(row["site_id"])
         for column in _FLOATS:
             row[column] = _number(row[column], file=file, line=number, column=column)
         for column in _FRACTIONS:
             if row[column] > 1:
-                raise InputError(f"must be between 0 and 1, got {row[column]}", file=file, line=number, field=column)
-        events = _number(row["curtailment_events"], file=file, line=number, column="curtailment_events")
+                raise InputError(
+                    f"must be between 0 and 1, got {row[column]}",
+                    file=file,
+                    line=number,
+                    field=column,
+                )
+        events = _number(
+            row["curtailment_events"], file=file, line=number, column="curtailment_events"
+        )
         if events != int(events):
-            raise InputError("must be a whole number", file=file, line=number, field="curtailment_events")
+            raise InputError(
+                "must be a whole number", file=file, line=number, field="curtailment_events"
+            )
         row["curtailment_events"] = int(events)
         try:
-            row["tariff_micro_usd_per_mwh"] = to_micro(row["tariff_usd_per_mwh"], "tariff_usd_per_mwh")
+            row["tariff_micro_usd_per_mwh"] = to_micro(
+                row["tariff_usd_per_mwh"], "tariff_usd_per_mwh"
+            )
         except InputError as exc:
-            raise InputError(exc.message, file=file, line=number, field="tariff_usd_per_mwh") from None
+            raise InputError(
+                exc.message, file=file, line=number, field="tariff_usd_per_mwh"
+            ) from None
         total = row["firm_mw"] + row["interruptible_mw"]
         if abs(total - row["allocated_mw"]) > 1e-6 * max(1.0, row["allocated_mw"]):
             raise InputError(
                 f"allocated_mw {row['allocated_mw']} is not firm_mw + interruptible_mw = {total}",
-                file=file, line=number, field="allocated_mw",
+                file=file,
+                line=number,
+                field="allocated_mw",
             )
         row["line"] = number
         rows.append(row)
@@ -177,30 +200,48 @@ def import_allocation(
     rows = _parse(text, name)
     operators = set(session.execute(select(Operator.id)).scalars())
     result = ImportResult(import_id=f"AL-{secrets.token_hex(4).upper()}", rows=len(rows))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     records: list[dict[str, Any]] = []
     for row in rows:
         if row["operator"] not in operators:
             raise InputError(
-                f"operator '{row['operator']}' is not registered", file=name, line=row["line"], field="operator"
+                f"operator '{row['operator']}' is not registered",
+                file=name,
+                line=row["line"],
+                field="operator",
             )
         site = session.get(Site, row["site_id"])
         if site is None:
             if not create_sites:
                 raise InputError(
-                    f"site '{row['site_id']}' is not registered", file=name, line=row["line"], field="site_id"
+                    f"site '{row['site_id']}' is not registered",
+                    file=name,
+                    line=row["line"],
+                    field="site_id",
                 )
             create_site(
-                session, principal, site_id=row["site_id"], operator_id=row["operator"],
-                zone=row["zone"], kind=row["kind"], at=now,
+                session,
+                principal,
+                site_id=row["site_id"],
+                operator_id=row["operator"],
+                zone=row["zone"],
+                kind=row["kind"],
+                at=now,
             )
             result.sites_created.append(row["site_id"])
         else:
-            for column, value in (("operator", site.operator_id), ("zone", site.zone), ("kind", site.kind)):
+            for column, value in (
+                ("operator", site.operator_id),
+                ("zone", site.zone),
+                ("kind", site.kind),
+            ):
                 if row[column] != value:
                     raise InputError(
-                        f"site '{site.id}' is registered with {column} '{value}', the file says '{row[column]}'",
-                        file=name, line=row["line"], field=column,
+                        f"site '{site.id}' is registered with {column} '{value}', "
+                        f"the file says '{row[column]}'",
+                        file=name,
+                        line=row["line"],
+                        field=column,
                     )
         firm_w = round(row["firm_mw"] * 1_000_000)
         interruptible_w = round(row["interruptible_mw"] * 1_000_000)
@@ -238,7 +279,10 @@ def import_allocation(
             "file": Path(name).name,
             "valid_from": valid_from,
             "rows": [
-                {k: r[k] for k in ("site_id", "firm_w", "interruptible_w", "tariff_micro_usd_per_mwh")}
+                {
+                    k: r[k]
+                    for k in ("site_id", "firm_w", "interruptible_w", "tariff_micro_usd_per_mwh")
+                }
                 for r in records
             ],
         },

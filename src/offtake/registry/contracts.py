@@ -8,7 +8,7 @@ so ``82.07`` USD/MWh is stored as ``82_070_000`` micro-USD/MWh exactly.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -112,7 +112,9 @@ def create_contract(
         valid_until = require_aware(valid_until, field="valid_until")
         if valid_until <= valid_from:
             raise InputError("valid_until must be after valid_from", field="valid_until")
-    contract_id = validate_id(contract_id, "id") if contract_id else f"CT-{secrets.token_hex(4).upper()}"
+    contract_id = (
+        validate_id(contract_id, "id") if contract_id else f"CT-{secrets.token_hex(4).upper()}"
+    )
     if session.get(Contract, contract_id) is not None:
         raise ConflictError(f"contract '{contract_id}' already exists", field="id")
     rate = to_micro(exchange_rate_pkr_per_usd, "exchange_rate_pkr_per_usd")
@@ -125,7 +127,8 @@ def create_contract(
         ):
             raise ConflictError(
                 f"site '{site_id}' already has contract '{other.id}' from "
-                f"{other.valid_from.isoformat()} to {other_end.isoformat() if other_end else 'open end'}",
+                f"{other.valid_from.isoformat()} to "
+                f"{other_end.isoformat() if other_end else 'open end'}",
                 field="valid_from",
             )
     values: dict[str, Any] = {
@@ -149,11 +152,16 @@ def create_contract(
         ),
         "exchange_rate_micro_pkr_per_usd": rate,
     }
-    contract = Contract(id=contract_id, created_at=datetime.now(timezone.utc), **values)
+    contract = Contract(id=contract_id, created_at=datetime.now(UTC), **values)
     session.add(contract)
     session.flush()
     record_change(
-        session, principal, "contract.create", "contract", contract_id, values,
+        session,
+        principal,
+        "contract.create",
+        "contract",
+        contract_id,
+        values,
         operator_id=site.operator_id,
     )
     return contract
@@ -173,7 +181,7 @@ def list_contracts(
 
 
 def get_contract(session: Session, principal: Principal, contract_id: str) -> Contract:
-    """A contract the caller may see."""
+    """Return a contract the caller may see."""
     principal.require_scope("registry:read")
     contract = session.get(Contract, contract_id)
     if contract is None:
@@ -184,7 +192,7 @@ def get_contract(session: Session, principal: Principal, contract_id: str) -> Co
 
 
 def contract_in_force(session: Session, site_id: str, at: datetime) -> Contract | None:
-    """The contract of ``site_id`` in force at ``at``, if any."""
+    """Return the contract of ``site_id`` in force at ``at``, if any."""
     at = require_aware(at, field="at")
     query = (
         select(Contract)

@@ -47,7 +47,9 @@ class SiteTimeline:
         )
         self.contracts = list(
             session.execute(
-                select(Contract).where(Contract.site_id == site.id).order_by(Contract.valid_from.desc())
+                select(Contract)
+                .where(Contract.site_id == site.id)
+                .order_by(Contract.valid_from.desc())
             ).scalars()
         )
         self.licence: Licence | None = None
@@ -87,16 +89,18 @@ class SiteTimeline:
         return None
 
     def allocation(self, at: datetime) -> Allocation | None:
-        """The allocation in force at ``at``."""
+        """Return the allocation in force at ``at``."""
         for allocation in self.allocations:
             if allocation.valid_from <= at:
                 return allocation
         return None
 
     def contract(self, at: datetime) -> Contract | None:
-        """The contract in force at ``at``."""
+        """Return the contract in force at ``at``."""
         for contract in self.contracts:
-            if contract.valid_from <= at and (contract.valid_until is None or at < contract.valid_until):
+            if contract.valid_from <= at and (
+                contract.valid_until is None or at < contract.valid_until
+            ):
                 return contract
         return None
 
@@ -111,7 +115,7 @@ class SiteTimeline:
         return 0
 
     def licence_max_w(self) -> int | None:
-        """The licence's ``max_mw`` activity cap [W], if any (licence overrides kind)."""
+        """Return the licence's ``max_mw`` activity cap [W], if any (licence overrides kind)."""
         if self.licence is None:
             return None
         own = _max_w(self.licence.limits or {})

@@ -16,7 +16,7 @@ events, so reconciliation knows whether a site was licensed when it drew power.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -54,7 +54,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 def _now(at: datetime | None, field: str = "at") -> datetime:
-    return datetime.now(timezone.utc) if at is None else require_aware(at, field=field)
+    return datetime.now(UTC) if at is None else require_aware(at, field=field)
 
 
 def apply_for_licence(
@@ -87,7 +87,9 @@ def apply_for_licence(
     limits = dict(limits or {})
     for key in ("max_mw", "max_energy_mwh"):
         value = limits.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+        ):
             raise InputError(f"{key} must be a non-negative number", field=f"limits.{key}")
     licence_id = licence_id or f"LIC-{secrets.token_hex(4).upper()}"
     if session.get(Licence, licence_id) is not None:
@@ -127,7 +129,7 @@ def apply_for_licence(
 
 
 def get_licence(session: Session, principal: Principal, licence_id: str) -> Licence:
-    """A licence the caller may see."""
+    """Return a licence the caller may see."""
     principal.require_scope("registry:read")
     licence = session.get(Licence, licence_id)
     if licence is None:
@@ -202,10 +204,13 @@ def transition_licence(
         if valid_until is not None:
             valid_until = require_aware(valid_until, field="valid_until")
             if valid_until <= licence.valid_from:
-                raise InputError("valid_until must be after the licence starts", field="valid_until")
+                raise InputError(
+                    "valid_until must be after the licence starts", field="valid_until"
+                )
             if term_end is not None and valid_until > term_end:
                 raise InputError(
-                    f"a {licence.kind_id} licence lasts at most {kind.max_term_days if kind else 0} days "
+                    f"a {licence.kind_id} licence lasts at most "
+                    f"{kind.max_term_days if kind else 0} days "
                     f"(until {term_end.isoformat()})",
                     field="valid_until",
                 )
@@ -213,7 +218,9 @@ def transition_licence(
         elif licence.valid_until is None:
             licence.valid_until = term_end
     elif valid_until is not None:
-        raise InputError("valid_until is set only when a licence becomes active", field="valid_until")
+        raise InputError(
+            "valid_until is set only when a licence becomes active", field="valid_until"
+        )
     from_state = licence.state
     licence.state = to_state
     session.add(
@@ -281,4 +288,3 @@ def licence_active_at(licence: Licence, events: list[LicenceEvent], at: datetime
     if licence.valid_from is not None and at < licence.valid_from:
         return False
     return not (licence.valid_until is not None and at >= licence.valid_until)
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,7 +48,12 @@ def mw_to_w(value_mw: float, field: str) -> int:
 
 
 def create_operator(
-    session: Session, principal: Principal, operator_id: str, name: str, *, at: datetime | None = None
+    session: Session,
+    principal: Principal,
+    operator_id: str,
+    name: str,
+    *,
+    at: datetime | None = None,
 ) -> Operator:
     """Register an operator (regulator or grid operator)."""
     if not (principal.has_scope("licences:write") or principal.has_scope("registry:write")):
@@ -58,19 +63,25 @@ def create_operator(
         raise InputError("an operator needs a name", field="name")
     if session.get(Operator, operator_id) is not None:
         raise ConflictError(f"operator '{operator_id}' already exists", field="id")
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     operator = Operator(id=operator_id, name=name.strip(), created_at=at)
     session.add(operator)
     session.flush()
     record_change(
-        session, principal, "operator.create", "operator", operator_id, {"name": operator.name},
-        operator_id=operator_id, at=at,
+        session,
+        principal,
+        "operator.create",
+        "operator",
+        operator_id,
+        {"name": operator.name},
+        operator_id=operator_id,
+        at=at,
     )
     return operator
 
 
 def get_operator(session: Session, principal: Principal, operator_id: str) -> Operator:
-    """An operator the caller may see."""
+    """Return an operator the caller may see."""
     principal.require_scope("registry:read")
     principal.require_operator(operator_id, f"operator '{operator_id}'")
     operator = session.get(Operator, operator_id)
@@ -94,7 +105,8 @@ def _check_licence(session: Session, licence_id: str, operator_id: str, kind: st
         raise InputError(f"licence '{licence_id}' does not exist", field="licence_id")
     if licence.operator_id != operator_id:
         raise InputError(
-            f"licence '{licence_id}' belongs to operator '{licence.operator_id}', not '{operator_id}'",
+            f"licence '{licence_id}' belongs to operator '{licence.operator_id}', "
+            f"not '{operator_id}'",
             field="licence_id",
         )
     licence_kind = session.get(LicenceKind, licence.kind_id)
@@ -136,7 +148,7 @@ def create_site(
     if licence_id is not None:
         _check_licence(session, licence_id, operator_id, kind)
     connection_w = None if connection_mw is None else mw_to_w(connection_mw, "connection_mw")
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     site = Site(
         id=site_id,
         operator_id=operator_id,
@@ -195,7 +207,7 @@ def attach_licence(
 
 
 def get_site(session: Session, principal: Principal, site_id: str) -> Site:
-    """A site the caller may see."""
+    """Return a site the caller may see."""
     if principal.role != "ven":
         principal.require_scope("registry:read")
     site = session.get(Site, site_id)
@@ -206,7 +218,11 @@ def get_site(session: Session, principal: Principal, site_id: str) -> Site:
 
 
 def list_sites(
-    session: Session, principal: Principal, *, operator_id: str | None = None, zone: str | None = None
+    session: Session,
+    principal: Principal,
+    *,
+    operator_id: str | None = None,
+    zone: str | None = None,
 ) -> list[Site]:
     """Sites the caller may see, optionally filtered."""
     principal.require_scope("registry:read")

@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -195,7 +195,7 @@ def create_client(
             site_id=site_id,
             secret_hash=hash_secret(secret),
             scopes=" ".join(sorted(chosen)),
-            created_at=now or datetime.now(timezone.utc),
+            created_at=now or datetime.now(UTC),
         )
     )
     session.flush()
@@ -282,18 +282,19 @@ def issue_token(
             status=400,
         )
     issued = int(now_s if now_s is not None else time.time())
-    claims = {
+    granted = " ".join(sorted(wanted))
+    claims: dict[str, Any] = {
         "iss": _ISSUER,
         "sub": client.client_id,
         "role": client.role,
         "op": client.operator_id,
         "site": client.site_id,
-        "scope": " ".join(sorted(wanted)),
+        "scope": granted,
         "iat": issued,
         "exp": issued + lifetime_s,
         "jti": secrets.token_hex(8),
     }
-    return TokenResponse(encode_token(secret, claims), "Bearer", lifetime_s, claims["scope"])
+    return TokenResponse(encode_token(secret, claims), "Bearer", lifetime_s, granted)
 
 
 def encode_token(secret: bytes, claims: dict[str, Any]) -> str:
@@ -448,7 +449,9 @@ async def _read_form(request: Request) -> dict[str, str]:
         try:
             body = await request.json()
         except ValueError:
-            raise AuthError("the body is not valid JSON", error="invalid_request", status=400) from None
+            raise AuthError(
+                "the body is not valid JSON", error="invalid_request", status=400
+            ) from None
         if not isinstance(body, dict):
             raise AuthError("the body must be a JSON object", error="invalid_request", status=400)
         return {str(k): str(v) for k, v in body.items() if v is not None}
@@ -470,14 +473,14 @@ def _credentials(request: Request, form: dict[str, str]) -> tuple[str, str]:
         from urllib.parse import unquote
 
         return unquote(client_id), unquote(client_secret)
-    client_id = form.get("client_id")
-    client_secret = form.get("client_secret")
-    if not client_id or not client_secret:
+    form_id = form.get("client_id")
+    form_secret = form.get("client_secret")
+    if not form_id or not form_secret:
         raise AuthError(
             "give client_id and client_secret by HTTP Basic or in the form body",
             error="invalid_client",
         )
-    return client_id, client_secret
+    return form_id, form_secret
 
 
 def _b64(raw: bytes) -> str:
@@ -486,5 +489,3 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-

@@ -15,7 +15,7 @@ __all__ = ["DbSession", "get_session", "get_settings", "get_signer"]
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request; rolled back unless the route commits."""
+    """Yield a session for this request; rolled back unless the route commits."""
     session: Session = request.app.state.session_factory()
     try:
         yield session
@@ -25,13 +25,13 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_signer(request: Request) -> Signer:
-    """The ledger's checkpoint signer."""
+    """Return the ledger's checkpoint signer."""
     signer: Signer = request.app.state.signer
     return signer
 
 
 def get_settings(request: Request) -> Settings:
-    """The server settings."""
+    """Return the server settings."""
     settings: Settings = request.app.state.settings
     return settings
 

@@ -44,7 +44,9 @@ def problem(
         body["errors"] = list(errors)
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def _loc_to_field(loc: Sequence[Any]) -> str:
@@ -64,7 +66,8 @@ def _errors_of(exc: OfftakeError) -> list[dict[str, Any]]:
         return []
     noun = str(getattr(exc, "field", "") or "").split("[", 1)[0] or "items"
     return [
-        {"index": p.index, "field": f"{noun}[{p.index}].{p.field}", "message": p.message} for p in problems
+        {"index": p.index, "field": f"{noun}[{p.index}].{p.field}", "message": p.message}
+        for p in problems
     ]
 
 
@@ -83,7 +86,10 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"field": None, "message": "invalid request"}
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return problem(
-            422, f"field '{first['field']}': {first['message']}{more}", field=first["field"], errors=errors
+            422,
+            f"field '{first['field']}': {first['message']}{more}",
+            field=first["field"],
+            errors=errors,
         )
 
     @app.exception_handler(AuthError)

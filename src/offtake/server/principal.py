@@ -3,12 +3,16 @@
 This module has no web dependency, so the library (registry, ledger, bills) can check
 access with the same rules the API uses.
 
-| role | may |
-|---|---|
-| ``grid_operator`` | run the registry (sites, contracts, allocations), record caps and readings, checkpoint, issue bills, read everything |
-| ``regulator`` | read everything, register operators and licence kinds, manage licences, checkpoint |
-| ``operator`` | read its own operator, licences, sites, contracts, caps, readings, bills and ledger entries; report readings for its own sites; apply for licences |
-| ``ven`` | a site's OpenADR client: report readings and read caps of the one site it is bound to |
+Roles:
+
+- ``grid_operator``: run the registry (sites, contracts, allocations), record caps and
+  readings, checkpoint, issue bills, read everything;
+- ``regulator``: read everything, register operators and licence kinds, manage licences,
+  checkpoint;
+- ``operator``: read its own operator, licences, sites, contracts, caps, readings, bills
+  and ledger entries; report readings for its own sites; apply for licences;
+- ``ven``: a site's OpenADR client: report readings and read caps of the one site it is
+  bound to.
 """
 
 from __future__ import annotations

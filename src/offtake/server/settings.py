@@ -76,9 +76,7 @@ class Settings:
     port: int
 
     @classmethod
-    def resolve(
-        cls, env: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from explicit values, then the environment, then defaults.
 
         Parameters

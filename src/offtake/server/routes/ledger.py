@@ -36,12 +36,14 @@ def _entry_out(entry: LedgerEntry) -> dict[str, Any]:
 
 def _check_entry(who: Principal, entry: LedgerEntry) -> None:
     if who.is_operator_bound and entry.operator_id != who.operator_id:
-        raise PermissionDenied(f"ledger entry {entry.seq} does not belong to operator '{who.operator_id}'")
+        raise PermissionDenied(
+            f"ledger entry {entry.seq} does not belong to operator '{who.operator_id}'"
+        )
 
 
 @router.get("/head", summary="Ledger size, root and latest checkpoint")
 def read_head(session: DbSession, who: Reader) -> dict[str, Any]:
-    """The current tree head (unsigned) and the latest signed checkpoint."""
+    """Return the current tree head (unsigned) and the latest signed checkpoint."""
     head = store.tree_head(session)
     latest = store.latest_checkpoint(session)
     return {
@@ -53,11 +55,16 @@ def read_head(session: DbSession, who: Reader) -> dict[str, Any]:
 
 @router.get("/public-key", summary="Checkpoint signing key")
 def read_public_key(who: Reader, signer: Annotated[Signer, Depends(get_signer)]) -> dict[str, Any]:
-    """The Ed25519 public key verifiers need (PEM and raw hex)."""
+    """Return the Ed25519 public key verifiers need (PEM and raw hex)."""
     from cryptography.hazmat.primitives import serialization
 
     raw = signer.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return {"key_id": signer.key_id, "algorithm": "Ed25519", "pem": signer.public_pem(), "raw": raw.hex()}
+    return {
+        "key_id": signer.key_id,
+        "algorithm": "Ed25519",
+        "pem": signer.public_pem(),
+        "raw": raw.hex(),
+    }
 
 
 @router.get("/checkpoints", summary="Signed checkpoints")
@@ -68,12 +75,16 @@ def read_checkpoints(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Checkpoints with size above ``after_size``, oldest first."""
-    return {"checkpoints": [c.as_dict() for c in store.list_checkpoints(session, after_size=after_size, limit=limit)]}
+    return {
+        "checkpoints": [
+            c.as_dict() for c in store.list_checkpoints(session, after_size=after_size, limit=limit)
+        ]
+    }
 
 
 @router.get("/checkpoints/latest", summary="Latest signed checkpoint")
 def read_latest_checkpoint(session: DbSession, who: Reader) -> dict[str, Any]:
-    """The most recent checkpoint (404 if none yet)."""
+    """Return the most recent checkpoint (404 if none yet)."""
     latest = store.latest_checkpoint(session)
     if latest is None:
         from offtake.errors import NotFoundError
@@ -99,7 +110,7 @@ def create_checkpoint(
 
 @router.get("/entries/{seq}", summary="One ledger entry")
 def read_entry(seq: int, session: DbSession, who: Reader) -> dict[str, Any]:
-    """The entry's canonical bytes (``data``), decoded (``entry``) and leaf hash."""
+    """Return the entry's canonical bytes (``data``), decoded (``entry``) and leaf hash."""
     entry = store.get_entry(session, seq)
     _check_entry(who, entry)
     return _entry_out(entry)
@@ -113,7 +124,9 @@ def read_entries(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Entries from ``start``; an operator sees only its own entries."""
-    query = select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
+    query = (
+        select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
+    )
     if who.is_operator_bound:
         query = query.where(LedgerEntry.operator_id == who.operator_id)
     return {"entries": [_entry_out(e) for e in session.execute(query).scalars()]}
@@ -138,5 +151,5 @@ def read_consistency_proof(
     first: Annotated[int, Query(ge=0)],
     second: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
-    """Proof (RFC 9162 §2.1.4) that the first ``first`` entries are unchanged in the tree of ``second``."""
+    """Prove (RFC 9162 §2.1.4) the first ``first`` entries unchanged in the tree of ``second``."""
     return store.consistency_proof(session, first, second)

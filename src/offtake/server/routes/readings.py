@@ -66,7 +66,9 @@ def _to_reading(r: ReadingIn) -> MeterReading:
     return MeterReading(r.site_id, r.meter_id, r.interval_start, r.interval_end, r.energy_wh)
 
 
-def _ingest(request: Request, session: DbSession, who: Principal, items: list[ReadingIn]) -> JSONResponse:
+def _ingest(
+    request: Request, session: DbSession, who: Principal, items: list[ReadingIn]
+) -> JSONResponse:
     result = ingest_readings(session, who, [_to_reading(r) for r in items])
     session.commit()
     after_write(request.app)
@@ -125,9 +127,13 @@ def read_readings(
     end: Annotated[AwareDatetime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
 ) -> dict[str, Any]:
-    """Readings of ``site_id`` whose interval starts in ``[start, end)``."""
+    """List readings of ``site_id`` whose interval starts in ``[start, end)``."""
     _site_for(session, who, site_id)
-    query = select(Reading).where(Reading.site_id == site_id).order_by(Reading.interval_start, Reading.meter_id)
+    query = (
+        select(Reading)
+        .where(Reading.site_id == site_id)
+        .order_by(Reading.interval_start, Reading.meter_id)
+    )
     if start is not None:
         query = query.where(Reading.interval_start >= start)
     if end is not None:
@@ -147,13 +153,20 @@ def create_caps(
     result = record_caps(
         session,
         who,
-        [CapRecord.from_mw(c.site_id, c.interval_start, c.interval_end, c.cap_mw) for c in body.caps],
+        [
+            CapRecord.from_mw(c.site_id, c.interval_start, c.interval_end, c.cap_mw)
+            for c in body.caps
+        ],
     )
     session.commit()
     after_write(request.app)
     return JSONResponse(
-        {"accepted": result.accepted, "duplicates": result.duplicates, "ledger_size": result.ledger_size,
-         "seqs": result.seqs},
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "ledger_size": result.ledger_size,
+            "seqs": result.seqs,
+        },
         status_code=201 if result.accepted else 200,
     )
 
@@ -178,10 +191,13 @@ def read_caps(
     return {
         "site_id": site_id,
         "caps": [
-            {"interval_start": format_time(c.interval_start), "interval_end": format_time(c.interval_end),
-             "cap_mw": c.cap_w / 1e6, "cap_w": c.cap_w, "ledger_seq": c.ledger_seq}
+            {
+                "interval_start": format_time(c.interval_start),
+                "interval_end": format_time(c.interval_end),
+                "cap_mw": c.cap_w / 1e6,
+                "cap_w": c.cap_w,
+                "ledger_seq": c.ledger_seq,
+            }
             for c in caps
         ],
     }
-
-

@@ -26,7 +26,7 @@ from offtake.ledger.ingest import (
     check_interval,
 )
 from offtake.ledger.store import open_appender
-from offtake.registry.sites import validate_id
+from offtake.registry.values import validate_id
 from offtake.server.principal import Principal
 from offtake.server.schema import Cap, Site
 

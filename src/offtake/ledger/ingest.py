@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from offtake.errors import ConflictError, InputError, PermissionDenied
 from offtake.ledger.encoding import format_time
 from offtake.ledger.store import open_appender
-from offtake.registry.sites import validate_id
+from offtake.registry.values import validate_id
 from offtake.server.principal import Principal
 from offtake.server.schema import Allocation, Contract, Reading, Site
 

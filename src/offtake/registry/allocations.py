@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from offtake.errors import InputError
 from offtake.ledger.audit import record_change
 from offtake.registry.contracts import to_micro
-from offtake.registry.kinds import SITE_KINDS
-from offtake.registry.sites import create_site, validate_id
+from offtake.registry.sites import create_site
+from offtake.registry.values import SITE_KINDS, validate_id
 from offtake.server.principal import Principal
 from offtake.server.schema import Allocation, Operator, Site
 from offtake.timeutil import require_aware

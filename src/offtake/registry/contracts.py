@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, NotFoundError
 from offtake.ledger.audit import record_change
-from offtake.registry.sites import mw_to_w, validate_id
+from offtake.registry.values import mw_to_w, validate_id
 from offtake.server.principal import Principal
 from offtake.server.schema import Contract, Site
 from offtake.timeutil import require_aware

@@ -11,13 +11,11 @@ from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError
 from offtake.ledger.audit import record_change
+from offtake.registry.values import SITE_KINDS
 from offtake.server.principal import Principal
 from offtake.server.schema import LicenceKind
 
 __all__ = ["SITE_KINDS", "create_licence_kind", "list_licence_kinds", "seed_licence_kinds"]
-
-#: Kinds of site the programme powers (as in ``sites.csv``).
-SITE_KINDS = ("mining", "ai")
 
 
 def _bundled() -> list[dict[str, Any]]:

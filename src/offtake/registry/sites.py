@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -10,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, NotFoundError
 from offtake.ledger.audit import record_change
-from offtake.registry.kinds import SITE_KINDS
+from offtake.registry.values import SITE_KINDS, mw_to_w, validate_id
 from offtake.server.principal import Principal
 from offtake.server.schema import Licence, LicenceKind, Operator, Site
 
@@ -25,26 +24,6 @@ __all__ = [
     "mw_to_w",
     "validate_id",
 ]
-
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-
-
-def validate_id(value: str, field: str) -> str:
-    """Check an identifier: 1-64 letters, digits, ``. _ : -``, starting alphanumeric."""
-    if not isinstance(value, str) or not _ID_RE.match(value):
-        raise InputError(
-            f"'{value}' is not a valid id (1-64 letters, digits, '.', '_', ':', '-')", field=field
-        )
-    return value
-
-
-def mw_to_w(value_mw: float, field: str) -> int:
-    """Convert MW to whole watts, refusing negative or non-finite values."""
-    if isinstance(value_mw, bool) or not isinstance(value_mw, (int, float)):
-        raise InputError(f"expected a number of MW, got {value_mw!r}", field=field)
-    if not value_mw >= 0 or value_mw == float("inf"):
-        raise InputError(f"must be a finite number >= 0 MW, got {value_mw}", field=field)
-    return round(value_mw * 1_000_000)
 
 
 def create_operator(

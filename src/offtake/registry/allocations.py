@@ -202,7 +202,8 @@ def import_allocation(
     result = ImportResult(import_id=f"AL-{secrets.token_hex(4).upper()}", rows=len(rows))
     now = datetime.now(UTC)
     records: list[dict[str, Any]] = []
-    for row in rows:
+    known = {site.id: site for site in session.execute(select(Site)).scalars()}
+    for row in rows:  # check every row before changing anything
         if row["operator"] not in operators:
             raise InputError(
                 f"operator '{row['operator']}' is not registered",
@@ -210,7 +211,7 @@ def import_allocation(
                 line=row["line"],
                 field="operator",
             )
-        site = session.get(Site, row["site_id"])
+        site = known.get(row["site_id"])
         if site is None:
             if not create_sites:
                 raise InputError(
@@ -219,6 +220,22 @@ def import_allocation(
                     line=row["line"],
                     field="site_id",
                 )
+            continue
+        for column, value in (
+            ("operator", site.operator_id),
+            ("zone", site.zone),
+            ("kind", site.kind),
+        ):
+            if row[column] != value:
+                raise InputError(
+                    f"site '{site.id}' is registered with {column} '{value}', "
+                    f"the file says '{row[column]}'",
+                    file=name,
+                    line=row["line"],
+                    field=column,
+                )
+    for row in rows:
+        if row["site_id"] not in known:
             create_site(
                 session,
                 principal,
@@ -229,20 +246,6 @@ def import_allocation(
                 at=now,
             )
             result.sites_created.append(row["site_id"])
-        else:
-            for column, value in (
-                ("operator", site.operator_id),
-                ("zone", site.zone),
-                ("kind", site.kind),
-            ):
-                if row[column] != value:
-                    raise InputError(
-                        f"site '{site.id}' is registered with {column} '{value}', "
-                        f"the file says '{row[column]}'",
-                        file=name,
-                        line=row["line"],
-                        field=column,
-                    )
         firm_w = round(row["firm_mw"] * 1_000_000)
         interruptible_w = round(row["interruptible_mw"] * 1_000_000)
         records.append(

@@ -340,6 +340,7 @@ def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> VerifyRepor
                             "entry bytes do not match the recorded leaf hash",
                             number,
                             seq,
+                            seq,
                         )
                     )
                 if seq != expected:
@@ -359,6 +360,7 @@ def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> VerifyRepor
                                 "reordered",
                                 f"entry {seq} appears after entry {expected - 1}",
                                 number,
+                                seq,
                                 seq,
                             )
                         )
@@ -380,8 +382,8 @@ def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> VerifyRepor
         findings.append(
             Finding(
                 "truncated",
-                f"the file ends without its signed trailer after {report.entries} entries: "
-                "it was truncated",
+                f"the file ends without a validly signed trailer after {report.entries} entries: "
+                "it was truncated (or its trailer forged)",
                 number,
                 good_size,
             )

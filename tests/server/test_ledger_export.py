@@ -24,9 +24,17 @@ N = 60  # readings; plus 10 registry entries from the world
 def exported(world: World, tmp_path: Path) -> tuple[Path, Signer, list[str]]:
     signer = Signer.generate()
     with session_scope(world.factory) as s:
-        ingest_readings(s, world.grid, [MeterReading("S1", "m1", T0 + i * H, T0 + (i + 1) * H, 1000 + i) for i in range(30)])
+        ingest_readings(
+            s,
+            world.grid,
+            [MeterReading("S1", "m1", T0 + i * H, T0 + (i + 1) * H, 1000 + i) for i in range(30)],
+        )
         make_checkpoint(s, signer)
-        ingest_readings(s, world.grid, [MeterReading("S2", "m1", T0 + i * H, T0 + (i + 1) * H, 7 + i) for i in range(30)])
+        ingest_readings(
+            s,
+            world.grid,
+            [MeterReading("S2", "m1", T0 + i * H, T0 + (i + 1) * H, 7 + i) for i in range(30)],
+        )
     path = tmp_path / "ledger.txt"
     with world.factory() as s:
         summary = export_ledger(s, path, signer, checkpoint_every=16)
@@ -38,7 +46,9 @@ def entry_line(lines: list[str], seq: int) -> int:
     return next(i for i, line in enumerate(lines) if line.startswith(f"E\t{seq}\t"))
 
 
-def check(path: Path, lines: list[str], signer: Signer) -> list[tuple[str, int | None, int | None, int | None]]:
+def check(
+    path: Path, lines: list[str], signer: Signer
+) -> list[tuple[str, int | None, int | None, int | None]]:
     path.write_text("".join(lines))
     report = verify_export(path, signer.public_key)
     return [(f.kind, f.line, f.first_seq, f.last_seq) for f in report.findings]
@@ -50,7 +60,11 @@ def test_an_intact_export_verifies(exported: tuple[Path, Signer, list[str]]) -> 
     assert report.ok and report.entries == 70
     # the ledger checkpoint at 40, export checkpoints at 16, 32, 48, 64 and the trailer
     assert report.checkpoints == 6
-    leaves = [merkle.leaf_hash(line.rstrip("\n").split("\t", 3)[3].encode()) for line in lines if line[0] == "E"]
+    leaves = [
+        merkle.leaf_hash(line.rstrip("\n").split("\t", 3)[3].encode())
+        for line in lines
+        if line[0] == "E"
+    ]
     assert report.root == merkle.root_from_leaf_hashes(leaves)
 
 
@@ -63,7 +77,9 @@ def test_an_altered_entry_is_located_exactly(exported: tuple[Path, Signer, list[
     assert ("altered", None, 16, 31) in [(k, None, a, b) for k, _line, a, b in found[1:]]
 
 
-def test_an_entry_altered_with_its_hash_is_located_to_a_checkpoint_range(exported: tuple[Path, Signer, list[str]]) -> None:
+def test_an_entry_altered_with_its_hash_is_located_to_a_checkpoint_range(
+    exported: tuple[Path, Signer, list[str]],
+) -> None:
     path, signer, lines = exported
     i = entry_line(lines, 50)
     tag, seq, _old, data = lines[i].rstrip("\n").split("\t", 3)

@@ -8,8 +8,14 @@ import pytest
 from sqlalchemy import func, select
 
 from offtake.errors import InputError, PermissionDenied
-from offtake.ledger import MeterReading, ReadingsConflict, ReadingsRejected, ingest_readings
-from offtake.ledger import merkle, store
+from offtake.ledger import (
+    MeterReading,
+    ReadingsConflict,
+    ReadingsRejected,
+    ingest_readings,
+    merkle,
+    store,
+)
 from offtake.ledger.encoding import decode_entry
 from offtake.server.db import session_scope
 from offtake.server.schema import LedgerEntry, Reading
@@ -19,7 +25,13 @@ from .conftest import T0, World, principal
 H = timedelta(hours=1)
 
 
-def r(site: str = "S1", start: datetime = T0, hours: float = 1, wh: int = 40_000_000, meter: str = "m1") -> MeterReading:
+def r(
+    site: str = "S1",
+    start: datetime = T0,
+    hours: float = 1,
+    wh: int = 40_000_000,
+    meter: str = "m1",
+) -> MeterReading:
     return MeterReading(site, meter, start, start + timedelta(hours=hours), wh)
 
 
@@ -46,8 +58,15 @@ def test_accepts_then_deduplicates_and_ledgers(world: World) -> None:
         entry = store.get_entry(s, before)
         body = decode_entry(entry.data)
         assert body == {
-            "seq": before, "kind": "reading", "site": "S1", "meter": "m1", "start": "2025-07-01T00:00:00Z",
-            "end": "2025-07-01T01:00:00Z", "energy_wh": 40_000_000, "operator": "op1", "by": "c-op1",
+            "seq": before,
+            "kind": "reading",
+            "site": "S1",
+            "meter": "m1",
+            "start": "2025-07-01T00:00:00Z",
+            "end": "2025-07-01T01:00:00Z",
+            "energy_wh": 40_000_000,
+            "operator": "op1",
+            "by": "c-op1",
             "at": body["at"],
         }
         assert entry.leaf_hash == merkle.leaf_hash(entry.data)
@@ -75,14 +94,20 @@ def test_conflicting_reading_is_refused_with_the_reason(world: World) -> None:
     [
         (r(wh=-1), "energy_wh", ">= 0"),
         (MeterReading("S1", "m1", T0, T0 + H, 1.5), "energy_wh", "integer"),  # type: ignore[arg-type]
-        (MeterReading("S1", "m1", T0.replace(tzinfo=None), T0 + H, 1), "interval_start", "time zone"),
+        (
+            MeterReading("S1", "m1", T0.replace(tzinfo=None), T0 + H, 1),
+            "interval_start",
+            "time zone",
+        ),
         (MeterReading("S1", "m1", T0, T0, 1), "interval_end", "not after"),
         (r(site="nowhere"), "site_id", "not registered"),
         (r(wh=75_000_001), "energy_wh", "impossible"),
         (MeterReading("S1", "bad meter", T0, T0 + H, 1), "meter_id", "valid id"),
     ],
 )
-def test_bad_readings_are_refused_naming_the_field(world: World, reading: MeterReading, field: str, words: str) -> None:
+def test_bad_readings_are_refused_naming_the_field(
+    world: World, reading: MeterReading, field: str, words: str
+) -> None:
     with pytest.raises(ReadingsRejected) as info:
         ingest(world, world.grid, [r(start=T0 - 5 * H), reading])
     assert info.value.field == f"readings[1].{field}"
@@ -146,12 +171,20 @@ def test_ledger_proofs_from_the_database_verify(world: World) -> None:
         for seq in (0, 5, head.size - 1):
             proof = store.inclusion_proof(s, seq)
             assert merkle.verify_inclusion(
-                bytes.fromhex(proof["leaf_hash"]), seq, head.size, [bytes.fromhex(p) for p in proof["path"]], head.root
+                bytes.fromhex(proof["leaf_hash"]),
+                seq,
+                head.size,
+                [bytes.fromhex(p) for p in proof["path"]],
+                head.root,
             )
         for first in (1, 7, 16, head.size):
             c = store.consistency_proof(s, first)
             assert merkle.verify_consistency(
-                first, head.size, bytes.fromhex(c["first_root"]), head.root, [bytes.fromhex(p) for p in c["path"]]
+                first,
+                head.size,
+                bytes.fromhex(c["first_root"]),
+                head.root,
+                [bytes.fromhex(p) for p in c["path"]],
             )
             assert store.tree_head(s, first).root.hex() == c["first_root"]
 
@@ -165,7 +198,7 @@ def test_concurrent_writers_get_gap_free_sequence_numbers(world: World) -> None:
         try:
             for i in range(5):
                 ingest(world, world.grid, [r(meter=meter, start=T0 + i * H, wh=1)])
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(f"m{k}",)) for k in range(4)]

@@ -50,10 +50,19 @@ def subproof(m: int, leaves: list[bytes], b: bool) -> list[bytes]:
 
 # Test vectors of the Certificate Transparency reference implementation (leaf inputs and
 # the roots of the trees over the first 1..8 of them).
-CT_LEAVES = [bytes.fromhex(h) for h in (
-    "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-    "606162636465666768696a6b6c6d6e6f",
-)]
+CT_LEAVES = [
+    bytes.fromhex(h)
+    for h in (
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    )
+]
 CT_ROOTS = [
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -105,7 +114,7 @@ def test_root_and_proofs_match_the_rfc_definitions(n: int) -> None:
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(2, 300), data=st.data())
 def test_tampered_proofs_fail(n: int, data: st.DataObject) -> None:
-    leaves, nodes = _tree(n)
+    _, nodes = _tree(n)
     root = merkle.range_hash(0, n, lambda lv, i: nodes[(lv, i)])
     m = data.draw(st.integers(0, n - 1))
     proof = merkle.hashes_for(merkle.inclusion_proof_ranges(m, n), nodes)
@@ -120,7 +129,9 @@ def test_tampered_proofs_fail(n: int, data: st.DataObject) -> None:
     cproof = merkle.hashes_for(merkle.consistency_proof_ranges(first, n), nodes)
     first_root = merkle.range_hash(0, first, lambda lv, i: nodes[(lv, i)])
     assert merkle.verify_consistency(first, n, first_root, root, cproof)
-    assert not merkle.verify_consistency(first, n, hashlib.sha256(first_root).digest(), root, cproof)
+    assert not merkle.verify_consistency(
+        first, n, hashlib.sha256(first_root).digest(), root, cproof
+    )
     if cproof:
         assert not merkle.verify_consistency(first, n, first_root, root, cproof[1:])
 

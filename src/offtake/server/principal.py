@@ -10,7 +10,7 @@ Roles:
 - ``regulator``: read everything, register operators and licence kinds, manage licences,
   checkpoint;
 - ``operator``: read its own operator, licences, sites, contracts, caps, readings, bills
-  and ledger entries; report readings for its own sites; apply for licences;
+  ledger entries and audit trail; report readings for its own sites; apply for licences;
 - ``ven``: a site's OpenADR client: report readings and read caps of the one site it is
   bound to.
 """
@@ -82,6 +82,7 @@ ROLE_SCOPES: MappingProxyType[str, frozenset[str]] = MappingProxyType(
                 "caps:read",
                 "ledger:read",
                 "bills:read",
+                "audit:read",
                 "licences:apply",
             )
         ),

@@ -29,12 +29,14 @@ _encoder = json.JSONEncoder(
 )
 
 
-def canonical_json(obj: dict[str, Any]) -> bytes:
+def canonical_json(obj: dict[str, Any], *, check: bool = True) -> bytes:
     """Encode ``obj`` canonically (see the module documentation).
 
-    Floats are refused: ledger quantities are exact integers.
+    Floats are refused: ledger quantities are exact integers. ``check=False`` skips that
+    scan for payloads built from values already checked to be integers (the ingest path).
     """
-    _refuse_floats(obj)
+    if check:
+        _refuse_floats(obj)
     return _encoder.encode(obj).encode("ascii")
 
 
@@ -51,13 +53,13 @@ def _refuse_floats(value: Any) -> None:
 
 def format_time(value: datetime) -> str:
     """Return RFC 3339 UTC text with a ``Z`` suffix; refuses naive datetimes."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} refused")
-    utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
+    tz = value.tzinfo
+    if tz is not UTC:
+        if tz is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused")
+        value = value.astimezone(UTC)
+    # isoformat omits the fraction when it is zero, as RFC 3339 allows
+    return value.replace(tzinfo=None).isoformat() + "Z"
 
 
 def parse_time(text: str) -> datetime:

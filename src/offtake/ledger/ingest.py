@@ -29,17 +29,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, PermissionDenied
 from offtake.ledger.encoding import format_time
 from offtake.ledger.store import open_appender
 from offtake.registry.values import validate_id
+from offtake.server.db import bulk_insert
 from offtake.server.principal import Principal
 from offtake.server.schema import Allocation, Contract, Reading, Site
 
@@ -60,6 +61,8 @@ __all__ = [
 #: physical draw but a meter or data fault, and is refused. Draw between the cap and this
 #: bound is real over-draw: accepted, reconciled and penalised.
 DEFAULT_MAX_POWER_FACTOR = Fraction(3, 2)
+
+_MICROSECOND = timedelta(microseconds=1)
 
 #: Largest number of readings in one batch.
 MAX_BATCH = 100_000
@@ -172,7 +175,8 @@ def check_interval(
     if not ok:
         return None
     assert isinstance(start, datetime) and isinstance(end, datetime)
-    start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+    start_utc = start if start.tzinfo is UTC else start.astimezone(UTC)
+    end_utc = end if end.tzinfo is UTC else end.astimezone(UTC)
     if end_utc <= start_utc:
         problems.append(
             Problem(
@@ -316,6 +320,7 @@ def ingest_readings(
             )
     basis = _basis_w(session, sites)
     factor = Fraction(max_power_factor)
+    factor_num, factor_den = factor.numerator, factor.denominator
     for i, r in enumerate(batch):
         site = sites.get(r.site_id)
         interval = intervals[i]
@@ -325,9 +330,11 @@ def ingest_readings(
             continue
         limit = _limit_w(site, basis.get(r.site_id, []), interval[0])
         if limit:
-            duration_s = (interval[1] - interval[0]).total_seconds()
-            if Fraction(r.energy_wh) * 3600 > factor * limit * Fraction(duration_s):
-                bound_wh = int(factor * limit * Fraction(duration_s) / 3600)
+            duration_us = (interval[1] - interval[0]) // _MICROSECOND
+            # energy_wh > factor x limit_w x duration / 3600 s, in integers
+            if r.energy_wh * 3_600_000_000 * factor_den > factor_num * limit * duration_us:
+                duration_s = duration_us / 1e6
+                bound_wh = factor_num * limit * duration_us // (factor_den * 3_600_000_000)
                 problems.append(
                     Problem(
                         i,
@@ -440,9 +447,11 @@ def ingest_readings(
     if conflicts:
         raise ReadingsConflict(conflicts)
 
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     items: list[ItemResult] = []
     by = principal.client_id
+    at_text = format_time(now)
+    texts: dict[datetime, str] = {}
     for i, r in enumerate(batch):
         kind, ref = status[i]
         if kind == "duplicate":
@@ -458,31 +467,34 @@ def ingest_readings(
             {
                 "site": r.site_id,
                 "meter": r.meter_id,
-                "start": format_time(start),
-                "end": format_time(end),
+                "start": texts.get(start) or texts.setdefault(start, format_time(start)),
+                "end": texts.get(end) or texts.setdefault(end, format_time(end)),
                 "energy_wh": r.energy_wh,
                 "operator": operator_id,
             },
             by=by,
-            at=now,
+            at=at_text,
             operator_id=operator_id,
+            checked=True,
         )
-        rows.append(
-            {
-                "site_id": r.site_id,
-                "meter_id": r.meter_id,
-                "interval_start": start,
-                "interval_end": end,
-                "energy_wh": r.energy_wh,
-                "recorded_at": now,
-                "by_client": by,
-                "ledger_seq": seq,
-            }
-        )
+        rows.append((r.site_id, r.meter_id, start, end, r.energy_wh, now, by, seq))
         items.append(ItemResult(i, "accepted", seq))
     head = appender.flush()
-    if rows:
-        session.execute(insert(Reading), rows)
+    bulk_insert(
+        session,
+        "reading",
+        (
+            "site_id",
+            "meter_id",
+            "interval_start",
+            "interval_end",
+            "energy_wh",
+            "recorded_at",
+            "by_client",
+            "ledger_seq",
+        ),
+        rows,
+    )
     return IngestResult(
         accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, items=items
     )

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from offtake.errors import InputError, NotFoundError
 from offtake.ledger import merkle
 from offtake.ledger.encoding import canonical_json, format_time
 from offtake.ledger.signing import CheckpointStatement, Signer
+from offtake.server.db import bulk_insert
 from offtake.server.schema import Checkpoint, LedgerEntry, LedgerHead, MerkleNode
 
 __all__ = [
@@ -111,8 +112,8 @@ class Appender:
         self.session = session
         self.start_size = size
         self.frontier = frontier
-        self._entries: list[dict[str, Any]] = []
-        self._nodes: list[dict[str, Any]] = []
+        self._entries: list[tuple[int, str, str | None, bytes, bytes]] = []
+        self._nodes: list[tuple[int, int, bytes]] = []
 
     @property
     def size(self) -> int:
@@ -125,8 +126,9 @@ class Appender:
         payload: dict[str, Any],
         *,
         by: str,
-        at: datetime,
+        at: datetime | str,
         operator_id: str | None = None,
+        checked: bool = False,
     ) -> int:
         """Append one entry and return its sequence number.
 
@@ -142,25 +144,29 @@ class Appender:
             When the entry was recorded (aware).
         operator_id
             The operator the entry concerns, used to scope what operators may read.
+        checked
+            The payload is known to hold no floats (skips that scan; the ingest path).
         """
         seq = self.frontier.size
         body = dict(payload)
-        body.update(seq=seq, kind=kind, by=by, at=format_time(at))
-        data = canonical_json(body)
+        body.update(seq=seq, kind=kind, by=by, at=at if isinstance(at, str) else format_time(at))
+        data = canonical_json(body, check=not checked)
         leaf = merkle.leaf_hash(data)
-        for level, index, node in self.frontier.append(leaf):
-            self._nodes.append({"level": level, "index": index, "hash": node})
-        self._entries.append(
-            {"seq": seq, "kind": kind, "operator_id": operator_id, "data": data, "leaf_hash": leaf}
-        )
+        self._nodes.extend(self.frontier.append(leaf))
+        self._entries.append((seq, kind, operator_id, data, leaf))
         return seq
 
     def flush(self) -> TreeHead:
         """Write the added entries, their tree nodes and the new size; return the new head."""
         if self._entries:
-            self.session.execute(insert(LedgerEntry), self._entries)
-            if self._nodes:
-                self.session.execute(insert(MerkleNode), self._nodes)
+            # driver executemany, not ORM bulk: this is the hot path of ingest
+            bulk_insert(
+                self.session,
+                "ledger_entry",
+                ("seq", "kind", "operator_id", "data", "leaf_hash"),
+                self._entries,
+            )
+            bulk_insert(self.session, "merkle_node", ("level", "index", "hash"), self._nodes)
             self.session.execute(
                 update(LedgerHead).where(LedgerHead.id == 1).values(size=self.frontier.size)
             )

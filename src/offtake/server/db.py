@@ -7,7 +7,7 @@ was acknowledged survives the process being killed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "Base",
     "UTCDateTime",
+    "bulk_insert",
     "make_engine",
     "make_session_factory",
     "session_scope",
@@ -66,6 +67,72 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """Return the text SQLAlchemy's SQLite ``DateTime`` stores for an instant (UTC wall time)."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: give a time zone")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Rows with datetimes turned into SQLite text (columns found from the first row)."""
+    first = rows[0]
+    columns = [i for i, v in enumerate(first) if isinstance(v, datetime)]
+    if not columns:
+        return [tuple(row) for row in rows]
+    cache: dict[datetime, str] = {}
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in columns:
+            v = values[i]
+            if v is not None:
+                text = cache.get(v)
+                if text is None:
+                    text = cache[v] = _sqlite_time(v)
+                values[i] = text
+        out.append(tuple(values))
+    return out
+
+
+def bulk_insert(
+    session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert many rows through the driver's ``executemany``, skipping per-value processing.
+
+    For the ingest hot path only: values must already be what the columns hold (int, str,
+    bytes, aware datetimes, ``None``). Datetimes are stored exactly as :class:`UTCDateTime`
+    stores them, so ORM reads give the same aware UTC values.
+
+    Parameters
+    ----------
+    session
+        Session whose transaction the rows join.
+    table
+        Table name.
+    columns
+        Column names, in the order of each row's values.
+    rows
+        The rows.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+        raise RuntimeError(f"unsupported DB-API paramstyle {dialect.paramstyle}")
+    quote = dialect.identifier_preparer.quote_identifier
+    names = ", ".join(quote(c) for c in columns)
+    markers = ", ".join([marker] * len(columns))
+    sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({markers})"
+    if dialect.name == "sqlite":
+        rows = _sqlite_rows(rows)
+    connection.exec_driver_sql(sql, [tuple(row) for row in rows])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -179,7 +179,9 @@ class Finding:
         if self.line is not None:
             where.append(f"line {self.line}")
         if self.first_seq is not None:
-            if self.last_seq is None or self.last_seq == self.first_seq:
+            if self.last_seq is None:
+                where.append(f"entries from {self.first_seq}")
+            elif self.last_seq == self.first_seq:
                 where.append(f"entry {self.first_seq}")
             else:
                 where.append(f"entries {self.first_seq}-{self.last_seq}")

@@ -86,6 +86,7 @@ def test_four_hours_by_hand() -> None:
     demand = hourly([6.0, 8.0, 10.0, 7.0])
     result = headroom(demand, 12.0, [0.0, 0.1, 0.25])
     assert result.firm_mw == 2.0
+    assert (result.table["firm_mw"] == 2.0).all()
     assert result.years == pytest.approx(4 / 8760)
     assert result.headroom_mw(0.0) == pytest.approx(2.0)
     assert result.headroom_mw(0.1) == pytest.approx(10 / 3)
@@ -174,6 +175,18 @@ def test_events_touching_both_ends_of_the_series() -> None:
     assert r["headroom_mw"] == pytest.approx(2.0)
     assert r["events_per_year"] * result.years == pytest.approx(3)
     assert r["mean_event_duration_h"] == pytest.approx(5 / 3)
+
+
+def test_kept_share_counts_an_exact_half() -> None:
+    # margins 1, 2, 4, 4 (threshold 10): rate(2) = (2 - 1) / (4 x 2) = 1/8, a breakpoint, so the
+    # headroom for r = 1/8 is exactly 2. The one curtailed hour (margin 1) keeps exactly 1 of
+    # 2 MW, i.e. 50 %: it counts among the hours keeping "at least 50 %", not 75 %.
+    result = headroom(hourly(10.0 - np.array([1.0, 2.0, 4.0, 4.0])), 10.0, [0.125])
+    r = row(result, 0.125)
+    assert r["headroom_mw"] == 2.0
+    assert r["curtailed_hours_per_year"] * result.years == pytest.approx(1)
+    assert r["hours_kept_50pct_per_year"] * result.years == pytest.approx(1)
+    assert r["hours_kept_75pct_per_year"] == 0.0
 
 
 def test_threshold_series_and_constant_agree() -> None:

@@ -142,10 +142,16 @@ def tariff_curve(
     cuts = ZoneCuts.from_scenario(scenario)
     rows = []
     areas = [*scenario.zone_ids, "national"]
+    costs = baseline.fleet.marginal_cost_usd_per_mwh
+    # The surplus depends on the tariff only through which groups lie at or below it.
+    cache: dict[bytes, np.ndarray] = {}
     for tariff in tariffs_usd_per_mwh:
-        zone_mw, national_mw = surplus_arrays(scenario, baseline, float(tariff), cuts)
-        values = np.column_stack([zone_mw, national_mw])
-        quantiles = np.quantile(values, [1.0 - s for s in hour_shares], axis=0)
+        key = (costs <= float(tariff)).tobytes()
+        if key not in cache:
+            zone_mw, national_mw = surplus_arrays(scenario, baseline, float(tariff), cuts)
+            values = np.column_stack([zone_mw, national_mw])
+            cache[key] = np.quantile(values, [1.0 - s for s in hour_shares], axis=0)
+        quantiles = cache[key]
         for a, area in enumerate(areas):
             row: dict[str, float | str] = {"tariff_usd_per_mwh": float(tariff), "area": area}
             for s, share in enumerate(hour_shares):

@@ -9,7 +9,11 @@ demand or absorb must-run output, and the result reports them, so nothing fails 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import linopy
@@ -21,7 +25,7 @@ from offtake.errors import OfftakeError
 from offtake.scenario import Scenario
 from offtake.surplus.fleet import Fleet
 
-__all__ = ["Baseline", "least_cost_dispatch"]
+__all__ = ["Baseline", "least_cost_dispatch", "quiet_solver_output"]
 
 #: Penalty on unserved demand, spilled must-run output and reserve shortfall [USD/MWh].
 #: A modelling device that makes the LP always solvable, not an economic value.
@@ -30,6 +34,29 @@ SLACK_PENALTY_USD_PER_MWH = 10_000.0
 FLOW_TIEBREAK_USD_PER_MWH = 1e-3
 #: Intervals per LP block: a quarter of a year of hours (measured fastest with linopy).
 DEFAULT_BLOCK_INTERVALS = 2190
+
+
+@contextlib.contextmanager
+def quiet_solver_output() -> Iterator[None]:
+    """Silence what the solver library prints to the process's standard output.
+
+    HiGHS writes its banner from C code, below Python's ``sys.stdout``, so the file
+    descriptor itself is pointed at the null device for the duration.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -166,7 +193,8 @@ def _solve_block(
     m.add_objective(objective)
 
     logging.getLogger("linopy").setLevel(logging.WARNING)
-    status, condition = m.solve(solver_name="highs", io_api="direct", output_flag=False)
+    with quiet_solver_output():
+        status, condition = m.solve(solver_name="highs", io_api="direct", output_flag=False, log_to_console=False)
     if status != "ok":
         raise OfftakeError(f"baseline dispatch did not solve: {status} ({condition})")
 

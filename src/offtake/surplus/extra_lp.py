@@ -20,7 +20,7 @@ import xarray as xr
 
 from offtake.errors import OfftakeError
 from offtake.scenario import Scenario
-from offtake.surplus.baseline import Baseline
+from offtake.surplus.baseline import Baseline, quiet_solver_output
 
 __all__ = ["ExtraLoadDispatch", "max_extra_load"]
 
@@ -135,7 +135,8 @@ def max_extra_load(
     m.add_constraints((gen * disp).sum("group") <= xr.DataArray(pool, coords=[t_coord]), name="reserve")
     m.add_objective(-1 * extra.sum())
     logging.getLogger("linopy").setLevel(logging.WARNING)
-    status, condition = m.solve(solver_name="highs", io_api="direct", output_flag=False)
+    with quiet_solver_output():
+        status, condition = m.solve(solver_name="highs", io_api="direct", output_flag=False, log_to_console=False)
     if status != "ok":
         raise OfftakeError(f"extra-load LP did not solve: {status} ({condition})")
     extra_full = np.zeros((len(idx), len(zones)))

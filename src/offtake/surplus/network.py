@@ -106,7 +106,6 @@ class ZoneCuts:
         n_t, n_z = demand_mw.shape
         m = self.member.astype(float)
         full = np.flatnonzero(self.member.all(axis=1))[0]
-        zone_rows = [np.flatnonzero(self.member[:, z]) for z in range(n_z)]
         zone_out = np.empty((n_t, n_z))
         national = np.empty(n_t)
         for lo in range(0, n_t, chunk):
@@ -115,9 +114,16 @@ class ZoneCuts:
             cut_a = m @ (dispatchable_mw[lo:hi].T + net_vre)
             cut_b = m @ (net_vre + must_run_mw[lo:hi].T)
             cut_b += pool_mw[lo:hi] - must_run_mw[lo:hi].sum(axis=1)
-            value = np.minimum(cut_a, cut_b)
-            value += self.import_limit_mw[:, None]
+            value = np.empty((len(m) + 1, hi - lo))
+            value[0] = np.inf  # the empty set: never a cut for a zone
+            np.minimum(cut_a, cut_b, out=value[1:])
+            value[1:] += self.import_limit_mw[:, None]
+            # Row k holds the set whose bit z is (k >> z) & 1, so in the reshaped array axis
+            # n_z - 1 - z is zone z; index 1 on it selects the sets holding z, as a view.
+            cube = value.reshape((2,) * n_z + (hi - lo,))
             for z in range(n_z):
-                zone_out[lo:hi, z] = value[zone_rows[z]].min(axis=0)
-            national[lo:hi] = value[full]
+                selector: list[int | slice] = [slice(None)] * (n_z + 1)
+                selector[n_z - 1 - z] = 1
+                zone_out[lo:hi, z] = cube[tuple(selector)].reshape(-1, hi - lo).min(axis=0)
+            national[lo:hi] = value[full + 1]
         return np.clip(zone_out, 0.0, None), np.clip(national, 0.0, None)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-from datetime import datetime, timezone
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import pandas as pd
 
 __all__ = ["HtmlReport"]
 
@@ -67,14 +64,16 @@ class HtmlReport:
             if pd.api.types.is_float_dtype(shown[col]):
                 shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else float_format.format(v))
         body = shown.to_html(index=index, escape=True, border=0)
-        cap = f"<p class=\"note\">{html.escape(caption)}</p>" if caption else ""
+        cap = f'<p class="note">{html.escape(caption)}</p>' if caption else ""
         self._parts.append(body + cap)
 
     def figure(self, fig: Any, caption: str = "", alt: str = "") -> None:
-        """Add a matplotlib figure as an embedded PNG and close it."""
+        """Add a matplotlib figure as an embedded PNG (and close it if pyplot made it)."""
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(fig)
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
         alt_text = html.escape(alt or caption or "figure")
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
@@ -82,13 +81,13 @@ class HtmlReport:
 
     def render(self) -> str:
         """Return the page as HTML text."""
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         return (
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(self.title)}</title><style>{_STYLE}</style></head><body>"
-            f"<h1>{html.escape(self.title)}</h1><p class=\"subtitle\">{html.escape(self.subtitle)}</p>"
+            f'<h1>{html.escape(self.title)}</h1><p class="subtitle">{html.escape(self.subtitle)}</p>'
             + "\n".join(self._parts)
-            + f"<p class=\"note\">Generated {stamp} by offtake.</p></body></html>\n"
+            + f'<p class="note">Generated {stamp} by offtake.</p></body></html>\n'
         )
 
     def write(self, path: str | Path) -> Path:

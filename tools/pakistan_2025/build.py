@@ -154,8 +154,13 @@ def plants(facts: dict, rate: float) -> pd.DataFrame:
     ]
     aggregated = pd.read_csv(HERE / "aggregated-plants.csv")
     rows += [
-        {"name": r["name"], "technology": r["technology"], "zone": r["zone"],
-         "capacity_mw": float(r["capacity_mw"]), "in_service_from": ""}
+        {
+            "name": r["name"],
+            "technology": r["technology"],
+            "zone": r["zone"],
+            "capacity_mw": float(r["capacity_mw"]),
+            "in_service_from": "",
+        }
         for r in aggregated.to_dict("records")
     ]
     frame = pd.DataFrame(rows)
@@ -163,10 +168,23 @@ def plants(facts: dict, rate: float) -> pd.DataFrame:
     unknown = sorted(set(frame["technology"]) - set(techs))
     if unknown:
         raise SystemExit(f"no technology entry for {unknown}")
-    frame["marginal_cost_usd_per_mwh"] = [round(techs[t]["cost_pkr_per_kwh"] * 1000.0 / rate, 2) for t in frame["technology"]]
+    frame["marginal_cost_usd_per_mwh"] = [
+        round(techs[t]["cost_pkr_per_kwh"] * 1000.0 / rate, 2) for t in frame["technology"]
+    ]
     frame["must_run"] = ["true" if techs[t]["must_run"] else "false" for t in frame["technology"]]
     frame["availability"] = [str(techs[t]["availability"]) for t in frame["technology"]]
-    return frame[["name", "technology", "zone", "capacity_mw", "marginal_cost_usd_per_mwh", "must_run", "availability", "in_service_from"]]
+    return frame[
+        [
+            "name",
+            "technology",
+            "zone",
+            "capacity_mw",
+            "marginal_cost_usd_per_mwh",
+            "must_run",
+            "availability",
+            "in_service_from",
+        ]
+    ]
 
 
 def toml_string(value: str) -> str:
@@ -205,18 +223,33 @@ def scenario_toml(facts: dict, start_utc: pd.Timestamp, end_utc: pd.Timestamp, t
         'profiles = "profiles.csv"',
     ]
     for z in facts["zones"]["list"]:
-        lines += ["", "[[zones]]", f"id = {toml_string(z['id'])}", f"name = {toml_string(z['name'])}",
-                  f"region = {toml_string(z['region'])}"]
+        lines += [
+            "",
+            "[[zones]]",
+            f"id = {toml_string(z['id'])}",
+            f"name = {toml_string(z['name'])}",
+            f"region = {toml_string(z['region'])}",
+        ]
     for c in facts["corridors"]:
-        lines += ["", "[[corridors]]", f"id = {toml_string(c['id'])}", f"from = {toml_string(c['from'])}",
-                  f"to = {toml_string(c['to'])}", f"forward_mw = {c['forward_mw']}", f"reverse_mw = {c['reverse_mw']}",
-                  f"description = {toml_string(c['description'])}"]
-    lines += ["", "[sources]",
-              f"exchange_rate = {toml_string(m['exchange_rate_source'])}",
-              f"default_tariff = {toml_string(m['default_tariff_source'])}",
-              f"demand_annual = {toml_string(facts['demand']['annual_source'])}",
-              f"reserve = {toml_string(r['source'])}",
-              'all = "Every number is cited in SOURCES.md"']
+        lines += [
+            "",
+            "[[corridors]]",
+            f"id = {toml_string(c['id'])}",
+            f"from = {toml_string(c['from'])}",
+            f"to = {toml_string(c['to'])}",
+            f"forward_mw = {c['forward_mw']}",
+            f"reverse_mw = {c['reverse_mw']}",
+            f"description = {toml_string(c['description'])}",
+        ]
+    lines += [
+        "",
+        "[sources]",
+        f"exchange_rate = {toml_string(m['exchange_rate_source'])}",
+        f"default_tariff = {toml_string(m['default_tariff_source'])}",
+        f"demand_annual = {toml_string(facts['demand']['annual_source'])}",
+        f"reserve = {toml_string(r['source'])}",
+        'all = "Every number is cited in SOURCES.md"',
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -260,26 +293,57 @@ def sources_md(facts: dict, plant_frame: pd.DataFrame, tariff_usd: float) -> str
         "|---|---|---|",
     ]
     out += [f"| {e['id']} | {e['name']} | {e['disco_share']} |" for e in z["list"]]
-    out += ["", "## Corridors", "", "| id | from | to | forward MW | reverse MW | source |", "|---|---|---|---|---|---|"]
-    out += [f"| {c['id']} | {c['from']} | {c['to']} | {c['forward_mw']} | {c['reverse_mw']} | {c['description']} |"
-            for c in facts["corridors"]]
-    out += ["", "## Reserve", "", f"- Largest unit held plus {facts['reserve']['fraction_of_demand']} of demand: {facts['reserve']['source']}.",
-            "", "## Technologies", "", "| technology | fuel cost PKR/kWh | availability | must-run | source |", "|---|---|---|---|---|"]
-    out += [f"| {t} | {v['cost_pkr_per_kwh']} | {v['availability']} | {v['must_run']} | {v['source']} |"
-            for t, v in facts["technologies"].items()]
-    out += ["", "Marginal cost [USD/MWh] = fuel cost [PKR/kWh] x 1000 / exchange rate.", "",
-            "## Profiles", "",
-            f"- Hydro monthly GWh {p['hydro_monthly_gwh']}: {p['hydro_source']}; availability = monthly energy / (in-service hydro MW x hours).",
-            f"- Wind monthly capacity factor {p['wind_monthly_cf']}: {p['wind_source']}.",
-            f"- Solar: {p['solar_source']}.",
-            f"- Bagasse: {p['bagasse_source']}.", "",
-            "## Plants", "",
-            "Major plants: every row of `pakistan-plants.csv` (sources in its `source` column); the two HVDC",
-            "converter rows define the `hvdc-matiari-lahore` corridor instead of plants. Zones and the reason for",
-            "each are in `named-plants-zones.csv`; the rest of the fleet, aggregated by technology and zone, with",
-            "sources, is in `aggregated-plants.csv`.", "",
-            "| plant | technology | zone | MW |", "|---|---|---|---|"]
-    out += [f"| {r['name']} | {r['technology']} | {r['zone']} | {r['capacity_mw']:,.0f} |" for r in plant_frame.to_dict("records")]
+    out += [
+        "",
+        "## Corridors",
+        "",
+        "| id | from | to | forward MW | reverse MW | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {c['id']} | {c['from']} | {c['to']} | {c['forward_mw']} | {c['reverse_mw']} | {c['description']} |"
+        for c in facts["corridors"]
+    ]
+    out += [
+        "",
+        "## Reserve",
+        "",
+        f"- Largest unit held plus {facts['reserve']['fraction_of_demand']} of demand: {facts['reserve']['source']}.",
+        "",
+        "## Technologies",
+        "",
+        "| technology | fuel cost PKR/kWh | availability | must-run | source |",
+        "|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {t} | {v['cost_pkr_per_kwh']} | {v['availability']} | {v['must_run']} | {v['source']} |"
+        for t, v in facts["technologies"].items()
+    ]
+    out += [
+        "",
+        "Marginal cost [USD/MWh] = fuel cost [PKR/kWh] x 1000 / exchange rate.",
+        "",
+        "## Profiles",
+        "",
+        f"- Hydro monthly GWh {p['hydro_monthly_gwh']}: {p['hydro_source']}; availability = monthly energy / (in-service hydro MW x hours).",
+        f"- Wind monthly capacity factor {p['wind_monthly_cf']}: {p['wind_source']}.",
+        f"- Solar: {p['solar_source']}.",
+        f"- Bagasse: {p['bagasse_source']}.",
+        "",
+        "## Plants",
+        "",
+        "Major plants: every row of `pakistan-plants.csv` (sources in its `source` column); the two HVDC",
+        "converter rows define the `hvdc-matiari-lahore` corridor instead of plants. Zones and the reason for",
+        "each are in `named-plants-zones.csv`; the rest of the fleet, aggregated by technology and zone, with",
+        "sources, is in `aggregated-plants.csv`.",
+        "",
+        "| plant | technology | zone | MW |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| {r['name']} | {r['technology']} | {r['zone']} | {r['capacity_mw']:,.0f} |"
+        for r in plant_frame.to_dict("records")
+    ]
     totals = plant_frame.groupby("technology")["capacity_mw"].sum()
     out += ["", "Capacity by technology [MW]: " + ", ".join(f"{k} {v:,.0f}" for k, v in totals.items()) + "."]
     return "\n".join(out) + "\n"
@@ -305,8 +369,12 @@ def build(out: Path) -> None:
     national = national_demand(facts, index, tz)
     shares = zone_shares(facts)
 
-    times = pd.DataFrame({"interval_start": index.strftime(TIME_FORMAT),
-                          "interval_end": (index + pd.Timedelta(hours=1)).strftime(TIME_FORMAT)})
+    times = pd.DataFrame(
+        {
+            "interval_start": index.strftime(TIME_FORMAT),
+            "interval_end": (index + pd.Timedelta(hours=1)).strftime(TIME_FORMAT),
+        }
+    )
     demand = times.copy()
     for entry in facts["zones"]["list"]:
         demand[entry["id"]] = np.round(national * shares[entry["id"]], 1)

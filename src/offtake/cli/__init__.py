@@ -1,12 +1,14 @@
 """The ``offtake`` command: a thin layer over the library.
 
 Each sub-command lives in its own module and is registered here. Errors that
-offtake raises on purpose are printed as one line and exit with status 2; no
-stack trace reaches the user.
+offtake raises on purpose are printed as one line and exit with status 2; any
+other failure is printed as one line with exit status 1 (``OFFTAKE_DEBUG=1``
+shows the stack trace). No stack trace reaches the user otherwise.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -44,10 +46,16 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
+    except Exception as exc:
         import click
 
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get("OFFTAKE_DEBUG"):
+            raise
+        typer.echo(
+            f"error: unexpected failure ({type(exc).__name__}: {exc}); set OFFTAKE_DEBUG=1 for the details",
+            err=True,
+        )
+        sys.exit(1)

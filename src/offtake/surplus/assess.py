@@ -12,12 +12,32 @@ from offtake.scenario import Scenario
 from offtake.surplus.baseline import Baseline, least_cost_dispatch
 from offtake.surplus.network import ZoneCuts
 
-__all__ = ["SurplusResult", "assess_surplus", "surplus_arrays", "tariff_curve"]
+__all__ = ["SurplusResult", "assess_surplus", "mw_in_share_of_hours", "surplus_arrays", "tariff_curve"]
 
 #: Shares of hours for which the tariff-surplus curve reports the MW available [-].
 HOUR_SHARES = (0.5, 0.9, 0.99)
 #: Slack below which the baseline counts as meeting demand and reserve [MW].
 _SLACK_TOLERANCE_MW = 1e-6
+
+
+def mw_in_share_of_hours(values_mw: np.ndarray, share: float, axis: int = 0) -> np.ndarray:
+    """Return the largest level met or exceeded in at least ``share`` of the intervals [MW].
+
+    Parameters
+    ----------
+    values_mw
+        Values per interval [MW] (along ``axis``).
+    share
+        Share of intervals [-], e.g. 0.9.
+    axis
+        Axis of the intervals.
+
+    Returns
+    -------
+    numpy.ndarray
+        One level per remaining position [MW]; an order statistic, never interpolated.
+    """
+    return np.asarray(np.quantile(values_mw, 1.0 - share, axis=axis, method="lower"))
 
 
 @dataclass(frozen=True)
@@ -150,7 +170,7 @@ def tariff_curve(
         if key not in cache:
             zone_mw, national_mw = surplus_arrays(scenario, baseline, float(tariff), cuts)
             values = np.column_stack([zone_mw, national_mw])
-            cache[key] = np.quantile(values, [1.0 - s for s in hour_shares], axis=0)
+            cache[key] = np.stack([mw_in_share_of_hours(values, share) for share in hour_shares])
         quantiles = cache[key]
         for a, area in enumerate(areas):
             row: dict[str, float | str] = {"tariff_usd_per_mwh": float(tariff), "area": area}

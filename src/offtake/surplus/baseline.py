@@ -151,14 +151,14 @@ def _solve_block(
     c_coord = pd.Index([c.id for c in corridors], name="corridor")
 
     available = xr.DataArray(fleet.available_mw[rows], coords=[t_coord, g_coord])
-    lower = xr.where(xr.DataArray(fleet.must_run, coords=[g_coord]), available, 0.0)
+    lower = available * xr.DataArray(fleet.must_run.astype(float), coords=[g_coord])
 
     m = linopy.Model()
     gen = m.add_variables(lower=lower, upper=available, name="gen")
-    slack_coords = [t_coord, z_coord]
+    slack_coords: list[pd.Index] = [t_coord, z_coord]
     unserved = m.add_variables(lower=0.0, coords=slack_coords, name="unserved")
     spill = m.add_variables(lower=0.0, coords=slack_coords, name="spill")
-    short = m.add_variables(lower=0.0, coords=[t_coord], name="reserve_short")
+    short = m.add_variables(lower=0.0, coords=[pd.Index(t_coord)], name="reserve_short")
 
     flow = None
     if corridors:
@@ -184,7 +184,9 @@ def _solve_block(
 
     disp = xr.DataArray(fleet.dispatchable.astype(float), coords=[g_coord])
     disp_avail = fleet.available_mw[rows][:, fleet.dispatchable].sum(axis=1)
-    m.add_constraints((gen * disp).sum("group") - short <= xr.DataArray(disp_avail - reserve, coords=[t_coord]), name="reserve")
+    m.add_constraints(
+        (gen * disp).sum("group") - short <= xr.DataArray(disp_avail - reserve, coords=[t_coord]), name="reserve"
+    )
 
     cost = xr.DataArray(fleet.marginal_cost_usd_per_mwh, coords=[g_coord])
     objective = (gen * cost).sum() + SLACK_PENALTY_USD_PER_MWH * (unserved.sum() + spill.sum() + short.sum())
@@ -194,7 +196,7 @@ def _solve_block(
 
     logging.getLogger("linopy").setLevel(logging.WARNING)
     with quiet_solver_output():
-        status, condition = m.solve(solver_name="highs", io_api="direct", output_flag=False, log_to_console=False)
+        status, condition = m.solve(solver_name="highs", io_api="direct", output_flag=False, log_to_console=False, presolve="off")
     if status != "ok":
         raise OfftakeError(f"baseline dispatch did not solve: {status} ({condition})")
 

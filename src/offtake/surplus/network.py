@@ -1,4 +1,4 @@
-"""Exact surplus per zone by enumerating the cuts of the zone network.
+r"""Exact surplus per zone by enumerating the cuts of the zone network.
 
 For one interval the extra load a zone can take is a maximum flow: from the generating
 groups (dispatchable ones through a reserve-limited pool, variable ones directly) through

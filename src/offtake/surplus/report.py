@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from offtake.report import HtmlReport  # noqa: E402
-from offtake.surplus.study import NATIONAL, Assessment  # noqa: E402
+from offtake.report import HtmlReport
+from offtake.surplus.assess import mw_in_share_of_hours
+from offtake.surplus.study import NATIONAL, Assessment
 
 __all__ = ["build_report", "findings", "summary_table"]
 
 _SHARES = ("mw_in_50pct_of_hours", "mw_in_90pct_of_hours", "mw_in_99pct_of_hours")
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _local(series: pd.Series, zone: str) -> tuple[pd.Series, pd.DatetimeIndex]:
+    """Return the series re-indexed to local time, and that local index."""
+    local = series.tz_convert(zone)
+    return local, pd.DatetimeIndex(local.index)
 
 
 def _areas(a: Assessment) -> dict[str, pd.Series]:
@@ -35,9 +39,9 @@ def summary_table(a: Assessment, rate: float = 0.01) -> pd.DataFrame:
             {
                 "area": area,
                 "mean_mw": float(values.mean()),
-                "p50_mw": float(np.quantile(values, 0.5)),
-                "p90_mw": float(np.quantile(values, 0.1)),
-                "p99_mw": float(np.quantile(values, 0.01)),
+                "p50_mw": float(mw_in_share_of_hours(values, 0.5)),
+                "p90_mw": float(mw_in_share_of_hours(values, 0.9)),
+                "p99_mw": float(mw_in_share_of_hours(values, 0.99)),
                 "firm_mw": float(hr["firm_mw"].iloc[0]),
                 f"headroom_{rate * 100:g}pct_mw": float(hr["headroom_mw"].iloc[0]),
             }
@@ -49,44 +53,57 @@ def findings(a: Assessment) -> list[str]:
     """Plain-language findings a planner reads first."""
     s = a.scenario
     nat = a.surplus.national_mw
-    local = nat.tz_convert(s.display_timezone)
+    local, when = _local(nat, s.display_timezone)
     tariff = a.surplus.tariff_usd_per_mwh
     out = [
         f"At the tariff of {tariff:.2f} USD/MWh ({tariff * s.exchange_rate_pkr_per_usd / 1000:.2f} PKR/kWh), the grid "
-        f"could serve at least {np.quantile(nat, 0.5):,.0f} MW of extra load in half of all hours, "
-        f"{np.quantile(nat, 0.1):,.0f} MW in 90 % and {np.quantile(nat, 0.01):,.0f} MW in 99 % of hours, "
+        f"could serve at least {float(mw_in_share_of_hours(nat.to_numpy(), 0.5)):,.0f} MW of extra load in half of "
+        f"all hours, {float(mw_in_share_of_hours(nat.to_numpy(), 0.9)):,.0f} MW in 90 % and "
+        f"{float(mw_in_share_of_hours(nat.to_numpy(), 0.99)):,.0f} MW in 99 % of hours, "
         "with all existing demand met, reserves kept and no unit above the tariff.",
     ]
-    monthly = local.groupby(local.index.month).mean()
+    monthly = local.groupby(when.month).mean()
+    best_month = int(np.argmax(monthly.to_numpy()))
+    worst_month = int(np.argmin(monthly.to_numpy()))
+    lowest = when[int(np.argmin(local.to_numpy()))]
     out.append(
-        f"Surplus is largest in {_MONTHS[int(monthly.idxmax()) - 1]} (mean {monthly.max():,.0f} MW) and smallest in "
-        f"{_MONTHS[int(monthly.idxmin()) - 1]} (mean {monthly.min():,.0f} MW); the lowest hour of the year is "
-        f"{local.idxmin():%d %b %H:%M} Pakistan time with {nat.min():,.0f} MW."
+        f"Surplus is largest in {_MONTHS[int(monthly.index[best_month]) - 1]} (mean {monthly.max():,.0f} MW) and "
+        f"smallest in {_MONTHS[int(monthly.index[worst_month]) - 1]} (mean {monthly.min():,.0f} MW); the lowest hour "
+        f"of the year is {lowest:%d %b %H:%M} local time with {nat.min():,.0f} MW."
     )
-    hourly = local.groupby(local.index.hour).mean()
+    hourly = local.groupby(when.hour).mean()
+    peak_hour = int(hourly.index[int(np.argmax(hourly.to_numpy()))])
+    low_hour = int(hourly.index[int(np.argmin(hourly.to_numpy()))])
     out.append(
-        f"Across the day, surplus peaks around {int(hourly.idxmax()):02d}:00 and is smallest around "
-        f"{int(hourly.idxmin()):02d}:00 Pakistan time ({hourly.max():,.0f} against {hourly.min():,.0f} MW on average)."
+        f"Across the day, surplus peaks around {peak_hour:02d}:00 and is smallest around {low_hour:02d}:00 local "
+        f"time ({hourly.max():,.0f} against {hourly.min():,.0f} MW on average)."
     )
     table = summary_table(a)
     zones = table.drop(index=NATIONAL)
-    best = zones["p90_mw"].idxmax()
-    worst = zones["p90_mw"].idxmin()
+    p90 = zones["p90_mw"]
+    best, worst = str(p90.index[int(np.argmax(p90.to_numpy()))]), str(p90.index[int(np.argmin(p90.to_numpy()))])
     out.append(
-        f"Zone by zone (each alone), {best} can take the most: {zones.loc[best, 'p90_mw']:,.0f} MW in 90 % of hours; "
-        f"{worst} the least: {zones.loc[worst, 'p90_mw']:,.0f} MW. Siting by regional surplus matters."
+        f"Zone by zone (each alone), {best} can take the most: {p90.max():,.0f} MW in 90 % of hours; "
+        f"{worst} the least: {p90.min():,.0f} MW. Siting by regional surplus matters."
     )
     h = a.headroom[(a.headroom["area"] == NATIONAL) & (a.headroom["threshold"] == "deliverable_supply")]
-    parts = [f"{r.headroom_mw:,.0f} MW at {r.curtailment_rate * 100:g} %" for r in h.itertuples()]
+    parts = [
+        f"{mw:,.0f} MW at {rate * 100:g} %"
+        for mw, rate in zip(h["headroom_mw"].to_numpy(), h["curtailment_rate"].to_numpy(), strict=True)
+    ]
     out.append(
-        f"National headroom (flat new load curtailed only when supply runs short): firm {h['firm_mw'].iloc[0]:,.0f} MW; "
+        "National headroom (flat new load curtailed only when supply runs short): "
+        f"firm {h['firm_mw'].iloc[0]:,.0f} MW; "
         + ", ".join(parts)
         + " annual curtailment."
     )
     use = a.corridor_use.assign(hours=lambda d: d["hours_at_forward_limit"] + d["hours_at_reverse_limit"])
     busy = use.sort_values("hours", ascending=False).head(3)
-    if len(busy) and busy["hours"].iloc[0] > 0:
-        text = "; ".join(f"{r.corridor} {r.hours:,} h" for r in busy.itertuples() if r.hours > 0)
+    busy = busy[busy["hours"] > 0]
+    if len(busy):
+        text = "; ".join(
+            f"{name} {int(hours):,} h" for name, hours in zip(busy["corridor"], busy["hours"].to_numpy(), strict=True)
+        )
         out.append(f"Corridors most often at their limit in the least-cost dispatch: {text}.")
     curve = a.tariff_curve[a.tariff_curve["area"] == NATIONAL]
     positive = curve[curve["mw_in_90pct_of_hours"] > 0]
@@ -98,17 +115,18 @@ def findings(a: Assessment) -> list[str]:
     return out
 
 
-def _heatmaps(a: Assessment) -> plt.Figure:
+def _heatmaps(a: Assessment) -> Figure:
     areas = _areas(a)
     n = len(areas)
     cols = 4
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(16, 3.2 * rows), sharex=True, sharey=True)
+    fig = Figure(figsize=(16, 3.2 * rows))
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     vmax = max(float(s.max()) for s in areas.values()) or 1.0
     image = None
     for ax, (area, s) in zip(axes.flat, areas.items(), strict=False):
-        local = s.tz_convert(a.scenario.display_timezone)
-        grid = local.groupby([local.index.month, local.index.hour]).mean().unstack()
+        local, when = _local(s, a.scenario.display_timezone)
+        grid = local.groupby([when.month, when.hour]).mean().unstack()
         grid = grid.reindex(range(1, 13))
         image = ax.imshow(grid.to_numpy(), aspect="auto", origin="upper", cmap="viridis", vmin=0, vmax=vmax)
         ax.set_title(area)
@@ -123,8 +141,9 @@ def _heatmaps(a: Assessment) -> plt.Figure:
     return fig
 
 
-def _duration_curves(a: Assessment) -> plt.Figure:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.5))
+def _duration_curves(a: Assessment) -> Figure:
+    fig = Figure(figsize=(14, 4.5))
+    left, right = fig.subplots(1, 2)
     nat = np.sort(a.surplus.national_mw.to_numpy())[::-1]
     share = np.arange(1, len(nat) + 1) / len(nat) * 100
     left.plot(share, nat, color="black")
@@ -141,9 +160,10 @@ def _duration_curves(a: Assessment) -> plt.Figure:
     return fig
 
 
-def _tariff_curve(a: Assessment) -> plt.Figure:
+def _tariff_curve(a: Assessment) -> Figure:
     curve = a.tariff_curve[a.tariff_curve["area"] == NATIONAL]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.subplots()
     for col, label in zip(_SHARES, ("50 % of hours", "90 % of hours", "99 % of hours"), strict=True):
         ax.step(curve["tariff_usd_per_mwh"], curve[col], where="post", label=label)
     ax.axvline(a.surplus.tariff_usd_per_mwh, color="grey", linestyle="--", label="tariff assessed")
@@ -154,9 +174,10 @@ def _tariff_curve(a: Assessment) -> plt.Figure:
     return fig
 
 
-def _mix_figure(a: Assessment) -> plt.Figure:
+def _mix_figure(a: Assessment) -> Figure:
     mix = a.generation_mix
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig = Figure(figsize=(8, 3.8))
+    ax = fig.subplots()
     ax.barh(mix.index[::-1], mix["energy_gwh"].to_numpy()[::-1] / 1000.0)
     ax.set_xlabel("generation in the least-cost dispatch [TWh]")
     ax.grid(alpha=0.3, axis="x")
@@ -191,8 +212,14 @@ def build_report(a: Assessment) -> HtmlReport:
     report.heading("Headroom (Duke method)", "headroom")
     shown = a.headroom[
         [
-            "area", "threshold", "curtailment_rate", "headroom_mw", "firm_mw", "curtailed_hours_per_year",
-            "mean_event_duration_h", "hours_kept_50pct_per_year",
+            "area",
+            "threshold",
+            "curtailment_rate",
+            "headroom_mw",
+            "firm_mw",
+            "curtailed_hours_per_year",
+            "mean_event_duration_h",
+            "hours_kept_50pct_per_year",
         ]
     ].copy()
     shown["curtailment_rate"] = shown["curtailment_rate"] * 100
@@ -209,7 +236,11 @@ def build_report(a: Assessment) -> HtmlReport:
     report.figure(_mix_figure(a), "Generation by technology serving existing demand at least fuel cost.")
     mix = a.generation_mix.assign(share_pct=lambda d: d["share"] * 100).drop(columns="share")
     report.table(mix, "Baseline generation mix.", float_format="{:,.1f}")
-    report.table(a.corridor_use.set_index("corridor"), "Corridor use in the baseline: hours at each limit.", float_format="{:,.0f}")
+    report.table(
+        a.corridor_use.set_index("corridor"),
+        "Corridor use in the baseline: hours at each limit.",
+        float_format="{:,.0f}",
+    )
     report.paragraph(
         f"Fuel cost of the baseline: {a.surplus.baseline.fuel_cost_usd / 1e9:,.2f} billion USD. The dispatch is on "
         "merit order; contracts that force fuels out of merit (for example take-or-pay LNG) are not modelled, so "

@@ -224,6 +224,7 @@ def simulate(
     phi = params.step_persistence(step_s)
     forecast = scheduled.copy()
     forecast[1:] -= loss[:-1] + phi * error[:-1]
+    forecast[scheduled <= 0.0] = 0.0  # the schedule says the zone has nothing to give
     sigma = params.demand_error_rel_sigma * demand * math.sqrt(1.0 - phi * phi)
     national_real = national_forecast = national_sigma = None
     if national_surplus_mw is not None:

@@ -124,7 +124,8 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
             np.maximum(nat_excess, 0.0).sum() * step_h
         )
 
-    curtailed = cap < c.allocated_mw[None, :] - TOL_MW
+    # Curtailment under the contract: below allocation for a grid reason (not a suspension).
+    curtailed = (cap < c.allocated_mw[None, :] - TOL_MW) & (result.reason != Reason.SUSPENDED)
     sites = []
     all_lengths: list[float] = []
     for i, site in enumerate(c.site_ids):
@@ -132,9 +133,11 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
         starts, lengths = curtailment_runs(curtailed[:, i])
         lengths_h = lengths * step_h
         all_lengths.extend(lengths_h.tolist())
-        curtailed_mwh = float(np.maximum(alloc - cap[:, i], 0.0).sum() * step_h)
+        curtailed_mwh = float(np.where(curtailed[:, i], alloc - cap[:, i], 0.0).sum() * step_h)
         rate = curtailed_mwh / (alloc * hours) if alloc > 0 else 0.0
-        depth = float(((alloc - cap[:, i]) / alloc).max()) if alloc > 0 else 0.0
+        depth = (
+            float(np.where(curtailed[:, i], (alloc - cap[:, i]) / alloc, 0.0).max()) if alloc > 0 else 0.0
+        )
         below_floor = cap[:, i] < c.floor_mw[i] - TOL_MW if c.is_ai[i] else np.zeros(n_steps, dtype=bool)
         max_h = float(lengths_h.max()) if lengths_h.size else 0.0
         limit_h = float(c.max_curtailment_duration_h[i])
@@ -155,6 +158,7 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
                 "within_depth": bool(depth <= c.max_curtailment_fraction[i] + 1e-6),
                 "hours_below_floor": float(below_floor.sum() * step_h),
                 "curtailed_hours": float(curtailed[:, i].sum() * step_h),
+                "suspended_hours": float((result.reason[:, i] == Reason.SUSPENDED).sum() * step_h),
                 "events": int(lengths.size),
                 "mean_event_h": float(lengths_h.mean()) if lengths_h.size else 0.0,
                 "longest_event_h": max_h,

@@ -46,12 +46,15 @@ class OutageRates:
         Words that, found in a plant's technology, select this class.
     mttf_h, mttr_h
         Mean time to failure and to repair [h].
+    unit_mw
+        Largest unit of the class [MW]; a plant is split into units no larger.
     """
 
     name: str
     match: tuple[str, ...]
     mttf_h: float
     mttr_h: float
+    unit_mw: float
 
     @property
     def forced_outage_rate(self) -> float:
@@ -66,7 +69,6 @@ class TroubleParams:
     demand_error_rel_sigma: float
     hourly_persistence: float
     outage_rates: tuple[OutageRates, ...]
-    unit_mw_if_unknown: float
     emergencies_per_year: float
     emergency_duration_h: tuple[float, float]
     emergency_severity: tuple[float, float]
@@ -83,16 +85,16 @@ class TroubleParams:
         d = load_defaults()
         out = d["outages"]
         rates = tuple(
-            OutageRates(name, tuple(str(w) for w in v["match"]), float(v["mttf_h"]), float(v["mttr_h"]))
+            OutageRates(
+                name, tuple(str(w) for w in v["match"]), float(v["mttf_h"]), float(v["mttr_h"]), float(v["unit_mw"])
+            )
             for name, v in out.items()
-            if name != "settings"
         )
         e, s, det = d["emergency"], d["sites"], d["detection"]
         values: dict[str, Any] = {
             "demand_error_rel_sigma": float(d["forecast"]["demand_error_rel_sigma"]),
             "hourly_persistence": float(d["forecast"]["hourly_persistence"]),
             "outage_rates": rates,
-            "unit_mw_if_unknown": float(out["settings"]["unit_mw_if_unknown"]),
             "emergencies_per_year": float(e["events_per_year"]),
             "emergency_duration_h": (float(e["duration_h_min"]), float(e["duration_h_max"])),
             "emergency_severity": (float(e["severity_min"]), float(e["severity_max"])),
@@ -203,7 +205,7 @@ def draw_outages(
 ) -> tuple[F64, list[Outage]]:
     """Forced outages and the change they make to each zone's surplus.
 
-    A plant is split into equal units no larger than the scenario's largest unit. Each unit
+    A plant is split into equal units no larger than its class's unit size. Each unit
     alternates between up (exponential, mean MTTF) and down (exponential, mean MTTR). The
     scenario's availability already averages forced outages in, so a unit that is up gives
     ``availability / (1 - FOR)`` of its capacity (at most all of it): the year's mean
@@ -241,9 +243,6 @@ def draw_outages(
     counts = (~plants["variable"]) & (plants["marginal_cost_usd_per_mwh"] <= tariff_usd_per_mwh)
     loss = np.zeros((n_steps, len(zone_ids)))
     outages: list[Outage] = []
-    unit_limit = scenario.reserve.largest_unit_mw or params.unit_mw_if_unknown
-    if unit_limit <= 0:
-        unit_limit = params.unit_mw_if_unknown
     period_of_step = np.arange(n_steps) // steps_per_period
     horizon_h = n_steps * step_s / 3600.0
     step_h = step_s / 3600.0
@@ -259,7 +258,7 @@ def draw_outages(
         scale = np.minimum(1.0, avail / (1.0 - forced))
         z = zone_pos[str(plant["zone"])]
         gain_hourly[:, z] += capacity * (scale - avail)
-        n_units = max(1, math.ceil(capacity / unit_limit - 1e-9))
+        n_units = max(1, math.ceil(capacity / rates.unit_mw - 1e-9))
         unit_mw = capacity / n_units
         for _ in range(n_units):
             t_h = 0.0

@@ -1,7 +1,7 @@
 """Write a sample ``allocation.csv`` for the pakistan-2025 scenario (20 sites, about 2.3 GW).
 
 Used by the simulate benchmark and examples until the planner's own allocation is at hand.
-Sites sit where the zone-alone surplus is; ``expected_energy_mwh`` and the curtailment columns
+Sites sit where the surplus is; ``expected_energy_mwh`` and the curtailment columns
 are the perfect-foresight hourly figures: the dispatch priority rules applied to the assessed
 surplus with no margin, ramp or stagger.
 
@@ -16,12 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from _standin import zone_surplus_mw  # noqa: E402
-
-from offtake import scenario as scenario_mod  # noqa: E402
-from offtake.dispatch import Contracts, Dispatcher, DispatchPolicy, GridState, SiteState  # noqa: E402
+from offtake import scenario as scenario_mod
+from offtake.dispatch import Contracts, Dispatcher, DispatchPolicy, GridState, SiteState
 
 # site_id, zone, kind, firm_mw, interruptible_mw, max_curtailment_fraction, max_event_h,
 # annual_limit, response_time_s, tariff, priority_rule
@@ -48,46 +44,95 @@ SITES = [
     ("ai-sepco-1", "SEPCO", "ai", 50, 0, 0.25, 3, 0.02, 120, 82.07, "pro_rata"),
 ]
 COLUMNS = [
-    "site_id", "zone", "kind", "firm_mw", "interruptible_mw", "max_curtailment_fraction",
-    "max_curtailment_duration_h", "annual_curtailment_limit", "response_time_s",
-    "tariff_usd_per_mwh", "priority_rule",
+    "site_id",
+    "zone",
+    "kind",
+    "firm_mw",
+    "interruptible_mw",
+    "max_curtailment_fraction",
+    "max_curtailment_duration_h",
+    "annual_curtailment_limit",
+    "response_time_s",
+    "tariff_usd_per_mwh",
+    "priority_rule",
 ]
 
 
 def main(out: Path) -> None:
     scenario = scenario_mod.load("pakistan-2025")
-    surplus = zone_surplus_mw(scenario)[scenario.zone_ids].to_numpy()
+    from offtake.surplus import assess_surplus
+
+    assessed = assess_surplus(scenario)
+    surplus = assessed.zone_mw[scenario.zone_ids].to_numpy()
+    national = assessed.national_mw.to_numpy()
     frame = pd.DataFrame(SITES, columns=COLUMNS)
-    frame.insert(1, "operator", [f"op-{s.split('-')[0]}-{i + 1}" for i, s in enumerate(frame["site_id"])])
+    frame.insert(
+        1, "operator", [f"op-{s.split('-')[0]}-{i + 1}" for i, s in enumerate(frame["site_id"])]
+    )
     frame["allocated_mw"] = frame["firm_mw"] + frame["interruptible_mw"]
     for col in ("expected_energy_mwh", "curtailed_hours", "curtailment_events", "mean_event_h"):
         frame[col] = 0.0
     contracts = Contracts.from_frame(frame, scenario.zone_ids)
     policy = DispatchPolicy(
-        interval_s=scenario.resolution_s, safety_k=0.0, contingency_limit_mw=1e12,
+        interval_s=scenario.resolution_s,
+        safety_k=0.0,
+        contingency_limit_mw=1e12,
         reference_tariff_usd_per_mwh=scenario.default_tariff_usd_per_mwh,
     )
     dispatcher = Dispatcher(contracts, policy)
     state = SiteState.initial(contracts, policy, contracts.allocated_mw)
     state.ramp_up_mw_per_min = np.full(contracts.n_sites, 1e12)
     sigma = np.zeros(contracts.n_zones)
-    caps = np.array([dispatcher.step(GridState(row, sigma), state).cap_mw for row in surplus])
+    caps = np.array(
+        [
+            dispatcher.step(GridState(row, sigma, national_limit_mw=float(nat)), state).cap_mw
+            for row, nat in zip(surplus, national, strict=True)
+        ]
+    )
     hours = scenario.duration_h
     curtailed = caps < contracts.allocated_mw - 1e-6
     frame["expected_energy_mwh"] = (caps.sum(axis=0) * hours).round(1)
     frame["curtailed_hours"] = curtailed.sum(axis=0) * hours
-    edges = np.diff(np.vstack([np.zeros((1, curtailed.shape[1])), curtailed, np.zeros((1, curtailed.shape[1]))]).astype(int), axis=0)
+    edges = np.diff(
+        np.vstack(
+            [np.zeros((1, curtailed.shape[1])), curtailed, np.zeros((1, curtailed.shape[1]))]
+        ).astype(int),
+        axis=0,
+    )
     events = (edges == 1).sum(axis=0)
     frame["curtailment_events"] = events
-    frame["mean_event_h"] = np.where(events > 0, frame["curtailed_hours"] / np.maximum(events, 1), 0.0).round(2)
-    order = ["site_id", "operator", "zone", "kind", "firm_mw", "interruptible_mw", "allocated_mw",
-             "max_curtailment_fraction", "max_curtailment_duration_h", "annual_curtailment_limit",
-             "response_time_s", "tariff_usd_per_mwh", "expected_energy_mwh", "curtailed_hours",
-             "curtailment_events", "mean_event_h", "priority_rule"]
+    frame["mean_event_h"] = np.where(
+        events > 0, frame["curtailed_hours"] / np.maximum(events, 1), 0.0
+    ).round(2)
+    order = [
+        "site_id",
+        "operator",
+        "zone",
+        "kind",
+        "firm_mw",
+        "interruptible_mw",
+        "allocated_mw",
+        "max_curtailment_fraction",
+        "max_curtailment_duration_h",
+        "annual_curtailment_limit",
+        "response_time_s",
+        "tariff_usd_per_mwh",
+        "expected_energy_mwh",
+        "curtailed_hours",
+        "curtailment_events",
+        "mean_event_h",
+        "priority_rule",
+    ]
     frame[order].to_csv(out, index=False)
-    print(f"wrote {out}: {len(frame)} sites, {frame['allocated_mw'].sum():,.0f} MW, "
-          f"{frame['expected_energy_mwh'].sum() / 1000:,.0f} GWh expected")
+    print(
+        f"wrote {out}: {len(frame)} sites, {frame['allocated_mw'].sum():,.0f} MW, "
+        f"{frame['expected_energy_mwh'].sum() / 1000:,.0f} GWh expected"
+    )
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("benchmarks/data/pakistan-2025-allocation.csv"))
+    main(
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path("benchmarks/data/pakistan-2025-allocation.csv")
+    )

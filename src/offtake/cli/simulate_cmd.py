@@ -37,19 +37,26 @@ def register(app: typer.Typer) -> None:
         allocation: Annotated[Path, typer.Option(help="allocation.csv from offtake plan.")],
         out: Annotated[Path, typer.Option(help="Folder for report.html and kpis.json.")],
         step: Annotated[str, typer.Option(help="Dispatch step, e.g. 5min, 15min, 1h.")] = "5min",
-        seed: Annotated[int, typer.Option(help="Seed of the random trouble; same seed, same year.")] = 0,
+        seed: Annotated[
+            int, typer.Option(help="Seed of the random trouble; same seed, same year.")
+        ] = 0,
         safety_k: Annotated[
-            float | None, typer.Option(help="Safety margin in sigma of the forecast error (default from data).")
+            float | None,
+            typer.Option(help="Safety margin in sigma of the forecast error (default from data)."),
         ] = None,
         ignoring_site: Annotated[
             str, typer.Option(help="Site that ignores its cap: a site id, 'auto' or 'none'.")
         ] = "auto",
         by_bid: Annotated[
-            bool, typer.Option("--by-bid", help="Serve every site in order of its bid, not pro rata.")
+            bool,
+            typer.Option("--by-bid", help="Serve every site in order of its bid, not pro rata."),
         ] = False,
     ) -> None:
-        """Replay the scenario's year at the chosen step with forecast errors, forced outages,
-        emergencies, lagging sites and one site that ignores its cap; write report.html and kpis.json."""
+        """Replay the scenario's year at the chosen step and report on dispatch.
+
+        The year brings forecast errors, forced outages, emergencies, lagging sites and one
+        site that ignores its cap; writes report.html and kpis.json.
+        """
         from offtake import scenario as scenario_mod
         from offtake.dispatch import DispatchPolicy, read_allocation
         from offtake.progress import Progress
@@ -78,7 +85,10 @@ def register(app: typer.Typer) -> None:
             safety_k=safety_k,
         )
         n_steps = len(scen.index) * max(1, scen.resolution_s // step_s)
-        progress.step(f"simulating {n_steps:,} intervals of {step_s} s, {contracts.n_sites} sites, seed {seed}")
+        progress.step(
+            f"simulating {n_steps:,} intervals of {step_s} s, {contracts.n_sites} sites, "
+            f"seed {seed}"
+        )
 
         def tick(share: float) -> None:
             sys.stderr.write(f"\r  {share:6.1%}")

@@ -7,7 +7,7 @@ simulated year (:mod:`offtake.simulation`).
 from __future__ import annotations
 
 from offtake.dispatch.contracts import Contracts, read_allocation
-from offtake.dispatch.core import DispatchResult, Dispatcher, GridState, Reason, SiteState
+from offtake.dispatch.core import Dispatcher, DispatchResult, GridState, Reason, SiteState
 from offtake.dispatch.policy import DispatchPolicy, load_defaults
 
 __all__ = [

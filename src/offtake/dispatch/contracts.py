@@ -166,7 +166,9 @@ class Contracts:
             if not site:
                 raise InputError("empty site id", file=file, line=row + 2, field="site_id")
             if site in seen:
-                raise InputError(f"site '{site}' appears twice", file=file, line=row + 2, field="site_id")
+                raise InputError(
+                    f"site '{site}' appears twice", file=file, line=row + 2, field="site_id"
+                )
             seen.add(site)
         zone_index = np.empty(len(site_ids), dtype=np.int64)
         for row, zone in enumerate(frame["zone"]):
@@ -182,16 +184,24 @@ class Contracts:
         for row, kind in enumerate(kinds):
             if kind not in ("mining", "ai"):
                 raise InputError(
-                    f"kind '{kind}' is neither 'mining' nor 'ai'", file=file, line=row + 2, field="kind"
+                    f"kind '{kind}' is neither 'mining' nor 'ai'",
+                    file=file,
+                    line=row + 2,
+                    field="kind",
                 )
         gap = np.abs(numeric["firm_mw"] + numeric["interruptible_mw"] - numeric["allocated_mw"])
         if (gap > _SUM_TOLERANCE_MW).any():
             row = int(np.flatnonzero(gap > _SUM_TOLERANCE_MW)[0])
             raise InputError(
-                "allocated_mw is not firm_mw + interruptible_mw", file=file, line=row + 2, field="allocated_mw"
+                "allocated_mw is not firm_mw + interruptible_mw",
+                file=file,
+                line=row + 2,
+                field="allocated_mw",
             )
         if PRIORITY_COLUMN in frame.columns:
-            rules = [str(r).strip() or "pro_rata" for r in frame[PRIORITY_COLUMN].fillna("pro_rata")]
+            rules = [
+                str(r).strip() or "pro_rata" for r in frame[PRIORITY_COLUMN].fillna("pro_rata")
+            ]
             for row, rule in enumerate(rules):
                 if rule not in _RULES:
                     raise InputError(

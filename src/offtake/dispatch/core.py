@@ -116,12 +116,16 @@ class SiteState:
     uncontrolled_mw: F64 | None = None
 
     @classmethod
-    def initial(cls, contracts: Contracts, policy: DispatchPolicy, draw_mw: F64 | None = None) -> SiteState:
+    def initial(
+        cls, contracts: Contracts, policy: DispatchPolicy, draw_mw: F64 | None = None
+    ) -> SiteState:
         """All licences active, default ramp limits, and the given (or zero) draw."""
         n = contracts.n_sites
         return cls(
             licence_active=np.ones(n, dtype=bool),
-            last_draw_mw=np.zeros(n) if draw_mw is None else np.asarray(draw_mw, dtype=float).copy(),
+            last_draw_mw=np.zeros(n)
+            if draw_mw is None
+            else np.asarray(draw_mw, dtype=float).copy(),
             ramp_up_mw_per_min=contracts.allocated_mw * policy.ramp_up_fraction_per_min,
         )
 
@@ -177,10 +181,10 @@ class Dispatcher:
         self._miner = ~contracts.is_ai
         self._zone = contracts.zone_index
         # Tranche entries: 0..n-1 firm tranches, n..2n-1 interruptible tranches.
-        tier = np.concatenate(
-            [np.where(self._ai, 0, 2), np.where(self._ai, 1, 3)]
-        ).astype(np.int64)
-        bid = np.where(contracts.by_bid, contracts.tariff_usd_per_mwh, policy.reference_tariff_usd_per_mwh)
+        tier = np.concatenate([np.where(self._ai, 0, 2), np.where(self._ai, 1, 3)]).astype(np.int64)
+        bid = np.where(
+            contracts.by_bid, contracts.tariff_usd_per_mwh, policy.reference_tariff_usd_per_mwh
+        )
         bid2 = np.concatenate([bid, bid])
         order = np.lexsort((-bid2, tier))
         level = np.empty(2 * n, dtype=np.int64)
@@ -254,8 +258,14 @@ class Dispatcher:
             exempt = emergency | ~active
         else:
             exempt = ~active
-        # Rule 5: stagger drops and pick-ups across the fleet.
+        # Rule 5: limit pick-ups, then stagger drops, across the fleet.
         limit = policy.contingency_limit_mw
+        rise = np.maximum(target - draw, 0.0)
+        total_rise = float(rise.sum())
+        pickup_cut = None
+        if total_rise > limit:
+            target = np.minimum(target, draw + rise * (limit / total_rise))
+            pickup_cut = rise > EPS_MW
         drop = np.maximum(draw - target, 0.0)
         drop[exempt] = 0.0
         total_drop = float(drop.sum())
@@ -263,12 +273,6 @@ class Dispatcher:
         if total_drop > limit:
             # Each dropping site sheds the same share of its drop; the rest is deferred.
             cap = target + drop * (1.0 - limit / total_drop)
-        rise = np.maximum(cap - draw, 0.0)
-        total_rise = float(rise.sum())
-        pickup_cut = None
-        if total_rise > limit:
-            cap = np.minimum(cap, draw + rise * (limit / total_rise))
-            pickup_cut = rise > EPS_MW
         # Reasons, later rules overriding earlier ones.
         reason = np.zeros(n, dtype=np.int8)
         reason[zone_cut] = Reason.ZONE_LIMIT
@@ -319,7 +323,9 @@ class Dispatcher:
                 raise InputError("values must be non-negative", field=name)
 
 
-def _priority_fill(demand: F64, key: NDArray[np.int64], budget: F64, groups: int, levels: int) -> F64:
+def _priority_fill(
+    demand: F64, key: NDArray[np.int64], budget: F64, groups: int, levels: int
+) -> F64:
     """Serve ``demand`` level by level within each group until the group's budget runs out.
 
     Entries in the same group and level share what is left pro rata.
@@ -344,7 +350,7 @@ def _priority_fill(demand: F64, key: NDArray[np.int64], budget: F64, groups: int
     before = np.cumsum(total, axis=1)
     before -= total
     room = budget[:, None] - before
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         share = np.where(total > 0.0, room / total, 0.0)
     np.clip(share, 0.0, 1.0, out=share)
     return demand * share.ravel()[key]

@@ -168,11 +168,14 @@ def simulate(
     resolution = scenario.resolution_s
     if step_s <= 0 or resolution % step_s != 0:
         raise InputError(
-            f"step of {step_s:g} s does not divide the scenario's {resolution} s interval", field="step"
+            f"step of {step_s:g} s does not divide the scenario's {resolution} s interval",
+            field="step",
         )
     missing = [z for z in zone_ids if z not in zone_surplus_mw.columns]
     if missing:
-        raise InputError(f"zone surplus has no column for {', '.join(missing)}", field="zone_surplus_mw")
+        raise InputError(
+            f"zone surplus has no column for {', '.join(missing)}", field="zone_surplus_mw"
+        )
     if len(zone_surplus_mw) != len(scenario.index):
         raise InputError(
             f"zone surplus has {len(zone_surplus_mw)} rows, the scenario {len(scenario.index)}",
@@ -220,7 +223,9 @@ def simulate(
     for outage in outages:
         new_outage_zone[outage.start, zone_pos[outage.zone]] = True
 
-    real = np.where(scheduled > 0.0, np.maximum(scheduled - loss - error, 0.0), 0.0) * (1.0 - severity)
+    real = np.where(scheduled > 0.0, np.maximum(scheduled - loss - error, 0.0), 0.0) * (
+        1.0 - severity
+    )
     phi = params.step_persistence(step_s)
     forecast = scheduled.copy()
     forecast[1:] -= loss[:-1] + phi * error[:-1]
@@ -231,7 +236,9 @@ def simulate(
         nat = to_steps(national_surplus_mw.to_frame(), per, interpolate=interpolate)[:, 0]
         nat = np.maximum(nat, 0.0)
         national_real = np.maximum(nat - loss.sum(axis=1) - error.sum(axis=1), 0.0)
-        zone_loss = (np.where(scheduled > 0.0, np.maximum(scheduled - loss - error, 0.0), 0.0) * severity).sum(axis=1)
+        zone_loss = (
+            np.where(scheduled > 0.0, np.maximum(scheduled - loss - error, 0.0), 0.0) * severity
+        ).sum(axis=1)
         national_real = np.maximum(national_real - zone_loss, 0.0)
         national_forecast = nat.copy()
         national_forecast[1:] -= loss[:-1].sum(axis=1) + phi * error[:-1].sum(axis=1)
@@ -264,7 +271,7 @@ def simulate(
     streak = np.zeros(n, dtype=np.int64)
     end_draw = state.last_draw_mw.copy()
     grid = GridState(forecast[0], sigma[0])
-    any_emergency_zone = emergency_zone.any(axis=1)
+    any_emergency_zone: NDArray[np.bool_] = np.asarray(emergency_zone.any(axis=1))
     report_every = max(1, n_steps // 20)
     for t in range(n_steps):
         grid.surplus_forecast_mw = forecast[t]
@@ -344,7 +351,9 @@ def simulate(
     )
 
 
-def _pick_ignoring(contracts: Contracts, choice: str | None, rng: np.random.Generator) -> int | None:
+def _pick_ignoring(
+    contracts: Contracts, choice: str | None, rng: np.random.Generator
+) -> int | None:
     if choice is None or contracts.n_sites == 0:
         return None
     if choice != "auto":

@@ -130,15 +130,19 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
     all_lengths: list[float] = []
     for i, site in enumerate(c.site_ids):
         alloc = float(c.allocated_mw[i])
-        starts, lengths = curtailment_runs(curtailed[:, i])
+        _, lengths = curtailment_runs(curtailed[:, i])
         lengths_h = lengths * step_h
         all_lengths.extend(lengths_h.tolist())
         curtailed_mwh = float(np.where(curtailed[:, i], alloc - cap[:, i], 0.0).sum() * step_h)
         rate = curtailed_mwh / (alloc * hours) if alloc > 0 else 0.0
         depth = (
-            float(np.where(curtailed[:, i], (alloc - cap[:, i]) / alloc, 0.0).max()) if alloc > 0 else 0.0
+            float(np.where(curtailed[:, i], (alloc - cap[:, i]) / alloc, 0.0).max())
+            if alloc > 0
+            else 0.0
         )
-        below_floor = cap[:, i] < c.floor_mw[i] - TOL_MW if c.is_ai[i] else np.zeros(n_steps, dtype=bool)
+        below_floor = (
+            cap[:, i] < c.floor_mw[i] - TOL_MW if c.is_ai[i] else np.zeros(n_steps, dtype=bool)
+        )
         max_h = float(lengths_h.max()) if lengths_h.size else 0.0
         limit_h = float(c.max_curtailment_duration_h[i])
         sites.append(
@@ -186,9 +190,13 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
             "site_id": c.site_ids[i],
             "found": f_step >= 0,
             "flagged_at": result.index[f_step].isoformat() if f_step >= 0 else None,
-            "first_over_draw_at": result.index[int(first_over[0])].isoformat() if first_over.size else None,
+            "first_over_draw_at": result.index[int(first_over[0])].isoformat()
+            if first_over.size
+            else None,
             "hours_to_detection": (
-                float((f_step - first_over[0] + 1) * step_h) if f_step >= 0 and first_over.size else None
+                float((f_step - first_over[0] + 1) * step_h)
+                if f_step >= 0 and first_over.size
+                else None
             ),
             "disconnected_at": (
                 result.index[int(result.disconnected_step[i])].isoformat()

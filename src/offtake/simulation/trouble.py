@@ -86,7 +86,11 @@ class TroubleParams:
         out = d["outages"]
         rates = tuple(
             OutageRates(
-                name, tuple(str(w) for w in v["match"]), float(v["mttf_h"]), float(v["mttr_h"]), float(v["unit_mw"])
+                name,
+                tuple(str(w) for w in v["match"]),
+                float(v["mttf_h"]),
+                float(v["mttr_h"]),
+                float(v["unit_mw"]),
             )
             for name, v in out.items()
         )
@@ -167,7 +171,9 @@ class Emergency:
     severity: float
 
 
-def demand_error_mw(demand_mw: F64, step_s: float, params: TroubleParams, rng: np.random.Generator) -> F64:
+def demand_error_mw(
+    demand_mw: F64, step_s: float, params: TroubleParams, rng: np.random.Generator
+) -> F64:
     """Demand forecast error per interval and zone, persistent (AR(1)) [MW].
 
     Parameters
@@ -203,7 +209,7 @@ def draw_outages(
     params: TroubleParams,
     rng: np.random.Generator,
 ) -> tuple[F64, list[Outage]]:
-    """Forced outages and the change they make to each zone's surplus.
+    """Draw forced outages and the change they make to each zone's surplus.
 
     A plant is split into equal units no larger than its class's unit size. Each unit
     alternates between up (exponential, mean MTTF) and down (exponential, mean MTTR). The
@@ -268,7 +274,7 @@ def draw_outages(
                 length = rng.exponential(mean)
                 if down:
                     start = int(t_h / step_h)
-                    end = min(n_steps, max(start + 1, int(math.ceil((t_h + length) / step_h))))
+                    end = min(n_steps, max(start + 1, math.ceil((t_h + length) / step_h)))
                     if start < n_steps:
                         loss[start:end, z] += unit_mw * scale[period_of_step[start:end]]
                         outages.append(Outage(str(name), zone_ids[z], start, end, unit_mw))
@@ -287,7 +293,7 @@ def draw_emergencies(
     params: TroubleParams,
     rng: np.random.Generator,
 ) -> list[Emergency]:
-    """A few grid emergencies: count Poisson, start uniform, length and severity uniform.
+    """Draw a few grid emergencies: Poisson count; uniform start, length and severity.
 
     Parameters
     ----------

@@ -196,6 +196,7 @@ def scenario_toml(facts: dict, start_utc: pd.Timestamp, end_utc: pd.Timestamp, t
         "",
         "[reserve]",
         f"hold_largest_unit = {'true' if r['hold_largest_unit'] else 'false'}",
+        f"largest_unit_mw = {r['largest_unit_mw']}",
         f"fraction_of_demand = {r['fraction_of_demand']}",
         "",
         "[files]",

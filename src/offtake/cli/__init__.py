@@ -25,9 +25,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from offtake.cli import risk_cmd, scenario_cmd
+    from offtake.cli import assess_cmd, risk_cmd, scenario_cmd
 
     scenario_cmd.register(app)
+    assess_cmd.register(app)
     risk_cmd.register(app)
 
 

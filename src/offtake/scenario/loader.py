@@ -137,13 +137,21 @@ def load(path_or_name: str | Path) -> Scenario:
     plants, availability = _plants(plants_path, zone_ids, variable_techs, profiles, expected, display_timezone)
 
     reserve_cfg = _table(config, "reserve", toml_path)
-    hold_largest = bool(reserve_cfg.get("hold_largest_unit", True))
-    dispatchable = plants.loc[~plants["variable"], "capacity_mw"]
+    hold_largest = reserve_cfg.get("hold_largest_unit", False)
+    if not isinstance(hold_largest, bool):
+        raise InputError(f"expected true or false, got {hold_largest!r}", file=toml_path, field="reserve.hold_largest_unit")
+    largest_unit = reserve_cfg.get("largest_unit_mw", 0.0)
+    if hold_largest and "largest_unit_mw" not in reserve_cfg:
+        raise InputError(
+            "needed when hold_largest_unit is true: the size of the largest single unit [MW] "
+            "(plant rows may aggregate several units)",
+            file=toml_path, field="reserve.largest_unit_mw",
+        )
     reserve = ReserveRule(
         hold_largest_unit=hold_largest,
-        largest_unit_mw=float(reserve_cfg.get("largest_unit_mw", dispatchable.max() if len(dispatchable) else 0.0)),
-        fraction_of_demand=_nonneg(float(reserve_cfg.get("fraction_of_demand", 0.0)), "reserve.fraction_of_demand", toml_path),
-        fixed_mw=_nonneg(float(reserve_cfg.get("fixed_mw", 0.0)), "reserve.fixed_mw", toml_path),
+        largest_unit_mw=_nonneg(_number(largest_unit, "reserve.largest_unit_mw", toml_path), "reserve.largest_unit_mw", toml_path),
+        fraction_of_demand=_nonneg(_number(reserve_cfg.get("fraction_of_demand", 0.0), "reserve.fraction_of_demand", toml_path), "reserve.fraction_of_demand", toml_path),
+        fixed_mw=_nonneg(_number(reserve_cfg.get("fixed_mw", 0.0), "reserve.fixed_mw", toml_path), "reserve.fixed_mw", toml_path),
     )
     sources = {str(k): str(v) for k, v in dict(config.get("sources", {})).items()}
     return Scenario(
@@ -185,6 +193,12 @@ def _table(config: Mapping[str, Any], key: str, file: Path) -> Mapping[str, Any]
     if not isinstance(value, dict):
         raise InputError("missing table", file=file, field=f"[{key}]")
     return value
+
+
+def _number(value: Any, field: str, file: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"expected a number, got {value!r}", file=file, field=field)
+    return float(value)
 
 
 def _positive(value: float, field: str, file: Path) -> float:

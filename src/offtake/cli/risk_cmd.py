@@ -26,18 +26,38 @@ def register(app: typer.Typer) -> None:
     def risk(
         scenario: Annotated[str, typer.Option(help="Scenario folder or bundled name.")],
         allocation: Annotated[Path, typer.Option(help="allocation.csv (docs/formats.md).")],
-        out: Annotated[Path, typer.Option(help="Folder for report.html, summary.json and CSV tables.")],
+        out: Annotated[
+            Path, typer.Option(help="Folder for report.html, summary.json and CSV tables.")
+        ],
         paths: Annotated[int, typer.Option(help="Number of Monte Carlo paths.")] = 10_000,
-        seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")] = 1,
+        seed: Annotated[
+            int, typer.Option(help="Random seed; the same seed gives the same result.")
+        ] = 1,
         months: Annotated[int, typer.Option(help="Horizon [months].")] = 36,
-        scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:port); in process if absent.")] = None,
-        tariff: Annotated[float | None, typer.Option(help="One tariff for every site instead of the allocation's [USD/MWh].")] = None,
-        asic: Annotated[str | None, typer.Option(help="ASIC model of the mining sites (see asic_models.csv).")] = None,
-        target: Annotated[str, typer.Option(help="Event the tariff solve bounds: 'leave' or 'stop'.")] = "leave",
-        max_probability: Annotated[float, typer.Option(help="Highest acceptable probability of that event.")] = 0.10,
+        scheduler: Annotated[
+            str | None,
+            typer.Option(help="Dask scheduler address (tcp://host:port); in process if absent."),
+        ] = None,
+        tariff: Annotated[
+            float | None,
+            typer.Option(help="One tariff for every site instead of the allocation's [USD/MWh]."),
+        ] = None,
+        asic: Annotated[
+            str | None, typer.Option(help="ASIC model of the mining sites (see asic_models.csv).")
+        ] = None,
+        target: Annotated[
+            str, typer.Option(help="Event the tariff solve bounds: 'leave' or 'stop'.")
+        ] = "leave",
+        max_probability: Annotated[
+            float, typer.Option(help="Highest acceptable probability of that event.")
+        ] = 0.10,
         grid_step: Annotated[float, typer.Option(help="Step of the tariff grid [USD/MWh].")] = 5.0,
-        import_exemption: Annotated[bool, typer.Option(help="Grant the hardware import-tax exemption.")] = True,
-        ai_tax_reduction: Annotated[bool, typer.Option(help="Grant the AI facility tax reduction.")] = True,
+        import_exemption: Annotated[
+            bool, typer.Option(help="Grant the hardware import-tax exemption.")
+        ] = True,
+        ai_tax_reduction: Annotated[
+            bool, typer.Option(help="Grant the AI facility tax reduction.")
+        ] = True,
     ) -> None:
         """Simulate BTC price, hashrate, fees, the halving, demand and rooftop solar; write report.html."""
         started = time.perf_counter()
@@ -59,11 +79,15 @@ def register(app: typer.Typer) -> None:
             tariff_usd_per_mwh=tariff,
             tariff_grid_usd_per_mwh=grid,
             asic_model=asic,
-            incentives=Incentives(hardware_import_exemption=import_exemption, ai_tax_reduction=ai_tax_reduction),
+            incentives=Incentives(
+                hardware_import_exemption=import_exemption, ai_tax_reduction=ai_tax_reduction
+            ),
             target="leave" if target == "leave" else "stop",
             max_probability=max_probability,
         )
-        model, context = build_model(prepared.profiles, sites, options, exchange_rate_pkr_per_usd=s.exchange_rate_pkr_per_usd)
+        model, context = build_model(
+            prepared.profiles, sites, options, exchange_rate_pkr_per_usd=s.exchange_rate_pkr_per_usd
+        )
         result = run_risk(model, context, paths, scheduler_address=scheduler)
         info = RunInfo(s.name, str(allocation), seed, scheduler, time.perf_counter() - started)
         written = write_outputs(result, out, info, prepared.no_subsidy)

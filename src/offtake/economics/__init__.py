@@ -4,7 +4,12 @@ Every number from the world is read from the data files in ``offtake/data/econom
 with its unit, source and an estimate flag.
 """
 
-from offtake.economics.ai import AiParameters, ai_breakeven_usd_per_mwh, ai_revenue_usd_per_mwh, load_ai
+from offtake.economics.ai import (
+    AiParameters,
+    ai_breakeven_usd_per_mwh,
+    ai_revenue_usd_per_mwh,
+    load_ai,
+)
 from offtake.economics.bitcoin import (
     AsicModel,
     BitcoinData,
@@ -15,7 +20,13 @@ from offtake.economics.bitcoin import (
     miner_breakeven_usd_per_mwh,
     miner_revenue_usd_per_mwh,
 )
-from offtake.economics.country import CountryData, CountryView, Incentives, country_view, load_country
+from offtake.economics.country import (
+    CountryData,
+    CountryView,
+    Incentives,
+    country_view,
+    load_country,
+)
 from offtake.economics.data import Quantity
 from offtake.economics.subsidy import (
     NetworkCosts,

@@ -76,7 +76,7 @@ class AiParameters:
     quantities: dict[str, Quantity] | None = None
 
     def with_price(self, price_usd_per_gpu_hour: float) -> AiParameters:
-        """A copy with another GPU-hour price."""
+        """Return a copy with another GPU-hour price."""
         return replace(self, price_usd_per_gpu_hour=price_usd_per_gpu_hour)
 
 
@@ -138,13 +138,17 @@ def ai_revenue_usd_per_mwh(params: AiParameters, price_usd_per_gpu_hour: Any = N
     >>> ai_revenue_usd_per_mwh(p)
     800.0
     """
-    price = params.price_usd_per_gpu_hour if price_usd_per_gpu_hour is None else price_usd_per_gpu_hour
+    price = (
+        params.price_usd_per_gpu_hour if price_usd_per_gpu_hour is None else price_usd_per_gpu_hour
+    )
     return gpus_per_mw(params) * params.utilisation_fraction * price
 
 
 def ai_capex_usd_per_mw(params: AiParameters, import_tax_fraction: float = 0.0) -> float:
     """Capital per MW of facility power: servers (with import taxes) and building [USD/MW]."""
-    per_gpu = params.capex_usd_per_gpu * (1.0 + import_tax_fraction) + params.facility_capex_usd_per_gpu
+    per_gpu = (
+        params.capex_usd_per_gpu * (1.0 + import_tax_fraction) + params.facility_capex_usd_per_gpu
+    )
     return gpus_per_mw(params) * per_gpu
 
 
@@ -184,6 +188,9 @@ def ai_breakeven_usd_per_mwh(
         params.facility_life_months * HOURS_PER_MONTH
     )
     capital_return = (
-        (servers + building) * params.required_return_fraction_per_year / (12 * HOURS_PER_MONTH) / (1.0 - income_tax_fraction)
+        (servers + building)
+        * params.required_return_fraction_per_year
+        / (12 * HOURS_PER_MONTH)
+        / (1.0 - income_tax_fraction)
     )
     return revenue - opex - depreciation - capital_return

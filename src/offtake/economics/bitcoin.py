@@ -11,6 +11,7 @@ A miner of efficiency ``e`` [J/TH] draws ``0.024 * e`` MWh per PH/s per day, so 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,9 +100,9 @@ class HalvingSchedule:
         for (h0, t0), (h1, t1) in zip(self.anchors, self.anchors[1:], strict=False):
             if t0 <= when < t1:
                 share = (when - t0).total_seconds() / (t1 - t0).total_seconds()
-                return h0 + int(math.floor(share * (h1 - h0)))
+                return h0 + math.floor(share * (h1 - h0))
         h_last, t_last = self.anchors[-1]
-        return h_last + int(math.floor((when - t_last).total_seconds() / self.mean_block_interval_s))
+        return h_last + math.floor((when - t_last).total_seconds() / self.mean_block_interval_s)
 
     def time_of_height(self, height: int) -> datetime:
         """Time at which ``height`` is (or was) reached, by the same interpolation as :meth:`height_at`."""
@@ -140,7 +141,9 @@ class HalvingSchedule:
         total = 0.0
         height = h0
         while height < h1:
-            next_halving = (height // self.halving_interval_blocks + 1) * self.halving_interval_blocks
+            next_halving = (
+                height // self.halving_interval_blocks + 1
+            ) * self.halving_interval_blocks
             upper = min(next_halving, h1)
             total += (upper - height) * self.subsidy_btc(height)
             height = upper
@@ -266,11 +269,25 @@ def load_bitcoin(path: str | Path | None = None) -> BitcoinData:
         q.update({f"{section}.{k}": v for k, v in quantities(table, file, f"{section}.").items()})
     anchors: list[tuple[int, datetime]] = []
     for i, entry in enumerate(doc.get("anchors", [])):
-        if not isinstance(entry, dict) or "height" not in entry or "timestamp" not in entry or "source" not in entry:
-            raise InputError("each anchor needs height, timestamp and source", file=file, field=f"anchors[{i}]")
-        anchors.append((int(entry["height"]), parse_utc(str(entry["timestamp"]), field=f"anchors[{i}].timestamp", file=str(file))))
-    if not anchors or any(b[0] <= a[0] or b[1] <= a[1] for a, b in zip(anchors, anchors[1:], strict=False)):
-        raise InputError("anchors must be non-empty and increase in height and time", file=file, field="anchors")
+        if (
+            not isinstance(entry, dict)
+            or "height" not in entry
+            or "timestamp" not in entry
+            or "source" not in entry
+        ):
+            raise InputError(
+                "each anchor needs height, timestamp and source", file=file, field=f"anchors[{i}]"
+            )
+        anchors.append(
+            (
+                int(entry["height"]),
+                parse_utc(str(entry["timestamp"]), field=f"anchors[{i}].timestamp", file=str(file)),
+            )
+        )
+    if not anchors or any(b[0] <= a[0] or b[1] <= a[1] for a, b in itertools.pairwise(anchors)):
+        raise InputError(
+            "anchors must be non-empty and increase in height and time", file=file, field="anchors"
+        )
 
     def v(key: str) -> float:
         if key not in q:
@@ -321,15 +338,21 @@ def load_asic_models(path: str | Path | None = None) -> dict[str, AsicModel]:
             try:
                 numbers[col] = float(text) if text else math.nan
             except ValueError:
-                raise InputError(f"expected a number, got '{text}'", file=file, line=line, field=col) from None
+                raise InputError(
+                    f"expected a number, got '{text}'", file=file, line=line, field=col
+                ) from None
         eff = numbers["efficiency_j_per_th"]
         if not eff > 0:
-            raise InputError("efficiency must be > 0 J/TH", file=file, line=line, field="efficiency_j_per_th")
+            raise InputError(
+                "efficiency must be > 0 J/TH", file=file, line=line, field="efficiency_j_per_th"
+            )
         th, w = numbers["hashrate_th_s"], numbers["power_w"]
         if not math.isnan(th) and not math.isnan(w) and abs(w / th - eff) > 0.05 * eff:
             raise InputError(
                 f"power_w / hashrate_th_s = {w / th:.2f} J/TH disagrees with efficiency {eff}",
-                file=file, line=line, field="efficiency_j_per_th",
+                file=file,
+                line=line,
+                field="efficiency_j_per_th",
             )
         if not row["source"].strip():
             raise InputError("every model needs a source", file=file, line=line, field="source")
@@ -344,7 +367,7 @@ def load_asic_models(path: str | Path | None = None) -> dict[str, AsicModel]:
 
 
 def blocks_per_ph_day(difficulty: Any) -> Any:
-    """Expected blocks found per PH/s per day at a difficulty [blocks/(PH/s)/day]."""
+    """Return the expected blocks found per PH/s per day at a difficulty [blocks/(PH/s)/day]."""
     return 1e15 * _SECONDS_PER_DAY / (difficulty * _HASHES_PER_DIFFICULTY)
 
 
@@ -401,7 +424,11 @@ def miner_revenue_usd_per_mwh(
     site_overhead_fraction
         Site power on top of ASIC power [-].
     """
-    return hashprice * (1.0 - pool_fee_fraction) / (0.024 * efficiency_j_per_th * (1.0 + site_overhead_fraction))
+    return (
+        hashprice
+        * (1.0 - pool_fee_fraction)
+        / (0.024 * efficiency_j_per_th * (1.0 + site_overhead_fraction))
+    )
 
 
 def miner_breakeven_usd_per_mwh(
@@ -445,9 +472,16 @@ def miner_breakeven_usd_per_mwh(
     income_tax_fraction
         Income tax rate on the operator's profit [-].
     """
-    revenue = miner_revenue_usd_per_mwh(hashprice, efficiency_j_per_th, pool_fee_fraction, site_overhead_fraction)
+    revenue = miner_revenue_usd_per_mwh(
+        hashprice, efficiency_j_per_th, pool_fee_fraction, site_overhead_fraction
+    )
     th_per_mw = 1e6 / (efficiency_j_per_th * (1.0 + site_overhead_fraction))
     capex_usd_per_mw = th_per_mw * hardware_cost_usd_per_th * (1.0 + import_tax_fraction)
     depreciation = capex_usd_per_mw / (hardware_life_months * HOURS_PER_MONTH)
-    capital_return = capex_usd_per_mw * required_return_fraction_per_year / (12 * HOURS_PER_MONTH) / (1.0 - income_tax_fraction)
+    capital_return = (
+        capex_usd_per_mw
+        * required_return_fraction_per_year
+        / (12 * HOURS_PER_MONTH)
+        / (1.0 - income_tax_fraction)
+    )
     return revenue - other_opex_usd_per_mwh - depreciation - capital_return

@@ -23,7 +23,13 @@ from offtake.economics.data import Quantity, load_table, quantities, quantity
 from offtake.errors import InputError
 from offtake.scenario import Scenario
 
-__all__ = ["NetworkCosts", "NoSubsidyResult", "load_network", "merit_order_marginal_cost", "no_subsidy_test"]
+__all__ = [
+    "NetworkCosts",
+    "NoSubsidyResult",
+    "load_network",
+    "merit_order_marginal_cost",
+    "no_subsidy_test",
+]
 
 
 @dataclass(frozen=True)
@@ -79,13 +85,18 @@ def load_network(path: str | Path | None = None) -> NetworkCosts:
         if "network_charge_usd_per_mwh" in table:
             zone_charge[zone] = quantity(table, "network_charge_usd_per_mwh", file, prefix).value
         q.update({f"{prefix}{k}": v for k, v in quantities(table, file, prefix).items()})
-    for name, value in [("default.loss_fraction", loss), *((f"zones.{z}.loss_fraction", v) for z, v in zone_loss.items())]:
+    for name, value in [
+        ("default.loss_fraction", loss),
+        *((f"zones.{z}.loss_fraction", v) for z, v in zone_loss.items()),
+    ]:
         if not 0 <= value < 1:
             raise InputError(f"loss fraction must be in [0, 1), got {value}", file=file, field=name)
     return NetworkCosts(loss, charge, zone_loss, zone_charge, q)
 
 
-def merit_order_marginal_cost(scenario: Scenario, extra_load_mw: float | np.ndarray | pd.Series = 0.0) -> pd.Series:
+def merit_order_marginal_cost(
+    scenario: Scenario, extra_load_mw: float | np.ndarray | pd.Series = 0.0
+) -> pd.Series:
     """Marginal cost of the unit serving the last MW of an extra national load, per interval [USD/MWh].
 
     Units are stacked nationally in merit order (must-run and variable units first, as their
@@ -107,7 +118,12 @@ def merit_order_marginal_cost(scenario: Scenario, extra_load_mw: float | np.ndar
         Marginal cost per interval [USD/MWh], indexed like the scenario.
     """
     plants = scenario.plants
-    order = np.lexsort((plants["marginal_cost_usd_per_mwh"].to_numpy(), ~plants["must_run"].to_numpy() & ~plants["variable"].to_numpy()))
+    order = np.lexsort(
+        (
+            plants["marginal_cost_usd_per_mwh"].to_numpy(),
+            ~plants["must_run"].to_numpy() & ~plants["variable"].to_numpy(),
+        )
+    )
     available = scenario.available_mw.to_numpy(dtype=float)[:, order]
     costs = plants["marginal_cost_usd_per_mwh"].to_numpy(dtype=float)[order]
     cumulative = np.cumsum(available, axis=1)
@@ -186,18 +202,33 @@ def no_subsidy_test(
     if missing:
         raise InputError(f"no zone for site(s) {', '.join(missing)}", field="site_zone")
     tariffs = np.array(
-        [float(tariff_usd_per_mwh) if not isinstance(tariff_usd_per_mwh, Mapping) else float(tariff_usd_per_mwh[s]) for s in sites]
+        [
+            float(tariff_usd_per_mwh)
+            if not isinstance(tariff_usd_per_mwh, Mapping)
+            else float(tariff_usd_per_mwh[s])
+            for s in sites
+        ]
     )
     zones = [site_zone[s] for s in sites]
     if isinstance(marginal_cost_usd_per_mwh, pd.DataFrame):
         absent = sorted({z for z in zones if z not in marginal_cost_usd_per_mwh.columns})
         if absent:
-            raise InputError(f"no marginal cost for zone(s) {', '.join(absent)}", field="marginal_cost_usd_per_mwh")
+            raise InputError(
+                f"no marginal cost for zone(s) {', '.join(absent)}",
+                field="marginal_cost_usd_per_mwh",
+            )
         mc = marginal_cost_usd_per_mwh.reindex(index)[zones].to_numpy(dtype=float)
     else:
-        mc = np.repeat(marginal_cost_usd_per_mwh.reindex(index).to_numpy(dtype=float)[:, None], len(sites), axis=1)
+        mc = np.repeat(
+            marginal_cost_usd_per_mwh.reindex(index).to_numpy(dtype=float)[:, None],
+            len(sites),
+            axis=1,
+        )
     if np.isnan(mc).any():
-        raise InputError("marginal cost does not cover every interval of served_mw", field="marginal_cost_usd_per_mwh")
+        raise InputError(
+            "marginal cost does not cover every interval of served_mw",
+            field="marginal_cost_usd_per_mwh",
+        )
     losses = np.array([network.loss_for(z) for z in zones])
     charges = np.array([network.charge_for(z) for z in zones])
     required = mc / (1.0 - losses) + charges
@@ -220,7 +251,8 @@ def no_subsidy_test(
         }
     )
     lowest = pd.Series(
-        np.where(is_served.any(axis=0), np.where(is_served, required, -np.inf).max(axis=0), 0.0), index=sites,
+        np.where(is_served.any(axis=0), np.where(is_served, required, -np.inf).max(axis=0), 0.0),
+        index=sites,
         name="lowest_passing_tariff_usd_per_mwh",
     )
     return NoSubsidyResult(

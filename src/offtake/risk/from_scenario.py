@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from offtake.economics.subsidy import NetworkCosts, NoSubsidyResult, load_network, merit_order_marginal_cost, no_subsidy_test
+from offtake.economics.subsidy import (
+    NetworkCosts,
+    NoSubsidyResult,
+    load_network,
+    merit_order_marginal_cost,
+    no_subsidy_test,
+)
 from offtake.errors import InputError
 from offtake.risk.inputs import SurplusProfiles, reduce_to_profiles, served_hourly
 from offtake.scenario import Scenario
@@ -37,12 +43,16 @@ class PreparedInputs:
     no_subsidy: NoSubsidyResult
 
 
-def assess_scenario_surplus(scenario: Scenario, tariff_usd_per_mwh: float | None) -> tuple[pd.DataFrame, pd.Series]:
+def assess_scenario_surplus(
+    scenario: Scenario, tariff_usd_per_mwh: float | None
+) -> tuple[pd.DataFrame, pd.Series]:
     """Per-zone and national surplus of a scenario from :func:`offtake.surplus.assess_surplus`."""
     try:
         module = importlib.import_module("offtake.surplus")
     except ImportError:
-        raise InputError("the surplus assessment (offtake.surplus) is not available in this installation") from None
+        raise InputError(
+            "the surplus assessment (offtake.surplus) is not available in this installation"
+        ) from None
     result = module.assess_surplus(scenario, tariff_usd_per_mwh=tariff_usd_per_mwh)
     return result.zone_mw, result.national_mw
 
@@ -72,7 +82,9 @@ def prepare_inputs(
         surplus = assess_scenario_surplus(scenario, float(allocation["tariff_usd_per_mwh"].max()))
     zone_mw, national_mw = surplus
     served = served_hourly(zone_mw, national_mw, allocation)
-    marginal = merit_order_marginal_cost(scenario, served.sum(axis=1).reindex(scenario.index).fillna(0.0))
+    marginal = merit_order_marginal_cost(
+        scenario, served.sum(axis=1).reindex(scenario.index).fillna(0.0)
+    )
     profiles = reduce_to_profiles(zone_mw, national_mw, scenario.demand_mw, marginal)
     test = no_subsidy_test(
         served,

@@ -30,7 +30,16 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-ALLOCATION_COLUMNS = ("site_id", "operator", "zone", "kind", "firm_mw", "interruptible_mw", "allocated_mw", "tariff_usd_per_mwh")
+ALLOCATION_COLUMNS = (
+    "site_id",
+    "operator",
+    "zone",
+    "kind",
+    "firm_mw",
+    "interruptible_mw",
+    "allocated_mw",
+    "tariff_usd_per_mwh",
+)
 
 
 def read_allocation(path: str | Path, zone_ids: list[str] | None = None) -> pd.DataFrame:
@@ -73,23 +82,49 @@ def read_allocation(path: str | Path, zone_ids: list[str] | None = None) -> pd.D
         seen.add(site)
         zone = row["zone"].strip()
         if zone_ids is not None and zone not in zone_ids:
-            raise InputError(f"unknown zone '{zone}' (zones: {', '.join(zone_ids)})", file=file, line=line, field="zone")
+            raise InputError(
+                f"unknown zone '{zone}' (zones: {', '.join(zone_ids)})",
+                file=file,
+                line=line,
+                field="zone",
+            )
         kind = row["kind"].strip()
         if kind not in ("mining", "ai"):
-            raise InputError(f"kind must be 'mining' or 'ai', got '{kind}'", file=file, line=line, field="kind")
+            raise InputError(
+                f"kind must be 'mining' or 'ai', got '{kind}'", file=file, line=line, field="kind"
+            )
         values: dict[str, float] = {}
         for col in ("firm_mw", "interruptible_mw", "allocated_mw", "tariff_usd_per_mwh"):
             text = row[col].strip()
             try:
                 value = float(text)
             except ValueError:
-                raise InputError(f"expected a number, got '{text}'", file=file, line=line, field=col) from None
+                raise InputError(
+                    f"expected a number, got '{text}'", file=file, line=line, field=col
+                ) from None
             if not math.isfinite(value) or value < 0:
-                raise InputError(f"expected a finite number >= 0, got '{text}'", file=file, line=line, field=col)
+                raise InputError(
+                    f"expected a finite number >= 0, got '{text}'", file=file, line=line, field=col
+                )
             values[col] = value
-        if abs(values["firm_mw"] + values["interruptible_mw"] - values["allocated_mw"]) > 1e-6 * max(1.0, values["allocated_mw"]):
-            raise InputError("allocated_mw must equal firm_mw + interruptible_mw", file=file, line=line, field="allocated_mw")
-        rows.append({"site_id": site, "operator": row["operator"].strip(), "zone": zone, "kind": kind, **values})
+        if abs(
+            values["firm_mw"] + values["interruptible_mw"] - values["allocated_mw"]
+        ) > 1e-6 * max(1.0, values["allocated_mw"]):
+            raise InputError(
+                "allocated_mw must equal firm_mw + interruptible_mw",
+                file=file,
+                line=line,
+                field="allocated_mw",
+            )
+        rows.append(
+            {
+                "site_id": site,
+                "operator": row["operator"].strip(),
+                "zone": zone,
+                "kind": kind,
+                **values,
+            }
+        )
     return pd.DataFrame(rows).set_index("site_id")
 
 
@@ -122,7 +157,12 @@ class SurplusProfiles:
         return self.zone_ids.index(zone)
 
 
-def _month_hour_mean(values: FloatArray, months: npt.NDArray[np.int64], hours: npt.NDArray[np.int64], weights: FloatArray | None = None) -> FloatArray:
+def _month_hour_mean(
+    values: FloatArray,
+    months: npt.NDArray[np.int64],
+    hours: npt.NDArray[np.int64],
+    weights: FloatArray | None = None,
+) -> FloatArray:
     """Mean of ``values`` [time, k] per (month, hour) -> [k, 12, 24]; empty months take the all-year hour mean."""
     k = values.shape[1]
     w = np.ones(len(values)) if weights is None else weights
@@ -136,9 +176,11 @@ def _month_hour_mean(values: FloatArray, months: npt.NDArray[np.int64], hours: n
     by_hour_cnt = np.zeros((24, k))
     np.add.at(by_hour_sum, hours, values * ww)
     np.add.at(by_hour_cnt, hours, ww)
-    fallback = np.divide(by_hour_sum, by_hour_cnt, out=np.zeros_like(by_hour_sum), where=by_hour_cnt > 0)
+    fallback = np.divide(
+        by_hour_sum, by_hour_cnt, out=np.zeros_like(by_hour_sum), where=by_hour_cnt > 0
+    )
     mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0).reshape(12, 24, k)
-    empty = (counts.reshape(12, 24, k) == 0)
+    empty = counts.reshape(12, 24, k) == 0
     mean = np.where(empty, fallback[None, :, :], mean)
     return np.transpose(mean, (2, 0, 1)).copy()
 
@@ -178,7 +220,11 @@ def reduce_to_profiles(
     elif isinstance(marginal_cost_usd_per_mwh, pd.DataFrame):
         mc = marginal_cost_usd_per_mwh.reindex(index)[zones].to_numpy(dtype=float)
     else:
-        mc = np.repeat(marginal_cost_usd_per_mwh.reindex(index).to_numpy(dtype=float)[:, None], len(zones), axis=1)
+        mc = np.repeat(
+            marginal_cost_usd_per_mwh.reindex(index).to_numpy(dtype=float)[:, None],
+            len(zones),
+            axis=1,
+        )
     finite = np.isfinite(mc)
     highest = float(mc[finite].max()) if finite.any() else 0.0
     weights = np.where(finite, surplus + 1e-9, 0.0)
@@ -194,7 +240,9 @@ def reduce_to_profiles(
     )
 
 
-def solar_shape(latitude_deg: float, longitude_deg: float, specific_yield_kwh_per_kw_year: float) -> FloatArray:
+def solar_shape(
+    latitude_deg: float, longitude_deg: float, specific_yield_kwh_per_kw_year: float
+) -> FloatArray:
     """Mean output of 1 MW of rooftop PV per month and UTC hour [month, hour] [MW/MW].
 
     The shape follows the cosine of the solar zenith angle at mid-month (declination by Cooper's
@@ -206,7 +254,10 @@ def solar_shape(latitude_deg: float, longitude_deg: float, specific_yield_kwh_pe
     minutes = np.arange(0, 24 * 60, 5, dtype=float)
     solar_time_h = (minutes / 60.0 + longitude_deg / 15.0) % 24
     hour_angle = np.radians(15.0 * (solar_time_h - 12.0))
-    cos_zenith = np.sin(lat) * np.sin(declination)[:, None] + np.cos(lat) * np.cos(declination)[:, None] * np.cos(hour_angle)[None, :]
+    cos_zenith = (
+        np.sin(lat) * np.sin(declination)[:, None]
+        + np.cos(lat) * np.cos(declination)[:, None] * np.cos(hour_angle)[None, :]
+    )
     power = np.clip(cos_zenith, 0.0, None).reshape(12, 24, 12).mean(axis=2)
     days_in_month = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
     annual = float((power.sum(axis=1) * days_in_month).sum())
@@ -273,7 +324,9 @@ def load_risk_parameters(path: str | Path | None = None) -> RiskParameters:
         quantities=q,
     )
     if params.btc_student_t_df <= 2:
-        raise InputError("must be > 2 (finite variance)", file=file, field="btc_price.student_t_df.value")
+        raise InputError(
+            "must be > 2 (finite variance)", file=file, field="btc_price.student_t_df.value"
+        )
     if not -1 <= params.hashrate_price_correlation <= 1:
         raise InputError("must be in [-1, 1]", file=file, field="hashrate.price_correlation.value")
     if params.leave_after_months < 1:
@@ -281,7 +334,9 @@ def load_risk_parameters(path: str | Path | None = None) -> RiskParameters:
     return params
 
 
-def served_hourly(zone_surplus_mw: pd.DataFrame, national_surplus_mw: pd.Series, allocation: pd.DataFrame) -> pd.DataFrame:
+def served_hourly(
+    zone_surplus_mw: pd.DataFrame, national_surplus_mw: pd.Series, allocation: pd.DataFrame
+) -> pd.DataFrame:
     """Power each site is served per interval: its pro-rata share of its zone's surplus, capped nationally [MW].
 
     The same sharing rule as the risk engine, applied to the scenario year hour by hour.
@@ -302,9 +357,13 @@ def served_hourly(zone_surplus_mw: pd.DataFrame, national_surplus_mw: pd.Series,
     zone_alloc = allocation.groupby("zone")["allocated_mw"].sum()
     surplus = np.clip(zone_surplus_mw[zones].to_numpy(dtype=float), 0.0, None)
     alloc = zone_alloc.reindex(zones).to_numpy(dtype=float)
-    ratio = np.clip(np.divide(surplus, alloc, out=np.zeros_like(surplus), where=alloc > 0), 0.0, 1.0)
+    ratio = np.clip(
+        np.divide(surplus, alloc, out=np.zeros_like(surplus), where=alloc > 0), 0.0, 1.0
+    )
     drawn = (ratio * alloc).sum(axis=1)
-    national = np.clip(national_surplus_mw.reindex(zone_surplus_mw.index).to_numpy(dtype=float), 0.0, None)
+    national = np.clip(
+        national_surplus_mw.reindex(zone_surplus_mw.index).to_numpy(dtype=float), 0.0, None
+    )
     cap = np.divide(national, drawn, out=np.ones_like(drawn), where=drawn > national)
     ratio *= np.minimum(cap, 1.0)[:, None]
     site_zone = [zones.index(z) for z in allocation["zone"]]

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from offtake.economics.bitcoin import miner_revenue_usd_per_mwh
@@ -42,7 +41,7 @@ def _fan(ax: Any, result: RiskResult, name: str, scale: float, label: str) -> No
 
 
 def country_expected_view(result: RiskResult) -> CountryView:
-    """The country's view on the mean over paths of the allocation case."""
+    """Return the country's view on the mean over paths of the allocation case."""
     a = result.arrays
     ctx = result.context
     ai_profit = float(a["ai_taxable_profit_usd"][0].mean())
@@ -60,7 +59,9 @@ def country_expected_view(result: RiskResult) -> CountryView:
     )
 
 
-def _summary(result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | None) -> dict[str, Any]:
+def _summary(
+    result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | None
+) -> dict[str, Any]:
     opts = result.context.options
     pct = result.percentiles()
     probs = result.probabilities()
@@ -81,7 +82,9 @@ def _summary(result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | No
             "hardware_import_exemption": opts.incentives.hardware_import_exemption,
             "ai_tax_reduction": opts.incentives.ai_tax_reduction,
         },
-        "percentiles": {row: {col: clean(float(pct.at[row, col])) for col in pct.columns} for row in pct.index},
+        "percentiles": {
+            row: {col: clean(float(pct.at[row, col])) for col in pct.columns} for row in pct.index
+        },
         "probability_miner_stops": float(probs["p_miner_stops"].iloc[0]),
         "probability_miner_leaves": float(probs["p_miner_leaves"].iloc[0]),
         "tariff_solve": {
@@ -92,7 +95,10 @@ def _summary(result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | No
             "p_miner_leaves": [float(v) for v in probs["p_miner_leaves"].iloc[1:]],
             "highest_tariff_usd_per_mwh": result.solved_tariff_usd_per_mwh(),
         },
-        "country_expected": {k: {"USD": float(v["USD"]), "PKR": float(v["PKR"])} for k, v in view.to_frame().iterrows()},
+        "country_expected": {
+            k: {"USD": float(v["USD"]), "PKR": float(v["PKR"])}
+            for k, v in view.to_frame().iterrows()
+        },
         "country_share_of_capacity_payments": view.share_of_capacity_payments,
     }
     if no_subsidy is not None:
@@ -101,13 +107,18 @@ def _summary(result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | No
             "failed_hours": no_subsidy.failed_hours,
             "failed_mwh": no_subsidy.failed_mwh,
             "subsidy_usd": clean(no_subsidy.subsidy_usd),
-            "lowest_passing_tariff_usd_per_mwh": clean(no_subsidy.lowest_passing_tariff_all_usd_per_mwh),
+            "lowest_passing_tariff_usd_per_mwh": clean(
+                no_subsidy.lowest_passing_tariff_all_usd_per_mwh
+            ),
         }
     return out
 
 
 def write_outputs(
-    result: RiskResult, out_dir: str | Path, info: RunInfo, no_subsidy: NoSubsidyResult | None = None
+    result: RiskResult,
+    out_dir: str | Path,
+    info: RunInfo,
+    no_subsidy: NoSubsidyResult | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``summary.json``, ``paths.csv``, ``monthly.csv`` and ``tariff_grid.csv``.
 
@@ -161,7 +172,9 @@ def write_outputs(
     return paths
 
 
-def _report(result: RiskResult, info: RunInfo, summary: dict[str, Any], no_subsidy: NoSubsidyResult | None) -> HtmlReport:
+def _report(
+    result: RiskResult, info: RunInfo, summary: dict[str, Any], no_subsidy: NoSubsidyResult | None
+) -> HtmlReport:
     ctx = result.context
     opts = ctx.options
     rate = ctx.exchange_rate_pkr_per_usd
@@ -205,12 +218,20 @@ def _report(result: RiskResult, info: RunInfo, summary: dict[str, Any], no_subsi
 
     report.heading("Outcomes over the horizon")
     pct = result.percentiles().copy()
-    report.table(pct, caption="P5/P50/P95 across paths at the allocation's tariffs; money in USD and PKR.", float_format="{:,.3g}")
+    report.table(
+        pct,
+        caption="P5/P50/P95 across paths at the allocation's tariffs; money in USD and PKR.",
+        float_format="{:,.3g}",
+    )
     paths = result.outcome_paths()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     for ax, (col, label, scale) in zip(
         axes,
-        [("absorbed_twh", "absorbed energy [TWh]", 1.0), ("country_net_gain_usd", "country's net gain [M USD]", 1e-6), ("miners_margin_usd", "miners' cash margin [M USD]", 1e-6)],
+        [
+            ("absorbed_twh", "absorbed energy [TWh]", 1.0),
+            ("country_net_gain_usd", "country's net gain [M USD]", 1e-6),
+            ("miners_margin_usd", "miners' cash margin [M USD]", 1e-6),
+        ],
         strict=True,
     ):
         ax.hist(paths[col] * scale, bins=50, color="tab:blue", alpha=0.8)
@@ -225,38 +246,69 @@ def _report(result: RiskResult, info: RunInfo, summary: dict[str, Any], no_subsi
     mining_sites = result.model.site_is_mining
     if mining_sites.any():
         tariff_mean = float(result.model.tariff_cases_usd_per_mwh[0][mining_sites].mean())
-        per_hashprice = float(miner_revenue_usd_per_mwh(1.0, ctx.asic.efficiency_j_per_th, result.model.pool_fee_fraction, result.model.site_overhead_fraction))
+        per_hashprice = float(
+            miner_revenue_usd_per_mwh(
+                1.0,
+                ctx.asic.efficiency_j_per_th,
+                result.model.pool_fee_fraction,
+                result.model.site_overhead_fraction,
+            )
+        )
         axes[0, 1].axhline(
-            (tariff_mean + result.model.miner_other_opex_usd_per_mwh) / per_hashprice, color="tab:red", ls="--", label="miners' cash break-even"
+            (tariff_mean + result.model.miner_other_opex_usd_per_mwh) / per_hashprice,
+            color="tab:red",
+            ls="--",
+            label="miners' cash break-even",
         )
     axes[0, 1].legend(loc="upper right", fontsize=8)
     _fan(axes[1, 0], result, "monthly_energy_mwh", 1e-3, "absorbed energy [GWh/month]")
     _fan(axes[1, 1], result, "monthly_mining_operating_share", 100.0, "mining MW running [%]")
-    report.figure(fig, "Fan charts per month (P5-P95, P25-P75, median). The 2028 halving shows as a step in hashprice.")
+    report.figure(
+        fig,
+        "Fan charts per month (P5-P95, P25-P75, median). The 2028 halving shows as a step in hashprice.",
+    )
 
     report.heading("Tariff and the risk that miners stop or leave")
     grid = result.tariff_grid_usd_per_mwh
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    ax.plot(grid, probs["p_miner_stops"].iloc[1:], marker="o", label="P(a mining site stops for a month)")
+    ax.plot(
+        grid,
+        probs["p_miner_stops"].iloc[1:],
+        marker="o",
+        label="P(a mining site stops for a month)",
+    )
     ax.plot(grid, probs["p_miner_leaves"].iloc[1:], marker="o", label="P(a mining site leaves)")
-    ax.axhline(opts.max_probability, color="grey", ls=":", label=f"limit {opts.max_probability:.0%}")
+    ax.axhline(
+        opts.max_probability, color="grey", ls=":", label=f"limit {opts.max_probability:.0%}"
+    )
     if solved is not None:
         ax.axvline(solved, color="tab:red", ls="--", label=f"solved tariff {solved:g} USD/MWh")
     ax.set_xlabel("uniform tariff [USD/MWh]")
     ax.set_ylabel("probability")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    report.figure(fig, "Every tariff of the grid is evaluated on the same random paths (common random numbers).")
+    report.figure(
+        fig,
+        "Every tariff of the grid is evaluated on the same random paths (common random numbers).",
+    )
     shown = probs.copy()
-    report.table(shown, caption="Per tariff case: probabilities and medians (money in USD).", float_format="{:,.3g}")
+    report.table(
+        shown,
+        caption="Per tariff case: probabilities and medians (money in USD).",
+        float_format="{:,.3g}",
+    )
 
     report.heading("The country's view (mean over paths)")
-    report.table(view.to_frame(), caption=(
-        f"Tariff revenue less fuel (with losses) and network cost, less the taxes forgone by the incentives "
-        f"(hardware import exemption: {opts.incentives.hardware_import_exemption}; AI tax reduction: "
-        f"{opts.incentives.ai_tax_reduction}), against the capacity payments owed anyway "
-        f"(PKR {ctx.country.capacity_payments_pkr_per_year / 1e9:,.0f} bn a year). PKR at {rate:g} PKR/USD."
-    ), float_format="{:,.4g}")
+    report.table(
+        view.to_frame(),
+        caption=(
+            f"Tariff revenue less fuel (with losses) and network cost, less the taxes forgone by the incentives "
+            f"(hardware import exemption: {opts.incentives.hardware_import_exemption}; AI tax reduction: "
+            f"{opts.incentives.ai_tax_reduction}), against the capacity payments owed anyway "
+            f"(PKR {ctx.country.capacity_payments_pkr_per_year / 1e9:,.0f} bn a year). PKR at {rate:g} PKR/USD."
+        ),
+        float_format="{:,.4g}",
+    )
 
     if no_subsidy is not None:
         report.heading("No-subsidy test (scenario year)")
@@ -264,9 +316,14 @@ def _report(result: RiskResult, info: RunInfo, summary: dict[str, Any], no_subsi
             "For every hour a site is served, its tariff must cover the marginal cost of the unit serving it, "
             "grossed up for losses, plus the network charge."
         )
-        report.table(no_subsidy.lowest_passing_tariff_usd_per_mwh.to_frame(), caption="Lowest passing tariff per site [USD/MWh].")
+        report.table(
+            no_subsidy.lowest_passing_tariff_usd_per_mwh.to_frame(),
+            caption="Lowest passing tariff per site [USD/MWh].",
+        )
         if not no_subsidy.passed:
-            worst = no_subsidy.failures.sort_values("shortfall_usd", ascending=False).head(20).copy()
+            worst = (
+                no_subsidy.failures.sort_values("shortfall_usd", ascending=False).head(20).copy()
+            )
             worst["interval_start"] = worst["interval_start"].map(lambda t: t.isoformat())
             worst = worst.drop(columns=["interval_end"]).set_index("interval_start")
             report.table(worst, caption="Worst failing hours (up to 20).", float_format="{:,.2f}")

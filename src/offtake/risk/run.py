@@ -7,10 +7,11 @@ each block runs.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal, TextIO
 
 import numpy as np
@@ -18,7 +19,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from offtake.economics.ai import AiParameters, ai_revenue_usd_per_mwh, gpus_per_mw, load_ai
-from offtake.economics.bitcoin import HOURS_PER_MONTH, AsicModel, BitcoinData, load_asic_models, load_bitcoin
+from offtake.economics.bitcoin import (
+    HOURS_PER_MONTH,
+    AsicModel,
+    BitcoinData,
+    load_asic_models,
+    load_bitcoin,
+)
 from offtake.economics.country import CountryData, Incentives, load_country
 from offtake.economics.subsidy import NetworkCosts, load_network
 from offtake.errors import InputError
@@ -129,31 +136,55 @@ def build_model(
     ctry = country or load_country()
     asic_name = options.asic_model or btc.default_asic
     if asic_name not in models:
-        raise InputError(f"unknown ASIC model '{asic_name}' (models: {', '.join(models)})", field="asic_model")
+        raise InputError(
+            f"unknown ASIC model '{asic_name}' (models: {', '.join(models)})", field="asic_model"
+        )
     asic = models[asic_name]
 
     start = options.start
     if start is None:
         as_of = pd.Timestamp(btc.market.as_of)
-        start = (as_of.tz_convert("UTC").normalize().replace(day=1) + pd.offsets.MonthBegin(1)).to_pydatetime()
+        start = (
+            as_of.tz_convert("UTC").normalize().replace(day=1) + pd.offsets.MonthBegin(1)
+        ).to_pydatetime()
     if start.tzinfo is None:
         raise InputError("start must carry a time zone", field="start")
-    edges = _month_starts(start.astimezone(timezone.utc), options.n_months)
+    edges = _month_starts(start.astimezone(UTC), options.n_months)
     months = edges[:-1]
     days = np.asarray((edges[1:] - edges[:-1]).days, dtype=float)
-    subsidy = np.array([btc.schedule.mean_subsidy_btc(a.to_pydatetime(), b.to_pydatetime()) for a, b in zip(edges[:-1], edges[1:], strict=True)])
-    seconds_from_start = np.asarray((months - months[0]).total_seconds(), dtype=float) + days * 43_200.0
+    subsidy = np.array(
+        [
+            btc.schedule.mean_subsidy_btc(a.to_pydatetime(), b.to_pydatetime())
+            for a, b in itertools.pairwise(edges)
+        ]
+    )
+    seconds_from_start = (
+        np.asarray((months - months[0]).total_seconds(), dtype=float) + days * 43_200.0
+    )
     years_from_start = seconds_from_start / (365.25 * 86_400.0)
-    lead_years = max((months[0] - pd.Timestamp(btc.market.as_of)).total_seconds(), 0.0) / (365.25 * 86_400.0)
-    external_hash = btc.market.hashrate_h_per_s * float(np.exp(par.hashrate_trend_per_year * lead_years))
+    lead_years = max((months[0] - pd.Timestamp(btc.market.as_of)).total_seconds(), 0.0) / (
+        365.25 * 86_400.0
+    )
+    external_hash = btc.market.hashrate_h_per_s * float(
+        np.exp(par.hashrate_trend_per_year * lead_years)
+    )
 
-    zones_used = sorted(set(allocation["zone"]), key=profiles.zone_ids.index) if len(allocation) else []
+    zones_used = (
+        sorted(set(allocation["zone"]), key=profiles.zone_ids.index) if len(allocation) else []
+    )
     missing = [z for z in zones_used if z not in profiles.zone_ids]
     if missing:
-        raise InputError(f"allocation names zone(s) without a surplus profile: {', '.join(missing)}", field="zone")
+        raise InputError(
+            f"allocation names zone(s) without a surplus profile: {', '.join(missing)}",
+            field="zone",
+        )
     zi = [profiles.zone_index(z) for z in zones_used]
     all_demand = profiles.demand_mw.sum(axis=(1, 2))
-    demand_share = all_demand / all_demand.sum() if all_demand.sum() > 0 else np.full(len(all_demand), 1.0 / len(all_demand))
+    demand_share = (
+        all_demand / all_demand.sum()
+        if all_demand.sum() > 0
+        else np.full(len(all_demand), 1.0 / len(all_demand))
+    )
     site_zone = np.array([zones_used.index(z) for z in allocation["zone"]], dtype=np.int64)
     is_mining = (allocation["kind"] == "mining").to_numpy()
     tariffs = allocation["tariff_usd_per_mwh"].to_numpy(dtype=float)
@@ -165,7 +196,9 @@ def build_model(
     import_tax = options.incentives.import_tax_fraction(ctry)
     n_gpu = gpus_per_mw(ai_params)
     ai_dep = n_gpu * (
-        ai_params.capex_usd_per_gpu * (1.0 + import_tax) / (ai_params.hardware_life_months * HOURS_PER_MONTH)
+        ai_params.capex_usd_per_gpu
+        * (1.0 + import_tax)
+        / (ai_params.hardware_life_months * HOURS_PER_MONTH)
         + ai_params.facility_capex_usd_per_gpu / (ai_params.facility_life_months * HOURS_PER_MONTH)
     )
     alloc_mw = allocation["allocated_mw"].to_numpy(dtype=float)
@@ -189,7 +222,11 @@ def build_model(
         zone_network_charge_usd_per_mwh=np.array([net.charge_for(z) for z in zones_used]),
         national_surplus_mw=profiles.national_surplus_mw,
         national_demand_mw=profiles.demand_mw.sum(axis=0),
-        solar_mw_per_mw=solar_shape(par.solar_latitude_deg, par.solar_longitude_deg, par.solar_specific_yield_kwh_per_kw_year),
+        solar_mw_per_mw=solar_shape(
+            par.solar_latitude_deg,
+            par.solar_longitude_deg,
+            par.solar_specific_yield_kwh_per_kw_year,
+        ),
         site_zone=site_zone,
         site_allocated_mw=alloc_mw,
         site_is_mining=is_mining,
@@ -228,7 +265,9 @@ def build_model(
         asic=asic,
         hardware_value_usd=hardware_value,
         import_tax_forgone_usd=inc.import_tax_forgone_usd(ctry, hardware_value),
-        ai_tax_rate_gap=(ctry.corporate_income_tax_fraction - ctry.ai_reduced_income_tax_fraction) if inc.ai_tax_reduction else 0.0,
+        ai_tax_rate_gap=(ctry.corporate_income_tax_fraction - ctry.ai_reduced_income_tax_fraction)
+        if inc.ai_tax_reduction
+        else 0.0,
         exchange_rate_pkr_per_usd=exchange_rate_pkr_per_usd,
         country=ctry,
         options=options,
@@ -237,7 +276,10 @@ def build_model(
 
 
 def _blocks(n_paths: int) -> list[tuple[int, int]]:
-    return [(b, min(BLOCK_PATHS, n_paths - b * BLOCK_PATHS)) for b in range((n_paths + BLOCK_PATHS - 1) // BLOCK_PATHS)]
+    return [
+        (b, min(BLOCK_PATHS, n_paths - b * BLOCK_PATHS))
+        for b in range((n_paths + BLOCK_PATHS - 1) // BLOCK_PATHS)
+    ]
 
 
 def _run_chunk(model: RiskModel, chunk: Sequence[tuple[int, int]]) -> list[BlockResult]:
@@ -295,8 +337,12 @@ class RiskResult:
     def country_net_usd(self, case: int = 0) -> FloatArray:
         """Country's net gain per path over the horizon [USD]."""
         a = self.arrays
-        ai_forgone = np.maximum(a["ai_taxable_profit_usd"][case], 0.0) * self.context.ai_tax_rate_gap
-        contribution = a["tariff_revenue_usd"][case] - a["fuel_cost_usd"][case] - a["network_cost_usd"][case]
+        ai_forgone = (
+            np.maximum(a["ai_taxable_profit_usd"][case], 0.0) * self.context.ai_tax_rate_gap
+        )
+        contribution = (
+            a["tariff_revenue_usd"][case] - a["fuel_cost_usd"][case] - a["network_cost_usd"][case]
+        )
         return contribution - ai_forgone - self.context.import_tax_forgone_usd
 
     def outcome_paths(self, case: int = 0) -> pd.DataFrame:
@@ -335,7 +381,9 @@ class RiskResult:
                 "expected_mining_mw_left_share": a["mining_mw_left_share"].mean(axis=1),
                 "absorbed_twh_p50": np.median(a["energy_mwh"], axis=1) / 1e6,
                 "tariff_revenue_usd_p50": np.median(a["tariff_revenue_usd"], axis=1),
-                "country_net_gain_usd_p50": [float(np.median(self.country_net_usd(k))) for k in range(self.model.n_cases)],
+                "country_net_gain_usd_p50": [
+                    float(np.median(self.country_net_usd(k))) for k in range(self.model.n_cases)
+                ],
             },
             index=pd.Index(labels, name="case"),
         )
@@ -354,10 +402,14 @@ class RiskResult:
             best = float(grid[i])
         return best
 
-    def monthly_quantiles(self, name: str, quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
+    def monthly_quantiles(
+        self, name: str, quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)
+    ) -> pd.DataFrame:
         """Quantiles across paths of a monthly series of case 0, per month."""
         values = np.quantile(self.arrays[name], quantiles, axis=0).T
-        return pd.DataFrame(values, index=self.months, columns=[f"P{round(q * 100)}" for q in quantiles])
+        return pd.DataFrame(
+            values, index=self.months, columns=[f"P{round(q * 100)}" for q in quantiles]
+        )
 
 
 def run_risk(
@@ -390,14 +442,18 @@ def run_risk(
         for i, (block, n) in enumerate(blocks):
             results.append(simulate_block(model, block, n))
             if progress is not None:
-                progress.write(f"risk: block {i + 1}/{len(blocks)} ({(i + 1) * 100 // len(blocks)}%)\n")
+                progress.write(
+                    f"risk: block {i + 1}/{len(blocks)} ({(i + 1) * 100 // len(blocks)}%)\n"
+                )
                 progress.flush()
     else:
         results = _run_on_dask(model, blocks, scheduler_address, progress)
     return RiskResult(model=model, context=context, arrays=_concat(results))
 
 
-def _run_on_dask(model: RiskModel, blocks: list[tuple[int, int]], address: str, progress: TextIO | None) -> list[BlockResult]:
+def _run_on_dask(
+    model: RiskModel, blocks: list[tuple[int, int]], address: str, progress: TextIO | None
+) -> list[BlockResult]:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - dask is a dependency
@@ -405,7 +461,9 @@ def _run_on_dask(model: RiskModel, blocks: list[tuple[int, int]], address: str, 
     try:
         client = Client(address, timeout=20, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise InputError(f"cannot reach the Dask scheduler at {address}: {exc}", field="scheduler") from None
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address}: {exc}", field="scheduler"
+        ) from None
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         n_chunks = min(len(blocks), 4 * n_workers)
@@ -413,11 +471,12 @@ def _run_on_dask(model: RiskModel, blocks: list[tuple[int, int]], address: str, 
         shared = client.scatter(model, broadcast=True)
         futures = [client.submit(_run_chunk, shared, chunk, pure=False) for chunk in chunks]
         out: list[BlockResult] = []
-        for done, future in enumerate(as_completed(futures), start=1):
-            out.extend(future.result())
-            if progress is not None:
-                progress.write(f"risk: chunk {done}/{len(chunks)} done on the cluster\n")
-                progress.flush()
+        with client.as_current():
+            for done, future in enumerate(as_completed(futures), start=1):
+                out.extend(future.result())
+                if progress is not None:
+                    progress.write(f"risk: chunk {done}/{len(chunks)} done on the cluster\n")
+                    progress.flush()
         return out
     finally:
         client.close()

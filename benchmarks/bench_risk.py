@@ -73,13 +73,15 @@ def main() -> None:
     tracemalloc.stop()
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(
-        f"{N_PATHS} paths x {N_MONTHS} months x {N_SITES} sites, {model.n_cases} tariff cases: {elapsed_s:.2f} s"
+        f"{N_PATHS} paths x {N_MONTHS} months x {N_SITES} sites, {model.n_cases} tariff cases: "
+        f"{elapsed_s:.2f} s"
     )
     print(
         f"peak traced allocation {traced_peak / 1024**3:.2f} GB; peak resident set {rss_gb:.2f} GB"
     )
     print(
-        f"P50 absorbed {np.median(result.arrays['energy_mwh'][0]) / 1e6:.2f} TWh; target < 5 s and < 2 GB: "
+        f"P50 absorbed {np.median(result.arrays['energy_mwh'][0]) / 1e6:.2f} TWh; target < 5 s "
+        "and < 2 GB: "
         f"{'met' if elapsed_s < 5 and rss_gb < 2 else 'NOT met'}"
     )
 

@@ -26,7 +26,8 @@ def test_hand_case_failures_and_lowest_tariff():
         loss_fraction=0.0, network_charge_usd_per_mwh=5.0, zone_loss_fraction={"z2": 0.1}
     )
     result = no_subsidy_test(served, {"a": "z1", "b": "z2"}, {"a": 80.0, "b": 80.0}, mc, net)
-    # a: required 45, 75, (not served), 55 -> passes; b (loss 10%): 82.78, 105, 60.56 -> fails hours 2 and 3
+    # a: required 45, 75, (not served), 55 -> passes; b (loss 10%): 82.78, 105, 60.56 -> fails hours
+    # 2 and 3
     assert not result.passed
     assert result.failed_hours == 2
     assert result.failed_mwh == pytest.approx(40.0)

@@ -43,9 +43,11 @@ def test_self_dilution_lowers_hashprice():
     big = run(alloc=allocation(mining_mw=20_000.0), profiles=synthetic_profiles(level_mw=30_000.0))
     hp_small = small.arrays["monthly_hashprice_usd_per_ph_day"][:, 0]
     hp_big = big.arrays["monthly_hashprice_usd_per_ph_day"][:, 0]
-    # same random paths: every path's first-month hashprice is lower with the programme's own hashrate
+    # same random paths: every path's first-month hashprice is lower with the programme's own
+    # hashrate
     assert (hp_big < hp_small).all()
-    # 40 GW of S21 is about 2.2 ZH/s against about 1.1 ZH/s outside: hashprice falls to about a third
+    # 40 GW of S21 is about 2.2 ZH/s against about 1.1 ZH/s outside: hashprice falls to about a
+    # third
     assert np.median(hp_big / hp_small) == pytest.approx(1 / 3, rel=0.15)
 
 

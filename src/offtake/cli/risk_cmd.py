@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option(help="Grant the AI facility tax reduction.")
         ] = True,
     ) -> None:
-        """Simulate BTC price, hashrate, fees, the halving, demand and rooftop solar; write report.html."""
+        """Simulate BTC price, hashrate, fees, halving, demand and solar; write report.html."""
         started = time.perf_counter()
         if target not in ("leave", "stop"):
             raise InputError(f"expected 'leave' or 'stop', got '{target}'", field="--target")
@@ -91,10 +91,12 @@ def register(app: typer.Typer) -> None:
         result = run_risk(model, context, paths, scheduler_address=scheduler)
         info = RunInfo(s.name, str(allocation), seed, scheduler, time.perf_counter() - started)
         written = write_outputs(result, out, info, prepared.no_subsidy)
-        pct = result.percentiles()
         solved = result.solved_tariff_usd_per_mwh()
+        absorbed_twh = float(result.outcome_paths()["absorbed_twh"].median())
         typer.echo(
-            f"absorbed P50 {pct.at['absorbed_twh', 'P50']:.2f} TWh; P(miner leaves) "
-            f"{result.arrays['miners_left'][0].mean():.1%}; tariff for P({target}) <= {max_probability:.0%}: "
-            f"{'none in the grid' if solved is None else f'{solved:g} USD/MWh'}; report {written['report']}"
+            f"absorbed P50 {absorbed_twh:.2f} TWh; P(miner leaves) "
+            f"{result.arrays['miners_left'][0].mean():.1%}; tariff for P({target}) <= "
+            f"{max_probability:.0%}: "
+            f"{'none in the grid' if solved is None else f'{solved:g} USD/MWh'}; report "
+            f"{written['report']}"
         )

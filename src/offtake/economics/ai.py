@@ -130,7 +130,7 @@ def ai_revenue_usd_per_mwh(params: AiParameters, price_usd_per_gpu_hour: Any = N
     params
         Facility economics.
     price_usd_per_gpu_hour
-        GPU-hour price to use instead of ``params.price_usd_per_gpu_hour`` (may be an array) [USD/GPU-h].
+        GPU-hour price instead of ``params.price_usd_per_gpu_hour`` (may be an array) [USD/GPU-h].
 
     Examples
     --------

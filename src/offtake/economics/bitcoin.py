@@ -1,12 +1,12 @@
-"""Bitcoin mining economics: subsidy by height and date, hashprice, ASIC models and break-even power price.
+"""Bitcoin mining economics: subsidy by height and date, hashprice, ASICs, break-even power price.
 
 Hashprice is the expected revenue of one PH/s of hashing for one day [USD/PH/s/day]:
 
     blocks_per_ph_day = 1e15 * 86,400 / (difficulty * 2**32)
     hashprice_usd     = blocks_per_ph_day * (subsidy_btc + fees_btc_per_block) * btc_price_usd
 
-A miner of efficiency ``e`` [J/TH] draws ``0.024 * e`` MWh per PH/s per day, so its revenue per MWh is
-``hashprice / (0.024 * e)``, less the pool fee and grossed up for site overhead.
+A miner of efficiency ``e`` [J/TH] draws ``0.024 * e`` MWh per PH/s per day, so its revenue per
+MWh is ``hashprice / (0.024 * e)``, less the pool fee and grossed up for site overhead.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class HalvingSchedule:
         return h_last + math.floor((when - t_last).total_seconds() / self.mean_block_interval_s)
 
     def time_of_height(self, height: int) -> datetime:
-        """Time at which ``height`` is (or was) reached, by the same interpolation as :meth:`height_at`."""
+        """Time at which ``height`` is (or was) reached, interpolated as in :meth:`height_at`."""
         for (h0, t0), (h1, t1) in zip(self.anchors, self.anchors[1:], strict=False):
             if h0 <= height <= h1:
                 return t0 + (t1 - t0) * ((height - h0) / (h1 - h0))
@@ -115,7 +115,7 @@ class HalvingSchedule:
         return t_last + timedelta(seconds=(height - h_last) * self.mean_block_interval_s)
 
     def halvings(self, until: datetime) -> list[tuple[int, datetime, float]]:
-        """Halvings up to ``until``: (height, time, subsidy after it [BTC]); later ones are projected."""
+        """Halvings up to ``until``: (height, time, subsidy after [BTC]); future ones projected."""
         until = require_aware(until, field="until")
         out: list[tuple[int, datetime, float]] = []
         height = self.halving_interval_blocks

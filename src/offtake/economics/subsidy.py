@@ -1,4 +1,4 @@
-"""The no-subsidy test: in every hour a site is served, its tariff must cover the cost of serving it.
+"""The no-subsidy test: in every hour a site is served, its tariff must cover the cost of it.
 
 The cost of serving one more MWh at a site in zone ``z`` in hour ``t`` is the marginal cost of the
 unit that serves it, grossed up for network losses, plus the network (use-of-system) charge:
@@ -97,7 +97,7 @@ def load_network(path: str | Path | None = None) -> NetworkCosts:
 def merit_order_marginal_cost(
     scenario: Scenario, extra_load_mw: float | np.ndarray | pd.Series = 0.0
 ) -> pd.Series:
-    """Marginal cost of the unit serving the last MW of an extra national load, per interval [USD/MWh].
+    """Marginal cost of the unit serving the last MW of an extra national load [USD/MWh].
 
     Units are stacked nationally in merit order (must-run and variable units first, as their
     output is produced anyway, then by marginal cost). Existing demand takes the bottom of the
@@ -238,10 +238,11 @@ def no_subsidy_test(
     rows, cols = np.nonzero(fail)
     served_mwh = served[rows, cols] * duration_h
     shortfall = required[rows, cols] - tariffs[cols]
+    starts = pd.DatetimeIndex(index[rows])
     failures = pd.DataFrame(
         {
-            "interval_start": index[rows],
-            "interval_end": index[rows] + pd.Timedelta(hours=duration_h),
+            "interval_start": starts,
+            "interval_end": starts + pd.Timedelta(hours=duration_h),
             "site_id": [sites[c] for c in cols],
             "zone": [zones[c] for c in cols],
             "served_mwh": served_mwh,

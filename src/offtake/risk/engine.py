@@ -13,8 +13,9 @@ allocation and the total is capped by the national surplus.
 
 External hashrate grows at a trend plus an elasticity times the log of last month's hashprice over
 the fleet's reference hashcost (machines are added above it and unplugged below it), with a
-shock correlated with the BTC price. Each month every operator compares its cash margin (revenue per MWh less other operating cost
-less the tariff) with zero: below it the site stops for the month; after
+shock correlated with the BTC price. Each month every operator compares its cash margin
+(revenue per MWh less other operating cost less the tariff) with zero: below it the site
+stops for the month; after
 ``leave_after_months`` consecutive months below, it leaves for good. The programme's own hashrate
 (from last month's mining energy) is added to the network, one month late as difficulty catches
 up, so the programme lowers its own hashprice. All tariffs of the grid are evaluated on the same
@@ -157,7 +158,7 @@ def _draws(model: RiskModel, block: int, n_paths: int) -> dict[str, FloatArray]:
 def _market_paths(
     model: RiskModel, d: dict[str, FloatArray]
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """BTC price [USD], hashrate shocks [-], fees [BTC/block] and GPU-price factor [-], each [B, M]."""
+    """BTC price [USD], hashrate shocks, fees [BTC/block] and GPU-price factor, each [B, M]."""
     dt = 1.0 / 12.0
     sig = model.btc_volatility_per_year
     log_ret = (model.btc_drift_per_year - 0.5 * sig * sig) * dt + sig * np.sqrt(dt) * d["price"]
@@ -175,7 +176,7 @@ def _market_paths(
 
 
 def _available_energy(model: RiskModel, d: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
-    """Energy each site could draw per month [B, S, M] [MWh] and its fuel cost per MWh [B, S, M] [USD/MWh].
+    """Energy each site could draw per month [MWh] and its fuel cost [USD/MWh], both [B, S, M].
 
     The [path, zone, month, hour] arrays are the largest of the model; they are built in single
     precision and in place.
@@ -326,7 +327,8 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
             * ((model.subsidy_btc[m] + fees[:, m]) * price[:, m])[None, :]
         )
         ai_revenue = model.ai_revenue_usd_per_mwh * ai_factor[:, m]  # [B]
-        # mining classes earn hashprice x rev_per_hashprice, AI classes the GPU revenue (one of the two terms is 0)
+        # mining classes earn hashprice x rev_per_hashprice, AI classes the GPU revenue (one of the
+        # two terms is 0)
         margin_per_mwh = (
             hashprice[:, :, None] * rev_per_hashprice
             + (ai_revenue[:, None] * is_ai)[None]

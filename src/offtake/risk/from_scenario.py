@@ -88,8 +88,8 @@ def prepare_inputs(
     profiles = reduce_to_profiles(zone_mw, national_mw, scenario.demand_mw, marginal)
     test = no_subsidy_test(
         served,
-        allocation["zone"].to_dict(),
-        allocation["tariff_usd_per_mwh"].to_dict(),
+        {str(k): str(v) for k, v in allocation["zone"].items()},
+        {str(k): float(v) for k, v in allocation["tariff_usd_per_mwh"].items()},
         marginal,
         network or load_network(),
         duration_h=scenario.duration_h,

@@ -163,7 +163,7 @@ def _month_hour_mean(
     hours: npt.NDArray[np.int64],
     weights: FloatArray | None = None,
 ) -> FloatArray:
-    """Mean of ``values`` [time, k] per (month, hour) -> [k, 12, 24]; empty months take the all-year hour mean."""
+    """Mean of ``values`` [time, k] per (month, hour) -> [k, 12, 24]; empty months: hour mean."""
     k = values.shape[1]
     w = np.ones(len(values)) if weights is None else weights
     cell = months * 24 + hours
@@ -246,7 +246,8 @@ def solar_shape(
     """Mean output of 1 MW of rooftop PV per month and UTC hour [month, hour] [MW/MW].
 
     The shape follows the cosine of the solar zenith angle at mid-month (declination by Cooper's
-    formula, equation of time neglected), scaled so a year yields ``specific_yield_kwh_per_kw_year``.
+    formula, equation of time neglected), scaled so a year yields
+    ``specific_yield_kwh_per_kw_year``.
     """
     days = np.array([15, 46, 74, 105, 135, 166, 196, 227, 258, 288, 319, 349], dtype=float)
     declination = np.radians(23.45) * np.sin(2 * np.pi * (284 + days) / 365.0)
@@ -261,7 +262,7 @@ def solar_shape(
     power = np.clip(cos_zenith, 0.0, None).reshape(12, 24, 12).mean(axis=2)
     days_in_month = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
     annual = float((power.sum(axis=1) * days_in_month).sum())
-    return power * (specific_yield_kwh_per_kw_year / annual)
+    return np.asarray(power * (specific_yield_kwh_per_kw_year / annual), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ def load_risk_parameters(path: str | Path | None = None) -> RiskParameters:
 def served_hourly(
     zone_surplus_mw: pd.DataFrame, national_surplus_mw: pd.Series, allocation: pd.DataFrame
 ) -> pd.DataFrame:
-    """Power each site is served per interval: its pro-rata share of its zone's surplus, capped nationally [MW].
+    """Power served per interval and site: pro-rata share of zone surplus, capped nationally [MW].
 
     The same sharing rule as the risk engine, applied to the scenario year hour by hour.
 

@@ -1,4 +1,4 @@
-"""Write the results of a risk run: report.html (fan charts, histograms), summary.json and CSV tables."""
+"""Write the results of a risk run: report.html (fan charts, histograms), summary.json, CSVs."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from offtake.economics.bitcoin import miner_revenue_usd_per_mwh
 from offtake.economics.country import CountryView, country_view
 from offtake.economics.subsidy import NoSubsidyResult
-from offtake.report import HtmlReport, plt
+from offtake.report import HtmlReport
 from offtake.risk.run import RiskResult
 
 __all__ = ["RunInfo", "write_outputs"]
@@ -32,7 +36,7 @@ class RunInfo:
 
 def _fan(ax: Any, result: RiskResult, name: str, scale: float, label: str) -> None:
     q = result.monthly_quantiles(name) * scale
-    x = q.index.tz_convert(None)
+    x = pd.DatetimeIndex(q.index).tz_convert(None)
     ax.fill_between(x, q["P5"], q["P95"], alpha=0.2, color="tab:blue", label="P5-P95")
     ax.fill_between(x, q["P25"], q["P75"], alpha=0.35, color="tab:blue", label="P25-P75")
     ax.plot(x, q["P50"], color="tab:blue", label="P50")
@@ -83,7 +87,8 @@ def _summary(
             "ai_tax_reduction": opts.incentives.ai_tax_reduction,
         },
         "percentiles": {
-            row: {col: clean(float(pct.at[row, col])) for col in pct.columns} for row in pct.index
+            str(row): {str(c): clean(float(v)) for c, v in zip(pct.columns, values, strict=True)}
+            for row, values in zip(pct.index, pct.to_numpy(dtype=float), strict=True)
         },
         "probability_miner_stops": float(probs["p_miner_stops"].iloc[0]),
         "probability_miner_leaves": float(probs["p_miner_leaves"].iloc[0]),
@@ -120,7 +125,7 @@ def write_outputs(
     info: RunInfo,
     no_subsidy: NoSubsidyResult | None = None,
 ) -> dict[str, Path]:
-    """Write ``report.html``, ``summary.json``, ``paths.csv``, ``monthly.csv`` and ``tariff_grid.csv``.
+    """Write ``report.html``, ``summary.json``, ``paths.csv``, ``monthly.csv``, ``tariff_grid.csv``.
 
     Parameters
     ----------
@@ -181,7 +186,8 @@ def _report(
     where = f"Dask cluster {info.scheduler}" if info.scheduler else "in process"
     report = HtmlReport(
         "Off-take risk: does the programme pay, and how often does it fail",
-        f"{info.scenario}, allocation {info.allocation_file}, {result.n_paths:,} paths x {result.model.n_months} months "
+        f"{info.scenario}, allocation {info.allocation_file}, {result.n_paths:,} paths x "
+        f"{result.model.n_months} months "
         f"from {result.months[0]:%b %Y}, seed {info.seed}, {where}, {info.elapsed_s:.1f} s",
     )
     solved = result.solved_tariff_usd_per_mwh()
@@ -189,18 +195,24 @@ def _report(
     view = country_expected_view(result)
     event = "a mining site leaves" if opts.target == "leave" else "a mining site stops for a month"
     findings = [
-        f"Absorbed energy over the horizon: P50 {summary['percentiles']['absorbed_twh']['P50']:.2f} TWh "
-        f"(P5 {summary['percentiles']['absorbed_twh']['P5']:.2f}, P95 {summary['percentiles']['absorbed_twh']['P95']:.2f}).",
-        f"Probability that a mining site stops for at least a month: {probs['p_miner_stops'].iloc[0]:.1%}; "
-        f"that one leaves (no margin for {result.model.leave_after_months} months in a row): {probs['p_miner_leaves'].iloc[0]:.1%}.",
+        "Absorbed energy over the horizon: P50 "
+        f"{summary['percentiles']['absorbed_twh']['P50']:.2f} TWh "
+        f"(P5 {summary['percentiles']['absorbed_twh']['P5']:.2f}, P95 "
+        f"{summary['percentiles']['absorbed_twh']['P95']:.2f}).",
+        "Probability that a mining site stops for at least a month: "
+        f"{probs['p_miner_stops'].iloc[0]:.1%}; "
+        f"that one leaves (no margin for {result.model.leave_after_months} months in a row): "
+        f"{probs['p_miner_leaves'].iloc[0]:.1%}.",
         (
             f"Highest uniform tariff keeping P({event}) at or under {opts.max_probability:.0%}: "
             f"{solved:.0f} USD/MWh ({solved * rate / 1000:.2f} PKR/kWh)."
             if solved is not None
             else f"No tariff of the grid keeps P({event}) at or under {opts.max_probability:.0%}."
         ),
-        f"Country's expected net gain: {view.net_gain_usd / 1e6:,.0f} M USD ({view.net_gain_usd * rate / 1e9:,.1f} bn PKR), "
-        f"{view.share_of_capacity_payments:.1%} of the capacity payments owed anyway over the period "
+        f"Country's expected net gain: {view.net_gain_usd / 1e6:,.0f} M USD "
+        f"({view.net_gain_usd * rate / 1e9:,.1f} bn PKR), "
+        f"{view.share_of_capacity_payments:.1%} of the capacity payments owed anyway over the "
+        "period "
         f"({view.capacity_payments_usd * rate / 1e9:,.0f} bn PKR).",
     ]
     if no_subsidy is not None:
@@ -209,9 +221,11 @@ def _report(
             + (
                 "passed."
                 if no_subsidy.passed
-                else f"FAILED in {no_subsidy.failed_hours} hours ({no_subsidy.failed_mwh:,.0f} MWh served below cost)."
+                else f"FAILED in {no_subsidy.failed_hours} hours "
+                f"({no_subsidy.failed_mwh:,.0f} MWh served below cost)."
             )
-            + f" Lowest tariff that passes for every site: {no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh."
+            + " Lowest tariff that passes for every site: "
+            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh."
         )
     report.heading("Findings")
     report.bullets(findings)
@@ -265,7 +279,8 @@ def _report(
     _fan(axes[1, 1], result, "monthly_mining_operating_share", 100.0, "mining MW running [%]")
     report.figure(
         fig,
-        "Fan charts per month (P5-P95, P25-P75, median). The 2028 halving shows as a step in hashprice.",
+        "Fan charts per month (P5-P95, P25-P75, median). The 2028 halving shows as a step in "
+        "hashprice.",
     )
 
     report.heading("Tariff and the risk that miners stop or leave")
@@ -302,10 +317,13 @@ def _report(
     report.table(
         view.to_frame(),
         caption=(
-            f"Tariff revenue less fuel (with losses) and network cost, less the taxes forgone by the incentives "
-            f"(hardware import exemption: {opts.incentives.hardware_import_exemption}; AI tax reduction: "
+            "Tariff revenue less fuel (with losses) and network cost, less the taxes forgone by "
+            "the incentives "
+            f"(hardware import exemption: {opts.incentives.hardware_import_exemption}; AI tax "
+            "reduction: "
             f"{opts.incentives.ai_tax_reduction}), against the capacity payments owed anyway "
-            f"(PKR {ctx.country.capacity_payments_pkr_per_year / 1e9:,.0f} bn a year). PKR at {rate:g} PKR/USD."
+            f"(PKR {ctx.country.capacity_payments_pkr_per_year / 1e9:,.0f} bn a year). PKR at "
+            f"{rate:g} PKR/USD."
         ),
         float_format="{:,.4g}",
     )
@@ -313,7 +331,8 @@ def _report(
     if no_subsidy is not None:
         report.heading("No-subsidy test (scenario year)")
         report.paragraph(
-            "For every hour a site is served, its tariff must cover the marginal cost of the unit serving it, "
+            "For every hour a site is served, its tariff must cover the marginal cost of the "
+            "unit serving it, "
             "grossed up for losses, plus the network charge."
         )
         report.table(
@@ -332,13 +351,20 @@ def _report(
     report.bullets(
         [
             f"Mining sites run {ctx.asic.model} ({ctx.asic.efficiency_j_per_th} J/TH), pool fee "
-            f"{result.model.pool_fee_fraction:.1%}, site overhead {result.model.site_overhead_fraction:.0%}.",
-            "BTC price: monthly log random walk with Student-t shocks; hashrate outside the programme grows with a trend "
-            "and an elasticity to hashprice against the fleet's hashcost; the programme's own hashrate is added one month late.",
-            "Surplus: month x hour-of-day means of the scenario's per-zone surplus, less demand growth, plus rooftop-solar "
-            "output that lowers daytime grid demand; sites share a zone's surplus pro rata, capped by the national surplus.",
-            f"A site stops in a month whose cash margin is negative and leaves after {result.model.leave_after_months} such months in a row.",
-            "Numbers from the world are in offtake/data/economics/*.toml with their sources; estimates are marked there.",
+            f"{result.model.pool_fee_fraction:.1%}, site overhead "
+            f"{result.model.site_overhead_fraction:.0%}.",
+            "BTC price: monthly log random walk with Student-t shocks; hashrate outside the "
+            "programme grows with a trend "
+            "and an elasticity to hashprice against the fleet's hashcost; the programme's own "
+            "hashrate is added one month late.",
+            "Surplus: month x hour-of-day means of the scenario's per-zone surplus, less demand "
+            "growth, plus rooftop-solar "
+            "output that lowers daytime grid demand; sites share a zone's surplus pro rata, "
+            "capped by the national surplus.",
+            "A site stops in a month whose cash margin is negative and leaves after "
+            f"{result.model.leave_after_months} such months in a row.",
+            "Numbers from the world are in offtake/data/economics/*.toml with their sources; "
+            "estimates are marked there.",
         ],
         css_class="note",
     )

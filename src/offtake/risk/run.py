@@ -38,7 +38,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def default_tariff_grid() -> tuple[float, ...]:
-    """Grid of uniform tariffs evaluated for the tariff solve: 40 to 140 USD/MWh in steps of 5 [USD/MWh]."""
+    """Uniform tariffs of the tariff solve: 40 to 140 in steps of 5 [USD/MWh]."""
     return tuple(float(t) for t in range(40, 141, 5))
 
 
@@ -53,7 +53,7 @@ class RiskOptions:
     n_months
         Horizon [month].
     start
-        First month (aware UTC, first of a month); default the month after the market's reference date.
+        First month (aware UTC, first of a month); default: month after the market's date.
     tariff_usd_per_mwh
         One tariff for every site instead of the allocation's [USD/MWh].
     tariff_grid_usd_per_mwh
@@ -63,7 +63,7 @@ class RiskOptions:
     incentives
         Incentives granted.
     target
-        Event whose probability the tariff solve bounds: a miner ``leave``s or ``stop``s for a month.
+        Event the tariff solve bounds: a miner ``leave``s, or ``stop``s for a month.
     max_probability
         Highest acceptable probability of that event [-].
     """
@@ -307,7 +307,7 @@ class RiskResult:
     model
         The engine's inputs.
     arrays
-        Per-path arrays: totals [K, N] and monthly series of case 0 [N, M] (see :class:`BlockResult`).
+        Per-path totals [K, N] and monthly series of case 0 [N, M] (see :class:`BlockResult`).
     """
 
     model: RiskModel
@@ -343,7 +343,8 @@ class RiskResult:
         contribution = (
             a["tariff_revenue_usd"][case] - a["fuel_cost_usd"][case] - a["network_cost_usd"][case]
         )
-        return contribution - ai_forgone - self.context.import_tax_forgone_usd
+        net = contribution - ai_forgone - self.context.import_tax_forgone_usd
+        return np.asarray(net, dtype=np.float64)
 
     def outcome_paths(self, case: int = 0) -> pd.DataFrame:
         """Per-path outcomes of a case: absorbed TWh and money in USD."""
@@ -370,7 +371,7 @@ class RiskResult:
         return pd.concat([table, pkr])
 
     def probabilities(self) -> pd.DataFrame:
-        """Probability that a miner stops for a month or leaves, for the allocation's tariffs and each grid tariff."""
+        """P(a miner stops a month) and P(leaves), at the allocation's and each grid tariff."""
         a = self.arrays
         labels = ["allocation"] + [f"{t:g}" for t in self.tariff_grid_usd_per_mwh]
         return pd.DataFrame(
@@ -389,7 +390,10 @@ class RiskResult:
         )
 
     def solved_tariff_usd_per_mwh(self) -> float | None:
-        """Highest grid tariff whose probability of the target event, and that of every lower grid tariff, stays at or under the limit."""
+        """Highest grid tariff at which P(target event) is within the limit, as at all lower ones.
+
+        Returns None when even the lowest grid tariff exceeds the limit [USD/MWh].
+        """
         opts = self.context.options
         key = "miners_left" if opts.target == "leave" else "miners_stopped"
         p = self.arrays[key][1:].mean(axis=1)
@@ -459,7 +463,7 @@ def _run_on_dask(
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise InputError("--scheduler needs dask[distributed] installed") from exc
     try:
-        client = Client(address, timeout=20, set_as_default=False)
+        client = Client(address, timeout=20, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise InputError(
             f"cannot reach the Dask scheduler at {address}: {exc}", field="scheduler"
@@ -468,15 +472,15 @@ def _run_on_dask(
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         n_chunks = min(len(blocks), 4 * n_workers)
         chunks = [blocks[i::n_chunks] for i in range(n_chunks)]
-        shared = client.scatter(model, broadcast=True)
+        shared = client.scatter(model, broadcast=True)  # type: ignore[no-untyped-call]
         futures = [client.submit(_run_chunk, shared, chunk, pure=False) for chunk in chunks]
         out: list[BlockResult] = []
         with client.as_current():
-            for done, future in enumerate(as_completed(futures), start=1):
+            for done, future in enumerate(as_completed(futures), start=1):  # type: ignore[no-untyped-call]
                 out.extend(future.result())
                 if progress is not None:
                     progress.write(f"risk: chunk {done}/{len(chunks)} done on the cluster\n")
                     progress.flush()
         return out
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]

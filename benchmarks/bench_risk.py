@@ -1,9 +1,9 @@
 """Benchmark of the risk engine: 10,000 paths x 36 months x 20 sites, in process.
 
-Target: under 5 s and under 2 GB. Measured on the 2-core shared development machine
-(numpy 2.4, Python 3.11): about 3.5 s wall time for the run (21 tariff cases evaluated on common
-random numbers besides the allocation's own), peak traced numpy/Python allocation about 0.3 GB,
-peak resident set about 0.4 GB.
+Target: under 5 s and under 2 GB. Measured on the shared 2-core development machine (numpy 2.4,
+Python 3.11, load average about 5 from other jobs): 4.2-4.7 s wall time for the run, which also
+evaluates 21 uniform tariffs on common random numbers besides the allocation's own; peak traced
+allocation 0.12 GB; peak resident set 0.29 GB.
 
 Run: ``PYTHONPATH=src python benchmarks/bench_risk.py``
 """

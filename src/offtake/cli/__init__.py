@@ -27,10 +27,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from offtake.cli import assess_cmd, scenario_cmd, simulate_cmd
+    from offtake.cli import assess_cmd, risk_cmd, scenario_cmd, simulate_cmd
 
     scenario_cmd.register(app)
     assess_cmd.register(app)
+    risk_cmd.register(app)
     simulate_cmd.register(app)
 
 

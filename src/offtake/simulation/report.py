@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 import numpy as np
 import pandas as pd
 
@@ -197,7 +197,8 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
 
 
 def _fig_site_rates(sites: pd.DataFrame) -> Any:
-    fig, ax = plt.subplots(figsize=(9, 0.3 * len(sites) + 1.2))
+    fig = Figure(figsize=(9, 0.3 * len(sites) + 1.2))
+    ax = fig.subplots()
     y = np.arange(len(sites))
     ax.barh(y, sites["curtailment_rate"] * 100.0, color="#4c72b0", label="curtailed")
     ax.scatter(
@@ -226,7 +227,8 @@ def _fig_tight_week(result: SimulationResult) -> tuple[Any, str]:
     week, zone = (int(v) for v in np.unravel_index(int(np.argmax(totals)), totals.shape))
     span = slice(week * per_week, min(served.shape[0], (week + 1) * per_week))
     t = result.index[span]
-    fig, ax = plt.subplots(figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    ax = fig.subplots()
     ax.plot(t, result.real_surplus_mw[span, zone], color="#999", lw=0.8, label="real surplus")
     ax.plot(t, result.forecast_mw[span, zone], color="#55a868", lw=0.8, label="forecast surplus")
     ax.plot(t, caps[span, zone], color="#4c72b0", lw=1.0, label="sum of caps")
@@ -250,7 +252,8 @@ def _fig_monthly(result: SimulationResult) -> Any:
     months = result.index.tz_convert("UTC").strftime("%Y-%m")
     frame = pd.DataFrame({"absorbed": within, "real surplus allowed": bound}, index=months)
     monthly = frame.groupby(level=0).sum()
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 3.5))
+    ax = fig.subplots()
     monthly.plot.bar(ax=ax, color=["#4c72b0", "#bbbbbb"])
     ax.set_ylabel("GWh")
     ax.set_xlabel("")
@@ -258,7 +261,8 @@ def _fig_monthly(result: SimulationResult) -> Any:
 
 
 def _fig_events(lengths_h: list[float]) -> Any:
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig = Figure(figsize=(8, 3.2))
+    ax = fig.subplots()
     values = np.asarray(lengths_h)
     if values.size:
         bins = np.logspace(np.log10(max(values.min(), 1e-2)), np.log10(values.max() + 1e-9), 30)
@@ -276,7 +280,8 @@ def _fig_ignoring(result: SimulationResult) -> Any:
     centre = flagged if flagged >= 0 else int(np.argmax(result.draw_mw[:, i] - result.cap_mw[:, i]))
     half = int(12 * 3600 / result.step_s)
     span = slice(max(0, centre - half), min(result.cap_mw.shape[0], centre + half))
-    fig, ax = plt.subplots(figsize=(10, 3.2))
+    fig = Figure(figsize=(10, 3.2))
+    ax = fig.subplots()
     t = result.index[span]
     ax.step(t, result.cap_mw[span, i], where="post", color="#4c72b0", label="cap")
     ax.step(t, result.draw_mw[span, i], where="post", color="#c44e52", label="metered draw")

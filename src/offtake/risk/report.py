@@ -8,11 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from offtake.economics.bitcoin import miner_revenue_usd_per_mwh
 from offtake.economics.country import CountryView, country_view
@@ -238,7 +235,8 @@ def _report(
         float_format="{:,.3g}",
     )
     paths = result.outcome_paths()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    fig = Figure(figsize=(13, 3.4))
+    axes = fig.subplots(1, 3)
     for ax, (col, label, scale) in zip(
         axes,
         [
@@ -254,7 +252,8 @@ def _report(
     axes[0].set_ylabel("paths")
     report.figure(fig, "Histograms across paths.")
 
-    fig, axes = plt.subplots(2, 2, figsize=(13, 7), sharex=True)
+    fig = Figure(figsize=(13, 7))
+    axes = fig.subplots(2, 2, sharex=True)
     _fan(axes[0, 0], result, "monthly_btc_price_usd", 1e-3, "BTC price [k USD]")
     _fan(axes[0, 1], result, "monthly_hashprice_usd_per_ph_day", 1.0, "hashprice [USD/PH/day]")
     mining_sites = result.model.site_is_mining
@@ -285,7 +284,8 @@ def _report(
 
     report.heading("Tariff and the risk that miners stop or leave")
     grid = result.tariff_grid_usd_per_mwh
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
     ax.plot(
         grid,
         probs["p_miner_stops"].iloc[1:],

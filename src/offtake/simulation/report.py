@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from offtake.dispatch import Reason
 from offtake.report import HtmlReport

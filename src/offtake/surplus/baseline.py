@@ -196,7 +196,9 @@ def _solve_block(
 
     logging.getLogger("linopy").setLevel(logging.WARNING)
     with quiet_solver_output():
-        status, condition = m.solve(solver_name="highs", io_api="direct", output_flag=False, log_to_console=False, presolve="off")
+        status, condition = m.solve(
+            solver_name="highs", io_api="direct", output_flag=False, log_to_console=False, presolve="off"
+        )
     if status != "ok":
         raise OfftakeError(f"baseline dispatch did not solve: {status} ({condition})")
 

@@ -1,12 +1,14 @@
 """The ``offtake`` command: a thin layer over the library.
 
 Each sub-command lives in its own module and is registered here. Errors that
-offtake raises on purpose are printed as one line and exit with status 2; no
-stack trace reaches the user.
+offtake raises on purpose are printed as one line and exit with status 2; any
+other failure is printed as one line with exit status 1 (``OFFTAKE_DEBUG=1``
+shows the stack trace). No stack trace reaches the user otherwise.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -25,9 +27,20 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from offtake.cli import ledger_cmd, registry_cmd, scenario_cmd, server_cmd
+    from offtake.cli import (
+        assess_cmd,
+        ledger_cmd,
+        registry_cmd,
+        risk_cmd,
+        scenario_cmd,
+        server_cmd,
+        simulate_cmd,
+    )
 
     scenario_cmd.register(app)
+    assess_cmd.register(app)
+    risk_cmd.register(app)
+    simulate_cmd.register(app)
     server_cmd.register(app)
     ledger_cmd.register(app)
     registry_cmd.register(app)
@@ -48,10 +61,16 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
+    except Exception as exc:
         import click
 
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get("OFFTAKE_DEBUG"):
+            raise
+        typer.echo(
+            f"error: unexpected failure ({type(exc).__name__}: {exc}); set OFFTAKE_DEBUG=1 for the details",
+            err=True,
+        )
+        sys.exit(1)

@@ -108,8 +108,16 @@ def load(path_or_name: str | Path) -> Scenario:
     expected = pd.date_range(start, end, freq=pd.Timedelta(seconds=resolution_s), inclusive="left")
 
     money = _table(config, "money", toml_path)
-    rate = _positive(_get(money, "exchange_rate_pkr_per_usd", float, toml_path, "money."), "money.exchange_rate_pkr_per_usd", toml_path)
-    tariff = _nonneg(_get(money, "default_tariff_usd_per_mwh", float, toml_path, "money."), "money.default_tariff_usd_per_mwh", toml_path)
+    rate = _positive(
+        _get(money, "exchange_rate_pkr_per_usd", float, toml_path, "money."),
+        "money.exchange_rate_pkr_per_usd",
+        toml_path,
+    )
+    tariff = _nonneg(
+        _get(money, "default_tariff_usd_per_mwh", float, toml_path, "money."),
+        "money.default_tariff_usd_per_mwh",
+        toml_path,
+    )
 
     zones = _zones(config, toml_path)
     zone_ids = {z.id for z in zones}
@@ -131,19 +139,42 @@ def load(path_or_name: str | Path) -> Scenario:
     _check_values(demand, demand_path, low=0.0, high=None, what="demand [MW]")
     demand = demand[[z.id for z in zones]]
 
-    profiles = _read_series_table(profiles_path, expected, resolution_s) if profiles_path.exists() else pd.DataFrame(index=expected)
+    profiles = (
+        _read_series_table(profiles_path, expected, resolution_s)
+        if profiles_path.exists()
+        else pd.DataFrame(index=expected)
+    )
     _check_values(profiles, profiles_path, low=0.0, high=1.0, what="availability [per unit]")
 
     plants, availability = _plants(plants_path, zone_ids, variable_techs, profiles, expected, display_timezone)
 
     reserve_cfg = _table(config, "reserve", toml_path)
-    hold_largest = bool(reserve_cfg.get("hold_largest_unit", True))
-    dispatchable = plants.loc[~plants["variable"], "capacity_mw"]
+    hold_largest = reserve_cfg.get("hold_largest_unit", False)
+    if not isinstance(hold_largest, bool):
+        raise InputError(
+            f"expected true or false, got {hold_largest!r}", file=toml_path, field="reserve.hold_largest_unit"
+        )
+    largest_unit = reserve_cfg.get("largest_unit_mw", 0.0)
+    if hold_largest and "largest_unit_mw" not in reserve_cfg:
+        raise InputError(
+            "needed when hold_largest_unit is true: the size of the largest single unit [MW] "
+            "(plant rows may aggregate several units)",
+            file=toml_path,
+            field="reserve.largest_unit_mw",
+        )
     reserve = ReserveRule(
         hold_largest_unit=hold_largest,
-        largest_unit_mw=float(reserve_cfg.get("largest_unit_mw", dispatchable.max() if len(dispatchable) else 0.0)),
-        fraction_of_demand=_nonneg(float(reserve_cfg.get("fraction_of_demand", 0.0)), "reserve.fraction_of_demand", toml_path),
-        fixed_mw=_nonneg(float(reserve_cfg.get("fixed_mw", 0.0)), "reserve.fixed_mw", toml_path),
+        largest_unit_mw=_nonneg(
+            _number(largest_unit, "reserve.largest_unit_mw", toml_path), "reserve.largest_unit_mw", toml_path
+        ),
+        fraction_of_demand=_nonneg(
+            _number(reserve_cfg.get("fraction_of_demand", 0.0), "reserve.fraction_of_demand", toml_path),
+            "reserve.fraction_of_demand",
+            toml_path,
+        ),
+        fixed_mw=_nonneg(
+            _number(reserve_cfg.get("fixed_mw", 0.0), "reserve.fixed_mw", toml_path), "reserve.fixed_mw", toml_path
+        ),
     )
     sources = {str(k): str(v) for k, v in dict(config.get("sources", {})).items()}
     return Scenario(
@@ -185,6 +216,12 @@ def _table(config: Mapping[str, Any], key: str, file: Path) -> Mapping[str, Any]
     if not isinstance(value, dict):
         raise InputError("missing table", file=file, field=f"[{key}]")
     return value
+
+
+def _number(value: Any, field: str, file: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"expected a number, got {value!r}", file=file, field=field)
+    return float(value)
 
 
 def _positive(value: float, field: str, file: Path) -> float:
@@ -270,12 +307,16 @@ def _read_series_table(path: Path, expected: pd.DatetimeIndex, resolution_s: int
         row = int(bad_len[0])
         raise InputError(
             f"interval {start[row].isoformat()} to {end[row].isoformat()} is not {resolution_s} s long",
-            file=path, line=row + 2, field="interval_end",
+            file=path,
+            line=row + 2,
+            field="interval_end",
         )
     duplicated = np.flatnonzero(start.duplicated())
     if duplicated.size:
         row = int(duplicated[0])
-        raise InputError(f"interval {start[row].isoformat()} appears twice", file=path, line=row + 2, field="interval_start")
+        raise InputError(
+            f"interval {start[row].isoformat()} appears twice", file=path, line=row + 2, field="interval_start"
+        )
     deltas = np.diff(start.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64))
     if deltas.size and (deltas <= 0).any():
         row = int(np.flatnonzero(deltas <= 0)[0]) + 1
@@ -285,14 +326,17 @@ def _read_series_table(path: Path, expected: pd.DatetimeIndex, resolution_s: int
         row = int(gaps[0])
         raise InputError(
             f"gap in the index: after {start[row].isoformat()} comes {start[row + 1].isoformat()}",
-            file=path, line=row + 3, field="interval_start",
+            file=path,
+            line=row + 3,
+            field="interval_start",
         )
     if len(start) != len(expected) or start[0] != expected[0]:
         first = start[0].isoformat() if len(start) else "nothing"
         raise InputError(
             f"covers {len(start)} intervals from {first}; the scenario period needs {len(expected)} "
             f"from {expected[0].isoformat()}",
-            file=path, field="interval_start",
+            file=path,
+            field="interval_start",
         )
     values = raw.drop(columns=list(TIME_COLUMNS))
     numeric = values.apply(pd.to_numeric, errors="coerce")
@@ -301,10 +345,11 @@ def _read_series_table(path: Path, expected: pd.DatetimeIndex, resolution_s: int
         rows, cols = np.nonzero(bad.to_numpy())
         r, c = int(rows[0]), int(cols[0])
         raise InputError(
-            f"expected a number, got '{values.iat[r, c]}'", file=path, line=r + 2, field=str(values.columns[c])
+            f"expected a number, got '{values.iat[r, c]!s}'", file=path, line=r + 2, field=str(values.columns[c])
         )
     numeric.index = expected
-    return numeric.astype(float)
+    result: pd.DataFrame = numeric.astype(float)
+    return result
 
 
 def _check_values(frame: pd.DataFrame, path: Path, *, low: float, high: float | None, what: str) -> None:
@@ -367,13 +412,20 @@ def _plants(
         seen.add(name)
         zone = row["zone"].strip()
         if zone not in zone_ids:
-            raise InputError(f"unknown zone '{zone}' (zones: {', '.join(sorted(zone_ids))})", file=path, line=line, field="zone")
+            raise InputError(
+                f"unknown zone '{zone}' (zones: {', '.join(sorted(zone_ids))})", file=path, line=line, field="zone"
+            )
         capacity = _parse_float(row["capacity_mw"], path, line, "capacity_mw")
         if capacity < 0:
             raise InputError(f"capacity must be >= 0 MW, got {capacity}", file=path, line=line, field="capacity_mw")
         cost = _parse_float(row["marginal_cost_usd_per_mwh"], path, line, "marginal_cost_usd_per_mwh")
         if cost < 0:
-            raise InputError(f"marginal cost must be >= 0 USD/MWh, got {cost}", file=path, line=line, field="marginal_cost_usd_per_mwh")
+            raise InputError(
+                f"marginal cost must be >= 0 USD/MWh, got {cost}",
+                file=path,
+                line=line,
+                field="marginal_cost_usd_per_mwh",
+            )
         must_run = _parse_bool(row["must_run"], path, line, "must_run")
         technology = row["technology"].strip()
         if not technology:
@@ -385,19 +437,25 @@ def _plants(
             if availability_text not in profiles.columns:
                 raise InputError(
                     f"availability '{availability_text}' is neither a number in [0, 1] nor a profile in profiles.csv",
-                    file=path, line=line, field="availability",
+                    file=path,
+                    line=line,
+                    field="availability",
                 ) from None
             series = profiles[availability_text].to_numpy(dtype=float)
         else:
             if not 0.0 <= constant <= 1.0:
-                raise InputError(f"availability must be in [0, 1], got {constant}", file=path, line=line, field="availability")
+                raise InputError(
+                    f"availability must be in [0, 1], got {constant}", file=path, line=line, field="availability"
+                )
             series = np.full(len(index), constant)
         in_service = row.get("in_service_from", "").strip()
         if in_service:
             try:
                 since = pd.Timestamp(in_service)
             except ValueError:
-                raise InputError(f"'{in_service}' is not a date", file=path, line=line, field="in_service_from") from None
+                raise InputError(
+                    f"'{in_service}' is not a date", file=path, line=line, field="in_service_from"
+                ) from None
             if since.tzinfo is None:
                 since = since.tz_localize(display_timezone)
             series = np.where(index >= since, series, 0.0)

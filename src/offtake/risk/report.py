@@ -1,0 +1,371 @@
+"""Write the results of a risk run: report.html (fan charts, histograms), summary.json, CSVs."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from offtake.economics.bitcoin import miner_revenue_usd_per_mwh
+from offtake.economics.country import CountryView, country_view
+from offtake.economics.subsidy import NoSubsidyResult
+from offtake.report import HtmlReport
+from offtake.risk.run import RiskResult
+
+__all__ = ["RunInfo", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Descriptive facts about the run shown in the report."""
+
+    scenario: str
+    allocation_file: str
+    seed: int
+    scheduler: str | None
+    elapsed_s: float
+
+
+def _fan(ax: Any, result: RiskResult, name: str, scale: float, label: str) -> None:
+    q = result.monthly_quantiles(name) * scale
+    x = pd.DatetimeIndex(q.index).tz_convert(None)
+    ax.fill_between(x, q["P5"], q["P95"], alpha=0.2, color="tab:blue", label="P5-P95")
+    ax.fill_between(x, q["P25"], q["P75"], alpha=0.35, color="tab:blue", label="P25-P75")
+    ax.plot(x, q["P50"], color="tab:blue", label="P50")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+
+
+def country_expected_view(result: RiskResult) -> CountryView:
+    """Return the country's view on the mean over paths of the allocation case."""
+    a = result.arrays
+    ctx = result.context
+    ai_profit = float(a["ai_taxable_profit_usd"][0].mean())
+    return country_view(
+        energy_mwh=float(a["energy_mwh"][0].mean()),
+        tariff_revenue_usd=float(a["tariff_revenue_usd"][0].mean()),
+        fuel_cost_usd=float(a["fuel_cost_usd"][0].mean()),
+        network_cost_usd=float(a["network_cost_usd"][0].mean()),
+        period_years=result.period_years,
+        exchange_rate_pkr_per_usd=ctx.exchange_rate_pkr_per_usd,
+        data=ctx.country,
+        incentives=ctx.options.incentives,
+        hardware_value_usd=ctx.hardware_value_usd,
+        ai_taxable_profit_usd=ai_profit,
+    )
+
+
+def _summary(
+    result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | None
+) -> dict[str, Any]:
+    opts = result.context.options
+    pct = result.percentiles()
+    probs = result.probabilities()
+    view = country_expected_view(result)
+
+    def clean(value: float) -> float | None:
+        return None if not math.isfinite(value) else float(value)
+
+    out: dict[str, Any] = {
+        "scenario": info.scenario,
+        "allocation": info.allocation_file,
+        "seed": info.seed,
+        "paths": result.n_paths,
+        "months": result.model.n_months,
+        "start": result.months[0].isoformat(),
+        "asic_model": result.context.asic.model,
+        "incentives": {
+            "hardware_import_exemption": opts.incentives.hardware_import_exemption,
+            "ai_tax_reduction": opts.incentives.ai_tax_reduction,
+        },
+        "percentiles": {
+            str(row): {str(c): clean(float(v)) for c, v in zip(pct.columns, values, strict=True)}
+            for row, values in zip(pct.index, pct.to_numpy(dtype=float), strict=True)
+        },
+        "probability_miner_stops": float(probs["p_miner_stops"].iloc[0]),
+        "probability_miner_leaves": float(probs["p_miner_leaves"].iloc[0]),
+        "tariff_solve": {
+            "target": opts.target,
+            "max_probability": opts.max_probability,
+            "grid_usd_per_mwh": [float(t) for t in result.tariff_grid_usd_per_mwh],
+            "p_miner_stops": [float(v) for v in probs["p_miner_stops"].iloc[1:]],
+            "p_miner_leaves": [float(v) for v in probs["p_miner_leaves"].iloc[1:]],
+            "highest_tariff_usd_per_mwh": result.solved_tariff_usd_per_mwh(),
+        },
+        "country_expected": {
+            k: {"USD": float(v["USD"]), "PKR": float(v["PKR"])}
+            for k, v in view.to_frame().iterrows()
+        },
+        "country_share_of_capacity_payments": view.share_of_capacity_payments,
+    }
+    if no_subsidy is not None:
+        out["no_subsidy_test"] = {
+            "passed": no_subsidy.passed,
+            "failed_hours": no_subsidy.failed_hours,
+            "failed_mwh": no_subsidy.failed_mwh,
+            "subsidy_usd": clean(no_subsidy.subsidy_usd),
+            "lowest_passing_tariff_usd_per_mwh": clean(
+                no_subsidy.lowest_passing_tariff_all_usd_per_mwh
+            ),
+        }
+    return out
+
+
+def write_outputs(
+    result: RiskResult,
+    out_dir: str | Path,
+    info: RunInfo,
+    no_subsidy: NoSubsidyResult | None = None,
+) -> dict[str, Path]:
+    """Write ``report.html``, ``summary.json``, ``paths.csv``, ``monthly.csv``, ``tariff_grid.csv``.
+
+    Parameters
+    ----------
+    result
+        The run.
+    out_dir
+        Folder to write into (created if needed).
+    info
+        Facts about the run.
+    no_subsidy
+        Outcome of the no-subsidy test on the scenario year, if run.
+
+    Returns
+    -------
+    dict
+        Paths written, by name.
+    """
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = _summary(result, info, no_subsidy)
+    paths = {
+        "summary": folder / "summary.json",
+        "paths": folder / "paths.csv",
+        "monthly": folder / "monthly.csv",
+        "tariff_grid": folder / "tariff_grid.csv",
+        "report": folder / "report.html",
+    }
+    paths["summary"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    result.outcome_paths().rename_axis("path").to_csv(paths["paths"], float_format="%.6g")
+    monthly = pd.concat(
+        {
+            name: result.monthly_quantiles(name)
+            for name in (
+                "monthly_energy_mwh",
+                "monthly_tariff_revenue_usd",
+                "monthly_contribution_usd",
+                "monthly_miners_margin_usd",
+                "monthly_btc_price_usd",
+                "monthly_hashprice_usd_per_ph_day",
+                "monthly_mining_operating_share",
+            )
+        },
+        axis=1,
+    )
+    monthly.index = monthly.index.map(lambda t: t.isoformat())
+    monthly.rename_axis("month_start").to_csv(paths["monthly"], float_format="%.6g")
+    result.probabilities().to_csv(paths["tariff_grid"], float_format="%.6g")
+    _report(result, info, summary, no_subsidy).write(paths["report"])
+    return paths
+
+
+def _report(
+    result: RiskResult, info: RunInfo, summary: dict[str, Any], no_subsidy: NoSubsidyResult | None
+) -> HtmlReport:
+    ctx = result.context
+    opts = ctx.options
+    rate = ctx.exchange_rate_pkr_per_usd
+    where = f"Dask cluster {info.scheduler}" if info.scheduler else "in process"
+    report = HtmlReport(
+        "Off-take risk: does the programme pay, and how often does it fail",
+        f"{info.scenario}, allocation {info.allocation_file}, {result.n_paths:,} paths x "
+        f"{result.model.n_months} months "
+        f"from {result.months[0]:%b %Y}, seed {info.seed}, {where}, {info.elapsed_s:.1f} s",
+    )
+    solved = result.solved_tariff_usd_per_mwh()
+    probs = result.probabilities()
+    view = country_expected_view(result)
+    event = "a mining site leaves" if opts.target == "leave" else "a mining site stops for a month"
+    findings = [
+        "Absorbed energy over the horizon: P50 "
+        f"{summary['percentiles']['absorbed_twh']['P50']:.2f} TWh "
+        f"(P5 {summary['percentiles']['absorbed_twh']['P5']:.2f}, P95 "
+        f"{summary['percentiles']['absorbed_twh']['P95']:.2f}).",
+        "Probability that a mining site stops for at least a month: "
+        f"{probs['p_miner_stops'].iloc[0]:.1%}; "
+        f"that one leaves (no margin for {result.model.leave_after_months} months in a row): "
+        f"{probs['p_miner_leaves'].iloc[0]:.1%}.",
+        (
+            f"Highest uniform tariff keeping P({event}) at or under {opts.max_probability:.0%}: "
+            f"{solved:.0f} USD/MWh ({solved * rate / 1000:.2f} PKR/kWh)."
+            if solved is not None
+            else f"No tariff of the grid keeps P({event}) at or under {opts.max_probability:.0%}."
+        ),
+        f"Country's expected net gain: {view.net_gain_usd / 1e6:,.0f} M USD "
+        f"({view.net_gain_usd * rate / 1e9:,.1f} bn PKR), "
+        f"{view.share_of_capacity_payments:.1%} of the capacity payments owed anyway over the "
+        "period "
+        f"({view.capacity_payments_usd * rate / 1e9:,.0f} bn PKR).",
+    ]
+    if no_subsidy is not None:
+        findings.append(
+            "No-subsidy test on the scenario year: "
+            + (
+                "passed."
+                if no_subsidy.passed
+                else f"FAILED in {no_subsidy.failed_hours} hours "
+                f"({no_subsidy.failed_mwh:,.0f} MWh served below cost)."
+            )
+            + " Lowest tariff that passes for every site: "
+            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh."
+        )
+    report.heading("Findings")
+    report.bullets(findings)
+
+    report.heading("Outcomes over the horizon")
+    pct = result.percentiles().copy()
+    report.table(
+        pct,
+        caption="P5/P50/P95 across paths at the allocation's tariffs; money in USD and PKR.",
+        float_format="{:,.3g}",
+    )
+    paths = result.outcome_paths()
+    fig = Figure(figsize=(13, 3.4))
+    axes = fig.subplots(1, 3)
+    for ax, (col, label, scale) in zip(
+        axes,
+        [
+            ("absorbed_twh", "absorbed energy [TWh]", 1.0),
+            ("country_net_gain_usd", "country's net gain [M USD]", 1e-6),
+            ("miners_margin_usd", "miners' cash margin [M USD]", 1e-6),
+        ],
+        strict=True,
+    ):
+        ax.hist(paths[col] * scale, bins=50, color="tab:blue", alpha=0.8)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("paths")
+    report.figure(fig, "Histograms across paths.")
+
+    fig = Figure(figsize=(13, 7))
+    axes = fig.subplots(2, 2, sharex=True)
+    _fan(axes[0, 0], result, "monthly_btc_price_usd", 1e-3, "BTC price [k USD]")
+    _fan(axes[0, 1], result, "monthly_hashprice_usd_per_ph_day", 1.0, "hashprice [USD/PH/day]")
+    mining_sites = result.model.site_is_mining
+    if mining_sites.any():
+        tariff_mean = float(result.model.tariff_cases_usd_per_mwh[0][mining_sites].mean())
+        per_hashprice = float(
+            miner_revenue_usd_per_mwh(
+                1.0,
+                ctx.asic.efficiency_j_per_th,
+                result.model.pool_fee_fraction,
+                result.model.site_overhead_fraction,
+            )
+        )
+        axes[0, 1].axhline(
+            (tariff_mean + result.model.miner_other_opex_usd_per_mwh) / per_hashprice,
+            color="tab:red",
+            ls="--",
+            label="miners' cash break-even",
+        )
+    axes[0, 1].legend(loc="upper right", fontsize=8)
+    _fan(axes[1, 0], result, "monthly_energy_mwh", 1e-3, "absorbed energy [GWh/month]")
+    _fan(axes[1, 1], result, "monthly_mining_operating_share", 100.0, "mining MW running [%]")
+    report.figure(
+        fig,
+        "Fan charts per month (P5-P95, P25-P75, median). The 2028 halving shows as a step in "
+        "hashprice.",
+    )
+
+    report.heading("Tariff and the risk that miners stop or leave")
+    grid = result.tariff_grid_usd_per_mwh
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
+    ax.plot(
+        grid,
+        probs["p_miner_stops"].iloc[1:],
+        marker="o",
+        label="P(a mining site stops for a month)",
+    )
+    ax.plot(grid, probs["p_miner_leaves"].iloc[1:], marker="o", label="P(a mining site leaves)")
+    ax.axhline(
+        opts.max_probability, color="grey", ls=":", label=f"limit {opts.max_probability:.0%}"
+    )
+    if solved is not None:
+        ax.axvline(solved, color="tab:red", ls="--", label=f"solved tariff {solved:g} USD/MWh")
+    ax.set_xlabel("uniform tariff [USD/MWh]")
+    ax.set_ylabel("probability")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    report.figure(
+        fig,
+        "Every tariff of the grid is evaluated on the same random paths (common random numbers).",
+    )
+    shown = probs.copy()
+    report.table(
+        shown,
+        caption="Per tariff case: probabilities and medians (money in USD).",
+        float_format="{:,.3g}",
+    )
+
+    report.heading("The country's view (mean over paths)")
+    report.table(
+        view.to_frame(),
+        caption=(
+            "Tariff revenue less fuel (with losses) and network cost, less the taxes forgone by "
+            "the incentives "
+            f"(hardware import exemption: {opts.incentives.hardware_import_exemption}; AI tax "
+            "reduction: "
+            f"{opts.incentives.ai_tax_reduction}), against the capacity payments owed anyway "
+            f"(PKR {ctx.country.capacity_payments_pkr_per_year / 1e9:,.0f} bn a year). PKR at "
+            f"{rate:g} PKR/USD."
+        ),
+        float_format="{:,.4g}",
+    )
+
+    if no_subsidy is not None:
+        report.heading("No-subsidy test (scenario year)")
+        report.paragraph(
+            "For every hour a site is served, its tariff must cover the marginal cost of the "
+            "unit serving it, "
+            "grossed up for losses, plus the network charge."
+        )
+        report.table(
+            no_subsidy.lowest_passing_tariff_usd_per_mwh.to_frame(),
+            caption="Lowest passing tariff per site [USD/MWh].",
+        )
+        if not no_subsidy.passed:
+            worst = (
+                no_subsidy.failures.sort_values("shortfall_usd", ascending=False).head(20).copy()
+            )
+            worst["interval_start"] = worst["interval_start"].map(lambda t: t.isoformat())
+            worst = worst.drop(columns=["interval_end"]).set_index("interval_start")
+            report.table(worst, caption="Worst failing hours (up to 20).", float_format="{:,.2f}")
+
+    report.heading("Model and assumptions")
+    report.bullets(
+        [
+            f"Mining sites run {ctx.asic.model} ({ctx.asic.efficiency_j_per_th} J/TH), pool fee "
+            f"{result.model.pool_fee_fraction:.1%}, site overhead "
+            f"{result.model.site_overhead_fraction:.0%}.",
+            "BTC price: monthly log random walk with Student-t shocks; hashrate outside the "
+            "programme grows with a trend "
+            "and an elasticity to hashprice against the fleet's hashcost; the programme's own "
+            "hashrate is added one month late.",
+            "Surplus: month x hour-of-day means of the scenario's per-zone surplus, less demand "
+            "growth, plus rooftop-solar "
+            "output that lowers daytime grid demand; sites share a zone's surplus pro rata, "
+            "capped by the national surplus.",
+            "A site stops in a month whose cash margin is negative and leaves after "
+            f"{result.model.leave_after_months} such months in a row.",
+            "Numbers from the world are in offtake/data/economics/*.toml with their sources; "
+            "estimates are marked there.",
+        ],
+        css_class="note",
+    )
+    return report

@@ -1,0 +1,259 @@
+"""Key figures of a simulated year: energy, safety, contract terms, events, the ignoring site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from offtake.dispatch import Reason
+from offtake.simulation.engine import TOL_MW, SimulationResult
+
+__all__ = ["EXCEEDANCE_CAUSES", "compute_kpis", "curtailment_runs", "zone_served_mw"]
+
+#: Causes an interval of served load above real surplus is put down to, in the order tried.
+EXCEEDANCE_CAUSES = (
+    "emergency floor",
+    "site ignoring its cap",
+    "unit trip within the interval",
+    "site response lag",
+    "staggered curtailment",
+    "forecast error beyond margin",
+)
+#: Share of the planner's bound the year should absorb [-] (issue 5 target).
+ENERGY_TARGET = 0.97
+
+
+def zone_served_mw(result: SimulationResult) -> NDArray[np.float64]:
+    """Metered flexible load per interval and zone [MW], shape (T, Z)."""
+    onehot = np.zeros((result.contracts.n_sites, len(result.zone_ids)))
+    onehot[np.arange(result.contracts.n_sites), result.contracts.zone_index] = 1.0
+    return np.asarray(result.draw_mw @ onehot, dtype=float)
+
+
+def curtailment_runs(curtailed: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Start index and length of each run of True in a 1-D boolean array."""
+    edges = np.diff(np.concatenate(([0], curtailed.astype(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return starts, ends - starts
+
+
+def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) -> dict[str, Any]:
+    """Key figures of the year, as a JSON-ready dict.
+
+    Parameters
+    ----------
+    result
+        The simulated year.
+    runtime_s
+        Wall time of the run [s], recorded if given.
+
+    Returns
+    -------
+    dict
+        ``energy``, ``safety``, ``sites``, ``events``, ``ignoring_site``, ``stagger``,
+        ``trouble``, ``reasons`` and ``run`` sections.
+    """
+    c = result.contracts
+    step_h = result.step_h
+    n_steps = result.cap_mw.shape[0]
+    hours = n_steps * step_h
+    cap, draw = result.cap_mw, result.draw_mw
+    within = np.minimum(draw, cap)
+    absorbed_mwh = float(draw.sum() * step_h)
+    within_mwh = float(within.sum() * step_h)
+    planner_mwh = float(c.expected_energy_mwh.sum())
+    energy = {
+        "absorbed_mwh": absorbed_mwh,
+        "absorbed_within_caps_mwh": within_mwh,
+        "planner_bound_mwh": planner_mwh,
+        "share_of_planner_bound": within_mwh / planner_mwh if planner_mwh > 0 else None,
+        "target_share": ENERGY_TARGET,
+        "meets_target": bool(planner_mwh > 0 and within_mwh / planner_mwh >= ENERGY_TARGET),
+        "hindsight_bound_mwh": result.bound_hindsight_mwh,
+        "share_of_hindsight_bound": (
+            within_mwh / result.bound_hindsight_mwh if result.bound_hindsight_mwh > 0 else None
+        ),
+        "allocated_energy_mwh": float(c.allocated_mw.sum() * hours),
+    }
+
+    served = zone_served_mw(result)
+    excess = served - result.real_surplus_mw
+    over_zone = excess > TOL_MW
+    over_any = over_zone.any(axis=1)
+    excess_pos = np.where(over_zone, excess, 0.0)
+    over_cap = np.maximum(draw - cap, 0.0)
+    onehot = np.zeros((c.n_sites, len(result.zone_ids)))
+    onehot[np.arange(c.n_sites), c.zone_index] = 1.0
+    lag_zone = over_cap @ onehot
+    ign_zone = np.zeros_like(lag_zone)
+    if result.ignoring_site is not None:
+        i = result.ignoring_site
+        ign_zone[:, c.zone_index[i]] = over_cap[:, i]
+    masks = [
+        result.emergency_zone,
+        ign_zone >= excess - TOL_MW,
+        result.new_outage_zone,
+        lag_zone >= excess - TOL_MW,
+        np.broadcast_to((result.deferred_mw > TOL_MW)[:, None], excess.shape),
+        np.ones_like(over_zone),
+    ]
+    causes: dict[str, dict[str, float]] = {}
+    left = over_zone.copy()
+    for name, mask in zip(EXCEEDANCE_CAUSES, masks, strict=True):
+        hit = left & mask
+        causes[name] = {
+            "zone_intervals": int(hit.sum()),
+            "energy_mwh": float(excess_pos[hit].sum() * step_h),
+        }
+        left &= ~hit
+    safety: dict[str, Any] = {
+        "intervals_over_real_surplus": int(over_any.sum()),
+        "zone_intervals_over_real_surplus": int(over_zone.sum()),
+        "energy_over_real_surplus_mwh": float(excess_pos.sum() * step_h),
+        "max_excess_mw": float(excess_pos.max()) if excess_pos.size else 0.0,
+        "target_intervals": 0,
+        "by_cause": causes,
+    }
+    if result.national_real_mw is not None:
+        nat_excess = served.sum(axis=1) - result.national_real_mw
+        safety["national_intervals_over_real_surplus"] = int((nat_excess > TOL_MW).sum())
+        safety["national_energy_over_real_surplus_mwh"] = float(
+            np.maximum(nat_excess, 0.0).sum() * step_h
+        )
+
+    # Curtailment under the contract: below allocation for a grid reason (not a suspension).
+    curtailed = (cap < c.allocated_mw[None, :] - TOL_MW) & (result.reason != Reason.SUSPENDED)
+    sites = []
+    all_lengths: list[float] = []
+    for i, site in enumerate(c.site_ids):
+        alloc = float(c.allocated_mw[i])
+        _, lengths = curtailment_runs(curtailed[:, i])
+        lengths_h = lengths * step_h
+        all_lengths.extend(lengths_h.tolist())
+        curtailed_mwh = float(np.where(curtailed[:, i], alloc - cap[:, i], 0.0).sum() * step_h)
+        rate = curtailed_mwh / (alloc * hours) if alloc > 0 else 0.0
+        depth = (
+            float(np.where(curtailed[:, i], (alloc - cap[:, i]) / alloc, 0.0).max())
+            if alloc > 0
+            else 0.0
+        )
+        below_floor = (
+            cap[:, i] < c.floor_mw[i] - TOL_MW if c.is_ai[i] else np.zeros(n_steps, dtype=bool)
+        )
+        max_h = float(lengths_h.max()) if lengths_h.size else 0.0
+        limit_h = float(c.max_curtailment_duration_h[i])
+        sites.append(
+            {
+                "site_id": site,
+                "zone": result.zone_ids[c.zone_index[i]],
+                "kind": "ai" if c.is_ai[i] else "mining",
+                "allocated_mw": alloc,
+                "energy_mwh": float(within[:, i].sum() * step_h),
+                "expected_energy_mwh": float(c.expected_energy_mwh[i]),
+                "curtailed_mwh": curtailed_mwh,
+                "curtailment_rate": rate,
+                "annual_curtailment_limit": float(c.annual_curtailment_limit[i]),
+                "within_annual_limit": bool(rate <= c.annual_curtailment_limit[i] + 1e-9),
+                "deepest_curtailment": depth,
+                "max_curtailment_fraction": float(c.max_curtailment_fraction[i]),
+                "within_depth": bool(depth <= c.max_curtailment_fraction[i] + 1e-6),
+                "hours_below_floor": float(below_floor.sum() * step_h),
+                "curtailed_hours": float(curtailed[:, i].sum() * step_h),
+                "suspended_hours": float((result.reason[:, i] == Reason.SUSPENDED).sum() * step_h),
+                "events": int(lengths.size),
+                "mean_event_h": float(lengths_h.mean()) if lengths_h.size else 0.0,
+                "longest_event_h": max_h,
+                "max_curtailment_duration_h": limit_h,
+                "events_longer_than_contract": int((lengths_h > limit_h + 1e-9).sum()),
+                "over_draw_mwh": float(over_cap[:, i].sum() * step_h),
+            }
+        )
+    lengths_all = np.asarray(all_lengths)
+    events = {
+        "count": int(lengths_all.size),
+        "mean_h": float(lengths_all.mean()) if lengths_all.size else 0.0,
+        "median_h": float(np.median(lengths_all)) if lengths_all.size else 0.0,
+        "max_h": float(lengths_all.max()) if lengths_all.size else 0.0,
+        "lengths_h": [round(x, 4) for x in lengths_all.tolist()],
+    }
+
+    ignoring: dict[str, Any] = {"site_id": None}
+    flagged = [c.site_ids[i] for i in np.flatnonzero(result.flagged_step >= 0)]
+    if result.ignoring_site is not None:
+        i = result.ignoring_site
+        f_step = int(result.flagged_step[i])
+        first_over = np.flatnonzero(over_cap[:, i] > TOL_MW)
+        ignoring = {
+            "site_id": c.site_ids[i],
+            "found": f_step >= 0,
+            "flagged_at": result.index[f_step].isoformat() if f_step >= 0 else None,
+            "first_over_draw_at": result.index[int(first_over[0])].isoformat()
+            if first_over.size
+            else None,
+            "hours_to_detection": (
+                float((f_step - first_over[0] + 1) * step_h)
+                if f_step >= 0 and first_over.size
+                else None
+            ),
+            "disconnected_at": (
+                result.index[int(result.disconnected_step[i])].isoformat()
+                if result.disconnected_step[i] >= 0
+                else None
+            ),
+            "over_draw_mwh": float(over_cap[:, i].sum() * step_h),
+            "over_draw_before_flag_mwh": float(over_cap[: max(f_step + 1, 0), i].sum() * step_h)
+            if f_step >= 0
+            else float(over_cap[:, i].sum() * step_h),
+            "peak_over_draw_mw": float(over_cap[:, i].max()),
+        }
+    ignoring["flagged_sites"] = flagged
+    ignoring["false_positives"] = [s for s in flagged if s != ignoring.get("site_id")]
+
+    reason_counts = np.bincount(result.reason.ravel().astype(np.int64), minlength=len(Reason))
+    reasons = {r.name.lower(): int(reason_counts[r.value]) for r in Reason}
+    stagger = {
+        "intervals_with_deferred_curtailment": int((result.deferred_mw > TOL_MW).sum()),
+        "max_deferred_mw": float(result.deferred_mw.max()) if n_steps else 0.0,
+        "contingency_limit_mw": result.policy.contingency_limit_mw,
+    }
+    trouble = {
+        "forced_outages": len(result.outages),
+        "outage_unit_hours": float(sum((o.end - o.start) for o in result.outages) * step_h),
+        "emergencies": [
+            {
+                "start": result.index[e.start].isoformat(),
+                "duration_h": (e.end - e.start) * step_h,
+                "zone": e.zone or "national",
+                "severity": round(e.severity, 3),
+            }
+            for e in result.emergencies
+        ],
+    }
+    run: dict[str, Any] = {
+        "seed": result.seed,
+        "step_s": result.step_s,
+        "intervals": n_steps,
+        "sites": c.n_sites,
+        "start": result.index[0].isoformat(),
+        "end": (result.index[-1] + (result.index[1] - result.index[0])).isoformat()
+        if n_steps > 1
+        else None,
+        "safety_k": result.policy.safety_k,
+        "ramp_up_fraction_per_min": result.policy.ramp_up_fraction_per_min,
+    }
+    if runtime_s is not None:
+        run["runtime_s"] = round(runtime_s, 3)
+    return {
+        "energy": energy,
+        "safety": safety,
+        "sites": sites,
+        "events": events,
+        "ignoring_site": ignoring,
+        "stagger": stagger,
+        "trouble": trouble,
+        "reasons": reasons,
+        "run": run,
+    }

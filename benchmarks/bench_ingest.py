@@ -42,9 +42,7 @@ def main() -> int:
         factory = make_session_factory(engine)
         with session_scope(factory) as s:
             sites.create_operator(s, SYSTEM, "op1", "Bench operator")
-            licences.apply_for_licence(
-                s, SYSTEM, operator_id="op1", kind_id="mining", licence_id="L1", at=T0
-            )
+            licences.apply_for_licence(s, SYSTEM, operator_id="op1", kind_id="mining", licence_id="L1", at=T0)
             licences.transition_licence(s, SYSTEM, "L1", "approved", at=T0)
             licences.transition_licence(s, SYSTEM, "L1", "active", at=T0)
             for k in range(args.sites):

@@ -51,9 +51,7 @@ def write_export(path: Path, entries: int, signer: Signer, every: int = 1024) ->
 
     at = format_time(now)
     with path.open("w", encoding="ascii") as fh:
-        fh.write(
-            f"{MAGIC}\t{VERSION}\t{json.dumps(header, sort_keys=True, separators=(',', ':'))}\n"
-        )
+        fh.write(f"{MAGIC}\t{VERSION}\t{json.dumps(header, sort_keys=True, separators=(',', ':'))}\n")
         lines = []
         for seq in range(entries):
             start = T0 + timedelta(hours=seq // 100)

@@ -78,9 +78,7 @@ def factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
 
 
-def principal(
-    role: str, client_id: str, operator_id: str | None = None, site_id: str | None = None
-) -> Principal:
+def principal(role: str, client_id: str, operator_id: str | None = None, site_id: str | None = None) -> Principal:
     return Principal(client_id, role, operator_id, ROLE_SCOPES[role], site_id)
 
 
@@ -102,9 +100,7 @@ def build_world(factory: sessionmaker[Session]) -> World:
         for op in ("op1", "op2"):
             sites.create_operator(s, regulator, op, f"Operator {op}")
         for op, lic, site, mw in (("op1", "L1", "S1", 50.0), ("op2", "L2", "S2", 20.0)):
-            licences.apply_for_licence(
-                s, regulator, operator_id=op, kind_id="mining", licence_id=lic, at=T0
-            )
+            licences.apply_for_licence(s, regulator, operator_id=op, kind_id="mining", licence_id=lic, at=T0)
             licences.transition_licence(s, regulator, lic, "approved", at=T0)
             licences.transition_licence(s, regulator, lic, "active", at=T0)
             sites.create_site(
@@ -148,16 +144,12 @@ class Live:
         data = {"grant_type": "client_credentials"}
         if scope:
             data["scope"] = scope
-        r = httpx.post(
-            f"{self.url}/api/v1/auth/token", data=data, auth=(c.client_id, c.client_secret)
-        )
+        r = httpx.post(f"{self.url}/api/v1/auth/token", data=data, auth=(c.client_id, c.client_secret))
         assert r.status_code == 200, r.text
         return str(r.json()["access_token"])
 
     def http(self, name: str) -> httpx.Client:
-        return httpx.Client(
-            base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {self.token(name)}"}
-        )
+        return httpx.Client(base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {self.token(name)}"})
 
 
 def free_socket() -> socket.socket:
@@ -168,14 +160,10 @@ def free_socket() -> socket.socket:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Live]:
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("live")
     for url in database_url(request.param, folder):
-        settings = Settings.resolve(
-            env={}, data_dir=str(folder), database_url=url, checkpoint_every_entries=5
-        )
+        settings = Settings.resolve(env={}, data_dir=str(folder), database_url=url, checkpoint_every_entries=5)
         eng = make_engine(url)
         upgrade(eng)
         factory = make_session_factory(eng)

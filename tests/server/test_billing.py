@@ -71,10 +71,7 @@ def billed(world: World) -> World:
         ingest_readings(
             s,
             world.op1,
-            [
-                MeterReading("S1", meter, T0 + h * H, T0 + (h + 1) * H, round(mwh * MWH))
-                for h, meter, mwh in readings
-            ],
+            [MeterReading("S1", meter, T0 + h * H, T0 + (h + 1) * H, round(mwh * MWH)) for h, meter, mwh in readings],
         )
     return world
 
@@ -82,10 +79,7 @@ def billed(world: World) -> World:
 def test_each_interval_against_the_cap_in_force(billed: World) -> None:
     with billed.factory() as s:
         rec = reconcile_site(s, billed.op1, "S1", T0, T0 + 24 * H)
-    rows = [
-        (i.energy_wh, i.allowed_wh, i.overdraw_wh, i.cap_source, round(i.penalty_micro_usd))
-        for i in rec.intervals
-    ]
+    rows = [(i.energy_wh, i.allowed_wh, i.overdraw_wh, i.cap_source, round(i.penalty_micro_usd)) for i in rec.intervals]
     assert rows == [
         (39 * MWH, 40 * MWH, 0, "limit", 0),
         (40_800_000, 40 * MWH, 0, "limit", 0),  # exactly at the 2 % tolerance
@@ -112,25 +106,18 @@ def test_monthly_bill_in_usd_and_pkr(billed: World) -> None:
     assert bill.penalty_micro_usd == 1_400_000_000
     assert bill.total_micro_usd == 16_961_000_000
     assert bill.total_paisa == 16_961 * 280 * 100
-    assert (
-        bill.as_dict()["total_usd"] == "16961.000000"
-        and bill.as_dict()["total_pkr"] == "4749080.00"
-    )
+    assert bill.as_dict()["total_usd"] == "16961.000000" and bill.as_dict()["total_pkr"] == "4749080.00"
     with billed.factory() as s:
         assert monthly_bill(s, billed.op1, "S1", "2025-08").total_micro_usd == 0
 
 
 def test_no_active_licence_means_every_wh_is_over_draw(billed: World) -> None:
     with session_scope(billed.factory) as s:
-        licences.transition_licence(
-            s, billed.regulator, "L1", "suspended", at=T0 + 6 * H, reason="unpaid bill"
-        )
+        licences.transition_licence(s, billed.regulator, "L1", "suspended", at=T0 + 6 * H, reason="unpaid bill")
         ingest_readings(s, billed.op1, [MeterReading("S1", "m1", T0 + 6 * H, T0 + 7 * H, MWH)])
     with billed.factory() as s:
         rec = reconcile_site(s, billed.op1, "S1", T0 + 6 * H, T0 + 7 * H)
-        assert [(i.allowed_wh, i.overdraw_wh, i.cap_source) for i in rec.intervals] == [
-            (0, MWH, "ineligible")
-        ]
+        assert [(i.allowed_wh, i.overdraw_wh, i.cap_source) for i in rec.intervals] == [(0, MWH, "ineligible")]
         bill = monthly_bill(s, billed.op1, "S1", "2025-07")
     assert bill.total_micro_usd == 16_961_000_000 + 70_000_000 + 200_000_000
 
@@ -144,10 +131,7 @@ def test_rounding_is_exact_half_even_once_per_line() -> None:
 
 def test_billing_month_follows_the_time_zone() -> None:
     start, end = month_bounds("2025-08", "Asia/Karachi")
-    assert (
-        start.isoformat() == "2025-07-31T19:00:00+00:00"
-        and end.isoformat() == "2025-08-31T19:00:00+00:00"
-    )
+    assert start.isoformat() == "2025-07-31T19:00:00+00:00" and end.isoformat() == "2025-08-31T19:00:00+00:00"
     with pytest.raises(InputError):
         month_bounds("2025-13")
     with pytest.raises(InputError):

@@ -46,9 +46,7 @@ def entry_line(lines: list[str], seq: int) -> int:
     return next(i for i, line in enumerate(lines) if line.startswith(f"E\t{seq}\t"))
 
 
-def check(
-    path: Path, lines: list[str], signer: Signer
-) -> list[tuple[str, int | None, int | None, int | None]]:
+def check(path: Path, lines: list[str], signer: Signer) -> list[tuple[str, int | None, int | None, int | None]]:
     path.write_text("".join(lines))
     report = verify_export(path, signer.public_key)
     return [(f.kind, f.line, f.first_seq, f.last_seq) for f in report.findings]
@@ -60,11 +58,7 @@ def test_an_intact_export_verifies(exported: tuple[Path, Signer, list[str]]) -> 
     assert report.ok and report.entries == 70
     # the ledger checkpoint at 40, export checkpoints at 16, 32, 48, 64 and the trailer
     assert report.checkpoints == 6
-    leaves = [
-        merkle.leaf_hash(line.rstrip("\n").split("\t", 3)[3].encode())
-        for line in lines
-        if line[0] == "E"
-    ]
+    leaves = [merkle.leaf_hash(line.rstrip("\n").split("\t", 3)[3].encode()) for line in lines if line[0] == "E"]
     assert report.root == merkle.root_from_leaf_hashes(leaves)
 
 

@@ -105,9 +105,7 @@ def test_conflicting_reading_is_refused_with_the_reason(world: World) -> None:
         (MeterReading("S1", "bad meter", T0, T0 + H, 1), "meter_id", "valid id"),
     ],
 )
-def test_bad_readings_are_refused_naming_the_field(
-    world: World, reading: MeterReading, field: str, words: str
-) -> None:
+def test_bad_readings_are_refused_naming_the_field(world: World, reading: MeterReading, field: str, words: str) -> None:
     with pytest.raises(ReadingsRejected) as info:
         ingest(world, world.grid, [r(start=T0 - 5 * H), reading])
     assert info.value.field == f"readings[1].{field}"
@@ -214,3 +212,23 @@ def test_concurrent_writers_get_gap_free_sequence_numbers(world: World) -> None:
         data = s.execute(select(LedgerEntry.data).order_by(LedgerEntry.seq)).scalars().all()
         assert head.root == merkle.root_from_leaf_hashes(merkle.leaf_hash(d) for d in data)
     assert count(world, Reading) == 20
+
+
+def test_checkpoints_follow_the_cadence(world: World) -> None:
+    from offtake.ledger.signing import Signer
+
+    signer = Signer.generate()
+    with session_scope(world.factory) as s:
+        first = store.maybe_checkpoint(s, signer, every_entries=5, interval_s=3600, now=T0)
+        assert first is not None and first.size == 10  # none yet: sign at once
+        assert store.maybe_checkpoint(s, signer, every_entries=5, interval_s=3600, now=T0) is None
+    ingest(world, world.grid, [r(start=T0 + i * H, wh=1) for i in range(4)])
+    with session_scope(world.factory) as s:
+        assert store.maybe_checkpoint(s, signer, every_entries=5, interval_s=3600, now=T0 + H / 2) is None
+        late = store.maybe_checkpoint(s, signer, every_entries=5, interval_s=3600, now=T0 + 2 * H)
+        assert late is not None and late.size == 14 and late.verify(signer.public_key)
+    ingest(world, world.grid, [r(start=T0 + (10 + i) * H, wh=1) for i in range(5)])
+    with session_scope(world.factory) as s:
+        due = store.maybe_checkpoint(s, signer, every_entries=5, interval_s=3600, now=T0 + 2 * H)
+        assert due is not None and due.size == 19
+        assert [c.size for c in store.list_checkpoints(s)] == [10, 14, 19]

@@ -30,9 +30,7 @@ HEADER = (
 
 def test_lifecycle_allows_only_the_documented_transitions(world: World) -> None:
     with session_scope(world.factory) as s:
-        lic = licences.apply_for_licence(
-            s, world.op1, operator_id="op1", kind_id="ai_data_centre", licence_id="A1"
-        )
+        lic = licences.apply_for_licence(s, world.op1, operator_id="op1", kind_id="ai_data_centre", licence_id="A1")
         assert lic.state == "applied"
         with pytest.raises(ConflictError, match="cannot become active"):
             licences.transition_licence(s, world.regulator, "A1", "active")
@@ -84,9 +82,7 @@ def test_a_site_without_an_active_licence_gets_no_power(world: World) -> None:
             ("S2", 20.0, 0.0),
         ]
     with session_scope(world.factory) as s:
-        licences.transition_licence(
-            s, world.regulator, "L2", "suspended", at=T0 + 2 * D, reason="audit"
-        )
+        licences.transition_licence(s, world.regulator, "L2", "suspended", at=T0 + 2 * D, reason="audit")
     with world.factory() as s:
         assert [e.site_id for e in eligible_sites(s, T0 + 3 * D)] == ["S1"]
         assert site_power_limit_w(s, "S2", T0 + 3 * D) == 0
@@ -115,14 +111,10 @@ def test_licence_kinds_are_data_and_a_new_kind_needs_no_code(world: World) -> No
             kinds.create_licence_kind(s, world.grid, {"id": "x", "name": "x"})
         with pytest.raises(InputError, match="site_kinds"):
             kinds.create_licence_kind(s, world.regulator, {"id": "y", "site_kinds": ["steel"]})
-        licences.apply_for_licence(
-            s, world.regulator, operator_id="op1", kind_id="stablecoin_issuer", licence_id="X1"
-        )
+        licences.apply_for_licence(s, world.regulator, operator_id="op1", kind_id="stablecoin_issuer", licence_id="X1")
         licences.transition_licence(s, world.regulator, "X1", "approved")
         licences.transition_licence(s, world.regulator, "X1", "active")
-        licences.apply_for_licence(
-            s, world.regulator, operator_id="op1", kind_id="exchange", licence_id="E1"
-        )
+        licences.apply_for_licence(s, world.regulator, operator_id="op1", kind_id="exchange", licence_id="E1")
         # an exchange licence powers no site
         with pytest.raises(InputError, match="does not cover mining sites"):
             sites.attach_licence(s, world.grid, "S1", "E1")
@@ -130,14 +122,10 @@ def test_licence_kinds_are_data_and_a_new_kind_needs_no_code(world: World) -> No
 
 def test_sandbox_licences_are_time_limited_and_capped(world: World) -> None:
     with session_scope(world.factory) as s:
-        licences.apply_for_licence(
-            s, world.regulator, operator_id="op1", kind_id="sandbox", licence_id="SB1", at=T0
-        )
+        licences.apply_for_licence(s, world.regulator, operator_id="op1", kind_id="sandbox", licence_id="SB1", at=T0)
         licences.transition_licence(s, world.regulator, "SB1", "approved", at=T0)
         with pytest.raises(InputError, match="at most 180 days"):
-            licences.transition_licence(
-                s, world.regulator, "SB1", "active", at=T0, valid_until=T0 + 200 * D
-            )
+            licences.transition_licence(s, world.regulator, "SB1", "active", at=T0, valid_until=T0 + 200 * D)
     with session_scope(world.factory) as s:
         lic = licences.transition_licence(s, world.regulator, "SB1", "active", at=T0)
         assert lic.valid_until == T0 + 180 * D
@@ -211,11 +199,7 @@ def test_every_write_is_audited_and_ledgered(world: World) -> None:
         assert s.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == 10
         for e in events:
             body = entries[e.ledger_seq]
-            assert (
-                body["kind"] == "registry"
-                and body["action"] == e.action
-                and body["object_id"] == e.object_id
-            )
+            assert body["kind"] == "registry" and body["action"] == e.action and body["object_id"] == e.object_id
             assert body["by"] == e.client_id
         actions = [e.action for e in reversed(events)]
         assert actions[:2] == ["operator.create", "operator.create"]
@@ -239,9 +223,7 @@ def test_contracts_may_not_overlap_and_money_is_exact(world: World) -> None:
         exchange_rate_pkr_per_usd=280.15,
     )
     with session_scope(world.factory) as s:
-        c = contracts.create_contract(
-            s, world.grid, site_id="S1", valid_from=T0, valid_until=T0 + 30 * D, **terms
-        )
+        c = contracts.create_contract(s, world.grid, site_id="S1", valid_from=T0, valid_until=T0 + 30 * D, **terms)
         assert (c.tariff_micro_usd_per_mwh, c.overdraw_penalty_micro_usd_per_mwh) == (
             82_070_000,
             150_500_000,
@@ -262,3 +244,54 @@ def test_contracts_may_not_overlap_and_money_is_exact(world: World) -> None:
             contracts.create_contract(s, world.op1, site_id="S1", valid_from=T0 + 90 * D, **terms)
     with world.factory() as s:
         assert [x.site_id for x in contracts.list_contracts(s, world.op2)] == []
+
+
+def test_an_exhausted_energy_cap_stops_power(world: World) -> None:
+    from offtake.ledger import MeterReading, ingest_readings
+
+    with session_scope(world.factory) as s:
+        licences.apply_for_licence(
+            s,
+            world.regulator,
+            operator_id="op1",
+            kind_id="sandbox",
+            licence_id="SB2",
+            at=T0,
+            limits={"max_mw": 5, "max_energy_mwh": 10},
+        )
+        licences.transition_licence(s, world.regulator, "SB2", "approved", at=T0)
+        licences.transition_licence(s, world.regulator, "SB2", "active", at=T0)
+        sites.create_site(
+            s, world.grid, site_id="T1", operator_id="op1", zone="KE", kind="mining", licence_id="SB2", connection_mw=5
+        )
+        contracts.create_contract(
+            s,
+            world.grid,
+            site_id="T1",
+            valid_from=T0,
+            tariff_usd_per_mwh=80,
+            firm_mw=0,
+            interruptible_mw=8,
+            max_curtailment_fraction=1,
+            max_curtailment_duration_h=6,
+            annual_curtailment_limit=0.1,
+            response_time_s=60,
+            overdraw_tolerance_fraction=0,
+            overdraw_penalty_usd_per_mwh=100,
+            exchange_rate_pkr_per_usd=280,
+        )
+        h = timedelta(hours=1)
+        ingest_readings(
+            s, world.op1, [MeterReading("T1", "m", T0 + i * h, T0 + (i + 1) * h, 4_000_000) for i in range(2)]
+        )
+    with world.factory() as s:
+        assert site_power_limit_w(s, "T1", T0 + 2 * timedelta(hours=1)) == 5_000_000  # 8 of 10 MWh used
+    with session_scope(world.factory) as s:
+        ingest_readings(
+            s, world.op1, [MeterReading("T1", "m", T0 + 2 * timedelta(hours=1), T0 + 3 * timedelta(hours=1), 2_000_000)]
+        )
+    with world.factory() as s:
+        at = T0 + 4 * timedelta(hours=1)
+        assert site_power_limit_w(s, "T1", at) == 0
+        assert "T1" not in [e.site_id for e in eligible_sites(s, at)]
+        assert "S1" in [e.site_id for e in eligible_sites(s, at)]

@@ -31,9 +31,7 @@ def test_health_and_openapi(live: Live) -> None:
 def test_token_endpoint_accepts_basic_and_form_credentials(live: Live) -> None:
     c = live.clients["op1"]
     token_url = f"{live.url}/api/v1/auth/token"
-    by_basic = httpx.post(
-        token_url, data={"grant_type": "client_credentials"}, auth=(c.client_id, c.client_secret)
-    )
+    by_basic = httpx.post(token_url, data={"grant_type": "client_credentials"}, auth=(c.client_id, c.client_secret))
     by_form = httpx.post(
         token_url,
         data={
@@ -62,14 +60,10 @@ def test_token_endpoint_accepts_basic_and_form_credentials(live: Live) -> None:
 def test_token_errors_are_clear_json(live: Live) -> None:
     c = live.clients["op1"]
     token_url = f"{live.url}/api/v1/auth/token"
-    bad = httpx.post(
-        token_url, data={"grant_type": "client_credentials"}, auth=(c.client_id, "wrong")
-    )
+    bad = httpx.post(token_url, data={"grant_type": "client_credentials"}, auth=(c.client_id, "wrong"))
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
     assert (
-        httpx.post(
-            token_url, data={"grant_type": "password"}, auth=(c.client_id, c.client_secret)
-        ).json()["error"]
+        httpx.post(token_url, data={"grant_type": "password"}, auth=(c.client_id, c.client_secret)).json()["error"]
         == "unsupported_grant_type"
     )
     scope = httpx.post(
@@ -80,21 +74,12 @@ def test_token_errors_are_clear_json(live: Live) -> None:
     assert scope.status_code == 400 and scope.json()["error"] == "invalid_scope"
     for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic abc"}):
         r = httpx.get(f"{live.url}/api/v1/sites", headers=headers)
-        assert (
-            r.status_code == 401
-            and r.json()["detail"]
-            and r.headers["www-authenticate"].startswith("Bearer")
-        )
+        assert r.status_code == 401 and r.json()["detail"] and r.headers["www-authenticate"].startswith("Bearer")
     # a token signed with another secret is refused
     token = live.token("op1")
     header, payload, _sig = token.split(".")
     forged = f"{header}.{payload}.{base64.urlsafe_b64encode(b'x' * 32).rstrip(b'=').decode()}"
-    assert (
-        httpx.get(
-            f"{live.url}/api/v1/sites", headers={"Authorization": f"Bearer {forged}"}
-        ).status_code
-        == 401
-    )
+    assert httpx.get(f"{live.url}/api/v1/sites", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
 
 def test_an_operator_cannot_read_or_write_another_operators_anything(live: Live) -> None:
@@ -131,9 +116,7 @@ def test_an_operator_cannot_read_or_write_another_operators_anything(live: Live)
             op1.get("/ledger/proofs/inclusion", params={"seq": seq_s2}),
             op1.post("/readings", json={**READING, "site_id": "S2"}),
             op1.post("/licences", json={"operator_id": "op2", "kind_id": "mining"}),
-            op1.post(
-                "/sites", json={"id": "S3", "operator_id": "op1", "zone": "LESCO", "kind": "mining"}
-            ),
+            op1.post("/sites", json={"id": "S3", "operator_id": "op1", "zone": "LESCO", "kind": "mining"}),
             op1.post(
                 "/caps",
                 json={
@@ -213,9 +196,7 @@ def test_readings_over_http_duplicates_conflicts_and_errors(live: Live) -> None:
             assert r.status_code == 422, r.text
             assert r.json()["field"].endswith(field), r.json()
         assert ven.post("/readings", json={**READING, "site_id": "S2"}).status_code == 403
-        r = ven.post(
-            "/readings", content=b"{not json", headers={"content-type": "application/json"}
-        )
+        r = ven.post("/readings", content=b"{not json", headers={"content-type": "application/json"})
         assert r.status_code == 422 and r.json()["detail"]
     with live.http("grid") as grid:
         r = grid.post("/readings", json={**READING, "site_id": "ghost"})
@@ -245,13 +226,9 @@ def test_proofs_and_checkpoints_over_http_verify(live: Live) -> None:
             entry = reg.get(f"/ledger/entries/{seq}").json()
             leaf = merkle.leaf_hash(entry["data"].encode())
             assert leaf.hex() == proof["leaf_hash"]
-            assert merkle.verify_inclusion(
-                leaf, seq, size, [bytes.fromhex(h) for h in proof["path"]], root
-            )
+            assert merkle.verify_inclusion(leaf, seq, size, [bytes.fromhex(h) for h in proof["path"]], root)
         older = reg.get("/ledger/checkpoints").json()["checkpoints"][0]
-        c = reg.get(
-            "/ledger/proofs/consistency", params={"first": older["size"], "second": size}
-        ).json()
+        c = reg.get("/ledger/proofs/consistency", params={"first": older["size"], "second": size}).json()
         assert merkle.verify_consistency(
             older["size"],
             size,
@@ -272,24 +249,12 @@ def test_registry_flow_over_http(live: Live) -> None:
         "S7,op2,HESCO,ai,30,0,30,0.3,4,0.05,900,85,250000,50,10,3\n"
     )
     with live.http("regulator") as reg, live.http("grid") as grid, live.http("op2") as op2:
-        r = op2.post(
-            "/licences", json={"operator_id": "op2", "kind_id": "ai_data_centre", "id": "AI-7"}
-        )
+        r = op2.post("/licences", json={"operator_id": "op2", "kind_id": "ai_data_centre", "id": "AI-7"})
         assert r.status_code == 201 and r.json()["state"] == "applied"
-        assert (
-            reg.post("/licences/AI-7/transitions", json={"to_state": "active"}).status_code == 409
-        )
+        assert reg.post("/licences/AI-7/transitions", json={"to_state": "active"}).status_code == 409
         for state in ("approved", "active"):
-            assert (
-                reg.post(
-                    "/licences/AI-7/transitions", json={"to_state": state, "reason": "ok"}
-                ).status_code
-                == 200
-            )
-        assert (
-            grid.post("/licences/AI-7/transitions", json={"to_state": "suspended"}).status_code
-            == 403
-        )
+            assert reg.post("/licences/AI-7/transitions", json={"to_state": state, "reason": "ok"}).status_code == 200
+        assert grid.post("/licences/AI-7/transitions", json={"to_state": "suspended"}).status_code == 403
         imp = grid.post(
             "/allocations/import",
             params={"valid_from": "2025-07-01T00:00:00Z"},
@@ -304,9 +269,7 @@ def test_registry_flow_over_http(live: Live) -> None:
             headers={"content-type": "text/csv"},
         )
         assert (
-            bad.status_code == 422
-            and bad.json()["field"] == "firm_mw"
-            and "allocation.csv:2" in bad.json()["detail"]
+            bad.status_code == 422 and bad.json()["field"] == "firm_mw" and "allocation.csv:2" in bad.json()["detail"]
         )
         assert grid.put("/sites/S7/licence", json={"licence_id": "AI-7"}).status_code == 200
         eligible = grid.get("/eligibility").json()["sites"]

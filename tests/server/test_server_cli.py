@@ -32,9 +32,7 @@ def invoke(cli: CliRunner, data: Path | None, *args: str) -> tuple[int, str]:
 def test_client_add_prints_credentials_that_work(cli: CliRunner, tmp_path: Path) -> None:
     code, out = invoke(cli, tmp_path, "registry", "add-operator", "op1", "Operator One")
     assert code == 0, out
-    code, out = invoke(
-        cli, tmp_path, "client", "add", "op1 staff", "--role", "operator", "--operator", "op1"
-    )
+    code, out = invoke(cli, tmp_path, "client", "add", "op1 staff", "--role", "operator", "--operator", "op1")
     assert code == 0, out
     lines = dict(line.split(": ", 1) for line in out.strip().splitlines())
     assert lines["client_id"].startswith("cl_") and len(lines["client_secret"]) >= 40
@@ -47,9 +45,7 @@ def test_client_add_prints_credentials_that_work(cli: CliRunner, tmp_path: Path)
         assert client.role == "operator" and client.operator_id == "op1"
         assert lines["client_secret"] not in client.secret_hash
     engine.dispose()
-    code, out = invoke(
-        cli, tmp_path, "client", "add", "x", "--role", "operator", "--operator", "ghost"
-    )
+    code, out = invoke(cli, tmp_path, "client", "add", "x", "--role", "operator", "--operator", "ghost")
     assert code != 0
     code, out = invoke(cli, tmp_path, "client", "add", "x", "--role", "emperor")
     assert code != 0
@@ -83,3 +79,20 @@ def test_import_bill_export_and_verify(cli: CliRunner, tmp_path: Path) -> None:
     code, out = invoke(cli, None, "ledger", "verify", str(export), "--public-key", str(key))
     assert code == 1
     assert f"{export}: line 2, entry 0: altered: entry bytes do not match" in out
+
+
+def test_a_disabled_client_is_refused(cli: CliRunner, tmp_path: Path) -> None:
+    code, out = invoke(cli, tmp_path, "client", "add", "desk", "--role", "regulator")
+    client_id = out.split()[1]
+    from offtake.errors import OfftakeError
+    from offtake.server.auth import authenticate_client
+    from offtake.server.db import make_engine, make_session_factory
+
+    code, out = invoke(cli, tmp_path, "client", "list")
+    assert code == 0 and f"{client_id}\tregulator\t-\tactive\tdesk" in out
+    assert invoke(cli, tmp_path, "client", "disable", client_id)[0] == 0
+    assert f"{client_id}\tregulator\t-\tdisabled" in invoke(cli, tmp_path, "client", "list")[1]
+    engine = make_engine(f"sqlite:///{tmp_path / 'offtake.db'}")
+    with make_session_factory(engine)() as s, pytest.raises(OfftakeError):
+        authenticate_client(s, client_id, "whatever")
+    engine.dispose()

@@ -105,9 +105,7 @@ def test_acknowledged_reading_survives_sigkill(backend: str, tmp_path: Path) -> 
             kill(proc)
         proc = start(port, env)
         try:
-            readings = httpx.get(
-                f"{api}/readings", params={"site_id": "S1"}, headers=headers
-            ).json()["readings"]
+            readings = httpx.get(f"{api}/readings", params={"site_id": "S1"}, headers=headers).json()["readings"]
             assert [r["energy_wh"] for r in readings] == [1000 + h for h in range(20)]
             head = httpx.get(f"{api}/ledger/head", headers=headers).json()
             assert head["size"] == size

@@ -15,9 +15,7 @@ from offtake.server.settings import Settings
 
 def test_explicit_beats_environment_beats_default(tmp_path: Path) -> None:
     default = Settings.resolve(env={})
-    assert (
-        default.database_url == "sqlite:///offtake-data/offtake.db" and default.host == "127.0.0.1"
-    )
+    assert default.database_url == "sqlite:///offtake-data/offtake.db" and default.host == "127.0.0.1"
     env = {
         "OFFTAKE_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1/x",
         "OFFTAKE_PORT": "9000",
@@ -68,9 +66,7 @@ def test_utc_column_refuses_naive_and_returns_aware(tmp_path: Path) -> None:
         column.process_bind_param(datetime(2025, 1, 1), engine.dialect)
     stored = column.process_bind_param(datetime(2025, 1, 1, 5, tzinfo=UTC), engine.dialect)
     back = column.process_result_value(stored, engine.dialect)
-    assert (
-        back == datetime(2025, 1, 1, 5, tzinfo=UTC) and back is not None and back.tzinfo is not None
-    )
+    assert back == datetime(2025, 1, 1, 5, tzinfo=UTC) and back is not None and back.tzinfo is not None
     with engine.connect() as c:
         assert c.execute(text("pragma journal_mode")).scalar() == "wal"
         assert c.execute(text("pragma foreign_keys")).scalar() == 1

@@ -176,9 +176,7 @@ def _decimal(amount: int, places: int) -> str:
     return f"{sign}{whole}.{part:0{places}d}"
 
 
-def monthly_bill(
-    session: Session, principal: Principal, site_id: str, month: str, *, tz: str = "UTC"
-) -> MonthlyBill:
+def monthly_bill(session: Session, principal: Principal, site_id: str, month: str, *, tz: str = "UTC") -> MonthlyBill:
     """Compute a site's bill for ``month`` (``YYYY-MM``) from its reconciled readings.
 
     Parameters
@@ -209,9 +207,7 @@ def monthly_bill(
     )
     reconciliation = reconcile_site(session, reader, site_id, start, end)
     timeline = SiteTimeline(session, site)
-    bill = MonthlyBill(
-        site_id, site.operator_id, month, tz, start, end, warnings=list(reconciliation.warnings)
-    )
+    bill = MonthlyBill(site_id, site.operator_id, month, tz, start, end, warnings=list(reconciliation.warnings))
     lines: dict[tuple[str | None, int], BillLine] = {}
     for interval in reconciliation.intervals:
         contract = timeline.contract(interval.interval_start)
@@ -234,13 +230,10 @@ def monthly_bill(
     bill.lines = list(lines.values())
     if bill.unbilled_wh:
         bill.warnings.append(
-            f"{bill.unbilled_wh} Wh drawn with neither a contract nor an allocation in force: "
-            "not billed"
+            f"{bill.unbilled_wh} Wh drawn with neither a contract nor an allocation in force: not billed"
         )
     if any(line.exchange_rate_micro_pkr_per_usd is None for line in bill.lines):
-        bill.warnings.append(
-            "energy billed at an allocation tariff has no contract exchange rate: no PKR total"
-        )
+        bill.warnings.append("energy billed at an allocation tariff has no contract exchange rate: no PKR total")
     return bill
 
 
@@ -255,9 +248,7 @@ def issue_bill(
 ) -> Bill:
     """Fix a month's bill: store it and append it to the ledger (once per site and month)."""
     principal.require_scope("bills:write")
-    existing = session.execute(
-        select(Bill).where(Bill.site_id == site_id, Bill.month == month)
-    ).scalar_one_or_none()
+    existing = session.execute(select(Bill).where(Bill.site_id == site_id, Bill.month == month)).scalar_one_or_none()
     if existing is not None:
         raise ConflictError(
             f"the {month} bill of site '{site_id}' was issued at {format_time(existing.issued_at)} "
@@ -299,8 +290,4 @@ def list_bills(session: Session, principal: Principal, site_id: str) -> list[Bil
     if site is None:
         raise NotFoundError(f"site '{site_id}' does not exist")
     principal.require_site(site_id, site.operator_id)
-    return list(
-        session.execute(
-            select(Bill).where(Bill.site_id == site_id).order_by(Bill.month.desc())
-        ).scalars()
-    )
+    return list(session.execute(select(Bill).where(Bill.site_id == site_id).order_by(Bill.month.desc())).scalars())

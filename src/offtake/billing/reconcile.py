@@ -124,9 +124,7 @@ class Reconciliation:
         }
 
 
-def allowed_energy_wh(
-    timeline: SiteTimeline, caps: list[Cap], start: datetime, end: datetime
-) -> tuple[int, str]:
+def allowed_energy_wh(timeline: SiteTimeline, caps: list[Cap], start: datetime, end: datetime) -> tuple[int, str]:
     """Energy the caps in force allowed over ``[start, end)`` [Wh], and where it came from.
 
     Parameters
@@ -234,9 +232,7 @@ def reconcile_site(
         if energy_wh * 10_000 > allowed_wh * (10_000 + tolerance_bp):
             overdraw_wh = energy_wh - allowed_wh
             if contract is not None:
-                penalty = Fraction(
-                    overdraw_wh * contract.overdraw_penalty_micro_usd_per_mwh, 1_000_000
-                )
+                penalty = Fraction(overdraw_wh * contract.overdraw_penalty_micro_usd_per_mwh, 1_000_000)
         result.intervals.append(
             IntervalCheck(
                 interval_start=s,

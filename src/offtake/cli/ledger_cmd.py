@@ -14,9 +14,7 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add the ``ledger`` command group to ``app``."""
-    group = typer.Typer(
-        help="The metering ledger: export, verify, checkpoints.", no_args_is_help=True
-    )
+    group = typer.Typer(help="The metering ledger: export, verify, checkpoints.", no_args_is_help=True)
 
     @group.command("export")
     def export(
@@ -51,9 +49,7 @@ def register(app: typer.Typer) -> None:
     @group.command("verify")
     def verify(
         file: Annotated[Path, typer.Argument(help="Export file.")],
-        public_key: Annotated[
-            str, typer.Option("--public-key", help="Ledger public key: PEM file or 64 hex digits.")
-        ],
+        public_key: Annotated[str, typer.Option("--public-key", help="Ledger public key: PEM file or 64 hex digits.")],
     ) -> None:
         """Verify an export offline; print every altered, removed, reordered or missing entry."""
         from offtake.ledger.export import verify_export
@@ -67,14 +63,10 @@ def register(app: typer.Typer) -> None:
         for finding in report.findings:
             typer.echo(f"{file}: {finding}")
         if not report.ok:
-            typer.echo(
-                f"FAILED: {len(report.findings)} problem(s) in {report.entries} entries", err=True
-            )
+            typer.echo(f"FAILED: {len(report.findings)} problem(s) in {report.entries} entries", err=True)
             raise typer.Exit(1)
         root = report.root.hex() if report.root else ""
-        typer.echo(
-            f"OK: {report.entries} entries, {report.checkpoints} signed checkpoints, root {root}"
-        )
+        typer.echo(f"OK: {report.entries} entries, {report.checkpoints} signed checkpoints, root {root}")
 
     @group.command("checkpoint")
     def checkpoint(database_url: DatabaseOpt = None, data_dir: DataDirOpt = None) -> None:
@@ -96,16 +88,11 @@ def register(app: typer.Typer) -> None:
         if made is None:
             typer.echo("the ledger is empty: nothing to sign")
         else:
-            typer.echo(
-                f"checkpoint size {made.size} root {made.root.hex()} "
-                f"signed {made.signed_at.isoformat()}"
-            )
+            typer.echo(f"checkpoint size {made.size} root {made.root.hex()} signed {made.signed_at.isoformat()}")
 
     @group.command("public-key")
     def public_key(
-        out: Annotated[
-            Path | None, typer.Option("--out", help="Write the PEM to this file.")
-        ] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Write the PEM to this file.")] = None,
         database_url: DatabaseOpt = None,
         data_dir: DataDirOpt = None,
     ) -> None:

@@ -15,9 +15,7 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add the ``registry`` command group to ``app``."""
-    group = typer.Typer(
-        help="Programme registry (runs as the local administrator).", no_args_is_help=True
-    )
+    group = typer.Typer(help="Programme registry (runs as the local administrator).", no_args_is_help=True)
 
     def _open(database_url: str | None, data_dir: str | None):  # type: ignore[no-untyped-def]
         from offtake.server.db import make_engine, upgrade
@@ -51,9 +49,7 @@ def register(app: typer.Typer) -> None:
     @group.command("import-allocation")
     def import_allocation(
         file: Annotated[Path, typer.Argument(help="allocation.csv from 'offtake plan'.")],
-        valid_from: Annotated[
-            str, typer.Option("--valid-from", help="When it takes effect (ISO 8601 with offset).")
-        ],
+        valid_from: Annotated[str, typer.Option("--valid-from", help="When it takes effect (ISO 8601 with offset).")],
         database_url: DatabaseOpt = None,
         data_dir: DataDirOpt = None,
     ) -> None:

@@ -10,9 +10,7 @@ __all__ = ["register", "settings_from"]
 
 DatabaseOpt = Annotated[
     str | None,
-    typer.Option(
-        "--database-url", help="SQLAlchemy URL (default: OFFTAKE_DATABASE_URL or a SQLite file)."
-    ),
+    typer.Option("--database-url", help="SQLAlchemy URL (default: OFFTAKE_DATABASE_URL or a SQLite file)."),
 ]
 DataDirOpt = Annotated[
     str | None,
@@ -35,9 +33,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        host: Annotated[
-            str | None, typer.Option(help="Address to bind (default 127.0.0.1).")
-        ] = None,
+        host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
         port: Annotated[int | None, typer.Option(help="Port (default 8600).")] = None,
         database_url: DatabaseOpt = None,
         data_dir: DataDirOpt = None,
@@ -48,12 +44,9 @@ def register(app: typer.Typer) -> None:
         from offtake.server.app import create_app
         from offtake.server.settings import Settings
 
-        settings = Settings.resolve(
-            database_url=database_url, data_dir=data_dir, host=host, port=port
-        )
+        settings = Settings.resolve(database_url=database_url, data_dir=data_dir, host=host, port=port)
         typer.echo(
-            f"offtake server on http://{settings.host}:{settings.port} "
-            f"({_safe_url(settings.database_url)})",
+            f"offtake server on http://{settings.host}:{settings.port} ({_safe_url(settings.database_url)})",
             err=True,
         )
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
@@ -81,15 +74,9 @@ def register(app: typer.Typer) -> None:
 
     @client.command("add")
     def add(
-        name: Annotated[
-            str, typer.Argument(help="Name of the client (person, system or site agent).")
-        ],
-        role: Annotated[
-            str, typer.Option("--role", help="grid_operator, regulator, operator or ven.")
-        ],
-        operator: Annotated[
-            str | None, typer.Option("--operator", help="Operator id (operator role).")
-        ] = None,
+        name: Annotated[str, typer.Argument(help="Name of the client (person, system or site agent).")],
+        role: Annotated[str, typer.Option("--role", help="grid_operator, regulator, operator or ven.")],
+        operator: Annotated[str | None, typer.Option("--operator", help="Operator id (operator role).")] = None,
         site: Annotated[str | None, typer.Option("--site", help="Site id (ven role).")] = None,
         scope: Annotated[
             str | None,
@@ -120,6 +107,49 @@ def register(app: typer.Typer) -> None:
             engine.dispose()
         typer.echo(f"client_id: {issued.client_id}")
         typer.echo(f"client_secret: {issued.client_secret}")
+
+    @client.command("list")
+    def list_clients(database_url: DatabaseOpt = None, data_dir: DataDirOpt = None) -> None:
+        """List clients: id, role, operator or site, state, name (never secrets)."""
+        from sqlalchemy import select
+
+        from offtake.server.db import make_engine, make_session_factory, upgrade
+        from offtake.server.schema import ApiClient
+        from offtake.server.settings import Settings
+
+        settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
+        engine = make_engine(settings.database_url)
+        try:
+            upgrade(engine)
+            with make_session_factory(engine)() as session:
+                rows = session.execute(select(ApiClient).order_by(ApiClient.created_at)).scalars()
+                for c in rows:
+                    state = "disabled" if c.disabled_at else "active"
+                    bound = c.site_id or c.operator_id or "-"
+                    typer.echo(f"{c.client_id}\t{c.role}\t{bound}\t{state}\t{c.name}")
+        finally:
+            engine.dispose()
+
+    @client.command("disable")
+    def disable(
+        client_id: Annotated[str, typer.Argument(help="Client id to disable.")],
+        database_url: DatabaseOpt = None,
+        data_dir: DataDirOpt = None,
+    ) -> None:
+        """Disable a client; its tokens stop working at once."""
+        from offtake.server.auth import disable_client
+        from offtake.server.db import make_engine, make_session_factory, session_scope, upgrade
+        from offtake.server.settings import Settings
+
+        settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
+        engine = make_engine(settings.database_url)
+        try:
+            upgrade(engine)
+            with session_scope(make_session_factory(engine)) as session:
+                disable_client(session, client_id)
+        finally:
+            engine.dispose()
+        typer.echo(f"client {client_id} disabled")
 
     app.add_typer(client, name="client")
 

@@ -53,9 +53,7 @@ class CapRecord:
     cap_w: int
 
     @classmethod
-    def from_mw(
-        cls, site_id: str, interval_start: datetime, interval_end: datetime, cap_mw: float
-    ) -> CapRecord:
+    def from_mw(cls, site_id: str, interval_start: datetime, interval_end: datetime, cap_mw: float) -> CapRecord:
         """Build a cap from a value in MW (rounded to whole watts)."""
         return cls(site_id, interval_start, interval_end, round(cap_mw * 1_000_000))
 
@@ -117,9 +115,7 @@ def record_caps(
             Cap.site_id.in_(site_ids), Cap.interval_start < hi, Cap.interval_end > lo
         )
     ):
-        stored[row.site_id].append(
-            (row.interval_start, row.interval_end, row.cap_w, row.ledger_seq)
-        )
+        stored[row.site_id].append((row.interval_start, row.interval_end, row.cap_w, row.ledger_seq))
     conflicts: list[Problem] = []
     seqs: list[int] = [-1] * len(batch)
     new: list[int] = []
@@ -156,9 +152,7 @@ def record_caps(
                 if (other_start, other_end) == (start, end) and batch[j].cap_w == c.cap_w:
                     seqs[i] = -2 - j
                     break
-                problems.append(
-                    Problem(i, "interval_start", f"overlaps caps[{j}] of the same site")
-                )
+                problems.append(Problem(i, "interval_start", f"overlaps caps[{j}] of the same site"))
         else:
             spans[c.site_id].append((start, end, i))
             new.append(i)
@@ -201,9 +195,7 @@ def record_caps(
     head = appender.flush()
     if rows:
         session.execute(insert(Cap), rows)
-    return CapsResult(
-        accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, seqs=seqs
-    )
+    return CapsResult(accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, seqs=seqs)
 
 
 def caps_between(session: Session, site_id: str, start: datetime, end: datetime) -> list[Cap]:

@@ -24,9 +24,7 @@ from typing import Any
 
 __all__ = ["canonical_json", "decode_entry", "format_time", "jsonable", "parse_time"]
 
-_encoder = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-)
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def canonical_json(obj: dict[str, Any], *, check: bool = True) -> bytes:

@@ -103,9 +103,7 @@ def export_ledger(
     stored = {c.size: c for c in list_checkpoints(session, limit=10**9) if c.size <= head.size}
     target = Path(path)
     partial = target.with_name(target.name + ".partial")
-    raw_key = signer.public_key.public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    raw_key = signer.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     header = {
         "log": LOG_NAME,
         "public_key": raw_key.hex(),
@@ -118,9 +116,7 @@ def export_ledger(
     frontier = merkle.Frontier()
     checkpoints = 0
     with partial.open("w", encoding="ascii", newline="\n") as fh:
-        fh.write(
-            f"{MAGIC}\t{VERSION}\t{json.dumps(header, sort_keys=True, separators=(',', ':'))}\n"
-        )
+        fh.write(f"{MAGIC}\t{VERSION}\t{json.dumps(header, sort_keys=True, separators=(',', ':'))}\n")
         seq = 0
         while seq < head.size:
             rows = session.execute(
@@ -139,9 +135,7 @@ def export_ledger(
                     lines.append(_checkpoint_line("C", stored[seq], "ledger"))
                     checkpoints += 1
                 if seq % checkpoint_every == 0 and seq < head.size:
-                    lines.append(
-                        _checkpoint_line("C", signer.sign(seq, frontier.root(), now), "export")
-                    )
+                    lines.append(_checkpoint_line("C", signer.sign(seq, frontier.root(), now), "export"))
                     checkpoints += 1
             fh.writelines(lines)
         if frontier.root() != head.root:
@@ -185,11 +179,7 @@ class Finding:
                 where.append(f"entry {self.first_seq}")
             else:
                 where.append(f"entries {self.first_seq}-{self.last_seq}")
-        return (
-            f"{', '.join(where)}: {self.kind}: {self.message}"
-            if where
-            else f"{self.kind}: {self.message}"
-        )
+        return f"{', '.join(where)}: {self.kind}: {self.message}" if where else f"{self.kind}: {self.message}"
 
 
 @dataclass
@@ -242,9 +232,7 @@ def _check_checkpoint(
     try:
         public_key.verify(statement.signature, statement.message())
     except InvalidSignature:
-        findings.append(
-            Finding("signature", f"checkpoint at size {statement.size}: invalid signature", number)
-        )
+        findings.append(Finding("signature", f"checkpoint at size {statement.size}: invalid signature", number))
         return None, good_size
     read = frontier.size
     if statement.size != read:
@@ -302,9 +290,7 @@ def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> VerifyRepor
     with Path(path).open("rb") as fh:
         first = fh.readline().rstrip(b"\n").split(b"\t", 2)
         if len(first) != 3 or first[0].decode(errors="replace") != MAGIC:
-            raise InputError(
-                "not an offtake ledger export (bad first line)", file=str(path), line=1
-            )
+            raise InputError("not an offtake ledger export (bad first line)", file=str(path), line=1)
         try:
             header = json.loads(first[2])
         except ValueError:
@@ -313,8 +299,7 @@ def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> VerifyRepor
             findings.append(
                 Finding(
                     "key",
-                    "the file names another public key than the one given; "
-                    "checking with the given key",
+                    "the file names another public key than the one given; checking with the given key",
                     1,
                 )
             )
@@ -330,9 +315,7 @@ def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> VerifyRepor
                 try:
                     seq = int(seq_text)
                 except ValueError:
-                    findings.append(
-                        Finding("malformed", "sequence number is not an integer", number)
-                    )
+                    findings.append(Finding("malformed", "sequence number is not an integer", number))
                     continue
                 leaf = sha256(b"\x00" + data).digest()
                 if leaf.hex().encode() != leaf_hex:
@@ -371,9 +354,7 @@ def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> VerifyRepor
                 append(leaf)
                 report.entries += 1
             elif tag in (b"C\t", b"T\t"):
-                statement, good_size = _check_checkpoint(
-                    line[2:], number, frontier, good_size, public_key, report
-                )
+                statement, good_size = _check_checkpoint(line[2:], number, frontier, good_size, public_key, report)
                 if tag == b"T\t" and statement is not None:
                     trailer, trailer_line = statement, number
                     break
@@ -394,9 +375,7 @@ def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> VerifyRepor
         report.size, report.root = trailer.size, trailer.root
         declared = header.get("size")
         if isinstance(declared, int) and declared != trailer.size:
-            findings.append(
-                Finding("truncated", f"header says {declared} entries, trailer {trailer.size}", 1)
-            )
+            findings.append(Finding("truncated", f"header says {declared} entries, trailer {trailer.size}", 1))
         if rest.strip():
             findings.append(Finding("inserted", "lines after the signed trailer", trailer_line + 1))
     return report

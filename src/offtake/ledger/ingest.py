@@ -152,16 +152,12 @@ class IngestResult:
         }
 
 
-def check_interval(
-    index: int, start: object, end: object, problems: list[Problem]
-) -> tuple[datetime, datetime] | None:
+def check_interval(index: int, start: object, end: object, problems: list[Problem]) -> tuple[datetime, datetime] | None:
     """Check an interval's bounds; return them in UTC or record problems."""
     ok = True
     for name, value in (("interval_start", start), ("interval_end", end)):
         if not isinstance(value, datetime):
-            problems.append(
-                Problem(index, name, f"expected an ISO 8601 time with offset, got {value!r}")
-            )
+            problems.append(Problem(index, name, f"expected an ISO 8601 time with offset, got {value!r}"))
             ok = False
         elif value.tzinfo is None or value.utcoffset() is None:
             problems.append(
@@ -182,17 +178,14 @@ def check_interval(
             Problem(
                 index,
                 "interval_end",
-                f"interval_end {format_time(end_utc)} is not after "
-                f"interval_start {format_time(start_utc)}",
+                f"interval_end {format_time(end_utc)} is not after interval_start {format_time(start_utc)}",
             )
         )
         return None
     return start_utc, end_utc
 
 
-def _check_shape(
-    index: int, reading: MeterReading, problems: list[Problem]
-) -> tuple[datetime, datetime] | None:
+def _check_shape(index: int, reading: MeterReading, problems: list[Problem]) -> tuple[datetime, datetime] | None:
     before = len(problems)
     for name in ("site_id", "meter_id"):
         try:
@@ -201,20 +194,14 @@ def _check_shape(
             problems.append(Problem(index, name, exc.message))
     energy = reading.energy_wh
     if isinstance(energy, bool) or not isinstance(energy, int):
-        problems.append(
-            Problem(
-                index, "energy_wh", f"energy_wh must be an integer number of Wh, got {energy!r}"
-            )
-        )
+        problems.append(Problem(index, "energy_wh", f"energy_wh must be an integer number of Wh, got {energy!r}"))
     elif energy < 0:
         problems.append(Problem(index, "energy_wh", f"energy_wh must be >= 0, got {energy}"))
     interval = check_interval(index, reading.interval_start, reading.interval_end, problems)
     return interval if len(problems) == before else None
 
 
-def _basis_w(
-    session: Session, sites: dict[str, Site]
-) -> dict[str, list[tuple[datetime, datetime | None, int]]]:
+def _basis_w(session: Session, sites: dict[str, Site]) -> dict[str, list[tuple[datetime, datetime | None, int]]]:
     """Per site: (from, until, W) periods of allocation or contract, newest first."""
     basis: dict[str, list[tuple[datetime, datetime | None, int]]] = defaultdict(list)
     ids = list(sites)
@@ -242,9 +229,7 @@ def _basis_w(
     return basis
 
 
-def _limit_w(
-    site: Site, periods: list[tuple[datetime, datetime | None, int]], at: datetime
-) -> int | None:
+def _limit_w(site: Site, periods: list[tuple[datetime, datetime | None, int]], at: datetime) -> int | None:
     if site.connection_w is not None:
         return site.connection_w
     for start, until, watts in periods:
@@ -296,14 +281,10 @@ def ingest_readings(
     if not batch:
         raise InputError("no readings given", field="readings")
     if len(batch) > MAX_BATCH:
-        raise InputError(
-            f"{len(batch)} readings in one batch; send at most {MAX_BATCH}", field="readings"
-        )
+        raise InputError(f"{len(batch)} readings in one batch; send at most {MAX_BATCH}", field="readings")
     now = now or datetime.now(UTC)
     problems: list[Problem] = []
-    intervals: list[tuple[datetime, datetime] | None] = [
-        _check_shape(i, r, problems) for i, r in enumerate(batch)
-    ]
+    intervals: list[tuple[datetime, datetime] | None] = [_check_shape(i, r, problems) for i, r in enumerate(batch)]
     if problems:
         raise ReadingsRejected(problems)
 
@@ -315,9 +296,7 @@ def ingest_readings(
         if site is not None:
             principal.require_site(site_id, site.operator_id)
         elif principal.is_operator_bound:
-            raise PermissionDenied(
-                f"site '{site_id}' is not a site of operator '{principal.operator_id}'"
-            )
+            raise PermissionDenied(f"site '{site_id}' is not a site of operator '{principal.operator_id}'")
     basis = _basis_w(session, sites)
     factor = Fraction(max_power_factor)
     factor_num, factor_den = factor.numerator, factor.denominator
@@ -425,11 +404,7 @@ def ingest_readings(
             if reach is not None and span[0] < reach[1] and (span[2] >= 0 or reach[2] >= 0):
                 index = span[2] if span[2] >= 0 else reach[2]
                 other = reach if index == span[2] else span
-                what = (
-                    f"readings[{other[2]}]"
-                    if other[2] >= 0
-                    else f"the stored reading (ledger entry {other[3]})"
-                )
+                what = f"readings[{other[2]}]" if other[2] >= 0 else f"the stored reading (ledger entry {other[3]})"
                 problems.append(
                     Problem(
                         index,
@@ -495,6 +470,4 @@ def ingest_readings(
         ),
         rows,
     )
-    return IngestResult(
-        accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, items=items
-    )
+    return IngestResult(accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, items=items)

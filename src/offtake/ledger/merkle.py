@@ -187,9 +187,7 @@ def consistency_proof_ranges(first: int, second: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def hashes_for(
-    ranges: Iterable[tuple[int, int]], nodes: Mapping[tuple[int, int], bytes]
-) -> list[bytes]:
+def hashes_for(ranges: Iterable[tuple[int, int]], nodes: Mapping[tuple[int, int], bytes]) -> list[bytes]:
     """Hashes of ``ranges`` from a mapping of complete-subtree hashes."""
     return [range_hash(a, b, lambda level, index: nodes[(level, index)]) for a, b in ranges]
 
@@ -202,9 +200,7 @@ def root_from_leaf_hashes(leaves: Iterable[bytes]) -> bytes:
     return frontier.root()
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """Check an inclusion proof (RFC 9162 §2.1.3.2).
 
     Parameters
@@ -238,9 +234,7 @@ def verify_inclusion(
     return sn == 0 and r == root
 
 
-def verify_consistency(
-    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]) -> bool:
     """Check a consistency proof between two tree heads (RFC 9162 §2.1.4.2)."""
     if not 0 <= first <= second:
         return False

@@ -50,16 +50,12 @@ class TreeHead:
     root: bytes
 
 
-def _node_hashes(
-    session: Session, wanted: Iterable[tuple[int, int]]
-) -> dict[tuple[int, int], bytes]:
+def _node_hashes(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     wanted = set(wanted)
     found: dict[tuple[int, int], bytes] = {}
     leaves = sorted(i for level, i in wanted if level == 0)
     if leaves:
-        rows = session.execute(
-            select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(LedgerEntry.seq.in_(leaves))
-        )
+        rows = session.execute(select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(LedgerEntry.seq.in_(leaves)))
         found.update({(0, seq): h for seq, h in rows})
     by_level: dict[int, list[int]] = {}
     for level, i in wanted:
@@ -72,9 +68,7 @@ def _node_hashes(
                 for level, indexes in by_level.items()
             )
         )
-        nodes = session.execute(
-            select(MerkleNode.level, MerkleNode.index, MerkleNode.hash).where(condition)
-        )
+        nodes = session.execute(select(MerkleNode.level, MerkleNode.index, MerkleNode.hash).where(condition))
         for level, index, digest in nodes.tuples():
             found[(level, index)] = digest
     missing = wanted - set(found)
@@ -167,9 +161,7 @@ class Appender:
                 self._entries,
             )
             bulk_insert(self.session, "merkle_node", ("level", "index", "hash"), self._nodes)
-            self.session.execute(
-                update(LedgerHead).where(LedgerHead.id == 1).values(size=self.frontier.size)
-            )
+            self.session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=self.frontier.size))
             self._entries = []
             self._nodes = []
         return TreeHead(self.frontier.size, self.frontier.root())
@@ -177,9 +169,7 @@ class Appender:
 
 def open_appender(session: Session) -> Appender:
     """Lock the ledger for appending (until the transaction ends) and return an appender."""
-    locked = session.execute(
-        update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size)
-    )
+    locked = session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size))
     if getattr(locked, "rowcount", 1) != 1:
         raise RuntimeError("the ledger is not initialised; run 'offtake db upgrade'")
     size = _size(session)
@@ -199,9 +189,7 @@ def get_entry(session: Session, seq: int) -> LedgerEntry:
 def entries(session: Session, start: int = 0, limit: int = 1000) -> list[LedgerEntry]:
     """Entries ``start .. start + limit - 1`` in order."""
     rows = session.execute(
-        select(LedgerEntry)
-        .where(LedgerEntry.seq >= start, LedgerEntry.seq < start + limit)
-        .order_by(LedgerEntry.seq)
+        select(LedgerEntry).where(LedgerEntry.seq >= start, LedgerEntry.seq < start + limit).order_by(LedgerEntry.seq)
     )
     return list(rows.scalars())
 
@@ -233,9 +221,7 @@ def consistency_proof(session: Session, first: int, second: int | None = None) -
     """Proof that the tree of ``first`` entries is a prefix of the tree of ``second``."""
     second_head = tree_head(session, second)
     if not 0 <= first <= second_head.size:
-        raise InputError(
-            f"first size {first} must be between 0 and {second_head.size}", field="first"
-        )
+        raise InputError(f"first size {first} must be between 0 and {second_head.size}", field="first")
     first_head = tree_head(session, first)
     ranges = merkle.consistency_proof_ranges(first, second_head.size)
     nodes = _node_hashes(session, {n for a, b in ranges for n in merkle.perfect_nodes(a, b)})
@@ -254,28 +240,19 @@ def _statement(row: Checkpoint) -> CheckpointStatement:
 
 def latest_checkpoint(session: Session) -> CheckpointStatement | None:
     """Return the most recent signed checkpoint, if any."""
-    row = session.execute(
-        select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)
-    ).scalar_one_or_none()
+    row = session.execute(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).scalar_one_or_none()
     return None if row is None else _statement(row)
 
 
-def list_checkpoints(
-    session: Session, *, after_size: int = -1, limit: int = 1000
-) -> list[CheckpointStatement]:
+def list_checkpoints(session: Session, *, after_size: int = -1, limit: int = 1000) -> list[CheckpointStatement]:
     """Signed checkpoints with size greater than ``after_size``, oldest first."""
     rows = session.execute(
-        select(Checkpoint)
-        .where(Checkpoint.size > after_size)
-        .order_by(Checkpoint.size)
-        .limit(limit)
+        select(Checkpoint).where(Checkpoint.size > after_size).order_by(Checkpoint.size).limit(limit)
     )
     return [_statement(r) for r in rows.scalars()]
 
 
-def make_checkpoint(
-    session: Session, signer: Signer, *, now: datetime | None = None
-) -> CheckpointStatement | None:
+def make_checkpoint(session: Session, signer: Signer, *, now: datetime | None = None) -> CheckpointStatement | None:
     """Sign the current tree head if it is newer than the latest checkpoint.
 
     Returns
@@ -319,8 +296,6 @@ def maybe_checkpoint(
     if size == 0 or (latest is not None and latest.size >= size):
         return None
     due = (
-        latest is None
-        or size - latest.size >= every_entries
-        or (now - latest.signed_at).total_seconds() >= interval_s
+        latest is None or size - latest.size >= every_entries or (now - latest.signed_at).total_seconds() >= interval_s
     )
     return make_checkpoint(session, signer, now=now) if due else None

@@ -76,9 +76,7 @@ def _number(text: str, *, file: str, line: int, column: str) -> float:
     except ValueError:
         raise InputError(f"'{text}' is not a number", file=file, line=line, field=column) from None
     if not math.isfinite(value) or value < 0:
-        raise InputError(
-            f"must be a finite number >= 0, got {text}", file=file, line=line, field=column
-        )
+        raise InputError(f"must be a finite number >= 0, got {text}", file=file, line=line, field=column)
     return value
 
 
@@ -87,9 +85,7 @@ def _parse(text: str, file: str) -> list[dict[str, Any]]:
     header = reader.fieldnames or []
     missing = [c for c in ALLOCATION_COLUMNS if c not in header]
     if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(missing)}", file=file, line=1, field=missing[0]
-        )
+        raise InputError(f"missing column(s) {', '.join(missing)}", file=file, line=1, field=missing[0])
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for number, raw in enumerate(reader, start=2):
@@ -113,9 +109,7 @@ def _parse(text: str, file: str) -> list[dict[str, Any]]:
                 field="kind",
             )
         if row["site_id"] in seen:
-            raise InputError(
-                f"site '{row['site_id']}' appears twice", file=file, line=number, field="site_id"
-            )
+            raise InputError(f"site '{row['site_id']}' appears twice", file=file, line=number, field="site_id")
         seen.add(row["site_id"])
         for column in _FLOATS:
             row[column] = _number(row[column], file=file, line=number, column=column)
@@ -127,22 +121,14 @@ def _parse(text: str, file: str) -> list[dict[str, Any]]:
                     line=number,
                     field=column,
                 )
-        events = _number(
-            row["curtailment_events"], file=file, line=number, column="curtailment_events"
-        )
+        events = _number(row["curtailment_events"], file=file, line=number, column="curtailment_events")
         if events != int(events):
-            raise InputError(
-                "must be a whole number", file=file, line=number, field="curtailment_events"
-            )
+            raise InputError("must be a whole number", file=file, line=number, field="curtailment_events")
         row["curtailment_events"] = int(events)
         try:
-            row["tariff_micro_usd_per_mwh"] = to_micro(
-                row["tariff_usd_per_mwh"], "tariff_usd_per_mwh"
-            )
+            row["tariff_micro_usd_per_mwh"] = to_micro(row["tariff_usd_per_mwh"], "tariff_usd_per_mwh")
         except InputError as exc:
-            raise InputError(
-                exc.message, file=file, line=number, field="tariff_usd_per_mwh"
-            ) from None
+            raise InputError(exc.message, file=file, line=number, field="tariff_usd_per_mwh") from None
         total = row["firm_mw"] + row["interruptible_mw"]
         if abs(total - row["allocated_mw"]) > 1e-6 * max(1.0, row["allocated_mw"]):
             raise InputError(
@@ -228,8 +214,7 @@ def import_allocation(
         ):
             if row[column] != value:
                 raise InputError(
-                    f"site '{site.id}' is registered with {column} '{value}', "
-                    f"the file says '{row[column]}'",
+                    f"site '{site.id}' is registered with {column} '{value}', the file says '{row[column]}'",
                     file=name,
                     line=row["line"],
                     field=column,
@@ -282,11 +267,7 @@ def import_allocation(
             "file": Path(name).name,
             "valid_from": valid_from,
             "rows": [
-                {
-                    k: r[k]
-                    for k in ("site_id", "firm_w", "interruptible_w", "tariff_micro_usd_per_mwh")
-                }
-                for r in records
+                {k: r[k] for k in ("site_id", "firm_w", "interruptible_w", "tariff_micro_usd_per_mwh")} for r in records
             ],
         },
         at=now,
@@ -294,9 +275,7 @@ def import_allocation(
     return result
 
 
-def list_allocations(
-    session: Session, principal: Principal, *, site_id: str | None = None
-) -> list[Allocation]:
+def list_allocations(session: Session, principal: Principal, *, site_id: str | None = None) -> list[Allocation]:
     """Allocation rows the caller may see, newest first."""
     principal.require_scope("registry:read")
     query = (

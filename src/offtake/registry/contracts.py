@@ -112,9 +112,7 @@ def create_contract(
         valid_until = require_aware(valid_until, field="valid_until")
         if valid_until <= valid_from:
             raise InputError("valid_until must be after valid_from", field="valid_until")
-    contract_id = (
-        validate_id(contract_id, "id") if contract_id else f"CT-{secrets.token_hex(4).upper()}"
-    )
+    contract_id = validate_id(contract_id, "id") if contract_id else f"CT-{secrets.token_hex(4).upper()}"
     if session.get(Contract, contract_id) is not None:
         raise ConflictError(f"contract '{contract_id}' already exists", field="id")
     rate = to_micro(exchange_rate_pkr_per_usd, "exchange_rate_pkr_per_usd")
@@ -122,9 +120,7 @@ def create_contract(
         raise InputError("the exchange rate must be positive", field="exchange_rate_pkr_per_usd")
     for other in session.execute(select(Contract).where(Contract.site_id == site_id)).scalars():
         other_end = other.valid_until
-        if (valid_until is None or other.valid_from < valid_until) and (
-            other_end is None or valid_from < other_end
-        ):
+        if (valid_until is None or other.valid_from < valid_until) and (other_end is None or valid_from < other_end):
             raise ConflictError(
                 f"site '{site_id}' already has contract '{other.id}' from "
                 f"{other.valid_from.isoformat()} to "
@@ -139,17 +135,11 @@ def create_contract(
         "firm_w": mw_to_w(firm_mw, "firm_mw"),
         "interruptible_w": mw_to_w(interruptible_mw, "interruptible_mw"),
         "max_curtailment_fraction": fraction(max_curtailment_fraction, "max_curtailment_fraction"),
-        "max_curtailment_duration_h": _non_negative(
-            max_curtailment_duration_h, "max_curtailment_duration_h"
-        ),
+        "max_curtailment_duration_h": _non_negative(max_curtailment_duration_h, "max_curtailment_duration_h"),
         "annual_curtailment_limit": fraction(annual_curtailment_limit, "annual_curtailment_limit"),
         "response_time_s": _non_negative(response_time_s, "response_time_s"),
-        "overdraw_tolerance_bp": round(
-            fraction(overdraw_tolerance_fraction, "overdraw_tolerance_fraction") * 10_000
-        ),
-        "overdraw_penalty_micro_usd_per_mwh": to_micro(
-            overdraw_penalty_usd_per_mwh, "overdraw_penalty_usd_per_mwh"
-        ),
+        "overdraw_tolerance_bp": round(fraction(overdraw_tolerance_fraction, "overdraw_tolerance_fraction") * 10_000),
+        "overdraw_penalty_micro_usd_per_mwh": to_micro(overdraw_penalty_usd_per_mwh, "overdraw_penalty_usd_per_mwh"),
         "exchange_rate_micro_pkr_per_usd": rate,
     }
     contract = Contract(id=contract_id, created_at=datetime.now(UTC), **values)
@@ -167,9 +157,7 @@ def create_contract(
     return contract
 
 
-def list_contracts(
-    session: Session, principal: Principal, *, site_id: str | None = None
-) -> list[Contract]:
+def list_contracts(session: Session, principal: Principal, *, site_id: str | None = None) -> list[Contract]:
     """Contracts the caller may see."""
     principal.require_scope("registry:read")
     query = select(Contract).join(Site, Site.id == Contract.site_id).order_by(Contract.id)

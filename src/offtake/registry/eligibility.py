@@ -7,6 +7,10 @@ imported allocation with ``valid_from`` at or before the instant), else the cont
 force (firm + interruptible), clipped to the licence's ``max_mw`` activity cap; an
 ineligible site's limit is 0.
 
+A licence whose ``max_energy_mwh`` activity cap (licence limits, else its kind's) has been
+drawn by its sites since it became active gives no more power: :func:`eligible_sites` and
+:func:`site_power_limit_w` leave its sites out from then on.
+
 The dispatch core calls :func:`eligible_sites`; reconciliation and ingest use
 :class:`SiteTimeline`, which loads a site's history once and answers for many instants.
 """
@@ -17,13 +21,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from offtake.server.schema import Allocation, Contract, Licence, LicenceEvent, LicenceKind, Site
+from offtake.server.schema import (
+    Allocation,
+    Contract,
+    Licence,
+    LicenceEvent,
+    LicenceKind,
+    Reading,
+    Site,
+)
 from offtake.timeutil import require_aware
 
-__all__ = ["EligibleSite", "SiteTimeline", "eligible_sites", "site_power_limit_w"]
+__all__ = [
+    "EligibleSite",
+    "SiteTimeline",
+    "eligible_sites",
+    "licence_energy_used_wh",
+    "site_power_limit_w",
+]
 
 
 def _max_w(limits: dict[str, Any]) -> int | None:
@@ -47,9 +65,7 @@ class SiteTimeline:
         )
         self.contracts = list(
             session.execute(
-                select(Contract)
-                .where(Contract.site_id == site.id)
-                .order_by(Contract.valid_from.desc())
+                select(Contract).where(Contract.site_id == site.id).order_by(Contract.valid_from.desc())
             ).scalars()
         )
         self.licence: Licence | None = None
@@ -98,9 +114,7 @@ class SiteTimeline:
     def contract(self, at: datetime) -> Contract | None:
         """Return the contract in force at ``at``."""
         for contract in self.contracts:
-            if contract.valid_from <= at and (
-                contract.valid_until is None or at < contract.valid_until
-            ):
+            if contract.valid_from <= at and (contract.valid_until is None or at < contract.valid_until):
                 return contract
         return None
 
@@ -122,6 +136,16 @@ class SiteTimeline:
         if own is not None:
             return own
         return _max_w(self.kind.limits or {}) if self.kind is not None else None
+
+    def licence_max_energy_wh(self) -> int | None:
+        """Return the licence's ``max_energy_mwh`` activity cap [Wh], if any."""
+        if self.licence is None:
+            return None
+        for limits in (self.licence.limits or {}, (self.kind.limits or {}) if self.kind else {}):
+            value = limits.get("max_energy_mwh")
+            if value is not None:
+                return round(float(value) * 1_000_000)
+        return None
 
     def limit_w(self, at: datetime) -> int:
         """Most the site may draw at ``at`` when no cap is recorded [W] (0 if ineligible)."""
@@ -163,6 +187,28 @@ class EligibleSite:
     licence_max_mw: float | None
 
 
+def licence_energy_used_wh(session: Session, licence: Licence, until: datetime) -> int:
+    """Energy drawn by a licence's sites from its start until ``until`` [Wh]."""
+    query = (
+        select(func.coalesce(func.sum(Reading.energy_wh), 0))
+        .join(Site, Site.id == Reading.site_id)
+        .where(Site.licence_id == licence.id, Reading.interval_start < until)
+    )
+    if licence.valid_from is not None:
+        query = query.where(Reading.interval_start >= licence.valid_from)
+    return int(session.execute(query).scalar_one())
+
+
+def _energy_exhausted(session: Session, timeline: SiteTimeline, at: datetime, cache: dict[str, bool]) -> bool:
+    licence = timeline.licence
+    cap_wh = timeline.licence_max_energy_wh()
+    if licence is None or cap_wh is None:
+        return False
+    if licence.id not in cache:
+        cache[licence.id] = licence_energy_used_wh(session, licence, at) >= cap_wh
+    return cache[licence.id]
+
+
 def eligible_sites(session: Session, at: datetime) -> list[EligibleSite]:
     """Sites that may draw power at ``at``, with their limits; all others get no power.
 
@@ -180,10 +226,13 @@ def eligible_sites(session: Session, at: datetime) -> list[EligibleSite]:
     """
     at = require_aware(at, field="at")
     out: list[EligibleSite] = []
+    exhausted: dict[str, bool] = {}
     query = select(Site).where(Site.licence_id.is_not(None)).order_by(Site.id)
     for site in session.execute(query).scalars():
         timeline = SiteTimeline(session, site)
         if timeline.ineligibility(at) is not None or timeline.licence is None:
+            continue
+        if _energy_exhausted(session, timeline, at, exhausted):
             continue
         allocation = timeline.allocation(at)
         contract = timeline.contract(at)
@@ -217,4 +266,7 @@ def site_power_limit_w(session: Session, site_id: str, at: datetime) -> int:
     site = session.get(Site, site_id)
     if site is None:
         return 0
-    return SiteTimeline(session, site).limit_w(at)
+    timeline = SiteTimeline(session, site)
+    if _energy_exhausted(session, timeline, at, {}):
+        return 0
+    return timeline.limit_w(at)

@@ -39,20 +39,14 @@ def _validate(spec: dict[str, Any], where: str | None = None) -> dict[str, Any]:
         )
     term = spec.get("max_term_days")
     if term is not None and (not isinstance(term, int) or isinstance(term, bool) or term <= 0):
-        raise InputError(
-            "max_term_days must be a positive integer", file=where, field="max_term_days"
-        )
+        raise InputError("max_term_days must be a positive integer", file=where, field="max_term_days")
     limits = spec.get("limits", {}) or {}
     if not isinstance(limits, dict):
         raise InputError("limits must be a table of caps", file=where, field="limits")
     for key in ("max_mw", "max_energy_mwh"):
         value = limits.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
-        ):
-            raise InputError(
-                f"{key} must be a non-negative number", file=where, field=f"limits.{key}"
-            )
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise InputError(f"{key} must be a non-negative number", file=where, field=f"limits.{key}")
     return {
         "id": kind_id,
         "name": str(spec.get("name", kind_id)),
@@ -83,9 +77,7 @@ def seed_licence_kinds(session: Session) -> int:
     return added
 
 
-def create_licence_kind(
-    session: Session, principal: Principal, spec: dict[str, Any]
-) -> LicenceKind:
+def create_licence_kind(session: Session, principal: Principal, spec: dict[str, Any]) -> LicenceKind:
     """Add a licence kind (regulator only): a new kind needs no code change."""
     principal.require_scope("licences:write")
     values = _validate(spec)

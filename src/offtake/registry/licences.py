@@ -87,9 +87,7 @@ def apply_for_licence(
     limits = dict(limits or {})
     for key in ("max_mw", "max_energy_mwh"):
         value = limits.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
-        ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise InputError(f"{key} must be a non-negative number", field=f"limits.{key}")
     licence_id = licence_id or f"LIC-{secrets.token_hex(4).upper()}"
     if session.get(Licence, licence_id) is not None:
@@ -138,9 +136,7 @@ def get_licence(session: Session, principal: Principal, licence_id: str) -> Lice
     return licence
 
 
-def list_licences(
-    session: Session, principal: Principal, *, operator_id: str | None = None
-) -> list[Licence]:
+def list_licences(session: Session, principal: Principal, *, operator_id: str | None = None) -> list[Licence]:
     """Licences the caller may see, optionally of one operator."""
     principal.require_scope("registry:read")
     query = select(Licence).order_by(Licence.id)
@@ -179,15 +175,11 @@ def transition_licence(
     if to_state not in TRANSITIONS[licence.state]:
         allowed = ", ".join(sorted(TRANSITIONS[licence.state])) or "none (final)"
         raise ConflictError(
-            f"licence '{licence_id}' is {licence.state}; it cannot become {to_state} "
-            f"(allowed: {allowed})",
+            f"licence '{licence_id}' is {licence.state}; it cannot become {to_state} (allowed: {allowed})",
             field="to_state",
         )
     last = session.execute(
-        select(LicenceEvent.at)
-        .where(LicenceEvent.licence_id == licence_id)
-        .order_by(LicenceEvent.at.desc())
-        .limit(1)
+        select(LicenceEvent.at).where(LicenceEvent.licence_id == licence_id).order_by(LicenceEvent.at.desc()).limit(1)
     ).scalar_one()
     if at < last:
         raise InputError(
@@ -204,9 +196,7 @@ def transition_licence(
         if valid_until is not None:
             valid_until = require_aware(valid_until, field="valid_until")
             if valid_until <= licence.valid_from:
-                raise InputError(
-                    "valid_until must be after the licence starts", field="valid_until"
-                )
+                raise InputError("valid_until must be after the licence starts", field="valid_until")
             if term_end is not None and valid_until > term_end:
                 raise InputError(
                     f"a {licence.kind_id} licence lasts at most "
@@ -218,9 +208,7 @@ def transition_licence(
         elif licence.valid_until is None:
             licence.valid_until = term_end
     elif valid_until is not None:
-        raise InputError(
-            "valid_until is set only when a licence becomes active", field="valid_until"
-        )
+        raise InputError("valid_until is set only when a licence becomes active", field="valid_until")
     from_state = licence.state
     licence.state = to_state
     session.add(
@@ -255,11 +243,7 @@ def transition_licence(
 
 def licence_events(session: Session, licence_id: str) -> list[LicenceEvent]:
     """State changes of a licence, oldest first."""
-    query = (
-        select(LicenceEvent)
-        .where(LicenceEvent.licence_id == licence_id)
-        .order_by(LicenceEvent.at, LicenceEvent.id)
-    )
+    query = select(LicenceEvent).where(LicenceEvent.licence_id == licence_id).order_by(LicenceEvent.at, LicenceEvent.id)
     return list(session.execute(query).scalars())
 
 

@@ -84,15 +84,12 @@ def _check_licence(session: Session, licence_id: str, operator_id: str, kind: st
         raise InputError(f"licence '{licence_id}' does not exist", field="licence_id")
     if licence.operator_id != operator_id:
         raise InputError(
-            f"licence '{licence_id}' belongs to operator '{licence.operator_id}', "
-            f"not '{operator_id}'",
+            f"licence '{licence_id}' belongs to operator '{licence.operator_id}', not '{operator_id}'",
             field="licence_id",
         )
     licence_kind = session.get(LicenceKind, licence.kind_id)
     if licence_kind is None or kind not in licence_kind.site_kinds:
-        raise InputError(
-            f"a {licence.kind_id} licence does not cover {kind} sites", field="licence_id"
-        )
+        raise InputError(f"a {licence.kind_id} licence does not cover {kind} sites", field="licence_id")
 
 
 def create_site(
@@ -160,9 +157,7 @@ def create_site(
     return site
 
 
-def attach_licence(
-    session: Session, principal: Principal, site_id: str, licence_id: str | None
-) -> Site:
+def attach_licence(session: Session, principal: Principal, site_id: str, licence_id: str | None) -> Site:
     """Set the licence a site draws power under (``None`` detaches it)."""
     principal.require_scope("registry:write")
     site = session.get(Site, site_id)

@@ -18,9 +18,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 def validate_id(value: str, field: str) -> str:
     """Check an identifier: 1-64 letters, digits, ``. _ : -``, starting alphanumeric."""
     if not isinstance(value, str) or not _ID_RE.match(value):
-        raise InputError(
-            f"'{value}' is not a valid id (1-64 letters, digits, '.', '_', ':', '-')", field=field
-        )
+        raise InputError(f"'{value}' is not a valid id (1-64 letters, digits, '.', '_', ':', '-')", field=field)
     return value
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "authenticate_client",
     "create_client",
     "decode_token",
+    "disable_client",
     "get_principal",
     "hash_secret",
     "issue_token",
@@ -86,12 +87,8 @@ def hash_secret(secret: str) -> str:
         ``scrypt$N$r$p$<salt b64>$<hash b64>``.
     """
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        secret.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
-    )
-    return "$".join(
-        ("scrypt", str(_SCRYPT_N), str(_SCRYPT_R), str(_SCRYPT_P), _b64(salt), _b64(digest))
-    )
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    return "$".join(("scrypt", str(_SCRYPT_N), str(_SCRYPT_R), str(_SCRYPT_P), _b64(salt), _b64(digest)))
 
 
 def verify_secret(secret: str, stored: str) -> bool:
@@ -103,9 +100,7 @@ def verify_secret(secret: str, stored: str) -> bool:
     if algo != "scrypt":
         return False
     expected = _unb64(digest)
-    actual = hashlib.scrypt(
-        secret.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-    )
+    actual = hashlib.scrypt(secret.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected))
     return hmac.compare_digest(actual, expected)
 
 
@@ -200,6 +195,17 @@ def create_client(
     )
     session.flush()
     return IssuedClient(client_id, secret, role, operator_id, site_id)
+
+
+def disable_client(session: Session, client_id: str, *, now: datetime | None = None) -> ApiClient:
+    """Disable a client: it can get no new token and its tokens stop working at once."""
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFoundError(f"client '{client_id}' does not exist")
+    if client.disabled_at is None:
+        client.disabled_at = now or datetime.now(UTC)
+        session.flush()
+    return client
 
 
 def authenticate_client(session: Session, client_id: str, client_secret: str) -> ApiClient:
@@ -393,9 +399,7 @@ def require(*scopes: str, roles: Iterable[str] | None = None) -> Callable[..., P
         if allowed_roles is not None and principal.role not in allowed_roles:
             from offtake.errors import PermissionDenied
 
-            raise PermissionDenied(
-                f"role {principal.role} may not do this; needs {' or '.join(sorted(allowed_roles))}"
-            )
+            raise PermissionDenied(f"role {principal.role} may not do this; needs {' or '.join(sorted(allowed_roles))}")
         principal.require_scope(*scopes)
         return principal
 
@@ -436,9 +440,7 @@ def token_router(path: str = "/auth/token") -> APIRouter:
                 scope=form.get("scope"),
                 lifetime_s=settings.token_lifetime_s,
             )
-        return JSONResponse(
-            answer.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
-        )
+        return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     return router
 
@@ -449,9 +451,7 @@ async def _read_form(request: Request) -> dict[str, str]:
         try:
             body = await request.json()
         except ValueError:
-            raise AuthError(
-                "the body is not valid JSON", error="invalid_request", status=400
-            ) from None
+            raise AuthError("the body is not valid JSON", error="invalid_request", status=400) from None
         if not isinstance(body, dict):
             raise AuthError("the body must be a JSON object", error="invalid_request", status=400)
         return {str(k): str(v) for k, v in body.items() if v is not None}

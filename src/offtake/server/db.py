@@ -99,9 +99,7 @@ def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return out
 
 
-def bulk_insert(
-    session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
+def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert many rows through the driver's ``executemany``, skipping per-value processing.
 
     For the ingest hot path only: values must already be what the columns hold (int, str,
@@ -168,9 +166,7 @@ def make_engine(database_url: str, *, echo: bool = False) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
         if in_memory:
-            engine = create_engine(
-                database_url, echo=echo, connect_args=connect_args, poolclass=StaticPool
-            )
+            engine = create_engine(database_url, echo=echo, connect_args=connect_args, poolclass=StaticPool)
         else:
             engine = create_engine(database_url, echo=echo, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas)

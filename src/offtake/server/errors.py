@@ -44,9 +44,7 @@ def problem(
         body["errors"] = list(errors)
     if extra:
         body.update(extra)
-    return JSONResponse(
-        body, status_code=status, headers=headers, media_type="application/problem+json"
-    )
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
 
 
 def _loc_to_field(loc: Sequence[Any]) -> str:
@@ -65,10 +63,7 @@ def _errors_of(exc: OfftakeError) -> list[dict[str, Any]]:
     if not problems:
         return []
     noun = str(getattr(exc, "field", "") or "").split("[", 1)[0] or "items"
-    return [
-        {"index": p.index, "field": f"{noun}[{p.index}].{p.field}", "message": p.message}
-        for p in problems
-    ]
+    return [{"index": p.index, "field": f"{noun}[{p.index}].{p.field}", "message": p.message} for p in problems]
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -146,9 +146,7 @@ class Principal:
         """Raise :class:`PermissionDenied` unless every scope in ``scopes`` is granted."""
         missing = [s for s in scopes if s not in self.scopes]
         if missing:
-            raise PermissionDenied(
-                f"client '{self.client_id}' ({self.role}) lacks scope {' '.join(missing)}"
-            )
+            raise PermissionDenied(f"client '{self.client_id}' ({self.role}) lacks scope {' '.join(missing)}")
 
     def may_access_operator(self, operator_id: str | None) -> bool:
         """Whether this caller may see data that belongs to ``operator_id``."""
@@ -159,17 +157,13 @@ class Principal:
     def require_operator(self, operator_id: str | None, what: str) -> None:
         """Raise :class:`PermissionDenied` if ``what`` belongs to another operator."""
         if not self.may_access_operator(operator_id):
-            raise PermissionDenied(
-                f"client '{self.client_id}' of operator '{self.operator_id}' may not access {what}"
-            )
+            raise PermissionDenied(f"client '{self.client_id}' of operator '{self.operator_id}' may not access {what}")
 
     def require_site(self, site_id: str, operator_id: str | None) -> None:
         """Raise :class:`PermissionDenied` unless this caller may act for site ``site_id``."""
         self.require_operator(operator_id, f"site '{site_id}'")
         if self.role == "ven" and site_id != self.site_id:
-            raise PermissionDenied(
-                f"VEN client '{self.client_id}' is bound to site '{self.site_id}', not '{site_id}'"
-            )
+            raise PermissionDenied(f"VEN client '{self.client_id}' is bound to site '{self.site_id}', not '{site_id}'")
 
 
 def _all(scopes: Iterable[str]) -> frozenset[str]:

@@ -109,20 +109,14 @@ class Settings:
             return environ.get(var) or None
 
         data_dir = Path(pick("data_dir", "OFFTAKE_DATA_DIR") or "offtake-data")
-        database_url = str(
-            pick("database_url", "OFFTAKE_DATABASE_URL") or f"sqlite:///{data_dir / 'offtake.db'}"
-        )
+        database_url = str(pick("database_url", "OFFTAKE_DATABASE_URL") or f"sqlite:///{data_dir / 'offtake.db'}")
         if "://" not in database_url:
             raise InputError(
                 f"'{database_url}' is not a database URL (expected e.g. sqlite:///offtake.db)",
                 field="OFFTAKE_DATABASE_URL",
             )
-        signing = Path(
-            pick("signing_key_path", "OFFTAKE_SIGNING_KEY") or data_dir / "ledger-signing-key.pem"
-        )
-        secret_path = Path(
-            pick("token_secret_path", "OFFTAKE_TOKEN_SECRET_FILE") or data_dir / "token-secret"
-        )
+        signing = Path(pick("signing_key_path", "OFFTAKE_SIGNING_KEY") or data_dir / "ledger-signing-key.pem")
+        secret_path = Path(pick("token_secret_path", "OFFTAKE_TOKEN_SECRET_FILE") or data_dir / "token-secret")
         raw_secret = pick("token_secret", "OFFTAKE_TOKEN_SECRET")
         token_secret: bytes | None = None
         if raw_secret is not None:

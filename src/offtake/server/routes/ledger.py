@@ -36,9 +36,7 @@ def _entry_out(entry: LedgerEntry) -> dict[str, Any]:
 
 def _check_entry(who: Principal, entry: LedgerEntry) -> None:
     if who.is_operator_bound and entry.operator_id != who.operator_id:
-        raise PermissionDenied(
-            f"ledger entry {entry.seq} does not belong to operator '{who.operator_id}'"
-        )
+        raise PermissionDenied(f"ledger entry {entry.seq} does not belong to operator '{who.operator_id}'")
 
 
 @router.get("/head", summary="Ledger size, root and latest checkpoint")
@@ -75,11 +73,7 @@ def read_checkpoints(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Checkpoints with size above ``after_size``, oldest first."""
-    return {
-        "checkpoints": [
-            c.as_dict() for c in store.list_checkpoints(session, after_size=after_size, limit=limit)
-        ]
-    }
+    return {"checkpoints": [c.as_dict() for c in store.list_checkpoints(session, after_size=after_size, limit=limit)]}
 
 
 @router.get("/checkpoints/latest", summary="Latest signed checkpoint")
@@ -124,9 +118,7 @@ def read_entries(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Entries from ``start``; an operator sees only its own entries."""
-    query = (
-        select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
-    )
+    query = select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
     if who.is_operator_bound:
         query = query.where(LedgerEntry.operator_id == who.operator_id)
     return {"entries": [_entry_out(e) for e in session.execute(query).scalars()]}

@@ -66,9 +66,7 @@ def _to_reading(r: ReadingIn) -> MeterReading:
     return MeterReading(r.site_id, r.meter_id, r.interval_start, r.interval_end, r.energy_wh)
 
 
-def _ingest(
-    request: Request, session: DbSession, who: Principal, items: list[ReadingIn]
-) -> JSONResponse:
+def _ingest(request: Request, session: DbSession, who: Principal, items: list[ReadingIn]) -> JSONResponse:
     result = ingest_readings(session, who, [_to_reading(r) for r in items])
     session.commit()
     after_write(request.app)
@@ -129,11 +127,7 @@ def read_readings(
 ) -> dict[str, Any]:
     """List readings of ``site_id`` whose interval starts in ``[start, end)``."""
     _site_for(session, who, site_id)
-    query = (
-        select(Reading)
-        .where(Reading.site_id == site_id)
-        .order_by(Reading.interval_start, Reading.meter_id)
-    )
+    query = select(Reading).where(Reading.site_id == site_id).order_by(Reading.interval_start, Reading.meter_id)
     if start is not None:
         query = query.where(Reading.interval_start >= start)
     if end is not None:
@@ -153,10 +147,7 @@ def create_caps(
     result = record_caps(
         session,
         who,
-        [
-            CapRecord.from_mw(c.site_id, c.interval_start, c.interval_end, c.cap_mw)
-            for c in body.caps
-        ],
+        [CapRecord.from_mw(c.site_id, c.interval_start, c.interval_end, c.cap_mw) for c in body.caps],
     )
     session.commit()
     after_write(request.app)

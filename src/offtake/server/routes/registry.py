@@ -198,9 +198,7 @@ def read_licence_kinds(session: DbSession, who: Reader) -> dict[str, Any]:
 
 
 @router.post("/licence-kinds", status_code=201, summary="Add a licence kind")
-def create_licence_kind(
-    body: LicenceKindIn, request: Request, session: DbSession, who: Regulator
-) -> JSONResponse:
+def create_licence_kind(body: LicenceKindIn, request: Request, session: DbSession, who: Regulator) -> JSONResponse:
     """Add a licence kind (regulator)."""
     kind = kinds.create_licence_kind(session, who, body.model_dump())
     session.commit()
@@ -240,15 +238,9 @@ def create_licence(
 
 
 @router.get("/licences", summary="List licences")
-def read_licences(
-    session: DbSession, who: Reader, operator_id: str | None = None
-) -> dict[str, Any]:
+def read_licences(session: DbSession, who: Reader, operator_id: str | None = None) -> dict[str, Any]:
     """Licences the caller may see."""
-    return {
-        "licences": [
-            licence_out(x) for x in licences.list_licences(session, who, operator_id=operator_id)
-        ]
-    }
+    return {"licences": [licence_out(x) for x in licences.list_licences(session, who, operator_id=operator_id)]}
 
 
 @router.get("/licences/{licence_id}", summary="One licence with its history")
@@ -326,17 +318,11 @@ def read_sites(
     session: DbSession, who: Reader, operator_id: str | None = None, zone: str | None = None
 ) -> dict[str, Any]:
     """Sites the caller may see."""
-    return {
-        "sites": [
-            site_out(s) for s in sites.list_sites(session, who, operator_id=operator_id, zone=zone)
-        ]
-    }
+    return {"sites": [site_out(s) for s in sites.list_sites(session, who, operator_id=operator_id, zone=zone)]}
 
 
 @router.get("/sites/{site_id}", summary="One site")
-def read_site(
-    site_id: str, session: DbSession, who: Annotated[Principal, Depends(require())]
-) -> dict[str, Any]:
+def read_site(site_id: str, session: DbSession, who: Annotated[Principal, Depends(require())]) -> dict[str, Any]:
     """Return a site (an operator only its own)."""
     return site_out(sites.get_site(session, who, site_id))
 
@@ -383,9 +369,7 @@ class ContractIn(BaseModel):
 
 
 @router.post("/contracts", status_code=201, summary="Sign a contract")
-def create_contract(
-    body: ContractIn, request: Request, session: DbSession, who: Writer
-) -> JSONResponse:
+def create_contract(body: ContractIn, request: Request, session: DbSession, who: Writer) -> JSONResponse:
     """Create a site's contract (grid operator)."""
     values = body.model_dump()
     contract = contracts.create_contract(session, who, contract_id=values.pop("id"), **values)
@@ -396,11 +380,7 @@ def create_contract(
 @router.get("/contracts", summary="List contracts")
 def read_contracts(session: DbSession, who: Reader, site_id: str | None = None) -> dict[str, Any]:
     """Contracts the caller may see."""
-    return {
-        "contracts": [
-            contract_out(c) for c in contracts.list_contracts(session, who, site_id=site_id)
-        ]
-    }
+    return {"contracts": [contract_out(c) for c in contracts.list_contracts(session, who, site_id=site_id)]}
 
 
 @router.get("/contracts/{contract_id}", summary="One contract")
@@ -413,9 +393,7 @@ def read_contract(contract_id: str, session: DbSession, who: Reader) -> dict[str
     "/allocations/import",
     status_code=201,
     summary="Import the planner's allocation.csv",
-    openapi_extra={
-        "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
-    },
+    openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}},
 )
 async def import_allocation(
     request: Request,
@@ -453,11 +431,7 @@ async def import_allocation(
 @router.get("/allocations", summary="List allocations")
 def read_allocations(session: DbSession, who: Reader, site_id: str | None = None) -> dict[str, Any]:
     """Allocation rows the caller may see, newest first."""
-    return {
-        "allocations": [
-            allocation_out(a) for a in allocations.list_allocations(session, who, site_id=site_id)
-        ]
-    }
+    return {"allocations": [allocation_out(a) for a in allocations.list_allocations(session, who, site_id=site_id)]}
 
 
 @router.get("/eligibility", summary="Sites that may draw power at an instant")

@@ -36,9 +36,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_event_at"), ["at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_audit_event_operator_id"), ["operator_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_audit_event_operator_id"), ["operator_id"], unique=False)
 
     op.create_table(
         "checkpoint",
@@ -59,9 +57,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq"),
     )
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_ledger_entry_operator_id"), ["operator_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_ledger_entry_operator_id"), ["operator_id"], unique=False)
 
     ledger_head = op.create_table(
         "ledger_head",
@@ -135,9 +131,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("licence_event", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_licence_event_licence_id"), ["licence_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_licence_event_licence_id"), ["licence_id"], unique=False)
 
     op.create_table(
         "site",

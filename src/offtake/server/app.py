@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy import text
@@ -48,7 +48,12 @@ def checkpoint_if_due(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: Settings | None = None, *, signer: Signer | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    signer: Signer | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
     """Build the application.
 
     Parameters
@@ -57,6 +62,9 @@ def create_app(settings: Settings | None = None, *, signer: Signer | None = None
         Server settings (default :meth:`Settings.resolve` from the environment).
     signer
         Checkpoint signer (default: the key at ``settings.signing_key_path``).
+    routers
+        More routers to serve, each with its own prefix (e.g. an OpenADR 3 VTN under
+        ``/openadr3/3.0.1``); they share the database, tokens and error format.
 
     Returns
     -------
@@ -108,6 +116,8 @@ def create_app(settings: Settings | None = None, *, signer: Signer | None = None
     app.include_router(token_router("/auth/token"), prefix=API_PREFIX)
     for module in (registry, readings, ledger, billing):
         app.include_router(module.router, prefix=API_PREFIX)
+    for extra in routers:
+        app.include_router(extra)
     return app
 
 

@@ -1,7 +1,7 @@
 """Batched ingest of meter readings into SQLite, hashing and Merkle updates included.
 
 Target: at least 20,000 readings per second on the project's 2-core machines.
-Measured: 27,900-28,100 readings/s (100,000 readings in batches of 10,000).
+Measured: 26,400 readings/s (200,000 readings in batches of 10,000 over 100 sites).
 
 Run: ``PYTHONPATH=src python benchmarks/bench_ingest.py [--readings 200000] [--batch 10000]``
 

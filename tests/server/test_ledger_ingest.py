@@ -103,6 +103,7 @@ def test_conflicting_reading_is_refused_with_the_reason(world: World) -> None:
         (r(site="nowhere"), "site_id", "not registered"),
         (r(wh=75_000_001), "energy_wh", "impossible"),
         (MeterReading("S1", "bad meter", T0, T0 + H, 1), "meter_id", "valid id"),
+        (MeterReading("S1", "m1", T0, T0 + timedelta(days=32), 1), "interval_end", "longer than 31 days"),
     ],
 )
 def test_bad_readings_are_refused_naming_the_field(world: World, reading: MeterReading, field: str, words: str) -> None:

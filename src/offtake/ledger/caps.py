@@ -20,6 +20,7 @@ from offtake.errors import InputError
 from offtake.ledger.encoding import format_time
 from offtake.ledger.ingest import (
     MAX_BATCH,
+    MAX_INTERVAL,
     Problem,
     ReadingsConflict,
     ReadingsRejected,
@@ -112,7 +113,10 @@ def record_caps(
     stored: dict[str, list[tuple[datetime, datetime, int, int]]] = defaultdict(list)
     for row in session.execute(
         select(Cap.site_id, Cap.interval_start, Cap.interval_end, Cap.cap_w, Cap.ledger_seq).where(
-            Cap.site_id.in_(site_ids), Cap.interval_start < hi, Cap.interval_end > lo
+            Cap.site_id.in_(site_ids),
+            Cap.interval_start < hi,
+            Cap.interval_start > lo - MAX_INTERVAL,
+            Cap.interval_end > lo,
         )
     ):
         stored[row.site_id].append((row.interval_start, row.interval_end, row.cap_w, row.ledger_seq))

@@ -6,7 +6,7 @@ meets one set of checks.
 Checks, in order (a batch is accepted or refused as a whole):
 
 1. shape: ``site_id`` and ``meter_id`` are ids; ``interval_start`` and ``interval_end`` are
-   aware datetimes with end after start; ``energy_wh`` is an integer >= 0 → else
+   aware datetimes with end after start and at most :data:`MAX_INTERVAL` apart; ``energy_wh`` is an integer >= 0 → else
    :class:`ReadingsRejected` (422) naming ``readings[i].field``;
 2. access: the caller holds ``readings:write`` and may act for the site → else
    :class:`~offtake.errors.PermissionDenied` (403);
@@ -47,6 +47,7 @@ from offtake.server.schema import Allocation, Contract, Reading, Site
 __all__ = [
     "DEFAULT_MAX_POWER_FACTOR",
     "MAX_BATCH",
+    "MAX_INTERVAL",
     "IngestResult",
     "ItemResult",
     "MeterReading",
@@ -63,6 +64,9 @@ __all__ = [
 DEFAULT_MAX_POWER_FACTOR = Fraction(3, 2)
 
 _MICROSECOND = timedelta(microseconds=1)
+
+#: Longest interval one reading (or cap) may cover: a monthly meter read at most [s].
+MAX_INTERVAL = timedelta(days=31)
 
 #: Largest number of readings in one batch.
 MAX_BATCH = 100_000
@@ -180,6 +184,11 @@ def check_interval(index: int, start: object, end: object, problems: list[Proble
                 "interval_end",
                 f"interval_end {format_time(end_utc)} is not after interval_start {format_time(start_utc)}",
             )
+        )
+        return None
+    if end_utc - start_utc > MAX_INTERVAL:
+        problems.append(
+            Problem(index, "interval_end", f"the interval is longer than {MAX_INTERVAL.days} days; split it")
         )
         return None
     return start_utc, end_utc
@@ -343,6 +352,8 @@ def ingest_readings(
         Reading.site_id.in_(site_ids),
         Reading.meter_id.in_(meters),
         Reading.interval_start < max_end,
+        # bounded below so the index on (site, start) is used, not the whole history
+        Reading.interval_start > min_start - MAX_INTERVAL,
         Reading.interval_end > min_start,
     )
     for row in session.execute(query):

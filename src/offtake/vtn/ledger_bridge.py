@@ -1,0 +1,30 @@
+"""Hand the readings of a VEN's report to the metering ledger, by the REST API's own path.
+
+The report's ``resourceName`` is the meter id; the site is the one the VEN client is bound
+to. The ledger applies its checks (site, contract, overlaps, duplicates) and refuses the
+whole report with :class:`~offtake.errors.InputError` if any reading is refused.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from offtake.vtn.readings import ReportReading
+from offtake.vtn.service import Caller
+
+__all__ = ["ledger_ingest"]
+
+
+def ledger_ingest(session: Session, caller: Caller, readings: list[ReportReading]) -> None:
+    """Record report readings in the metering ledger, in the caller's transaction.
+
+    Parameters
+    ----------
+    session
+        The request's session; committed by the caller with the report.
+    caller
+        The reporting VEN client (bound to a site).
+    readings
+        Readings extracted from the report.
+    """
+    raise NotImplementedError("the metering ledger is not available yet")

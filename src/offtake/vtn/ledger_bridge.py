@@ -27,4 +27,18 @@ def ledger_ingest(session: Session, caller: Caller, readings: list[ReportReading
     readings
         Readings extracted from the report.
     """
-    raise NotImplementedError("the metering ledger is not available yet")
+    from offtake.ledger import ingest_readings
+    ingest_readings(
+        session,
+        caller.principal,
+        [
+            {
+                "site_id": caller.site_id,
+                "meter_id": reading.resource_name,
+                "interval_start": reading.interval_start,
+                "interval_end": reading.interval_end,
+                "energy_wh": reading.energy_wh,
+            }
+            for reading in readings
+        ],
+    )

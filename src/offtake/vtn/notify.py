@@ -70,7 +70,10 @@ class WebhookNotifier:
                 )
                 self._slots = asyncio.Semaphore(MAX_CONCURRENT)
                 ready.set()
-                loop.run_forever()
+                try:
+                    loop.run_forever()
+                finally:
+                    loop.close()
 
             self._thread = threading.Thread(target=run, name="vtn-webhooks", daemon=True)
             self._thread.start()

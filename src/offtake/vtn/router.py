@@ -28,6 +28,7 @@ from offtake.server.auth import AuthError, get_principal, token_router
 from offtake.vtn import service
 from offtake.vtn.ledger_bridge import ledger_ingest
 from offtake.vtn.notify import WebhookNotifier
+from offtake.vtn.operations import ensure_tables
 from offtake.vtn.service import Caller, Outcome, VtnError
 from offtake.vtn.store import Filters
 
@@ -156,7 +157,7 @@ def _caller(request: Request) -> Caller:
         principal = get_principal(request)
     except AuthError as exc:
         raise VtnError(401, "Unauthorized", exc.message) from None
-    return Caller(principal.client_id, principal.scopes, principal.site_id)
+    return Caller(principal.client_id, principal.scopes, principal.site_id, principal)
 
 
 def _notifier(request: Request) -> WebhookNotifier:
@@ -166,6 +167,13 @@ def _notifier(request: Request) -> WebhookNotifier:
         notifier = WebhookNotifier()
         state.vtn_notifier = notifier
     return notifier  # type: ignore[no-any-return]
+
+
+def _ensure_tables(request: Request) -> None:
+    state = request.app.state
+    if not getattr(state, "vtn_tables_ready", False):
+        ensure_tables(state.session_factory.kw["bind"])
+        state.vtn_tables_ready = True
 
 
 def _ingest(request: Request) -> service.IngestReadings:
@@ -207,6 +215,7 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         factory = request.app.state.session_factory
 
         def in_thread() -> Any:
+            _ensure_tables(request)
             caller = _caller(request)
             with factory() as session:
                 try:

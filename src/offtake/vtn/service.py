@@ -114,6 +114,8 @@ class Caller:
     client_id: str
     scopes: frozenset[str]
     site_id: str | None = None
+    #: The platform's own principal object for this client, handed on to the ledger.
+    principal: Any = field(default=None, compare=False, repr=False)
 
     @property
     def is_business(self) -> bool:
@@ -346,6 +348,21 @@ def _integrity(exc: IntegrityError, what: str) -> VtnError:
     return VtnError(409, "Conflict", f"{what} already exists")
 
 
+def _check_unique(session: Session, object_type: str, key: str | None, current: VtnObject | None) -> None:
+    """Raise 409 if another object of this type has the unique key (name) ``key``.
+
+    A race between two writers is still caught by the unique constraint at flush; the
+    caller's transaction is then rolled back whole.
+    """
+    if key is None:
+        return
+    other = session.query(VtnObject.id).filter(
+        VtnObject.object_type == object_type, VtnObject.unique_key == key
+    ).first()
+    if other is not None and (current is None or other.id != current.id):
+        raise VtnError(409, "Conflict", f"a {object_type.lower()} named '{key}' already exists")
+
+
 def _program_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
     caller.require("write_programs")
     request: ProgramRequest = _validate(ProgramRequest, body)
@@ -524,9 +541,9 @@ def create(
         raise _bad("the request body must be a JSON object")
     columns = _COLUMNS[object_type](session, caller, body, None)
     request = columns.pop("request", None)
+    _check_unique(session, object_type, columns.get("unique_key"), None)
     try:
-        with session.begin_nested():
-            obj = store.insert_object(session, object_type, **columns)
+        obj = store.insert_object(session, object_type, **columns)
     except IntegrityError as exc:
         raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
     if object_type == "REPORT":
@@ -560,9 +577,9 @@ def replace(
     obj = _writable(session, caller, object_type, object_id)
     columns = _COLUMNS[object_type](session, caller, body, obj)
     request = columns.pop("request", None)
+    _check_unique(session, object_type, columns.get("unique_key"), obj)
     try:
-        with session.begin_nested():
-            store.update_object(session, obj, **columns)
+        store.update_object(session, obj, **columns)
     except IntegrityError as exc:
         raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
     if object_type == "REPORT":

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -26,19 +26,23 @@ openadr3_client = pytest.importorskip("openadr3_client")
 toadr3 = pytest.importorskip("toadr3")
 
 import uvicorn  # noqa: E402
-from openadr3_client.bl import BlClient  # noqa: E402
-from openadr3_client.ven import VenClient  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
 from offtake.server.app import create_app  # noqa: E402
 from offtake.server.auth import create_client  # noqa: E402
 from offtake.server.schema import Operator, Reading, Site  # noqa: E402
 from offtake.server.settings import Settings  # noqa: E402
+from openadr3_client.bl import BlClient  # noqa: E402
+from openadr3_client.ven import VenClient  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
 from offtake.vtn.operations import Vtn  # noqa: E402
 from offtake.vtn.programme import SiteCap  # noqa: E402
 
 PREFIX = "/openadr3/3.1.0"
-SITES = {"lhr-mine-1": ("LESCO", "mining"), "lhr-mine-2": ("LESCO", "mining"), "khi-ai-1": ("KE", "ai")}
+SITES = {
+    "lhr-mine-1": ("LESCO", "mining"),
+    "lhr-mine-2": ("LESCO", "mining"),
+    "khi-ai-1": ("KE", "ai"),
+}
 HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
@@ -59,15 +63,23 @@ class Server:
 
     def ven(self, site: str) -> VenClient:
         cred = self.creds[site]
-        return VenClient(url=self.base + PREFIX, client_id=cred.client_id, client_secret=cred.client_secret).start()
+        return VenClient(
+            url=self.base + PREFIX, client_id=cred.client_id, client_secret=cred.client_secret
+        ).start()
 
     def bl(self) -> BlClient:
         cred = self.creds["bl"]
-        return BlClient(url=self.base + PREFIX, client_id=cred.client_id, client_secret=cred.client_secret).start()
+        return BlClient(
+            url=self.base + PREFIX, client_id=cred.client_id, client_secret=cred.client_secret
+        ).start()
 
     def readings(self, site: str) -> list[Reading]:
         with self.app.state.session_factory() as session:
-            return list(session.scalars(select(Reading).where(Reading.site_id == site).order_by(Reading.interval_start)))
+            return list(
+                session.scalars(
+                    select(Reading).where(Reading.site_id == site).order_by(Reading.interval_start)
+                )
+            )
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +93,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         session.add(Operator(id="op-1", name="Indus Hash", created_at=datetime.now(UTC)))
         session.flush()
         for site, (zone, kind) in SITES.items():
-            session.add(Site(id=site, operator_id="op-1", zone=zone, kind=kind, created_at=datetime.now(UTC)))
+            session.add(
+                Site(
+                    id=site, operator_id="op-1", zone=zone, kind=kind, created_at=datetime.now(UTC)
+                )
+            )
         session.flush()
         creds["bl"] = create_client(session, "control room", "grid_operator")
         for site in SITES:
@@ -95,7 +111,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for site, (zone, kind) in SITES.items():
         vtn.provision_site(site, zone=zone, kind=kind, client_id=creds[site].client_id)
     caps = [
-        SiteCap(site, HOUR + timedelta(minutes=15 * i), HOUR + timedelta(minutes=15 * (i + 1)), 10.0 + i)
+        SiteCap(
+            site, HOUR + timedelta(minutes=15 * i), HOUR + timedelta(minutes=15 * (i + 1)), 10.0 + i
+        )
         for site in SITES
         for i in range(4)
     ]
@@ -114,20 +132,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     notifier.close()
 
 
-def _usage_report(event_id: str, site: str, start: datetime, energy_wh: list[int]) -> dict[str, Any]:
+def _usage_report(
+    event_id: str, site: str, start: datetime, energy_wh: list[int]
+) -> dict[str, Any]:
     return {
         "eventID": event_id,
         "clientName": site,
         "reportName": None,
         "payloadDescriptors": [
-            {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "USAGE", "readingType": "DIRECT_READ", "units": "WH"}
+            {
+                "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
+                "payloadType": "USAGE",
+                "readingType": "DIRECT_READ",
+                "units": "WH",
+            }
         ],
         "resources": [
             {
                 "resourceName": site,
                 "intervalPeriod": {"start": start.isoformat(), "duration": "PT15M"},
                 "intervals": [
-                    {"id": i, "payloads": [{"type": "USAGE", "values": [value]}]} for i, value in enumerate(energy_wh)
+                    {"id": i, "payloads": [{"type": "USAGE", "values": [value]}]}
+                    for i, value in enumerate(energy_wh)
                 ],
             }
         ],
@@ -140,7 +166,11 @@ def test_discovery_and_token_by_basic_and_form(server: Server) -> None:
     cred = server.creds["lhr-mine-1"]
     by_form = httpx.post(
         info["tokenURL"],
-        data={"grant_type": "client_credentials", "client_id": cred.client_id, "client_secret": cred.client_secret},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": cred.client_id,
+            "client_secret": cred.client_secret,
+        },
     )
     by_basic = httpx.post(
         info["tokenURL"],
@@ -150,7 +180,9 @@ def test_discovery_and_token_by_basic_and_form(server: Server) -> None:
     assert by_form.status_code == 200 and by_basic.status_code == 200
     assert isinstance(by_basic.json()["scope"], str)
     assert set(by_basic.json()["scope"].split()) == {"read_targets", "write_reports"}
-    wrong = httpx.post(info["tokenURL"], data={"grant_type": "client_credentials"}, auth=(cred.client_id, "nope"))
+    wrong = httpx.post(
+        info["tokenURL"], data={"grant_type": "client_credentials"}, auth=(cred.client_id, "nope")
+    )
     assert wrong.status_code == 401
 
 
@@ -168,7 +200,9 @@ def test_ven_registers_reads_its_caps_and_reports_usage_into_the_ledger(server: 
         assert event.resolved_intervals()[3].interval_period.start == HOUR + timedelta(minutes=45)
 
         start = HOUR - timedelta(hours=1)
-        response = ven.create_report(_usage_report(event.id, "lhr-mine-1", start, [2_400_000, 2_500_000]))
+        response = ven.create_report(
+            _usage_report(event.id, "lhr-mine-1", start, [2_400_000, 2_500_000])
+        )
         assert response.status_code == 201, response.text
         report = response.json()
         assert report["clientID"] == server.creds["lhr-mine-1"].client_id
@@ -196,7 +230,9 @@ def test_business_logic_client_writes_programs_and_events(server: Server) -> Non
     try:
         names = {p.program_name for p in bl.programs()}
         assert {"surplus-mining", "surplus-ai"} <= names
-        created = bl.create_program({"programName": "trial-flex", "intervalPeriod": None, "targets": None})
+        created = bl.create_program(
+            {"programName": "trial-flex", "intervalPeriod": None, "targets": None}
+        )
         assert created.status_code == 201
         program_id = created.json()["id"]
         assert bl.create_program({"programName": "trial-flex"}).status_code == 409
@@ -245,18 +281,28 @@ def test_object_privacy_between_two_vens(server: Server) -> None:
         assert report.status_code == 409
         assert two.api.create_event({"programID": "x"}).status_code == 403
         # a VEN bound to a site registers under that site's name only
-        assert two.api.create_ven({"objectType": "VEN_VEN_REQUEST", "venName": "lhr-mine-1"}).status_code == 403
+        assert (
+            two.api.create_ven(
+                {"objectType": "VEN_VEN_REQUEST", "venName": "lhr-mine-1"}
+            ).status_code
+            == 403
+        )
         assert httpx.get(server.base + PREFIX + "/events").status_code == 401
-        assert httpx.get(server.base + PREFIX + "/events", headers={"Authorization": "Bearer forged"}).status_code == 401
+        assert (
+            httpx.get(
+                server.base + PREFIX + "/events", headers={"Authorization": "Bearer forged"}
+            ).status_code
+            == 401
+        )
     finally:
         one.stop()
         two.stop()
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, Any]]] = []
+    received: ClassVar[list[tuple[str, dict[str, Any]]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Receiver.received.append((self.headers.get("Authorization", ""), body))
         self.send_response(200)
@@ -278,7 +324,12 @@ def test_webhook_subscription_is_called_when_caps_change(server: Server) -> None
                 "clientName": "lhr-mine-2",
                 "programID": program_id,
                 "objectOperations": [
-                    {"objects": ["EVENT"], "operations": ["CREATE", "UPDATE"], "callbackUrl": url, "bearerToken": "hook-secret"}
+                    {
+                        "objects": ["EVENT"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "callbackUrl": url,
+                        "bearerToken": "hook-secret",
+                    }
                 ],
             }
         )
@@ -287,7 +338,10 @@ def test_webhook_subscription_is_called_when_caps_change(server: Server) -> None
         # new caps for both mining sites: only lhr-mine-2's event reaches lhr-mine-2's hook
         later = HOUR + timedelta(hours=2)
         server.vtn.publish_caps(
-            [SiteCap(site, later, later + timedelta(minutes=15), 3.0) for site in ("lhr-mine-1", "lhr-mine-2")],
+            [
+                SiteCap(site, later, later + timedelta(minutes=15), 3.0)
+                for site in ("lhr-mine-1", "lhr-mine-2")
+            ],
             {"lhr-mine-1": "mining", "lhr-mine-2": "mining"},
         )
         deadline = time.monotonic() + 10
@@ -299,7 +353,9 @@ def test_webhook_subscription_is_called_when_caps_change(server: Server) -> None
         assert token == "Bearer hook-secret"
         assert note["objectType"] == "EVENT" and note["operation"] == "CREATE"
         assert note["object"]["targets"][0] == "VEN_NAME:lhr-mine-2"
-        assert note["object"]["intervals"][0]["payloads"] == [{"type": "IMPORT_CAPACITY_LIMIT", "values": [3.0]}]
+        assert note["object"]["intervals"][0]["payloads"] == [
+            {"type": "IMPORT_CAPACITY_LIMIT", "values": [3.0]}
+        ]
         subs = ven.subscriptions()
         assert [s.id for s in subs] == [created.json()["id"]]
         assert ven.delete_subscription(created.json()["id"]).json()["id"] == created.json()["id"]

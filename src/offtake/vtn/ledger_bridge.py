@@ -28,6 +28,7 @@ def ledger_ingest(session: Session, caller: Caller, readings: list[ReportReading
         Readings extracted from the report.
     """
     from offtake.ledger import ingest_readings
+
     ingest_readings(
         session,
         caller.principal,

@@ -208,7 +208,7 @@ class Point(OadrModel):
 
 
 class ValuesMap(OadrModel):
-    """One or more values of one type, e.g. ``{"type": "IMPORT_CAPACITY_LIMIT", "values": [12.5]}``."""
+    """One or more values of one type, e.g. ``{"type": "SIMPLE", "values": [3]}``."""
 
     type: Name
     values: list[bool | int | float | str | Point]

@@ -114,7 +114,9 @@ class WebhookNotifier:
                             break
                         log.warning("webhook %s answered %s", delivery.url, response.status_code)
                     except httpx.HTTPError as exc:
-                        log.warning("webhook %s failed (attempt %d): %s", delivery.url, attempt + 1, exc)
+                        log.warning(
+                            "webhook %s failed (attempt %d): %s", delivery.url, attempt + 1, exc
+                        )
                     await asyncio.sleep(0.2 * (attempt + 1))
         finally:
             with self._lock:
@@ -144,7 +146,7 @@ class WebhookNotifier:
 
         try:
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=TOTAL_TIMEOUT_S)
-        except Exception:  # noqa: BLE001 - closing must not fail the caller
+        except Exception:
             log.debug("webhook client did not close cleanly", exc_info=True)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:

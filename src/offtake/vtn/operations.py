@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from offtake.errors import InputError
 from offtake.vtn import service, store
+from offtake.vtn._db import Base
 from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.programme import (
     SiteCap,
@@ -31,7 +32,7 @@ from offtake.vtn.programme import (
     site_targets,
 )
 from offtake.vtn.service import BL_SCOPES, Caller, Outcome
-from offtake.vtn.store import Filters, VtnObject
+from offtake.vtn.store import Filters, VtnObject, VtnTarget
 
 __all__ = ["PLATFORM", "Vtn", "ensure_tables"]
 
@@ -41,7 +42,8 @@ PLATFORM = Caller("offtake-platform", BL_SCOPES)
 
 def ensure_tables(engine: Engine) -> None:
     """Create the VTN tables if they do not exist yet."""
-    store.Base.metadata.create_all(engine, tables=[VtnObject.__table__, store.VtnTarget.__table__])  # type: ignore[list-item]
+    tables = [VtnObject.__table__, VtnTarget.__table__]
+    Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
 
 
 def _by_name(session: Session, object_type: str, name: str) -> VtnObject | None:
@@ -88,7 +90,9 @@ class Vtn:
             self._commit(session, outcomes)
         return ids
 
-    def provision_site(self, site_id: str, *, zone: str, kind: str, client_id: str) -> dict[str, str]:
+    def provision_site(
+        self, site_id: str, *, zone: str, kind: str, client_id: str
+    ) -> dict[str, str]:
         """Make a site a VEN with one resource, owned by the site's OAuth client.
 
         Parameters
@@ -128,16 +132,22 @@ class Vtn:
                 "venID": ven_id,
                 "targets": resource_targets(site_id),
             }
-            resources = store.list_objects(session, "RESOURCE", Filters(ven_id=ven_id, name=site_id), skip=0, limit=1)
+            resources = store.list_objects(
+                session, "RESOURCE", Filters(ven_id=ven_id, name=site_id), skip=0, limit=1
+            )
             if resources:
-                outcomes.append(service.replace(session, PLATFORM, "RESOURCE", resources[0].id, resource_body))
+                outcomes.append(
+                    service.replace(session, PLATFORM, "RESOURCE", resources[0].id, resource_body)
+                )
             else:
                 outcomes.append(service.create(session, PLATFORM, "RESOURCE", resource_body))
             resource_id = outcomes[-1].object["id"]
             self._commit(session, outcomes)
         return {"venID": ven_id, "resourceID": resource_id}
 
-    def publish_caps(self, caps: Sequence[SiteCap], kinds: Mapping[str, str]) -> list[dict[str, Any]]:
+    def publish_caps(
+        self, caps: Sequence[SiteCap], kinds: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
         """Publish caps as ``IMPORT_CAPACITY_LIMIT`` events, one per site.
 
         An event with the same name (same site, same first interval) is replaced, so a
@@ -167,7 +177,9 @@ class Vtn:
                 request = cap_event_request(programs[kinds[site_id]], site_caps)
                 existing = _by_name(session, "EVENT", request.eventName or "")
                 if existing is not None:
-                    outcomes.append(service.replace(session, PLATFORM, "EVENT", existing.id, request.wire()))
+                    outcomes.append(
+                        service.replace(session, PLATFORM, "EVENT", existing.id, request.wire())
+                    )
                 else:
                     outcomes.append(service.create(session, PLATFORM, "EVENT", request.wire()))
             return self._commit(session, outcomes)

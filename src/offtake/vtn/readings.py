@@ -105,18 +105,26 @@ def _resolve_periods(
         where = f"{field}.intervals[{index}].intervalPeriod"
         start = period.start if period is not None and period.start is not None else cursor
         duration_text = (
-            period.duration if period is not None and period.duration is not None else default_duration
+            period.duration
+            if period is not None and period.duration is not None
+            else default_duration
         )
         if start is None:
-            raise InputError("interval has no start, here or in the resource's intervalPeriod", field=where)
+            raise InputError(
+                "interval has no start, here or in the resource's intervalPeriod", field=where
+            )
         if duration_text is None:
-            raise InputError("interval has no duration, here or in the resource's intervalPeriod", field=where)
+            raise InputError(
+                "interval has no duration, here or in the resource's intervalPeriod", field=where
+            )
         try:
             duration = duration_to_timedelta(duration_text)
         except ValueError as exc:
             raise InputError(str(exc), field=f"{where}.duration") from None
         if duration <= timedelta(0):
-            raise InputError(f"duration '{duration_text}' must be positive", field=f"{where}.duration")
+            raise InputError(
+                f"duration '{duration_text}' must be positive", field=f"{where}.duration"
+            )
         bounds.append((start, start + duration))
         cursor = start + duration
     return bounds
@@ -145,9 +153,13 @@ def readings_from_report(report: ReportRequest) -> list[ReportReading]:
     for r_index, resource in enumerate(report.resources):
         field = f"resources[{r_index}]"
         periods = _resolve_periods(
-            resource.intervalPeriod, [interval.intervalPeriod for interval in resource.intervals], field
+            resource.intervalPeriod,
+            [interval.intervalPeriod for interval in resource.intervals],
+            field,
         )
-        for i_index, (interval, (start, end)) in enumerate(zip(resource.intervals, periods, strict=True)):
+        for i_index, (interval, (start, end)) in enumerate(
+            zip(resource.intervals, periods, strict=True)
+        ):
             for p_index, payload in enumerate(interval.payloads):
                 if payload.type not in _DEFAULT_UNITS:
                     continue
@@ -159,7 +171,9 @@ def readings_from_report(report: ReportRequest) -> list[ReportReading]:
                 if payload.type == "DEMAND" and reading_type not in (None, "MEAN", "AVERAGE"):
                     continue
                 units = (
-                    descriptor.units if descriptor is not None and descriptor.units else _DEFAULT_UNITS[payload.type]
+                    descriptor.units
+                    if descriptor is not None and descriptor.units
+                    else _DEFAULT_UNITS[payload.type]
                 ).upper()
                 if len(payload.values) != 1:
                     raise InputError(
@@ -170,17 +184,21 @@ def readings_from_report(report: ReportRequest) -> list[ReportReading]:
                 if payload.type == "USAGE":
                     if units not in ENERGY_UNITS_WH:
                         raise InputError(
-                            f"unknown energy unit '{units}'; expected one of {sorted(ENERGY_UNITS_WH)}",
+                            f"unknown energy unit '{units}'; "
+                            f"expected one of {sorted(ENERGY_UNITS_WH)}",
                             field="payloadDescriptors.units",
                         )
                     energy = value * ENERGY_UNITS_WH[units]
                 else:
                     if units not in POWER_UNITS_W:
                         raise InputError(
-                            f"unknown power unit '{units}'; expected one of {sorted(POWER_UNITS_W)}",
+                            f"unknown power unit '{units}'; "
+                            f"expected one of {sorted(POWER_UNITS_W)}",
                             field="payloadDescriptors.units",
                         )
-                    seconds = Decimal((end - start) // timedelta(microseconds=1)) / Decimal(1_000_000)
+                    seconds = Decimal((end - start) // timedelta(microseconds=1)) / Decimal(
+                        1_000_000
+                    )
                     energy = value * POWER_UNITS_W[units] * seconds / _SECONDS_PER_HOUR
                 energy_wh = int(energy.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
                 readings.append(

@@ -92,7 +92,9 @@ def _targets_from_30(targets: Any) -> Any:
 def _walk(data: Any, convert: Callable[[Any], Any]) -> Any:
     if isinstance(data, dict):
         return {
-            key: convert(value) if key in _TARGET_FIELDS and value is not None else _walk(value, convert)
+            key: convert(value)
+            if key in _TARGET_FIELDS and value is not None
+            else _walk(value, convert)
             for key, value in data.items()
         }
     if isinstance(data, list):
@@ -126,7 +128,9 @@ class _Query:
         try:
             return int(value)
         except ValueError:
-            raise VtnError(400, "Bad Request", f"{name}: expected an integer, got '{value}'") from None
+            raise VtnError(
+                400, "Bad Request", f"{name}: expected an integer, got '{value}'"
+            ) from None
 
     def boolean(self, name: str) -> bool | None:
         value = self.text(name)
@@ -166,7 +170,7 @@ def _notifier(request: Request) -> WebhookNotifier:
     if notifier is None:
         notifier = WebhookNotifier()
         state.vtn_notifier = notifier
-    return notifier  # type: ignore[no-any-return]
+    return notifier
 
 
 def _ensure_tables(request: Request) -> None:
@@ -211,7 +215,9 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             raise VtnError(400, "Bad Request", f"the body is not valid JSON: {exc}") from None
         return _walk(data, _targets_from_30) if legacy else data
 
-    async def run(request: Request, work: Callable[[Session, Caller], Any], status: int = 200) -> Response:
+    async def run(
+        request: Request, work: Callable[[Session, Caller], Any], status: int = 200
+    ) -> Response:
         factory = request.app.state.session_factory
 
         def in_thread() -> Any:
@@ -265,7 +271,9 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
                 program_id=query.text("programID"),
                 event_id=query.text("eventID"),
                 client_name=query.text("clientName"),
-                name=query.text({"VEN": "venName", "RESOURCE": "resourceName"}.get(object_type, "-")),
+                name=query.text(
+                    {"VEN": "venName", "RESOURCE": "resourceName"}.get(object_type, "-")
+                ),
                 ven_id=query.text("venID") if object_type == "RESOURCE" else None,
                 start_s=start_s if object_type == "EVENT" else None,
                 end_s=end_s if object_type == "EVENT" else None,
@@ -297,13 +305,18 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             ingest = _ingest(request)
             return await run(
                 request,
-                lambda session, caller: service.create(session, caller, object_type, body, ingest=ingest),
+                lambda session, caller: service.create(
+                    session, caller, object_type, body, ingest=ingest
+                ),
                 status=201,
             )
 
         async def read(request: Request) -> Response:
             object_id = request.path_params[id_name]
-            return await run(request, lambda session, caller: service.get(session, caller, object_type, object_id))
+            return await run(
+                request,
+                lambda session, caller: service.get(session, caller, object_type, object_id),
+            )
 
         async def update(request: Request) -> Response:
             object_id = request.path_params[id_name]
@@ -321,11 +334,16 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
 
         async def remove(request: Request) -> Response:
             object_id = request.path_params[id_name]
-            return await run(request, lambda session, caller: service.delete(session, caller, object_type, object_id))
+            return await run(
+                request,
+                lambda session, caller: service.delete(session, caller, object_type, object_id),
+            )
 
         noun = object_type.lower()
         router.add_api_route(f"/{collection}", search, methods=["GET"], summary=f"Search {noun}s")
-        router.add_api_route(f"/{collection}", create, methods=["POST"], summary=f"Create a {noun}", status_code=201)
+        router.add_api_route(
+            f"/{collection}", create, methods=["POST"], summary=f"Create a {noun}", status_code=201
+        )
         item = f"/{collection}/{{{id_name}}}"
         router.add_api_route(item, read, methods=["GET"], summary=f"Read a {noun}")
         router.add_api_route(item, update, methods=["PUT"], summary=f"Replace a {noun}")
@@ -367,7 +385,9 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         if isinstance(body, dict):
             body = {**body, "venID": ven_id}
         return await run(
-            request, lambda session, caller: service.create(session, caller, "RESOURCE", body), status=201
+            request,
+            lambda session, caller: service.create(session, caller, "RESOURCE", body),
+            status=201,
         )
 
     def nested(method: str) -> Callable[[Request], Any]:
@@ -386,7 +406,9 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             def work(session: Session, caller: Caller) -> Any:
                 resource = service.get(session, caller, "RESOURCE", resource_id)
                 if resource.get("venID") != ven_id:
-                    raise VtnError(404, "Not Found", f"ven '{ven_id}' has no resource '{resource_id}'")
+                    raise VtnError(
+                        404, "Not Found", f"ven '{ven_id}' has no resource '{resource_id}'"
+                    )
                 if method == "GET":
                     return resource
                 if method == "PUT":
@@ -397,12 +419,24 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
 
         return handler
 
-    router.add_api_route("/vens/{venID}/resources", ven_resources, methods=["GET"], summary="Search a ven's resources")
     router.add_api_route(
-        "/vens/{venID}/resources", ven_resource_create, methods=["POST"], summary="Create a resource", status_code=201
+        "/vens/{venID}/resources",
+        ven_resources,
+        methods=["GET"],
+        summary="Search a ven's resources",
+    )
+    router.add_api_route(
+        "/vens/{venID}/resources",
+        ven_resource_create,
+        methods=["POST"],
+        summary="Create a resource",
+        status_code=201,
     )
     for method in ("GET", "PUT", "DELETE"):
         router.add_api_route(
-            "/vens/{venID}/resources/{resourceID}", nested(method), methods=[method], summary=f"{method} a resource"
+            "/vens/{venID}/resources/{resourceID}",
+            nested(method),
+            methods=[method],
+            summary=f"{method} a resource",
         )
     return router

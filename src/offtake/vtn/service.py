@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -94,7 +94,11 @@ def _forbidden(detail: str) -> VtnError:
 
 
 def _not_found(object_type: str, object_id: str) -> VtnError:
-    return VtnError(404, "Not Found", f"no {object_type.lower()} with id '{object_id}' is visible to this client")
+    return VtnError(
+        404,
+        "Not Found",
+        f"no {object_type.lower()} with id '{object_id}' is visible to this client",
+    )
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,9 @@ class Caller:
     def require(self, scope: str) -> None:
         """Raise 403 unless the client holds ``scope``."""
         if scope not in self.scopes:
-            raise _forbidden(f"this operation needs the '{scope}' scope, which client '{self.client_id}' lacks")
+            raise _forbidden(
+                f"this operation needs the '{scope}' scope, which client '{self.client_id}' lacks"
+            )
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,9 @@ def _visible_targets(session: Session, caller: Caller) -> list[str]:
 
 
 def _owned_ven_ids(session: Session, caller: Caller) -> list[str]:
-    rows = store.list_objects(session, "VEN", Filters(client_id=caller.client_id), skip=0, limit=1000)
+    rows = store.list_objects(
+        session, "VEN", Filters(client_id=caller.client_id), skip=0, limit=1000
+    )
     return [row.id for row in rows]
 
 
@@ -249,7 +257,12 @@ def _page(skip: int | None, limit: int | None) -> tuple[int, int]:
     return skip, limit
 
 
-_NAME_TARGET = {"PROGRAM": "PROGRAM_NAME", "EVENT": "EVENT_NAME", "VEN": "VEN_NAME", "RESOURCE": "RESOURCE_NAME"}
+_NAME_TARGET = {
+    "PROGRAM": "PROGRAM_NAME",
+    "EVENT": "EVENT_NAME",
+    "VEN": "VEN_NAME",
+    "RESOURCE": "RESOURCE_NAME",
+}
 
 
 def listing(
@@ -296,7 +309,10 @@ def listing(
 
 
 def matching_deliveries(
-    session: Session, obj: dict[str, Any], operation: str, owner_client_id: str | None
+    session: Session,
+    obj: dict[str, Any],
+    operation: Literal["CREATE", "UPDATE", "DELETE"],
+    owner_client_id: str | None,
 ) -> list[Delivery]:
     """Return the webhook calls due for an operation on an object.
 
@@ -306,7 +322,9 @@ def matching_deliveries(
     """
     object_type = obj["objectType"]
     object_targets = set(obj.get("targets") or [])
-    program_id = obj.get("programID") if object_type in ("EVENT", "PROGRAM", "SUBSCRIPTION") else None
+    program_id = (
+        obj.get("programID") if object_type in ("EVENT", "PROGRAM", "SUBSCRIPTION") else None
+    )
     if object_type == "PROGRAM":
         program_id = obj["id"]
     notification = Notification(
@@ -333,11 +351,11 @@ def matching_deliveries(
                     continue
             elif object_type not in ("EVENT", "PROGRAM") and owner_client_id != subscriber:
                 continue
-        for operation_set in body.get("objectOperations", []):
-            if object_type in operation_set["objects"] and operation in operation_set["operations"]:
-                deliveries.append(
-                    Delivery(operation_set["callbackUrl"], operation_set.get("bearerToken"), notification)
-                )
+        deliveries.extend(
+            Delivery(ops["callbackUrl"], ops.get("bearerToken"), notification)
+            for ops in body.get("objectOperations", [])
+            if object_type in ops["objects"] and operation in ops["operations"]
+        )
     return deliveries
 
 
@@ -348,7 +366,9 @@ def _integrity(exc: IntegrityError, what: str) -> VtnError:
     return VtnError(409, "Conflict", f"{what} already exists")
 
 
-def _check_unique(session: Session, object_type: str, key: str | None, current: VtnObject | None) -> None:
+def _check_unique(
+    session: Session, object_type: str, key: str | None, current: VtnObject | None
+) -> None:
     """Raise 409 if another object of this type has the unique key (name) ``key``.
 
     A race between two writers is still caught by the unique constraint at flush; the
@@ -356,14 +376,18 @@ def _check_unique(session: Session, object_type: str, key: str | None, current: 
     """
     if key is None:
         return
-    other = session.query(VtnObject.id).filter(
-        VtnObject.object_type == object_type, VtnObject.unique_key == key
-    ).first()
+    other = (
+        session.query(VtnObject.id)
+        .filter(VtnObject.object_type == object_type, VtnObject.unique_key == key)
+        .first()
+    )
     if other is not None and (current is None or other.id != current.id):
         raise VtnError(409, "Conflict", f"a {object_type.lower()} named '{key}' already exists")
 
 
-def _program_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
+def _program_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
     caller.require("write_programs")
     request: ProgramRequest = _validate(ProgramRequest, body)
     return {
@@ -374,7 +398,9 @@ def _program_columns(session: Session, caller: Caller, body: Any, current: VtnOb
     }
 
 
-def _event_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
+def _event_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
     caller.require("write_events")
     request: EventRequest = _validate(EventRequest, body)
     if store.get_object(session, "PROGRAM", request.programID) is None:
@@ -393,7 +419,10 @@ def _subscription_columns(
 ) -> dict[str, Any]:
     caller.require("write_subscriptions")
     request: SubscriptionRequest = _validate(SubscriptionRequest, body)
-    if request.programID is not None and store.get_object(session, "PROGRAM", request.programID) is None:
+    if (
+        request.programID is not None
+        and store.get_object(session, "PROGRAM", request.programID) is None
+    ):
         raise _bad(f"programID: no program with id '{request.programID}'")
     owner = current.client_id if current is not None else caller.client_id
     return {
@@ -409,7 +438,9 @@ def _subscription_columns(
     }
 
 
-def _ven_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
+def _ven_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
     caller.require("write_vens")
     kind = body.get("objectType") if isinstance(body, dict) else None
     if caller.is_business and kind != "VEN_VEN_REQUEST":
@@ -417,11 +448,14 @@ def _ven_columns(session: Session, caller: Caller, body: Any, current: VtnObject
         client_id, targets = request.clientID, list(request.targets or [])
     else:
         if kind == "BL_VEN_REQUEST":
-            raise _forbidden("a VEN may not write a BL_VEN_REQUEST; send objectType VEN_VEN_REQUEST")
+            raise _forbidden(
+                "a VEN may not write a BL_VEN_REQUEST; send objectType VEN_VEN_REQUEST"
+            )
         request = _validate(VenVenRequest, {**body, "objectType": "VEN_VEN_REQUEST"})
         if caller.site_id is not None and request.venName != caller.site_id:
             raise _forbidden(
-                f"client '{caller.client_id}' is bound to site '{caller.site_id}'; its ven must be named '{caller.site_id}'"
+                f"client '{caller.client_id}' is bound to site '{caller.site_id}'; "
+                f"its ven must be named '{caller.site_id}'"
             )
         client_id = current.client_id if current is not None else caller.client_id
         kept = list(current.body.get("targets", [])) if current is not None else []
@@ -440,7 +474,9 @@ def _ven_columns(session: Session, caller: Caller, body: Any, current: VtnObject
     }
 
 
-def _resource_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
+def _resource_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
     caller.require("write_vens")
     kind = body.get("objectType") if isinstance(body, dict) else None
     if caller.is_business and kind != "VEN_RESOURCE_REQUEST":
@@ -448,14 +484,24 @@ def _resource_columns(session: Session, caller: Caller, body: Any, current: VtnO
         targets = list(request.targets or [])
     else:
         if kind == "BL_RESOURCE_REQUEST":
-            raise _forbidden("a VEN may not write a BL_RESOURCE_REQUEST; send objectType VEN_RESOURCE_REQUEST")
+            raise _forbidden(
+                "a VEN may not write a BL_RESOURCE_REQUEST; send objectType VEN_RESOURCE_REQUEST"
+            )
         request = _validate(VenResourceRequest, {**body, "objectType": "VEN_RESOURCE_REQUEST"})
-        targets = [f"RESOURCE_NAME:{request.resourceName}"] if request.resourceName == caller.site_id else []
+        targets = (
+            [f"RESOURCE_NAME:{request.resourceName}"]
+            if request.resourceName == caller.site_id
+            else []
+        )
     ven = store.get_object(session, "VEN", request.venID)
     if ven is None or not _can_see(session, caller, ven):
         raise _bad(f"venID: no ven with id '{request.venID}' is visible to this client")
     client_id = ven.client_id
-    wire: dict[str, Any] = {"clientID": client_id, "resourceName": request.resourceName, "venID": request.venID}
+    wire: dict[str, Any] = {
+        "clientID": client_id,
+        "resourceName": request.resourceName,
+        "venID": request.venID,
+    }
     if targets:
         wire["targets"] = targets
     if request.attributes:
@@ -470,12 +516,18 @@ def _resource_columns(session: Session, caller: Caller, body: Any, current: VtnO
     }
 
 
-def _report_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
+def _report_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
     caller.require("write_reports")
     request: ReportRequest = _validate(ReportRequest, body)
     event = store.get_object(session, "EVENT", request.eventID)
     if event is None or not _can_see(session, caller, event):
-        raise VtnError(409, "Conflict", f"eventID: no event with id '{request.eventID}' is visible to this client")
+        raise VtnError(
+            409,
+            "Conflict",
+            f"eventID: no event with id '{request.eventID}' is visible to this client",
+        )
     owner = current.client_id if current is not None else caller.client_id
     wire = {**request.wire(), "clientID": owner, "programID": event.program_id}
     return {
@@ -513,12 +565,15 @@ def _ingest(
     allowed = {caller.site_id, "AGGREGATED_REPORT"}
     allowed.update(
         row.name or ""
-        for row in store.list_objects(session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000)
+        for row in store.list_objects(
+            session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000
+        )
     )
     for index, resource in enumerate(request.resources):
         if resource.resourceName not in allowed:
             raise _bad(
-                f"resources[{index}].resourceName: '{resource.resourceName}' is not a resource of site '{caller.site_id}'"
+                f"resources[{index}].resourceName: '{resource.resourceName}' "
+                f"is not a resource of site '{caller.site_id}'"
             )
     if ingest is None:
         raise VtnError(500, "Internal Server Error", "no metering ledger is attached to this VTN")
@@ -545,7 +600,9 @@ def create(
     try:
         obj = store.insert_object(session, object_type, **columns)
     except IntegrityError as exc:
-        raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
+        raise _integrity(
+            exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'"
+        ) from None
     if object_type == "REPORT":
         _ingest(session, caller, request, ingest)
     wire = store.to_wire(obj)
@@ -581,7 +638,9 @@ def replace(
     try:
         store.update_object(session, obj, **columns)
     except IntegrityError as exc:
-        raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
+        raise _integrity(
+            exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'"
+        ) from None
     if object_type == "REPORT":
         _ingest(session, caller, request, ingest)
     wire = store.to_wire(obj)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from offtake.vtn._db import Base
 from offtake.vtn.models import format_datetime
@@ -225,7 +226,7 @@ def list_objects(
         if value is not None:
             query = query.where(column == value)
     if filters.targets is not None or filters.names is not None:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if filters.targets:
             conditions.append(
                 exists().where(
@@ -238,7 +239,7 @@ def list_objects(
             return []
         query = query.where(or_(*conditions))
     if filters.visible_to is not None:
-        visible = [VtnObject.targeted.is_(False)]
+        visible: list[ColumnElement[bool]] = [VtnObject.targeted.is_(False)]
         if filters.visible_to:
             visible.append(
                 exists().where(

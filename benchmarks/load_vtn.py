@@ -10,8 +10,10 @@ reading per report) and prints p50/p99 latency per request kind and the request 
 
 Target: p99 < 100 ms with 1,000 VENs for 5 minutes.
 
-Measured on the shared 2-core development machine (1,000 VENs, 300 s): see the figures in
-the project notes of this module's branch.
+Measured once on the shared 2-core development machine (load average about 5 from other
+work, load generator on the same cores), 1,000 VENs for 300 s: 31,000 requests, every one
+of the 1,000 accepted reports in the ledger (none lost), but p50 10.0 s and p99 95.8 s: the
+server saturated at about 37 requests/s against the 103/s offered, so the target is MISSED.
 
 Usage::
 
@@ -40,6 +42,8 @@ PREFIX = "/openadr3/3.1.0"
 POLL_S = 10.0
 REPORT_S = 300.0
 TOKEN_SECRET = "b" * 48
+#: Latency target of the 99th percentile [s].
+TARGET_P99_S = 0.100
 
 
 def _settings(data_dir: Path) -> Any:
@@ -298,8 +302,11 @@ def main() -> int:
         )
     lost = accepted - in_ledger
     print(f"reports accepted: {accepted}, readings in ledger: {in_ledger}, lost: {lost}")
-    ok = in_ledger == accepted and not any(stats.failures.values())
-    print("OK" if ok else "FAILED: reports lost or requests failed")
+    complete = in_ledger == accepted and not any(stats.failures.values())
+    fast = _percentile(all_values, 99) < TARGET_P99_S
+    print("no report lost" if complete else "FAILED: reports lost or requests failed")
+    print(f"p99 target {TARGET_P99_S * 1000:.0f} ms: {'met' if fast else 'MISSED'}")
+    ok = complete and fast
     return 0 if ok else 1
 
 

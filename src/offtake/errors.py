@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["InputError", "OfftakeError"]
+__all__ = ["ConflictError", "InputError", "NotFoundError", "OfftakeError", "PermissionDenied"]
 
 
 class OfftakeError(Exception):
@@ -51,3 +51,28 @@ class InputError(OfftakeError, ValueError):
             where.append(f"field '{self.field}'")
         prefix = ", ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class PermissionDenied(OfftakeError):
+    """The caller is authenticated but may not do this (HTTP 403)."""
+
+
+class NotFoundError(OfftakeError):
+    """The object asked for does not exist (HTTP 404)."""
+
+
+class ConflictError(OfftakeError):
+    """The request contradicts data already accepted (HTTP 409).
+
+    Parameters
+    ----------
+    message
+        What conflicts and with what.
+    field
+        The field whose value conflicts, if one does.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        super().__init__(message)

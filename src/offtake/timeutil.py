@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -38,7 +38,7 @@ def require_aware(value: datetime, *, field: str, file: str | None = None) -> da
             file=file,
             field=field,
         )
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def parse_utc(text: str, *, field: str, file: str | None = None, line: int | None = None) -> datetime:
@@ -67,7 +67,7 @@ def parse_utc(text: str, *, field: str, file: str | None = None, line: int | Non
             line=line,
             field=field,
         )
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def to_utc_index(values: pd.Series, *, field: str, file: str) -> pd.DatetimeIndex:

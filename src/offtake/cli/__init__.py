@@ -25,16 +25,21 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from offtake.cli import scenario_cmd
+    from offtake.cli import ledger_cmd, registry_cmd, scenario_cmd, server_cmd
 
     scenario_cmd.register(app)
+    server_cmd.register(app)
+    ledger_cmd.register(app)
+    registry_cmd.register(app)
 
 
 def main() -> None:
     """Run the command line, turning offtake errors into one-line messages."""
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except OfftakeError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

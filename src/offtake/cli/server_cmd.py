@@ -1,0 +1,131 @@
+"""``offtake serve``, ``offtake db upgrade`` and ``offtake client add``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["register", "settings_from"]
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="SQLAlchemy URL (default: OFFTAKE_DATABASE_URL or a SQLite file)."
+    ),
+]
+DataDirOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder for the SQLite file and keys (default: OFFTAKE_DATA_DIR or ./offtake-data).",
+    ),
+]
+
+
+def settings_from(database_url: str | None, data_dir: str | None) -> object:
+    """Resolve server settings with the command-line values first."""
+    from offtake.server.settings import Settings
+
+    return Settings.resolve(database_url=database_url, data_dir=data_dir)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve``, ``db`` and ``client`` to ``app``."""
+
+    @app.command("serve")
+    def serve(
+        host: Annotated[
+            str | None, typer.Option(help="Address to bind (default 127.0.0.1).")
+        ] = None,
+        port: Annotated[int | None, typer.Option(help="Port (default 8600).")] = None,
+        database_url: DatabaseOpt = None,
+        data_dir: DataDirOpt = None,
+    ) -> None:
+        """Run the platform server (registry, ledger, bills) under uvicorn."""
+        import uvicorn
+
+        from offtake.server.app import create_app
+        from offtake.server.settings import Settings
+
+        settings = Settings.resolve(
+            database_url=database_url, data_dir=data_dir, host=host, port=port
+        )
+        typer.echo(
+            f"offtake server on http://{settings.host}:{settings.port} "
+            f"({_safe_url(settings.database_url)})",
+            err=True,
+        )
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+    db = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+    @db.command("upgrade")
+    def upgrade(database_url: DatabaseOpt = None, data_dir: DataDirOpt = None) -> None:
+        """Create or migrate the database schema to the newest version."""
+        from offtake.server.db import make_engine
+        from offtake.server.db import upgrade as run_upgrade
+        from offtake.server.settings import Settings
+
+        settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
+        engine = make_engine(settings.database_url)
+        try:
+            run_upgrade(engine)
+        finally:
+            engine.dispose()
+        typer.echo(f"database at {_safe_url(settings.database_url)} is up to date")
+
+    app.add_typer(db, name="db")
+
+    client = typer.Typer(help="OAuth2 clients.", no_args_is_help=True)
+
+    @client.command("add")
+    def add(
+        name: Annotated[
+            str, typer.Argument(help="Name of the client (person, system or site agent).")
+        ],
+        role: Annotated[
+            str, typer.Option("--role", help="grid_operator, regulator, operator or ven.")
+        ],
+        operator: Annotated[
+            str | None, typer.Option("--operator", help="Operator id (operator role).")
+        ] = None,
+        site: Annotated[str | None, typer.Option("--site", help="Site id (ven role).")] = None,
+        scope: Annotated[
+            str | None,
+            typer.Option("--scope", help="Space-separated scopes (default: all of the role)."),
+        ] = None,
+        database_url: DatabaseOpt = None,
+        data_dir: DataDirOpt = None,
+    ) -> None:
+        """Register a client and print its id and secret (the secret is shown only once)."""
+        from offtake.server.auth import create_client
+        from offtake.server.db import make_engine, make_session_factory, session_scope, upgrade
+        from offtake.server.settings import Settings
+
+        settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
+        engine = make_engine(settings.database_url)
+        try:
+            upgrade(engine)
+            with session_scope(make_session_factory(engine)) as session:
+                issued = create_client(
+                    session,
+                    name,
+                    role,
+                    operator_id=operator,
+                    site_id=site,
+                    scopes=scope.split() if scope else None,
+                )
+        finally:
+            engine.dispose()
+        typer.echo(f"client_id: {issued.client_id}")
+        typer.echo(f"client_secret: {issued.client_secret}")
+
+    app.add_typer(client, name="client")
+
+
+def _safe_url(url: str) -> str:
+    """Return the database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

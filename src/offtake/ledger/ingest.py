@@ -1,0 +1,488 @@
+"""The single ingest path for meter readings.
+
+REST endpoints and OpenADR reports both call :func:`ingest_readings`, so every reading
+meets one set of checks.
+
+Checks, in order (a batch is accepted or refused as a whole):
+
+1. shape: ``site_id`` and ``meter_id`` are ids; ``interval_start`` and ``interval_end`` are
+   aware datetimes with end after start; ``energy_wh`` is an integer >= 0 → else
+   :class:`ReadingsRejected` (422) naming ``readings[i].field``;
+2. access: the caller holds ``readings:write`` and may act for the site → else
+   :class:`~offtake.errors.PermissionDenied` (403);
+3. the site is registered → else 422 on ``site_id``;
+4. the energy is possible: at most ``max_power_factor`` times the site's connection
+   capacity (or, when none is registered, the allocation or contract in force) over the
+   interval → else 422 on ``energy_wh``. Draw above the cap but below this bound is
+   accepted and priced as over-draw by reconciliation;
+5. against stored readings of the same site and meter: the same interval with the same
+   energy is a duplicate (stored once, reported with its ledger entry); the same start with
+   another end or energy is a conflict → :class:`ReadingsConflict` (409) with the reason; an
+   interval that overlaps another → 422 on ``interval_start``.
+
+Accepted readings are appended to the ledger and stored in one transaction, which the
+caller commits (before acknowledging).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from offtake.errors import ConflictError, InputError, PermissionDenied
+from offtake.ledger.encoding import format_time
+from offtake.ledger.store import open_appender
+from offtake.registry.values import validate_id
+from offtake.server.principal import Principal
+from offtake.server.schema import Allocation, Contract, Reading, Site
+
+__all__ = [
+    "DEFAULT_MAX_POWER_FACTOR",
+    "MAX_BATCH",
+    "IngestResult",
+    "ItemResult",
+    "MeterReading",
+    "Problem",
+    "ReadingsConflict",
+    "ReadingsRejected",
+    "ingest_readings",
+]
+
+#: A reading may show at most this multiple of the site's connection capacity (or of its
+#: allocation when no connection capacity is registered) over its interval; more is not a
+#: physical draw but a meter or data fault, and is refused. Draw between the cap and this
+#: bound is real over-draw: accepted, reconciled and penalised.
+DEFAULT_MAX_POWER_FACTOR = Fraction(3, 2)
+
+#: Largest number of readings in one batch.
+MAX_BATCH = 100_000
+
+
+@dataclass(frozen=True)
+class MeterReading:
+    """Metered energy of one meter of a site over one interval.
+
+    Parameters
+    ----------
+    site_id
+        Registered site.
+    meter_id
+        The meter at the site (a site may have several).
+    interval_start, interval_end
+        The interval, aware datetimes (converted to UTC).
+    energy_wh
+        Energy drawn over the interval [Wh], an integer.
+    """
+
+    site_id: str
+    meter_id: str
+    interval_start: datetime
+    interval_end: datetime
+    energy_wh: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one reading of a batch was refused."""
+
+    index: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+class ReadingsRejected(InputError):
+    """Some readings of a batch are invalid (HTTP 422); nothing of the batch was stored."""
+
+    def __init__(self, problems: Sequence[Problem], *, noun: str = "readings") -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(first.message + more, field=f"{noun}[{first.index}].{first.field}")
+
+
+class ReadingsConflict(ConflictError):
+    """Some readings contradict readings already accepted (HTTP 409); nothing was stored."""
+
+    def __init__(self, problems: Sequence[Problem], *, noun: str = "readings") -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(first.message + more, field=f"{noun}[{first.index}].{first.field}")
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """Outcome of one reading: ``accepted`` or ``duplicate``, and its ledger entry."""
+
+    index: int
+    status: str
+    seq: int
+
+
+@dataclass
+class IngestResult:
+    """Outcome of a batch."""
+
+    accepted: int
+    duplicates: int
+    ledger_size: int
+    items: list[ItemResult] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "ledger_size": self.ledger_size,
+            "items": [{"index": i.index, "status": i.status, "seq": i.seq} for i in self.items],
+        }
+
+
+def check_interval(
+    index: int, start: object, end: object, problems: list[Problem]
+) -> tuple[datetime, datetime] | None:
+    """Check an interval's bounds; return them in UTC or record problems."""
+    ok = True
+    for name, value in (("interval_start", start), ("interval_end", end)):
+        if not isinstance(value, datetime):
+            problems.append(
+                Problem(index, name, f"expected an ISO 8601 time with offset, got {value!r}")
+            )
+            ok = False
+        elif value.tzinfo is None or value.utcoffset() is None:
+            problems.append(
+                Problem(
+                    index,
+                    name,
+                    f"naive time {value.isoformat()} has no time zone; add 'Z' or an offset",
+                )
+            )
+            ok = False
+    if not ok:
+        return None
+    assert isinstance(start, datetime) and isinstance(end, datetime)
+    start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+    if end_utc <= start_utc:
+        problems.append(
+            Problem(
+                index,
+                "interval_end",
+                f"interval_end {format_time(end_utc)} is not after "
+                f"interval_start {format_time(start_utc)}",
+            )
+        )
+        return None
+    return start_utc, end_utc
+
+
+def _check_shape(
+    index: int, reading: MeterReading, problems: list[Problem]
+) -> tuple[datetime, datetime] | None:
+    before = len(problems)
+    for name in ("site_id", "meter_id"):
+        try:
+            validate_id(getattr(reading, name), name)
+        except InputError as exc:
+            problems.append(Problem(index, name, exc.message))
+    energy = reading.energy_wh
+    if isinstance(energy, bool) or not isinstance(energy, int):
+        problems.append(
+            Problem(
+                index, "energy_wh", f"energy_wh must be an integer number of Wh, got {energy!r}"
+            )
+        )
+    elif energy < 0:
+        problems.append(Problem(index, "energy_wh", f"energy_wh must be >= 0, got {energy}"))
+    interval = check_interval(index, reading.interval_start, reading.interval_end, problems)
+    return interval if len(problems) == before else None
+
+
+def _basis_w(
+    session: Session, sites: dict[str, Site]
+) -> dict[str, list[tuple[datetime, datetime | None, int]]]:
+    """Per site: (from, until, W) periods of allocation or contract, newest first."""
+    basis: dict[str, list[tuple[datetime, datetime | None, int]]] = defaultdict(list)
+    ids = list(sites)
+    for a in session.execute(
+        select(Allocation.site_id, Allocation.valid_from, Allocation.allocated_w)
+        .where(Allocation.site_id.in_(ids))
+        .order_by(Allocation.valid_from.desc(), Allocation.id.desc())
+    ):
+        basis[a.site_id].append((a.valid_from, None, a.allocated_w))
+    contracts: dict[str, list[tuple[datetime, datetime | None, int]]] = defaultdict(list)
+    for c in session.execute(
+        select(
+            Contract.site_id,
+            Contract.valid_from,
+            Contract.valid_until,
+            Contract.firm_w,
+            Contract.interruptible_w,
+        )
+        .where(Contract.site_id.in_(ids))
+        .order_by(Contract.valid_from.desc())
+    ):
+        contracts[c.site_id].append((c.valid_from, c.valid_until, c.firm_w + c.interruptible_w))
+    for site_id, periods in contracts.items():
+        basis[site_id].extend(periods)
+    return basis
+
+
+def _limit_w(
+    site: Site, periods: list[tuple[datetime, datetime | None, int]], at: datetime
+) -> int | None:
+    if site.connection_w is not None:
+        return site.connection_w
+    for start, until, watts in periods:
+        if start <= at and (until is None or at < until):
+            return watts
+    return None
+
+
+def ingest_readings(
+    session: Session,
+    principal: Principal,
+    readings: Iterable[MeterReading],
+    *,
+    max_power_factor: Fraction = DEFAULT_MAX_POWER_FACTOR,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Check and store meter readings, appending each new one to the ledger.
+
+    Parameters
+    ----------
+    session
+        Open session. Nothing is committed here: commit before acknowledging, roll back
+        on any exception (the ledger stays locked until the transaction ends).
+    principal
+        Who reports (needs ``readings:write``; operators and VENs only for their sites).
+    readings
+        The readings, single or batch (at most :data:`MAX_BATCH`).
+    max_power_factor
+        Plausibility bound, see :data:`DEFAULT_MAX_POWER_FACTOR` [-].
+    now
+        Recording time (default now).
+
+    Returns
+    -------
+    IngestResult
+        Per reading: accepted or duplicate, and its ledger sequence number.
+
+    Raises
+    ------
+    ReadingsRejected
+        Invalid readings (422), each named by index and field.
+    ReadingsConflict
+        Readings that contradict stored ones (409), with the reason.
+    PermissionDenied
+        The caller may not report for a site (403).
+    """
+    principal.require_scope("readings:write")
+    batch = list(readings)
+    if not batch:
+        raise InputError("no readings given", field="readings")
+    if len(batch) > MAX_BATCH:
+        raise InputError(
+            f"{len(batch)} readings in one batch; send at most {MAX_BATCH}", field="readings"
+        )
+    now = now or datetime.now(UTC)
+    problems: list[Problem] = []
+    intervals: list[tuple[datetime, datetime] | None] = [
+        _check_shape(i, r, problems) for i, r in enumerate(batch)
+    ]
+    if problems:
+        raise ReadingsRejected(problems)
+
+    appender = open_appender(session)  # locks the ledger: checks below see a settled state
+    site_ids = sorted({r.site_id for r in batch})
+    sites = {s.id: s for s in session.execute(select(Site).where(Site.id.in_(site_ids))).scalars()}
+    for site_id in site_ids:
+        site = sites.get(site_id)
+        if site is not None:
+            principal.require_site(site_id, site.operator_id)
+        elif principal.is_operator_bound:
+            raise PermissionDenied(
+                f"site '{site_id}' is not a site of operator '{principal.operator_id}'"
+            )
+    basis = _basis_w(session, sites)
+    factor = Fraction(max_power_factor)
+    for i, r in enumerate(batch):
+        site = sites.get(r.site_id)
+        interval = intervals[i]
+        assert interval is not None
+        if site is None:
+            problems.append(Problem(i, "site_id", f"site '{r.site_id}' is not registered"))
+            continue
+        limit = _limit_w(site, basis.get(r.site_id, []), interval[0])
+        if limit:
+            duration_s = (interval[1] - interval[0]).total_seconds()
+            if Fraction(r.energy_wh) * 3600 > factor * limit * Fraction(duration_s):
+                bound_wh = int(factor * limit * Fraction(duration_s) / 3600)
+                problems.append(
+                    Problem(
+                        i,
+                        "energy_wh",
+                        f"{r.energy_wh} Wh in {duration_s:g} s is impossible "
+                        f"for site '{r.site_id}' "
+                        f"(at most {bound_wh} Wh: {float(factor):g} x {limit / 1e6:g} MW)",
+                    )
+                )
+    if problems:
+        raise ReadingsRejected(problems)
+
+    # Duplicates, conflicts and overlaps, within the batch and against stored readings.
+    min_start = min(iv[0] for iv in intervals if iv)
+    max_end = max(iv[1] for iv in intervals if iv)
+    meters = sorted({r.meter_id for r in batch})
+    stored: dict[tuple[str, str], list[tuple[datetime, datetime, int, int]]] = defaultdict(list)
+    stored_key: dict[tuple[str, str, datetime], tuple[datetime, int, int]] = {}
+    query = select(
+        Reading.site_id,
+        Reading.meter_id,
+        Reading.interval_start,
+        Reading.interval_end,
+        Reading.energy_wh,
+        Reading.ledger_seq,
+    ).where(
+        Reading.site_id.in_(site_ids),
+        Reading.meter_id.in_(meters),
+        Reading.interval_start < max_end,
+        Reading.interval_end > min_start,
+    )
+    for row in session.execute(query):
+        stored[(row.site_id, row.meter_id)].append(
+            (row.interval_start, row.interval_end, row.energy_wh, row.ledger_seq)
+        )
+        stored_key[(row.site_id, row.meter_id, row.interval_start)] = (
+            row.interval_end,
+            row.energy_wh,
+            row.ledger_seq,
+        )
+
+    conflicts: list[Problem] = []
+    status: list[tuple[str, int]] = [("new", -1)] * len(batch)
+    first_in_batch: dict[tuple[str, str, datetime], int] = {}
+    fresh: dict[tuple[str, str], list[tuple[datetime, datetime, int]]] = defaultdict(list)
+    for i, r in enumerate(batch):
+        start, end = intervals[i]  # type: ignore[misc]
+        key = (r.site_id, r.meter_id, start)
+        known = stored_key.get(key)
+        if known is not None:
+            if known[0] == end and known[1] == r.energy_wh:
+                status[i] = ("duplicate", known[2])
+            else:
+                conflicts.append(
+                    Problem(
+                        i,
+                        "energy_wh" if known[0] == end else "interval_end",
+                        f"site '{r.site_id}' meter '{r.meter_id}' already has a reading "
+                        f"from {format_time(start)} "
+                        f"to {format_time(known[0])} of {known[1]} Wh (ledger entry {known[2]}); "
+                        f"refusing {r.energy_wh} Wh to {format_time(end)}",
+                    )
+                )
+            continue
+        earlier = first_in_batch.get(key)
+        if earlier is not None:
+            e = batch[earlier]
+            if intervals[earlier] == (start, end) and e.energy_wh == r.energy_wh:
+                status[i] = ("same", earlier)
+            else:
+                conflicts.append(
+                    Problem(
+                        i,
+                        "energy_wh",
+                        f"conflicts with readings[{earlier}] for the same meter and start",
+                    )
+                )
+            continue
+        first_in_batch[key] = i
+        fresh[(r.site_id, r.meter_id)].append((start, end, i))
+
+    for pair, pair_items in fresh.items():
+        spans = [(s, e, -1, seq) for s, e, _wh, seq in stored.get(pair, [])]
+        spans += [(s, e, i, -1) for s, e, i in pair_items]
+        spans.sort(key=lambda t: (t[0], t[1]))
+        reach: tuple[datetime, datetime, int, int] | None = None
+        for span in spans:
+            if reach is not None and span[0] < reach[1] and (span[2] >= 0 or reach[2] >= 0):
+                index = span[2] if span[2] >= 0 else reach[2]
+                other = reach if index == span[2] else span
+                what = (
+                    f"readings[{other[2]}]"
+                    if other[2] >= 0
+                    else f"the stored reading (ledger entry {other[3]})"
+                )
+                problems.append(
+                    Problem(
+                        index,
+                        "interval_start",
+                        f"interval {format_time(batch[index].interval_start.astimezone(UTC))} to "
+                        f"{format_time(batch[index].interval_end.astimezone(UTC))} overlaps {what} "
+                        f"from {format_time(other[0])} to {format_time(other[1])} "
+                        f"for site '{pair[0]}' meter '{pair[1]}'",
+                    )
+                )
+            if reach is None or span[1] > reach[1]:
+                reach = span
+    if problems:
+        raise ReadingsRejected(sorted(problems, key=lambda p: p.index))
+    if conflicts:
+        raise ReadingsConflict(conflicts)
+
+    rows: list[dict[str, Any]] = []
+    items: list[ItemResult] = []
+    by = principal.client_id
+    for i, r in enumerate(batch):
+        kind, ref = status[i]
+        if kind == "duplicate":
+            items.append(ItemResult(i, "duplicate", ref))
+            continue
+        if kind == "same":
+            items.append(ItemResult(i, "duplicate", items[ref].seq))
+            continue
+        start, end = intervals[i]  # type: ignore[misc]
+        operator_id = sites[r.site_id].operator_id
+        seq = appender.add(
+            "reading",
+            {
+                "site": r.site_id,
+                "meter": r.meter_id,
+                "start": format_time(start),
+                "end": format_time(end),
+                "energy_wh": r.energy_wh,
+                "operator": operator_id,
+            },
+            by=by,
+            at=now,
+            operator_id=operator_id,
+        )
+        rows.append(
+            {
+                "site_id": r.site_id,
+                "meter_id": r.meter_id,
+                "interval_start": start,
+                "interval_end": end,
+                "energy_wh": r.energy_wh,
+                "recorded_at": now,
+                "by_client": by,
+                "ledger_seq": seq,
+            }
+        )
+        items.append(ItemResult(i, "accepted", seq))
+    head = appender.flush()
+    if rows:
+        session.execute(insert(Reading), rows)
+    return IngestResult(
+        accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, items=items
+    )

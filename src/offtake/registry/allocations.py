@@ -1,0 +1,311 @@
+"""Import the planner's ``allocation.csv`` (format in ``docs/formats.md``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from offtake.errors import InputError
+from offtake.ledger.audit import record_change
+from offtake.registry.contracts import to_micro
+from offtake.registry.sites import create_site
+from offtake.registry.values import SITE_KINDS, validate_id
+from offtake.server.principal import Principal
+from offtake.server.schema import Allocation, Operator, Site
+from offtake.timeutil import require_aware
+
+__all__ = ["ALLOCATION_COLUMNS", "ImportResult", "import_allocation", "list_allocations"]
+
+#: Columns of ``allocation.csv``, in the documented order.
+ALLOCATION_COLUMNS = (
+    "site_id",
+    "operator",
+    "zone",
+    "kind",
+    "firm_mw",
+    "interruptible_mw",
+    "allocated_mw",
+    "max_curtailment_fraction",
+    "max_curtailment_duration_h",
+    "annual_curtailment_limit",
+    "response_time_s",
+    "tariff_usd_per_mwh",
+    "expected_energy_mwh",
+    "curtailed_hours",
+    "curtailment_events",
+    "mean_event_h",
+)
+
+_FLOATS = (
+    "firm_mw",
+    "interruptible_mw",
+    "allocated_mw",
+    "max_curtailment_fraction",
+    "max_curtailment_duration_h",
+    "annual_curtailment_limit",
+    "response_time_s",
+    "expected_energy_mwh",
+    "curtailed_hours",
+    "mean_event_h",
+)
+_FRACTIONS = ("max_curtailment_fraction", "annual_curtailment_limit")
+
+
+@dataclass
+class ImportResult:
+    """What an import did."""
+
+    import_id: str
+    rows: int
+    sites_created: list[str] = field(default_factory=list)
+    allocated_mw: float = 0.0
+
+
+def _number(text: str, *, file: str, line: int, column: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"'{text}' is not a number", file=file, line=line, field=column) from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(
+            f"must be a finite number >= 0, got {text}", file=file, line=line, field=column
+        )
+    return value
+
+
+def _parse(text: str, file: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    missing = [c for c in ALLOCATION_COLUMNS if c not in header]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}", file=file, line=1, field=missing[0]
+        )
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(reader, start=2):
+        row: dict[str, Any] = {}
+        for column in ALLOCATION_COLUMNS:
+            value = (raw.get(column) or "").strip()
+            if value == "":
+                raise InputError("empty value", file=file, line=number, field=column)
+            row[column] = value
+        try:
+            validate_id(row["site_id"], "site_id")
+            validate_id(row["operator"], "operator")
+            validate_id(row["zone"], "zone")
+        except InputError as exc:
+            raise InputError(exc.message, file=file, line=number, field=exc.field) from None
+        if row["kind"] not in SITE_KINDS:
+            raise InputError(
+                f"kind must be one of {', '.join(SITE_KINDS)}, got '{row['kind']}'",
+                file=file,
+                line=number,
+                field="kind",
+            )
+        if row["site_id"] in seen:
+            raise InputError(
+                f"site '{row['site_id']}' appears twice", file=file, line=number, field="site_id"
+            )
+        seen.add(row["site_id"])
+        for column in _FLOATS:
+            row[column] = _number(row[column], file=file, line=number, column=column)
+        for column in _FRACTIONS:
+            if row[column] > 1:
+                raise InputError(
+                    f"must be between 0 and 1, got {row[column]}",
+                    file=file,
+                    line=number,
+                    field=column,
+                )
+        events = _number(
+            row["curtailment_events"], file=file, line=number, column="curtailment_events"
+        )
+        if events != int(events):
+            raise InputError(
+                "must be a whole number", file=file, line=number, field="curtailment_events"
+            )
+        row["curtailment_events"] = int(events)
+        try:
+            row["tariff_micro_usd_per_mwh"] = to_micro(
+                row["tariff_usd_per_mwh"], "tariff_usd_per_mwh"
+            )
+        except InputError as exc:
+            raise InputError(
+                exc.message, file=file, line=number, field="tariff_usd_per_mwh"
+            ) from None
+        total = row["firm_mw"] + row["interruptible_mw"]
+        if abs(total - row["allocated_mw"]) > 1e-6 * max(1.0, row["allocated_mw"]):
+            raise InputError(
+                f"allocated_mw {row['allocated_mw']} is not firm_mw + interruptible_mw = {total}",
+                file=file,
+                line=number,
+                field="allocated_mw",
+            )
+        row["line"] = number
+        rows.append(row)
+    if not rows:
+        raise InputError("the file has no allocation rows", file=file, line=2)
+    return rows
+
+
+def import_allocation(
+    session: Session,
+    principal: Principal,
+    source: str | Path,
+    *,
+    valid_from: datetime,
+    text: str | None = None,
+    create_sites: bool = True,
+) -> ImportResult:
+    """Import an allocation file; its rows are in force from ``valid_from``.
+
+    Parameters
+    ----------
+    session
+        Open session; the caller commits.
+    principal
+        Who imports (needs ``registry:write``).
+    source
+        Path of the file, or its name when ``text`` is given.
+    valid_from
+        When the allocation takes effect (aware).
+    text
+        The file's content, if already read (e.g. uploaded).
+    create_sites
+        Register sites that are not yet known; otherwise an unknown site is an error.
+
+    Returns
+    -------
+    ImportResult
+        Import id, number of rows, sites created.
+    """
+    principal.require_scope("registry:write")
+    valid_from = require_aware(valid_from, field="valid_from")
+    name = str(source)
+    if text is None:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=name) from None
+    rows = _parse(text, name)
+    operators = set(session.execute(select(Operator.id)).scalars())
+    result = ImportResult(import_id=f"AL-{secrets.token_hex(4).upper()}", rows=len(rows))
+    now = datetime.now(UTC)
+    records: list[dict[str, Any]] = []
+    known = {site.id: site for site in session.execute(select(Site)).scalars()}
+    for row in rows:  # check every row before changing anything
+        if row["operator"] not in operators:
+            raise InputError(
+                f"operator '{row['operator']}' is not registered",
+                file=name,
+                line=row["line"],
+                field="operator",
+            )
+        site = known.get(row["site_id"])
+        if site is None:
+            if not create_sites:
+                raise InputError(
+                    f"site '{row['site_id']}' is not registered",
+                    file=name,
+                    line=row["line"],
+                    field="site_id",
+                )
+            continue
+        for column, value in (
+            ("operator", site.operator_id),
+            ("zone", site.zone),
+            ("kind", site.kind),
+        ):
+            if row[column] != value:
+                raise InputError(
+                    f"site '{site.id}' is registered with {column} '{value}', "
+                    f"the file says '{row[column]}'",
+                    file=name,
+                    line=row["line"],
+                    field=column,
+                )
+    for row in rows:
+        if row["site_id"] not in known:
+            create_site(
+                session,
+                principal,
+                site_id=row["site_id"],
+                operator_id=row["operator"],
+                zone=row["zone"],
+                kind=row["kind"],
+                at=now,
+            )
+            result.sites_created.append(row["site_id"])
+        firm_w = round(row["firm_mw"] * 1_000_000)
+        interruptible_w = round(row["interruptible_mw"] * 1_000_000)
+        records.append(
+            {
+                "import_id": result.import_id,
+                "site_id": row["site_id"],
+                "valid_from": valid_from,
+                "firm_w": firm_w,
+                "interruptible_w": interruptible_w,
+                "allocated_w": firm_w + interruptible_w,
+                "max_curtailment_fraction": row["max_curtailment_fraction"],
+                "max_curtailment_duration_h": row["max_curtailment_duration_h"],
+                "annual_curtailment_limit": row["annual_curtailment_limit"],
+                "response_time_s": row["response_time_s"],
+                "tariff_micro_usd_per_mwh": row["tariff_micro_usd_per_mwh"],
+                "expected_energy_mwh": row["expected_energy_mwh"],
+                "curtailed_hours": row["curtailed_hours"],
+                "curtailment_events": row["curtailment_events"],
+                "mean_event_h": row["mean_event_h"],
+                "source_file": name[-500:],
+                "source_line": row["line"],
+                "imported_at": now,
+            }
+        )
+        result.allocated_mw += row["allocated_mw"]
+    session.execute(insert(Allocation), records)
+    record_change(
+        session,
+        principal,
+        "allocation.import",
+        "allocation",
+        result.import_id,
+        {
+            "file": Path(name).name,
+            "valid_from": valid_from,
+            "rows": [
+                {
+                    k: r[k]
+                    for k in ("site_id", "firm_w", "interruptible_w", "tariff_micro_usd_per_mwh")
+                }
+                for r in records
+            ],
+        },
+        at=now,
+    )
+    return result
+
+
+def list_allocations(
+    session: Session, principal: Principal, *, site_id: str | None = None
+) -> list[Allocation]:
+    """Allocation rows the caller may see, newest first."""
+    principal.require_scope("registry:read")
+    query = (
+        select(Allocation)
+        .join(Site, Site.id == Allocation.site_id)
+        .order_by(Allocation.valid_from.desc(), Allocation.id.desc())
+    )
+    if principal.is_operator_bound:
+        query = query.where(Site.operator_id == principal.operator_id)
+    if site_id is not None:
+        query = query.where(Allocation.site_id == site_id)
+    return list(session.execute(query).scalars())

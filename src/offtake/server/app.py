@@ -1,0 +1,121 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+``GET /healthz``, ``GET /openapi.json``, the token endpoint at ``POST /api/v1/auth/token``
+and the REST API under ``/api/v1``. On start it migrates the database, loads (or creates)
+the checkpoint signing key and the token secret, and signs checkpoints on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+
+import offtake
+from offtake.ledger.signing import Signer, load_or_create_signer
+from offtake.ledger.store import maybe_checkpoint
+from offtake.server.auth import token_router
+from offtake.server.db import make_engine, make_session_factory, session_scope, upgrade
+from offtake.server.errors import install_error_handlers
+from offtake.server.settings import Settings
+
+__all__ = ["API_PREFIX", "checkpoint_if_due", "create_app"]
+
+#: Prefix of the versioned REST API.
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def checkpoint_if_due(app: FastAPI) -> None:
+    """Sign a checkpoint if the cadence says one is due (called after writes and on a timer)."""
+    settings: Settings = app.state.settings
+    with session_scope(app.state.session_factory) as session:
+        maybe_checkpoint(
+            session,
+            app.state.signer,
+            every_entries=settings.checkpoint_every_entries,
+            interval_s=settings.checkpoint_interval_s,
+        )
+
+
+def create_app(settings: Settings | None = None, *, signer: Signer | None = None) -> FastAPI:
+    """Build the application.
+
+    Parameters
+    ----------
+    settings
+        Server settings (default :meth:`Settings.resolve` from the environment).
+    signer
+        Checkpoint signer (default: the key at ``settings.signing_key_path``).
+
+    Returns
+    -------
+    FastAPI
+        The application; the database is migrated when it starts.
+    """
+    settings = settings or Settings.resolve()
+    engine = make_engine(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(upgrade, engine)
+        task = asyncio.create_task(_checkpoint_loop(app))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            with contextlib.suppress(Exception):
+                await run_in_threadpool(checkpoint_if_due, app)
+            engine.dispose()
+
+    app = FastAPI(
+        title="offtake platform",
+        version=offtake.__version__,
+        description=(
+            "Registry, access control, metering ledger with Merkle proofs and signed "
+            "checkpoints, reconciliation and bills of a surplus-power programme."
+        ),
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.token_secret = settings.load_token_secret()
+    app.state.signer = signer or load_or_create_signer(settings.signing_key_path)
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness and database check")
+    def healthz() -> dict[str, Any]:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        return {"status": "ok", "version": offtake.__version__}
+
+    from offtake.server.routes import billing, ledger, readings, registry
+
+    app.include_router(token_router("/auth/token"), prefix=API_PREFIX)
+    for module in (registry, readings, ledger, billing):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app
+
+
+async def _checkpoint_loop(app: FastAPI) -> None:
+    interval = max(0.5, min(app.state.settings.checkpoint_interval_s, 60.0) / 2)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(checkpoint_if_due, app)
+        except Exception:  # the next round retries; a failed checkpoint loses nothing
+            continue

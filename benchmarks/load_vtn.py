@@ -54,6 +54,7 @@ def _settings(data_dir: Path) -> Any:
 
 def _serve(data_dir: str, port: int) -> None:
     import uvicorn
+
     from offtake.server.app import create_app
 
     app = create_app(_settings(Path(data_dir)))
@@ -64,13 +65,14 @@ def _setup(data_dir: Path, n_vens: int) -> tuple[list[tuple[str, str, str]], dat
     """Create sites, VEN clients, programs, VENs and cap events; return credentials."""
     from offtake.server.app import create_app
     from offtake.server.auth import create_client
+    from offtake.server.db import upgrade
     from offtake.server.schema import Operator, Site
-
     from offtake.vtn.notify import WebhookNotifier
     from offtake.vtn.operations import Vtn
     from offtake.vtn.programme import SiteCap
 
     app = create_app(_settings(data_dir))
+    upgrade(app.state.engine)
     factory = app.state.session_factory
     sites = [f"site-{i:04d}" for i in range(n_vens)]
     creds: list[tuple[str, str, str]] = []
@@ -278,9 +280,10 @@ def main() -> int:
             server.terminate()
             server.join(timeout=10)
 
+        from sqlalchemy import func, select
+
         from offtake.server.app import create_app
         from offtake.server.schema import Reading
-        from sqlalchemy import func, select
 
         app = create_app(_settings(data_dir))
         with app.state.session_factory() as session:

@@ -26,14 +26,15 @@ openadr3_client = pytest.importorskip("openadr3_client")
 toadr3 = pytest.importorskip("toadr3")
 
 import uvicorn  # noqa: E402
-from offtake.server.app import create_app  # noqa: E402
-from offtake.server.auth import create_client  # noqa: E402
-from offtake.server.schema import Operator, Reading, Site  # noqa: E402
-from offtake.server.settings import Settings  # noqa: E402
 from openadr3_client.bl import BlClient  # noqa: E402
 from openadr3_client.ven import VenClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from offtake.server.app import create_app  # noqa: E402
+from offtake.server.auth import create_client  # noqa: E402
+from offtake.server.db import upgrade  # noqa: E402
+from offtake.server.schema import Operator, Reading, Site  # noqa: E402
+from offtake.server.settings import Settings  # noqa: E402
 from offtake.vtn.operations import Vtn  # noqa: E402
 from offtake.vtn.programme import SiteCap  # noqa: E402
 
@@ -87,6 +88,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir: Path = tmp_path_factory.mktemp("vtn")
     settings = Settings.resolve(env={}, data_dir=data_dir, token_secret="s" * 40)
     app = create_app(settings)
+    upgrade(app.state.engine)
     factory = app.state.session_factory
     creds: dict[str, Any] = {}
     with factory() as session:

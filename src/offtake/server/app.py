@@ -108,6 +108,10 @@ def create_app(settings: Settings | None = None, *, signer: Signer | None = None
     app.include_router(token_router("/auth/token"), prefix=API_PREFIX)
     for module in (registry, readings, ledger, billing):
         app.include_router(module.router, prefix=API_PREFIX)
+    from offtake.vtn.router import vtn_router
+
+    app.include_router(vtn_router("3.1.0"), prefix="/openadr3/3.1.0")
+    app.include_router(vtn_router("3.0.1"), prefix="/openadr3/3.0.1")
     return app
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from offtake.errors import InputError
+from offtake.server.db import Base
 from offtake.vtn import service, store
-from offtake.vtn._db import Base
 from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.programme import (
     SiteCap,

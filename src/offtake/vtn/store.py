@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from offtake.vtn._db import Base
+from offtake.server.db import Base
 from offtake.vtn.models import format_datetime
 
 __all__ = [

@@ -116,6 +116,10 @@ def create_app(
     app.include_router(token_router("/auth/token"), prefix=API_PREFIX)
     for module in (registry, readings, ledger, billing):
         app.include_router(module.router, prefix=API_PREFIX)
+    from offtake.vtn.router import vtn_router
+
+    app.include_router(vtn_router("3.1.0"), prefix="/openadr3/3.1.0")
+    app.include_router(vtn_router("3.0.1"), prefix="/openadr3/3.0.1")
     for extra in routers:
         app.include_router(extra)
     return app

@@ -1,0 +1,68 @@
+"""Hand the readings of a VEN's report to the metering ledger, by the REST API's own path.
+
+The report's ``resourceName`` is the meter id; the site is the one the VEN client is bound
+to. The ledger applies its checks (site, contract, overlaps, duplicates) and refuses the
+whole report with :class:`~offtake.errors.InputError` if any reading is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy.orm import Session
+
+from offtake.errors import ConflictError, InputError, PermissionDenied
+from offtake.ledger import MeterReading, ingest_readings
+from offtake.server.principal import ROLE_SCOPES
+from offtake.vtn.readings import ReportReading
+from offtake.vtn.service import Caller, VtnError
+
+__all__ = ["ledger_ingest"]
+
+
+def ledger_ingest(session: Session, caller: Caller, readings: list[ReportReading]) -> None:
+    """Record report readings in the metering ledger, in the caller's transaction.
+
+    Parameters
+    ----------
+    session
+        The request's session; committed by the caller with the report.
+    caller
+        The reporting VEN client (bound to a site).
+    readings
+        Readings extracted from the report.
+
+    Raises
+    ------
+    VtnError
+        400 for readings the ledger finds invalid, 409 for readings that contradict
+        accepted ones, 403 if the client may not report for the site.
+    """
+    site_id = caller.site_id or ""
+    batch = [
+        MeterReading(
+            site_id=site_id,
+            meter_id=reading.resource_name,
+            interval_start=reading.interval_start,
+            interval_end=reading.interval_end,
+            energy_wh=reading.energy_wh,
+        )
+        for reading in readings
+    ]
+    principal = caller.principal
+    # An OpenADR token asks for OpenADR scopes: write_reports is the right to send metered
+    # energy over OpenADR, so it carries readings:write where the client's role holds it.
+    if (
+        principal.has_scope("write_reports")
+        and "readings:write" in ROLE_SCOPES.get(principal.role, frozenset())
+        and not principal.has_scope("readings:write")
+    ):
+        principal = replace(principal, scopes=principal.scopes | {"readings:write"})
+    try:
+        ingest_readings(session, principal, batch)
+    except ConflictError as exc:
+        raise VtnError(409, "Conflict", exc.message) from None
+    except PermissionDenied as exc:
+        raise VtnError(403, "Forbidden", str(exc)) from None
+    except InputError as exc:
+        raise VtnError(400, "Bad Request", exc.location_message()) from None

@@ -1,0 +1,674 @@
+"""The VTN's operations on OpenADR objects: validation, object privacy, notifications.
+
+Routes and the programme mapping both go through these functions, so every change to an
+object is checked the same way and notifies the same subscriptions. Each function works in
+the caller's database session and returns the wire object plus the webhook deliveries to
+make once the session is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from dataclasses import replace as replace_fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from offtake.errors import InputError
+from offtake.vtn import store
+from offtake.vtn.models import (
+    BlResourceRequest,
+    BlVenRequest,
+    EventRequest,
+    Notification,
+    ProgramRequest,
+    ReportRequest,
+    SubscriptionRequest,
+    VenResourceRequest,
+    VenVenRequest,
+    duration_to_timedelta,
+)
+from offtake.vtn.readings import ReportReading, readings_from_report
+from offtake.vtn.store import Filters, VtnObject
+
+__all__ = [
+    "BL_SCOPES",
+    "VEN_SCOPES",
+    "Caller",
+    "Delivery",
+    "Outcome",
+    "VtnError",
+    "create",
+    "delete",
+    "get",
+    "listing",
+    "matching_deliveries",
+    "replace",
+]
+
+#: Scopes of a business-logic client (programme office, control room).
+BL_SCOPES = frozenset(
+    {"read_all", "read_bl", "write_programs", "write_events", "write_subscriptions", "write_vens"}
+)
+#: Scopes of a VEN (a site agent).
+VEN_SCOPES = frozenset(
+    {"read_targets", "read_ven_objects", "write_reports", "write_subscriptions", "write_vens"}
+)
+#: Largest page the specification allows.
+MAX_LIMIT = 50
+
+#: Hands the readings of a report to the metering ledger; raises InputError to refuse them.
+IngestReadings = Callable[[Session, "Caller", list[ReportReading]], None]
+
+
+class VtnError(Exception):
+    """A failure reported to the client as a problem response.
+
+    Parameters
+    ----------
+    status
+        HTTP status (400, 401, 403, 404, 409).
+    title
+        Short summary, e.g. ``Not Found``.
+    detail
+        What went wrong with this request.
+    """
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+def _bad(detail: str) -> VtnError:
+    return VtnError(400, "Bad Request", detail)
+
+
+def _forbidden(detail: str) -> VtnError:
+    return VtnError(403, "Forbidden", detail)
+
+
+def _not_found(object_type: str, object_id: str) -> VtnError:
+    return VtnError(
+        404,
+        "Not Found",
+        f"no {object_type.lower()} with id '{object_id}' is visible to this client",
+    )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated client of a request.
+
+    Attributes
+    ----------
+    client_id
+        OAuth client id.
+    scopes
+        Granted OpenADR scopes.
+    site_id
+        Site a VEN client is bound to (``None`` for business-logic clients).
+    """
+
+    client_id: str
+    scopes: frozenset[str]
+    site_id: str | None = None
+    #: The platform's own principal object for this client, handed on to the ledger.
+    principal: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_business(self) -> bool:
+        """Whether the client may read every object (``read_all``)."""
+        return "read_all" in self.scopes
+
+    def require(self, scope: str) -> None:
+        """Raise 403 unless the client holds ``scope``."""
+        if scope not in self.scopes:
+            raise _forbidden(
+                f"this operation needs the '{scope}' scope, which client '{self.client_id}' lacks"
+            )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook call to make: where, with which token, what."""
+
+    url: str
+    bearer_token: str | None
+    notification: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """Result of a write: the wire object and the deliveries to make after commit."""
+
+    object: dict[str, Any]
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+def _validate(model: type[BaseModel], body: Any) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise _bad(f"{where}: {first['msg']}") from None
+
+
+def _span(request: EventRequest) -> tuple[int | None, int | None]:
+    """Return the event's [start, end) [s since the epoch]; ``None`` where open or unknown."""
+    default = request.intervalPeriod
+    cursor = default.start if default is not None else None
+    default_duration = default.duration if default is not None else None
+    first: datetime | None = None
+    end: datetime | None = None
+    open_ended = False
+    for interval in request.intervals or []:
+        own = interval.intervalPeriod
+        start = own.start if own is not None and own.start is not None else cursor
+        text = own.duration if own is not None and own.duration is not None else default_duration
+        if start is None:
+            return (None, None)
+        first = start if first is None or start < first else first
+        try:
+            duration = duration_to_timedelta(text) if text is not None else None
+        except ValueError:
+            duration = None
+        if duration is None or duration.total_seconds() <= 0:
+            open_ended = True
+            cursor = start
+            continue
+        cursor = start + duration
+        end = cursor if end is None or cursor > end else end
+    if first is None and cursor is not None:
+        first = cursor
+    return (
+        int(first.timestamp()) if first is not None else None,
+        None if open_ended or end is None else int(end.timestamp()) + 1,
+    )
+
+
+# --- visibility ---------------------------------------------------------------------------
+
+
+def _visible_targets(session: Session, caller: Caller) -> list[str]:
+    targets = set(store.targets_of_client(session, caller.client_id))
+    if caller.site_id is not None:
+        targets.update({f"VEN_NAME:{caller.site_id}", f"RESOURCE_NAME:{caller.site_id}"})
+    return sorted(targets)
+
+
+def _owned_ven_ids(session: Session, caller: Caller) -> list[str]:
+    rows = store.list_objects(
+        session, "VEN", Filters(client_id=caller.client_id), skip=0, limit=1000
+    )
+    return [row.id for row in rows]
+
+
+def _can_see(session: Session, caller: Caller, obj: VtnObject) -> bool:
+    if caller.is_business:
+        return True
+    if obj.object_type == "PROGRAM":
+        return True
+    if obj.object_type == "EVENT":
+        if not obj.targeted:
+            return True
+        mine = set(_visible_targets(session, caller))
+        return any(target in mine for target in obj.body.get("targets", []))
+    return obj.client_id == caller.client_id
+
+
+def _read_scope(object_type: str) -> tuple[str, ...]:
+    if object_type in ("PROGRAM", "EVENT"):
+        return ("read_all", "read_targets")
+    return ("read_all", "read_ven_objects")
+
+
+def _require_read(caller: Caller, object_type: str) -> None:
+    scopes = _read_scope(object_type)
+    if not any(scope in caller.scopes for scope in scopes):
+        raise _forbidden(f"reading {object_type.lower()}s needs one of the scopes {list(scopes)}")
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def get(session: Session, caller: Caller, object_type: str, object_id: str) -> dict[str, Any]:
+    """Return one object visible to the caller, or raise 404."""
+    _require_read(caller, object_type)
+    obj = store.get_object(session, object_type, object_id)
+    if obj is None or not _can_see(session, caller, obj):
+        raise _not_found(object_type, object_id)
+    return store.to_wire(obj)
+
+
+def _page(skip: int | None, limit: int | None) -> tuple[int, int]:
+    skip = 0 if skip is None else skip
+    limit = MAX_LIMIT if limit is None else limit
+    if skip < 0:
+        raise _bad(f"skip: must be 0 or more, got {skip}")
+    if not 0 <= limit <= MAX_LIMIT:
+        raise _bad(f"limit: must be between 0 and {MAX_LIMIT}, got {limit}")
+    return skip, limit
+
+
+_NAME_TARGET = {
+    "PROGRAM": "PROGRAM_NAME",
+    "EVENT": "EVENT_NAME",
+    "VEN": "VEN_NAME",
+    "RESOURCE": "RESOURCE_NAME",
+}
+
+
+def listing(
+    session: Session,
+    caller: Caller,
+    object_type: str,
+    *,
+    filters: Filters,
+    target_strings: Sequence[str] | None,
+    target_type: str | None,
+    target_values: Sequence[str] | None,
+    skip: int | None,
+    limit: int | None,
+) -> list[dict[str, Any]]:
+    """Return one page of the objects of a type visible to the caller.
+
+    ``target_strings`` is the 3.1 ``targets`` query; ``target_type``/``target_values`` is the
+    3.0 form, also used by clients to look objects up by name (``VEN_NAME``,
+    ``PROGRAM_NAME``, ...).
+    """
+    _require_read(caller, object_type)
+    first, count = _page(skip, limit)
+    if (target_type is None) != (not target_values):
+        raise _bad("targetType and targetValues must be given together")
+    targets: list[str] | None = None
+    names: list[str] | None = None
+    if target_strings:
+        targets = list(target_strings)
+    if target_type is not None and target_values:
+        targets = (targets or []) + [f"{target_type}:{value}" for value in target_values]
+        if _NAME_TARGET.get(object_type) == target_type:
+            names = list(target_values)
+    scoped = replace_fields(filters, targets=targets, names=names)
+    if not caller.is_business:
+        if object_type == "EVENT":
+            scoped = replace_fields(scoped, visible_to=_visible_targets(session, caller))
+        elif object_type != "PROGRAM":
+            scoped = replace_fields(scoped, client_id=caller.client_id)
+    rows = store.list_objects(session, object_type, scoped, skip=first, limit=count)
+    return [store.to_wire(row) for row in rows]
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+def matching_deliveries(
+    session: Session,
+    obj: dict[str, Any],
+    operation: Literal["CREATE", "UPDATE", "DELETE"],
+    owner_client_id: str | None,
+) -> list[Delivery]:
+    """Return the webhook calls due for an operation on an object.
+
+    A subscription matches when it lists the object type and operation, its programID (if
+    any) is the object's, its targets (if any) meet the object's, and its owner may see the
+    object (a VEN is only told about objects it could read).
+    """
+    object_type = obj["objectType"]
+    object_targets = set(obj.get("targets") or [])
+    program_id = (
+        obj.get("programID") if object_type in ("EVENT", "PROGRAM", "SUBSCRIPTION") else None
+    )
+    if object_type == "PROGRAM":
+        program_id = obj["id"]
+    notification = Notification(
+        objectType=object_type, operation=operation, object=obj, targets=obj.get("targets")
+    ).wire()
+    deliveries: list[Delivery] = []
+    subscriptions = session.query(VtnObject).filter(VtnObject.object_type == "SUBSCRIPTION").all()
+    owner_targets: dict[str, set[str]] = {}
+    for subscription in subscriptions:
+        body = subscription.body
+        if body.get("programID") and program_id is not None and body["programID"] != program_id:
+            continue
+        if body.get("targets") and object_targets and not object_targets & set(body["targets"]):
+            continue
+        subscriber = subscription.client_id or ""
+        if "read_all" not in (subscription.owner_scopes or "").split():
+            if object_type == "EVENT" and object_targets:
+                if subscriber not in owner_targets:
+                    site = subscription.owner_site
+                    owner_targets[subscriber] = set(
+                        _visible_targets(session, Caller(subscriber, frozenset(), site))
+                    )
+                if not object_targets & owner_targets[subscriber]:
+                    continue
+            elif object_type not in ("EVENT", "PROGRAM") and owner_client_id != subscriber:
+                continue
+        deliveries.extend(
+            Delivery(ops["callbackUrl"], ops.get("bearerToken"), notification)
+            for ops in body.get("objectOperations", [])
+            if object_type in ops["objects"] and operation in ops["operations"]
+        )
+    return deliveries
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def _integrity(exc: IntegrityError, what: str) -> VtnError:
+    return VtnError(409, "Conflict", f"{what} already exists")
+
+
+def _check_unique(
+    session: Session, object_type: str, key: str | None, current: VtnObject | None
+) -> None:
+    """Raise 409 if another object of this type has the unique key (name) ``key``.
+
+    A race between two writers is still caught by the unique constraint at flush; the
+    caller's transaction is then rolled back whole.
+    """
+    if key is None:
+        return
+    other = (
+        session.query(VtnObject.id)
+        .filter(VtnObject.object_type == object_type, VtnObject.unique_key == key)
+        .first()
+    )
+    if other is not None and (current is None or other.id != current.id):
+        raise VtnError(409, "Conflict", f"a {object_type.lower()} named '{key}' already exists")
+
+
+def _program_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
+    caller.require("write_programs")
+    request: ProgramRequest = _validate(ProgramRequest, body)
+    return {
+        "body": request.wire(),
+        "name": request.programName,
+        "unique_key": request.programName,
+        "targets": request.targets or [],
+    }
+
+
+def _event_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
+    caller.require("write_events")
+    request: EventRequest = _validate(EventRequest, body)
+    if store.get_object(session, "PROGRAM", request.programID) is None:
+        raise _bad(f"programID: no program with id '{request.programID}'")
+    return {
+        "body": request.wire(),
+        "name": request.eventName,
+        "program_id": request.programID,
+        "targets": request.targets or [],
+        "span_s": _span(request),
+    }
+
+
+def _subscription_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
+    caller.require("write_subscriptions")
+    request: SubscriptionRequest = _validate(SubscriptionRequest, body)
+    if (
+        request.programID is not None
+        and store.get_object(session, "PROGRAM", request.programID) is None
+    ):
+        raise _bad(f"programID: no program with id '{request.programID}'")
+    owner = current.client_id if current is not None else caller.client_id
+    return {
+        "body": {**request.wire(), "clientID": owner},
+        "name": request.clientName,
+        "client_name": request.clientName,
+        "client_id": owner,
+        "program_id": request.programID,
+        # the subscriber's scopes and site decide what it may be told about
+        "owner_scopes": " ".join(sorted(caller.scopes)),
+        "owner_site": caller.site_id,
+        "targets": request.targets or [],
+    }
+
+
+def _ven_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
+    caller.require("write_vens")
+    kind = body.get("objectType") if isinstance(body, dict) else None
+    if caller.is_business and kind != "VEN_VEN_REQUEST":
+        request: Any = _validate(BlVenRequest, {**body, "objectType": "BL_VEN_REQUEST"})
+        client_id, targets = request.clientID, list(request.targets or [])
+    else:
+        if kind == "BL_VEN_REQUEST":
+            raise _forbidden(
+                "a VEN may not write a BL_VEN_REQUEST; send objectType VEN_VEN_REQUEST"
+            )
+        request = _validate(VenVenRequest, {**body, "objectType": "VEN_VEN_REQUEST"})
+        if caller.site_id is not None and request.venName != caller.site_id:
+            raise _forbidden(
+                f"client '{caller.client_id}' is bound to site '{caller.site_id}'; "
+                f"its ven must be named '{caller.site_id}'"
+            )
+        client_id = current.client_id if current is not None else caller.client_id
+        kept = list(current.body.get("targets", [])) if current is not None else []
+        targets = kept or ([f"VEN_NAME:{caller.site_id}"] if caller.site_id is not None else [])
+    wire = {"clientID": client_id, "venName": request.venName}
+    if targets:
+        wire["targets"] = targets
+    if request.attributes:
+        wire["attributes"] = [attribute.wire() for attribute in request.attributes]
+    return {
+        "body": wire,
+        "name": request.venName,
+        "unique_key": request.venName,
+        "client_id": client_id,
+        "targets": targets,
+    }
+
+
+def _resource_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
+    caller.require("write_vens")
+    kind = body.get("objectType") if isinstance(body, dict) else None
+    if caller.is_business and kind != "VEN_RESOURCE_REQUEST":
+        request: Any = _validate(BlResourceRequest, {**body, "objectType": "BL_RESOURCE_REQUEST"})
+        targets = list(request.targets or [])
+    else:
+        if kind == "BL_RESOURCE_REQUEST":
+            raise _forbidden(
+                "a VEN may not write a BL_RESOURCE_REQUEST; send objectType VEN_RESOURCE_REQUEST"
+            )
+        request = _validate(VenResourceRequest, {**body, "objectType": "VEN_RESOURCE_REQUEST"})
+        targets = (
+            [f"RESOURCE_NAME:{request.resourceName}"]
+            if request.resourceName == caller.site_id
+            else []
+        )
+    ven = store.get_object(session, "VEN", request.venID)
+    if ven is None or not _can_see(session, caller, ven):
+        raise _bad(f"venID: no ven with id '{request.venID}' is visible to this client")
+    client_id = ven.client_id
+    wire: dict[str, Any] = {
+        "clientID": client_id,
+        "resourceName": request.resourceName,
+        "venID": request.venID,
+    }
+    if targets:
+        wire["targets"] = targets
+    if request.attributes:
+        wire["attributes"] = [attribute.wire() for attribute in request.attributes]
+    return {
+        "body": wire,
+        "name": request.resourceName,
+        "unique_key": f"{request.venID}/{request.resourceName}",
+        "ven_id": request.venID,
+        "client_id": client_id,
+        "targets": targets,
+    }
+
+
+def _report_columns(
+    session: Session, caller: Caller, body: Any, current: VtnObject | None
+) -> dict[str, Any]:
+    caller.require("write_reports")
+    request: ReportRequest = _validate(ReportRequest, body)
+    event = store.get_object(session, "EVENT", request.eventID)
+    if event is None or not _can_see(session, caller, event):
+        raise VtnError(
+            409,
+            "Conflict",
+            f"eventID: no event with id '{request.eventID}' is visible to this client",
+        )
+    owner = current.client_id if current is not None else caller.client_id
+    wire = {**request.wire(), "clientID": owner, "programID": event.program_id}
+    return {
+        "body": wire,
+        "name": request.reportName,
+        "client_name": request.clientName,
+        "client_id": owner,
+        "program_id": event.program_id,
+        "event_id": request.eventID,
+        "request": request,
+    }
+
+
+_COLUMNS = {
+    "PROGRAM": _program_columns,
+    "EVENT": _event_columns,
+    "SUBSCRIPTION": _subscription_columns,
+    "VEN": _ven_columns,
+    "RESOURCE": _resource_columns,
+    "REPORT": _report_columns,
+}
+
+
+def _ingest(
+    session: Session, caller: Caller, request: ReportRequest, ingest: IngestReadings | None
+) -> None:
+    try:
+        readings = readings_from_report(request)
+    except InputError as exc:
+        raise _bad(exc.location_message()) from None
+    if not readings:
+        return
+    if caller.site_id is None:
+        raise _forbidden("only a client bound to a site may report metered energy")
+    allowed = {caller.site_id, "AGGREGATED_REPORT"}
+    allowed.update(
+        row.name or ""
+        for row in store.list_objects(
+            session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000
+        )
+    )
+    for index, resource in enumerate(request.resources):
+        if resource.resourceName not in allowed:
+            raise _bad(
+                f"resources[{index}].resourceName: '{resource.resourceName}' "
+                f"is not a resource of site '{caller.site_id}'"
+            )
+    if ingest is None:
+        raise VtnError(500, "Internal Server Error", "no metering ledger is attached to this VTN")
+    try:
+        ingest(session, caller, readings)
+    except InputError as exc:
+        raise _bad(exc.location_message()) from None
+
+
+def create(
+    session: Session,
+    caller: Caller,
+    object_type: str,
+    body: Any,
+    *,
+    ingest: IngestReadings | None = None,
+) -> Outcome:
+    """Validate and store a new object; a report's readings go to the metering ledger."""
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a JSON object")
+    columns = _COLUMNS[object_type](session, caller, body, None)
+    request = columns.pop("request", None)
+    _check_unique(session, object_type, columns.get("unique_key"), None)
+    try:
+        obj = store.insert_object(session, object_type, **columns)
+    except IntegrityError as exc:
+        raise _integrity(
+            exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'"
+        ) from None
+    if object_type == "REPORT":
+        _ingest(session, caller, request, ingest)
+    wire = store.to_wire(obj)
+    return Outcome(wire, matching_deliveries(session, wire, "CREATE", obj.client_id))
+
+
+def _writable(session: Session, caller: Caller, object_type: str, object_id: str) -> VtnObject:
+    obj = store.get_object(session, object_type, object_id)
+    if obj is None or not _can_see(session, caller, obj):
+        raise _not_found(object_type, object_id)
+    if not caller.is_business and object_type in ("SUBSCRIPTION", "VEN", "RESOURCE", "REPORT"):
+        if obj.client_id != caller.client_id:
+            raise _not_found(object_type, object_id)
+    return obj
+
+
+def replace(
+    session: Session,
+    caller: Caller,
+    object_type: str,
+    object_id: str,
+    body: Any,
+    *,
+    ingest: IngestReadings | None = None,
+) -> Outcome:
+    """Validate and replace an existing object (PUT)."""
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a JSON object")
+    obj = _writable(session, caller, object_type, object_id)
+    columns = _COLUMNS[object_type](session, caller, body, obj)
+    request = columns.pop("request", None)
+    _check_unique(session, object_type, columns.get("unique_key"), obj)
+    try:
+        store.update_object(session, obj, **columns)
+    except IntegrityError as exc:
+        raise _integrity(
+            exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'"
+        ) from None
+    if object_type == "REPORT":
+        _ingest(session, caller, request, ingest)
+    wire = store.to_wire(obj)
+    return Outcome(wire, matching_deliveries(session, wire, "UPDATE", obj.client_id))
+
+
+def delete(session: Session, caller: Caller, object_type: str, object_id: str) -> Outcome:
+    """Delete an object and answer with it as it was.
+
+    Deleting a report removes the report object only; the readings it carried stay in the
+    metering ledger, which never forgets an accepted reading.
+    """
+    scope = {
+        "PROGRAM": "write_programs",
+        "EVENT": "write_events",
+        "SUBSCRIPTION": "write_subscriptions",
+        "VEN": "write_vens",
+        "RESOURCE": "write_vens",
+        "REPORT": "write_reports",
+    }[object_type]
+    caller.require(scope)
+    obj = _writable(session, caller, object_type, object_id)
+    wire = store.to_wire(obj)
+    deliveries = matching_deliveries(session, wire, "DELETE", obj.client_id)
+    store.delete_object(session, obj)
+    return Outcome(wire, deliveries)
+
+
+def now_utc() -> datetime:
+    """Return the current aware UTC time."""
+    return datetime.now(UTC)

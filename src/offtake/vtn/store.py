@@ -1,0 +1,276 @@
+"""Storage of OpenADR objects in the platform database (SQLite or PostgreSQL).
+
+Every OpenADR object (program, event, report, subscription, ven, resource) is one row of
+``vtn_object``: the columns the VTN filters on, plus the object's body as JSON. Targets are
+rows of ``vtn_target`` so that "events whose targets meet this VEN's targets" is one indexed
+query.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    exists,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from offtake.server.db import Base
+from offtake.vtn.models import format_datetime
+
+__all__ = [
+    "Filters",
+    "VtnObject",
+    "VtnTarget",
+    "delete_object",
+    "get_object",
+    "insert_object",
+    "list_objects",
+    "targets_of_client",
+    "to_wire",
+    "update_object",
+]
+
+_ID_PREFIX = {
+    "PROGRAM": "prg",
+    "EVENT": "evt",
+    "REPORT": "rpt",
+    "SUBSCRIPTION": "sub",
+    "VEN": "ven",
+    "RESOURCE": "res",
+}
+
+
+class VtnObject(Base):
+    """One OpenADR object: filter columns plus the body as sent on the wire."""
+
+    __tablename__ = "vtn_object"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(128), unique=True)
+    object_type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(128))
+    unique_key: Mapped[str | None] = mapped_column(String(300))
+    program_id: Mapped[str | None] = mapped_column(String(128))
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    ven_id: Mapped[str | None] = mapped_column(String(128))
+    client_id: Mapped[str | None] = mapped_column(String(128))
+    client_name: Mapped[str | None] = mapped_column(String(128))
+    #: For subscriptions: the subscriber's scopes and site, which bound what it is told.
+    owner_scopes: Mapped[str | None] = mapped_column(String(300))
+    owner_site: Mapped[str | None] = mapped_column(String(128))
+    targeted: Mapped[bool] = mapped_column(default=False)
+    #: Event span [s since the Unix epoch], for dateStart/dateEnd/active filters.
+    start_s: Mapped[int | None] = mapped_column(BigInteger)
+    end_s: Mapped[int | None] = mapped_column(BigInteger)
+    created: Mapped[str] = mapped_column(String(40))
+    modified: Mapped[str] = mapped_column(String(40))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        UniqueConstraint("object_type", "unique_key", name="uq_vtn_object_unique_key"),
+        Index("ix_vtn_object_type_program", "object_type", "program_id"),
+        Index("ix_vtn_object_type_client", "object_type", "client_id"),
+        Index("ix_vtn_object_type_ven", "object_type", "ven_id"),
+        Index("ix_vtn_object_type_name", "object_type", "name"),
+    )
+
+
+class VtnTarget(Base):
+    """One target string of one object."""
+
+    __tablename__ = "vtn_target"
+
+    object_seq: Mapped[int] = mapped_column(
+        ForeignKey("vtn_object.seq", ondelete="CASCADE"), primary_key=True
+    )
+    target: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+    __table_args__ = (Index("ix_vtn_target_target", "target", "object_seq"),)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Query filters of a listing; ``None`` means "do not filter on this"."""
+
+    program_id: str | None = None
+    event_id: str | None = None
+    ven_id: str | None = None
+    client_id: str | None = None
+    client_name: str | None = None
+    name: str | None = None
+    #: Objects whose targets meet any of these, or whose name is in ``names``.
+    targets: Sequence[str] | None = None
+    names: Sequence[str] | None = None
+    #: Privacy for VENs: only untargeted objects or objects meeting these targets.
+    visible_to: Sequence[str] | None = None
+    #: Event spans overlapping [start_s, end_s) [s since the Unix epoch].
+    start_s: int | None = None
+    end_s: int | None = None
+
+
+def new_id(object_type: str) -> str:
+    """Return a fresh URL-safe object id such as ``evt-3f9a...``."""
+    return f"{_ID_PREFIX[object_type]}-{secrets.token_hex(8)}"
+
+
+def _now_text() -> str:
+    return format_datetime(datetime.now(UTC))
+
+
+def _set_targets(session: Session, obj: VtnObject, targets: Iterable[str]) -> None:
+    unique = sorted(set(targets))
+    session.execute(delete(VtnTarget).where(VtnTarget.object_seq == obj.seq))
+    session.add_all(VtnTarget(object_seq=obj.seq, target=target) for target in unique)
+    obj.targeted = bool(unique)
+
+
+def insert_object(
+    session: Session,
+    object_type: str,
+    body: dict[str, Any],
+    *,
+    targets: Sequence[str] = (),
+    span_s: tuple[int | None, int | None] = (None, None),
+    **columns: str | None,
+) -> VtnObject:
+    """Add an object and its targets (flushed, not committed).
+
+    ``columns`` are the filter columns (``name``, ``program_id``, ``client_id`` ...).
+
+    Raises
+    ------
+    sqlalchemy.exc.IntegrityError
+        If another object of this type has the same ``unique_key``.
+    """
+    now = _now_text()
+    obj = VtnObject(
+        id=new_id(object_type),
+        object_type=object_type,
+        start_s=span_s[0],
+        end_s=span_s[1],
+        created=now,
+        modified=now,
+        body=body,
+        **columns,
+    )
+    session.add(obj)
+    session.flush()
+    _set_targets(session, obj, targets)
+    session.flush()
+    return obj
+
+
+def update_object(
+    session: Session,
+    obj: VtnObject,
+    body: dict[str, Any],
+    *,
+    targets: Sequence[str] = (),
+    span_s: tuple[int | None, int | None] = (None, None),
+    **columns: str | None,
+) -> VtnObject:
+    """Replace an object's body, targets and filter columns (flushed, not committed)."""
+    obj.body = body
+    for key, value in columns.items():
+        setattr(obj, key, value)
+    obj.start_s, obj.end_s = span_s
+    obj.modified = _now_text()
+    _set_targets(session, obj, targets)
+    session.flush()
+    return obj
+
+
+def delete_object(session: Session, obj: VtnObject) -> None:
+    """Remove an object and its targets (flushed, not committed)."""
+    session.execute(delete(VtnTarget).where(VtnTarget.object_seq == obj.seq))
+    session.delete(obj)
+    session.flush()
+
+
+def get_object(session: Session, object_type: str, object_id: str) -> VtnObject | None:
+    """Return the object of this type and id, or ``None``."""
+    return session.scalars(
+        select(VtnObject).where(VtnObject.id == object_id, VtnObject.object_type == object_type)
+    ).first()
+
+
+def list_objects(
+    session: Session, object_type: str, filters: Filters, *, skip: int, limit: int
+) -> list[VtnObject]:
+    """Return objects of one type matching ``filters``, oldest first, one page."""
+    query = select(VtnObject).where(VtnObject.object_type == object_type)
+    for column, value in (
+        (VtnObject.program_id, filters.program_id),
+        (VtnObject.event_id, filters.event_id),
+        (VtnObject.ven_id, filters.ven_id),
+        (VtnObject.client_id, filters.client_id),
+        (VtnObject.client_name, filters.client_name),
+        (VtnObject.name, filters.name),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.targets is not None or filters.names is not None:
+        conditions: list[ColumnElement[bool]] = []
+        if filters.targets:
+            conditions.append(
+                exists().where(
+                    VtnTarget.object_seq == VtnObject.seq, VtnTarget.target.in_(filters.targets)
+                )
+            )
+        if filters.names:
+            conditions.append(VtnObject.name.in_(filters.names))
+        if not conditions:
+            return []
+        query = query.where(or_(*conditions))
+    if filters.visible_to is not None:
+        visible: list[ColumnElement[bool]] = [VtnObject.targeted.is_(False)]
+        if filters.visible_to:
+            visible.append(
+                exists().where(
+                    VtnTarget.object_seq == VtnObject.seq, VtnTarget.target.in_(filters.visible_to)
+                )
+            )
+        query = query.where(or_(*visible))
+    if filters.start_s is not None:
+        query = query.where(or_(VtnObject.end_s.is_(None), VtnObject.end_s > filters.start_s))
+    if filters.end_s is not None:
+        query = query.where(or_(VtnObject.start_s.is_(None), VtnObject.start_s < filters.end_s))
+    query = query.order_by(VtnObject.seq).offset(skip).limit(limit)
+    return list(session.scalars(query))
+
+
+def targets_of_client(session: Session, client_id: str) -> list[str]:
+    """Return the targets of every ven and resource owned by an OAuth client."""
+    owned = select(VtnObject.seq).where(
+        VtnObject.client_id == client_id, VtnObject.object_type.in_(("VEN", "RESOURCE"))
+    )
+    return list(
+        session.scalars(select(VtnTarget.target).where(VtnTarget.object_seq.in_(owned)).distinct())
+    )
+
+
+def to_wire(obj: VtnObject) -> dict[str, Any]:
+    """Return the object as the specification's JSON: metadata plus body."""
+    return {
+        "id": obj.id,
+        "createdDateTime": obj.created,
+        "modificationDateTime": obj.modified,
+        "objectType": obj.object_type,
+        **obj.body,
+    }

@@ -340,14 +340,21 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             )
 
         noun = object_type.lower()
-        router.add_api_route(f"/{collection}", search, methods=["GET"], summary=f"Search {noun}s")
         router.add_api_route(
-            f"/{collection}", create, methods=["POST"], summary=f"Create a {noun}", status_code=201
+            f"/{collection}", search, methods=["GET"], summary=f"Search {noun}s", name=f"search_{collection}"
+        )
+        router.add_api_route(
+            f"/{collection}",
+            create,
+            methods=["POST"],
+            summary=f"Create a {noun}",
+            status_code=201,
+            name=f"create_{noun}",
         )
         item = f"/{collection}/{{{id_name}}}"
-        router.add_api_route(item, read, methods=["GET"], summary=f"Read a {noun}")
-        router.add_api_route(item, update, methods=["PUT"], summary=f"Replace a {noun}")
-        router.add_api_route(item, remove, methods=["DELETE"], summary=f"Delete a {noun}")
+        router.add_api_route(item, read, methods=["GET"], summary=f"Read a {noun}", name=f"read_{noun}")
+        router.add_api_route(item, update, methods=["PUT"], summary=f"Replace a {noun}", name=f"update_{noun}")
+        router.add_api_route(item, remove, methods=["DELETE"], summary=f"Delete a {noun}", name=f"delete_{noun}")
 
     for collection in _COLLECTIONS:
         add_collection(collection)
@@ -424,6 +431,7 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         ven_resources,
         methods=["GET"],
         summary="Search a ven's resources",
+        name="search_ven_resources",
     )
     router.add_api_route(
         "/vens/{venID}/resources",
@@ -431,6 +439,7 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         methods=["POST"],
         summary="Create a resource",
         status_code=201,
+        name="create_ven_resource",
     )
     for method in ("GET", "PUT", "DELETE"):
         router.add_api_route(
@@ -438,5 +447,6 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             nested(method),
             methods=[method],
             summary=f"{method} a resource",
+            name=f"{method.lower()}_ven_resource",
         )
     return router

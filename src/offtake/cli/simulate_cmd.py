@@ -118,7 +118,12 @@ def register(app: typer.Typer) -> None:
         share = e["share_of_planner_bound"]
         typer.echo(
             f"energy {e['absorbed_within_caps_mwh'] / 1000:,.1f} GWh"
-            + (f" ({share:.1%} of the planner's bound)" if share is not None else "")
+            + (f" ({share:.1%} of the planner's bound" if share is not None else "")
+            + (
+                f"; licensed sites {e['licensed_sites_share_of_planner_bound']:.1%})"
+                if e["licensed_sites_share_of_planner_bound"] is not None
+                else ")" if share is not None else ""
+            )
             + f"; {s['intervals_over_real_surplus']} intervals over real surplus "
             f"({s['energy_over_real_surplus_mwh']:,.1f} MWh); ignoring site "
             f"{kpis['ignoring_site'].get('site_id') or 'none'}"

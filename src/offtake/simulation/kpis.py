@@ -65,13 +65,22 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
     absorbed_mwh = float(draw.sum() * step_h)
     within_mwh = float(within.sum() * step_h)
     planner_mwh = float(c.expected_energy_mwh.sum())
+    # Sites the platform suspended (the one that ignored its cap) lose energy by enforcement, not by
+    # dispatch; the dispatch figure is judged on the sites that kept their licence all year.
+    kept = result.flagged_step < 0
+    kept_bound_mwh = float(c.expected_energy_mwh[kept].sum())
+    kept_within_mwh = float(within[:, kept].sum() * step_h)
+    kept_share = kept_within_mwh / kept_bound_mwh if kept_bound_mwh > 0 else None
     energy = {
         "absorbed_mwh": absorbed_mwh,
         "absorbed_within_caps_mwh": within_mwh,
         "planner_bound_mwh": planner_mwh,
         "share_of_planner_bound": within_mwh / planner_mwh if planner_mwh > 0 else None,
+        "licensed_sites_planner_bound_mwh": kept_bound_mwh,
+        "licensed_sites_absorbed_within_caps_mwh": kept_within_mwh,
+        "licensed_sites_share_of_planner_bound": kept_share,
         "target_share": ENERGY_TARGET,
-        "meets_target": bool(planner_mwh > 0 and within_mwh / planner_mwh >= ENERGY_TARGET),
+        "meets_target": bool(kept_share is not None and kept_share >= ENERGY_TARGET),
         "hindsight_bound_mwh": result.bound_hindsight_mwh,
         "share_of_hindsight_bound": (
             within_mwh / result.bound_hindsight_mwh if result.bound_hindsight_mwh > 0 else None

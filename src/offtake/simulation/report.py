@@ -65,10 +65,13 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
                 if share is not None
                 else ""
             )
-            + f"({e['planner_bound_mwh'] / 1000:,.1f} GWh; target {e['target_share']:.0%}: "
+            + f"({e['planner_bound_mwh'] / 1000:,.1f} GWh); "
+            + f"{e['share_of_hindsight_bound'] or 0:.1%} of what this year's real surplus allowed. "
+            + "Sites that kept their licence all year absorbed "
+            + f"{(e['licensed_sites_share_of_planner_bound'] or 0):.1%} of their bound "
+            + f"(target {e['target_share']:.0%}: "
             + ("met" if e["meets_target"] else "NOT met")
-            + f"); {e['share_of_hindsight_bound'] or 0:.1%} of what this year's real "
-            + "surplus allowed."
+            + "); a suspended site loses its energy by enforcement, not by dispatch."
         ),
         (
             f"Intervals where served flexible load exceeded real surplus in some zone: "

@@ -25,9 +25,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from offtake.cli import scenario_cmd
+    from offtake.cli import plan_cmd, scenario_cmd
 
     scenario_cmd.register(app)
+    plan_cmd.register(app)
 
 
 def main() -> None:

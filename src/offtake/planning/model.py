@@ -235,6 +235,7 @@ def build_model(
     step_limit_mw: float | None = None,
     fixed_build: pd.Series | None = None,
     reserve_mw: np.ndarray | None = None,
+    unserved_mw: np.ndarray | None = None,
 ) -> linopy.Model:
     """Build the linopy model of the grid, with or without sites.
 
@@ -257,13 +258,18 @@ def build_model(
         Reserve to hold per interval [MW]; None holds ``grid.reserve_mw``. With sites, pass
         the requirement less the baseline's unavoidable shortfall, so that the plan never
         takes reserve the grid would hold without it and never asks for reserve it cannot.
+    unserved_mw
+        Demand the grid cannot serve even without sites, per interval and zone [MW] (from
+        the baseline); it is taken out of the demand the plan must meet, so that sites
+        never take power from a zone that is already short.
 
     Returns
     -------
     linopy.Model
         The model; its objective is maximised. The baseline (no sites) has a variable
-        ``reserve_shortfall[time]`` [MW], penalised far above any fuel cost, for intervals
-        where demand leaves too little dispatchable capacity to hold the full reserve.
+        ``reserve_shortfall[time]`` [MW] and a variable ``unserved[time, zone]`` [MW], both
+        penalised far above any fuel cost, for intervals where the grid cannot hold its full
+        reserve or meet all demand; they are zero whenever the grid can.
     """
     m = linopy.Model(force_dim_names=True)
     n_t = grid.n_intervals
@@ -288,8 +294,14 @@ def build_model(
             raise ValueError("options are needed when sites are given")
         served = _add_sites(m, grid, sites, options, time, step_limit_mw, fixed_build)
 
+    if sites is None:
+        unserved = m.add_variables(
+            lower=0.0,
+            upper=xr.DataArray(np.clip(grid.net_demand_mw, 0.0, None), coords=[time, pd.Index(grid.zones, name="zone")]),
+            name="unserved",
+        )
     for zi, zone in enumerate(grid.zones):
-        parts: list[linopy.LinearExpression] = []
+        parts: list[linopy.LinearExpression | linopy.Variable] = []
         in_zone = group_ix[grid.groups["zone"].to_numpy() == zone]
         if len(in_zone):
             parts.append(gen.sel(group=in_zone).sum("group"))
@@ -304,9 +316,12 @@ def build_model(
             site_z = sites.index[sites["zone"].to_numpy() == zone]
             if len(site_z):
                 parts.append(-served.sel(site=site_z).sum("site"))
-        rhs = xr.DataArray(grid.net_demand_mw[:, zi], coords=[time])
+        net = grid.net_demand_mw[:, zi] - (unserved_mw[:, zi] if unserved_mw is not None else 0.0)
+        if sites is None:
+            parts.append(unserved.sel(zone=zone))
+        rhs = xr.DataArray(net, coords=[time])
         if not parts:
-            if np.abs(grid.net_demand_mw[:, zi]).max() > 1e-6:
+            if np.abs(net).max() > 1e-6:
                 raise SolveError(f"zone {zone} has demand but no plant, corridor or must-run supply")
             continue
         expr = parts[0]
@@ -328,9 +343,11 @@ def build_model(
         if lhs is not None:
             m.add_constraints(lhs <= xr.DataArray(headroom - requirement, coords=[time]), name="reserve")
     if served is None or sites is None or options is None:
-        objective = -fuel
+        penalty = SHORTFALL_PENALTY_FACTOR * (
+            float(np.max(grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float), initial=0.0)) + 1.0
+        )
+        objective = -fuel - (unserved * (SHORTFALL_PENALTY_FACTOR * penalty * dt)).sum()
         if shortfall is not None:
-            penalty = SHORTFALL_PENALTY_FACTOR * (float(np.max(grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float), initial=0.0)) + 1.0)
             objective = objective - (shortfall * (penalty * dt)).sum()
         m.add_objective(objective, sense="max")
         return m
@@ -339,7 +356,7 @@ def build_model(
             raise ValueError("the no-subsidy rule needs the baseline dispatch")
         _add_no_subsidy(m, grid, sites, gen, served, baseline_gen_mw, time)
     if options.objective == "margin":
-        tariff = xr.DataArray(sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * dt, coords=[sites.index])
+        tariff = xr.DataArray(sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * dt, coords=[pd.Index(sites.index, name="site")])
         m.add_objective((served * tariff).sum() - fuel, sense="max")
     else:
         m.add_objective((served * dt).sum(), sense="max")

@@ -101,12 +101,22 @@ def plan(
             f"intervals (up to {shortfall.max():,.0f} MW short); the plan keeps all the reserve the grid holds there."
         )
     reserve = grid.reserve_mw - shortfall
+    unserved = base.solution["unserved"].transpose("time", "zone").to_numpy()
+    unserved = np.where(unserved > 1e-6, unserved, 0.0)
+    if unserved.any():
+        short_zones = [z for z, v in zip(grid.zones, unserved.sum(axis=0), strict=True) if v > 0]
+        notes.append(
+            f"Even without any site the grid cannot meet all demand in {int((unserved.sum(axis=1) > 0).sum())} intervals "
+            f"({unserved.sum() * grid.duration_h:,.0f} MWh short, in {', '.join(short_zones)}); the plan never takes power "
+            "there and then, and meets all the demand the grid can serve."
+        )
     step_limit, step_source = resolve_step_limit(scenario, options)
 
     t0 = time.perf_counter()
     say(f"building the allocation model: {len(sites)} sites, cap {options.cap_mw:,.0f} MW, objective {options.objective}")
     model = build_model(
-        grid, sites, options, baseline_gen_mw=g0, step_limit_mw=step_limit, reserve_mw=reserve
+        grid, sites, options, baseline_gen_mw=g0, step_limit_mw=step_limit, reserve_mw=reserve,
+        unserved_mw=unserved,
     )
     timings["build_s"] = time.perf_counter() - t0
     kind = "MILP" if options.min_sizes and "build" in model.variables else "LP"
@@ -138,7 +148,7 @@ def plan(
         t0 = time.perf_counter()
         fixed = build_model(
             grid, sites, options, baseline_gen_mw=g0, step_limit_mw=step_limit, reserve_mw=reserve,
-            fixed_build=_fixed_choices(sites, built),
+            unserved_mw=unserved, fixed_build=_fixed_choices(sites, built),
         )
         solve_model(fixed, options.solver_options, what="plan with fixed sizes")
         timings["duals_s"] = time.perf_counter() - t0

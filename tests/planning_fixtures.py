@@ -15,6 +15,8 @@ def reserve_feasible_three_zone(tmp: Path) -> Path:
     shutil.copytree(DATA / "three-zone", folder)
     toml = folder / "scenario.toml"
     text = toml.read_text(encoding="utf-8")
-    text = text.replace("hold_largest_unit = true\n", "hold_largest_unit = true\nlargest_unit_mw = 600\n")
+    text = text.replace(
+        "hold_largest_unit = true\n", "hold_largest_unit = true\nlargest_unit_mw = 600\n"
+    )
     toml.write_text(text, encoding="utf-8")
     return folder

@@ -31,22 +31,47 @@ def _network(scenario: Scenario, sites: pd.DataFrame | None, cap_mw: float) -> p
     for name, p in scenario.plants.iterrows():
         avail = scenario.availability_pu[name].to_numpy()
         n.add(
-            "Generator", name, bus=p["zone"], carrier=p["technology"], p_nom=p["capacity_mw"],
-            p_max_pu=avail, p_min_pu=avail if p["must_run"] else 0.0,
+            "Generator",
+            name,
+            bus=p["zone"],
+            carrier=p["technology"],
+            p_nom=p["capacity_mw"],
+            p_max_pu=avail,
+            p_min_pu=avail if p["must_run"] else 0.0,
             marginal_cost=p["marginal_cost_usd_per_mwh"],
         )
     for c in scenario.corridors:
-        n.add("Link", c.id, bus0=c.from_zone, bus1=c.to_zone, p_nom=c.forward_mw,
-              p_min_pu=-c.reverse_mw / c.forward_mw, efficiency=1.0, carrier="ac")
+        n.add(
+            "Link",
+            c.id,
+            bus0=c.from_zone,
+            bus1=c.to_zone,
+            p_nom=c.forward_mw,
+            p_min_pu=-c.reverse_mw / c.forward_mw,
+            efficiency=1.0,
+            carrier="ac",
+        )
     if sites is not None:
         for sid, s in sites.iterrows():
             n.add(
-                "Generator", f"site {sid}", bus=s["zone"], carrier="site", p_nom_extendable=True,
-                p_nom_max=s["requested_mw"], p_min_pu=-1.0, p_max_pu=-(1.0 - s["max_curtailment_fraction"]),
+                "Generator",
+                f"site {sid}",
+                bus=s["zone"],
+                carrier="site",
+                p_nom_extendable=True,
+                p_nom_max=s["requested_mw"],
+                p_min_pu=-1.0,
+                p_max_pu=-(1.0 - s["max_curtailment_fraction"]),
                 marginal_cost=s["tariff_usd_per_mwh"],
             )
-        n.add("GlobalConstraint", "national cap", type="tech_capacity_expansion_limit",
-              carrier_attribute="site", sense="<=", constant=cap_mw)
+        n.add(
+            "GlobalConstraint",
+            "national cap",
+            type="tech_capacity_expansion_limit",
+            carrier_attribute="site",
+            sense="<=",
+            constant=cap_mw,
+        )
     return n
 
 
@@ -64,10 +89,17 @@ def solve_peer(
         p = m["Generator-p"].sel(name=non_variable)
         headroom = available[non_variable].sum(axis=1).to_numpy()
         rhs = pd.Series(headroom - reserve, index=n.snapshots)
-        m.add_constraints(p.sum("name") <= rhs.to_xarray().rename({rhs.index.name or "index": "snapshot"}), name="peer_reserve")
+        m.add_constraints(
+            p.sum("name") <= rhs.to_xarray().rename({rhs.index.name or "index": "snapshot"}),
+            name="peer_reserve",
+        )
 
     base = _network(scenario, None, cap_mw)
-    base.optimize(solver_name="highs", extra_functionality=lambda n, _: add_reserve(n), solver_options={"output_flag": False})
+    base.optimize(
+        solver_name="highs",
+        extra_functionality=lambda n, _: add_reserve(n),
+        solver_options={"output_flag": False},
+    )
     g0 = base.generators_t.p[list(plants.index)]
 
     n = _network(scenario, sites, cap_mw)
@@ -83,12 +115,17 @@ def solve_peer(
             name = f"site {sid}"
             served_energy = -(p.sel(name=name) * scenario.duration_h).sum("snapshot")
             m.add_constraints(
-                served_energy - (1.0 - s["annual_curtailment_limit"]) * hours * p_nom.sel(name=name) >= 0,
+                served_energy - (1.0 - s["annual_curtailment_limit"]) * hours * p_nom.sel(name=name)
+                >= 0,
                 name=f"peer_annual {sid}",
             )
         if step_limit_mw is not None:
             ps = p.sel(name=site_names)
-            drop = m.add_variables(lower=0.0, coords=[n.snapshots[1:], pd.Index(site_names, name="name")], name="peer_drop")
+            drop = m.add_variables(
+                lower=0.0,
+                coords=[n.snapshots[1:], pd.Index(site_names, name="name")],
+                name="peer_drop",
+            )
             now = ps.sel(snapshot=n.snapshots[1:])
             before = ps.sel(snapshot=n.snapshots[:-1]).assign_coords(snapshot=n.snapshots[1:])
             # drop of served load = served before - served now = p now - p before
@@ -108,7 +145,9 @@ def solve_peer(
             rhs.index.name = "snapshot"
             m.add_constraints(lhs <= rhs.to_xarray(), name=f"peer_no_subsidy {k}")
 
-    n.optimize(solver_name="highs", extra_functionality=extra, solver_options={"output_flag": False})
+    n.optimize(
+        solver_name="highs", extra_functionality=extra, solver_options={"output_flag": False}
+    )
     return base, n
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from planning_fixtures import DATA, SITES
 
 from offtake import scenario
 from offtake.planning import ALLOCATION_COLUMNS, PlanOptions, PlanResult, plan, read_sites
 from offtake.scenario import Scenario
-from planning_fixtures import DATA, SITES
 
 TOL = 1e-4
 STEP_MW = 150.0
@@ -37,19 +37,33 @@ def test_something_is_allocated(result: PlanResult) -> None:
     assert result.national["allocated_mw"] > 1.0
 
 
-def test_demand_met_in_every_zone_and_interval(result: PlanResult, case: tuple[Scenario, pd.DataFrame]) -> None:
+def test_demand_met_in_every_zone_and_interval(
+    result: PlanResult, case: tuple[Scenario, pd.DataFrame]
+) -> None:
     s, sites = case
-    out = result.plant_output_mw.T.groupby(s.plants["zone"]).sum().T.reindex(columns=s.zone_ids, fill_value=0.0)
+    out = (
+        result.plant_output_mw.T.groupby(s.plants["zone"])
+        .sum()
+        .T.reindex(columns=s.zone_ids, fill_value=0.0)
+    )
     net_import = pd.DataFrame(0.0, index=s.index, columns=s.zone_ids)
     for c in s.corridors:
         net_import[c.to_zone] += result.flow_mw[c.id]
         net_import[c.from_zone] -= result.flow_mw[c.id]
-    site_load = result.served_mw.T.groupby(sites["zone"]).sum().T.reindex(columns=s.zone_ids, fill_value=0.0)
+    site_load = (
+        result.served_mw.T.groupby(sites["zone"])
+        .sum()
+        .T.reindex(columns=s.zone_ids, fill_value=0.0)
+    )
     # the three-zone week is never short of energy, only of reserve
-    np.testing.assert_allclose((out + net_import).to_numpy(), (s.demand_mw + site_load).to_numpy(), atol=TOL)
+    np.testing.assert_allclose(
+        (out + net_import).to_numpy(), (s.demand_mw + site_load).to_numpy(), atol=TOL
+    )
 
 
-def test_plants_within_availability(result: PlanResult, case: tuple[Scenario, pd.DataFrame]) -> None:
+def test_plants_within_availability(
+    result: PlanResult, case: tuple[Scenario, pd.DataFrame]
+) -> None:
     s, _ = case
     out = result.plant_output_mw[s.plants.index].to_numpy()
     avail = s.available_mw[s.plants.index].to_numpy()
@@ -65,7 +79,9 @@ def test_corridors_within_limits(result: PlanResult, case: tuple[Scenario, pd.Da
         assert flow.max() <= c.forward_mw + TOL and flow.min() >= -c.reverse_mw - TOL
 
 
-def test_reserve_kept_as_far_as_the_grid_can(result: PlanResult, case: tuple[Scenario, pd.DataFrame]) -> None:
+def test_reserve_kept_as_far_as_the_grid_can(
+    result: PlanResult, case: tuple[Scenario, pd.DataFrame]
+) -> None:
     s, _ = case
     holders = s.plants.index[~s.plants["variable"] & ~s.plants["must_run"]]
     headroom = (s.available_mw[holders] - result.plant_output_mw[holders]).sum(axis=1)
@@ -83,12 +99,18 @@ def test_site_terms(result: PlanResult) -> None:
     dt = 1.0
     for sid, row in a.iterrows():
         x = served[sid].to_numpy()
-        assert row["allocated_mw"] == pytest.approx(row["firm_mw"] + row["interruptible_mw"], abs=TOL)
-        assert row["firm_mw"] == pytest.approx((1 - row["max_curtailment_fraction"]) * row["allocated_mw"], abs=TOL)
+        assert row["allocated_mw"] == pytest.approx(
+            row["firm_mw"] + row["interruptible_mw"], abs=TOL
+        )
+        assert row["firm_mw"] == pytest.approx(
+            (1 - row["max_curtailment_fraction"]) * row["allocated_mw"], abs=TOL
+        )
         assert (x >= row["firm_mw"] - TOL).all(), "firm tranche served every hour"
         assert (x <= row["allocated_mw"] + TOL).all()
         curtailed = (row["allocated_mw"] - x).clip(min=0).sum() * dt
-        assert curtailed <= row["annual_curtailment_limit"] * row["allocated_mw"] * len(x) * dt + TOL
+        assert (
+            curtailed <= row["annual_curtailment_limit"] * row["allocated_mw"] * len(x) * dt + TOL
+        )
         assert row["allocated_mw"] <= result.sites.loc[sid, "requested_mw"] + TOL
 
 
@@ -124,13 +146,17 @@ def test_allocation_table_columns_and_statistics(result: PlanResult) -> None:
         x = result.served_mw[row["site_id"]].to_numpy()
         assert row["expected_energy_mwh"] == pytest.approx(x.sum(), rel=1e-9, abs=1e-6)
         if row["curtailment_events"]:
-            assert row["mean_event_h"] == pytest.approx(row["curtailed_hours"] / row["curtailment_events"])
+            assert row["mean_event_h"] == pytest.approx(
+                row["curtailed_hours"] / row["curtailment_events"]
+            )
 
 
 def test_energy_objective_absorbs_at_least_as_much(case: tuple[Scenario, pd.DataFrame]) -> None:
     s, sites = case
     margin = plan(s, sites, PlanOptions(cap_mw=500.0, max_curtailment_step_mw=STEP_MW))
-    energy = plan(s, sites, PlanOptions(cap_mw=500.0, max_curtailment_step_mw=STEP_MW, objective="energy"))
+    energy = plan(
+        s, sites, PlanOptions(cap_mw=500.0, max_curtailment_step_mw=STEP_MW, objective="energy")
+    )
     assert energy.national["energy_mwh"] >= margin.national["energy_mwh"] - 1e-3
     assert energy.national["net_margin_usd"] <= margin.national["net_margin_usd"] + 1e-3
 

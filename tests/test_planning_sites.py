@@ -32,13 +32,20 @@ def test_reads_a_good_file(tmp_path: Path) -> None:
         ("s1,op,nowhere,mining,100,10,1.0,24,0.1,10,80", 2, "zone", "unknown zone"),
         ("s1,op,north,solar,100,10,1.0,24,0.1,10,80", 2, "kind", "mining, ai"),
         ("s1,op,north,mining,abc,10,1.0,24,0.1,10,80", 2, "requested_mw", "expected a number"),
-        ("s1,op,north,mining,100,10,1.5,24,0.1,10,80", 2, "max_curtailment_fraction", "between 0 and 1"),
+        (
+            "s1,op,north,mining,100,10,1.5,24,0.1,10,80",
+            2,
+            "max_curtailment_fraction",
+            "between 0 and 1",
+        ),
         ("s1,op,north,mining,100,10,1.0,24,0.1,10,-5", 2, "tariff_usd_per_mwh", ">= 0"),
         ("s1,op,north,mining,100,200,1.0,24,0.1,10,80", 2, "min_size_mw", "larger than requested"),
         ("s1,,north,mining,100,10,1.0,24,0.1,10,80", 2, "operator", "empty"),
     ],
 )
-def test_bad_values_name_line_and_field(tmp_path: Path, row: str, line: int, field: str, words: str) -> None:
+def test_bad_values_name_line_and_field(
+    tmp_path: Path, row: str, line: int, field: str, words: str
+) -> None:
     with pytest.raises(InputError) as err:
         read_sites(write(tmp_path, row), ZONES)
     assert err.value.line == line

@@ -73,7 +73,9 @@ def planning_defaults(scenario_name: str) -> PlanningDefaults:
         amount = payments.get("amount_pkr")
         return PlanningDefaults(
             max_curtailment_step_mw=float(step) if step is not None else None,
-            step_source=f"{contingency.get('basis', '')}; {contingency.get('source', '')}".strip("; "),
+            step_source=f"{contingency.get('basis', '')}; {contingency.get('source', '')}".strip(
+                "; "
+            ),
             capacity_payments_pkr=float(amount) if amount is not None else None,
             capacity_payments_year=str(payments.get("fiscal_year", "")),
             capacity_payments_source=str(payments.get("source", "")),

@@ -59,7 +59,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import linopy
 import numpy as np
@@ -116,10 +116,14 @@ class PlanOptions:
         if not np.isfinite(self.cap_mw) or self.cap_mw < 0:
             raise InputError(f"must be a number >= 0 [MW], got {self.cap_mw}", field="cap_mw")
         if self.objective not in ("margin", "energy"):
-            raise InputError(f"must be 'margin' or 'energy', got '{self.objective}'", field="objective")
+            raise InputError(
+                f"must be 'margin' or 'energy', got '{self.objective}'", field="objective"
+            )
         step = self.max_curtailment_step_mw
         if step is not None and (not np.isfinite(step) or step < 0):
-            raise InputError(f"must be a number >= 0 [MW], got {step}", field="max_curtailment_step_mw")
+            raise InputError(
+                f"must be a number >= 0 [MW], got {step}", field="max_curtailment_step_mw"
+            )
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,9 @@ def grid_from_scenario(scenario: Scenario) -> Grid:
     reserve_role = ~plants["variable"].to_numpy(dtype=bool)
     keys = [
         f"{z}|{c:g}|{'reserve' if r else 'variable'}"
-        for z, c, r in zip(plants["zone"], plants["marginal_cost_usd_per_mwh"], reserve_role, strict=True)
+        for z, c, r in zip(
+            plants["zone"], plants["marginal_cost_usd_per_mwh"], reserve_role, strict=True
+        )
     ]
     plant_group = pd.Series(keys, index=plants.index, name="group")[~must]
     group_ids = list(dict.fromkeys(plant_group.tolist()))
@@ -194,14 +200,31 @@ def grid_from_scenario(scenario: Scenario) -> Grid:
     groups = pd.DataFrame(
         {
             "zone": first.loc[group_ids, "zone"].to_numpy(),
-            "marginal_cost_usd_per_mwh": first.loc[group_ids, "marginal_cost_usd_per_mwh"].to_numpy(dtype=float),
+            "marginal_cost_usd_per_mwh": first.loc[group_ids, "marginal_cost_usd_per_mwh"].to_numpy(
+                dtype=float
+            ),
             "reserve": [g.endswith("|reserve") for g in group_ids],
         },
         index=pd.Index(group_ids, name="group"),
     )
-    group_avail = available.loc[:, ~must].T.groupby(plant_group).sum().T.reindex(columns=group_ids).to_numpy(dtype=float)
-    must_zone = available.loc[:, must].T.groupby(plants.loc[must, "zone"]).sum().T.reindex(columns=zones, fill_value=0.0)
-    must_run = must_zone.to_numpy(dtype=float) if len(must_zone.columns) else np.zeros((len(scenario.index), len(zones)))
+    group_avail = (
+        available.loc[:, ~must]
+        .T.groupby(plant_group)
+        .sum()
+        .T.reindex(columns=group_ids)
+        .to_numpy(dtype=float)
+    )
+    must_zone = (
+        available.loc[:, must]
+        .T.groupby(plants.loc[must, "zone"])
+        .sum()
+        .T.reindex(columns=zones, fill_value=0.0)
+    )
+    must_run = (
+        must_zone.to_numpy(dtype=float)
+        if len(must_zone.columns)
+        else np.zeros((len(scenario.index), len(zones)))
+    )
     net_demand = scenario.demand_mw[zones].to_numpy(dtype=float) - must_run
     reserve = scenario.reserve_requirement_mw().to_numpy(dtype=float)
     corridors = pd.DataFrame(
@@ -297,7 +320,10 @@ def build_model(
     if sites is None:
         unserved = m.add_variables(
             lower=0.0,
-            upper=xr.DataArray(np.clip(grid.net_demand_mw, 0.0, None), coords=[time, pd.Index(grid.zones, name="zone")]),
+            upper=xr.DataArray(
+                np.clip(grid.net_demand_mw, 0.0, None),
+                coords=[time, pd.Index(grid.zones, name="zone")],
+            ),
             name="unserved",
         )
     for zi, zone in enumerate(grid.zones):
@@ -322,7 +348,9 @@ def build_model(
         rhs = xr.DataArray(net, coords=[time])
         if not parts:
             if np.abs(net).max() > 1e-6:
-                raise SolveError(f"zone {zone} has demand but no plant, corridor or must-run supply")
+                raise SolveError(
+                    f"zone {zone} has demand but no plant, corridor or must-run supply"
+                )
             continue
         expr = parts[0]
         for part in parts[1:]:
@@ -331,20 +359,31 @@ def build_model(
 
     reserve_groups = group_ix[grid.groups["reserve"].to_numpy(dtype=bool)]
     requirement = grid.reserve_mw if reserve_mw is None else reserve_mw
-    cost = xr.DataArray(grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float) * dt, coords=[group_ix])
+    cost = xr.DataArray(
+        grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float) * dt, coords=[group_ix]
+    )
     fuel = (gen * cost).sum()
     shortfall = None
     if requirement.max() > 0:
-        headroom = grid.group_available_mw[:, grid.groups["reserve"].to_numpy(dtype=bool)].sum(axis=1)
+        headroom = grid.group_available_mw[:, grid.groups["reserve"].to_numpy(dtype=bool)].sum(
+            axis=1
+        )
         lhs = gen.sel(group=reserve_groups).sum("group") if len(reserve_groups) else None
         if sites is None:
-            shortfall = m.add_variables(lower=0.0, upper=xr.DataArray(requirement, coords=[time]), name="reserve_shortfall")
+            shortfall = m.add_variables(
+                lower=0.0, upper=xr.DataArray(requirement, coords=[time]), name="reserve_shortfall"
+            )
             lhs = -shortfall if lhs is None else lhs - shortfall
         if lhs is not None:
-            m.add_constraints(lhs <= xr.DataArray(headroom - requirement, coords=[time]), name="reserve")
+            m.add_constraints(
+                lhs <= xr.DataArray(headroom - requirement, coords=[time]), name="reserve"
+            )
     if served is None or sites is None or options is None:
         penalty = SHORTFALL_PENALTY_FACTOR * (
-            float(np.max(grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float), initial=0.0)) + 1.0
+            float(
+                np.max(grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float), initial=0.0)
+            )
+            + 1.0
         )
         objective = -fuel - (unserved * (SHORTFALL_PENALTY_FACTOR * penalty * dt)).sum()
         if shortfall is not None:
@@ -356,7 +395,10 @@ def build_model(
             raise ValueError("the no-subsidy rule needs the baseline dispatch")
         _add_no_subsidy(m, grid, sites, gen, served, baseline_gen_mw, time)
     if options.objective == "margin":
-        tariff = xr.DataArray(sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * dt, coords=[pd.Index(sites.index, name="site")])
+        tariff = xr.DataArray(
+            sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * dt,
+            coords=[pd.Index(sites.index, name="site")],
+        )
         m.add_objective((served * tariff).sum() - fuel, sense="max")
     else:
         m.add_objective((served * dt).sum(), sense="max")
@@ -379,16 +421,22 @@ def _add_sites(
     minimum = sites["min_size_mw"].to_numpy(dtype=float)
     upper = requested.copy()
     if fixed_build is not None:
-        upper = np.where(fixed_build.reindex(site_ix).fillna(False).to_numpy(dtype=bool), upper, 0.0)
+        upper = np.where(
+            fixed_build.reindex(site_ix).fillna(False).to_numpy(dtype=bool), upper, 0.0
+        )
 
     def da(values: np.ndarray) -> xr.DataArray:
         return xr.DataArray(values, coords=[site_ix])
 
     firm = m.add_variables(lower=0.0, upper=da(upper), coords=[site_ix], name="firm")
-    interruptible = m.add_variables(lower=0.0, upper=da(upper), coords=[site_ix], name="interruptible")
+    interruptible = m.add_variables(
+        lower=0.0, upper=da(upper), coords=[site_ix], name="interruptible"
+    )
     served = m.add_variables(
         lower=0.0,
-        upper=xr.DataArray(np.broadcast_to(upper, (len(time), len(site_ix))), coords=[time, site_ix]),
+        upper=xr.DataArray(
+            np.broadcast_to(upper, (len(time), len(site_ix))), coords=[time, site_ix]
+        ),
         name="served",
     )
     allocation = firm + interruptible
@@ -415,7 +463,9 @@ def _add_sites(
             low = xr.DataArray(minimum[minimum > 0], coords=[sized])
             high = xr.DataArray(requested[minimum > 0], coords=[sized])
             m.add_constraints(allocation.sel(site=sized) - low * build >= 0.0, name="min_size_low")
-            m.add_constraints(allocation.sel(site=sized) - high * build <= 0.0, name="min_size_high")
+            m.add_constraints(
+                allocation.sel(site=sized) - high * build <= 0.0, name="min_size_high"
+            )
 
     if step_limit_mw is not None and n_t > 1:
         largest_drop = min(float(np.sum(upper * frac)), options.cap_mw)
@@ -423,7 +473,9 @@ def _add_sites(
             drop = m.add_variables(lower=0.0, coords=[time, site_ix], name="drop")
             previous = served.shift(time=1)
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the first interval has no previous one: its term is absent
+                warnings.simplefilter(
+                    "ignore"
+                )  # the first interval has no previous one: its term is absent
                 m.add_constraints(drop + served - previous >= 0.0, name="step_drop")
             m.add_constraints(drop.sum("site") <= step_limit_mw, name="step")
     return served
@@ -476,7 +528,7 @@ def solve_model(
     SolveError
         If no optimum is found.
     """
-    opts: dict[str, float | int | str] = {"output_flag": False}
+    opts: dict[str, Any] = {"output_flag": False}
     opts.update(options or {})
     with _solver_chatter_to_stderr():
         status, condition = m.solve(solver_name="highs", io_api="direct", **opts)
@@ -489,7 +541,10 @@ def solve_model(
                 else ": the constraints admit no plan"
             )
         raise SolveError(f"{what}: the solver ended with status {status}, {condition}{hint}")
-    return float(m.objective.value)
+    value = m.objective.value
+    if value is None:
+        raise SolveError(f"{what}: the solver returned no objective value")
+    return float(value)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import linopy
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from offtake.planning.defaults import planning_defaults
 from offtake.planning.model import Grid, PlanOptions, build_model, grid_from_scenario, solve_model
@@ -28,7 +29,7 @@ def _quiet(_: str) -> None:
 
 
 def resolve_step_limit(scenario: Scenario, options: PlanOptions) -> tuple[float | None, str]:
-    """The contingency limit on the simultaneous curtailment step and where it comes from.
+    """Return the contingency limit on the simultaneous curtailment step and its source.
 
     Parameters
     ----------
@@ -85,20 +86,27 @@ def plan(
     notes: list[str] = []
     grid = grid_from_scenario(scenario)
     n_t = grid.n_intervals
-    say(f"baseline dispatch without sites: {n_t} intervals, {len(grid.groups)} plant groups, {len(grid.zones)} zones")
+    say(
+        f"baseline dispatch without sites: {n_t} intervals, {len(grid.groups)} plant groups, "
+        f"{len(grid.zones)} zones"
+    )
     t0 = time.perf_counter()
     base = build_model(grid)
     baseline_objective = solve_model(base, options.solver_options, what="baseline")
     timings["baseline_s"] = time.perf_counter() - t0
     g0 = base.solution["gen"].transpose("time", "group").to_numpy()
     shortfall = (
-        base.solution["reserve_shortfall"].to_numpy() if "reserve_shortfall" in base.variables else np.zeros(n_t)
+        base.solution["reserve_shortfall"].to_numpy()
+        if "reserve_shortfall" in base.variables
+        else np.zeros(n_t)
     )
     shortfall = np.where(shortfall > 1e-6, shortfall, 0.0)
     if shortfall.any():
         notes.append(
-            f"Even without any site the grid cannot hold its full reserve in {int((shortfall > 0).sum())} "
-            f"intervals (up to {shortfall.max():,.0f} MW short); the plan keeps all the reserve the grid holds there."
+            "Even without any site the grid cannot hold its full reserve in "
+            f"{int((shortfall > 0).sum())} "
+            f"intervals (up to {shortfall.max():,.0f} MW short); the plan keeps all the reserve "
+            "the grid holds there."
         )
     reserve = grid.reserve_mw - shortfall
     unserved = base.solution["unserved"].transpose("time", "zone").to_numpy()
@@ -106,16 +114,26 @@ def plan(
     if unserved.any():
         short_zones = [z for z, v in zip(grid.zones, unserved.sum(axis=0), strict=True) if v > 0]
         notes.append(
-            f"Even without any site the grid cannot meet all demand in {int((unserved.sum(axis=1) > 0).sum())} intervals "
-            f"({unserved.sum() * grid.duration_h:,.0f} MWh short, in {', '.join(short_zones)}); the plan never takes power "
+            "Even without any site the grid cannot meet all demand in "
+            f"{int((unserved.sum(axis=1) > 0).sum())} intervals "
+            f"({unserved.sum() * grid.duration_h:,.0f} MWh short, in {', '.join(short_zones)}); "
+            "the plan never takes power "
             "there and then, and meets all the demand the grid can serve."
         )
     step_limit, step_source = resolve_step_limit(scenario, options)
 
     t0 = time.perf_counter()
-    say(f"building the allocation model: {len(sites)} sites, cap {options.cap_mw:,.0f} MW, objective {options.objective}")
+    say(
+        f"building the allocation model: {len(sites)} sites, cap {options.cap_mw:,.0f} MW, "
+        f"objective {options.objective}"
+    )
     model = build_model(
-        grid, sites, options, baseline_gen_mw=g0, step_limit_mw=step_limit, reserve_mw=reserve,
+        grid,
+        sites,
+        options,
+        baseline_gen_mw=g0,
+        step_limit_mw=step_limit,
+        reserve_mw=reserve,
         unserved_mw=unserved,
     )
     timings["build_s"] = time.perf_counter() - t0
@@ -135,7 +153,8 @@ def plan(
         tariff = sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h
         cost = grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h
         model.add_objective(
-            (served_var * _site_da(sites, tariff)).sum() - (model.variables["gen"] * _group_da(grid, cost)).sum(),
+            (served_var * _site_da(sites, tariff)).sum()
+            - (model.variables["gen"] * _group_da(grid, cost)).sum(),
             sense="max",
             overwrite=True,
         )
@@ -147,8 +166,14 @@ def plan(
         say(f"reading shadow prices with the {int(built.sum())} sized sites fixed")
         t0 = time.perf_counter()
         fixed = build_model(
-            grid, sites, options, baseline_gen_mw=g0, step_limit_mw=step_limit, reserve_mw=reserve,
-            unserved_mw=unserved, fixed_build=_fixed_choices(sites, built),
+            grid,
+            sites,
+            options,
+            baseline_gen_mw=g0,
+            step_limit_mw=step_limit,
+            reserve_mw=reserve,
+            unserved_mw=unserved,
+            fixed_build=_fixed_choices(sites, built),
         )
         solve_model(fixed, options.solver_options, what="plan with fixed sizes")
         timings["duals_s"] = time.perf_counter() - t0
@@ -160,8 +185,21 @@ def plan(
 
     say("reading results")
     return _results(
-        scenario, grid, sites, options, model, duals_model, dual_frames, g0, shortfall,
-        step_limit, step_source, baseline_objective, objective_value, timings, notes,
+        scenario,
+        grid,
+        sites,
+        options,
+        model,
+        duals_model,
+        dual_frames,
+        g0,
+        shortfall,
+        step_limit,
+        step_source,
+        baseline_objective,
+        objective_value,
+        timings,
+        notes,
     )
 
 
@@ -171,15 +209,11 @@ def _fixed_choices(sites: pd.DataFrame, built: pd.Series) -> pd.Series:
     return fixed
 
 
-def _site_da(sites: pd.DataFrame, values: np.ndarray) -> object:
-    import xarray as xr
-
+def _site_da(sites: pd.DataFrame, values: np.ndarray) -> xr.DataArray:
     return xr.DataArray(values, coords=[pd.Index(sites.index, name="site")])
 
 
-def _group_da(grid: Grid, values: np.ndarray) -> object:
-    import xarray as xr
-
+def _group_da(grid: Grid, values: np.ndarray) -> xr.DataArray:
     return xr.DataArray(values, coords=[grid.groups.index])
 
 
@@ -228,12 +262,25 @@ def _results(
     plant_out = _plant_output(scenario, grid, gen)
     base_out = _plant_output(scenario, grid, g0)
     flow = (
-        pd.DataFrame(sol["flow"].transpose("time", "corridor").to_numpy(), index=index, columns=grid.corridors.index)
+        pd.DataFrame(
+            sol["flow"].transpose("time", "corridor").to_numpy(),
+            index=index,
+            columns=grid.corridors.index,
+        )
         if "flow" in sol
         else pd.DataFrame(index=index)
     )
 
     tariff = sites["tariff_usd_per_mwh"].to_numpy(dtype=float)
+    terms = {
+        c: sites[c].to_numpy(dtype=float)
+        for c in (
+            "max_curtailment_fraction",
+            "max_curtailment_duration_h",
+            "annual_curtailment_limit",
+            "response_time_s",
+        )
+    }
     rows = []
     for i, sid in enumerate(sites.index):
         stats = curtailment_stats(served[:, i], float(allocated[i]), dt)
@@ -246,26 +293,39 @@ def _results(
                 "firm_mw": float(firm[i]),
                 "interruptible_mw": float(intr[i]),
                 "allocated_mw": float(allocated[i]),
-                "max_curtailment_fraction": float(sites.at[sid, "max_curtailment_fraction"]),
-                "max_curtailment_duration_h": float(sites.at[sid, "max_curtailment_duration_h"]),
-                "annual_curtailment_limit": float(sites.at[sid, "annual_curtailment_limit"]),
-                "response_time_s": float(sites.at[sid, "response_time_s"]),
+                "max_curtailment_fraction": float(
+                    sites["max_curtailment_fraction"].to_numpy(dtype=float)[i]
+                ),
+                "max_curtailment_duration_h": float(
+                    sites["max_curtailment_duration_h"].to_numpy(dtype=float)[i]
+                ),
+                "annual_curtailment_limit": float(
+                    sites["annual_curtailment_limit"].to_numpy(dtype=float)[i]
+                ),
+                "response_time_s": float(terms["response_time_s"][i]),
                 "tariff_usd_per_mwh": float(tariff[i]),
                 **stats,
                 "revenue_usd": stats["expected_energy_mwh"] * float(tariff[i]),
             }
         )
     allocation = pd.DataFrame(rows).set_index("site_id")
-    long_events = allocation.index[allocation["longest_event_h"] > allocation["max_curtailment_duration_h"] + 1e-9]
+    long_events = allocation.index[
+        allocation["longest_event_h"] > allocation["max_curtailment_duration_h"] + 1e-9
+    ]
     if len(long_events):
         notes.append(
-            "The plan curtails some sites for longer at a stretch than they accept (the hourly plan bounds depth and "
-            "annual energy, not event length; dispatch must stagger these): " + ", ".join(map(str, long_events)) + "."
+            "The plan curtails some sites for longer at a stretch than they accept (the hourly "
+            "plan bounds depth and "
+            "annual energy, not event length; dispatch must stagger these): "
+            + ", ".join(map(str, long_events))
+            + "."
         )
 
     mc = scenario.plants["marginal_cost_usd_per_mwh"]
     extra_fuel = ((plant_out - base_out) * mc).sum(axis=0) * dt
-    fuel_by_zone = extra_fuel.groupby(scenario.plants["zone"]).sum().reindex(grid.zones, fill_value=0.0)
+    fuel_by_zone = (
+        extra_fuel.groupby(scenario.plants["zone"]).sum().reindex(grid.zones, fill_value=0.0)
+    )
     surplus_zone, surplus_national, surplus_note = _surplus(scenario)
     if surplus_note:
         notes.append(surplus_note)
@@ -273,7 +333,11 @@ def _results(
     for z in grid.zones:
         a = allocation[allocation["zone"] == z]
         energy = float(a["expected_energy_mwh"].sum())
-        surplus = float(surplus_zone[z]) if surplus_zone is not None and z in surplus_zone.index else np.nan
+        surplus = (
+            float(surplus_zone[z])
+            if surplus_zone is not None and z in surplus_zone.index
+            else np.nan
+        )
         zone_rows.append(
             {
                 "zone": z,
@@ -305,17 +369,22 @@ def _results(
     zones["sites"] = zones["sites"].astype(int)
 
     defaults = planning_defaults(scenario.name)
-    net_margin = float(zones.at["national", "net_margin_usd"])
+    net_margin = float(zones["net_margin_usd"].to_numpy(dtype=float)[-1])
     share = None
     if defaults.capacity_payments_pkr:
-        share = net_margin * annual * scenario.exchange_rate_pkr_per_usd / defaults.capacity_payments_pkr
+        share = (
+            net_margin
+            * annual
+            * scenario.exchange_rate_pkr_per_usd
+            / defaults.capacity_payments_pkr
+        )
     national = {
         "allocated_mw": float(allocated.sum()),
         "firm_mw": float(firm.sum()),
         "interruptible_mw": float(intr.sum()),
         "energy_mwh": total_energy,
-        "revenue_usd": float(zones.at["national", "revenue_usd"]),
-        "fuel_cost_usd": float(zones.at["national", "fuel_cost_usd"]),
+        "revenue_usd": float(zones["revenue_usd"].to_numpy(dtype=float)[-1]),
+        "fuel_cost_usd": float(zones["fuel_cost_usd"].to_numpy(dtype=float)[-1]),
         "net_margin_usd": net_margin,
         "net_margin_usd_per_year": net_margin * annual,
         "capacity_payments_pkr": defaults.capacity_payments_pkr,
@@ -366,9 +435,16 @@ def _plant_output(scenario: Scenario, grid: Grid, group_gen: np.ndarray) -> pd.D
     """Split group output over its plants in proportion to their availability [MW]."""
     available = scenario.available_mw
     out = available.copy()  # must-run plants produce what is available
-    group_avail = pd.DataFrame(grid.group_available_mw, index=available.index, columns=grid.groups.index)
+    group_avail = pd.DataFrame(
+        grid.group_available_mw, index=available.index, columns=grid.groups.index
+    )
     gen = pd.DataFrame(group_gen, index=available.index, columns=grid.groups.index)
-    share = np.divide(gen.to_numpy(), group_avail.to_numpy(), out=np.zeros_like(gen.to_numpy()), where=group_avail.to_numpy() > 0)
+    share = np.divide(
+        gen.to_numpy(),
+        group_avail.to_numpy(),
+        out=np.zeros_like(gen.to_numpy()),
+        where=group_avail.to_numpy() > 0,
+    )
     share = np.clip(share, 0.0, 1.0)
     share_df = pd.DataFrame(share, index=available.index, columns=grid.groups.index)
     for plant, group in grid.plant_group.items():
@@ -404,7 +480,13 @@ def _binding(
         hours = int((v > BINDING_TOLERANCE).sum())
         if hours:
             rows.append(
-                {"constraint": name, "kind": kind, "hours_binding": hours, "worth_per_year": float(v.sum() * annual), "unit": unit}
+                {
+                    "constraint": name,
+                    "kind": kind,
+                    "hours_binding": hours,
+                    "worth_per_year": float(v.sum() * annual),
+                    "unit": unit,
+                }
             )
 
     for key, label in (("corridor_forward", "forward"), ("corridor_reverse", "reverse")):
@@ -412,7 +494,11 @@ def _binding(
             d = duals[key]
             for j, cid in enumerate(grid.corridors.index):
                 c = grid.corridors.loc[cid]
-                arrow = f"{c['from_zone']}->{c['to_zone']}" if label == "forward" else f"{c['to_zone']}->{c['from_zone']}"
+                arrow = (
+                    f"{c['from_zone']}->{c['to_zone']}"
+                    if label == "forward"
+                    else f"{c['to_zone']}->{c['from_zone']}"
+                )
                 add(f"corridor {cid} {arrow}", "corridor", d[:, j])
     if "national_cap" in duals:
         add("national cap", "cap", duals["national_cap"])
@@ -428,5 +514,7 @@ def _binding(
     if "request" in duals:
         for j, sid in enumerate(sites.index):
             add(f"request of site {sid}", "site request", duals["request"][j])
-    table = pd.DataFrame(rows, columns=["constraint", "kind", "hours_binding", "worth_per_year", "unit"])
+    table = pd.DataFrame(
+        rows, columns=["constraint", "kind", "hours_binding", "worth_per_year", "unit"]
+    )
     return table.sort_values("worth_per_year", ascending=False, ignore_index=True)

@@ -6,20 +6,22 @@ import base64
 import html
 import io
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from offtake.planning.results import PlanResult  # noqa: E402
+from offtake.planning.results import PlanResult
 
 __all__ = ["render_report", "write_report"]
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;color:#222;padding:0 1rem}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;
+color:#222;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
@@ -30,16 +32,19 @@ img{max-width:100%}
 """
 
 
-def _png(fig: plt.Figure) -> str:
+def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}">'
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="" src="data:image/png;base64,{data}">'
 
 
 def _table(frame: pd.DataFrame, formats: dict[str, str], *, index: bool = True) -> str:
     cols = list(frame.columns)
-    head = ('<th class="t"></th>' if index else "") + "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    head = ('<th class="t"></th>' if index else "") + "".join(
+        f"<th>{html.escape(str(c))}</th>" for c in cols
+    )
     rows = []
     for key, row in frame.iterrows():
         cells = [f'<td class="t">{html.escape(str(key))}</td>'] if index else []
@@ -75,12 +80,21 @@ def _curtailment_chart(result: PlanResult) -> str:
     allocated = float(result.allocation["allocated_mw"].sum())
     curtailed = (allocated - served).clip(lower=0.0)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [2.2, 1]})
-    local = served.index.tz_convert("Asia/Karachi") if served.index.tz is not None else served.index
+    stamps = pd.DatetimeIndex(served.index)
+    local = stamps.tz_convert("Asia/Karachi") if stamps.tz is not None else stamps
     series = pd.Series(served.to_numpy(), index=local)
     if len(series) > 24 * 21:
         daily = series.resample("D")
-        a1.fill_between(daily.min().index, daily.min().to_numpy(), daily.max().to_numpy(), color="#9ecae1", label="daily range")
-        a1.plot(daily.mean().index, daily.mean().to_numpy(), color="#08519c", lw=1, label="daily mean")
+        a1.fill_between(
+            daily.min().index,
+            daily.min().to_numpy(),
+            daily.max().to_numpy(),
+            color="#9ecae1",
+            label="daily range",
+        )
+        a1.plot(
+            daily.mean().index, daily.mean().to_numpy(), color="#08519c", lw=1, label="daily mean"
+        )
     else:
         a1.plot(series.index, series.to_numpy(), color="#08519c", lw=1, label="served")
     a1.axhline(allocated, color="k", ls="--", lw=1, label="allocated")
@@ -146,19 +160,27 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
     ]
     share = nat.get("capacity_payments_offset_share")
     if share is not None:
-        kpis.append((f"of {nat['capacity_payments_year']} capacity payments offset", f"{100 * share:.2f} %"))
+        kpis.append(
+            (f"of {nat['capacity_payments_year']} capacity payments offset", f"{100 * share:.2f} %")
+        )
+    aim = "energy absorbed"
+    if result.objective == "margin":
+        aim = "net margin (tariff revenue minus fuel cost)"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{esc(heading)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(heading)}</h1>",
-        f"<p>Objective: <b>{'net margin (tariff revenue minus fuel cost)' if result.objective == 'margin' else 'energy absorbed'}</b>; "
-        f"{'minimum sizes enforced (MILP)' if result.min_sizes else 'any size (LP)'}; period {result.horizon_h:,.0f} h; "
-        f"curtailment step limit {'none' if result.step_limit_mw is None else f'{result.step_limit_mw:,.0f} MW'}"
+        f"<p>Objective: <b>{aim}</b>; "
+        f"{'minimum sizes enforced (MILP)' if result.min_sizes else 'any size (LP)'}; period "
+        f"{result.horizon_h:,.0f} h; "
+        "curtailment step limit "
+        f"{'none' if result.step_limit_mw is None else f'{result.step_limit_mw:,.0f} MW'}"
         f"{' (' + esc(result.step_source) + ')' if result.step_source else ''}.</p>",
-        "<div>" + "".join(f"<span class='kpi'>{esc(k)}<b>{esc(v)}</b></span>" for k, v in kpis) + "</div>",
+        "<div>"
+        + "".join(f"<span class='kpi'>{esc(k)}<b>{esc(v)}</b></span>" for k, v in kpis)
+        + "</div>",
     ]
-    for note in result.notes:
-        parts.append(f"<div class='note'>{esc(note)}</div>")
+    parts.extend(f"<div class='note'>{esc(note)}</div>" for note in result.notes)
     parts.append("<h2>Allocation by zone</h2>")
     parts.append(_allocation_chart(result))
     zones = result.zones.copy()
@@ -168,40 +190,67 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
     fmt.update({c: "{:,.0f}" for c in zones.columns if c.endswith("_usd") or c.endswith("_mwh")})
     parts.append(_table(zones, fmt))
     parts.append(
-        "<p>Fuel cost is the extra fuel burnt by plants in each zone compared with the dispatch without any site; "
-        "a zone's net margin is the revenue of its sites minus that fuel, so it shows where money is earned and "
+        "<p>Fuel cost is the extra fuel burnt by plants in each zone compared with the dispatch "
+        "without any site; "
+        "a zone's net margin is the revenue of its sites minus that fuel, so it shows where "
+        "money is earned and "
         "where fuel is burnt (nationally the two sides balance).</p>"
     )
     if share is not None:
         parts.append(
-            f"<p>Capacity payments {esc(nat['capacity_payments_year'])}: PKR {nat['capacity_payments_pkr'] / 1e9:,.0f} bn "
+            f"<p>Capacity payments {esc(nat['capacity_payments_year'])}: PKR "
+            f"{nat['capacity_payments_pkr'] / 1e9:,.0f} bn "
             f"({esc(nat['capacity_payments_source'])}). Net margin per year "
-            f"{nat['net_margin_usd_per_year'] / 1e6:,.1f} M USD at {nat['exchange_rate_pkr_per_usd']:g} PKR/USD "
+            f"{nat['net_margin_usd_per_year'] / 1e6:,.1f} M USD at "
+            f"{nat['exchange_rate_pkr_per_usd']:g} PKR/USD "
             f"offsets {100 * share:.2f} % of them.</p>"
         )
     parts.append("<h2>Sites</h2>")
     cols = [
-        "operator", "zone", "kind", "firm_mw", "interruptible_mw", "allocated_mw", "tariff_usd_per_mwh",
-        "expected_energy_mwh", "curtailed_hours", "curtailment_events", "mean_event_h", "longest_event_h",
-        "max_curtailment_duration_h", "revenue_usd",
+        "operator",
+        "zone",
+        "kind",
+        "firm_mw",
+        "interruptible_mw",
+        "allocated_mw",
+        "tariff_usd_per_mwh",
+        "expected_energy_mwh",
+        "curtailed_hours",
+        "curtailment_events",
+        "mean_event_h",
+        "longest_event_h",
+        "max_curtailment_duration_h",
+        "revenue_usd",
     ]
-    site_fmt = {c: "{:,.0f}" for c in ("expected_energy_mwh", "revenue_usd", "curtailed_hours", "curtailment_events")}
+    site_fmt = {
+        c: "{:,.0f}"
+        for c in ("expected_energy_mwh", "revenue_usd", "curtailed_hours", "curtailment_events")
+    }
     parts.append(_table(result.allocation[cols], site_fmt))
     parts.append("<h2>Curtailment profile</h2>")
     parts.append(_curtailment_chart(result))
     parts.append("<h2>What binds, and what relaxing it is worth</h2>")
     parts.append(
-        "<p>Shadow prices of the binding constraints, summed over the intervals where they bind and scaled to a "
-        "year: the gain in the objective if the limit were 1 MW looser (in every interval for hourly limits).</p>"
+        "<p>Shadow prices of the binding constraints, summed over the intervals where they bind "
+        "and scaled to a "
+        "year: the gain in the objective if the limit were 1 MW looser (in every interval for "
+        "hourly limits).</p>"
     )
     parts.append(_binding_chart(result))
     if not result.binding.empty:
-        parts.append(_table(result.binding.set_index("constraint"), {"hours_binding": "{:,.0f}", "worth_per_year": "{:,.0f}"}))
+        parts.append(
+            _table(
+                result.binding.set_index("constraint"),
+                {"hours_binding": "{:,.0f}", "worth_per_year": "{:,.0f}"},
+            )
+        )
     parts.append("<h2>Model</h2>")
     t = result.timings_s
     parts.append(
-        f"<p>{nat['variables']:,} variables, {nat['constraints']:,} constraints; baseline {t.get('baseline_s', 0):.1f} s, "
-        f"build {t.get('build_s', 0):.1f} s, solve {t.get('solve_s', 0):.1f} s (linopy + HiGHS).</p>"
+        f"<p>{nat['variables']:,} variables, {nat['constraints']:,} constraints; baseline "
+        f"{t.get('baseline_s', 0):.1f} s, "
+        f"build {t.get('build_s', 0):.1f} s, solve {t.get('solve_s', 0):.1f} s (linopy + "
+        "HiGHS).</p>"
     )
     parts.append("</body></html>")
     return "\n".join(parts)

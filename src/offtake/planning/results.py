@@ -37,7 +37,9 @@ ALLOCATION_COLUMNS = (
 CURTAILED_TOLERANCE = 1e-6
 
 
-def curtailment_stats(served_mw: np.ndarray, allocated_mw: float, duration_h: float) -> dict[str, float]:
+def curtailment_stats(
+    served_mw: np.ndarray, allocated_mw: float, duration_h: float
+) -> dict[str, float]:
     """Curtailment of one site over a period.
 
     Parameters
@@ -165,7 +167,7 @@ class PlanResult:
         return HOURS_PER_YEAR / self.horizon_h
 
     def allocation_table(self) -> pd.DataFrame:
-        """The allocation with exactly the columns of ``allocation.csv``, one row per site."""
+        """Return the allocation with exactly the columns of ``allocation.csv``."""
         table = self.allocation.reset_index()
         return table.loc[:, list(ALLOCATION_COLUMNS)]
 

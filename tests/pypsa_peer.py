@@ -13,6 +13,8 @@ and the no-subsidy rule (against a PyPSA baseline solved first).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pypsa
@@ -75,34 +77,26 @@ def _network(scenario: Scenario, sites: pd.DataFrame | None, cap_mw: float) -> p
     return n
 
 
-def solve_peer(
-    scenario: Scenario, sites: pd.DataFrame, cap_mw: float, step_limit_mw: float | None
-) -> tuple[pypsa.Network, pypsa.Network]:
-    """Solve the baseline and the allocation problem in PyPSA; return both networks."""
+def _reserve_adder(scenario: Scenario) -> Callable[[pypsa.Network], None]:
     plants = scenario.plants
     non_variable = list(plants.index[~plants["variable"]])
+    headroom = scenario.available_mw[non_variable].sum(axis=1).to_numpy()
     reserve = scenario.reserve_requirement_mw().to_numpy()
-    available = scenario.available_mw
 
     def add_reserve(n: pypsa.Network) -> None:
         m = n.model
         p = m["Generator-p"].sel(name=non_variable)
-        headroom = available[non_variable].sum(axis=1).to_numpy()
-        rhs = pd.Series(headroom - reserve, index=n.snapshots)
-        m.add_constraints(
-            p.sum("name") <= rhs.to_xarray().rename({rhs.index.name or "index": "snapshot"}),
-            name="peer_reserve",
-        )
+        rhs = pd.Series(headroom - reserve, index=pd.Index(n.snapshots, name="snapshot"))
+        m.add_constraints(p.sum("name") <= rhs.to_xarray(), name="peer_reserve")
 
-    base = _network(scenario, None, cap_mw)
-    base.optimize(
-        solver_name="highs",
-        extra_functionality=lambda n, _: add_reserve(n),
-        solver_options={"output_flag": False},
-    )
-    g0 = base.generators_t.p[list(plants.index)]
+    return add_reserve
 
-    n = _network(scenario, sites, cap_mw)
+
+def _site_constraints(
+    scenario: Scenario, sites: pd.DataFrame, step_limit_mw: float | None, g0: pd.DataFrame
+) -> Callable[[pypsa.Network, object], None]:
+    plants = scenario.plants
+    add_reserve = _reserve_adder(scenario)
     site_names = [f"site {s}" for s in sites.index]
     hours = len(scenario.index) * scenario.duration_h
 
@@ -121,13 +115,12 @@ def solve_peer(
             )
         if step_limit_mw is not None:
             ps = p.sel(name=site_names)
+            later = n.snapshots[1:]
             drop = m.add_variables(
-                lower=0.0,
-                coords=[n.snapshots[1:], pd.Index(site_names, name="name")],
-                name="peer_drop",
+                lower=0.0, coords=[later, pd.Index(site_names, name="name")], name="peer_drop"
             )
-            now = ps.sel(snapshot=n.snapshots[1:])
-            before = ps.sel(snapshot=n.snapshots[:-1]).assign_coords(snapshot=n.snapshots[1:])
+            now = ps.sel(snapshot=later)
+            before = ps.sel(snapshot=n.snapshots[:-1]).assign_coords(snapshot=later)
             # drop of served load = served before - served now = p now - p before
             m.add_constraints(drop - now + before >= 0, name="peer_drop_def")
             m.add_constraints(drop.sum("name") <= step_limit_mw, name="peer_step")
@@ -142,11 +135,43 @@ def solve_peer(
             if payers:
                 lhs = lhs + p.sel(name=payers).sum("name")  # p of a site is minus its served load
             rhs = g0[dear].sum(axis=1)
-            rhs.index.name = "snapshot"
+            rhs.index = pd.Index(n.snapshots, name="snapshot")
             m.add_constraints(lhs <= rhs.to_xarray(), name=f"peer_no_subsidy {k}")
 
+    return extra
+
+
+def build_peer(
+    scenario: Scenario,
+    sites: pd.DataFrame,
+    cap_mw: float,
+    step_limit_mw: float | None,
+    g0: pd.DataFrame,
+) -> pypsa.Network:
+    """Build (not solve) the allocation problem in PyPSA, given a baseline dispatch."""
+    n = _network(scenario, sites, cap_mw)
+    n.optimize.create_model()
+    _site_constraints(scenario, sites, step_limit_mw, g0)(n, n.snapshots)
+    return n
+
+
+def solve_peer(
+    scenario: Scenario, sites: pd.DataFrame, cap_mw: float, step_limit_mw: float | None
+) -> tuple[pypsa.Network, pypsa.Network]:
+    """Solve the baseline and the allocation problem in PyPSA; return both networks."""
+    add_reserve = _reserve_adder(scenario)
+    base = _network(scenario, None, cap_mw)
+    base.optimize(
+        solver_name="highs",
+        extra_functionality=lambda n, _: add_reserve(n),
+        solver_options={"output_flag": False},
+    )
+    g0 = base.generators_t.p[list(scenario.plants.index)]
+    n = _network(scenario, sites, cap_mw)
     n.optimize(
-        solver_name="highs", extra_functionality=extra, solver_options={"output_flag": False}
+        solver_name="highs",
+        extra_functionality=_site_constraints(scenario, sites, step_limit_mw, g0),
+        solver_options={"output_flag": False},
     )
     return base, n
 

@@ -78,6 +78,10 @@ Objective = Literal["margin", "energy"]
 #: reserve it can before it saves fuel [-].
 SHORTFALL_PENALTY_FACTOR = 100.0
 
+#: Give every interval its own copy of each site's allocation (see ``_add_sites``); an
+#: equivalent formulation for interior-point solvers, off by default (dual simplex is used).
+CHAIN_ALLOCATION = False
+
 
 class SolveError(OfftakeError):
     """The optimisation found no plan (infeasible or failed)."""
@@ -442,9 +446,19 @@ def _add_sites(
     allocation = firm + interruptible
     m.add_constraints(allocation <= da(upper), name="request")
     m.add_constraints(da(frac) * firm - da(1.0 - frac) * interruptible == 0.0, name="firm_share")
-    m.add_constraints(served - firm >= 0.0, name="firm")
-    m.add_constraints(served - allocation <= 0.0, name="served_max")
     n_t = len(time)
+    if CHAIN_ALLOCATION and n_t > 1:
+        # each interval sees its own copy of the allocation, equal to the previous one: the
+        # same LP, but without columns that touch every interval (interior-point friendly)
+        held = m.add_variables(lower=0.0, coords=[time, site_ix], name="allocation_held")
+        first = _not_first(time, site_ix)
+        m.add_constraints(held - held.shift(time=1) == 0.0, name="allocation_chain", mask=first)
+        m.add_constraints(held.isel(time=0) - allocation == 0.0, name="allocation_start")
+        m.add_constraints(served - da(1.0 - frac) * held >= 0.0, name="firm")
+        m.add_constraints(served - held <= 0.0, name="served_max")
+    else:
+        m.add_constraints(served - firm >= 0.0, name="firm")
+        m.add_constraints(served - allocation <= 0.0, name="served_max")
     horizon_h = n_t * grid.duration_h
     m.add_constraints(
         (served * grid.duration_h).sum("time") - da((1.0 - limit) * horizon_h) * allocation >= 0.0,
@@ -479,6 +493,12 @@ def _add_sites(
                 m.add_constraints(drop + served - previous >= 0.0, name="step_drop")
             m.add_constraints(drop.sum("site") <= step_limit_mw, name="step")
     return served
+
+
+def _not_first(time: pd.RangeIndex, site_ix: pd.Index) -> xr.DataArray:
+    mask = np.ones((len(time), len(site_ix)), dtype=bool)
+    mask[0, :] = False
+    return xr.DataArray(mask, coords=[time, site_ix])
 
 
 def _add_no_subsidy(

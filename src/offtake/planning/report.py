@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -97,6 +98,10 @@ def _curtailment_chart(result: PlanResult) -> str:
         )
     else:
         a1.plot(series.index, series.to_numpy(), color="#08519c", lw=1, label="served")
+    locator = mdates.AutoDateLocator(tz=local.tz)  # type: ignore[no-untyped-call]
+    a1.xaxis.set_major_locator(locator)
+    concise = mdates.ConciseDateFormatter(locator, tz=local.tz)  # type: ignore[no-untyped-call]
+    a1.xaxis.set_major_formatter(concise)
     a1.axhline(allocated, color="k", ls="--", lw=1, label="allocated")
     a1.set_ylabel("site load served [MW]")
     a1.set_title("Load served to all sites (Pakistan time)")

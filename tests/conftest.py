@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+
+# Test helper modules (pypsa_peer, planning_fixtures, ...) are imported by name.
+sys.path.insert(0, str(Path(__file__).parent))
 
 DATA = Path(__file__).parent / "data"
 

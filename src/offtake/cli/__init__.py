@@ -30,6 +30,7 @@ def _register() -> None:
     from offtake.cli import (
         assess_cmd,
         ledger_cmd,
+        plan_cmd,
         registry_cmd,
         risk_cmd,
         scenario_cmd,
@@ -39,6 +40,7 @@ def _register() -> None:
 
     scenario_cmd.register(app)
     assess_cmd.register(app)
+    plan_cmd.register(app)
     risk_cmd.register(app)
     simulate_cmd.register(app)
     server_cmd.register(app)

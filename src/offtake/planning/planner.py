@@ -1,0 +1,520 @@
+"""Run a plan: baseline dispatch, the allocation model, and the results read from it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import linopy
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from offtake.planning.defaults import planning_defaults
+from offtake.planning.model import Grid, PlanOptions, build_model, grid_from_scenario, solve_model
+from offtake.planning.results import PlanResult, curtailment_stats
+from offtake.scenario import Scenario
+from offtake.timeutil import HOURS_PER_YEAR
+
+__all__ = ["plan", "resolve_step_limit"]
+
+ProgressFn = Callable[[str], None]
+
+#: A dual smaller than this (in objective units per MW) counts as not binding [-].
+BINDING_TOLERANCE = 1e-7
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def resolve_step_limit(scenario: Scenario, options: PlanOptions) -> tuple[float | None, str]:
+    """Return the contingency limit on the simultaneous curtailment step and its source.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    options
+        Planning options; an explicit ``max_curtailment_step_mw`` wins.
+
+    Returns
+    -------
+    tuple
+        The limit [MW] and a description of its source.
+    """
+    if options.max_curtailment_step_mw is not None:
+        return options.max_curtailment_step_mw, "given for this run"
+    defaults = planning_defaults(scenario.name)
+    if defaults.max_curtailment_step_mw is not None:
+        return defaults.max_curtailment_step_mw, defaults.step_source
+    return scenario.reserve.largest_unit_mw, "the scenario's largest unit (reserve rule)"
+
+
+def plan(
+    scenario: Scenario,
+    sites: pd.DataFrame,
+    options: PlanOptions,
+    *,
+    progress: ProgressFn | None = None,
+) -> PlanResult:
+    """Plan the allocation of the programme cap to candidate sites.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    sites
+        Candidate sites, as returned by :func:`offtake.planning.read_sites`.
+    options
+        Planning choices (cap, objective, minimum sizes, contingency step).
+    progress
+        Called with a short message at each stage (the CLI prints them on stderr).
+
+    Returns
+    -------
+    PlanResult
+        Allocations, dispatch, money per zone and what binds.
+
+    Raises
+    ------
+    offtake.planning.SolveError
+        If the scenario cannot run even without sites, or the solver fails.
+    """
+    say = progress or _quiet
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    grid = grid_from_scenario(scenario)
+    n_t = grid.n_intervals
+    say(
+        f"baseline dispatch without sites: {n_t} intervals, {len(grid.groups)} plant groups, "
+        f"{len(grid.zones)} zones"
+    )
+    t0 = time.perf_counter()
+    base = build_model(grid)
+    baseline_objective = solve_model(base, options.solver_options, what="baseline")
+    timings["baseline_s"] = time.perf_counter() - t0
+    g0 = base.solution["gen"].transpose("time", "group").to_numpy()
+    shortfall = (
+        base.solution["reserve_shortfall"].to_numpy()
+        if "reserve_shortfall" in base.variables
+        else np.zeros(n_t)
+    )
+    shortfall = np.where(shortfall > 1e-6, shortfall, 0.0)
+    if shortfall.any():
+        notes.append(
+            "Even without any site the grid cannot hold its full reserve in "
+            f"{int((shortfall > 0).sum())} "
+            f"intervals (up to {shortfall.max():,.0f} MW short); the plan keeps all the reserve "
+            "the grid holds there."
+        )
+    reserve = grid.reserve_mw - shortfall
+    unserved = base.solution["unserved"].transpose("time", "zone").to_numpy()
+    unserved = np.where(unserved > 1e-6, unserved, 0.0)
+    if unserved.any():
+        short_zones = [z for z, v in zip(grid.zones, unserved.sum(axis=0), strict=True) if v > 0]
+        notes.append(
+            "Even without any site the grid cannot meet all demand in "
+            f"{int((unserved.sum(axis=1) > 0).sum())} intervals "
+            f"({unserved.sum() * grid.duration_h:,.0f} MWh short, in {', '.join(short_zones)}); "
+            "the plan never takes power "
+            "there and then, and meets all the demand the grid can serve."
+        )
+    step_limit, step_source = resolve_step_limit(scenario, options)
+
+    t0 = time.perf_counter()
+    say(
+        f"building the allocation model: {len(sites)} sites, cap {options.cap_mw:,.0f} MW, "
+        f"objective {options.objective}"
+    )
+    model = build_model(
+        grid,
+        sites,
+        options,
+        baseline_gen_mw=g0,
+        step_limit_mw=step_limit,
+        reserve_mw=reserve,
+        unserved_mw=unserved,
+    )
+    timings["build_s"] = time.perf_counter() - t0
+    kind = "MILP" if options.min_sizes and "build" in model.variables else "LP"
+    say(f"solving the {kind}: {model.nvars:,} variables, {model.ncons:,} constraints")
+    t0 = time.perf_counter()
+    objective_value = solve_model(model, options.solver_options)
+    if options.objective == "energy":
+        duals_model = model
+        dual_frames = _duals(model)
+        energy = objective_value
+        say("energy objective: choosing the cheapest dispatch among plans serving that energy")
+        served_var = model.variables["served"]
+        model.add_constraints(
+            (served_var * grid.duration_h).sum() >= energy * (1 - 1e-9) - 1e-6, name="energy_floor"
+        )
+        tariff = sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h
+        cost = grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h
+        model.add_objective(
+            (served_var * _site_da(sites, tariff)).sum()
+            - (model.variables["gen"] * _group_da(grid, cost)).sum(),
+            sense="max",
+            overwrite=True,
+        )
+        solve_model(model, options.solver_options)
+    timings["solve_s"] = time.perf_counter() - t0
+
+    if kind == "MILP":
+        built = pd.Series(model.solution["build"].to_series() > 0.5)
+        say(f"reading shadow prices with the {int(built.sum())} sized sites fixed")
+        t0 = time.perf_counter()
+        fixed = build_model(
+            grid,
+            sites,
+            options,
+            baseline_gen_mw=g0,
+            step_limit_mw=step_limit,
+            reserve_mw=reserve,
+            unserved_mw=unserved,
+            fixed_build=_fixed_choices(sites, built),
+        )
+        solve_model(fixed, options.solver_options, what="plan with fixed sizes")
+        timings["duals_s"] = time.perf_counter() - t0
+        duals_model = fixed
+        dual_frames = _duals(fixed)
+    elif options.objective != "energy":
+        duals_model = model
+        dual_frames = _duals(model)
+
+    say("reading results")
+    return _results(
+        scenario,
+        grid,
+        sites,
+        options,
+        model,
+        duals_model,
+        dual_frames,
+        g0,
+        shortfall,
+        step_limit,
+        step_source,
+        baseline_objective,
+        objective_value,
+        timings,
+        notes,
+    )
+
+
+def _fixed_choices(sites: pd.DataFrame, built: pd.Series) -> pd.Series:
+    fixed = pd.Series(True, index=sites.index)
+    fixed.loc[built.index] = built.to_numpy(dtype=bool)
+    return fixed
+
+
+def _site_da(sites: pd.DataFrame, values: np.ndarray) -> xr.DataArray:
+    return xr.DataArray(values, coords=[pd.Index(sites.index, name="site")])
+
+
+def _group_da(grid: Grid, values: np.ndarray) -> xr.DataArray:
+    return xr.DataArray(values, coords=[grid.groups.index])
+
+
+def _duals(m: linopy.Model) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for name in m.constraints:
+        dual = m.dual.get(name) if hasattr(m.dual, "get") else None
+        if dual is None:
+            continue
+        out[str(name)] = np.asarray(dual.to_numpy(), dtype=float)
+    return out
+
+
+def _results(
+    scenario: Scenario,
+    grid: Grid,
+    sites: pd.DataFrame,
+    options: PlanOptions,
+    model: linopy.Model,
+    duals_model: linopy.Model,
+    duals: dict[str, np.ndarray],
+    g0: np.ndarray,
+    shortfall: np.ndarray,
+    step_limit: float | None,
+    step_source: str,
+    baseline_objective: float,
+    objective_value: float,
+    timings: dict[str, float],
+    notes: list[str],
+) -> PlanResult:
+    index = scenario.index
+    dt = grid.duration_h
+    n_t = grid.n_intervals
+    horizon_h = n_t * dt
+    annual = HOURS_PER_YEAR / horizon_h
+    sol = model.solution
+    firm = sol["firm"].to_series().reindex(sites.index).to_numpy(dtype=float)
+    intr = sol["interruptible"].to_series().reindex(sites.index).to_numpy(dtype=float)
+    firm = np.where(firm > 1e-6, firm, 0.0)
+    intr = np.where(intr > 1e-6, intr, 0.0)
+    allocated = firm + intr
+    served = sol["served"].transpose("time", "site").to_numpy()
+    served = np.clip(served, 0.0, None)
+    served_df = pd.DataFrame(served, index=index, columns=sites.index)
+    gen = sol["gen"].transpose("time", "group").to_numpy()
+    plant_out = _plant_output(scenario, grid, gen)
+    base_out = _plant_output(scenario, grid, g0)
+    flow = (
+        pd.DataFrame(
+            sol["flow"].transpose("time", "corridor").to_numpy(),
+            index=index,
+            columns=grid.corridors.index,
+        )
+        if "flow" in sol
+        else pd.DataFrame(index=index)
+    )
+
+    tariff = sites["tariff_usd_per_mwh"].to_numpy(dtype=float)
+    terms = {
+        c: sites[c].to_numpy(dtype=float)
+        for c in (
+            "max_curtailment_fraction",
+            "max_curtailment_duration_h",
+            "annual_curtailment_limit",
+            "response_time_s",
+        )
+    }
+    rows = []
+    for i, sid in enumerate(sites.index):
+        stats = curtailment_stats(served[:, i], float(allocated[i]), dt)
+        rows.append(
+            {
+                "site_id": sid,
+                "operator": sites.at[sid, "operator"],
+                "zone": sites.at[sid, "zone"],
+                "kind": sites.at[sid, "kind"],
+                "firm_mw": float(firm[i]),
+                "interruptible_mw": float(intr[i]),
+                "allocated_mw": float(allocated[i]),
+                "max_curtailment_fraction": float(
+                    sites["max_curtailment_fraction"].to_numpy(dtype=float)[i]
+                ),
+                "max_curtailment_duration_h": float(
+                    sites["max_curtailment_duration_h"].to_numpy(dtype=float)[i]
+                ),
+                "annual_curtailment_limit": float(
+                    sites["annual_curtailment_limit"].to_numpy(dtype=float)[i]
+                ),
+                "response_time_s": float(terms["response_time_s"][i]),
+                "tariff_usd_per_mwh": float(tariff[i]),
+                **stats,
+                "revenue_usd": stats["expected_energy_mwh"] * float(tariff[i]),
+            }
+        )
+    allocation = pd.DataFrame(rows).set_index("site_id")
+    long_events = allocation.index[
+        allocation["longest_event_h"] > allocation["max_curtailment_duration_h"] + 1e-9
+    ]
+    if len(long_events):
+        notes.append(
+            "The plan curtails some sites for longer at a stretch than they accept (the hourly "
+            "plan bounds depth and "
+            "annual energy, not event length; dispatch must stagger these): "
+            + ", ".join(map(str, long_events))
+            + "."
+        )
+
+    mc = scenario.plants["marginal_cost_usd_per_mwh"]
+    extra_fuel = ((plant_out - base_out) * mc).sum(axis=0) * dt
+    fuel_by_zone = (
+        extra_fuel.groupby(scenario.plants["zone"]).sum().reindex(grid.zones, fill_value=0.0)
+    )
+    surplus_zone, surplus_national, surplus_note = _surplus(scenario)
+    if surplus_note:
+        notes.append(surplus_note)
+    zone_rows = []
+    for z in grid.zones:
+        a = allocation[allocation["zone"] == z]
+        energy = float(a["expected_energy_mwh"].sum())
+        surplus = (
+            float(surplus_zone[z])
+            if surplus_zone is not None and z in surplus_zone.index
+            else np.nan
+        )
+        zone_rows.append(
+            {
+                "zone": z,
+                "sites": int((a["allocated_mw"] > 0).sum()),
+                "allocated_mw": float(a["allocated_mw"].sum()),
+                "firm_mw": float(a["firm_mw"].sum()),
+                "interruptible_mw": float(a["interruptible_mw"].sum()),
+                "energy_mwh": energy,
+                "surplus_energy_mwh": surplus,
+                "surplus_use": energy / surplus if surplus and surplus > 0 else np.nan,
+                "revenue_usd": float(a["revenue_usd"].sum()),
+                "fuel_cost_usd": float(fuel_by_zone[z]),
+            }
+        )
+    zones = pd.DataFrame(zone_rows).set_index("zone")
+    total_energy = float(zones["energy_mwh"].sum())
+    zones.loc["national"] = {
+        "sites": int(zones["sites"].sum()),
+        "allocated_mw": float(zones["allocated_mw"].sum()),
+        "firm_mw": float(zones["firm_mw"].sum()),
+        "interruptible_mw": float(zones["interruptible_mw"].sum()),
+        "energy_mwh": total_energy,
+        "surplus_energy_mwh": surplus_national if surplus_national is not None else np.nan,
+        "surplus_use": total_energy / surplus_national if surplus_national else np.nan,
+        "revenue_usd": float(zones["revenue_usd"].sum()),
+        "fuel_cost_usd": float(zones["fuel_cost_usd"].sum()),
+    }
+    zones["net_margin_usd"] = zones["revenue_usd"] - zones["fuel_cost_usd"]
+    zones["sites"] = zones["sites"].astype(int)
+
+    defaults = planning_defaults(scenario.name)
+    net_margin = float(zones["net_margin_usd"].to_numpy(dtype=float)[-1])
+    share = None
+    if defaults.capacity_payments_pkr:
+        share = (
+            net_margin
+            * annual
+            * scenario.exchange_rate_pkr_per_usd
+            / defaults.capacity_payments_pkr
+        )
+    national = {
+        "allocated_mw": float(allocated.sum()),
+        "firm_mw": float(firm.sum()),
+        "interruptible_mw": float(intr.sum()),
+        "energy_mwh": total_energy,
+        "revenue_usd": float(zones["revenue_usd"].to_numpy(dtype=float)[-1]),
+        "fuel_cost_usd": float(zones["fuel_cost_usd"].to_numpy(dtype=float)[-1]),
+        "net_margin_usd": net_margin,
+        "net_margin_usd_per_year": net_margin * annual,
+        "capacity_payments_pkr": defaults.capacity_payments_pkr,
+        "capacity_payments_year": defaults.capacity_payments_year,
+        "capacity_payments_source": defaults.capacity_payments_source,
+        "capacity_payments_offset_share": share,
+        "objective_value": objective_value,
+        "baseline_objective_value": baseline_objective,
+        "baseline_fuel_cost_usd": float((base_out * mc).to_numpy().sum() * dt),
+        "plan_fuel_cost_usd": float((plant_out * mc).to_numpy().sum() * dt),
+        "exchange_rate_pkr_per_usd": scenario.exchange_rate_pkr_per_usd,
+        "variables": int(model.nvars),
+        "constraints": int(model.ncons),
+    }
+
+    price_cols = {}
+    for z in grid.zones:
+        key = f"balance_{z}"
+        if key in duals:
+            price_cols[z] = np.abs(duals[key]) / dt
+    prices = pd.DataFrame(price_cols, index=index)
+    binding = _binding(grid, sites, duals, annual, options.objective, step_limit)
+    return PlanResult(
+        scenario_name=scenario.name,
+        objective=options.objective,
+        cap_mw=options.cap_mw,
+        min_sizes=options.min_sizes,
+        step_limit_mw=step_limit,
+        step_source=step_source,
+        horizon_h=horizon_h,
+        sites=sites,
+        allocation=allocation,
+        served_mw=served_df,
+        plant_output_mw=plant_out,
+        baseline_output_mw=base_out,
+        flow_mw=flow,
+        zone_price_usd_per_mwh=prices,
+        zones=zones,
+        binding=binding,
+        national=national,
+        reserve_shortfall_mw=pd.Series(shortfall, index=index, name="reserve_shortfall_mw"),
+        timings_s=timings,
+        notes=notes,
+    )
+
+
+def _plant_output(scenario: Scenario, grid: Grid, group_gen: np.ndarray) -> pd.DataFrame:
+    """Split group output over its plants in proportion to their availability [MW]."""
+    available = scenario.available_mw
+    out = available.copy()  # must-run plants produce what is available
+    group_avail = pd.DataFrame(
+        grid.group_available_mw, index=available.index, columns=grid.groups.index
+    )
+    gen = pd.DataFrame(group_gen, index=available.index, columns=grid.groups.index)
+    share = np.divide(
+        gen.to_numpy(),
+        group_avail.to_numpy(),
+        out=np.zeros_like(gen.to_numpy()),
+        where=group_avail.to_numpy() > 0,
+    )
+    share = np.clip(share, 0.0, 1.0)
+    share_df = pd.DataFrame(share, index=available.index, columns=grid.groups.index)
+    for plant, group in grid.plant_group.items():
+        out[plant] = available[plant].to_numpy() * share_df[group].to_numpy()
+    return out
+
+
+def _surplus(scenario: Scenario) -> tuple[pd.Series | None, float | None, str]:
+    """Surplus energy per zone and nationally over the period [MWh], from the assessment."""
+    try:
+        from offtake.surplus import assess_surplus  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None, None, "Use of surplus is not shown: the surplus assessment is not installed."
+    r = assess_surplus(scenario, tariff_usd_per_mwh=None)
+    zone = r.zone_mw.sum(axis=0) * scenario.duration_h
+    national = float(r.national_mw.sum() * scenario.duration_h)
+    return zone, national, ""
+
+
+def _binding(
+    grid: Grid,
+    sites: pd.DataFrame,
+    duals: dict[str, np.ndarray],
+    annual: float,
+    objective: str,
+    step_limit: float | None,
+) -> pd.DataFrame:
+    unit = "USD/yr per MW" if objective == "margin" else "MWh/yr per MW"
+    rows: list[dict[str, object]] = []
+
+    def add(name: str, kind: str, values: np.ndarray) -> None:
+        v = np.abs(np.atleast_1d(values))
+        hours = int((v > BINDING_TOLERANCE).sum())
+        if hours:
+            rows.append(
+                {
+                    "constraint": name,
+                    "kind": kind,
+                    "hours_binding": hours,
+                    "worth_per_year": float(v.sum() * annual),
+                    "unit": unit,
+                }
+            )
+
+    for key, label in (("corridor_forward", "forward"), ("corridor_reverse", "reverse")):
+        if key in duals:
+            d = duals[key]
+            for j, cid in enumerate(grid.corridors.index):
+                c = grid.corridors.loc[cid]
+                arrow = (
+                    f"{c['from_zone']}->{c['to_zone']}"
+                    if label == "forward"
+                    else f"{c['to_zone']}->{c['from_zone']}"
+                )
+                add(f"corridor {cid} {arrow}", "corridor", d[:, j])
+    if "national_cap" in duals:
+        add("national cap", "cap", duals["national_cap"])
+    if "step" in duals:
+        add(f"curtailment step limit ({step_limit:,.0f} MW)", "contingency", duals["step"])
+    if "reserve" in duals:
+        add("reserve requirement", "reserve", duals["reserve"])
+    tariffs = sorted(set(sites["tariff_usd_per_mwh"].astype(float).tolist()))
+    for k, tau in enumerate(tariffs):
+        key = f"no_subsidy_{k}"
+        if key in duals:
+            add(f"no subsidy at {tau:g} USD/MWh", "no-subsidy", duals[key])
+    if "request" in duals:
+        for j, sid in enumerate(sites.index):
+            add(f"request of site {sid}", "site request", duals["request"][j])
+    table = pd.DataFrame(
+        rows, columns=["constraint", "kind", "hours_binding", "worth_per_year", "unit"]
+    )
+    return table.sort_values("worth_per_year", ascending=False, ignore_index=True)

@@ -1,0 +1,281 @@
+"""``report.html``: a self-contained page (plots as embedded PNG) explaining a plan."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from offtake.planning.results import PlanResult
+
+__all__ = ["render_report", "write_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;
+color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+th{background:#f4f4f4}td.t,th.t{text-align:left}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem;margin:.5rem 0}
+img{max-width:100%}
+.kpi{display:inline-block;margin:0 1.5rem .5rem 0}.kpi b{display:block;font-size:1.3rem}
+"""
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="" src="data:image/png;base64,{data}">'
+
+
+def _table(frame: pd.DataFrame, formats: dict[str, str], *, index: bool = True) -> str:
+    cols = list(frame.columns)
+    head = ('<th class="t"></th>' if index else "") + "".join(
+        f"<th>{html.escape(str(c))}</th>" for c in cols
+    )
+    rows = []
+    for key, row in frame.iterrows():
+        cells = [f'<td class="t">{html.escape(str(key))}</td>'] if index else []
+        for c in cols:
+            v = row[c]
+            if isinstance(v, str):
+                cells.append(f'<td class="t">{html.escape(v)}</td>')
+            elif v is None or (isinstance(v, float) and not np.isfinite(v)):
+                cells.append("<td>-</td>")
+            else:
+                cells.append(f"<td>{formats.get(str(c), '{:,.1f}').format(v)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _allocation_chart(result: PlanResult) -> str:
+    z = result.zones.drop(index="national")
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(z) + 1.2))
+    y = np.arange(len(z))
+    ax.barh(y, z["firm_mw"], color="#1f77b4", label="firm")
+    ax.barh(y, z["interruptible_mw"], left=z["firm_mw"], color="#ff9f1c", label="interruptible")
+    ax.set_yticks(y, z.index)
+    ax.invert_yaxis()
+    ax.set_xlabel("allocated [MW]")
+    ax.set_title("Allocation by zone")
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def _curtailment_chart(result: PlanResult) -> str:
+    served = result.served_mw.sum(axis=1)
+    allocated = float(result.allocation["allocated_mw"].sum())
+    curtailed = (allocated - served).clip(lower=0.0)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [2.2, 1]})
+    stamps = pd.DatetimeIndex(served.index)
+    local = stamps.tz_convert("Asia/Karachi") if stamps.tz is not None else stamps
+    series = pd.Series(served.to_numpy(), index=local)
+    if len(series) > 24 * 21:
+        daily = series.resample("D")
+        a1.fill_between(
+            daily.min().index,
+            daily.min().to_numpy(),
+            daily.max().to_numpy(),
+            color="#9ecae1",
+            label="daily range",
+        )
+        a1.plot(
+            daily.mean().index, daily.mean().to_numpy(), color="#08519c", lw=1, label="daily mean"
+        )
+    else:
+        a1.plot(series.index, series.to_numpy(), color="#08519c", lw=1, label="served")
+    locator = mdates.AutoDateLocator(tz=local.tz)  # type: ignore[no-untyped-call]
+    a1.xaxis.set_major_locator(locator)
+    concise = mdates.ConciseDateFormatter(locator, tz=local.tz)  # type: ignore[no-untyped-call]
+    a1.xaxis.set_major_formatter(concise)
+    a1.axhline(allocated, color="k", ls="--", lw=1, label="allocated")
+    a1.set_ylabel("site load served [MW]")
+    a1.set_title("Load served to all sites (Pakistan time)")
+    a1.legend(loc="lower left", fontsize=8)
+    a1.grid(alpha=0.3)
+    ordered = np.sort(curtailed.to_numpy())[::-1]
+    hours = np.arange(1, len(ordered) + 1) * result.horizon_h / max(len(ordered), 1)
+    a2.plot(hours, ordered, color="#d62728")
+    a2.set_xlabel("hours of the period")
+    a2.set_ylabel("curtailed [MW]")
+    a2.set_title("Curtailment duration curve")
+    a2.grid(alpha=0.3)
+    nonzero = int((ordered > 1e-6).sum())
+    if nonzero:
+        a2.set_xlim(0, max(hours[min(nonzero, len(hours) - 1)] * 1.2, 1.0))
+    return _png(fig)
+
+
+def _binding_chart(result: PlanResult) -> str:
+    b = result.binding.head(12)
+    if b.empty:
+        return "<p>Nothing binds: every constraint has slack.</p>"
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(b) + 1.2))
+    y = np.arange(len(b))
+    ax.barh(y, b["worth_per_year"], color="#6a51a3")
+    ax.set_yticks(y, b["constraint"])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"worth of relaxing by 1 MW [{b['unit'].iloc[0]}]")
+    ax.set_xscale("log")
+    ax.set_title("What binds")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def render_report(result: PlanResult, *, title: str = "") -> str:
+    """Render a plan as a self-contained HTML page.
+
+    Parameters
+    ----------
+    result
+        A plan.
+    title
+        Heading; defaults to the scenario name.
+
+    Returns
+    -------
+    str
+        The HTML text.
+    """
+    nat = result.national
+    money = "USD"
+    esc = html.escape
+    heading = title or f"Allocation plan: {result.scenario_name}"
+    kpis = [
+        ("allocated", f"{nat['allocated_mw']:,.0f} MW of {result.cap_mw:,.0f} MW cap"),
+        ("firm / interruptible", f"{nat['firm_mw']:,.0f} / {nat['interruptible_mw']:,.0f} MW"),
+        ("energy served", f"{nat['energy_mwh'] / 1e3:,.1f} GWh"),
+        ("tariff revenue", f"{nat['revenue_usd'] / 1e6:,.2f} M {money}"),
+        ("extra fuel cost", f"{nat['fuel_cost_usd'] / 1e6:,.2f} M {money}"),
+        ("net margin", f"{nat['net_margin_usd'] / 1e6:,.2f} M {money}"),
+    ]
+    share = nat.get("capacity_payments_offset_share")
+    if share is not None:
+        kpis.append(
+            (f"of {nat['capacity_payments_year']} capacity payments offset", f"{100 * share:.2f} %")
+        )
+    aim = "energy absorbed"
+    if result.objective == "margin":
+        aim = "net margin (tariff revenue minus fuel cost)"
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{esc(heading)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(heading)}</h1>",
+        f"<p>Objective: <b>{aim}</b>; "
+        f"{'minimum sizes enforced (MILP)' if result.min_sizes else 'any size (LP)'}; period "
+        f"{result.horizon_h:,.0f} h; "
+        "curtailment step limit "
+        f"{'none' if result.step_limit_mw is None else f'{result.step_limit_mw:,.0f} MW'}"
+        f"{' (' + esc(result.step_source) + ')' if result.step_source else ''}.</p>",
+        "<div>"
+        + "".join(f"<span class='kpi'>{esc(k)}<b>{esc(v)}</b></span>" for k, v in kpis)
+        + "</div>",
+    ]
+    parts.extend(f"<div class='note'>{esc(note)}</div>" for note in result.notes)
+    parts.append("<h2>Allocation by zone</h2>")
+    parts.append(_allocation_chart(result))
+    zones = result.zones.copy()
+    zones["surplus_use"] = zones["surplus_use"] * 100
+    zones = zones.rename(columns={"surplus_use": "surplus_use_pct"})
+    fmt = {"sites": "{:,.0f}", "surplus_use_pct": "{:,.1f}"}
+    fmt.update({c: "{:,.0f}" for c in zones.columns if c.endswith("_usd") or c.endswith("_mwh")})
+    parts.append(_table(zones, fmt))
+    parts.append(
+        "<p>Fuel cost is the extra fuel burnt by plants in each zone compared with the dispatch "
+        "without any site; "
+        "a zone's net margin is the revenue of its sites minus that fuel, so it shows where "
+        "money is earned and "
+        "where fuel is burnt (nationally the two sides balance).</p>"
+    )
+    if share is not None:
+        parts.append(
+            f"<p>Capacity payments {esc(nat['capacity_payments_year'])}: PKR "
+            f"{nat['capacity_payments_pkr'] / 1e9:,.0f} bn "
+            f"({esc(nat['capacity_payments_source'])}). Net margin per year "
+            f"{nat['net_margin_usd_per_year'] / 1e6:,.1f} M USD at "
+            f"{nat['exchange_rate_pkr_per_usd']:g} PKR/USD "
+            f"offsets {100 * share:.2f} % of them.</p>"
+        )
+    parts.append("<h2>Sites</h2>")
+    cols = [
+        "operator",
+        "zone",
+        "kind",
+        "firm_mw",
+        "interruptible_mw",
+        "allocated_mw",
+        "tariff_usd_per_mwh",
+        "expected_energy_mwh",
+        "curtailed_hours",
+        "curtailment_events",
+        "mean_event_h",
+        "longest_event_h",
+        "max_curtailment_duration_h",
+        "revenue_usd",
+    ]
+    site_fmt = {
+        c: "{:,.0f}"
+        for c in ("expected_energy_mwh", "revenue_usd", "curtailed_hours", "curtailment_events")
+    }
+    parts.append(_table(result.allocation[cols], site_fmt))
+    parts.append("<h2>Curtailment profile</h2>")
+    parts.append(_curtailment_chart(result))
+    parts.append("<h2>What binds, and what relaxing it is worth</h2>")
+    parts.append(
+        "<p>Shadow prices of the binding constraints, summed over the intervals where they bind "
+        "and scaled to a "
+        "year: the gain in the objective if the limit were 1 MW looser (in every interval for "
+        "hourly limits).</p>"
+    )
+    parts.append(_binding_chart(result))
+    if not result.binding.empty:
+        parts.append(
+            _table(
+                result.binding.set_index("constraint"),
+                {"hours_binding": "{:,.0f}", "worth_per_year": "{:,.0f}"},
+            )
+        )
+    parts.append("<h2>Model</h2>")
+    t = result.timings_s
+    parts.append(
+        f"<p>{nat['variables']:,} variables, {nat['constraints']:,} constraints; baseline "
+        f"{t.get('baseline_s', 0):.1f} s, "
+        f"build {t.get('build_s', 0):.1f} s, solve {t.get('solve_s', 0):.1f} s (linopy + "
+        "HiGHS).</p>"
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(result: PlanResult, path: str | Path) -> Path:
+    """Write ``report.html`` for a plan.
+
+    Parameters
+    ----------
+    result
+        A plan.
+    path
+        The file to write.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    out = Path(path)
+    out.write_text(render_report(result), encoding="utf-8")
+    return out

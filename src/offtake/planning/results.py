@@ -1,0 +1,190 @@
+"""What a plan says: per-site allocations and curtailment, per-zone money, what binds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from offtake.timeutil import HOURS_PER_YEAR
+
+__all__ = ["ALLOCATION_COLUMNS", "PlanResult", "curtailment_stats"]
+
+#: Columns of ``allocation.csv``, exactly as in ``docs/formats.md``.
+ALLOCATION_COLUMNS = (
+    "site_id",
+    "operator",
+    "zone",
+    "kind",
+    "firm_mw",
+    "interruptible_mw",
+    "allocated_mw",
+    "max_curtailment_fraction",
+    "max_curtailment_duration_h",
+    "annual_curtailment_limit",
+    "response_time_s",
+    "tariff_usd_per_mwh",
+    "expected_energy_mwh",
+    "curtailed_hours",
+    "curtailment_events",
+    "mean_event_h",
+)
+
+#: A site counts as curtailed in an interval when served load is below its allocation by
+#: more than this share of the allocation (solver tolerance, not a world number) [-].
+CURTAILED_TOLERANCE = 1e-6
+
+
+def curtailment_stats(
+    served_mw: np.ndarray, allocated_mw: float, duration_h: float
+) -> dict[str, float]:
+    """Curtailment of one site over a period.
+
+    Parameters
+    ----------
+    served_mw
+        Load served in each interval [MW].
+    allocated_mw
+        The site's allocation [MW].
+    duration_h
+        Length of one interval [h].
+
+    Returns
+    -------
+    dict
+        ``expected_energy_mwh`` served energy [MWh], ``curtailed_energy_mwh`` [MWh],
+        ``curtailed_hours`` [h], ``curtailment_events`` (runs of consecutive curtailed
+        intervals), ``mean_event_h`` and ``longest_event_h`` [h] (0 without events).
+    """
+    served = np.asarray(served_mw, dtype=float)
+    energy = float(served.sum() * duration_h)
+    if allocated_mw <= 0:
+        return {
+            "expected_energy_mwh": energy,
+            "curtailed_energy_mwh": 0.0,
+            "curtailed_hours": 0.0,
+            "curtailment_events": 0.0,
+            "mean_event_h": 0.0,
+            "longest_event_h": 0.0,
+        }
+    gap = np.clip(allocated_mw - served, 0.0, None)
+    curtailed = gap > max(CURTAILED_TOLERANCE * allocated_mw, 1e-6)
+    padded = np.concatenate([[False], curtailed, [False]]).astype(np.int8)
+    edges = np.diff(padded)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    lengths = (ends - starts) * duration_h
+    n_events = len(starts)
+    hours = float(curtailed.sum() * duration_h)
+    return {
+        "expected_energy_mwh": energy,
+        "curtailed_energy_mwh": float(gap.sum() * duration_h),
+        "curtailed_hours": hours,
+        "curtailment_events": float(n_events),
+        "mean_event_h": hours / n_events if n_events else 0.0,
+        "longest_event_h": float(lengths.max()) if n_events else 0.0,
+    }
+
+
+@dataclass
+class PlanResult:
+    """The outcome of one planning run.
+
+    Attributes
+    ----------
+    scenario_name
+        The scenario planned.
+    objective
+        ``margin`` or ``energy``.
+    cap_mw
+        National cap [MW].
+    min_sizes
+        Whether minimum sizes were enforced (MILP).
+    step_limit_mw
+        Contingency limit on the simultaneous curtailment step [MW] (None: none).
+    step_source
+        Where that limit comes from.
+    horizon_h
+        Length of the planned period [h].
+    sites
+        The candidate sites.
+    allocation
+        Per site (index ``site_id``): the columns of :data:`ALLOCATION_COLUMNS` plus
+        ``curtailed_energy_mwh``, ``longest_event_h``, ``revenue_usd``.
+    served_mw
+        Load served per interval and site [MW], indexed by aware UTC interval start.
+    plant_output_mw, baseline_output_mw
+        Output per interval and plant with the plan and without any site [MW].
+    flow_mw
+        Flow per interval and corridor, positive from ``from`` to ``to`` [MW].
+    zone_price_usd_per_mwh
+        Marginal value of demand per interval and zone (dual of the zone balance), in the
+        objective's money per MWh (MWh per MWh under the energy objective).
+    zones
+        Per zone and a ``national`` row: ``allocated_mw``, ``firm_mw``, ``interruptible_mw``,
+        ``energy_mwh``, ``surplus_energy_mwh``, ``surplus_use``, ``revenue_usd``,
+        ``fuel_cost_usd`` (extra fuel burnt by plants in the zone), ``net_margin_usd``.
+    binding
+        One row per constraint that binds: ``constraint``, ``kind``, ``hours_binding``,
+        ``worth_per_year`` (value of relaxing it by 1 MW, in every interval for hourly
+        constraints) and ``unit``.
+    national
+        Summary numbers (see :meth:`summary`).
+    reserve_shortfall_mw
+        Reserve the grid cannot hold even without any site, per interval [MW].
+    timings_s
+        Wall time of each stage [s].
+    notes
+        Plain-language caveats for the report.
+    """
+
+    scenario_name: str
+    objective: str
+    cap_mw: float
+    min_sizes: bool
+    step_limit_mw: float | None
+    step_source: str
+    horizon_h: float
+    sites: pd.DataFrame
+    allocation: pd.DataFrame
+    served_mw: pd.DataFrame
+    plant_output_mw: pd.DataFrame
+    baseline_output_mw: pd.DataFrame
+    flow_mw: pd.DataFrame
+    zone_price_usd_per_mwh: pd.DataFrame
+    zones: pd.DataFrame
+    binding: pd.DataFrame
+    national: dict[str, Any]
+    reserve_shortfall_mw: pd.Series
+    timings_s: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def annual_factor(self) -> float:
+        """Factor from the planned period to one year of 8,760 h [-]."""
+        return HOURS_PER_YEAR / self.horizon_h
+
+    def allocation_table(self) -> pd.DataFrame:
+        """Return the allocation with exactly the columns of ``allocation.csv``."""
+        table = self.allocation.reset_index()
+        return table.loc[:, list(ALLOCATION_COLUMNS)]
+
+    def summary(self) -> pd.DataFrame:
+        """Per-zone summary for printing: MW, GWh, money in million USD."""
+        z = self.zones
+        out = pd.DataFrame(
+            {
+                "sites": z["sites"].astype(int),
+                "firm_mw": z["firm_mw"].round(1),
+                "interruptible_mw": z["interruptible_mw"].round(1),
+                "energy_gwh": (z["energy_mwh"] / 1e3).round(1),
+                "surplus_use_pct": (100 * z["surplus_use"]).round(1),
+                "revenue_musd": (z["revenue_usd"] / 1e6).round(2),
+                "fuel_cost_musd": (z["fuel_cost_usd"] / 1e6).round(2),
+                "net_margin_musd": (z["net_margin_usd"] / 1e6).round(2),
+            },
+            index=z.index,
+        )
+        return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,14 +10,19 @@ DATA = Path(__file__).parent / "data"
 SITES = DATA / "planning" / "three-zone-sites.csv"
 
 
-def reserve_feasible_three_zone(tmp: Path) -> Path:
-    """Copy the three-zone scenario with a reserve rule the grid can always hold."""
-    folder = tmp / "three-zone-planning"
+def three_zone_with_largest_unit(tmp: Path, largest_unit_mw: float) -> Path:
+    """Copy the three-zone scenario with another largest unit held as reserve [MW]."""
+    folder = tmp / f"three-zone-largest-{largest_unit_mw:g}"
     shutil.copytree(DATA / "three-zone", folder)
     toml = folder / "scenario.toml"
-    text = toml.read_text(encoding="utf-8")
-    text = text.replace(
-        "hold_largest_unit = true\n", "hold_largest_unit = true\nlargest_unit_mw = 600\n"
+    text, count = re.subn(
+        r"(?m)^largest_unit_mw = .*$", f"largest_unit_mw = {largest_unit_mw}", toml.read_text(encoding="utf-8")
     )
+    assert count == 1, "test setup: scenario.toml must set largest_unit_mw once"
     toml.write_text(text, encoding="utf-8")
     return folder
+
+
+def reserve_feasible_three_zone(tmp: Path) -> Path:
+    """Copy the three-zone scenario with a reserve rule the grid can always hold."""
+    return three_zone_with_largest_unit(tmp, 500.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from planning_fixtures import DATA, SITES
+from planning_fixtures import DATA, SITES, three_zone_with_largest_unit
 
 from offtake import scenario
 from offtake.planning import ALLOCATION_COLUMNS, PlanOptions, PlanResult, plan, read_sites
@@ -87,10 +87,21 @@ def test_reserve_kept_as_far_as_the_grid_can(
     headroom = (s.available_mw[holders] - result.plant_output_mw[holders]).sum(axis=1)
     need = s.reserve_requirement_mw() - result.reserve_shortfall_mw
     assert (headroom >= need - TOL).all()
+
+
+def test_reserve_shortfall_is_never_made_worse(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # With a 1,100 MW largest unit this week cannot hold the full reserve at its peaks even without
+    # sites; where it falls short the plan must keep at least the baseline's headroom.
+    s = scenario.load(three_zone_with_largest_unit(tmp_path_factory.mktemp("tight"), 1100.0))
+    result = plan(s, read_sites(SITES, s.zone_ids), PlanOptions(cap_mw=500.0, max_curtailment_step_mw=STEP_MW))
+    holders = s.plants.index[~s.plants["variable"] & ~s.plants["must_run"]]
+    headroom = (s.available_mw[holders] - result.plant_output_mw[holders]).sum(axis=1)
     base_headroom = (s.available_mw[holders] - result.baseline_output_mw[holders]).sum(axis=1)
     short = result.reserve_shortfall_mw > 0
-    assert short.any()  # this week cannot hold the full reserve at its peaks even without sites
+    assert short.any()
     assert (headroom[short] >= base_headroom[short] - TOL).all()
+    need = s.reserve_requirement_mw() - result.reserve_shortfall_mw
+    assert (headroom >= need - TOL).all()
 
 
 def test_site_terms(result: PlanResult) -> None:

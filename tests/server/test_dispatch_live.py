@@ -107,18 +107,28 @@ def report_draw(factory: sessionmaker[Session], site: str, start: datetime, mw: 
     """A site's meter reports ``mw`` over ``[start, start + minutes)``."""
     end = start + timedelta(minutes=minutes)
     with session_scope(factory) as s:
-        ingest_readings(s, principal("grid_operator", "grid"), [MeterReading(site, "m1", start, end, round(mw * 1e6 * minutes / 60))])
+        ingest_readings(
+            s,
+            principal("grid_operator", "grid"),
+            [MeterReading(site, "m1", start, end, round(mw * 1e6 * minutes / 60))],
+        )
 
 
 def expected_caps(
-    feed: ScenarioReplayFeed, start: datetime, draw_mw: dict[str, float], inactive: frozenset[str] = frozenset(), **grid: Any
+    feed: ScenarioReplayFeed,
+    start: datetime,
+    draw_mw: dict[str, float],
+    inactive: frozenset[str] = frozenset(),
+    **grid: Any,
 ) -> dict[str, tuple[float, str]]:
     """The core's caps computed by hand from the allocation file and the same feed."""
     from offtake.dispatch import DispatchPolicy, Reason
 
     contracts_ = read_allocation(ALLOCATION, feed.zone_ids)
     policy = DispatchPolicy.default(
-        interval_s=300.0, largest_unit_mw=feed.largest_unit_mw, reference_tariff_usd_per_mwh=feed.reference_tariff_usd_per_mwh
+        interval_s=300.0,
+        largest_unit_mw=feed.largest_unit_mw,
+        reference_tariff_usd_per_mwh=feed.reference_tariff_usd_per_mwh,
     )
     forecast = feed.surplus_at(start, start + timedelta(minutes=5))
     state = SiteState.initial(contracts_, policy, draw_mw=np.array([draw_mw.get(s, 0.0) for s in contracts_.site_ids]))
@@ -134,7 +144,8 @@ def expected_caps(
         state,
     )
     return {
-        s: (float(result.cap_mw[i]), Reason(int(result.reason[i])).name.lower()) for i, s in enumerate(contracts_.site_ids)
+        s: (float(result.cap_mw[i]), Reason(int(result.reason[i])).name.lower())
+        for i, s in enumerate(contracts_.site_ids)
     }
 
 
@@ -165,7 +176,9 @@ def test_feed_replays_the_assessed_surplus_by_calendar_and_in_a_loop(feed: Scena
     assert np.all(got.surplus_sigma_mw > 0) and got.national_forecast_mw is not None
     # A week-long scenario is replayed in a loop: a year later is not the same hour, 52 weeks are.
     later = at + timedelta(weeks=52)
-    np.testing.assert_allclose(feed.surplus_at(later, later + timedelta(hours=1)).surplus_forecast_mw, got.surplus_forecast_mw)
+    np.testing.assert_allclose(
+        feed.surplus_at(later, later + timedelta(hours=1)).surplus_forecast_mw, got.surplus_forecast_mw
+    )
     with pytest.raises(Exception, match="time zone"):
         feed.surplus_at(at.replace(tzinfo=None), at.replace(tzinfo=None) + timedelta(hours=1))
 
@@ -203,7 +216,9 @@ def test_interval_bounds_align_to_the_utc_clock() -> None:
 # ---------------------------------------------------------------------- rounds
 
 
-def test_round_follows_the_core_stores_reasons_and_is_not_redone(programme: Programme, feed: ScenarioReplayFeed) -> None:
+def test_round_follows_the_core_stores_reasons_and_is_not_redone(
+    programme: Programme, feed: ScenarioReplayFeed
+) -> None:
     live, factory = programme.live, programme.factory
     # No reading yet: every site starts from zero and ramps.
     first = live.run_round(NOON + timedelta(seconds=40))
@@ -243,7 +258,9 @@ def test_a_suspended_licence_gets_zero(programme: Programme, feed: ScenarioRepla
     for site in SITE_LICENCE:
         report_draw(factory, site, NOON - timedelta(minutes=5), 40.0)
     with session_scope(factory) as s:
-        licences.transition_licence(s, programme.regulator, "Lb", "suspended", reason="unpaid", at=NOON - timedelta(minutes=1))
+        licences.transition_licence(
+            s, programme.regulator, "Lb", "suspended", reason="unpaid", at=NOON - timedelta(minutes=1)
+        )
     outcome = live.run_round(NOON)
     caps = {c.site_id: c for c in outcome.caps}
     assert caps["mine-north-1"].cap_w == 0 and caps["mine-north-1"].reason == "suspended"
@@ -253,7 +270,9 @@ def test_a_suspended_licence_gets_zero(programme: Programme, feed: ScenarioRepla
     assert caps["mine-south-1"].cap_w > 0
 
 
-def test_emergency_takes_miners_to_zero_and_ai_to_its_floor_then_clears(programme: Programme, feed: ScenarioReplayFeed) -> None:
+def test_emergency_takes_miners_to_zero_and_ai_to_its_floor_then_clears(
+    programme: Programme, feed: ScenarioReplayFeed
+) -> None:
     factory, live, grid = programme.factory, programme.live, programme.grid
     for site in SITE_LICENCE:
         report_draw(factory, site, NOON - timedelta(minutes=5), 45.0)
@@ -266,7 +285,10 @@ def test_emergency_takes_miners_to_zero_and_ai_to_its_floor_then_clears(programm
     assert caps["mine-north-1"].cap_w == 0 and caps["mine-north-1"].reason == "emergency"
     # AI floor: 50 MW x (1 - 0.3) = 35 MW, below its 45 MW draw.
     assert caps["ai-city-1"].cap_w == 35_000_000 and caps["ai-city-1"].reason == "contract_floor"
-    assert_same(caps_of(outcome), expected_caps(feed, NOON + timedelta(minutes=5), dict.fromkeys(SITE_LICENCE, 45.0), emergency_national=True))
+    assert_same(
+        caps_of(outcome),
+        expected_caps(feed, NOON + timedelta(minutes=5), dict.fromkeys(SITE_LICENCE, 45.0), emergency_national=True),
+    )
     assert sorted(emergency.site_ids) == sorted(SITE_LICENCE)
     # A zonal emergency elsewhere leaves other zones alone.
     with pytest.raises(Exception, match="unknown zone"):
@@ -326,10 +348,14 @@ class Served:
     def http(self, name: str) -> httpx.Client:
         c = self.clients[name]
         r = httpx.post(
-            f"{self.url}/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(c.client_id, c.client_secret)
+            f"{self.url}/api/v1/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(c.client_id, c.client_secret),
         )
         assert r.status_code == 200, r.text
-        return httpx.Client(base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+        return httpx.Client(
+            base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+        )
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -388,7 +414,9 @@ def test_a_third_party_ven_reads_its_caps_in_mw(served: Served) -> None:
     caps = {c.site_id: c.cap_w / 1e6 for c in outcome.caps}
     for site, program, name in (("mine-south-1", "surplus-mining", "ven-south"), ("ai-city-1", "surplus-ai", "ven-ai")):
         cred = served.clients[name]
-        ven = VenClient(url=served.url + "/openadr3/3.1.0", client_id=cred.client_id, client_secret=cred.client_secret).start()
+        ven = VenClient(
+            url=served.url + "/openadr3/3.1.0", client_id=cred.client_id, client_secret=cred.client_secret
+        ).start()
         try:
             events = [e for e in ven.poll_events(program) if e.event_name == f"cap-{site}-{start:%Y%m%dT%H%MZ}"]
             assert len(events) == 1
@@ -420,9 +448,13 @@ def test_emergency_endpoint_is_for_the_control_room_and_reaches_the_ven(served: 
         audit = grid.get("/audit", params={"object_type": "emergency"}).json()["events"]
         assert [a["action"] for a in audit if a["object_id"] == emergency["id"]] == ["emergency.declare"]
     cred = served.clients["ven-south"]
-    ven = VenClient(url=served.url + "/openadr3/3.1.0", client_id=cred.client_id, client_secret=cred.client_secret).start()
+    ven = VenClient(
+        url=served.url + "/openadr3/3.1.0", client_id=cred.client_id, client_secret=cred.client_secret
+    ).start()
     try:
-        alerts = [e for e in ven.poll_events("surplus-mining") if e.event_name and e.event_name.startswith("emergency-")]
+        alerts = [
+            e for e in ven.poll_events("surplus-mining") if e.event_name and e.event_name.startswith("emergency-")
+        ]
         assert alerts
         payloads = {p.type: p.values[0] for p in alerts[-1].intervals[0].payloads}
         assert payloads["SIMPLE"] == 3 and "south corridor trip" in str(payloads["ALERT_GRID_EMERGENCY"])
@@ -432,7 +464,9 @@ def test_emergency_endpoint_is_for_the_control_room_and_reaches_the_ven(served: 
         assert op.post(f"/dispatch/emergency/{emergency['id']}/clear").status_code == 403
     with served.http("grid") as grid:
         cleared = grid.post(f"/dispatch/emergency/{emergency['id']}/clear")
-        assert cleared.status_code == 200 and cleared.json()["emergency"]["cleared_by"] == served.clients["grid"].client_id
+        assert (
+            cleared.status_code == 200 and cleared.json()["emergency"]["cleared_by"] == served.clients["grid"].client_id
+        )
         assert grid.post(f"/dispatch/emergency/{emergency['id']}/clear").status_code == 409
 
 
@@ -506,7 +540,9 @@ def test_cli_run_once(tmp_path: Path, feed: ScenarioReplayFeed) -> None:
     assert summary["reasons"] == dict(sorted(expected_reasons(feed).items()))
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and not json.loads(again.stdout.strip().splitlines()[-1])["created"]
-    naive = runner.invoke(app, ["dispatch", "run-once", "--at", "2025-01-06T17:02:00", "--feed", FEED, "--data-dir", str(tmp_path)])
+    naive = runner.invoke(
+        app, ["dispatch", "run-once", "--at", "2025-01-06T17:02:00", "--feed", FEED, "--data-dir", str(tmp_path)]
+    )
     assert naive.exit_code != 0
 
 
@@ -515,6 +551,3 @@ def expected_reasons(feed: ScenarioReplayFeed) -> dict[str, int]:
     for _, reason in expected_caps(feed, NOON, {}).values():
         reasons[reason] = reasons.get(reason, 0) + 1
     return reasons
-
-
-

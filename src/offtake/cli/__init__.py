@@ -29,6 +29,7 @@ app = typer.Typer(
 def _register() -> None:
     from offtake.cli import (
         assess_cmd,
+        dispatch_cmd,
         ledger_cmd,
         plan_cmd,
         registry_cmd,
@@ -46,6 +47,7 @@ def _register() -> None:
     server_cmd.register(app)
     ledger_cmd.register(app)
     registry_cmd.register(app)
+    dispatch_cmd.register(app)
 
 
 def main() -> None:

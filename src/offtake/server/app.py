@@ -2,7 +2,8 @@
 
 ``GET /healthz``, ``GET /openapi.json``, the token endpoint at ``POST /api/v1/auth/token``
 and the REST API under ``/api/v1``. On start it migrates the database, loads (or creates)
-the checkpoint signing key and the token secret, and signs checkpoints on a timer.
+the checkpoint signing key and the token secret, and signs checkpoints on a timer; with a
+grid feed configured (``OFFTAKE_GRID_FEED``) it dispatches caps every interval.
 """
 
 from __future__ import annotations
@@ -77,13 +78,18 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade, engine)
-        task = asyncio.create_task(_checkpoint_loop(app))
+        tasks = [asyncio.create_task(_checkpoint_loop(app))]
+        if settings.grid_feed:
+            from offtake.dispatch.live import dispatch_loop
+
+            tasks.append(asyncio.create_task(dispatch_loop(app)))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(Exception):
                 await run_in_threadpool(checkpoint_if_due, app)
             engine.dispose()
@@ -111,10 +117,10 @@ def create_app(
             connection.execute(text("select 1"))
         return {"status": "ok", "version": offtake.__version__}
 
-    from offtake.server.routes import billing, ledger, readings, registry
+    from offtake.server.routes import billing, dispatch, ledger, readings, registry
 
     app.include_router(token_router("/auth/token"), prefix=API_PREFIX)
-    for module in (registry, readings, ledger, billing):
+    for module in (registry, readings, ledger, billing, dispatch):
         app.include_router(module.router, prefix=API_PREFIX)
     from offtake.vtn.router import vtn_router
 

@@ -16,6 +16,8 @@ the settings are built; nothing is read or created when this module is imported.
 | ``checkpoint_every_entries`` | ``OFFTAKE_CHECKPOINT_EVERY_ENTRIES`` | ``10000`` |
 | ``host`` | ``OFFTAKE_HOST`` | ``127.0.0.1`` |
 | ``port`` | ``OFFTAKE_PORT`` | ``8600`` |
+| ``grid_feed`` | ``OFFTAKE_GRID_FEED`` | none: live dispatch off (e.g. ``scenario:pakistan-2025``) |
+| ``dispatch_interval_s`` | ``OFFTAKE_DISPATCH_INTERVAL_S`` | ``300`` |
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class Settings:
         Sign a checkpoint at the latest after this many new entries [-].
     host, port
         Address ``offtake serve`` binds to.
+    grid_feed
+        The grid feed live dispatch reads (``scenario:NAME_OR_PATH``); when set, the server
+        dispatches every interval. None: no live dispatch.
+    dispatch_interval_s
+        Length of a live dispatch interval [s], a whole divisor of a day.
     """
 
     data_dir: Path
@@ -74,6 +81,8 @@ class Settings:
     checkpoint_every_entries: int
     host: str
     port: int
+    grid_feed: str | None = None
+    dispatch_interval_s: int = 300
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -146,7 +155,16 @@ class Settings:
             ),
             host=str(pick("host", "OFFTAKE_HOST") or "127.0.0.1"),
             port=_positive_int(pick("port", "OFFTAKE_PORT") or 8600, "OFFTAKE_PORT"),
+            grid_feed=str(pick("grid_feed", "OFFTAKE_GRID_FEED") or "").strip() or None,
+            dispatch_interval_s=_positive_int(
+                pick("dispatch_interval_s", "OFFTAKE_DISPATCH_INTERVAL_S") or 300, "OFFTAKE_DISPATCH_INTERVAL_S"
+            ),
         )
+        if 86_400 % settings.dispatch_interval_s:
+            raise InputError(
+                f"{settings.dispatch_interval_s} s does not divide a day; dispatch intervals align to the clock",
+                field="OFFTAKE_DISPATCH_INTERVAL_S",
+            )
         if settings.port > 65535:
             raise InputError(f"port {settings.port} is out of range 1..65535", field="OFFTAKE_PORT")
         return settings

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from offtake.errors import InputError
 from offtake.server.db import Base
+from offtake.timeutil import require_aware
 from offtake.vtn import service, store
+from offtake.vtn.models import EventRequest, IntervalPeriod, format_duration
 from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.programme import (
     SiteCap,
@@ -182,6 +184,35 @@ class Vtn:
                     )
                 else:
                     outcomes.append(service.create(session, PLATFORM, "EVENT", request.wire()))
+            return self._commit(session, outcomes)
+
+    def end_events(self, event_ids: Iterable[str], *, end: datetime) -> list[dict[str, Any]]:
+        """End events early (e.g. a cleared emergency): their period now stops at ``end``.
+
+        An event that has not started by ``end`` is deleted. Subscribers are told either way.
+
+        Returns
+        -------
+        list of dict
+            The events as they now are (or were, when deleted).
+        """
+        end = require_aware(end, field="end")
+        with self._factory() as session:
+            outcomes = []
+            for event_id in event_ids:
+                obj = store.get_object(session, "EVENT", event_id)
+                if obj is None:
+                    continue
+                request = EventRequest.model_validate(obj.body)
+                period = request.intervalPeriod
+                start = period.start if period is not None else None
+                if start is None or end <= start:
+                    outcomes.append(service.delete(session, PLATFORM, "EVENT", event_id))
+                    continue
+                body = request.model_copy(
+                    update={"intervalPeriod": IntervalPeriod(start=start, duration=format_duration(end - start))}
+                ).wire()
+                outcomes.append(service.replace(session, PLATFORM, "EVENT", event_id, body))
             return self._commit(session, outcomes)
 
     def declare_emergency(

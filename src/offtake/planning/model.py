@@ -512,10 +512,16 @@ def _add_no_subsidy(
 ) -> None:
     cost = grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float)
     tariffs = sites["tariff_usd_per_mwh"].to_numpy(dtype=float)
-    for k, tau in enumerate(sorted(set(tariffs.tolist()))):
+    # Tariffs with the same set of dearer units give constraints with the same left-hand side;
+    # the highest such tariff has the fewest payers on the right, so it implies the others.
+    # One constraint per distinct set of dearer units is therefore exact.
+    strongest: dict[bytes, float] = {}
+    for tau in sorted(set(tariffs.tolist())):
         dear = cost > tau
-        if not dear.any():
-            continue
+        if dear.any():
+            strongest[dear.tobytes()] = tau
+    for k, tau in enumerate(sorted(strongest.values())):
+        dear = cost > tau
         payers = sites.index[tariffs > tau]
         lhs = gen.sel(group=grid.groups.index[dear]).sum("group")
         if len(payers):

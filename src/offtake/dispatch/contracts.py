@@ -10,38 +10,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from offtake.errors import InputError
+from offtake.allocation import PRIORITY_COLUMN, validate_allocation
+from offtake.allocation import read_allocation as read_allocation_table
 
-__all__ = ["ALLOCATION_COLUMNS", "Contracts", "read_allocation"]
-
-#: Columns of ``allocation.csv`` (docs/formats.md).
-ALLOCATION_COLUMNS = (
-    "site_id",
-    "operator",
-    "zone",
-    "kind",
-    "firm_mw",
-    "interruptible_mw",
-    "allocated_mw",
-    "max_curtailment_fraction",
-    "max_curtailment_duration_h",
-    "annual_curtailment_limit",
-    "response_time_s",
-    "tariff_usd_per_mwh",
-    "expected_energy_mwh",
-    "curtailed_hours",
-    "curtailment_events",
-    "mean_event_h",
-)
-_NUMERIC = ALLOCATION_COLUMNS[4:]
-_FRACTIONS = ("max_curtailment_fraction", "annual_curtailment_limit")
-#: Optional column: ``pro_rata`` (default) or ``bid`` (served in order of tariff bid).
-PRIORITY_COLUMN = "priority_rule"
-_RULES = ("pro_rata", "bid")
-#: Largest gap allowed between ``allocated_mw`` and ``firm_mw + interruptible_mw`` [MW].
-_SUM_TOLERANCE_MW = 0.01
+__all__ = ["Contracts", "read_allocation"]
 
 F64 = NDArray[np.float64]
+_TEXT = ("site_id", "operator", "zone", "kind", PRIORITY_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -132,93 +107,20 @@ class Contracts:
         Contracts
             The validated contracts.
         """
-        missing = [c for c in ALLOCATION_COLUMNS if c not in frame.columns]
-        if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}", file=file, line=1)
+        table = validate_allocation(frame.reset_index(drop=True), file=file, zone_ids=zone_ids)
         zones = tuple(str(z) for z in zone_ids)
         zone_pos = {z: i for i, z in enumerate(zones)}
-        numeric: dict[str, F64] = {}
-        for column in _NUMERIC:
-            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-            bad = ~np.isfinite(values) | (values < 0)
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                raise InputError(
-                    f"'{frame[column].iloc[row]}' is not a non-negative number",
-                    file=file,
-                    line=row + 2,
-                    field=column,
-                )
-            numeric[column] = values
-        for column in _FRACTIONS:
-            over = numeric[column] > 1.0
-            if over.any():
-                row = int(np.flatnonzero(over)[0])
-                raise InputError(
-                    f"{numeric[column][row]} is not a share between 0 and 1",
-                    file=file,
-                    line=row + 2,
-                    field=column,
-                )
-        site_ids = tuple(str(s).strip() for s in frame["site_id"])
-        seen: set[str] = set()
-        for row, site in enumerate(site_ids):
-            if not site:
-                raise InputError("empty site id", file=file, line=row + 2, field="site_id")
-            if site in seen:
-                raise InputError(
-                    f"site '{site}' appears twice", file=file, line=row + 2, field="site_id"
-                )
-            seen.add(site)
-        zone_index = np.empty(len(site_ids), dtype=np.int64)
-        for row, zone in enumerate(frame["zone"]):
-            if str(zone).strip() not in zone_pos:
-                raise InputError(
-                    f"unknown zone '{zone}'; expected one of {', '.join(zones)}",
-                    file=file,
-                    line=row + 2,
-                    field="zone",
-                )
-            zone_index[row] = zone_pos[str(zone).strip()]
-        kinds = [str(k).strip() for k in frame["kind"]]
-        for row, kind in enumerate(kinds):
-            if kind not in ("mining", "ai"):
-                raise InputError(
-                    f"kind '{kind}' is neither 'mining' nor 'ai'",
-                    file=file,
-                    line=row + 2,
-                    field="kind",
-                )
-        gap = np.abs(numeric["firm_mw"] + numeric["interruptible_mw"] - numeric["allocated_mw"])
-        if (gap > _SUM_TOLERANCE_MW).any():
-            row = int(np.flatnonzero(gap > _SUM_TOLERANCE_MW)[0])
-            raise InputError(
-                "allocated_mw is not firm_mw + interruptible_mw",
-                file=file,
-                line=row + 2,
-                field="allocated_mw",
-            )
-        if PRIORITY_COLUMN in frame.columns:
-            rules = [
-                str(r).strip() or "pro_rata" for r in frame[PRIORITY_COLUMN].fillna("pro_rata")
-            ]
-            for row, rule in enumerate(rules):
-                if rule not in _RULES:
-                    raise InputError(
-                        f"priority rule '{rule}' is neither 'pro_rata' nor 'bid'",
-                        file=file,
-                        line=row + 2,
-                        field=PRIORITY_COLUMN,
-                    )
-            by_bid = np.array([r == "bid" for r in rules], dtype=bool)
-        else:
-            by_bid = np.zeros(len(site_ids), dtype=bool)
+        numeric: dict[str, F64] = {c: table[c].to_numpy(dtype=float) for c in table.columns if c not in _TEXT}
+        site_ids = tuple(str(s) for s in table["site_id"])
+        zone_index = np.array([zone_pos[z] for z in table["zone"]], dtype=np.int64)
+        kinds = list(table["kind"])
+        by_bid = (table[PRIORITY_COLUMN] == "bid").to_numpy(dtype=bool)
         allocated = numeric["firm_mw"] + numeric["interruptible_mw"]
         fraction = numeric["max_curtailment_fraction"]
         is_ai = np.array([k == "ai" for k in kinds], dtype=bool)
         return cls(
             site_ids=site_ids,
-            operators=tuple(str(o).strip() for o in frame["operator"]),
+            operators=tuple(str(o) for o in table["operator"]),
             zone_ids=zones,
             zone_index=zone_index,
             is_ai=is_ai,
@@ -248,7 +150,7 @@ def _replace(contracts: Contracts, **changes: object) -> Contracts:
 
 
 def read_allocation(path: str | Path, zone_ids: Sequence[str]) -> Contracts:
-    """Read and validate ``allocation.csv``.
+    """Read ``allocation.csv`` (:func:`offtake.allocation.read_allocation`) into contracts.
 
     Parameters
     ----------
@@ -262,13 +164,4 @@ def read_allocation(path: str | Path, zone_ids: Sequence[str]) -> Contracts:
     Contracts
         The validated contracts.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("allocation file not found", file=path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", file=path) from None
-    if frame.empty:
-        raise InputError("no sites in the allocation", file=path, line=2)
-    return Contracts.from_frame(frame, zone_ids, file=path)
+    return Contracts.from_frame(read_allocation_table(path, zone_ids), zone_ids, file=path)

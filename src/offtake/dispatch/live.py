@@ -38,7 +38,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from offtake.dispatch.contracts import ALLOCATION_COLUMNS, Contracts
+from offtake.allocation import ALLOCATION_COLUMNS
+from offtake.dispatch.contracts import Contracts
 from offtake.dispatch.core import Dispatcher, GridState, Reason, SiteState
 from offtake.dispatch.feed import GridFeed, SurplusForecast, open_feed
 from offtake.dispatch.policy import DispatchPolicy, load_defaults

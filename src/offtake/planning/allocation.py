@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from offtake.allocation import write_allocation
 from offtake.planning.results import PlanResult
 
 __all__ = ["write_allocation_csv"]
@@ -24,7 +25,4 @@ def write_allocation_csv(result: PlanResult, path: str | Path) -> Path:
     Path
         The file written.
     """
-    out = Path(path)
-    table = result.allocation_table()
-    table.to_csv(out, index=False, float_format="%.6g", lineterminator="\n")
-    return out
+    return write_allocation(result.allocation_table(), path)

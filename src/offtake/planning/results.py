@@ -8,29 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from offtake.allocation import ALLOCATION_COLUMNS
 from offtake.timeutil import HOURS_PER_YEAR
 
 __all__ = ["ALLOCATION_COLUMNS", "PlanResult", "curtailment_stats"]
 
-#: Columns of ``allocation.csv``, exactly as in ``docs/formats.md``.
-ALLOCATION_COLUMNS = (
-    "site_id",
-    "operator",
-    "zone",
-    "kind",
-    "firm_mw",
-    "interruptible_mw",
-    "allocated_mw",
-    "max_curtailment_fraction",
-    "max_curtailment_duration_h",
-    "annual_curtailment_limit",
-    "response_time_s",
-    "tariff_usd_per_mwh",
-    "expected_energy_mwh",
-    "curtailed_hours",
-    "curtailment_events",
-    "mean_event_h",
-)
 
 #: A site counts as curtailed in an interval when served load is below its allocation by
 #: more than this share of the allocation (solver tolerance, not a world number) [-].

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,50 +11,17 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from offtake.allocation import ALLOCATION_COLUMNS, parse_allocation
 from offtake.errors import InputError
 from offtake.ledger.audit import record_change
 from offtake.registry.contracts import to_micro
 from offtake.registry.sites import create_site
-from offtake.registry.values import SITE_KINDS, validate_id
+from offtake.registry.values import validate_id
 from offtake.server.principal import Principal
 from offtake.server.schema import Allocation, Operator, Site
 from offtake.timeutil import require_aware
 
 __all__ = ["ALLOCATION_COLUMNS", "ImportResult", "import_allocation", "list_allocations"]
-
-#: Columns of ``allocation.csv``, in the documented order.
-ALLOCATION_COLUMNS = (
-    "site_id",
-    "operator",
-    "zone",
-    "kind",
-    "firm_mw",
-    "interruptible_mw",
-    "allocated_mw",
-    "max_curtailment_fraction",
-    "max_curtailment_duration_h",
-    "annual_curtailment_limit",
-    "response_time_s",
-    "tariff_usd_per_mwh",
-    "expected_energy_mwh",
-    "curtailed_hours",
-    "curtailment_events",
-    "mean_event_h",
-)
-
-_FLOATS = (
-    "firm_mw",
-    "interruptible_mw",
-    "allocated_mw",
-    "max_curtailment_fraction",
-    "max_curtailment_duration_h",
-    "annual_curtailment_limit",
-    "response_time_s",
-    "expected_energy_mwh",
-    "curtailed_hours",
-    "mean_event_h",
-)
-_FRACTIONS = ("max_curtailment_fraction", "annual_curtailment_limit")
 
 
 @dataclass
@@ -70,77 +34,26 @@ class ImportResult:
     allocated_mw: float = 0.0
 
 
-def _number(text: str, *, file: str, line: int, column: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"'{text}' is not a number", file=file, line=line, field=column) from None
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"must be a finite number >= 0, got {text}", file=file, line=line, field=column)
-    return value
-
-
 def _parse(text: str, file: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    missing = [c for c in ALLOCATION_COLUMNS if c not in header]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", file=file, line=1, field=missing[0])
+    """Rows of an allocation file: the shared checks, then the registry's own (ids, exact tariff)."""
+    table = parse_allocation(text, file=file)
     rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for number, raw in enumerate(reader, start=2):
-        row: dict[str, Any] = {}
-        for column in ALLOCATION_COLUMNS:
-            value = (raw.get(column) or "").strip()
-            if value == "":
-                raise InputError("empty value", file=file, line=number, field=column)
-            row[column] = value
+    for index, record in enumerate(table.to_dict("records")):
+        number = index + 2
+        row: dict[str, Any] = {str(k): v for k, v in record.items()}
         try:
             validate_id(row["site_id"], "site_id")
             validate_id(row["operator"], "operator")
             validate_id(row["zone"], "zone")
         except InputError as exc:
             raise InputError(exc.message, file=file, line=number, field=exc.field) from None
-        if row["kind"] not in SITE_KINDS:
-            raise InputError(
-                f"kind must be one of {', '.join(SITE_KINDS)}, got '{row['kind']}'",
-                file=file,
-                line=number,
-                field="kind",
-            )
-        if row["site_id"] in seen:
-            raise InputError(f"site '{row['site_id']}' appears twice", file=file, line=number, field="site_id")
-        seen.add(row["site_id"])
-        for column in _FLOATS:
-            row[column] = _number(row[column], file=file, line=number, column=column)
-        for column in _FRACTIONS:
-            if row[column] > 1:
-                raise InputError(
-                    f"must be between 0 and 1, got {row[column]}",
-                    file=file,
-                    line=number,
-                    field=column,
-                )
-        events = _number(row["curtailment_events"], file=file, line=number, column="curtailment_events")
-        if events != int(events):
-            raise InputError("must be a whole number", file=file, line=number, field="curtailment_events")
-        row["curtailment_events"] = int(events)
         try:
             row["tariff_micro_usd_per_mwh"] = to_micro(row["tariff_usd_per_mwh"], "tariff_usd_per_mwh")
         except InputError as exc:
             raise InputError(exc.message, file=file, line=number, field="tariff_usd_per_mwh") from None
-        total = row["firm_mw"] + row["interruptible_mw"]
-        if abs(total - row["allocated_mw"]) > 1e-6 * max(1.0, row["allocated_mw"]):
-            raise InputError(
-                f"allocated_mw {row['allocated_mw']} is not firm_mw + interruptible_mw = {total}",
-                file=file,
-                line=number,
-                field="allocated_mw",
-            )
+        row["curtailment_events"] = int(row["curtailment_events"])
         row["line"] = number
         rows.append(row)
-    if not rows:
-        raise InputError("the file has no allocation rows", file=file, line=2)
     return rows
 
 

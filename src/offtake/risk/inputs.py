@@ -6,7 +6,6 @@ day (UTC), so a Monte Carlo over many paths and months stays fast.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +13,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from offtake.allocation import read_allocation as shared_read_allocation
 from offtake.economics.data import Quantity, load_table, quantities
 from offtake.errors import InputError
 
 __all__ = [
-    "ALLOCATION_COLUMNS",
     "RiskParameters",
     "SurplusProfiles",
     "load_risk_parameters",
@@ -30,20 +29,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-ALLOCATION_COLUMNS = (
-    "site_id",
-    "operator",
-    "zone",
-    "kind",
-    "firm_mw",
-    "interruptible_mw",
-    "allocated_mw",
-    "tariff_usd_per_mwh",
-)
-
-
 def read_allocation(path: str | Path, zone_ids: list[str] | None = None) -> pd.DataFrame:
-    """Read and check an ``allocation.csv`` (docs/formats.md).
+    """Read an ``allocation.csv`` with :func:`offtake.allocation.read_allocation`, indexed by site.
 
     Parameters
     ----------
@@ -57,75 +44,7 @@ def read_allocation(path: str | Path, zone_ids: list[str] | None = None) -> pd.D
     pandas.DataFrame
         One row per site, indexed by ``site_id``, with numeric MW and tariff columns.
     """
-    file = Path(path)
-    if not file.is_file():
-        raise InputError("file not found", file=file)
-    try:
-        raw = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", file=file) from None
-    raw.columns = [str(c).strip() for c in raw.columns]
-    for col in ALLOCATION_COLUMNS:
-        if col not in raw.columns:
-            raise InputError(f"missing column '{col}'", file=file, line=1, field=col)
-    if raw.empty:
-        raise InputError("no sites", file=file)
-    rows = []
-    seen: set[str] = set()
-    for i, row in enumerate(raw.to_dict("records")):
-        line = i + 2
-        site = row["site_id"].strip()
-        if not site:
-            raise InputError("empty site_id", file=file, line=line, field="site_id")
-        if site in seen:
-            raise InputError(f"site '{site}' appears twice", file=file, line=line, field="site_id")
-        seen.add(site)
-        zone = row["zone"].strip()
-        if zone_ids is not None and zone not in zone_ids:
-            raise InputError(
-                f"unknown zone '{zone}' (zones: {', '.join(zone_ids)})",
-                file=file,
-                line=line,
-                field="zone",
-            )
-        kind = row["kind"].strip()
-        if kind not in ("mining", "ai"):
-            raise InputError(
-                f"kind must be 'mining' or 'ai', got '{kind}'", file=file, line=line, field="kind"
-            )
-        values: dict[str, float] = {}
-        for col in ("firm_mw", "interruptible_mw", "allocated_mw", "tariff_usd_per_mwh"):
-            text = row[col].strip()
-            try:
-                value = float(text)
-            except ValueError:
-                raise InputError(
-                    f"expected a number, got '{text}'", file=file, line=line, field=col
-                ) from None
-            if not math.isfinite(value) or value < 0:
-                raise InputError(
-                    f"expected a finite number >= 0, got '{text}'", file=file, line=line, field=col
-                )
-            values[col] = value
-        if abs(
-            values["firm_mw"] + values["interruptible_mw"] - values["allocated_mw"]
-        ) > 1e-6 * max(1.0, values["allocated_mw"]):
-            raise InputError(
-                "allocated_mw must equal firm_mw + interruptible_mw",
-                file=file,
-                line=line,
-                field="allocated_mw",
-            )
-        rows.append(
-            {
-                "site_id": site,
-                "operator": row["operator"].strip(),
-                "zone": zone,
-                "kind": kind,
-                **values,
-            }
-        )
-    return pd.DataFrame(rows).set_index("site_id")
+    return shared_read_allocation(path, zone_ids).set_index("site_id")
 
 
 @dataclass(frozen=True)

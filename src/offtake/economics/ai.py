@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from offtake.economics.bitcoin import HOURS_PER_MONTH
-from offtake.economics.data import Quantity, load_table, quantities
+from offtake.economics.data import Quantity, load_sections
 from offtake.errors import InputError
 
 __all__ = [
@@ -82,18 +82,9 @@ class AiParameters:
 
 def load_ai(path: str | Path | None = None) -> AiParameters:
     """Read ``ai.toml`` (the bundled file unless ``path`` is given)."""
-    doc, file = load_table(path if path is not None else "ai.toml")
-    q: dict[str, Quantity] = {}
-    for section in ("gpu", "risk"):
-        table = doc.get(section)
-        if not isinstance(table, dict):
-            raise InputError("missing table", file=file, field=f"[{section}]")
-        q.update({f"{section}.{k}": v for k, v in quantities(table, file, f"{section}.").items()})
-
-    def v(key: str) -> float:
-        if key not in q:
-            raise InputError("missing", file=file, field=key)
-        return q[key].value
+    data = load_sections(path if path is not None else "ai.toml", ("gpu", "risk"))
+    file, q = data.file, data.quantities
+    v = data.value
 
     params = AiParameters(
         price_usd_per_gpu_hour=v("gpu.price_usd_per_gpu_hour"),

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from offtake.economics.data import Quantity, data_path, load_table, quantities
+from offtake.economics.data import Quantity, data_path, load_sections
 from offtake.errors import InputError
 from offtake.timeutil import parse_utc, require_aware
 
@@ -260,13 +260,8 @@ class BitcoinData:
 
 def load_bitcoin(path: str | Path | None = None) -> BitcoinData:
     """Read ``bitcoin.toml`` (the bundled file unless ``path`` is given)."""
-    doc, file = load_table(path if path is not None else "bitcoin.toml")
-    q: dict[str, Quantity] = {}
-    for section in ("protocol", "market", "mining"):
-        table = doc.get(section)
-        if not isinstance(table, dict):
-            raise InputError("missing table", file=file, field=f"[{section}]")
-        q.update({f"{section}.{k}": v for k, v in quantities(table, file, f"{section}.").items()})
+    data = load_sections(path if path is not None else "bitcoin.toml", ("protocol", "market", "mining"))
+    doc, file, q = data.doc, data.file, data.quantities
     anchors: list[tuple[int, datetime]] = []
     for i, entry in enumerate(doc.get("anchors", [])):
         if (
@@ -289,10 +284,7 @@ def load_bitcoin(path: str | Path | None = None) -> BitcoinData:
             "anchors must be non-empty and increase in height and time", file=file, field="anchors"
         )
 
-    def v(key: str) -> float:
-        if key not in q:
-            raise InputError("missing", file=file, field=key)
-        return q[key].value
+    v = data.value
 
     schedule = HalvingSchedule(
         initial_subsidy_sat=int(v("protocol.initial_subsidy_sat")),

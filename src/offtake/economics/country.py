@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from offtake.economics.data import Quantity, load_table, quantities
+from offtake.economics.data import Quantity, load_sections
 from offtake.errors import InputError
 
 __all__ = ["CountryData", "CountryView", "Incentives", "country_view", "load_country"]
@@ -57,21 +57,11 @@ class CountryData:
 
 def load_country(path: str | Path | None = None) -> CountryData:
     """Read ``pakistan.toml`` (the bundled file unless ``path`` is given)."""
-    doc, file = load_table(path if path is not None else "pakistan.toml")
-    q: dict[str, Quantity] = {}
-    for section in ("power_sector", "incentives"):
-        table = doc.get(section)
-        if not isinstance(table, dict):
-            raise InputError("missing table", file=file, field=f"[{section}]")
-        q.update({f"{section}.{k}": v for k, v in quantities(table, file, f"{section}.").items()})
+    data = load_sections(path if path is not None else "pakistan.toml", ("power_sector", "incentives"))
+    q = data.quantities
 
     def v(key: str, low: float = 0.0, high: float | None = None) -> float:
-        if key not in q:
-            raise InputError("missing", file=file, field=key)
-        value = q[key].value
-        if value < low or (high is not None and value > high):
-            raise InputError(f"out of range: {value}", file=file, field=f"{key}.value")
-        return value
+        return data.value(key, low, high)
 
     return CountryData(
         capacity_payments_pkr_per_year=v("power_sector.capacity_payments_pkr_per_year"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from offtake.errors import InputError
 
-__all__ = ["Quantity", "data_path", "load_table", "quantities", "quantity"]
+__all__ = ["Quantity", "Sections", "data_path", "load_sections", "load_table", "quantities", "quantity"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +101,43 @@ def quantities(table: Mapping[str, Any], file: Path, prefix: str = "") -> dict[s
         for key, entry in table.items()
         if isinstance(entry, dict) and "value" in entry
     }
+
+
+@dataclass(frozen=True)
+class Sections:
+    """The sourced numbers of some tables of a data file, keyed by ``section.name``.
+
+    Attributes
+    ----------
+    doc
+        The whole parsed file.
+    file
+        Its path, for error messages.
+    quantities
+        Every sourced number of the tables read.
+    """
+
+    doc: dict[str, Any]
+    file: Path
+    quantities: dict[str, Quantity]
+
+    def value(self, key: str, low: float | None = None, high: float | None = None) -> float:
+        """Return the value of ``key`` (``section.name``), checked against optional bounds."""
+        if key not in self.quantities:
+            raise InputError("missing", file=self.file, field=key)
+        value = self.quantities[key].value
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise InputError(f"out of range: {value}", file=self.file, field=f"{key}.value")
+        return value
+
+
+def load_sections(path_or_name: str | Path, sections: tuple[str, ...]) -> Sections:
+    """Read the tables ``sections`` of a data file; each must exist and every number carry a source."""
+    doc, file = load_table(path_or_name)
+    found: dict[str, Quantity] = {}
+    for section in sections:
+        table = doc.get(section)
+        if not isinstance(table, dict):
+            raise InputError("missing table", file=file, field=f"[{section}]")
+        found.update({f"{section}.{k}": v for k, v in quantities(table, file, f"{section}.").items()})
+    return Sections(doc=doc, file=file, quantities=found)

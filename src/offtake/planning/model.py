@@ -460,10 +460,23 @@ def _add_sites(
         m.add_constraints(served - firm >= 0.0, name="firm")
         m.add_constraints(served - allocation <= 0.0, name="served_max")
     horizon_h = n_t * grid.duration_h
-    m.add_constraints(
-        (served * grid.duration_h).sum("time") - da((1.0 - limit) * horizon_h) * allocation >= 0.0,
-        name="annual_curtailment",
-    )
+    if CHAIN_ALLOCATION and n_t > 1:
+        # served energy accumulated interval by interval, so no row touches every interval
+        kept = m.add_variables(lower=0.0, coords=[time, site_ix], name="served_energy_so_far")
+        first = _not_first(time, site_ix)
+        m.add_constraints(
+            kept - kept.shift(time=1) - served * grid.duration_h == 0.0, name="energy_chain", mask=first
+        )
+        m.add_constraints(kept.isel(time=0) - served.isel(time=0) * grid.duration_h == 0.0, name="energy_start")
+        m.add_constraints(
+            kept.isel(time=n_t - 1) - da((1.0 - limit) * horizon_h) * held.isel(time=n_t - 1) >= 0.0,
+            name="annual_curtailment",
+        )
+    else:
+        m.add_constraints(
+            (served * grid.duration_h).sum("time") - da((1.0 - limit) * horizon_h) * allocation >= 0.0,
+            name="annual_curtailment",
+        )
     m.add_constraints(allocation.sum() <= options.cap_mw, name="national_cap")
 
     if options.min_sizes:

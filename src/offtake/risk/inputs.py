@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from offtake.allocation import read_allocation as shared_read_allocation
-from offtake.economics.data import Quantity, load_table, quantities
+from offtake.economics.data import Quantity, load_sections
 from offtake.errors import InputError
 
 __all__ = [
@@ -210,18 +210,10 @@ class RiskParameters:
 
 def load_risk_parameters(path: str | Path | None = None) -> RiskParameters:
     """Read ``risk.toml`` (the bundled file unless ``path`` is given)."""
-    doc, file = load_table(path if path is not None else "risk.toml")
-    q: dict[str, Quantity] = {}
-    for section in ("btc_price", "hashrate", "fees", "demand", "rooftop_solar", "operators"):
-        table = doc.get(section)
-        if not isinstance(table, dict):
-            raise InputError("missing table", file=file, field=f"[{section}]")
-        q.update({f"{section}.{k}": v for k, v in quantities(table, file, f"{section}.").items()})
-
-    def v(key: str) -> float:
-        if key not in q:
-            raise InputError("missing", file=file, field=key)
-        return q[key].value
+    sections = ("btc_price", "hashrate", "fees", "demand", "rooftop_solar", "operators")
+    data = load_sections(path if path is not None else "risk.toml", sections)
+    file, q = data.file, data.quantities
+    v = data.value
 
     params = RiskParameters(
         btc_drift_per_year=v("btc_price.drift_per_year"),

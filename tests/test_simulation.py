@@ -160,3 +160,17 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert html.count("data:image/png;base64,") >= 4
     captured = capsys.readouterr()
     assert "[3/5]" in captured.err
+
+
+def test_energy_figure_leaves_out_the_suspended_site(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    result = run(scenario, surplus, seed=3, ignoring_site="mine-south-1")
+    e = compute_kpis(result)["energy"]
+    i = result.contracts.site_ids.index("mine-south-1")
+    kept = np.ones(result.contracts.n_sites, dtype=bool)
+    kept[i] = False
+    within = np.minimum(result.draw_mw, result.cap_mw)[:, kept].sum() * result.step_h
+    bound = result.contracts.expected_energy_mwh[kept].sum()
+    assert e["licensed_sites_absorbed_within_caps_mwh"] == pytest.approx(within)
+    assert e["licensed_sites_planner_bound_mwh"] == pytest.approx(bound)
+    assert e["licensed_sites_share_of_planner_bound"] == pytest.approx(within / bound)
+    assert e["meets_target"] == (within / bound >= e["target_share"])

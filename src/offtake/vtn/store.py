@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Connection,
     Engine,
-    BigInteger,
     ForeignKey,
     Index,
     Integer,
@@ -158,14 +158,13 @@ def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
 
 def seed_versions(engine: Engine) -> None:
     """Create the counter row of each object type where missing (safe to run concurrently)."""
-    table = VtnVersion.__table__
     with engine.connect() as connection:
         present = set(connection.scalars(select(VtnVersion.object_type)))
         for object_type in OBJECT_TYPES:
             if object_type in present:
                 continue
             try:
-                connection.execute(insert(table).values(object_type=object_type, version=0))
+                connection.execute(insert(VtnVersion).values(object_type=object_type, version=0))
                 connection.commit()
             except IntegrityError:  # another process seeded it first
                 connection.rollback()

@@ -339,6 +339,9 @@ def test_event_searches_follow_every_write_and_keep_privacy(vtn_server: VtnServe
 
         # the query is checked before the cache is asked
         assert s1.get("/events", params={"programID": program, "limit": "51"}).status_code == 400
+        for bad in ({"skip": "abc"}, {"dateStart": "nope"}, {"active": "maybe"}):
+            answer = s1.get("/events", params=bad)
+            assert answer.status_code == 400 and next(iter(bad)) in answer.json()["detail"]
 
 
 def test_listing_cache_bounds_and_versions() -> None:

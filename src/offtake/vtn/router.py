@@ -335,7 +335,7 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         object_type = _COLLECTIONS[collection]
         id_name = _OBJECT_PATHS[collection]
 
-        async def search(request: Request) -> Response:
+        def search_query(request: Request) -> tuple[Any, ...]:
             query = _Query(request)
             start_s = query.epoch_s("dateStart")
             end_s = query.epoch_s("dateEnd")
@@ -357,16 +357,14 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             target_type = query.text("targetType")
             target_values = query.texts("targetValues")
             skip, limit = query.integer("skip"), query.integer("limit")
-            return await listing(
-                request,
-                object_type,
-                filters,
-                target_strings,
-                target_type,
-                target_values,
-                skip,
-                limit,
-            )
+            return (object_type, filters, target_strings, target_type, target_values, skip, limit)
+
+        async def search(request: Request) -> Response:
+            try:
+                params = search_query(request)
+            except VtnError as exc:  # a malformed query parameter
+                return _problem(exc.status, exc.title, exc.detail)
+            return await listing(request, *params)
 
         async def create(request: Request) -> Response:
             try:
@@ -436,7 +434,10 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         ven_id = request.path_params["venID"]
         query = _Query(request)
         name = query.text("resourceName")
-        skip, limit = query.integer("skip"), query.integer("limit")
+        try:
+            skip, limit = query.integer("skip"), query.integer("limit")
+        except VtnError as exc:
+            return _problem(exc.status, exc.title, exc.detail)
 
         def work(session: Session, caller: Caller) -> Any:
             service.get(session, caller, "VEN", ven_id)

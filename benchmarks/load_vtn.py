@@ -53,12 +53,11 @@ def _settings(data_dir: Path) -> Any:
 
 
 def _serve(data_dir: str, port: int) -> None:
-    import uvicorn
-
     from offtake.server.app import create_app
+    from offtake.server.runner import serve
 
     app = create_app(_settings(Path(data_dir)))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    serve(app, "127.0.0.1", port, log_level="warning", access_log=False)
 
 
 def _setup(data_dir: Path, n_vens: int) -> tuple[list[tuple[str, str, str]], datetime]:

@@ -334,6 +334,9 @@ def matching_deliveries(
     any) is the object's, its targets (if any) meet the object's, and its owner may see the
     object (a VEN is only told about objects it could read).
     """
+    subscriptions = session.query(VtnObject).filter(VtnObject.object_type == "SUBSCRIPTION").all()
+    if not subscriptions:
+        return []
     object_type = obj["objectType"]
     object_targets = set(obj.get("targets") or [])
     program_id = (
@@ -345,7 +348,6 @@ def matching_deliveries(
         objectType=object_type, operation=operation, object=obj, targets=obj.get("targets")
     ).wire()
     deliveries: list[Delivery] = []
-    subscriptions = session.query(VtnObject).filter(VtnObject.object_type == "SUBSCRIPTION").all()
     owner_targets: dict[str, set[str]] = {}
     for subscription in subscriptions:
         body = subscription.body

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import multiprocessing
 import random
+import resource
 import socket
 import statistics
 import sys
@@ -53,12 +54,11 @@ def _settings(data_dir: Path) -> Any:
 
 
 def _serve(data_dir: str, port: int) -> None:
-    import uvicorn
-
     from offtake.server.app import create_app
+    from offtake.server.runner import serve
 
     app = create_app(_settings(Path(data_dir)))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    serve(app, "127.0.0.1", port, log_level="warning", access_log=False)
 
 
 def _setup(data_dir: Path, n_vens: int) -> tuple[list[tuple[str, str, str]], datetime]:
@@ -111,6 +111,9 @@ class Stats:
 
     def __init__(self) -> None:
         self.latency_s: dict[str, list[float]] = {"events": [], "report": []}
+        #: (seconds since the run started, latency [s]) of every request, for the time series.
+        self.timeline: list[tuple[float, float]] = []
+        self.started = time.monotonic()
         self.failures: dict[str, int] = {"events": 0, "report": 0}
         self.accepted_reports: dict[str, int] = {}
 
@@ -142,6 +145,7 @@ async def _ven(
                 PREFIX + "/events", params={"programID": program_id}, headers=headers
             )
             stats.latency_s["events"].append(time.perf_counter() - started)
+            stats.timeline.append((time.monotonic() - stats.started, stats.latency_s["events"][-1]))
             if response.status_code != 200 or not response.json():
                 stats.failures["events"] += 1
             next_poll += POLL_S
@@ -170,6 +174,7 @@ async def _ven(
             started = time.perf_counter()
             response = await client.post(PREFIX + "/reports", json=report, headers=headers)
             stats.latency_s["report"].append(time.perf_counter() - started)
+            stats.timeline.append((time.monotonic() - stats.started, stats.latency_s["report"][-1]))
             if response.status_code == 201:
                 stats.accepted_reports[site] = stats.accepted_reports.get(site, 0) + 1
             else:
@@ -215,7 +220,8 @@ async def _run(
             ).json()
             event_ids.append(events[0]["id"])
         print(f"running {len(creds)} VENs for {duration_s:.0f} s", file=sys.stderr)
-        stop_at = time.monotonic() + duration_s
+        stats.started = time.monotonic()
+        stop_at = stats.started + duration_s
         window = min(REPORT_S, duration_s)
         first_interval = hour - timedelta(days=1)
         tasks = [
@@ -303,6 +309,19 @@ def main() -> int:
             f"{kind:7s} n={len(values):6d} p50={p50_ms:7.1f} ms p99={p99_ms:7.1f} ms "
             f"max={max_ms:7.1f} ms failures={failures}"
         )
+    window_s = 60.0 if args.duration > 120 else 15.0
+    for first in range(0, int(args.duration), int(window_s)):
+        values = [lat for t, lat in stats.timeline if first <= t < first + window_s]
+        print(
+            f"  {first:4d}-{first + int(window_s):4d} s: n={len(values):5d} "
+            f"p50={_percentile(values, 50) * 1000:6.1f} ms p99={_percentile(values, 99) * 1000:6.1f} ms"
+        )
+    server_cpu_s = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own_cpu_s = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        f"CPU time: server {server_cpu_s.ru_utime + server_cpu_s.ru_stime:.0f} s, "
+        f"load generator and set-up {own_cpu_s.ru_utime + own_cpu_s.ru_stime:.0f} s"
+    )
     lost = accepted - in_ledger
     print(f"reports accepted: {accepted}, readings in ledger: {in_ledger}, lost: {lost}")
     complete = in_ledger == accepted and not any(stats.failures.values())

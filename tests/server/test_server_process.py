@@ -111,3 +111,75 @@ def test_acknowledged_reading_survives_sigkill(backend: str, tmp_path: Path) -> 
             assert head["size"] == size
         finally:
             kill(proc)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_acknowledged_openadr_report_survives_sigkill(backend: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from offtake.server.schema import Reading
+    from offtake.vtn.notify import WebhookNotifier
+    from offtake.vtn.operations import Vtn
+    from offtake.vtn.programme import SiteCap
+
+    from .conftest import build_world
+
+    for url in database_url(backend, tmp_path):
+        env = {
+            **os.environ,
+            "PYTHONPATH": SRC,
+            "OFFTAKE_DATA_DIR": str(tmp_path / "data"),
+            "OFFTAKE_DATABASE_URL": url,
+        }
+        engine = make_engine(url)
+        upgrade(engine)
+        factory = make_session_factory(engine)
+        build_world(factory)
+        with session_scope(factory) as s:
+            ven = create_client(s, "S1 agent", "ven", site_id="S1")
+        notifier = WebhookNotifier()
+        vtn = Vtn(factory, notifier)
+        vtn.provision_site("S1", zone="LESCO", kind="mining", client_id=ven.client_id)
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        vtn.publish_caps([SiteCap("S1", hour, hour + timedelta(hours=1), 10.0)], {"S1": "mining"})
+        notifier.close()
+        sock = free_socket()
+        port = sock.getsockname()[1]
+        sock.close()
+        proc = start(port, env)
+        try:
+            base = f"http://127.0.0.1:{port}/openadr3/3.1.0"
+            token = httpx.post(
+                f"{base}/auth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(ven.client_id, ven.client_secret),
+            ).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            events = httpx.get(f"{base}/events", headers=headers).json()
+            report = {
+                "eventID": events[0]["id"],
+                "clientName": "S1",
+                "payloadDescriptors": [
+                    {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "USAGE", "units": "WH"}
+                ],
+                "resources": [
+                    {
+                        "resourceName": "S1",
+                        "intervalPeriod": {"start": "2025-07-01T00:00:00Z", "duration": "PT15M"},
+                        "intervals": [
+                            {"id": k, "payloads": [{"type": "USAGE", "values": [2_000_000 + k]}]}
+                            for k in range(4)
+                        ],
+                    }
+                ],
+            }
+            ack = httpx.post(f"{base}/reports", json=report, headers=headers)
+            assert ack.status_code == 201, ack.text
+            os.kill(proc.pid, signal.SIGKILL)  # right after the acknowledgement
+            proc.wait(30)
+        finally:
+            kill(proc)
+        with factory() as s:
+            stored = s.query(Reading.energy_wh).filter(Reading.site_id == "S1").order_by(Reading.interval_start)
+            assert [row.energy_wh for row in stored] == [2_000_000 + k for k in range(4)]
+        engine.dispose()

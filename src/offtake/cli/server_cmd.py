@@ -39,9 +39,8 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
     ) -> None:
         """Run the platform server (registry, ledger, bills) under uvicorn."""
-        import uvicorn
-
         from offtake.server.app import create_app
+        from offtake.server.runner import serve as run_server
         from offtake.server.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir, host=host, port=port)
@@ -49,7 +48,7 @@ def register(app: typer.Typer) -> None:
             f"offtake server on http://{settings.host}:{settings.port} ({_safe_url(settings.database_url)})",
             err=True,
         )
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        run_server(create_app(settings), settings.host, settings.port)
 
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
 

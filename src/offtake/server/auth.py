@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from offtake.errors import InputError, NotFoundError, OfftakeError
+from offtake.server.client_cache import DEFAULT_RECHECK_S, ClientCache
 from offtake.server.principal import ROLE_SCOPES, ROLES, Principal
 from offtake.server.schema import ApiClient, Operator, Site
 
@@ -36,6 +38,7 @@ __all__ = [
     "IssuedClient",
     "TokenResponse",
     "authenticate_client",
+    "client_cache",
     "create_client",
     "decode_token",
     "disable_client",
@@ -198,7 +201,11 @@ def create_client(
 
 
 def disable_client(session: Session, client_id: str, *, now: datetime | None = None) -> ApiClient:
-    """Disable a client: it can get no new token and its tokens stop working at once."""
+    """Disable a client: it can get no new token and its tokens stop working.
+
+    A running server refuses the client's tokens at most ``auth_recheck_s`` seconds after
+    this is committed (see :mod:`offtake.server.client_cache`).
+    """
     client = session.get(ApiClient, client_id)
     if client is None:
         raise NotFoundError(f"client '{client_id}' does not exist")
@@ -367,15 +374,41 @@ def get_principal(request: Request) -> Principal:
     """FastAPI dependency: the caller of this request, from its bearer token.
 
     The application must have ``state.session_factory`` and ``state.token_secret``
-    (set by :func:`offtake.server.app.create_app`).
+    (set by :func:`offtake.server.app.create_app`). The token is verified in full on every
+    request; its client is taken from the application's :class:`ClientCache`, so a disabled
+    client is refused within ``settings.auth_recheck_s`` seconds.
     """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'")
-    factory = request.app.state.session_factory
-    with factory() as session:
-        return principal_from_token(session, request.app.state.token_secret, token.strip())
+    state = request.app.state
+    claims = decode_token(state.token_secret, token.strip())
+    record = client_cache(state).get(str(claims["sub"]))
+    if record is None:
+        raise AuthError("the client of this token is disabled or removed")
+    return record.principal(claims)
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def client_cache(state: Any) -> ClientCache:
+    """Return the application's :class:`ClientCache`, made on first use.
+
+    Its recheck interval is ``state.settings.auth_recheck_s`` (default
+    :data:`~offtake.server.client_cache.DEFAULT_RECHECK_S`).
+    """
+    cache: ClientCache | None = getattr(state, "client_cache", None)
+    if cache is None:
+        with _CACHE_LOCK:
+            cache = getattr(state, "client_cache", None)
+            if cache is None:
+                settings = getattr(state, "settings", None)
+                recheck_s = getattr(settings, "auth_recheck_s", DEFAULT_RECHECK_S)
+                cache = ClientCache(state.session_factory, recheck_s)
+                state.client_cache = cache
+    return cache
 
 
 #: Annotated dependency giving the authenticated caller.

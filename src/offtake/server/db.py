@@ -7,8 +7,10 @@ was acknowledged survives the process being killed.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ __all__ = [
     "make_session_factory",
     "session_scope",
     "upgrade",
+    "writer_lock",
 ]
 
 #: How long a SQLite writer waits for the write lock before giving up [s].
@@ -172,6 +175,28 @@ def make_engine(database_url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(database_url, echo=echo, pool_pre_ping=True)
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> AbstractContextManager[object]:
+    """Return a lock that queues this process's writers of a SQLite database; no-op otherwise.
+
+    SQLite admits one writer at a time; a writer that finds the database locked polls with
+    growing sleeps (up to 100 ms each), which makes latency uneven under load. Writers of
+    one process that hold this lock around their transaction wait in turn instead and start
+    the moment the previous one commits. Correctness does not depend on it: writers that do
+    not take it (or other processes) are still serialised by SQLite.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = threading.Lock()
+    return lock
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

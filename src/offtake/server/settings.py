@@ -12,6 +12,7 @@ the settings are built; nothing is read or created when this module is imported.
 | ``token_secret_path`` | ``OFFTAKE_TOKEN_SECRET_FILE`` | ``<data_dir>/token-secret`` |
 | ``token_secret`` | ``OFFTAKE_TOKEN_SECRET`` | read from (or created in) ``token_secret_path`` |
 | ``token_lifetime_s`` | ``OFFTAKE_TOKEN_LIFETIME_S`` | ``3600`` |
+| ``auth_recheck_s`` | ``OFFTAKE_AUTH_RECHECK_S`` | ``5`` |
 | ``checkpoint_interval_s`` | ``OFFTAKE_CHECKPOINT_INTERVAL_S`` | ``60`` |
 | ``checkpoint_every_entries`` | ``OFFTAKE_CHECKPOINT_EVERY_ENTRIES`` | ``10000`` |
 | ``host`` | ``OFFTAKE_HOST`` | ``127.0.0.1`` |
@@ -34,6 +35,9 @@ from offtake.errors import InputError
 __all__ = ["Settings"]
 
 _MIN_SECRET_BYTES = 32
+
+#: Default of ``auth_recheck_s`` [s].
+DEFAULT_AUTH_RECHECK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class Settings:
         The token secret itself, if given directly (at least 32 bytes).
     token_lifetime_s
         Lifetime of an issued bearer token [s].
+    auth_recheck_s
+        Longest time the server trusts what it read about a token's client: a disabled
+        client is refused at most this long after it was disabled [s]; 0 reads the client
+        from the database on every request.
     checkpoint_interval_s
         Longest time between two signed checkpoints while the ledger grows [s].
     checkpoint_every_entries
@@ -77,6 +85,7 @@ class Settings:
     token_secret_path: Path
     token_secret: bytes | None
     token_lifetime_s: int
+    auth_recheck_s: float
     checkpoint_interval_s: float
     checkpoint_every_entries: int
     host: str
@@ -144,6 +153,10 @@ class Settings:
             token_lifetime_s=_positive_int(
                 pick("token_lifetime_s", "OFFTAKE_TOKEN_LIFETIME_S") or 3600,
                 "OFFTAKE_TOKEN_LIFETIME_S",
+            ),
+            auth_recheck_s=_non_negative_float(
+                _given(pick("auth_recheck_s", "OFFTAKE_AUTH_RECHECK_S"), DEFAULT_AUTH_RECHECK_S),
+                "OFFTAKE_AUTH_RECHECK_S",
             ),
             checkpoint_interval_s=_positive_float(
                 pick("checkpoint_interval_s", "OFFTAKE_CHECKPOINT_INTERVAL_S") or 60.0,
@@ -218,4 +231,18 @@ def _positive_float(value: Any, name: str) -> float:
         raise InputError(f"'{value}' is not a number", field=name) from None
     if not number > 0:
         raise InputError(f"must be positive, got {number}", field=name)
+    return number
+
+
+def _given(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _non_negative_float(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"'{value}' is not a number", field=name) from None
+    if not number >= 0 or number == float("inf"):
+        raise InputError(f"must be 0 or more, got {value}", field=name)
     return number

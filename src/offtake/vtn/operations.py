@@ -34,7 +34,7 @@ from offtake.vtn.programme import (
     site_targets,
 )
 from offtake.vtn.service import BL_SCOPES, Caller, Outcome
-from offtake.vtn.store import Filters, VtnObject, VtnTarget
+from offtake.vtn.store import Filters, VtnObject, VtnTarget, VtnVersion
 
 __all__ = ["PLATFORM", "Vtn", "ensure_tables"]
 
@@ -44,8 +44,9 @@ PLATFORM = Caller("offtake-platform", BL_SCOPES)
 
 def ensure_tables(engine: Engine) -> None:
     """Create the VTN tables if they do not exist yet."""
-    tables = [VtnObject.__table__, VtnTarget.__table__]
+    tables = [VtnObject.__table__, VtnTarget.__table__, VtnVersion.__table__]
     Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
+    store.seed_versions(engine)
 
 
 def _by_name(session: Session, object_type: str, name: str) -> VtnObject | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -25,7 +26,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from offtake.server.auth import AuthError, get_principal, token_router
-from offtake.vtn import service
+from offtake.server.db import writer_lock
+from offtake.vtn import service, store
+from offtake.vtn.cache import DEPENDS_ON, ListingCache
 from offtake.vtn.ledger_bridge import ledger_ingest
 from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.operations import ensure_tables
@@ -180,6 +183,15 @@ def _ensure_tables(request: Request) -> None:
         state.vtn_tables_ready = True
 
 
+def _listing_cache(request: Request) -> ListingCache:
+    state = request.app.state
+    cache = getattr(state, "vtn_listing_cache", None)
+    if cache is None:
+        cache = ListingCache()
+        state.vtn_listing_cache = cache
+    return cache
+
+
 def _ingest(request: Request) -> service.IngestReadings:
     return getattr(request.app.state, "vtn_ingest", None) or ledger_ingest
 
@@ -219,11 +231,15 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         request: Request, work: Callable[[Session, Caller], Any], status: int = 200
     ) -> Response:
         factory = request.app.state.session_factory
+        writes = request.method != "GET"
 
         def in_thread() -> Any:
             _ensure_tables(request)
             caller = _caller(request)
-            with factory() as session:
+            with (
+                writer_lock(factory.kw["bind"]) if writes else nullcontext(),
+                factory() as session,
+            ):
                 try:
                     result = work(session, caller)
                     session.commit()
@@ -240,6 +256,65 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             _notifier(request).submit(result.deliveries)
             result = result.object
         return JSONResponse(out(result), status_code=status)
+
+    async def listing(
+        request: Request,
+        object_type: str,
+        filters: Filters,
+        target_strings: list[str],
+        target_type: str | None,
+        target_values: list[str],
+        skip: int | None,
+        limit: int | None,
+    ) -> Response:
+        """Answer a search, from the listing cache while the objects are unchanged."""
+        factory = request.app.state.session_factory
+        cache = _listing_cache(request)
+
+        def in_thread() -> bytes:
+            _ensure_tables(request)
+            caller = _caller(request)
+            service.check_listing(caller, object_type, skip, limit, target_type, target_values)
+            key = (
+                dialect,
+                object_type,
+                caller.client_id,
+                caller.site_id,
+                caller.is_business,
+                filters,
+                tuple(target_strings),
+                target_type,
+                tuple(target_values),
+                skip,
+                limit,
+            )
+            with factory.kw["bind"].connect() as connection:
+                # counters first: the answer computed below is at least this new
+                versions = store.read_versions(connection, DEPENDS_ON[object_type])
+            body = cache.get(key, versions)
+            if body is not None:
+                return body
+            with factory() as session:
+                rows = service.listing(
+                    session,
+                    caller,
+                    object_type,
+                    filters=filters,
+                    target_strings=target_strings,
+                    target_type=target_type,
+                    target_values=target_values,
+                    skip=skip,
+                    limit=limit,
+                )
+            body = bytes(JSONResponse(out(rows)).body)
+            cache.put(key, versions, body)
+            return body
+
+        try:
+            body = await run_in_threadpool(in_thread)
+        except VtnError as exc:
+            return _problem(exc.status, exc.title, exc.detail)
+        return Response(body, media_type="application/json")
 
     # --- discovery and tokens ---
 
@@ -260,7 +335,7 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         object_type = _COLLECTIONS[collection]
         id_name = _OBJECT_PATHS[collection]
 
-        async def search(request: Request) -> Response:
+        def search_query(request: Request) -> tuple[Any, ...]:
             query = _Query(request)
             start_s = query.epoch_s("dateStart")
             end_s = query.epoch_s("dateEnd")
@@ -282,20 +357,14 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             target_type = query.text("targetType")
             target_values = query.texts("targetValues")
             skip, limit = query.integer("skip"), query.integer("limit")
-            return await run(
-                request,
-                lambda session, caller: service.listing(
-                    session,
-                    caller,
-                    object_type,
-                    filters=filters,
-                    target_strings=target_strings,
-                    target_type=target_type,
-                    target_values=target_values,
-                    skip=skip,
-                    limit=limit,
-                ),
-            )
+            return (object_type, filters, target_strings, target_type, target_values, skip, limit)
+
+        async def search(request: Request) -> Response:
+            try:
+                params = search_query(request)
+            except VtnError as exc:  # a malformed query parameter
+                return _problem(exc.status, exc.title, exc.detail)
+            return await listing(request, *params)
 
         async def create(request: Request) -> Response:
             try:
@@ -365,7 +434,10 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         ven_id = request.path_params["venID"]
         query = _Query(request)
         name = query.text("resourceName")
-        skip, limit = query.integer("skip"), query.integer("limit")
+        try:
+            skip, limit = query.integer("skip"), query.integer("limit")
+        except VtnError as exc:
+            return _problem(exc.status, exc.title, exc.detail)
 
         def work(session: Session, caller: Caller) -> Any:
             service.get(session, caller, "VEN", ven_id)

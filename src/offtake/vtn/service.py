@@ -42,6 +42,7 @@ __all__ = [
     "Delivery",
     "Outcome",
     "VtnError",
+    "check_listing",
     "create",
     "delete",
     "get",
@@ -257,6 +258,22 @@ def _page(skip: int | None, limit: int | None) -> tuple[int, int]:
     return skip, limit
 
 
+def check_listing(
+    caller: Caller,
+    object_type: str,
+    skip: int | None,
+    limit: int | None,
+    target_type: str | None,
+    target_values: Sequence[str] | None,
+) -> tuple[int, int]:
+    """Check a search's scope and query; return its page (first, count) or raise 400/403."""
+    _require_read(caller, object_type)
+    first, count = _page(skip, limit)
+    if (target_type is None) != (not target_values):
+        raise _bad("targetType and targetValues must be given together")
+    return first, count
+
+
 _NAME_TARGET = {
     "PROGRAM": "PROGRAM_NAME",
     "EVENT": "EVENT_NAME",
@@ -283,10 +300,7 @@ def listing(
     3.0 form, also used by clients to look objects up by name (``VEN_NAME``,
     ``PROGRAM_NAME``, ...).
     """
-    _require_read(caller, object_type)
-    first, count = _page(skip, limit)
-    if (target_type is None) != (not target_values):
-        raise _bad("targetType and targetValues must be given together")
+    first, count = check_listing(caller, object_type, skip, limit, target_type, target_values)
     targets: list[str] | None = None
     names: list[str] | None = None
     if target_strings:
@@ -320,6 +334,9 @@ def matching_deliveries(
     any) is the object's, its targets (if any) meet the object's, and its owner may see the
     object (a VEN is only told about objects it could read).
     """
+    subscriptions = session.query(VtnObject).filter(VtnObject.object_type == "SUBSCRIPTION").all()
+    if not subscriptions:
+        return []
     object_type = obj["objectType"]
     object_targets = set(obj.get("targets") or [])
     program_id = (
@@ -331,7 +348,6 @@ def matching_deliveries(
         objectType=object_type, operation=operation, object=obj, targets=obj.get("targets")
     ).wire()
     deliveries: list[Delivery] = []
-    subscriptions = session.query(VtnObject).filter(VtnObject.object_type == "SUBSCRIPTION").all()
     owner_targets: dict[str, set[str]] = {}
     for subscription in subscriptions:
         body = subscription.body
@@ -563,12 +579,13 @@ def _ingest(
     if caller.site_id is None:
         raise _forbidden("only a client bound to a site may report metered energy")
     allowed = {caller.site_id, "AGGREGATED_REPORT"}
-    allowed.update(
-        row.name or ""
-        for row in store.list_objects(
-            session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000
+    if any(resource.resourceName not in allowed for resource in request.resources):
+        allowed.update(
+            row.name or ""
+            for row in store.list_objects(
+                session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000
+            )
         )
-    )
     for index, resource in enumerate(request.resources):
         if resource.resourceName not in allowed:
             raise _bad(

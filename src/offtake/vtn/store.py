@@ -4,6 +4,11 @@ Every OpenADR object (program, event, report, subscription, ven, resource) is on
 ``vtn_object``: the columns the VTN filters on, plus the object's body as JSON. Targets are
 rows of ``vtn_target`` so that "events whose targets meet this VEN's targets" is one indexed
 query.
+
+``vtn_version`` holds one counter per object type, raised in the same transaction as every
+write of that type (by the session's ``before_commit`` hook, once per type and
+transaction). Readers compare counters to know whether what they computed earlier still
+holds; since the counter commits with the data, this works across threads and processes.
 """
 
 from __future__ import annotations
@@ -17,34 +22,47 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Connection,
+    Engine,
     ForeignKey,
     Index,
     Integer,
     String,
     UniqueConstraint,
     delete,
+    event,
     exists,
+    insert,
     or_,
     select,
+    update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from offtake.server.db import Base
 from offtake.vtn.models import format_datetime
 
 __all__ = [
+    "OBJECT_TYPES",
     "Filters",
     "VtnObject",
     "VtnTarget",
+    "VtnVersion",
     "delete_object",
     "get_object",
     "insert_object",
     "list_objects",
+    "read_versions",
+    "seed_versions",
     "targets_of_client",
     "to_wire",
     "update_object",
 ]
+
+#: Every kind of OpenADR object the VTN stores.
+OBJECT_TYPES = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 
 _ID_PREFIX = {
     "PROGRAM": "prg",
@@ -104,6 +122,66 @@ class VtnTarget(Base):
     __table_args__ = (Index("ix_vtn_target_target", "target", "object_seq"),)
 
 
+class VtnVersion(Base):
+    """Change counter of one object type, raised by every committed write of that type."""
+
+    __tablename__ = "vtn_version"
+
+    object_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+_CHANGED = "offtake.vtn.changed"
+
+
+def _changed(session: Session, object_type: str) -> None:
+    """Note that this transaction writes objects of ``object_type``."""
+    session.info.setdefault(_CHANGED, set()).add(object_type)
+
+
+@event.listens_for(Session, "before_commit")
+def _raise_versions(session: Session) -> None:
+    changed = session.info.pop(_CHANGED, None)
+    for object_type in sorted(changed or ()):
+        session.execute(
+            update(VtnVersion)
+            .where(VtnVersion.object_type == object_type)
+            .values(version=VtnVersion.version + 1)
+        )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CHANGED, None)
+
+
+def seed_versions(engine: Engine) -> None:
+    """Create the counter row of each object type where missing (safe to run concurrently)."""
+    with engine.connect() as connection:
+        present = set(connection.scalars(select(VtnVersion.object_type)))
+        for object_type in OBJECT_TYPES:
+            if object_type in present:
+                continue
+            try:
+                connection.execute(insert(VtnVersion).values(object_type=object_type, version=0))
+                connection.commit()
+            except IntegrityError:  # another process seeded it first
+                connection.rollback()
+
+
+_VERSIONS = select(VtnVersion.__table__.c.object_type, VtnVersion.__table__.c.version)
+
+
+def read_versions(connection: Connection, object_types: Sequence[str]) -> tuple[int, ...]:
+    """Return the change counters of ``object_types``, in that order, in one query."""
+    rows = {row[0]: row[1] for row in connection.execute(_VERSIONS)}
+    missing = [t for t in object_types if t not in rows]
+    if missing:
+        raise RuntimeError(f"vtn_version has no row for {missing}; run ensure_tables first")
+    return tuple(int(rows[t]) for t in object_types)
+
+
 @dataclass(frozen=True)
 class Filters:
     """Query filters of a listing; ``None`` means "do not filter on this"."""
@@ -133,9 +211,12 @@ def _now_text() -> str:
     return format_datetime(datetime.now(UTC))
 
 
-def _set_targets(session: Session, obj: VtnObject, targets: Iterable[str]) -> None:
+def _set_targets(
+    session: Session, obj: VtnObject, targets: Iterable[str], *, new: bool = False
+) -> None:
     unique = sorted(set(targets))
-    session.execute(delete(VtnTarget).where(VtnTarget.object_seq == obj.seq))
+    if not new:
+        session.execute(delete(VtnTarget).where(VtnTarget.object_seq == obj.seq))
     session.add_all(VtnTarget(object_seq=obj.seq, target=target) for target in unique)
     obj.targeted = bool(unique)
 
@@ -171,8 +252,9 @@ def insert_object(
     )
     session.add(obj)
     session.flush()
-    _set_targets(session, obj, targets)
+    _set_targets(session, obj, targets, new=True)
     session.flush()
+    _changed(session, object_type)
     return obj
 
 
@@ -193,6 +275,7 @@ def update_object(
     obj.modified = _now_text()
     _set_targets(session, obj, targets)
     session.flush()
+    _changed(session, obj.object_type)
     return obj
 
 
@@ -201,6 +284,7 @@ def delete_object(session: Session, obj: VtnObject) -> None:
     session.execute(delete(VtnTarget).where(VtnTarget.object_seq == obj.seq))
     session.delete(obj)
     session.flush()
+    _changed(session, obj.object_type)
 
 
 def get_object(session: Session, object_type: str, object_id: str) -> VtnObject | None:

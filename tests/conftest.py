@@ -5,11 +5,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Test helper modules (pypsa_peer, planning_fixtures, ...) are imported by name.
 sys.path.insert(0, str(Path(__file__).parent))
 
 DATA = Path(__file__).parent / "data"
+
+# Property tests draw the same examples on every run, so a CI result can be reproduced.
+settings.register_profile("offtake", derandomize=True, deadline=None)
+settings.load_profile("offtake")
 
 
 @pytest.fixture

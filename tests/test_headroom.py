@@ -51,18 +51,23 @@ def brute_events(curtailed: list[bool]) -> int:
 def bisect_headroom(
     demand: list[float], threshold: list[float], rate: float, years: float
 ) -> float:
-    """Largest L with rate(L) <= r, by plain bisection on the brute-force rate."""
+    """Largest L with rate(L) <= r, by plain bisection on the brute-force rate.
+
+    The brute-force rate is summed in floating point, so "<= r" allows a rounding error of
+    1e-12: on a plateau where the rate equals r exactly the answer is the plateau's far end.
+    """
+    slack = 1e-12
     high = max(1.0, max(t - d for d, t in zip(demand, threshold, strict=True)))
-    if brute_rate(demand, threshold, 1e-12 * high, years) > rate:
+    if brute_rate(demand, threshold, 1e-12 * high, years) > rate + slack:
         return 0.0
     for _ in range(200):  # bounded doubling until the rate exceeds r
-        if brute_rate(demand, threshold, high, years) > rate:
+        if brute_rate(demand, threshold, high, years) > rate + slack:
             break
         high *= 2.0
     low = 0.0
     for _ in range(200):
         mid = 0.5 * (low + high)
-        if brute_rate(demand, threshold, mid, years) <= rate:
+        if brute_rate(demand, threshold, mid, years) <= rate + slack:
             low = mid
         else:
             high = mid
@@ -565,3 +570,13 @@ def test_headroom_mw_lookup_names_missing_rate() -> None:
     result = headroom(hourly([6.0, 8.0]), 12.0, [0.0])
     with pytest.raises(KeyError, match=r"0\.5"):
         result.headroom_mw(0.5)
+
+
+def test_plateau_where_the_rate_equals_the_limit() -> None:
+    # 9 of 36 hours have no margin, so every load loses 9/36 = 25 % of its energy up to L = 1 MW,
+    # where the next 26 hours (margin 1 MW) start to be curtailed: the 25 % headroom is 1 MW.
+    demand = [0.0] * 36
+    threshold = [0.0] * 9 + [1.0] * 26 + [5.0]
+    result = headroom(hourly(demand), hourly(threshold), [0.25])
+    assert result.headroom_mw(0.25) == pytest.approx(1.0)
+    assert bisect_headroom(demand, threshold, 0.25, 36 / 8760) == pytest.approx(1.0)

@@ -98,7 +98,7 @@ def test_hydro_is_seasonal_and_future_plants_are_off(pk: scenario.Scenario) -> N
     assert monthly[8] > 5 * monthly[1]
     assert (pk.availability_pu["Dasu Stage-I (under construction)"] == 0).all()
     hydro_gwh = hydro.sum() / 1000
-    published_share = 0.3144  # FY25 hydel share of generation (Topline), see SOURCES.md
+    published_share = FACTS["profiles"]["hydro_share_of_generation"]
     assert abs(hydro_gwh / (FACTS["demand"]["annual_gwh"] * published_share) - 1) < 0.01
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -101,7 +100,3 @@ def to_utc_index(values: pd.Series, *, field: str, file: str) -> pd.DatetimeInde
         raise InputError(f"cannot parse timestamps: {exc}", file=file, field=field) from None
     return index
 
-
-def display_zone(name: str) -> ZoneInfo:
-    """Return the IANA zone used to display times to users, e.g. ``Asia/Karachi``."""
-    return ZoneInfo(name)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from offtake import scenario as scenario_mod
+from offtake.allocation import ALLOCATION_COLUMNS, PRIORITY_COLUMN
 from offtake.dispatch import Contracts, Dispatcher, DispatchPolicy, GridState, SiteState
 
 # site_id, zone, kind, firm_mw, interruptible_mw, max_curtailment_fraction, max_event_h,
@@ -104,25 +105,7 @@ def main(out: Path) -> None:
     frame["mean_event_h"] = np.where(
         events > 0, frame["curtailed_hours"] / np.maximum(events, 1), 0.0
     ).round(2)
-    order = [
-        "site_id",
-        "operator",
-        "zone",
-        "kind",
-        "firm_mw",
-        "interruptible_mw",
-        "allocated_mw",
-        "max_curtailment_fraction",
-        "max_curtailment_duration_h",
-        "annual_curtailment_limit",
-        "response_time_s",
-        "tariff_usd_per_mwh",
-        "expected_energy_mwh",
-        "curtailed_hours",
-        "curtailment_events",
-        "mean_event_h",
-        "priority_rule",
-    ]
+    order = [*ALLOCATION_COLUMNS, PRIORITY_COLUMN]
     frame[order].to_csv(out, index=False)
     print(
         f"wrote {out}: {len(frame)} sites, {frame['allocated_mw'].sum():,.0f} MW, "

@@ -23,11 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from offtake import scenario
-from offtake.planning import PlanOptions, read_sites
-from offtake.planning.model import build_model, grid_from_scenario, solve_model
+from offtake.planning import PlanOptions, plan, read_sites
 from offtake.planning.planner import resolve_step_limit
 
 
@@ -39,48 +36,37 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--time-limit-s", type=float, default=900.0)
     parser.add_argument("--skip-pypsa", action="store_true")
+    parser.add_argument("--method", choices=["auto", "simplex", "pdlp"], default="auto")
     args = parser.parse_args()
 
     s = scenario.load("pakistan-2025")
     folder = scenario.resolve_path("pakistan-2025")
     sites = read_sites(folder / "sites-illustrative.csv", s.zone_ids)
-    options = PlanOptions(cap_mw=2000.0, solver_options={"time_limit": args.time_limit_s})
+    options = PlanOptions(
+        cap_mw=2000.0, method=args.method, solver_options={"time_limit": args.time_limit_s}
+    )
     step, _ = resolve_step_limit(s, options)
 
     t0 = time.perf_counter()
-    grid = grid_from_scenario(s)
-    base = build_model(grid)
-    solve_model(base, what="baseline")
-    baseline_s = time.perf_counter() - t0
-    g0 = base.solution["gen"].transpose("time", "group").to_numpy()
-    unserved = base.solution["unserved"].transpose("time", "zone").to_numpy()
-    unserved = np.where(unserved > 1e-6, unserved, 0.0)
-    print(f"baseline (build + solve): {baseline_s:.1f} s", flush=True)
-
-    t0 = time.perf_counter()
-    model = build_model(
-        grid, sites, options, baseline_gen_mw=g0, step_limit_mw=step, unserved_mw=unserved
-    )
-    build_s = time.perf_counter() - t0
+    result = plan(s, sites, options, progress=lambda msg: print(f"  {msg}", flush=True))
+    total_s = time.perf_counter() - t0
+    t = result.timings_s
+    n = result.national
+    print(f"baseline dispatch (build + solve): {t['baseline_s']:.1f} s")
+    print(f"offtake build: {t['build_s']:.1f} s")
     print(
-        f"offtake build: {build_s:.1f} s, {model.nvars:,} variables, {model.ncons:,} constraints",
+        f"offtake solve: {t['solve_s']:.1f} s ({n['solver_method']}; relative primal-dual "
+        f"objective error {n['solver_objective_error_rel']:.1e}, primal infeasibility "
+        f"{n['solver_primal_infeasibility_rel']:.1e}), objective {n['objective_value']:,.0f}"
+    )
+    print(f"offtake build + solve: {t['build_s'] + t['solve_s']:.1f} s (target < 60 s)")
+    print(f"whole plan with baseline and results: {total_s:.1f} s")
+    print(
+        f"allocated {n['allocated_mw']:,.1f} MW, energy {n['energy_mwh']:,.0f} MWh, "
+        f"net margin {n['net_margin_usd']:,.0f} USD; peak memory {peak_mb():,.0f} MB",
         flush=True,
     )
-
-    t0 = time.perf_counter()
-    status = "optimal"
-    try:
-        value = solve_model(model, options.solver_options)
-    except Exception as exc:  # a time limit is reported, not raised
-        status, value = str(exc), float("nan")
-    solve_s = time.perf_counter() - t0
-    print(f"offtake solve: {solve_s:.1f} s ({status}), objective {value:,.0f}", flush=True)
-    print(
-        f"offtake build + solve: {build_s + solve_s:.1f} s (target < 60 s); peak memory "
-        f"{peak_mb():,.0f} MB",
-        flush=True,
-    )
-    del model, base
+    del result
 
     if not args.skip_pypsa:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))

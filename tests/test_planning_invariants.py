@@ -21,7 +21,7 @@ def case() -> tuple[Scenario, pd.DataFrame]:
     return s, read_sites(SITES, s.zone_ids)
 
 
-@pytest.fixture(scope="module", params=["lp", "milp", "energy"])
+@pytest.fixture(scope="module", params=["lp", "milp", "energy", "pdlp"])
 def result(request: pytest.FixtureRequest, case: tuple[Scenario, pd.DataFrame]) -> PlanResult:
     s, sites = case
     options = PlanOptions(
@@ -29,6 +29,7 @@ def result(request: pytest.FixtureRequest, case: tuple[Scenario, pd.DataFrame]) 
         max_curtailment_step_mw=STEP_MW,
         min_sizes=request.param == "milp",
         objective="energy" if request.param == "energy" else "margin",
+        method="pdlp" if request.param == "pdlp" else "auto",
     )
     return plan(s, sites, options)
 
@@ -178,19 +179,3 @@ def test_tighter_cap_binds_and_has_a_price(case: tuple[Scenario, pd.DataFrame]) 
     assert r.national["allocated_mw"] == pytest.approx(100.0, abs=TOL)
     cap = r.binding[r.binding["kind"] == "cap"]
     assert len(cap) == 1 and cap["worth_per_year"].iloc[0] > 0
-
-
-def test_chained_formulation_gives_the_same_plan(
-    case: tuple[Scenario, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The interior-point friendly form (per-interval copies of the allocation, served energy
-    # accumulated interval by interval) is the same LP: same allocation and margin.
-    import offtake.planning.model as planning_model
-
-    s, sites = case
-    options = PlanOptions(cap_mw=500.0, max_curtailment_step_mw=STEP_MW)
-    plain = plan(s, sites, options)
-    monkeypatch.setattr(planning_model, "CHAIN_ALLOCATION", True)
-    chained = plan(s, sites, options)
-    assert chained.national["net_margin_usd"] == pytest.approx(plain.national["net_margin_usd"], rel=1e-6)
-    assert chained.national["allocated_mw"] == pytest.approx(plain.national["allocated_mw"], rel=1e-6)

@@ -42,6 +42,13 @@ def register(app: typer.Typer) -> None:
                 help="Largest simultaneous curtailment step [MW] (default: planning data).",
             ),
         ] = None,
+        method: Annotated[
+            str,
+            typer.Option(
+                help="LP method: simplex (exact vertex and shadow prices), pdlp (first order, "
+                "for a year of hours), or auto (pdlp from 1,000 intervals, simplex below).",
+            ),
+        ] = "auto",
     ) -> None:
         """Plan how many MW each site gets, firm or interruptible.
 
@@ -55,6 +62,7 @@ def register(app: typer.Typer) -> None:
             objective=objective,  # type: ignore[arg-type]  # checked by PlanOptions
             min_sizes=min_sizes,
             max_curtailment_step_mw=max_step_mw,
+            method=method,  # type: ignore[arg-type]  # checked by PlanOptions
         )
         _progress(f"loading scenario {scenario}")
         s = scenario_mod.load(scenario)

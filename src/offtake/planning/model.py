@@ -8,7 +8,8 @@ flow, in a zonal transport model:
   one group (an exact reduction of the LP); must-run plants produce their available output
   and enter the zone balance as a constant.
 * ``flow[time, corridor]`` transfer from the corridor's ``from`` zone to its ``to`` zone [MW],
-  ``-reverse_mw <= flow <= forward_mw`` (written as constraints so that their duals are known).
+  ``-reverse_mw <= flow <= forward_mw`` as variable bounds; the shadow price of a limit is the
+  price difference across the corridor (see :func:`corridor_shadow_prices`).
 * ``firm[site]``, ``interruptible[site]`` the two tranches of a site's allocation [MW];
   ``served[time, site]`` the load served [MW]; ``drop[time, site]`` the fall of served load
   from the previous interval [MW]; ``build[site]`` (binary, with minimum sizes only).
@@ -18,18 +19,19 @@ Constraints (names as in the linopy model):
 * ``balance_<zone>``: generation + imports - exports = demand + served sites, every interval.
 * ``reserve``: the national reserve requirement is held as headroom on dispatchable,
   non-variable plants.
-* ``corridor_forward`` / ``corridor_reverse``: transfer limits.
 * ``request``: allocation <= the site's requested MW.
 * ``firm_share``: the firm tranche is the share of the allocation the site's terms never let
   the grid curtail, ``firm = (1 - max_curtailment_fraction) x allocation``. This is the
   curtailment-depth term: ``served >= (1 - max_curtailment_fraction) x allocation``.
-* ``firm``: the firm tranche is served in every interval, ``served >= firm``.
+* ``firm``: the firm tranche is served in every interval, ``served >= firm`` (only for sites
+  with a firm tranche, ``max_curtailment_fraction < 1``).
 * ``served_max``: ``served <= firm + interruptible``.
 * ``annual_curtailment``: curtailed energy over the period <= the site's annual limit times
   its allocated energy over the period.
 * ``national_cap``: the sum of allocations <= the programme cap.
-* ``step_drop`` and ``step``: the sum over sites of the drop of served load between two
-  consecutive intervals <= the contingency limit (omitted when it can never bind).
+* ``step_drop_<k>`` and ``step_<k>``: the sum over sites of the drop of served load between
+  two consecutive intervals <= the contingency limit, added by :func:`add_step_rows` for the
+  intervals where a solution without them breaks it (omitted when it can never bind).
 * ``min_size_low`` / ``min_size_high``: with minimum sizes, each site gets nothing or at
   least its smallest useful size (a MILP).
 * ``no_subsidy_<k>``: see below.
@@ -54,6 +56,7 @@ energy objective, which does not see costs.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import warnings
@@ -69,18 +72,38 @@ import xarray as xr
 from offtake.errors import InputError, OfftakeError
 from offtake.scenario import Scenario
 
-__all__ = ["Grid", "PlanOptions", "SolveError", "build_model", "grid_from_scenario", "solve_model"]
+__all__ = [
+    "Grid",
+    "PlanOptions",
+    "SolveError",
+    "add_step_rows",
+    "build_model",
+    "corridor_shadow_prices",
+    "grid_from_scenario",
+    "solution_quality",
+    "solve_model",
+    "step_can_bind",
+    "step_excess_mw",
+]
 
 Objective = Literal["margin", "energy"]
+Method = Literal["auto", "simplex", "pdlp"]
+
+#: With ``method="auto"``, plans of at least this many intervals are solved with PDLP, shorter
+#: ones with dual simplex [-].
+PDLP_FROM_INTERVALS = 1000
+
+#: PDLP stops at this relative primal-dual gap (and the same relative feasibility) [-].
+PDLP_TOLERANCE = 1e-7
+
+#: A first-order solution is accepted when HiGHS measures its relative primal-dual objective
+#: error and its largest relative primal infeasibility at or below this [-].
+PDLP_ACCEPT = 1e-5
 
 #: Penalty on baseline reserve shortfall, as a multiple of the dearest marginal cost; any
 #: redispatch saves less than the dearest cost per MWh, so the baseline holds all the
 #: reserve it can before it saves fuel [-].
 SHORTFALL_PENALTY_FACTOR = 100.0
-
-#: Give every interval its own copy of each site's allocation (see ``_add_sites``); an
-#: equivalent formulation for interior-point solvers, off by default (dual simplex is used).
-CHAIN_ALLOCATION = False
 
 
 class SolveError(OfftakeError):
@@ -105,6 +128,11 @@ class PlanOptions:
         scenario's planning data file, else the scenario's largest unit.
     no_subsidy
         Enforce the no-subsidy rule (on by default; off only to study its cost).
+    method
+        ``simplex``: HiGHS dual simplex, an exact vertex with exact shadow prices; ``pdlp``:
+        HiGHS's first-order PDLP, to a relative primal-dual gap of ``PDLP_TOLERANCE`` (the
+        allocation and energy to that accuracy, shadow prices approximate); ``auto``: PDLP
+        for plans of ``PDLP_FROM_INTERVALS`` intervals or more, simplex below and for MILPs.
     solver_options
         Extra options passed to HiGHS.
     """
@@ -114,7 +142,16 @@ class PlanOptions:
     min_sizes: bool = False
     max_curtailment_step_mw: float | None = None
     no_subsidy: bool = True
+    method: Method = "auto"
     solver_options: dict[str, float | int | str] = field(default_factory=dict)
+
+    def resolved_method(self, n_intervals: int) -> Literal["simplex", "pdlp"]:
+        """Return the LP method used for a plan of ``n_intervals`` intervals."""
+        if self.min_sizes:
+            return "simplex"  # integer choices need branch and bound on simplex
+        if self.method == "auto":
+            return "pdlp" if n_intervals >= PDLP_FROM_INTERVALS else "simplex"
+        return self.method
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.cap_mw) or self.cap_mw < 0:
@@ -122,6 +159,15 @@ class PlanOptions:
         if self.objective not in ("margin", "energy"):
             raise InputError(
                 f"must be 'margin' or 'energy', got '{self.objective}'", field="objective"
+            )
+        if self.method not in ("auto", "simplex", "pdlp"):
+            raise InputError(
+                f"must be 'auto', 'simplex' or 'pdlp', got '{self.method}'", field="method"
+            )
+        if self.method == "pdlp" and self.min_sizes:
+            raise InputError(
+                "minimum sizes make the plan a MILP, which PDLP cannot solve; use 'simplex'",
+                field="method",
             )
         step = self.max_curtailment_step_mw
         if step is not None and (not np.isfinite(step) or step < 0):
@@ -259,7 +305,6 @@ def build_model(
     options: PlanOptions | None = None,
     *,
     baseline_gen_mw: np.ndarray | None = None,
-    step_limit_mw: float | None = None,
     fixed_build: pd.Series | None = None,
     reserve_mw: np.ndarray | None = None,
     unserved_mw: np.ndarray | None = None,
@@ -277,8 +322,6 @@ def build_model(
         Planning choices; needed when ``sites`` is given.
     baseline_gen_mw
         Baseline output per interval and group [MW], needed for the no-subsidy rule.
-    step_limit_mw
-        Contingency limit on the simultaneous curtailment step [MW]; None for no limit.
     fixed_build
         Per site, True or False: fix the minimum-size choices (to read duals after a MILP).
     reserve_mw
@@ -309,17 +352,19 @@ def build_model(
     flow = None
     if len(grid.corridors):
         corr_ix = grid.corridors.index
-        flow = m.add_variables(coords=[time, corr_ix], name="flow")
-        fwd = xr.DataArray(grid.corridors["forward_mw"].to_numpy(dtype=float), coords=[corr_ix])
-        rev = xr.DataArray(grid.corridors["reverse_mw"].to_numpy(dtype=float), coords=[corr_ix])
-        m.add_constraints(flow <= fwd, name="corridor_forward")
-        m.add_constraints(flow >= -rev, name="corridor_reverse")
+        fwd = grid.corridors["forward_mw"].to_numpy(dtype=float)
+        rev = grid.corridors["reverse_mw"].to_numpy(dtype=float)
+        flow = m.add_variables(
+            lower=xr.DataArray(np.broadcast_to(-rev, (n_t, len(corr_ix))), coords=[time, corr_ix]),
+            upper=xr.DataArray(np.broadcast_to(fwd, (n_t, len(corr_ix))), coords=[time, corr_ix]),
+            name="flow",
+        )
 
     served = None
     if sites is not None:
         if options is None:
             raise ValueError("options are needed when sites are given")
-        served = _add_sites(m, grid, sites, options, time, step_limit_mw, fixed_build)
+        served = _add_sites(m, grid, sites, options, time, fixed_build)
 
     if sites is None:
         unserved = m.add_variables(
@@ -415,7 +460,6 @@ def _add_sites(
     sites: pd.DataFrame,
     options: PlanOptions,
     time: pd.RangeIndex,
-    step_limit_mw: float | None,
     fixed_build: pd.Series | None,
 ) -> linopy.Variable:
     site_ix = pd.Index(sites.index, name="site")
@@ -447,36 +491,19 @@ def _add_sites(
     m.add_constraints(allocation <= da(upper), name="request")
     m.add_constraints(da(frac) * firm - da(1.0 - frac) * interruptible == 0.0, name="firm_share")
     n_t = len(time)
-    if CHAIN_ALLOCATION and n_t > 1:
-        # each interval sees its own copy of the allocation, equal to the previous one: the
-        # same LP, but without columns that touch every interval (interior-point friendly)
-        held = m.add_variables(lower=0.0, coords=[time, site_ix], name="allocation_held")
-        first = _not_first(time, site_ix)
-        m.add_constraints(held - held.shift(time=1) == 0.0, name="allocation_chain", mask=first)
-        m.add_constraints(held.isel(time=0) - allocation == 0.0, name="allocation_start")
-        m.add_constraints(served - da(1.0 - frac) * held >= 0.0, name="firm")
-        m.add_constraints(served - held <= 0.0, name="served_max")
-    else:
-        m.add_constraints(served - firm >= 0.0, name="firm")
-        m.add_constraints(served - allocation <= 0.0, name="served_max")
+    has_firm = frac < 1.0
+    if has_firm.any():
+        m.add_constraints(
+            served - firm >= 0.0,
+            name="firm",
+            mask=xr.DataArray(np.broadcast_to(has_firm, (n_t, len(site_ix))), coords=[time, site_ix]),
+        )
+    m.add_constraints(served - allocation <= 0.0, name="served_max")
     horizon_h = n_t * grid.duration_h
-    if CHAIN_ALLOCATION and n_t > 1:
-        # served energy accumulated interval by interval, so no row touches every interval
-        kept = m.add_variables(lower=0.0, coords=[time, site_ix], name="served_energy_so_far")
-        first = _not_first(time, site_ix)
-        m.add_constraints(
-            kept - kept.shift(time=1) - served * grid.duration_h == 0.0, name="energy_chain", mask=first
-        )
-        m.add_constraints(kept.isel(time=0) - served.isel(time=0) * grid.duration_h == 0.0, name="energy_start")
-        m.add_constraints(
-            kept.isel(time=n_t - 1) - da((1.0 - limit) * horizon_h) * held.isel(time=n_t - 1) >= 0.0,
-            name="annual_curtailment",
-        )
-    else:
-        m.add_constraints(
-            (served * grid.duration_h).sum("time") - da((1.0 - limit) * horizon_h) * allocation >= 0.0,
-            name="annual_curtailment",
-        )
+    m.add_constraints(
+        (served * grid.duration_h).sum("time") - da((1.0 - limit) * horizon_h) * allocation >= 0.0,
+        name="annual_curtailment",
+    )
     m.add_constraints(allocation.sum() <= options.cap_mw, name="national_cap")
 
     if options.min_sizes:
@@ -494,24 +521,135 @@ def _add_sites(
                 allocation.sel(site=sized) - high * build <= 0.0, name="min_size_high"
             )
 
-    if step_limit_mw is not None and n_t > 1:
-        largest_drop = min(float(np.sum(upper * frac)), options.cap_mw)
-        if largest_drop > step_limit_mw:
-            drop = m.add_variables(lower=0.0, coords=[time, site_ix], name="drop")
-            previous = served.shift(time=1)
-            with warnings.catch_warnings():
-                warnings.simplefilter(
-                    "ignore"
-                )  # the first interval has no previous one: its term is absent
-                m.add_constraints(drop + served - previous >= 0.0, name="step_drop")
-            m.add_constraints(drop.sum("site") <= step_limit_mw, name="step")
     return served
 
 
-def _not_first(time: pd.RangeIndex, site_ix: pd.Index) -> xr.DataArray:
-    mask = np.ones((len(time), len(site_ix)), dtype=bool)
-    mask[0, :] = False
-    return xr.DataArray(mask, coords=[time, site_ix])
+def step_can_bind(
+    sites: pd.DataFrame, options: PlanOptions, step_limit_mw: float | None, n_intervals: int
+) -> bool:
+    """Whether the sites could ever drop more than the step limit between two intervals.
+
+    Parameters
+    ----------
+    sites
+        Candidate sites.
+    options
+        Planning choices (the cap bounds the sum of allocations).
+    step_limit_mw
+        Contingency limit on the simultaneous curtailment step [MW]; None for no limit.
+    n_intervals
+        Number of intervals of the plan.
+
+    Returns
+    -------
+    bool
+        False when the step rows can be left out: no limit, a single interval, or a limit
+        above the deepest curtailment the sites' terms and the cap allow.
+    """
+    if step_limit_mw is None or n_intervals < 2:
+        return False
+    requested = sites["requested_mw"].to_numpy(dtype=float)
+    frac = sites["max_curtailment_fraction"].to_numpy(dtype=float)
+    return min(float(np.sum(requested * frac)), options.cap_mw) > step_limit_mw
+
+
+def step_excess_mw(served_mw: np.ndarray, step_limit_mw: float) -> np.ndarray:
+    """How far each interval's simultaneous curtailment step exceeds the limit.
+
+    Parameters
+    ----------
+    served_mw
+        Served load per interval and site [MW], shape (time, site).
+    step_limit_mw
+        Contingency limit on the sum over sites of the drop from the previous interval [MW].
+
+    Returns
+    -------
+    numpy.ndarray
+        Excess per interval [MW] (0 where the limit holds; the first interval has none).
+    """
+    drop = np.clip(served_mw[:-1] - served_mw[1:], 0.0, None).sum(axis=1)
+    return np.concatenate([[0.0], np.clip(drop - step_limit_mw, 0.0, None)])
+
+
+def add_step_rows(
+    m: linopy.Model, intervals: np.ndarray, step_limit_mw: float, round_no: int
+) -> None:
+    """Add the curtailment-step limit for the given intervals.
+
+    For each interval ``t`` in ``intervals`` (``t >= 1``), ``drop[t, site] >= served[t-1, site]
+    - served[t, site]`` and ``sum_site drop[t, site] <= step_limit_mw``. The planner adds these
+    rows only where a solution without them breaks the limit (a relaxation whose optimum,
+    once it keeps the limit everywhere, is the optimum with every row present).
+
+    Parameters
+    ----------
+    m
+        A model built by :func:`build_model` with sites.
+    intervals
+        Positions of the intervals to limit.
+    step_limit_mw
+        Contingency limit [MW].
+    round_no
+        Suffix of the new names: ``drop_<k>``, ``step_drop_<k>``, ``step_<k>``.
+    """
+    served = m.variables["served"]
+    time = served.indexes["time"]
+    sites = served.indexes["site"]
+    rows = np.asarray(intervals, dtype=int)
+    rows = rows[rows >= 1]
+    if not len(rows):
+        return
+    at = np.zeros(len(time), dtype=bool)
+    at[rows] = True
+    at_time = xr.DataArray(at, coords=[time])
+    at_cell = xr.DataArray(np.repeat(at[:, None], len(sites), axis=1), coords=[time, sites])
+    drop = m.add_variables(lower=0.0, coords=[time, sites], name=f"drop_{round_no}", mask=at_cell)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the first interval has no previous one (never limited)
+        m.add_constraints(
+            drop + served - served.shift(time=1) >= 0.0, name=f"step_drop_{round_no}", mask=at_cell
+        )
+    m.add_constraints(drop.sum("site") <= step_limit_mw, name=f"step_{round_no}", mask=at_time)
+
+
+def corridor_shadow_prices(
+    grid: Grid, flow_mw: np.ndarray, zone_price: np.ndarray, tolerance_mw: float = 1e-3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shadow prices of the corridor limits, read from the zone prices.
+
+    A corridor limit is a bound on its flow variable; by the optimality conditions its
+    shadow price is the price difference across the corridor when the flow sits at the
+    limit, and zero otherwise.
+
+    Parameters
+    ----------
+    grid
+        The reduced grid.
+    flow_mw
+        Flow per interval and corridor [MW], shape (time, corridor).
+    zone_price
+        Price of each zone's balance per interval, in objective units per MW (the dual of
+        ``balance_<zone>``, sign as in the objective's sense), shape (time, zone).
+    tolerance_mw
+        A flow this close to its limit counts as at the limit [MW].
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Forward and reverse shadow prices, shape (time, corridor), >= 0.
+    """
+    pos = {z: i for i, z in enumerate(grid.zones)}
+    frm = np.array([pos[z] for z in grid.corridors["from_zone"]], dtype=int)
+    to = np.array([pos[z] for z in grid.corridors["to_zone"]], dtype=int)
+    fwd = grid.corridors["forward_mw"].to_numpy(dtype=float)
+    rev = grid.corridors["reverse_mw"].to_numpy(dtype=float)
+    gain = zone_price[:, to] - zone_price[:, frm]
+    at_fwd = flow_mw >= fwd - tolerance_mw - 1e-9 * fwd
+    at_rev = flow_mw <= -rev + tolerance_mw + 1e-9 * rev
+    forward = np.where(at_fwd, np.clip(gain, 0.0, None), 0.0)
+    reverse = np.where(at_rev, np.clip(-gain, 0.0, None), 0.0)
+    return forward, reverse
 
 
 def _add_no_subsidy(
@@ -544,7 +682,11 @@ def _add_no_subsidy(
 
 
 def solve_model(
-    m: linopy.Model, options: dict[str, float | int | str] | None = None, *, what: str = "plan"
+    m: linopy.Model,
+    options: dict[str, float | int | str] | None = None,
+    *,
+    what: str = "plan",
+    method: Literal["simplex", "pdlp"] = "simplex",
 ) -> float:
     """Solve with HiGHS and return the objective value.
 
@@ -556,6 +698,12 @@ def solve_model(
         HiGHS options.
     what
         Name of the problem for error messages.
+    method
+        ``simplex`` (HiGHS chooses; dual simplex for these LPs) or ``pdlp`` (first order,
+        without presolve so that the duals stay those PDLP computed). HiGHS marks a PDLP
+        result "unknown" when its dual is less accurate than the simplex tolerances; it is
+        accepted when the relative primal-dual objective error and primal infeasibility are
+        within ``PDLP_ACCEPT`` (see :func:`solution_quality`).
 
     Returns
     -------
@@ -568,10 +716,26 @@ def solve_model(
         If no optimum is found.
     """
     opts: dict[str, Any] = {"output_flag": False}
+    if method == "pdlp":
+        opts.update(solver="pdlp", presolve="off", pdlp_optimality_tolerance=PDLP_TOLERANCE)
     opts.update(options or {})
-    with _solver_chatter_to_stderr():
-        status, condition = m.solve(solver_name="highs", io_api="direct", **opts)
-    if status != "ok" or condition != "optimal":
+    linopy_log = logging.getLogger("linopy")
+    level = linopy_log.level
+    if method == "pdlp":  # linopy warns that the status is "unknown"; judged below instead
+        linopy_log.setLevel(logging.ERROR)
+    try:
+        with _solver_chatter_to_stderr():
+            status, condition = m.solve(solver_name="highs", io_api="direct", **opts)
+    finally:
+        linopy_log.setLevel(level)
+    accepted = condition == "optimal"
+    if method == "pdlp" and status == "ok" and condition == "unknown":
+        quality = solution_quality(m)
+        accepted = (
+            quality["objective_error_rel"] <= PDLP_ACCEPT
+            and quality["primal_infeasibility_rel"] <= PDLP_ACCEPT
+        )
+    if status != "ok" or not accepted:
         hint = ""
         if condition in ("infeasible", "infeasible_or_unbounded"):
             hint = (
@@ -579,11 +743,41 @@ def solve_model(
                 if what == "baseline"
                 else ": the constraints admit no plan"
             )
+        elif method == "pdlp":
+            hint = " (PDLP did not reach the required accuracy; try method 'simplex')"
         raise SolveError(f"{what}: the solver ended with status {status}, {condition}{hint}")
     value = m.objective.value
     if value is None:
         raise SolveError(f"{what}: the solver returned no objective value")
     return float(value)
+
+
+def solution_quality(m: linopy.Model) -> dict[str, float]:
+    """Accuracy of the last solve as HiGHS measures it.
+
+    Parameters
+    ----------
+    m
+        A model solved by :func:`solve_model`.
+
+    Returns
+    -------
+    dict
+        ``objective_error_rel`` (relative gap between primal and dual objective [-]),
+        ``primal_infeasibility_rel`` and ``dual_infeasibility_rel`` (largest relative
+        violations [-]); NaN where HiGHS reports none.
+    """
+    info = m.solver_model.getInfo() if m.solver_model is not None else None
+
+    def value(name: str) -> float:
+        v = float(getattr(info, name, float("nan"))) if info is not None else float("nan")
+        return v if np.isfinite(v) and v >= 0 else float("nan")
+
+    return {
+        "objective_error_rel": value("primal_dual_objective_error"),
+        "primal_infeasibility_rel": value("max_relative_primal_infeasibility"),
+        "dual_infeasibility_rel": value("max_relative_dual_infeasibility"),
+    }
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import linopy
 import numpy as np
@@ -11,7 +12,19 @@ import pandas as pd
 import xarray as xr
 
 from offtake.planning.defaults import planning_defaults
-from offtake.planning.model import Grid, PlanOptions, build_model, grid_from_scenario, solve_model
+from offtake.planning.model import (
+    Grid,
+    PlanOptions,
+    SolveError,
+    add_step_rows,
+    build_model,
+    corridor_shadow_prices,
+    grid_from_scenario,
+    solution_quality,
+    solve_model,
+    step_can_bind,
+    step_excess_mw,
+)
 from offtake.planning.results import PlanResult, curtailment_stats
 from offtake.scenario import Scenario
 from offtake.timeutil import HOURS_PER_YEAR
@@ -22,6 +35,16 @@ ProgressFn = Callable[[str], None]
 
 #: A dual smaller than this (in objective units per MW) counts as not binding [-].
 BINDING_TOLERANCE = 1e-7
+
+#: With PDLP, duals are accurate to about this share of the largest objective coefficient;
+#: smaller ones count as not binding [-].
+PDLP_BINDING_SHARE = 1e-4
+
+#: With PDLP, allocations below this are read as zero [MW].
+PDLP_ZERO_MW = 1e-3
+
+#: A curtailment step this far above the limit counts as breaking it [MW].
+STEP_TOLERANCE_MW = 1e-3
 
 
 def _quiet(_: str) -> None:
@@ -132,15 +155,19 @@ def plan(
         sites,
         options,
         baseline_gen_mw=g0,
-        step_limit_mw=step_limit,
         reserve_mw=reserve,
         unserved_mw=unserved,
     )
     timings["build_s"] = time.perf_counter() - t0
     kind = "MILP" if options.min_sizes and "build" in model.variables else "LP"
-    say(f"solving the {kind}: {model.nvars:,} variables, {model.ncons:,} constraints")
+    method = options.resolved_method(n_t)
+    limit = step_limit if step_can_bind(sites, options, step_limit, n_t) else None
+    say(
+        f"solving the {kind} with {'PDLP' if method == 'pdlp' else 'simplex'}: "
+        f"{model.nvars:,} variables, {model.ncons:,} constraints"
+    )
     t0 = time.perf_counter()
-    objective_value = solve_model(model, options.solver_options)
+    objective_value = _solve_keeping_step(model, options, method, limit, say)
     if options.objective == "energy":
         duals_model = model
         dual_frames = _duals(model)
@@ -158,7 +185,7 @@ def plan(
             sense="max",
             overwrite=True,
         )
-        solve_model(model, options.solver_options)
+        _solve_keeping_step(model, options, method, limit, say)
     timings["solve_s"] = time.perf_counter() - t0
 
     if kind == "MILP":
@@ -170,12 +197,12 @@ def plan(
             sites,
             options,
             baseline_gen_mw=g0,
-            step_limit_mw=step_limit,
             reserve_mw=reserve,
             unserved_mw=unserved,
             fixed_build=_fixed_choices(sites, built),
         )
-        solve_model(fixed, options.solver_options, what="plan with fixed sizes")
+        _copy_step_rows(model, fixed, limit)
+        _solve_keeping_step(fixed, options, method, limit, say, what="plan with fixed sizes")
         timings["duals_s"] = time.perf_counter() - t0
         duals_model = fixed
         dual_frames = _duals(fixed)
@@ -201,6 +228,71 @@ def plan(
         timings,
         notes,
     )
+
+
+#: Most rounds of adding curtailment-step rows where a solution breaks the limit [-].
+MAX_STEP_ROUNDS = 20
+
+
+def _solve_keeping_step(
+    model: linopy.Model,
+    options: PlanOptions,
+    method: Literal["simplex", "pdlp"],
+    step_limit: float | None,
+    say: ProgressFn,
+    *,
+    what: str = "plan",
+) -> float:
+    """Solve; add step rows where the solution breaks the step limit, and solve again.
+
+    Without step rows the model is a relaxation; once its optimum keeps the limit in every
+    interval it is the optimum of the model with every row, so only the intervals where the
+    limit would bind get rows.
+    """
+    value = solve_model(model, options.solver_options, what=what, method=method)
+    if step_limit is None:
+        return value
+    rounds = sum(1 for name in model.constraints if _is_step_row(str(name)))
+    tolerance = STEP_TOLERANCE_MW + 1e-6 * step_limit
+    limited = np.zeros(model.variables["served"].sizes["time"], dtype=bool)
+    for name in model.constraints:
+        if _is_step_row(str(name)):
+            limited |= model.constraints[name].labels.to_numpy() >= 0
+    for _ in range(MAX_STEP_ROUNDS):
+        served = model.solution["served"].transpose("time", "site").to_numpy()
+        excess = step_excess_mw(served, step_limit)
+        over = np.flatnonzero((excess > tolerance) & ~limited)
+        if not len(over):  # where rows exist, any excess left is the solver's tolerance
+            return value
+        say(
+            f"curtailment step above {step_limit:,.0f} MW in {len(over)} intervals: adding "
+            "the step limit there and solving again"
+        )
+        # the neighbours too: limiting one step often moves the drop to the next interval
+        near = np.unique(np.concatenate([over - 1, over, over + 1]))
+        near = near[(near >= 1) & (near < served.shape[0])]
+        near = near[~limited[near]]
+        limited[near] = True
+        add_step_rows(model, near, step_limit, rounds)
+        rounds += 1
+        value = solve_model(model, options.solver_options, what=what, method=method)
+    raise SolveError(
+        f"{what}: the curtailment step limit still broken after {MAX_STEP_ROUNDS} rounds"
+    )
+
+
+def _is_step_row(name: str) -> bool:
+    return name.startswith("step_") and name[5:].isdigit()
+
+
+def _copy_step_rows(source: linopy.Model, target: linopy.Model, step_limit: float | None) -> None:
+    """Give ``target`` the step rows ``source`` needed (the same intervals)."""
+    if step_limit is None:
+        return
+    for name in source.constraints:
+        if _is_step_row(str(name)):
+            mask = source.constraints[name].labels.to_numpy() >= 0
+            add_step_rows(target, np.flatnonzero(mask), step_limit, int(str(name)[5:]))
 
 
 def _fixed_choices(sites: pd.DataFrame, built: pd.Series) -> pd.Series:
@@ -250,13 +342,26 @@ def _results(
     horizon_h = n_t * dt
     annual = HOURS_PER_YEAR / horizon_h
     sol = model.solution
+    method = options.resolved_method(n_t)
+    # PDLP's values carry its tolerance; below these they are read as zero
+    zero_mw = PDLP_ZERO_MW if method == "pdlp" else 1e-6
+    if method == "pdlp":
+        top = (
+            float(sites["tariff_usd_per_mwh"].max()) if options.objective == "margin" else 1.0
+        )
+        tolerance = PDLP_BINDING_SHARE * top * dt
+    else:
+        tolerance = BINDING_TOLERANCE
     firm = sol["firm"].to_series().reindex(sites.index).to_numpy(dtype=float)
     intr = sol["interruptible"].to_series().reindex(sites.index).to_numpy(dtype=float)
-    firm = np.where(firm > 1e-6, firm, 0.0)
-    intr = np.where(intr > 1e-6, intr, 0.0)
+    firm = np.where(firm > zero_mw, firm, 0.0)
+    intr = np.where(intr > zero_mw, intr, 0.0)
     allocated = firm + intr
     served = sol["served"].transpose("time", "site").to_numpy()
     served = np.clip(served, 0.0, None)
+    # within the solver's accuracy of the allocation (or of zero) is at it
+    served = np.where(np.abs(served - allocated[None, :]) <= zero_mw, allocated[None, :], served)
+    served = np.where(served <= zero_mw, 0.0, served)
     served_df = pd.DataFrame(served, index=index, columns=sites.index)
     gen = sol["gen"].transpose("time", "group").to_numpy()
     plant_out = _plant_output(scenario, grid, gen)
@@ -398,6 +503,8 @@ def _results(
         "exchange_rate_pkr_per_usd": scenario.exchange_rate_pkr_per_usd,
         "variables": int(model.nvars),
         "constraints": int(model.ncons),
+        "solver_method": "HiGHS PDLP" if method == "pdlp" else "HiGHS simplex",
+        **{f"solver_{k}": v for k, v in solution_quality(model).items()},
     }
 
     price_cols = {}
@@ -406,7 +513,16 @@ def _results(
         if key in duals:
             price_cols[z] = np.abs(duals[key]) / dt
     prices = pd.DataFrame(price_cols, index=index)
-    binding = _binding(grid, sites, duals, annual, options.objective, step_limit)
+    binding = _binding(
+        grid,
+        sites,
+        duals,
+        annual,
+        options.objective,
+        step_limit,
+        flow.to_numpy(dtype=float) if len(grid.corridors) else None,
+        tolerance,
+    )
     return PlanResult(
         scenario_name=scenario.name,
         objective=options.objective,
@@ -471,13 +587,16 @@ def _binding(
     annual: float,
     objective: str,
     step_limit: float | None,
+    flow_mw: np.ndarray | None,
+    tolerance: float,
 ) -> pd.DataFrame:
     unit = "USD/yr per MW" if objective == "margin" else "MWh/yr per MW"
     rows: list[dict[str, object]] = []
 
     def add(name: str, kind: str, values: np.ndarray) -> None:
-        v = np.abs(np.atleast_1d(values))
-        hours = int((v > BINDING_TOLERANCE).sum())
+        v = np.abs(np.nan_to_num(np.atleast_1d(values)))
+        v = np.where(v > tolerance, v, 0.0)
+        hours = int((v > 0).sum())
         if hours:
             rows.append(
                 {
@@ -489,9 +608,10 @@ def _binding(
                 }
             )
 
-    for key, label in (("corridor_forward", "forward"), ("corridor_reverse", "reverse")):
-        if key in duals:
-            d = duals[key]
+    if flow_mw is not None and all(f"balance_{z}" in duals for z in grid.zones):
+        price = np.column_stack([np.abs(duals[f"balance_{z}"]) for z in grid.zones])
+        limits = corridor_shadow_prices(grid, flow_mw, price)
+        for label, d in zip(("forward", "reverse"), limits, strict=True):
             for j, cid in enumerate(grid.corridors.index):
                 c = grid.corridors.loc[cid]
                 arrow = (
@@ -502,8 +622,13 @@ def _binding(
                 add(f"corridor {cid} {arrow}", "corridor", d[:, j])
     if "national_cap" in duals:
         add("national cap", "cap", duals["national_cap"])
-    if "step" in duals:
-        add(f"curtailment step limit ({step_limit:,.0f} MW)", "contingency", duals["step"])
+    step_duals = [np.nan_to_num(v) for k, v in duals.items() if _is_step_row(k)]
+    if step_duals:
+        add(
+            f"curtailment step limit ({step_limit:,.0f} MW)",
+            "contingency",
+            np.concatenate([v.ravel() for v in step_duals]),
+        )
     if "reserve" in duals:
         add("reserve requirement", "reserve", duals["reserve"])
     tariffs = sorted(set(sites["tariff_usd_per_mwh"].astype(float).tolist()))

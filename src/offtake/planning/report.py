@@ -180,7 +180,8 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
         f"{result.horizon_h:,.0f} h; "
         "curtailment step limit "
         f"{'none' if result.step_limit_mw is None else f'{result.step_limit_mw:,.0f} MW'}"
-        f"{' (' + esc(result.step_source) + ')' if result.step_source else ''}.</p>",
+        f"{' (' + esc(result.step_source) + ')' if result.step_source else ''}. "
+        f"{esc(_solver_line(result.national))}</p>",
         "<div>"
         + "".join(f"<span class='kpi'>{esc(k)}<b>{esc(v)}</b></span>" for k, v in kpis)
         + "</div>",
@@ -259,6 +260,24 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
     )
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _solver_line(national: dict[str, Any]) -> str:
+    """Say how the plan was solved and how accurately."""
+    method = str(national.get("solver_method", ""))
+    if not method:
+        return ""
+    gap = national.get("solver_objective_error_rel")
+    line = f"Solved with {method}"
+    if isinstance(gap, float) and np.isfinite(gap):
+        line += f" (relative primal-dual objective error {gap:.1e})"
+    if "PDLP" in method:
+        line += (
+            "; a first-order method: the allocation and energy are accurate to that gap, "
+            "shadow prices approximately, and where several dual solutions are optimal the "
+            "one shown may differ from a simplex vertex"
+        )
+    return line + "."
 
 
 def write_report(result: PlanResult, path: str | Path) -> Path:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from offtake.risk.inputs import RiskParameters
+
 __all__ = ["BlockResult", "RiskModel", "simulate_block"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -82,23 +84,10 @@ class RiskModel:
     ai_revenue_usd_per_mwh: float  # at the starting GPU-hour price
     ai_other_opex_usd_per_mwh: float
     ai_depreciation_usd_per_mwh: float
-    # stochastic parameters
-    btc_drift_per_year: float
-    btc_volatility_per_year: float
-    btc_student_t_df: float
-    hashrate_trend_per_year: float
-    hashrate_elasticity_per_year: float
-    hashrate_reference_hashcost_usd_per_ph_day: float
-    hashrate_volatility_per_year: float
-    hashrate_price_correlation: float
-    fee_volatility_per_month: float
-    demand_growth_mean_per_year: float
-    demand_growth_sd_per_year: float
-    solar_additions_mean_mw_per_year: float
-    solar_additions_sd_mw_per_year: float
+    # stochastic drivers (risk.toml) and the AI price path
+    drivers: RiskParameters
     ai_price_trend_per_year: float
     ai_price_volatility_per_year: float
-    leave_after_months: int
 
     @property
     def n_sites(self) -> int:
@@ -144,7 +133,7 @@ def _draws(model: RiskModel, block: int, n_paths: int) -> dict[str, FloatArray]:
         np.random.PCG64(np.random.SeedSequence(model.seed, spawn_key=(block,)))
     )
     m = model.n_months
-    df = model.btc_student_t_df
+    df = model.drivers.btc_student_t_df
     return {
         "price": rng.standard_t(df, size=(n_paths, m)) * np.sqrt((df - 2.0) / df),
         "hash": rng.standard_normal((n_paths, m)),
@@ -160,12 +149,12 @@ def _market_paths(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """BTC price [USD], hashrate shocks, fees [BTC/block] and GPU-price factor, each [B, M]."""
     dt = 1.0 / 12.0
-    sig = model.btc_volatility_per_year
-    log_ret = (model.btc_drift_per_year - 0.5 * sig * sig) * dt + sig * np.sqrt(dt) * d["price"]
+    sig = model.drivers.btc_volatility_per_year
+    log_ret = (model.drivers.btc_drift_per_year - 0.5 * sig * sig) * dt + sig * np.sqrt(dt) * d["price"]
     price = model.btc_price_usd * np.exp(np.cumsum(log_ret, axis=1))
-    rho = model.hashrate_price_correlation
+    rho = model.drivers.hashrate_price_correlation
     hash_shock = rho * d["price"] + np.sqrt(1.0 - rho * rho) * d["hash"]
-    sig_f = model.fee_volatility_per_month
+    sig_f = model.drivers.fee_volatility_per_month
     fees = model.fees_btc_per_block * np.exp(sig_f * d["fee"] - 0.5 * sig_f * sig_f)
     sig_a = model.ai_price_volatility_per_year
     log_a = (model.ai_price_trend_per_year - 0.5 * sig_a * sig_a) * dt + sig_a * np.sqrt(dt) * d[
@@ -185,10 +174,10 @@ def _available_energy(model: RiskModel, d: dict[str, FloatArray]) -> tuple[Float
     moy = model.month_of_year
     t = model.years_from_start  # [M]
     growth = (
-        model.demand_growth_mean_per_year + model.demand_growth_sd_per_year * d["demand"]
+        model.drivers.demand_growth_mean_per_year + model.drivers.demand_growth_sd_per_year * d["demand"]
     )  # [B]
     solar_rate = np.maximum(
-        model.solar_additions_mean_mw_per_year + model.solar_additions_sd_mw_per_year * d["solar"],
+        model.drivers.solar_additions_mean_mw_per_year + model.drivers.solar_additions_sd_mw_per_year * d["solar"],
         0.0,
     )  # [B]
     extra_demand = (growth[:, None] * t[None, :]).astype(f32)  # [B, M] share of demand added
@@ -298,7 +287,7 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
     hours = 24.0 * model.days_in_month
     mining_mw = float(mw_c[mining].sum())
     dt = 1.0 / 12.0
-    sig_h = model.hashrate_volatility_per_year
+    sig_h = model.drivers.hashrate_volatility_per_year
 
     is_ai = (~mining).astype(float)  # [C]
     fixed_cost = opex + tariff[:, None, :]  # [K, 1, C]
@@ -337,7 +326,7 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
         below = margin_per_mwh < 0.0
         consecutive += 1
         consecutive *= below
-        left |= consecutive >= model.leave_after_months
+        left |= consecutive >= model.drivers.leave_after_months
         operating = ~below & ~left
         stopped_ever |= ~operating
         energy = avail_c[None, :, :, m] * operating
@@ -350,9 +339,9 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
         margin_sum += margin
         programme = (energy * hash_per_mw).sum(axis=2) / hours[m]
         growth = (
-            model.hashrate_trend_per_year
-            + model.hashrate_elasticity_per_year
-            * np.log(hashprice / model.hashrate_reference_hashcost_usd_per_ph_day)
+            model.drivers.hashrate_trend_per_year
+            + model.drivers.hashrate_elasticity_per_year
+            * np.log(hashprice / model.drivers.hashrate_reference_hashcost_usd_per_ph_day)
             - 0.5 * sig_h * sig_h
         ) * dt + sig_h * np.sqrt(dt) * hash_shock[:, m][None, :]
         external = external * np.exp(growth)

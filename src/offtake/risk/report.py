@@ -198,7 +198,7 @@ def _report(
         f"{summary['percentiles']['absorbed_twh']['P95']:.2f}).",
         "Probability that a mining site stops for at least a month: "
         f"{probs['p_miner_stops'].iloc[0]:.1%}; "
-        f"that one leaves (no margin for {result.model.leave_after_months} months in a row): "
+        f"that one leaves (no margin for {result.model.drivers.leave_after_months} months in a row): "
         f"{probs['p_miner_leaves'].iloc[0]:.1%}.",
         (
             f"Highest uniform tariff keeping P({event}) at or under {opts.max_probability:.0%}: "
@@ -362,7 +362,7 @@ def _report(
             "output that lowers daytime grid demand; sites share a zone's surplus pro rata, "
             "capped by the national surplus.",
             "A site stops in a month whose cash margin is negative and leaves after "
-            f"{result.model.leave_after_months} such months in a row.",
+            f"{result.model.drivers.leave_after_months} such months in a row.",
             "Numbers from the world are in offtake/data/economics/*.toml with their sources; "
             "estimates are marked there.",
         ],

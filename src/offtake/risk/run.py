@@ -241,22 +241,9 @@ def build_model(
         ai_revenue_usd_per_mwh=float(ai_revenue_usd_per_mwh(ai_params)),
         ai_other_opex_usd_per_mwh=n_gpu * ai_params.other_opex_usd_per_gpu_hour,
         ai_depreciation_usd_per_mwh=ai_dep,
-        btc_drift_per_year=par.btc_drift_per_year,
-        btc_volatility_per_year=par.btc_volatility_per_year,
-        btc_student_t_df=par.btc_student_t_df,
-        hashrate_trend_per_year=par.hashrate_trend_per_year,
-        hashrate_elasticity_per_year=par.hashrate_elasticity_per_year,
-        hashrate_reference_hashcost_usd_per_ph_day=par.hashrate_reference_hashcost_usd_per_ph_day,
-        hashrate_volatility_per_year=par.hashrate_volatility_per_year,
-        hashrate_price_correlation=par.hashrate_price_correlation,
-        fee_volatility_per_month=par.fee_volatility_per_month,
-        demand_growth_mean_per_year=par.demand_growth_mean_per_year,
-        demand_growth_sd_per_year=par.demand_growth_sd_per_year,
-        solar_additions_mean_mw_per_year=par.solar_additions_mean_mw_per_year,
-        solar_additions_sd_mw_per_year=par.solar_additions_sd_mw_per_year,
+        drivers=par,
         ai_price_trend_per_year=ai_params.price_trend_per_year,
         ai_price_volatility_per_year=ai_params.price_volatility_per_year,
-        leave_after_months=par.leave_after_months,
     )
     inc = options.incentives
     context = _Context(

@@ -252,12 +252,12 @@ def _solve_keeping_step(
     value = solve_model(model, options.solver_options, what=what, method=method)
     if step_limit is None:
         return value
-    rounds = sum(1 for name in model.constraints if _is_step_row(str(name)))
+    existing = _step_rows(model)
+    rounds = len(existing)
     tolerance = STEP_TOLERANCE_MW + 1e-6 * step_limit
     limited = np.zeros(model.variables["served"].sizes["time"], dtype=bool)
-    for name in model.constraints:
-        if _is_step_row(str(name)):
-            limited |= model.constraints[name].labels.to_numpy() >= 0
+    for mask in existing.values():
+        limited |= mask
     for _ in range(MAX_STEP_ROUNDS):
         served = model.solution["served"].transpose("time", "site").to_numpy()
         excess = step_excess_mw(served, step_limit)
@@ -285,14 +285,21 @@ def _is_step_row(name: str) -> bool:
     return name.startswith("step_") and name[5:].isdigit()
 
 
+def _step_rows(model: linopy.Model) -> dict[int, np.ndarray]:
+    """Step rows the model has: round number -> which intervals they limit."""
+    return {
+        int(str(name)[5:]): model.constraints[name].labels.to_numpy() >= 0
+        for name in model.constraints
+        if _is_step_row(str(name))
+    }
+
+
 def _copy_step_rows(source: linopy.Model, target: linopy.Model, step_limit: float | None) -> None:
     """Give ``target`` the step rows ``source`` needed (the same intervals)."""
     if step_limit is None:
         return
-    for name in source.constraints:
-        if _is_step_row(str(name)):
-            mask = source.constraints[name].labels.to_numpy() >= 0
-            add_step_rows(target, np.flatnonzero(mask), step_limit, int(str(name)[5:]))
+    for round_no, mask in _step_rows(source).items():
+        add_step_rows(target, np.flatnonzero(mask), step_limit, round_no)
 
 
 def _fixed_choices(sites: pd.DataFrame, built: pd.Series) -> pd.Series:
@@ -513,6 +520,8 @@ def _results(
         if key in duals:
             price_cols[z] = np.abs(duals[key]) / dt
     prices = pd.DataFrame(price_cols, index=index)
+    # in objective units per MW and interval, for the corridor limits (every zone needed)
+    zone_price = prices[grid.zones].to_numpy() * dt if len(price_cols) == len(grid.zones) else None
     binding = _binding(
         grid,
         sites,
@@ -521,6 +530,7 @@ def _results(
         options.objective,
         step_limit,
         flow.to_numpy(dtype=float) if len(grid.corridors) else None,
+        zone_price,
         tolerance,
     )
     return PlanResult(
@@ -588,6 +598,7 @@ def _binding(
     objective: str,
     step_limit: float | None,
     flow_mw: np.ndarray | None,
+    zone_price: np.ndarray | None,
     tolerance: float,
 ) -> pd.DataFrame:
     unit = "USD/yr per MW" if objective == "margin" else "MWh/yr per MW"
@@ -608,9 +619,8 @@ def _binding(
                 }
             )
 
-    if flow_mw is not None and all(f"balance_{z}" in duals for z in grid.zones):
-        price = np.column_stack([np.abs(duals[f"balance_{z}"]) for z in grid.zones])
-        limits = corridor_shadow_prices(grid, flow_mw, price)
+    if flow_mw is not None and zone_price is not None:
+        limits = corridor_shadow_prices(grid, flow_mw, zone_price)
         for label, d in zip(("forward", "reverse"), limits, strict=True):
             for j, cid in enumerate(grid.corridors.index):
                 c = grid.corridors.loc[cid]

@@ -21,11 +21,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from offtake.identity.principal import ROLE_SCOPES, SYSTEM, Principal
 from offtake.ledger import MeterReading, ingest_readings, merkle, store
+from offtake.persistence.db import make_engine, make_session_factory, session_scope
+from offtake.persistence.schema import LedgerEntry
 from offtake.registry import licences, sites
-from offtake.server.db import make_engine, make_session_factory, session_scope, upgrade
-from offtake.server.principal import ROLE_SCOPES, SYSTEM, Principal
-from offtake.server.schema import LedgerEntry
+from offtake.registry.setup import prepare_database
 
 T0 = datetime(2025, 7, 1, tzinfo=UTC)
 
@@ -38,7 +39,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
-        upgrade(engine)
+        prepare_database(engine)
         factory = make_session_factory(engine)
         with session_scope(factory) as s:
             sites.create_operator(s, SYSTEM, "op1", "Bench operator")

@@ -58,14 +58,14 @@ TARGET_P99_S = 0.100
 
 
 def _settings(data_dir: Path) -> Any:
-    from offtake.server.settings import Settings
+    from offtake.settings import Settings
 
     return Settings.resolve(env={}, data_dir=data_dir, token_secret=TOKEN_SECRET)
 
 
 def _serve(data_dir: str, port: int) -> None:
-    from offtake.server.app import create_app
-    from offtake.server.runner import serve
+    from offtake.api.app import create_app
+    from offtake.api.runner import serve
 
     app = create_app(_settings(Path(data_dir)))
     serve(app, "127.0.0.1", port, log_level="warning", access_log=False)
@@ -73,16 +73,16 @@ def _serve(data_dir: str, port: int) -> None:
 
 def _setup(data_dir: Path, n_vens: int) -> tuple[list[tuple[str, str, str]], datetime]:
     """Create sites, VEN clients, programs, VENs and cap events; return credentials."""
-    from offtake.server.app import create_app
-    from offtake.server.auth import create_client
-    from offtake.server.db import upgrade
-    from offtake.server.schema import Operator, Site
+    from offtake.api.app import create_app
+    from offtake.identity.credentials import create_client
+    from offtake.persistence.schema import Operator, Site
+    from offtake.registry.setup import prepare_database
     from offtake.vtn.notify import WebhookNotifier
     from offtake.vtn.operations import Vtn
     from offtake.vtn.programme import SiteCap
 
     app = create_app(_settings(data_dir))
-    upgrade(app.state.engine)
+    prepare_database(app.state.engine)
     factory = app.state.session_factory
     sites = [f"site-{i:04d}" for i in range(n_vens)]
     creds: list[tuple[str, str, str]] = []
@@ -298,8 +298,8 @@ def main() -> int:
 
         from sqlalchemy import func, select
 
-        from offtake.server.app import create_app
-        from offtake.server.schema import Reading
+        from offtake.api.app import create_app
+        from offtake.persistence.schema import Reading
 
         app = create_app(_settings(data_dir))
         with app.state.session_factory() as session:

@@ -12,6 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 DATA = Path(__file__).parent / "data"
 
+# Database, registry and server fixtures shared by the platform tests.
+pytest_plugins = ["platform_fixtures"]
+
 # Property tests draw the same examples on every run, so a CI result can be reproduced.
 settings.register_profile("offtake", derandomize=True, deadline=None)
 settings.load_profile("offtake")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from offtake import units
 from offtake.errors import InputError
 
 __all__ = [
@@ -48,7 +49,7 @@ ALLOCATION_COLUMNS = (
 #: Optional column: ``pro_rata`` (default) or ``bid``, how the dispatch core shares a shortfall.
 PRIORITY_COLUMN = "priority_rule"
 #: Kinds of flexible load.
-SITE_KINDS = ("mining", "ai")
+SITE_KINDS = units.SITE_KINDS
 
 _TEXT = ("site_id", "operator", "zone", "kind")
 _NUMBERS = tuple(c for c in ALLOCATION_COLUMNS if c not in _TEXT)

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from offtake.billing.reconcile import reconcile_site
 from offtake.errors import ConflictError, InputError, NotFoundError
+from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
 from offtake.ledger.store import open_appender
+from offtake.persistence.schema import Bill, Site
 from offtake.registry.eligibility import SiteTimeline
-from offtake.server.principal import Principal
-from offtake.server.schema import Bill, Site
 
 __all__ = ["BillLine", "MonthlyBill", "issue_bill", "list_bills", "month_bounds", "monthly_bill"]
 

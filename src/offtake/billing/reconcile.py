@@ -23,10 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import NotFoundError
+from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
+from offtake.persistence.schema import Cap, Reading, Site
 from offtake.registry.eligibility import SiteTimeline
-from offtake.server.principal import Principal
-from offtake.server.schema import Cap, Reading, Site
 from offtake.timeutil import require_aware
 
 __all__ = ["IntervalCheck", "Reconciliation", "allowed_energy_wh", "reconcile_site"]

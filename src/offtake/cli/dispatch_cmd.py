@@ -43,9 +43,10 @@ def register(app: typer.Typer) -> None:
         """
         from datetime import UTC, datetime
 
-        from offtake.dispatch.live import LiveDispatch
-        from offtake.server.db import make_engine, make_session_factory, upgrade
-        from offtake.server.settings import Settings
+        from offtake.live.driver import LiveDispatch
+        from offtake.persistence.db import make_engine, make_session_factory
+        from offtake.registry.setup import prepare_database
+        from offtake.settings import Settings
         from offtake.timeutil import parse_utc
 
         settings = Settings.resolve(
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
         engine = make_engine(settings.database_url)
         notifier = None
         try:
-            upgrade(engine)
+            prepare_database(engine)
             factory = make_session_factory(engine)
             vtn = None
             if not no_publish:

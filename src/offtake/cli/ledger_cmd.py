@@ -28,13 +28,14 @@ def register(app: typer.Typer) -> None:
         """Write every ledger entry and signed checkpoint to FILE, for offline verification."""
         from offtake.ledger.export import export_ledger
         from offtake.ledger.signing import load_or_create_signer
-        from offtake.server.db import make_engine, make_session_factory, upgrade
-        from offtake.server.settings import Settings
+        from offtake.persistence.db import make_engine, make_session_factory
+        from offtake.registry.setup import prepare_database
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
         engine = make_engine(settings.database_url)
         try:
-            upgrade(engine)
+            prepare_database(engine)
             signer = load_or_create_signer(settings.signing_key_path)
             with make_session_factory(engine)() as session:
                 summary = export_ledger(session, file, signer, checkpoint_every=checkpoint_every)
@@ -73,13 +74,14 @@ def register(app: typer.Typer) -> None:
         """Sign a checkpoint of the current ledger now."""
         from offtake.ledger.signing import load_or_create_signer
         from offtake.ledger.store import latest_checkpoint, make_checkpoint
-        from offtake.server.db import make_engine, make_session_factory, session_scope, upgrade
-        from offtake.server.settings import Settings
+        from offtake.persistence.db import make_engine, make_session_factory, session_scope
+        from offtake.registry.setup import prepare_database
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
         engine = make_engine(settings.database_url)
         try:
-            upgrade(engine)
+            prepare_database(engine)
             signer = load_or_create_signer(settings.signing_key_path)
             with session_scope(make_session_factory(engine)) as session:
                 made = make_checkpoint(session, signer) or latest_checkpoint(session)
@@ -98,7 +100,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print (or write) the public key that verifies the ledger's checkpoints."""
         from offtake.ledger.signing import load_or_create_signer
-        from offtake.server.settings import Settings
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
         signer = load_or_create_signer(settings.signing_key_path)

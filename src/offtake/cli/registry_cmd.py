@@ -18,12 +18,13 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Programme registry (runs as the local administrator).", no_args_is_help=True)
 
     def _open(database_url: str | None, data_dir: str | None):  # type: ignore[no-untyped-def]
-        from offtake.server.db import make_engine, upgrade
-        from offtake.server.settings import Settings
+        from offtake.persistence.db import make_engine
+        from offtake.registry.setup import prepare_database
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
         engine = make_engine(settings.database_url)
-        upgrade(engine)
+        prepare_database(engine)
         return engine
 
     @group.command("add-operator")
@@ -34,9 +35,9 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
     ) -> None:
         """Register an operator."""
+        from offtake.identity.principal import SYSTEM
+        from offtake.persistence.db import make_session_factory, session_scope
         from offtake.registry.sites import create_operator
-        from offtake.server.db import make_session_factory, session_scope
-        from offtake.server.principal import SYSTEM
 
         engine = _open(database_url, data_dir)
         try:
@@ -54,9 +55,9 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
     ) -> None:
         """Import the planner's allocation; unknown sites are registered."""
+        from offtake.identity.principal import SYSTEM
+        from offtake.persistence.db import make_session_factory, session_scope
         from offtake.registry.allocations import import_allocation as run_import
-        from offtake.server.db import make_session_factory, session_scope
-        from offtake.server.principal import SYSTEM
         from offtake.timeutil import parse_utc
 
         start = parse_utc(valid_from, field="--valid-from")
@@ -83,8 +84,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print a site's bill for a month (energy x tariff + penalties, USD and PKR)."""
         from offtake.billing.bills import monthly_bill
-        from offtake.server.db import make_session_factory
-        from offtake.server.principal import SYSTEM
+        from offtake.identity.principal import SYSTEM
+        from offtake.persistence.db import make_session_factory
 
         engine = _open(database_url, data_dir)
         try:

@@ -23,7 +23,7 @@ DataDirOpt = Annotated[
 
 def settings_from(database_url: str | None, data_dir: str | None) -> object:
     """Resolve server settings with the command-line values first."""
-    from offtake.server.settings import Settings
+    from offtake.settings import Settings
 
     return Settings.resolve(database_url=database_url, data_dir=data_dir)
 
@@ -39,9 +39,9 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
     ) -> None:
         """Run the platform server (registry, ledger, bills) under uvicorn."""
-        from offtake.server.app import create_app
-        from offtake.server.runner import serve as run_server
-        from offtake.server.settings import Settings
+        from offtake.api.app import create_app
+        from offtake.api.runner import serve as run_server
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir, host=host, port=port)
         typer.echo(
@@ -53,16 +53,16 @@ def register(app: typer.Typer) -> None:
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
 
     @db.command("upgrade")
-    def upgrade(database_url: DatabaseOpt = None, data_dir: DataDirOpt = None) -> None:
+    def prepare_database(database_url: DatabaseOpt = None, data_dir: DataDirOpt = None) -> None:
         """Create or migrate the database schema to the newest version."""
-        from offtake.server.db import make_engine
-        from offtake.server.db import upgrade as run_upgrade
-        from offtake.server.settings import Settings
+        from offtake.persistence.db import make_engine
+        from offtake.registry.setup import prepare_database
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
         engine = make_engine(settings.database_url)
         try:
-            run_upgrade(engine)
+            prepare_database(engine)
         finally:
             engine.dispose()
         typer.echo(f"database at {_safe_url(settings.database_url)} is up to date")
@@ -85,14 +85,15 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
     ) -> None:
         """Register a client and print its id and secret (the secret is shown only once)."""
-        from offtake.server.auth import create_client
-        from offtake.server.db import make_engine, make_session_factory, session_scope, upgrade
-        from offtake.server.settings import Settings
+        from offtake.identity.credentials import create_client
+        from offtake.persistence.db import make_engine, make_session_factory, session_scope
+        from offtake.registry.setup import prepare_database
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
         engine = make_engine(settings.database_url)
         try:
-            upgrade(engine)
+            prepare_database(engine)
             with session_scope(make_session_factory(engine)) as session:
                 issued = create_client(
                     session,
@@ -112,14 +113,15 @@ def register(app: typer.Typer) -> None:
         """List clients: id, role, operator or site, state, name (never secrets)."""
         from sqlalchemy import select
 
-        from offtake.server.db import make_engine, make_session_factory, upgrade
-        from offtake.server.schema import ApiClient
-        from offtake.server.settings import Settings
+        from offtake.persistence.db import make_engine, make_session_factory
+        from offtake.persistence.schema import ApiClient
+        from offtake.registry.setup import prepare_database
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
         engine = make_engine(settings.database_url)
         try:
-            upgrade(engine)
+            prepare_database(engine)
             with make_session_factory(engine)() as session:
                 rows = session.execute(select(ApiClient).order_by(ApiClient.created_at)).scalars()
                 for c in rows:
@@ -136,14 +138,15 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
     ) -> None:
         """Disable a client; its tokens stop working at once."""
-        from offtake.server.auth import disable_client
-        from offtake.server.db import make_engine, make_session_factory, session_scope, upgrade
-        from offtake.server.settings import Settings
+        from offtake.identity.credentials import disable_client
+        from offtake.persistence.db import make_engine, make_session_factory, session_scope
+        from offtake.registry.setup import prepare_database
+        from offtake.settings import Settings
 
         settings = Settings.resolve(database_url=database_url, data_dir=data_dir)
         engine = make_engine(settings.database_url)
         try:
-            upgrade(engine)
+            prepare_database(engine)
             with session_scope(make_session_factory(engine)) as session:
                 disable_client(session, client_id)
         finally:

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from offtake.identity.principal import Principal
 from offtake.ledger.encoding import jsonable
 from offtake.ledger.store import open_appender
-from offtake.server.principal import Principal
-from offtake.server.schema import AuditEvent
+from offtake.persistence.schema import AuditEvent
 
 __all__ = ["list_audit", "record_change"]
 

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from offtake.errors import InputError
+from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
 from offtake.ledger.ingest import (
     MAX_BATCH,
@@ -27,9 +28,8 @@ from offtake.ledger.ingest import (
     check_interval,
 )
 from offtake.ledger.store import open_appender
-from offtake.registry.values import validate_id
-from offtake.server.principal import Principal
-from offtake.server.schema import Cap, Site
+from offtake.persistence.schema import Cap, Site
+from offtake.units import validate_id
 
 __all__ = ["CapRecord", "CapsResult", "caps_between", "record_caps"]
 

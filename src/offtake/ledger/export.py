@@ -48,7 +48,7 @@ from offtake.ledger import merkle
 from offtake.ledger.encoding import format_time, parse_time
 from offtake.ledger.signing import LOG_NAME, CheckpointStatement, Signer
 from offtake.ledger.store import list_checkpoints, tree_head
-from offtake.server.schema import LedgerEntry
+from offtake.persistence.schema import LedgerEntry
 
 __all__ = ["ExportSummary", "Finding", "VerifyReport", "export_ledger", "verify_export"]
 

@@ -37,12 +37,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, PermissionDenied
+from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
 from offtake.ledger.store import open_appender
-from offtake.registry.values import validate_id
-from offtake.server.db import bulk_insert
-from offtake.server.principal import Principal
-from offtake.server.schema import Allocation, Contract, Reading, Site
+from offtake.persistence.db import bulk_insert
+from offtake.persistence.schema import Allocation, Contract, Reading, Site
+from offtake.units import validate_id
 
 __all__ = [
     "DEFAULT_MAX_POWER_FACTOR",

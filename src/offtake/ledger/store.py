@@ -23,8 +23,8 @@ from offtake.errors import InputError, NotFoundError
 from offtake.ledger import merkle
 from offtake.ledger.encoding import canonical_json, format_time
 from offtake.ledger.signing import CheckpointStatement, Signer
-from offtake.server.db import bulk_insert
-from offtake.server.schema import Checkpoint, LedgerEntry, LedgerHead, MerkleNode
+from offtake.persistence.db import bulk_insert
+from offtake.persistence.schema import Checkpoint, LedgerEntry, LedgerHead, MerkleNode
 
 __all__ = [
     "Appender",

@@ -1,6 +1,6 @@
 """The programme registry: operators, licences, sites, contracts and allocations.
 
-Every write takes the acting :class:`~offtake.server.principal.Principal`, checks what it
+Every write takes the acting :class:`~offtake.identity.principal.Principal`, checks what it
 may do, and is recorded in the audit log and the ledger.
 
 Main entry points

@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from offtake.allocation import ALLOCATION_COLUMNS, parse_allocation
 from offtake.errors import InputError
+from offtake.identity.principal import Principal
 from offtake.ledger.audit import record_change
+from offtake.persistence.schema import Allocation, Operator, Site
 from offtake.registry.contracts import to_micro
 from offtake.registry.sites import create_site
-from offtake.registry.values import validate_id
-from offtake.server.principal import Principal
-from offtake.server.schema import Allocation, Operator, Site
 from offtake.timeutil import require_aware
+from offtake.units import validate_id
 
 __all__ = ["ALLOCATION_COLUMNS", "ImportResult", "import_allocation", "list_allocations"]
 

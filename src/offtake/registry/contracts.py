@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, NotFoundError
+from offtake.identity.principal import Principal
 from offtake.ledger.audit import record_change
-from offtake.registry.values import mw_to_w, validate_id
-from offtake.server.principal import Principal
-from offtake.server.schema import Contract, Site
+from offtake.persistence.schema import Contract, Site
 from offtake.timeutil import require_aware
+from offtake.units import mw_to_w, validate_id
 
 __all__ = [
     "contract_in_force",

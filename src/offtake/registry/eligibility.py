@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from offtake.server.schema import (
+from offtake.persistence.schema import (
     Allocation,
     Contract,
     Licence,

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError
+from offtake.identity.principal import Principal
 from offtake.ledger.audit import record_change
-from offtake.registry.values import SITE_KINDS
-from offtake.server.principal import Principal
-from offtake.server.schema import LicenceKind
+from offtake.persistence.schema import LicenceKind
+from offtake.units import SITE_KINDS
 
 __all__ = ["SITE_KINDS", "create_licence_kind", "list_licence_kinds", "seed_licence_kinds"]
 

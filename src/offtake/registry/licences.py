@@ -8,7 +8,7 @@
 | active | suspended, revoked | regulator |
 | suspended | active, revoked | regulator |
 
-Each change is a :class:`~offtake.server.schema.LicenceEvent` (from, to, when, by whom,
+Each change is a :class:`~offtake.persistence.schema.LicenceEvent` (from, to, when, by whom,
 why), an audit event and a ledger entry. The state at any past instant is rebuilt from the
 events, so reconciliation knows whether a site was licensed when it drew power.
 """
@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, NotFoundError
+from offtake.identity.principal import Principal
 from offtake.ledger.audit import record_change
-from offtake.server.principal import Principal
-from offtake.server.schema import Licence, LicenceEvent, LicenceKind, Operator
+from offtake.persistence.schema import Licence, LicenceEvent, LicenceKind, Operator
 from offtake.timeutil import require_aware
 
 __all__ = [

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, NotFoundError
+from offtake.identity.principal import Principal
 from offtake.ledger.audit import record_change
-from offtake.registry.values import SITE_KINDS, mw_to_w, validate_id
-from offtake.server.principal import Principal
-from offtake.server.schema import Licence, LicenceKind, Operator, Site
+from offtake.persistence.schema import Licence, LicenceKind, Operator, Site
+from offtake.units import SITE_KINDS, mw_to_w, validate_id
 
 __all__ = [
     "attach_licence",

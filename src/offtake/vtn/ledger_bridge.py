@@ -12,8 +12,8 @@ from dataclasses import replace
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, PermissionDenied
+from offtake.identity.principal import ROLE_SCOPES
 from offtake.ledger import MeterReading, ingest_readings
-from offtake.server.principal import ROLE_SCOPES
 from offtake.vtn.readings import ReportReading
 from offtake.vtn.service import Caller, VtnError
 

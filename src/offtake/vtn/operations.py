@@ -15,12 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from offtake.errors import InputError
-from offtake.server.db import Base
 from offtake.timeutil import require_aware
+from offtake.units import SITE_KINDS
 from offtake.vtn import service, store
 from offtake.vtn.models import EventRequest, IntervalPeriod, format_duration
 from offtake.vtn.notify import WebhookNotifier
@@ -34,19 +33,12 @@ from offtake.vtn.programme import (
     site_targets,
 )
 from offtake.vtn.service import BL_SCOPES, Caller, Outcome
-from offtake.vtn.store import Filters, VtnObject, VtnTarget, VtnVersion
+from offtake.vtn.store import Filters, VtnObject
 
-__all__ = ["PLATFORM", "Vtn", "ensure_tables"]
+__all__ = ["PLATFORM", "Vtn"]
 
 #: The platform acting as the VTN's business-logic client.
 PLATFORM = Caller("offtake-platform", BL_SCOPES)
-
-
-def ensure_tables(engine: Engine) -> None:
-    """Create the VTN tables if they do not exist yet."""
-    tables = [VtnObject.__table__, VtnTarget.__table__, VtnVersion.__table__]
-    Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
-    store.seed_versions(engine)
 
 
 def _by_name(session: Session, object_type: str, name: str) -> VtnObject | None:
@@ -68,7 +60,6 @@ class Vtn:
     def __init__(self, session_factory: sessionmaker[Session], notifier: WebhookNotifier) -> None:
         self._factory = session_factory
         self._notifier = notifier
-        ensure_tables(session_factory.kw["bind"])
 
     def _commit(self, session: Session, outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
         done = list(outcomes)
@@ -82,7 +73,7 @@ class Vtn:
         ids: dict[str, str] = {}
         with self._factory() as session:
             outcomes = []
-            for kind in ("mining", "ai"):
+            for kind in SITE_KINDS:
                 existing = _by_name(session, "PROGRAM", program_name(kind))
                 if existing is not None:
                     ids[kind] = existing.id

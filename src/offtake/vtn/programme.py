@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from offtake import units
 from offtake.errors import InputError
 from offtake.timeutil import require_aware
 from offtake.vtn.models import (
@@ -44,7 +45,7 @@ __all__ = [
     "site_targets",
 ]
 
-SITE_KINDS = ("mining", "ai")
+SITE_KINDS = units.SITE_KINDS
 CAP_PAYLOAD = "IMPORT_CAPACITY_LIMIT"
 #: SIMPLE levels: 0 normal, 1 moderate shed, 2 high shed, 3 emergency.
 EMERGENCY_LEVEL = 3

@@ -20,28 +20,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Connection,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    UniqueConstraint,
     delete,
     event,
     exists,
-    insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.elements import ColumnElement
 
-from offtake.server.db import Base
+from offtake.persistence.schema import VtnObject, VtnTarget, VtnVersion
 from offtake.vtn.models import format_datetime
 
 __all__ = [
@@ -55,7 +45,6 @@ __all__ = [
     "insert_object",
     "list_objects",
     "read_versions",
-    "seed_versions",
     "targets_of_client",
     "to_wire",
     "update_object",
@@ -72,63 +61,6 @@ _ID_PREFIX = {
     "VEN": "ven",
     "RESOURCE": "res",
 }
-
-
-class VtnObject(Base):
-    """One OpenADR object: filter columns plus the body as sent on the wire."""
-
-    __tablename__ = "vtn_object"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(128), unique=True)
-    object_type: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str | None] = mapped_column(String(128))
-    unique_key: Mapped[str | None] = mapped_column(String(300))
-    program_id: Mapped[str | None] = mapped_column(String(128))
-    event_id: Mapped[str | None] = mapped_column(String(128))
-    ven_id: Mapped[str | None] = mapped_column(String(128))
-    client_id: Mapped[str | None] = mapped_column(String(128))
-    client_name: Mapped[str | None] = mapped_column(String(128))
-    #: For subscriptions: the subscriber's scopes and site, which bound what it is told.
-    owner_scopes: Mapped[str | None] = mapped_column(String(300))
-    owner_site: Mapped[str | None] = mapped_column(String(128))
-    targeted: Mapped[bool] = mapped_column(default=False)
-    #: Event span [s since the Unix epoch], for dateStart/dateEnd/active filters.
-    start_s: Mapped[int | None] = mapped_column(BigInteger)
-    end_s: Mapped[int | None] = mapped_column(BigInteger)
-    created: Mapped[str] = mapped_column(String(40))
-    modified: Mapped[str] = mapped_column(String(40))
-    body: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-    __table_args__ = (
-        UniqueConstraint("object_type", "unique_key", name="uq_vtn_object_unique_key"),
-        Index("ix_vtn_object_type_program", "object_type", "program_id"),
-        Index("ix_vtn_object_type_client", "object_type", "client_id"),
-        Index("ix_vtn_object_type_ven", "object_type", "ven_id"),
-        Index("ix_vtn_object_type_name", "object_type", "name"),
-    )
-
-
-class VtnTarget(Base):
-    """One target string of one object."""
-
-    __tablename__ = "vtn_target"
-
-    object_seq: Mapped[int] = mapped_column(
-        ForeignKey("vtn_object.seq", ondelete="CASCADE"), primary_key=True
-    )
-    target: Mapped[str] = mapped_column(String(128), primary_key=True)
-
-    __table_args__ = (Index("ix_vtn_target_target", "target", "object_seq"),)
-
-
-class VtnVersion(Base):
-    """Change counter of one object type, raised by every committed write of that type."""
-
-    __tablename__ = "vtn_version"
-
-    object_type: Mapped[str] = mapped_column(String(16), primary_key=True)
-    version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 _CHANGED = "offtake.vtn.changed"
@@ -156,20 +88,6 @@ def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_CHANGED, None)
 
 
-def seed_versions(engine: Engine) -> None:
-    """Create the counter row of each object type where missing (safe to run concurrently)."""
-    with engine.connect() as connection:
-        present = set(connection.scalars(select(VtnVersion.object_type)))
-        for object_type in OBJECT_TYPES:
-            if object_type in present:
-                continue
-            try:
-                connection.execute(insert(VtnVersion).values(object_type=object_type, version=0))
-                connection.commit()
-            except IntegrityError:  # another process seeded it first
-                connection.rollback()
-
-
 _VERSIONS = select(VtnVersion.__table__.c.object_type, VtnVersion.__table__.c.version)
 
 
@@ -178,7 +96,7 @@ def read_versions(connection: Connection, object_types: Sequence[str]) -> tuple[
     rows = {row[0]: row[1] for row in connection.execute(_VERSIONS)}
     missing = [t for t in object_types if t not in rows]
     if missing:
-        raise RuntimeError(f"vtn_version has no row for {missing}; run ensure_tables first")
+        raise RuntimeError(f"vtn_version has no row for {missing}; run 'offtake db upgrade' first")
     return tuple(int(rows[t]) for t in object_types)
 
 

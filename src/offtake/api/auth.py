@@ -1,0 +1,165 @@
+"""HTTP side of OAuth2: the token endpoint and the request guards built on :mod:`offtake.identity`."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from offtake.identity.client_cache import DEFAULT_RECHECK_S, ClientCache
+from offtake.identity.credentials import AuthError, decode_token, issue_token
+from offtake.identity.principal import Principal
+
+__all__ = ["CurrentPrincipal", "client_cache", "get_principal", "require", "token_router"]
+
+
+def get_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller of this request, from its bearer token.
+
+    The application must have ``state.session_factory`` and ``state.token_secret``
+    (set by :func:`offtake.api.app.create_app`). The token is verified in full on every
+    request; its client is taken from the application's :class:`ClientCache`, so a disabled
+    client is refused within ``settings.auth_recheck_s`` seconds.
+    """
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'")
+    state = request.app.state
+    claims = decode_token(state.token_secret, token.strip())
+    record = client_cache(state).get(str(claims["sub"]))
+    if record is None:
+        raise AuthError("the client of this token is disabled or removed")
+    return record.principal(claims)
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def client_cache(state: Any) -> ClientCache:
+    """Return the application's :class:`ClientCache`, made on first use.
+
+    Its recheck interval is ``state.settings.auth_recheck_s`` (default
+    :data:`~offtake.identity.client_cache.DEFAULT_RECHECK_S`).
+    """
+    cache: ClientCache | None = getattr(state, "client_cache", None)
+    if cache is None:
+        with _CACHE_LOCK:
+            cache = getattr(state, "client_cache", None)
+            if cache is None:
+                settings = getattr(state, "settings", None)
+                recheck_s = getattr(settings, "auth_recheck_s", DEFAULT_RECHECK_S)
+                cache = ClientCache(state.session_factory, recheck_s)
+                state.client_cache = cache
+    return cache
+
+
+#: Annotated dependency giving the authenticated caller.
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*scopes: str, roles: Iterable[str] | None = None) -> Callable[..., Principal]:
+    """Build a dependency that demands ``scopes`` (all of them) and optionally a role.
+
+    Examples
+    --------
+    >>> from fastapi import APIRouter
+    >>> router = APIRouter()
+    >>> @router.get("/x")
+    ... def read_x(who: Principal = Depends(require("registry:read"))) -> str:
+    ...     return who.client_id
+    """
+    allowed_roles = frozenset(roles) if roles is not None else None
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        if allowed_roles is not None and principal.role not in allowed_roles:
+            from offtake.errors import PermissionDenied
+
+            raise PermissionDenied(f"role {principal.role} may not do this; needs {' or '.join(sorted(allowed_roles))}")
+        principal.require_scope(*scopes)
+        return principal
+
+    return dependency
+
+
+def token_router(path: str = "/auth/token") -> APIRouter:
+    """Return a router with the OAuth2 client-credentials token endpoint at ``path``.
+
+    Credentials are accepted by HTTP Basic (RFC 6749 §2.3.1) or as ``client_id`` and
+    ``client_secret`` form fields; ``grant_type`` must be ``client_credentials``.
+    """
+    router = APIRouter(tags=["auth"])
+
+    @router.post(
+        path,
+        summary="Issue a bearer token (OAuth2 client credentials)",
+        responses={400: {"description": "bad request"}, 401: {"description": "bad client"}},
+    )
+    async def create_token(request: Request) -> JSONResponse:
+        form = await _read_form(request)
+        grant_type = form.get("grant_type")
+        if grant_type != "client_credentials":
+            raise AuthError(
+                f"grant_type must be 'client_credentials', got '{grant_type}'",
+                error="unsupported_grant_type" if grant_type else "invalid_request",
+                status=400,
+            )
+        client_id, client_secret = _credentials(request, form)
+        factory = request.app.state.session_factory
+        settings = request.app.state.settings
+        with factory() as session:
+            answer = issue_token(
+                session,
+                request.app.state.token_secret,
+                client_id,
+                client_secret,
+                scope=form.get("scope"),
+                lifetime_s=settings.token_lifetime_s,
+            )
+        return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    return router
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            raise AuthError("the body is not valid JSON", error="invalid_request", status=400) from None
+        if not isinstance(body, dict):
+            raise AuthError("the body must be a JSON object", error="invalid_request", status=400)
+        return {str(k): str(v) for k, v in body.items() if v is not None}
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _credentials(request: Request, form: dict[str, str]) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise AuthError("malformed HTTP Basic credentials", error="invalid_client") from None
+        client_id, sep, client_secret = decoded.partition(":")
+        if not sep:
+            raise AuthError("malformed HTTP Basic credentials", error="invalid_client")
+        from urllib.parse import unquote
+
+        return unquote(client_id), unquote(client_secret)
+    form_id = form.get("client_id")
+    form_secret = form.get("client_secret")
+    if not form_id or not form_secret:
+        raise AuthError(
+            "give client_id and client_secret by HTTP Basic or in the form body",
+            error="invalid_client",
+        )
+    return form_id, form_secret
+
+

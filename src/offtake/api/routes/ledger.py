@@ -1,0 +1,147 @@
+"""The ledger over HTTP: tree head, entries, inclusion and consistency proofs, checkpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from offtake.api.auth import require
+from offtake.api.deps import DbSession, get_signer
+from offtake.errors import PermissionDenied
+from offtake.identity.principal import Principal
+from offtake.ledger import store
+from offtake.ledger.encoding import decode_entry
+from offtake.ledger.signing import Signer
+from offtake.persistence.schema import LedgerEntry
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+
+Reader = Annotated[Principal, Depends(require("ledger:read"))]
+
+
+def _entry_out(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "leaf_hash": entry.leaf_hash.hex(),
+        "data": entry.data.decode("ascii"),
+        "entry": decode_entry(entry.data),
+    }
+
+
+def _check_entry(who: Principal, entry: LedgerEntry) -> None:
+    if who.is_operator_bound and entry.operator_id != who.operator_id:
+        raise PermissionDenied(f"ledger entry {entry.seq} does not belong to operator '{who.operator_id}'")
+
+
+@router.get("/head", summary="Ledger size, root and latest checkpoint")
+def read_head(session: DbSession, who: Reader) -> dict[str, Any]:
+    """Return the current tree head (unsigned) and the latest signed checkpoint."""
+    head = store.tree_head(session)
+    latest = store.latest_checkpoint(session)
+    return {
+        "size": head.size,
+        "root": head.root.hex(),
+        "latest_checkpoint": None if latest is None else latest.as_dict(),
+    }
+
+
+@router.get("/public-key", summary="Checkpoint signing key")
+def read_public_key(who: Reader, signer: Annotated[Signer, Depends(get_signer)]) -> dict[str, Any]:
+    """Return the Ed25519 public key verifiers need (PEM and raw hex)."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = signer.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {
+        "key_id": signer.key_id,
+        "algorithm": "Ed25519",
+        "pem": signer.public_pem(),
+        "raw": raw.hex(),
+    }
+
+
+@router.get("/checkpoints", summary="Signed checkpoints")
+def read_checkpoints(
+    session: DbSession,
+    who: Reader,
+    after_size: Annotated[int, Query(ge=-1)] = -1,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """Checkpoints with size above ``after_size``, oldest first."""
+    return {"checkpoints": [c.as_dict() for c in store.list_checkpoints(session, after_size=after_size, limit=limit)]}
+
+
+@router.get("/checkpoints/latest", summary="Latest signed checkpoint")
+def read_latest_checkpoint(session: DbSession, who: Reader) -> dict[str, Any]:
+    """Return the most recent checkpoint (404 if none yet)."""
+    latest = store.latest_checkpoint(session)
+    if latest is None:
+        from offtake.errors import NotFoundError
+
+        raise NotFoundError("no checkpoint has been signed yet")
+    return latest.as_dict()
+
+
+@router.post("/checkpoints", summary="Sign a checkpoint now")
+def create_checkpoint(
+    session: DbSession,
+    who: Annotated[Principal, Depends(require("ledger:checkpoint"))],
+    signer: Annotated[Signer, Depends(get_signer)],
+) -> JSONResponse:
+    """Sign the current tree head (201), or return the latest if the ledger has not grown (200)."""
+    made = store.make_checkpoint(session, signer)
+    session.commit()
+    if made is not None:
+        return JSONResponse(made.as_dict(), status_code=201)
+    latest = store.latest_checkpoint(session)
+    return JSONResponse(latest.as_dict() if latest else {"size": 0}, status_code=200)
+
+
+@router.get("/entries/{seq}", summary="One ledger entry")
+def read_entry(seq: int, session: DbSession, who: Reader) -> dict[str, Any]:
+    """Return the entry's canonical bytes (``data``), decoded (``entry``) and leaf hash."""
+    entry = store.get_entry(session, seq)
+    _check_entry(who, entry)
+    return _entry_out(entry)
+
+
+@router.get("/entries", summary="Ledger entries in order")
+def read_entries(
+    session: DbSession,
+    who: Reader,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """Entries from ``start``; an operator sees only its own entries."""
+    query = select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
+    if who.is_operator_bound:
+        query = query.where(LedgerEntry.operator_id == who.operator_id)
+    return {"entries": [_entry_out(e) for e in session.execute(query).scalars()]}
+
+
+@router.get("/proofs/inclusion", summary="Inclusion proof of an entry")
+def read_inclusion_proof(
+    session: DbSession,
+    who: Reader,
+    seq: Annotated[int, Query(ge=0)],
+    size: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """Audit path (RFC 9162 §2.1.3) of entry ``seq`` in the tree of ``size`` entries."""
+    _check_entry(who, store.get_entry(session, seq))
+    return store.inclusion_proof(session, seq, size)
+
+
+@router.get("/proofs/consistency", summary="Consistency proof between two sizes")
+def read_consistency_proof(
+    session: DbSession,
+    who: Reader,
+    first: Annotated[int, Query(ge=0)],
+    second: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    """Prove (RFC 9162 §2.1.4) the first ``first`` entries unchanged in the tree of ``second``."""
+    return store.consistency_proof(session, first, second)

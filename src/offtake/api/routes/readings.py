@@ -1,0 +1,194 @@
+"""Meter readings and caps: ``/readings``, ``/readings/batch``, ``/caps``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from sqlalchemy import select
+
+from offtake.api.auth import require
+from offtake.api.deps import DbSession
+from offtake.api.lifecycle import after_write
+from offtake.errors import NotFoundError
+from offtake.identity.principal import Principal
+from offtake.ledger import CapRecord, MeterReading, ingest_readings, record_caps
+from offtake.ledger.encoding import format_time
+from offtake.persistence.schema import Cap, Reading, Site
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["metering"])
+
+
+class ReadingIn(BaseModel):
+    """A meter reading: energy [Wh, integer] over an interval (times with offset)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: str
+    meter_id: str
+    interval_start: AwareDatetime
+    interval_end: AwareDatetime
+    energy_wh: StrictInt
+
+
+class ReadingBatchIn(BaseModel):
+    """A batch of readings, accepted or refused as a whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    readings: list[ReadingIn] = Field(min_length=1)
+
+
+class CapIn(BaseModel):
+    """A power cap [MW] for a site over one dispatch interval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: str
+    interval_start: AwareDatetime
+    interval_end: AwareDatetime
+    cap_mw: float = Field(ge=0)
+
+
+class CapBatchIn(BaseModel):
+    """A batch of caps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    caps: list[CapIn] = Field(min_length=1)
+
+
+def _to_reading(r: ReadingIn) -> MeterReading:
+    return MeterReading(r.site_id, r.meter_id, r.interval_start, r.interval_end, r.energy_wh)
+
+
+def _ingest(request: Request, session: DbSession, who: Principal, items: list[ReadingIn]) -> JSONResponse:
+    result = ingest_readings(session, who, [_to_reading(r) for r in items])
+    session.commit()
+    after_write(request.app)
+    return JSONResponse(result.as_dict(), status_code=201 if result.accepted else 200)
+
+
+@router.post("/readings", status_code=201, summary="Report one meter reading")
+def create_reading(
+    body: ReadingIn,
+    request: Request,
+    session: DbSession,
+    who: Annotated[Principal, Depends(require("readings:write"))],
+) -> JSONResponse:
+    """Store a reading (201), or report it as a duplicate (200)."""
+    return _ingest(request, session, who, [body])
+
+
+@router.post("/readings/batch", status_code=201, summary="Report a batch of meter readings")
+def create_readings(
+    body: ReadingBatchIn,
+    request: Request,
+    session: DbSession,
+    who: Annotated[Principal, Depends(require("readings:write"))],
+) -> JSONResponse:
+    """Store a batch atomically; each item is accepted or a duplicate."""
+    return _ingest(request, session, who, body.readings)
+
+
+def _reading_out(r: Reading) -> dict[str, Any]:
+    return {
+        "site_id": r.site_id,
+        "meter_id": r.meter_id,
+        "interval_start": format_time(r.interval_start),
+        "interval_end": format_time(r.interval_end),
+        "energy_wh": r.energy_wh,
+        "recorded_at": format_time(r.recorded_at),
+        "recorded_by": r.by_client,
+        "ledger_seq": r.ledger_seq,
+    }
+
+
+def _site_for(session: DbSession, who: Principal, site_id: str) -> Site:
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFoundError(f"site '{site_id}' does not exist")
+    who.require_site(site_id, site.operator_id)
+    return site
+
+
+@router.get("/readings", summary="Readings of a site")
+def read_readings(
+    session: DbSession,
+    who: Annotated[Principal, Depends(require("readings:read"))],
+    site_id: str,
+    start: Annotated[AwareDatetime | None, Query()] = None,
+    end: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+) -> dict[str, Any]:
+    """List readings of ``site_id`` whose interval starts in ``[start, end)``."""
+    _site_for(session, who, site_id)
+    query = select(Reading).where(Reading.site_id == site_id).order_by(Reading.interval_start, Reading.meter_id)
+    if start is not None:
+        query = query.where(Reading.interval_start >= start)
+    if end is not None:
+        query = query.where(Reading.interval_start < end)
+    rows = session.execute(query.limit(limit)).scalars()
+    return {"site_id": site_id, "readings": [_reading_out(r) for r in rows]}
+
+
+@router.post("/caps", status_code=201, summary="Record dispatched caps")
+def create_caps(
+    body: CapBatchIn,
+    request: Request,
+    session: DbSession,
+    who: Annotated[Principal, Depends(require("caps:write"))],
+) -> JSONResponse:
+    """Store caps per site and interval (idempotent; conflicting values are refused)."""
+    result = record_caps(
+        session,
+        who,
+        [CapRecord.from_mw(c.site_id, c.interval_start, c.interval_end, c.cap_mw) for c in body.caps],
+    )
+    session.commit()
+    after_write(request.app)
+    return JSONResponse(
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "ledger_size": result.ledger_size,
+            "seqs": result.seqs,
+        },
+        status_code=201 if result.accepted else 200,
+    )
+
+
+@router.get("/caps", summary="Caps of a site")
+def read_caps(
+    session: DbSession,
+    who: Annotated[Principal, Depends(require("caps:read"))],
+    site_id: str,
+    start: Annotated[AwareDatetime | None, Query()] = None,
+    end: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+) -> dict[str, Any]:
+    """Caps of ``site_id`` whose interval starts in ``[start, end)``."""
+    _site_for(session, who, site_id)
+    query = select(Cap).where(Cap.site_id == site_id).order_by(Cap.interval_start)
+    if start is not None:
+        query = query.where(Cap.interval_start >= start)
+    if end is not None:
+        query = query.where(Cap.interval_start < end)
+    caps = session.execute(query.limit(limit)).scalars()
+    return {
+        "site_id": site_id,
+        "caps": [
+            {
+                "interval_start": format_time(c.interval_start),
+                "interval_end": format_time(c.interval_end),
+                "cap_mw": c.cap_w / 1e6,
+                "cap_w": c.cap_w,
+                "ledger_seq": c.ledger_seq,
+            }
+            for c in caps
+        ],
+    }

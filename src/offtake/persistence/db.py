@@ -1,0 +1,242 @@
+"""Database plumbing: declarative base, engine, sessions, migrations.
+
+SQLite (the default) and PostgreSQL run the same code. On SQLite every connection uses
+write-ahead logging, enforces foreign keys and syncs fully on commit, so a reading that
+was acknowledged survives the process being killed.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "bulk_insert",
+    "make_engine",
+    "make_session_factory",
+    "session_scope",
+    "upgrade",
+    "writer_lock",
+]
+
+#: How long a SQLite writer waits for the write lock before giving up [s].
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every offtake table."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp column that stores aware UTC instants and refuses naive ones.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores the UTC wall time. Values read back
+    are always aware UTC datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive values and convert to UTC."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: give a time zone")
+        utc = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return utc.replace(tzinfo=None)
+        return utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return aware UTC datetimes."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """Return the text SQLAlchemy's SQLite ``DateTime`` stores for an instant (UTC wall time)."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: give a time zone")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Rows with datetimes turned into SQLite text (columns found from the first row)."""
+    first = rows[0]
+    columns = [i for i, v in enumerate(first) if isinstance(v, datetime)]
+    if not columns:
+        return [tuple(row) for row in rows]
+    cache: dict[datetime, str] = {}
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in columns:
+            v = values[i]
+            if v is not None:
+                text = cache.get(v)
+                if text is None:
+                    text = cache[v] = _sqlite_time(v)
+                values[i] = text
+        out.append(tuple(values))
+    return out
+
+
+def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows through the driver's ``executemany``, skipping per-value processing.
+
+    For the ingest hot path only: values must already be what the columns hold (int, str,
+    bytes, aware datetimes, ``None``). Datetimes are stored exactly as :class:`UTCDateTime`
+    stores them, so ORM reads give the same aware UTC values.
+
+    Parameters
+    ----------
+    session
+        Session whose transaction the rows join.
+    table
+        Table name.
+    columns
+        Column names, in the order of each row's values.
+    rows
+        The rows.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+        raise RuntimeError(f"unsupported DB-API paramstyle {dialect.paramstyle}")
+    quote = dialect.identifier_preparer.quote_identifier
+    names = ", ".join(quote(c) for c in columns)
+    markers = ", ".join([marker] * len(columns))
+    sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({markers})"
+    if dialect.name == "sqlite":
+        rows = _sqlite_rows(rows)
+    connection.exec_driver_sql(sql, [tuple(row) for row in rows])
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    finally:
+        cursor.close()
+
+
+def make_engine(database_url: str, *, echo: bool = False) -> Engine:
+    """Create an engine for ``database_url`` with offtake's connection settings.
+
+    Parameters
+    ----------
+    database_url
+        SQLAlchemy URL. For a SQLite file the parent folder is created.
+    echo
+        Log every SQL statement.
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        The engine; SQLite connections get WAL, foreign keys and ``synchronous=FULL``.
+    """
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1] if ":///" in database_url else ""
+        in_memory = path in ("", ":memory:")
+        if not in_memory:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+        if in_memory:
+            engine = create_engine(database_url, echo=echo, connect_args=connect_args, poolclass=StaticPool)
+        else:
+            engine = create_engine(database_url, echo=echo, connect_args=connect_args)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(database_url, echo=echo, pool_pre_ping=True)
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> AbstractContextManager[object]:
+    """Return a lock that queues this process's writers of a SQLite database; no-op otherwise.
+
+    SQLite admits one writer at a time; a writer that finds the database locked polls with
+    growing sleeps (up to 100 ms each), which makes latency uneven under load. Writers of
+    one process that hold this lock around their transaction wait in turn instead and start
+    the moment the previous one commits. Correctness does not depend on it: writers that do
+    not take it (or other processes) are still serialised by SQLite.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = threading.Lock()
+    return lock
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return a session factory bound to ``engine`` (objects stay usable after commit)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Open a session, commit on success, roll back on error, always close."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema to ``revision`` with the packaged Alembic migrations.
+
+    Parameters
+    ----------
+    engine
+        Engine of the database to migrate.
+    revision
+        Target revision (``head`` for the newest).
+    """
+    from alembic import command
+
+    command.upgrade(_alembic_config(engine), revision)

@@ -1,0 +1,67 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def offtake(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "offtake", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_cli_risk_writes_report_and_is_reproducible(tmp_path: Path):
+    args = [
+        "risk",
+        "--scenario",
+        "tests/data/three-zone",
+        "--allocation",
+        "tests/data/allocations/three-zone.csv",
+        "--paths",
+        "600",
+        "--months",
+        "12",
+        "--seed",
+        "5",
+    ]
+    first = offtake(*args, "--out", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    assert "absorbed P50" in first.stdout
+    assert "risk: block" in first.stderr  # progress on stderr
+    second = offtake(*args, "--out", str(tmp_path / "b"))
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "a" / "paths.csv").read_bytes() == (
+        tmp_path / "b" / "paths.csv"
+    ).read_bytes()
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["paths"] == 600 and summary["seed"] == 5
+    assert "no_subsidy_test" in summary
+    html = (tmp_path / "a" / "report.html").read_text()
+    assert "data:image/png;base64," in html
+
+
+def test_cli_risk_bad_allocation_is_one_line(tmp_path: Path):
+    bad = tmp_path / "alloc.csv"
+    bad.write_text("site_id,zone\nx,north\n", encoding="utf-8")
+    done = offtake(
+        "risk",
+        "--scenario",
+        "tests/data/three-zone",
+        "--allocation",
+        str(bad),
+        "--paths",
+        "10",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "alloc.csv:1" in done.stderr and "operator" in done.stderr

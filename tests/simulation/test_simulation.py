@@ -1,0 +1,176 @@
+"""The simulated year on the three-zone test scenario: determinism, detection, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from offtake import scenario as scenario_mod
+from offtake.dispatch import Reason, read_allocation
+from offtake.errors import InputError
+from offtake.simulation import TroubleParams, compute_kpis, simulate
+
+DATA = Path(__file__).parents[1] / "data"
+ALLOCATION = DATA / "dispatch" / "three-zone-allocation.csv"
+
+
+@pytest.fixture(scope="module")
+def scenario() -> scenario_mod.Scenario:
+    return scenario_mod.load(DATA / "three-zone")
+
+
+@pytest.fixture(scope="module")
+def surplus(scenario: scenario_mod.Scenario) -> pd.DataFrame:
+    """Synthetic zone surplus: a daily swing that dips below the allocation each evening."""
+    hours = np.arange(len(scenario.index))
+    swing = 0.5 + 0.5 * np.cos(2 * np.pi * (hours % 24 - 4) / 24)
+    return pd.DataFrame(
+        {"north": 20 + 80 * swing, "south": 250 + 400 * swing, "city": 30 * swing},
+        index=scenario.index,
+    )
+
+
+def run(scenario, surplus, **kw):  # type: ignore[no-untyped-def]
+    contracts = read_allocation(ALLOCATION, scenario.zone_ids)
+    return simulate(scenario, contracts, surplus, **kw)
+
+
+def test_same_seed_same_year(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    a = run(scenario, surplus, seed=11)
+    b = run(scenario, surplus, seed=11)
+    c = run(scenario, surplus, seed=12)
+    np.testing.assert_array_equal(a.cap_mw, b.cap_mw)
+    np.testing.assert_array_equal(a.draw_mw, b.draw_mw)
+    assert compute_kpis(a) == compute_kpis(b)
+    assert not np.array_equal(a.real_surplus_mw, c.real_surplus_mw)
+
+
+def test_ignoring_site_is_found_and_measured(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    result = run(scenario, surplus, seed=3, ignoring_site="mine-south-1")
+    k = compute_kpis(result)["ignoring_site"]
+    assert k["site_id"] == "mine-south-1" and k["found"]
+    assert k["false_positives"] == []
+    i = result.contracts.site_ids.index("mine-south-1")
+    over = np.maximum(result.draw_mw[:, i] - result.cap_mw[:, i], 0.0).sum() * result.step_h
+    assert k["over_draw_mwh"] == pytest.approx(over) and over > 1.0
+    # After disconnection the site draws nothing; after flagging its licence is suspended.
+    assert result.disconnected_step[i] > result.flagged_step[i] >= 0
+    assert (result.draw_mw[result.disconnected_step[i] + 1 :, i] == 0.0).all()
+    assert (result.reason[result.flagged_step[i] + 1 :, i] == Reason.SUSPENDED).all()
+
+
+def test_no_false_flags_without_an_ignoring_site(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    result = run(scenario, surplus, seed=5, ignoring_site=None)
+    assert (result.flagged_step == -1).all()
+
+
+def test_caps_fit_forecast_and_curtailment_follows_the_evening_dip(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    result = run(scenario, surplus, seed=2, ignoring_site=None)
+    k = compute_kpis(result)
+    alloc = result.contracts.allocated_mw
+    assert (result.cap_mw <= alloc + 1e-9).all()
+    # Miners in the south are curtailed on the daily dips; the AI site keeps its firm tranche.
+    south = {s["site_id"]: s for s in k["sites"]}
+    i = result.contracts.site_ids.index("mine-south-1")
+    hour = (np.arange(result.cap_mw.shape[0]) * result.step_s / 3600.0) % 24
+    dip, peak = (hour >= 15) & (hour < 17), (hour >= 3) & (hour < 5)
+    assert result.cap_mw[dip, i].mean() < 0.8 * result.cap_mw[peak, i].mean()
+    assert south["mine-south-1"]["events"] >= 1
+    # Whenever the AI site is cut for the zone, the miners beside it are at zero (or still
+    # being staggered down).
+    ai = result.contracts.site_ids.index("ai-south")
+    miners = [result.contracts.site_ids.index(s) for s in ("mine-south-1", "mine-south-2")]
+    ai_cut = result.reason[:, ai] == Reason.ZONE_LIMIT
+    assert ai_cut.any()
+    for m in miners:
+        ok = (result.cap_mw[ai_cut, m] == 0.0) | (result.reason[ai_cut, m] == Reason.STAGGER)
+        assert ok.all()
+    # Without an ignoring site, what exceedance there is comes from trouble, not from dispatch.
+    by_cause = k["safety"]["by_cause"]
+    assert by_cause["site ignoring its cap"]["zone_intervals"] == 0
+    assert k["energy"]["share_of_hindsight_bound"] > 0.9
+
+
+def test_emergencies_cut_at_once(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    params = TroubleParams.default(emergencies_per_year=400.0)
+    result = run(scenario, surplus, seed=4, params=params, ignoring_site=None)
+    assert result.emergencies
+    for event in result.emergencies:
+        zones = slice(None) if event.zone is None else result.zone_ids.index(event.zone)
+        in_scope = np.isin(result.contracts.zone_index, np.arange(len(result.zone_ids))[zones])
+        miners = in_scope & ~result.contracts.is_ai
+        assert (result.cap_mw[event.start : event.end, miners] == 0.0).all()
+
+
+def test_step_must_divide_the_scenario_interval(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError, match="step"):
+        run(scenario, surplus, step_s=7 * 60)
+
+
+def test_bad_allocation_names_line_and_field(tmp_path: Path, scenario) -> None:  # type: ignore[no-untyped-def]
+    text = ALLOCATION.read_text().replace(
+        "ai-south,op-a,south,ai,150", "ai-south,op-a,nowhere,ai,150"
+    )
+    bad = tmp_path / "allocation.csv"
+    bad.write_text(text)
+    with pytest.raises(InputError) as info:
+        read_allocation(bad, scenario.zone_ids)
+    assert info.value.line == 2 and info.value.field == "zone"
+
+
+def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from offtake.cli import main
+
+    out = tmp_path / "sim"
+    argv = [
+        "offtake",
+        "simulate",
+        "--scenario",
+        str(DATA / "three-zone"),
+        "--allocation",
+        str(ALLOCATION),
+        "--step",
+        "15min",
+        "--out",
+        str(out),
+        "--seed",
+        "1",
+    ]
+    old = sys.argv
+    sys.argv = argv
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    finally:
+        sys.argv = old
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["run"]["intervals"] == 7 * 24 * 4
+    assert (
+        kpis["ignoring_site"]["site_id"]
+        in read_allocation(ALLOCATION, ["north", "south", "city"]).site_ids
+    )
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4
+    captured = capsys.readouterr()
+    assert "[3/5]" in captured.err
+
+
+def test_energy_figure_leaves_out_the_suspended_site(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    result = run(scenario, surplus, seed=3, ignoring_site="mine-south-1")
+    e = compute_kpis(result)["energy"]
+    i = result.contracts.site_ids.index("mine-south-1")
+    kept = np.ones(result.contracts.n_sites, dtype=bool)
+    kept[i] = False
+    within = np.minimum(result.draw_mw, result.cap_mw)[:, kept].sum() * result.step_h
+    bound = result.contracts.expected_energy_mwh[kept].sum()
+    assert e["licensed_sites_absorbed_within_caps_mwh"] == pytest.approx(within)
+    assert e["licensed_sites_planner_bound_mwh"] == pytest.approx(bound)
+    assert e["licensed_sites_share_of_planner_bound"] == pytest.approx(within / bound)
+    assert e["meets_target"] == (within / bound >= e["target_share"])

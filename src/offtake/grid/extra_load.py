@@ -4,8 +4,9 @@ The same question as :mod:`offtake.surplus.network` answers by enumerating cuts,
 linopy and HiGHS directly on the grid model of :mod:`offtake.grid.model`: maximise the extra
 load in one zone (or in all zones together) with existing demand met in every zone,
 corridors within their limits, the reserve kept, must-run output taken, and units whose
-marginal cost is above the tariff producing no more than in the least-cost baseline. It returns the full dispatch, so the invariants can be
-checked, and it serves as the independent check of the cut enumeration.
+marginal cost is above the tariff producing no more than in the least-cost baseline. It
+returns the full dispatch, so the invariants can be checked, and it serves as the
+independent check of the cut enumeration.
 """
 
 from __future__ import annotations

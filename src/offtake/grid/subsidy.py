@@ -239,7 +239,7 @@ def _check_block(
     found = add_no_subsidy_rows(m, grid, v.gen, take, tariffs, g0, breach=True)
     unserved_pen, reserve_pen = _penalties(baseline)
     breaches = [m.variables[f"breach_{k}"] for k in range(len(found))]
-    objective = v.fuel_cost_usd + unserved_pen * (target.sum() - take.sum())
+    objective = v.fuel_cost_usd - unserved_pen * take.sum()  # undelivered load priced highest
     for b in breaches:
         objective = objective + reserve_pen * b.sum()
     if v.unserved is not None:

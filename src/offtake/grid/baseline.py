@@ -17,6 +17,7 @@ Must-run and slack treatment (the one rule of offtake):
   meets all the demand it can, then holds all the reserve it can, and only then saves fuel;
   every slack is zero whenever the grid can do without it. They are modelling devices, not
   economic values, and the result reports them so nothing fails silently.
+* A tiny cost on the size of corridor flows (``FLOW_TIEBREAK_USD_PER_MWH``) removes loop flows.
 * A plan (and the no-subsidy check) keeps the baseline's slacks: it never sheds demand, takes
   reserve or spills more than the baseline does, and it may absorb what the baseline spills.
 """
@@ -39,6 +40,9 @@ __all__ = ["Baseline", "least_cost_dispatch", "slack_penalties_usd_per_mwh"]
 SLACK_PENALTY_FACTOR = 100.0
 #: Unserved-demand penalty as a multiple of the reserve penalty [-].
 UNSERVED_PENALTY_FACTOR = 100.0
+#: Tiny cost on the size of every corridor flow: among dispatches of equal fuel cost it
+#: picks the one without loop flows around meshed corridors [USD/MWh].
+FLOW_TIEBREAK_USD_PER_MWH = 1e-3
 #: Intervals per LP block: a quarter of a year of hours (measured fastest with linopy).
 DEFAULT_BLOCK_INTERVALS = 2190
 #: Slack below which the baseline counts as needing none [MW].
@@ -76,7 +80,8 @@ class Baseline:
     fuel_cost_usd
         Total fuel cost over the period, must-run output included [USD].
     objective_usd
-        Fuel cost of the groups the dispatch chooses plus the slack penalties [USD].
+        Fuel cost of the groups the dispatch chooses plus the slack penalties and the flow
+        tie-break [USD].
     """
 
     grid: Grid
@@ -166,12 +171,18 @@ def _solve_block(
     assert v.unserved is not None and v.spill is not None and v.shortfall is not None
     unserved_pen, reserve_pen = slack_penalties_usd_per_mwh(grid)
     dt = grid.duration_h
-    m.add_objective(
+    objective = (
         v.fuel_cost_usd
         + (unserved_pen * dt) * v.unserved.sum()
         + (reserve_pen * dt) * (v.spill.sum() + v.shortfall.sum())
     )
-    objective = solve_model(m, {"presolve": "off"}, what="baseline")
+    if v.flow is not None:
+        size = m.add_variables(lower=0.0, coords=v.flow.coords, name="flow_size")
+        m.add_constraints(size - v.flow >= 0.0, name="flow_size_fwd")
+        m.add_constraints(size + v.flow >= 0.0, name="flow_size_rev")
+        objective = objective + (FLOW_TIEBREAK_USD_PER_MWH * dt) * size.sum()
+    m.add_objective(objective)
+    value = solve_model(m, {"presolve": "off"}, what="baseline", quiet=True)
     flows = v.flow.solution.transpose("time", "corridor").to_numpy() if v.flow is not None else np.zeros((n_t, 0))
     prices = np.zeros((n_t, n_z))
     for zi, zone in enumerate(grid.zones):
@@ -185,5 +196,5 @@ def _solve_block(
         v.spill.solution.transpose("time", "zone").to_numpy(),
         v.shortfall.solution.to_numpy(),
         prices,
-        objective,
+        value,
     )

@@ -100,7 +100,7 @@ def max_extra_load(
         gen_upper_mw=upper[:, fleet.free],
     )
     m.add_objective(-1 * extra.sum())
-    solve_model(m, what="extra-load LP")
+    solve_model(m, what="extra-load LP", quiet=True)
     extra_full = np.zeros((len(idx), len(zones)))
     values = extra.solution.transpose("time", "zone").to_numpy()
     for k, z in enumerate(takers):

@@ -35,6 +35,7 @@ def solve_model(
     *,
     what: str = "plan",
     method: Literal["simplex", "pdlp"] = "simplex",
+    quiet: bool = False,
 ) -> float:
     """Solve with HiGHS and return the objective value.
 
@@ -52,6 +53,8 @@ def solve_model(
         result "unknown" when its dual is less accurate than the simplex tolerances; it is
         accepted when the relative primal-dual objective error and primal infeasibility are
         within ``PDLP_ACCEPT`` (see :func:`solution_quality`).
+    quiet
+        Discard what the solver prints instead of sending it to standard error.
 
     Returns
     -------
@@ -72,7 +75,7 @@ def solve_model(
     if method == "pdlp":  # linopy warns that the status is "unknown"; judged below instead
         linopy_log.setLevel(logging.ERROR)
     try:
-        with _solver_chatter_to_stderr():
+        with _solver_chatter_to_stderr(quiet):
             status, condition = m.solve(solver_name="highs", io_api="direct", **opts)
     finally:
         linopy_log.setLevel(level)
@@ -129,8 +132,8 @@ def solution_quality(m: linopy.Model) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _solver_chatter_to_stderr() -> Iterator[None]:
-    """Send what the solver prints on standard output to standard error.
+def _solver_chatter_to_stderr(quiet: bool = False) -> Iterator[None]:
+    """Send what the solver prints on standard output to standard error (or, quiet, nowhere).
 
     HiGHS prints its banner from C++ straight to file descriptor 1; a command's standard
     output is kept for its results.
@@ -142,7 +145,8 @@ def _solver_chatter_to_stderr() -> Iterator[None]:
         yield
         return
     try:
-        os.dup2(2, 1)
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno() if quiet else 2, 1)
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield

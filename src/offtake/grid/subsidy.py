@@ -245,7 +245,7 @@ def _check_block(
     if v.unserved is not None:
         objective = objective + unserved_pen * v.unserved.sum()
     m.add_objective(objective)
-    solve_model(m, what="no-subsidy check")
+    solve_model(m, what="no-subsidy check", quiet=True)
     gen = v.gen.solution.transpose("time", "group").to_numpy()
     extra_out = gen - g0 > EXTRA_TOLERANCE_MW
     cost = grid.group_cost_usd_per_mwh

@@ -309,3 +309,20 @@ def test_api_docs_are_served_from_the_package(page: Page, console: Console) -> N
     page.goto(console.url + "/docs")
     page.wait_for_selector(".swagger-ui .info .title")
     assert "offtake" in page.locator(".swagger-ui .info .title").inner_text()
+
+
+AXE = DATA / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize(("user", "path"), [("control", "/control"), ("reg", "/regulator"), ("opa", "/operator")])
+def test_pages_pass_the_axe_core_accessibility_check(page: Page, console: Console, user: str, path: str) -> None:
+    sign_in(page, console, user)
+    page.goto(console.url + path)
+    page.add_script_tag(path=str(AXE))
+    serious = (
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)"
+    )
+    assert page.evaluate(serious) == []
+    page.evaluate("() => document.body.append(document.createElement('button'))")  # the check can fail
+    assert "button-name" in page.evaluate(serious)

@@ -49,6 +49,7 @@ USERS = {
     "reg": ("regulator", None),
     "opa": ("operator", "op-a"),
     "opb": ("operator", "op-b"),
+    "office": ("programme_office", None),
 }
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -90,6 +91,7 @@ def _build(factory: sessionmaker[Session]) -> None:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     folder = tmp_path_factory.mktemp("console")
+    shutil.copytree(DATA / "three-zone", folder / "scenarios" / "three-zone")
     url = f"sqlite:///{folder / 'offtake.db'}"
     engine = make_engine(url)
     prepare_database(engine)
@@ -326,3 +328,22 @@ def test_pages_pass_the_axe_core_accessibility_check(page: Page, console: Consol
     assert page.evaluate(serious) == []
     page.evaluate("() => document.body.append(document.createElement('button'))")  # the check can fail
     assert "button-name" in page.evaluate(serious)
+
+
+def test_programme_office_runs_an_assessment_in_the_background_and_opens_its_report(
+    page: Page, console: Console
+) -> None:
+    sign_in(page, console, "office")
+    assert page.url.endswith("/programme")
+    page.get_by_label("Run", exact=True).select_option("assess")
+    page.get_by_label("Scenario", exact=True).select_option("three-zone")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_load_state()
+    row = page.locator("#runs-table tbody tr").first
+    row.locator("a", has_text="report").wait_for(timeout=120_000)  # the page follows the run by itself
+    assert row.get_attribute("data-state") == "done"
+    assert "s" in row.locator("td.num").inner_text()
+    page.screenshot(path=str(console.shots / "programme.png"), full_page=True)
+    row.locator("a", has_text="report").click()
+    page.wait_for_load_state()
+    assert "<html" in page.content().lower() and "three-zone" in page.content()

@@ -79,6 +79,9 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            jobs = getattr(app.state, "console_jobs", None)
+            if jobs is not None:
+                await run_in_threadpool(jobs.stop)
             with contextlib.suppress(Exception):
                 await run_in_threadpool(checkpoint_if_due, app)
             engine.dispose()

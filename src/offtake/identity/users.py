@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: Roles a person may hold in the console (a VEN is a machine, not a person).
-CONSOLE_ROLES = ("grid_operator", "regulator", "operator")
+CONSOLE_ROLES = ("grid_operator", "regulator", "operator", "programme_office")
 #: Shortest password accepted [characters].
 MIN_PASSWORD_CHARS = 10
 

@@ -13,10 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from offtake.api.console import views
+from offtake.api.console.programme import programme_routes
+from offtake.api.console.render import page
 from offtake.api.console.session import (
     COOKIE,
     ConsoleAuthError,
@@ -34,13 +35,14 @@ from offtake.registry.licences import transition_licence
 __all__ = ["console_router", "mount_console"]
 
 _HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(_HERE / "templates"))
-templates.env.filters["mw"] = lambda v: f"{v:,.1f}"
-templates.env.filters["money"] = lambda v: "—" if v is None else f"{v:,.2f}"
-templates.env.filters["pkt"] = views.local_time
 
 #: Where each role lands after signing in.
-HOME = {"grid_operator": "/control", "regulator": "/regulator", "operator": "/operator"}
+HOME = {
+    "grid_operator": "/control",
+    "regulator": "/regulator",
+    "operator": "/operator",
+    "programme_office": "/programme",
+}
 #: How often the live stream looks for a new round or emergency [s].
 STREAM_POLL_S = 1.0
 #: Folder of the shipped Swagger UI assets (swagger-ui-dist, Apache-2.0) under ``static/``.
@@ -82,12 +84,6 @@ async def _write(request: Request, fn: Callable[[Session], T]) -> T:
     return await run_in_threadpool(work)
 
 
-def _page(
-    request: Request, template: str, viewer: Viewer | None, status_code: int = 200, **context: Any
-) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, {"viewer": viewer, **context}, status_code=status_code)
-
-
 def console_router() -> APIRouter:
     """Build the console's routes (pages at ``/``, ``/login``, ``/control``, ``/regulator``, ``/operator``)."""
     router = APIRouter(include_in_schema=False)
@@ -95,6 +91,7 @@ def console_router() -> APIRouter:
     _control_routes(router)
     _regulator_routes(router)
     _operator_routes(router)
+    programme_routes(router)
     return router
 
 
@@ -132,7 +129,7 @@ def _sign_in_routes(router: APIRouter) -> None:
 
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, why: str = "") -> HTMLResponse:
-        return _page(request, "login.html", None, message=why)
+        return page(request, "login.html", None, message=why)
 
     @router.post("/login", response_class=HTMLResponse)
     async def login(request: Request, name: Annotated[str, Form()], password: Annotated[str, Form()]) -> Response:
@@ -148,7 +145,7 @@ def _sign_in_routes(router: APIRouter) -> None:
 
         outcome = await _write(request, work)
         if isinstance(outcome, str):
-            return _page(request, "login.html", None, status_code=401, message=outcome, name=name)
+            return page(request, "login.html", None, status_code=401, message=outcome, name=name)
         token, role = outcome
         response = RedirectResponse(HOME[role], status_code=303)
         response.set_cookie(
@@ -180,12 +177,12 @@ def _control_routes(router: APIRouter) -> None:
     @router.get("/control", response_class=HTMLResponse)
     async def control(request: Request, viewer: ControlRoomViewer) -> HTMLResponse:
         view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
-        return _page(request, "control.html", viewer, view=view, zones=_zone_choices(request, view))
+        return page(request, "control.html", viewer, view=view, zones=_zone_choices(request, view))
 
     @router.get("/control/live", response_class=HTMLResponse)
     async def control_live(request: Request, viewer: ControlRoomViewer) -> HTMLResponse:
         view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
-        return _page(request, "control_live.html", viewer, view=view)
+        return page(request, "control_live.html", viewer, view=view)
 
     @router.get("/control/stream")
     async def control_stream(request: Request, viewer: ControlRoomViewer) -> StreamingResponse:
@@ -246,7 +243,7 @@ def _zone_choices(request: Request, view: views.ControlRoom) -> list[str]:
 async def _control_with(request: Request, viewer: Viewer, message: str) -> HTMLResponse:
     view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
     zones = _zone_choices(request, view)
-    return _page(request, "control.html", viewer, status_code=400, view=view, zones=zones, message=message)
+    return page(request, "control.html", viewer, status_code=400, view=view, zones=zones, message=message)
 
 
 async def _changes(request: Request) -> AsyncIterator[bytes]:
@@ -271,7 +268,7 @@ def _regulator_routes(router: APIRouter) -> None:
     @router.get("/regulator", response_class=HTMLResponse)
     async def regulator(request: Request, viewer: RegulatorViewer, message: str = "") -> HTMLResponse:
         view = await _read(request, lambda s: views.regulator_view(s, viewer.principal))
-        return _page(request, "regulator.html", viewer, view=view, message=message)
+        return page(request, "regulator.html", viewer, view=view, message=message)
 
     @router.post("/regulator/licences/{licence_id}/{action}")
     async def licence_action(
@@ -312,16 +309,16 @@ def _regulator_routes(router: APIRouter) -> None:
         try:
             found = await _read(request, work)
         except OfftakeError as exc:
-            return _page(request, "proof.html", viewer, error=str(exc), seq=seq)
-        return _page(request, "proof.html", viewer, proof=found, seq=seq)
+            return page(request, "proof.html", viewer, error=str(exc), seq=seq)
+        return page(request, "proof.html", viewer, proof=found, seq=seq)
 
     @router.get("/regulator/bills", response_class=HTMLResponse)
     async def bills(request: Request, viewer: RegulatorViewer, site_id: str, month: str) -> HTMLResponse:
         try:
             bill = await _read(request, lambda s: views.bill_view(s, viewer.principal, site_id, month))
         except OfftakeError as exc:
-            return _page(request, "bill.html", viewer, error=str(exc))
-        return _page(request, "bill.html", viewer, bill=bill)
+            return page(request, "bill.html", viewer, error=str(exc))
+        return page(request, "bill.html", viewer, bill=bill)
 
 
 # --------------------------------------------------------------------------- site operator
@@ -331,12 +328,12 @@ def _operator_routes(router: APIRouter) -> None:
     @router.get("/operator", response_class=HTMLResponse)
     async def operator(request: Request, viewer: OperatorViewer) -> HTMLResponse:
         view = await _read(request, lambda s: views.operator_view(s, viewer.principal))
-        return _page(request, "operator.html", viewer, view=view)
+        return page(request, "operator.html", viewer, view=view)
 
     @router.get("/operator/bills", response_class=HTMLResponse)
     async def operator_bill(request: Request, viewer: OperatorViewer, site_id: str, month: str) -> HTMLResponse:
         try:
             bill = await _read(request, lambda s: views.bill_view(s, viewer.principal, site_id, month))
         except OfftakeError as exc:
-            return _page(request, "bill.html", viewer, error=str(exc))
-        return _page(request, "bill.html", viewer, bill=bill)
+            return page(request, "bill.html", viewer, error=str(exc))
+        return page(request, "bill.html", viewer, bill=bill)

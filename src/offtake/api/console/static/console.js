@@ -114,8 +114,21 @@ async function checkProof() {
   }
 }
 
+function followRuns() {
+  const runs = document.getElementById("runs");
+  if (!runs) return;
+  const tick = async () => {
+    const answer = await fetch(runs.dataset.pollUrl, { credentials: "same-origin" });
+    if (answer.ok) runs.innerHTML = await answer.text();
+    const busy = runs.querySelector("tr[data-state='running'], tr[data-state='queued']");
+    setTimeout(tick, busy ? 1000 : 5000);
+  };
+  setTimeout(tick, 1000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   bindTables(document);
   followLive();
+  followRuns();
   checkProof();
 });

@@ -21,6 +21,7 @@ from offtake.errors import InputError
 
 __all__ = [
     "MICRO_USD_PER_USD",
+    "PAISA_PER_PKR",
     "SITE_KINDS",
     "S_PER_H",
     "WH_PER_MWH",
@@ -38,6 +39,8 @@ WH_PER_MWH = 1_000_000
 MICRO_USD_PER_USD = 1_000_000
 #: Seconds in an hour [s/h].
 S_PER_H = 3600
+#: Paisa in a Pakistani rupee [paisa/PKR].
+PAISA_PER_PKR = 100
 
 
 class SiteKind(StrEnum):

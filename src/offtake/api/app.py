@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 import offtake
 from offtake.api.auth import token_router
+from offtake.api.console.routes import mount_console
 from offtake.api.errors import install_error_handlers
 from offtake.api.lifecycle import checkpoint_if_due, checkpoint_loop, live_dispatch
 from offtake.ledger.signing import Signer, load_or_create_signer
@@ -78,6 +79,9 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            jobs = getattr(app.state, "console_jobs", None)
+            if jobs is not None:
+                await run_in_threadpool(jobs.stop)
             with contextlib.suppress(Exception):
                 await run_in_threadpool(checkpoint_if_due, app)
             engine.dispose()
@@ -91,6 +95,8 @@ def create_app(
         ),
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -98,6 +104,7 @@ def create_app(
     app.state.token_secret = settings.load_token_secret()
     app.state.signer = signer or load_or_create_signer(settings.signing_key_path)
     install_error_handlers(app)
+    mount_console(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     def healthz() -> dict[str, Any]:

@@ -37,6 +37,7 @@ def _register() -> None:
         scenario_cmd,
         server_cmd,
         simulate_cmd,
+        user_cmd,
     )
 
     scenario_cmd.register(app)
@@ -48,6 +49,7 @@ def _register() -> None:
     ledger_cmd.register(app)
     registry_cmd.register(app)
     dispatch_cmd.register(app)
+    user_cmd.register(app)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ Roles:
   checkpoint;
 - ``operator``: read its own operator, licences, sites, contracts, caps, readings, bills
   ledger entries and audit trail; report readings for its own sites; apply for licences;
+- ``programme_office``: the programme office and grid planners: read the registry, caps,
+  ledger, bills and audit trail; run studies from the console;
 - ``ven``: a site's OpenADR client: report readings and read caps of the one site it is
   bound to.
 """
@@ -86,6 +88,7 @@ ROLE_SCOPES: MappingProxyType[str, frozenset[str]] = MappingProxyType(
                 "licences:apply",
             )
         ),
+        "programme_office": frozenset(("registry:read", "caps:read", "ledger:read", "bills:read", "audit:read")),
         "ven": frozenset(
             (
                 "readings:write",

@@ -33,6 +33,8 @@ __all__ = [
     "Bill",
     "Cap",
     "Checkpoint",
+    "ConsoleSession",
+    "ConsoleUser",
     "Contract",
     "DispatchCap",
     "DispatchRound",
@@ -68,6 +70,37 @@ class ApiClient(Base):
     scopes: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConsoleUser(Base):
+    """A person who signs in to the web console, with a role as an API client has.
+
+    The password is stored as a scrypt hash; repeated failures lock the account for a while.
+    """
+
+    __tablename__ = "console_user"
+
+    name: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32))
+    operator_id: Mapped[str | None] = mapped_column(ForeignKey("operator.id"), nullable=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser session; the cookie holds a random token, the table its hash."""
+
+    __tablename__ = "console_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("console_user.name"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Operator(Base):

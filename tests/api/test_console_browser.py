@@ -1,0 +1,349 @@
+"""The web console in a real browser (Playwright driving Debian's chromium), one role at a time.
+
+A real server (uvicorn on 127.0.0.1) replays the three-zone scenario as its grid feed and
+dispatches on its own; every request the browser makes is checked to stay on 127.0.0.1.
+Screenshots of each main page go to ``$OFFTAKE_SCREENSHOTS`` (CI keeps that folder) or to a
+temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from platform_fixtures import free_socket, principal
+from playwright.sync_api import Browser, Page, Route, sync_playwright
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from offtake.api.app import create_app
+from offtake.identity.users import create_user
+from offtake.ledger import merkle
+from offtake.ledger import store as ledger_store
+from offtake.live.records import DispatchCap, GridEmergency
+from offtake.persistence.db import make_engine, make_session_factory, session_scope
+from offtake.registry import allocations, licences, sites
+from offtake.registry.setup import prepare_database
+from offtake.settings import Settings
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+
+DATA = Path(__file__).parents[1] / "data"
+FEED = f"scenario:{DATA / 'three-zone'}"
+ALLOCATION = DATA / "allocations" / "three-zone.csv"
+PASSWORD = "correct horse battery"
+USERS = {
+    "control": ("grid_operator", None),
+    "reg": ("regulator", None),
+    "opa": ("operator", "op-a"),
+    "opb": ("operator", "op-b"),
+    "office": ("programme_office", None),
+}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@dataclass
+class Console:
+    url: str
+    factory: sessionmaker[Session]
+    shots: Path
+    foreign: list[str] = field(default_factory=list)
+
+
+def _build(factory: sessionmaker[Session]) -> None:
+    regulator = principal("regulator", "reg")
+    grid = principal("grid_operator", "grid")
+    start = datetime.now(UTC) - timedelta(days=1)
+    with session_scope(factory) as s:
+        for op, kind, lic in (("op-a", "mining", "La"), ("op-b", "mining", "Lb"), ("op-c", "ai_data_centre", "Lc")):
+            sites.create_operator(s, regulator, op, f"Operator {op}")
+            licences.apply_for_licence(s, regulator, operator_id=op, kind_id=kind, licence_id=lic, at=start)
+            licences.transition_licence(s, regulator, lic, "approved", at=start)
+            licences.transition_licence(s, regulator, lic, "active", at=start)
+        licences.apply_for_licence(s, regulator, operator_id="op-b", kind_id="mining", licence_id="Lnew", at=start)
+        allocations.import_allocation(s, grid, ALLOCATION, valid_from=start)
+        for site, lic in (("mine-south-1", "La"), ("mine-north-1", "Lb"), ("ai-city-1", "Lc")):
+            sites.attach_licence(s, grid, site, lic)
+        for name, (role, operator) in USERS.items():
+            create_user(s, name, role, PASSWORD, operator_id=operator)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    folder = tmp_path_factory.mktemp("console")
+    shutil.copytree(DATA / "three-zone", folder / "scenarios" / "three-zone")
+    url = f"sqlite:///{folder / 'offtake.db'}"
+    engine = make_engine(url)
+    prepare_database(engine)
+    factory = make_session_factory(engine)
+    _build(factory)
+    settings = Settings.resolve(env={}, data_dir=str(folder), database_url=url, grid_feed=FEED)
+    app = create_app(settings)
+    sock = free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not _dispatched(factory):
+        assert time.monotonic() < deadline, "the server dispatched no round within 60 s"
+        time.sleep(0.2)
+    shots = Path(os.environ.get("OFFTAKE_SCREENSHOTS") or folder / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        yield Console(f"http://127.0.0.1:{sock.getsockname()[1]}", factory, shots)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+        engine.dispose()
+
+
+def _dispatched(factory: sessionmaker[Session]) -> bool:
+    with factory() as s:
+        return s.scalars(select(DispatchCap.id).limit(1)).first() is not None
+
+
+@pytest.fixture(scope="module")
+def browser(console: Console) -> Iterator[Browser]:
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, console: Console) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+
+    context.route("**/*", lambda route: _local_only(route, console))
+    opened = context.new_page()
+    yield opened
+    context.close()
+    assert console.foreign == [], f"requests left 127.0.0.1: {console.foreign}"
+
+
+def _local_only(route: Route, console: Console) -> None:
+    """Let requests to 127.0.0.1 through; record and refuse any other."""
+    if urlsplit(route.request.url).hostname == "127.0.0.1":
+        route.continue_()
+    else:
+        console.foreign.append(route.request.url)
+        route.abort()
+
+
+def sign_in(page: Page, console: Console, name: str) -> None:
+    page.goto(console.url + "/")
+    assert "/login" in page.url
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def caps_in_page(page: Page) -> dict[str, tuple[str, str]]:
+    rows = page.locator("#sites-table tbody tr")
+    out = {}
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        cap, reason = row.locator("td.cap").inner_text(), row.locator("td.reason").inner_text()
+        out[str(row.get_attribute("data-site"))] = (cap, reason)
+    return out
+
+
+def test_control_room_declares_an_emergency_and_sees_the_caps_fall(
+    page: Page, console: Console, browser: Browser
+) -> None:
+    sign_in(page, console, "control")
+    assert page.url.endswith("/control")
+    before = caps_in_page(page)
+    assert set(before) == {"mine-south-1", "mine-north-1", "ai-city-1"}
+    assert page.locator("#no-emergency").is_visible()
+    page.screenshot(path=str(console.shots / "control-room.png"), full_page=True)
+
+    watcher = browser.new_context().new_page()
+    watcher.context.route("**/*", lambda r: _local_only(r, console))
+    sign_in(watcher, console, "control")
+    watcher.wait_for_selector("#live[data-stream='open']")
+
+    page.get_by_label("Reason (the sites read it)").fill("frequency excursion")
+    page.get_by_role("button", name="Declare emergency").click()
+    assert "tick the confirmation box" in page.content()
+    page.get_by_label("Reason (the sites read it)").fill("frequency excursion")
+    page.get_by_label("I confirm").check()
+    page.get_by_role("button", name="Declare emergency").click()
+    page.wait_for_selector("#emergencies")
+    after = caps_in_page(page)
+    assert after["mine-south-1"] == ("0.0", "emergency")
+    assert after["mine-north-1"] == ("0.0", "emergency")
+    # the other viewer's page follows by itself, without a reload
+    watcher.wait_for_selector("#emergencies", timeout=10_000)
+    assert caps_in_page(watcher)["mine-north-1"] == ("0.0", "emergency")
+    page.screenshot(path=str(console.shots / "control-room-emergency.png"), full_page=True)
+
+    page.locator("#emergencies button", has_text="Clear").first.click()
+    page.wait_for_selector("#no-emergency")
+    watcher.wait_for_selector("#no-emergency", timeout=10_000)
+    watcher.context.close()
+
+
+def test_control_room_filters_and_sorts_sites(page: Page, console: Console) -> None:
+    sign_in(page, console, "control")
+    page.get_by_label("Filter").fill("north")
+    visible = page.locator("#sites-table tbody tr:not([hidden])")
+    assert visible.count() == 1
+    assert visible.first.get_attribute("data-site") == "mine-north-1"
+    page.get_by_label("Filter").fill("")
+    page.locator("#sites-table thead th", has_text="Allocation").click()
+    order = page.locator("#sites-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.site)")
+    with console.factory() as s:
+        allocation = {c.site_id: c.allocation_w for c in s.scalars(select(DispatchCap))}
+    assert order == sorted(allocation, key=lambda k: allocation[k])
+
+
+def test_regulator_approves_a_licence_and_checks_a_proof_in_the_browser(page: Page, console: Console) -> None:
+    sign_in(page, console, "reg")
+    assert page.url.endswith("/regulator")
+    row = page.locator("tr[data-licence='Lnew']")
+    assert row.locator("td.state").inner_text() == "applied"
+    row.get_by_role("button", name="Approve licence Lnew").click()
+    page.wait_for_load_state()
+    assert page.locator("tr[data-licence='Lnew'] td.state").inner_text() == "approved"
+    with console.factory() as s:
+        assert licences.get_licence(s, principal("regulator", "r"), "Lnew").state == "approved"
+        size = ledger_store.tree_head(s).size
+    page.screenshot(path=str(console.shots / "regulator.png"), full_page=True)
+
+    seq = size - 1
+    page.get_by_label("Check an entry's inclusion proof, entry number").fill(str(seq))
+    page.get_by_role("button", name="Check").click()
+    result = page.locator("#proof-result[data-verified]")
+    result.wait_for()
+    assert result.get_attribute("data-verified") == "yes"
+    with console.factory() as s:  # the browser agrees with the library
+        proof = ledger_store.inclusion_proof(s, seq)
+        entry = ledger_store.get_entry(s, seq)
+    assert merkle.verify_inclusion(
+        merkle.leaf_hash(entry.data), seq, proof["size"], [bytes.fromhex(h) for h in proof["path"]],
+        bytes.fromhex(proof["root"]),
+    )
+    # a tampered path is refused by the same page code
+    flip_last_digit = "el => { el.dataset.data = el.dataset.data.replace(/.$/, c => c === '0' ? '1' : '0'); }"
+    page.locator("#proof").evaluate(flip_last_digit)
+    assert page.evaluate("() => verifyInclusion(document.getElementById('proof'))") is False
+
+
+def test_an_operator_sees_only_its_own_sites_and_cannot_reach_others(page: Page, console: Console) -> None:
+    sign_in(page, console, "opa")
+    assert page.url.endswith("/operator")
+    shown = page.locator("section[data-site]").evaluate_all("els => els.map(e => e.dataset.site)")
+    assert shown == ["mine-south-1"]
+    assert "mine-north-1" not in page.content()
+    page.screenshot(path=str(console.shots / "operator.png"), full_page=True)
+    for path in ("/control", "/control/live", "/regulator", "/regulator/proof?seq=0"):
+        answer = page.goto(console.url + path)
+        assert answer is not None and answer.status == 403, path
+        assert "mine-north-1" not in page.content()
+    page.goto(console.url + "/operator/bills?site_id=mine-north-1&month=2025-01")
+    assert "may not access" in page.content()
+    assert page.locator("#bill").count() == 0
+
+
+def test_sign_out_ends_the_session_and_wrong_passwords_lock_the_account(page: Page, console: Console) -> None:
+    sign_in(page, console, "opb")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login**")
+    page.goto(console.url + "/operator")
+    assert "/login" in page.url
+    for _ in range(5):
+        page.get_by_label("Name").fill("opb")
+        page.get_by_label("Password").fill("wrong password!")
+        page.get_by_role("button", name="Sign in").click()
+        assert "wrong name or password" in page.content()
+    sign_in(page, console, "opb")  # the right password no longer opens a locked account
+    assert "/login" in page.url
+
+
+def test_a_form_from_another_site_or_without_the_csrf_token_is_refused(page: Page, console: Console) -> None:
+    sign_in(page, console, "control")
+    answer = page.request.post(
+        console.url + "/control/emergency",
+        form={"reason": "x", "confirm": "yes", "csrf": "forged"},
+    )
+    assert answer.status == 403
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    answer = page.request.post(
+        console.url + "/control/emergency",
+        form={"reason": "x", "confirm": "yes", "csrf": str(csrf)},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert answer.status == 403
+    answer = page.request.post(
+        console.url + "/logout", headers={"Origin": "http://evil.example"}
+    )
+    assert answer.status == 403
+    with console.factory() as s:
+        assert s.scalars(select(GridEmergency).where(GridEmergency.message == "x")).first() is None
+
+
+def test_api_docs_are_served_from_the_package(page: Page, console: Console) -> None:
+    page.goto(console.url + "/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "offtake" in page.locator(".swagger-ui .info .title").inner_text()
+
+
+AXE = DATA / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize(("user", "path"), [("control", "/control"), ("reg", "/regulator"), ("opa", "/operator")])
+def test_pages_pass_the_axe_core_accessibility_check(page: Page, console: Console, user: str, path: str) -> None:
+    sign_in(page, console, user)
+    page.goto(console.url + path)
+    page.add_script_tag(path=str(AXE))
+    serious = (
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)"
+    )
+    assert page.evaluate(serious) == []
+    page.evaluate("() => document.body.append(document.createElement('button'))")  # the check can fail
+    assert "button-name" in page.evaluate(serious)
+
+
+def test_programme_office_runs_an_assessment_in_the_background_and_opens_its_report(
+    page: Page, console: Console
+) -> None:
+    sign_in(page, console, "office")
+    assert page.url.endswith("/programme")
+    page.get_by_label("Run", exact=True).select_option("assess")
+    page.get_by_label("Scenario", exact=True).select_option("three-zone")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_load_state()
+    row = page.locator("#runs-table tbody tr").first
+    row.locator("a", has_text="report").wait_for(timeout=120_000)  # the page follows the run by itself
+    assert row.get_attribute("data-state") == "done"
+    assert "s" in row.locator("td.num").inner_text()
+    page.screenshot(path=str(console.shots / "programme.png"), full_page=True)
+    row.locator("a", has_text="report").click()
+    page.wait_for_load_state()
+    assert "<html" in page.content().lower() and "three-zone" in page.content()

@@ -23,6 +23,8 @@ th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.9em; }
 img { max-width: 100%; } .findings li { margin: 0.3em 0; } .note { color: #666; font-size: 0.85em; }
+.caution { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5em 1em; margin: 0.5em 0; }
+.kpi { display: inline-block; margin: 0 1.5em 0.5em 0; } .kpi b { display: block; font-size: 1.3em; }
 """
 
 
@@ -52,17 +54,37 @@ class HtmlReport:
         cls = f' class="{css_class}"' if css_class else ""
         self._parts.append(f"<p{cls}>{html.escape(text)}</p>")
 
+    def kpis(self, items: list[tuple[str, str]]) -> None:
+        """Add headline figures, each a label over its value."""
+        spans = "".join(f'<span class="kpi">{html.escape(k)}<b>{html.escape(v)}</b></span>' for k, v in items)
+        self._parts.append(f"<div>{spans}</div>")
+
+    def caution(self, text: str) -> None:
+        """Add a highlighted note the reader must not miss."""
+        self._parts.append(f'<div class="caution">{html.escape(text)}</div>')
+
     def bullets(self, items: list[str], css_class: str = "findings") -> None:
         """Add a bulleted list of plain-text items."""
         rows = "".join(f"<li>{html.escape(item)}</li>" for item in items)
         self._parts.append(f'<ul class="{css_class}">{rows}</ul>')
 
-    def table(self, frame: pd.DataFrame, caption: str = "", float_format: str = "{:,.1f}", index: bool = True) -> None:
-        """Add a table; floats are formatted with ``float_format``."""
+    def table(
+        self,
+        frame: pd.DataFrame,
+        caption: str = "",
+        float_format: str = "{:,.1f}",
+        index: bool = True,
+        formats: dict[str, str] | None = None,
+    ) -> None:
+        """Add a table; numbers are formatted with ``formats[column]``, floats else with ``float_format``."""
         shown = frame.copy()
+        formats = formats or {}
         for col in shown.columns:
-            if pd.api.types.is_float_dtype(shown[col]):
-                shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else float_format.format(v))
+            fmt = formats.get(str(col))
+            if fmt is None and pd.api.types.is_float_dtype(shown[col]):
+                fmt = float_format
+            if fmt is not None:
+                shown[col] = shown[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
         body = shown.to_html(index=index, escape=True, border=0)
         cap = f'<p class="note">{html.escape(caption)}</p>' if caption else ""
         self._parts.append(body + cap)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -17,51 +14,11 @@ import numpy as np
 import pandas as pd
 
 from offtake.planning.results import PlanResult
+from offtake.report import HtmlReport
 
 __all__ = ["render_report", "write_report"]
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:72rem;
-color:#222;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
-th{background:#f4f4f4}td.t,th.t{text-align:left}
-.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem;margin:.5rem 0}
-img{max-width:100%}
-.kpi{display:inline-block;margin:0 1.5rem .5rem 0}.kpi b{display:block;font-size:1.3rem}
-"""
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="" src="data:image/png;base64,{data}">'
-
-
-def _table(frame: pd.DataFrame, formats: dict[str, str], *, index: bool = True) -> str:
-    cols = list(frame.columns)
-    head = ('<th class="t"></th>' if index else "") + "".join(
-        f"<th>{html.escape(str(c))}</th>" for c in cols
-    )
-    rows = []
-    for key, row in frame.iterrows():
-        cells = [f'<td class="t">{html.escape(str(key))}</td>'] if index else []
-        for c in cols:
-            v = row[c]
-            if isinstance(v, str):
-                cells.append(f'<td class="t">{html.escape(v)}</td>')
-            elif v is None or (isinstance(v, float) and not np.isfinite(v)):
-                cells.append("<td>-</td>")
-            else:
-                cells.append(f"<td>{formats.get(str(c), '{:,.1f}').format(v)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-
-
-def _allocation_chart(result: PlanResult) -> str:
+def _allocation_chart(result: PlanResult) -> Any:
     z = result.zones.drop(index="national")
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(z) + 1.2))
     y = np.arange(len(z))
@@ -73,10 +30,10 @@ def _allocation_chart(result: PlanResult) -> str:
     ax.set_title("Allocation by zone")
     ax.legend(loc="lower right")
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return fig
 
 
-def _curtailment_chart(result: PlanResult) -> str:
+def _curtailment_chart(result: PlanResult) -> Any:
     served = result.served_mw.sum(axis=1)
     allocated = float(result.allocation["allocated_mw"].sum())
     curtailed = (allocated - served).clip(lower=0.0)
@@ -117,13 +74,11 @@ def _curtailment_chart(result: PlanResult) -> str:
     nonzero = int((ordered > 1e-6).sum())
     if nonzero:
         a2.set_xlim(0, max(hours[min(nonzero, len(hours) - 1)] * 1.2, 1.0))
-    return _png(fig)
+    return fig
 
 
-def _binding_chart(result: PlanResult) -> str:
+def _binding_chart(result: PlanResult) -> Any:
     b = result.binding.head(12)
-    if b.empty:
-        return "<p>Nothing binds: every constraint has slack.</p>"
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(b) + 1.2))
     y = np.arange(len(b))
     ax.barh(y, b["worth_per_year"], color="#6a51a3")
@@ -133,7 +88,7 @@ def _binding_chart(result: PlanResult) -> str:
     ax.set_xscale("log")
     ax.set_title("What binds")
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return fig
 
 
 def render_report(result: PlanResult, *, title: str = "") -> str:
@@ -152,9 +107,39 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
         The HTML text.
     """
     nat = result.national
+    report = HtmlReport(title or f"Allocation plan: {result.scenario_name}", _subtitle(result))
+    report.kpis(_kpis(result))
+    for note in result.notes:
+        report.caution(note)
+    _zones_section(report, result)
+    _sites_section(report, result)
+    report.heading("Curtailment profile")
+    report.figure(_curtailment_chart(result), alt="load served over the period and curtailment duration curve")
+    _binding_section(report, result)
+    report.heading("Model")
+    t = result.timings_s
+    report.paragraph(
+        f"{nat['variables']:,} variables, {nat['constraints']:,} constraints; baseline "
+        f"{t.get('baseline_s', 0):.1f} s, build {t.get('build_s', 0):.1f} s, solve {t.get('solve_s', 0):.1f} s "
+        "(linopy + HiGHS)."
+    )
+    return report.render()
+
+
+def _subtitle(result: PlanResult) -> str:
+    aim = "net margin (tariff revenue minus fuel cost)" if result.objective == "margin" else "energy absorbed"
+    step = "none" if result.step_limit_mw is None else f"{result.step_limit_mw:,.0f} MW"
+    source = f" ({result.step_source})" if result.step_source else ""
+    sizes = "minimum sizes enforced (MILP)" if result.min_sizes else "any size (LP)"
+    return (
+        f"Objective: {aim}; {sizes}; period {result.horizon_h:,.0f} h; curtailment step limit {step}{source}. "
+        f"{_solver_line(result.national)}"
+    )
+
+
+def _kpis(result: PlanResult) -> list[tuple[str, str]]:
+    nat = result.national
     money = "USD"
-    esc = html.escape
-    heading = title or f"Allocation plan: {result.scenario_name}"
     kpis = [
         ("allocated", f"{nat['allocated_mw']:,.0f} MW of {result.cap_mw:,.0f} MW cap"),
         ("firm / interruptible", f"{nat['firm_mw']:,.0f} / {nat['interruptible_mw']:,.0f} MW"),
@@ -165,101 +150,71 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
     ]
     share = nat.get("capacity_payments_offset_share")
     if share is not None:
-        kpis.append(
-            (f"of {nat['capacity_payments_year']} capacity payments offset", f"{100 * share:.2f} %")
-        )
-    aim = "energy absorbed"
-    if result.objective == "margin":
-        aim = "net margin (tariff revenue minus fuel cost)"
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{esc(heading)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{esc(heading)}</h1>",
-        f"<p>Objective: <b>{aim}</b>; "
-        f"{'minimum sizes enforced (MILP)' if result.min_sizes else 'any size (LP)'}; period "
-        f"{result.horizon_h:,.0f} h; "
-        "curtailment step limit "
-        f"{'none' if result.step_limit_mw is None else f'{result.step_limit_mw:,.0f} MW'}"
-        f"{' (' + esc(result.step_source) + ')' if result.step_source else ''}. "
-        f"{esc(_solver_line(result.national))}</p>",
-        "<div>"
-        + "".join(f"<span class='kpi'>{esc(k)}<b>{esc(v)}</b></span>" for k, v in kpis)
-        + "</div>",
-    ]
-    parts.extend(f"<div class='note'>{esc(note)}</div>" for note in result.notes)
-    parts.append("<h2>Allocation by zone</h2>")
-    parts.append(_allocation_chart(result))
+        kpis.append((f"of {nat['capacity_payments_year']} capacity payments offset", f"{100 * share:.2f} %"))
+    return kpis
+
+
+def _zones_section(report: HtmlReport, result: PlanResult) -> None:
+    nat = result.national
+    report.heading("Allocation by zone")
+    report.figure(_allocation_chart(result), alt="firm and interruptible MW per zone")
     zones = result.zones.copy()
     zones["surplus_use"] = zones["surplus_use"] * 100
     zones = zones.rename(columns={"surplus_use": "surplus_use_pct"})
     fmt = {"sites": "{:,.0f}", "surplus_use_pct": "{:,.1f}"}
     fmt.update({c: "{:,.0f}" for c in zones.columns if c.endswith("_usd") or c.endswith("_mwh")})
-    parts.append(_table(zones, fmt))
-    parts.append(
-        "<p>Fuel cost is the extra fuel burnt by plants in each zone compared with the dispatch "
-        "without any site; "
-        "a zone's net margin is the revenue of its sites minus that fuel, so it shows where "
-        "money is earned and "
-        "where fuel is burnt (nationally the two sides balance).</p>"
+    report.table(zones, formats=fmt)
+    report.paragraph(
+        "Fuel cost is the extra fuel burnt by plants in each zone compared with the dispatch without any site; "
+        "a zone's net margin is the revenue of its sites minus that fuel, so it shows where money is earned and "
+        "where fuel is burnt (nationally the two sides balance)."
     )
+    share = nat.get("capacity_payments_offset_share")
     if share is not None:
-        parts.append(
-            f"<p>Capacity payments {esc(nat['capacity_payments_year'])}: PKR "
-            f"{nat['capacity_payments_pkr'] / 1e9:,.0f} bn "
-            f"({esc(nat['capacity_payments_source'])}). Net margin per year "
-            f"{nat['net_margin_usd_per_year'] / 1e6:,.1f} M USD at "
-            f"{nat['exchange_rate_pkr_per_usd']:g} PKR/USD "
-            f"offsets {100 * share:.2f} % of them.</p>"
+        report.paragraph(
+            f"Capacity payments {nat['capacity_payments_year']}: PKR {nat['capacity_payments_pkr'] / 1e9:,.0f} bn "
+            f"({nat['capacity_payments_source']}). Net margin per year {nat['net_margin_usd_per_year'] / 1e6:,.1f} "
+            f"M USD at {nat['exchange_rate_pkr_per_usd']:g} PKR/USD offsets {100 * share:.2f} % of them."
         )
-    parts.append("<h2>Sites</h2>")
-    cols = [
-        "operator",
-        "zone",
-        "kind",
-        "firm_mw",
-        "interruptible_mw",
-        "allocated_mw",
-        "tariff_usd_per_mwh",
-        "expected_energy_mwh",
-        "curtailed_hours",
-        "curtailment_events",
-        "mean_event_h",
-        "longest_event_h",
-        "max_curtailment_duration_h",
-        "revenue_usd",
-    ]
-    site_fmt = {
-        c: "{:,.0f}"
-        for c in ("expected_energy_mwh", "revenue_usd", "curtailed_hours", "curtailment_events")
-    }
-    parts.append(_table(result.allocation[cols], site_fmt))
-    parts.append("<h2>Curtailment profile</h2>")
-    parts.append(_curtailment_chart(result))
-    parts.append("<h2>What binds, and what relaxing it is worth</h2>")
-    parts.append(
-        "<p>Shadow prices of the binding constraints, summed over the intervals where they bind "
-        "and scaled to a "
-        "year: the gain in the objective if the limit were 1 MW looser (in every interval for "
-        "hourly limits).</p>"
+
+
+_SITE_COLUMNS = [
+    "operator",
+    "zone",
+    "kind",
+    "firm_mw",
+    "interruptible_mw",
+    "allocated_mw",
+    "tariff_usd_per_mwh",
+    "expected_energy_mwh",
+    "curtailed_hours",
+    "curtailment_events",
+    "mean_event_h",
+    "longest_event_h",
+    "max_curtailment_duration_h",
+    "revenue_usd",
+]
+
+
+def _sites_section(report: HtmlReport, result: PlanResult) -> None:
+    report.heading("Sites")
+    whole = ("expected_energy_mwh", "revenue_usd", "curtailed_hours", "curtailment_events")
+    report.table(result.allocation[_SITE_COLUMNS], formats={c: "{:,.0f}" for c in whole})
+
+
+def _binding_section(report: HtmlReport, result: PlanResult) -> None:
+    report.heading("What binds, and what relaxing it is worth")
+    report.paragraph(
+        "Shadow prices of the binding constraints, summed over the intervals where they bind and scaled to a "
+        "year: the gain in the objective if the limit were 1 MW looser (in every interval for hourly limits)."
     )
-    parts.append(_binding_chart(result))
-    if not result.binding.empty:
-        parts.append(
-            _table(
-                result.binding.set_index("constraint"),
-                {"hours_binding": "{:,.0f}", "worth_per_year": "{:,.0f}"},
-            )
-        )
-    parts.append("<h2>Model</h2>")
-    t = result.timings_s
-    parts.append(
-        f"<p>{nat['variables']:,} variables, {nat['constraints']:,} constraints; baseline "
-        f"{t.get('baseline_s', 0):.1f} s, "
-        f"build {t.get('build_s', 0):.1f} s, solve {t.get('solve_s', 0):.1f} s (linopy + "
-        "HiGHS).</p>"
+    if result.binding.empty:
+        report.paragraph("Nothing binds: every constraint has slack.")
+        return
+    report.figure(_binding_chart(result), alt="worth of relaxing each binding constraint by 1 MW")
+    report.table(
+        result.binding.set_index("constraint"), formats={"hours_binding": "{:,.0f}", "worth_per_year": "{:,.0f}"}
     )
-    parts.append("</body></html>")
-    return "\n".join(parts)
 
 
 def _solver_line(national: dict[str, Any]) -> str:

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from offtake.errors import InputError
+from offtake.units import SITE_KINDS
 
-__all__ = ["KINDS", "SITE_COLUMNS", "read_sites", "validate_sites"]
+__all__ = ["SITE_COLUMNS", "read_sites", "validate_sites"]
 
 #: Columns of a candidate-sites file, in order.
 SITE_COLUMNS = (
@@ -27,7 +28,6 @@ SITE_COLUMNS = (
     "tariff_usd_per_mwh",
 )
 #: Kinds of flexible load a site may be.
-KINDS = ("mining", "ai")
 
 _TEXT = ("site_id", "operator", "zone", "kind")
 # column -> (lowest, highest, closed at the top); None means no bound
@@ -136,9 +136,9 @@ def validate_sites(
                 line=line,
                 field="zone",
             )
-        if rec["kind"] not in KINDS:
+        if rec["kind"] not in SITE_KINDS:
             raise InputError(
-                f"kind must be one of {', '.join(KINDS)}, got '{rec['kind']}'",
+                f"kind must be one of {', '.join(SITE_KINDS)}, got '{rec['kind']}'",
                 file=file,
                 line=line,
                 field="kind",

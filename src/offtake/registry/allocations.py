@@ -19,7 +19,7 @@ from offtake.persistence.schema import Allocation, Operator, Site
 from offtake.registry.contracts import to_micro
 from offtake.registry.sites import create_site
 from offtake.timeutil import require_aware
-from offtake.units import validate_id
+from offtake.units import W_PER_MW, validate_id
 
 __all__ = ["ALLOCATION_COLUMNS", "ImportResult", "import_allocation", "list_allocations"]
 
@@ -144,8 +144,8 @@ def import_allocation(
                 at=now,
             )
             result.sites_created.append(row["site_id"])
-        firm_w = round(row["firm_mw"] * 1_000_000)
-        interruptible_w = round(row["interruptible_mw"] * 1_000_000)
+        firm_w = round(row["firm_mw"] * W_PER_MW)
+        interruptible_w = round(row["interruptible_mw"] * W_PER_MW)
         records.append(
             {
                 "import_id": result.import_id,

@@ -20,7 +20,7 @@ from offtake.identity.principal import Principal
 from offtake.ledger.audit import record_change
 from offtake.persistence.schema import Contract, Site
 from offtake.timeutil import require_aware
-from offtake.units import mw_to_w, validate_id
+from offtake.units import MICRO_USD_PER_USD, mw_to_w, validate_id
 
 __all__ = [
     "contract_in_force",
@@ -48,7 +48,7 @@ def to_micro(value: float | int | str | Decimal, field: str) -> int:
         raise InputError(f"'{value}' is not a number", field=field) from None
     if not amount.is_finite() or amount < 0:
         raise InputError(f"must be a finite number >= 0, got {value}", field=field)
-    micro = amount * 1_000_000
+    micro = amount * MICRO_USD_PER_USD
     if micro != micro.to_integral_value():
         raise InputError(f"{value} has more than 6 decimal places", field=field)
     return int(micro)

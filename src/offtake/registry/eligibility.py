@@ -34,6 +34,7 @@ from offtake.persistence.schema import (
     Site,
 )
 from offtake.timeutil import require_aware
+from offtake.units import W_PER_MW, WH_PER_MWH
 
 __all__ = [
     "EligibleSite",
@@ -48,7 +49,7 @@ def _max_w(limits: dict[str, Any]) -> int | None:
     value = limits.get("max_mw")
     if value is None:
         return None
-    return round(float(value) * 1_000_000)
+    return round(float(value) * W_PER_MW)
 
 
 class SiteTimeline:
@@ -144,7 +145,7 @@ class SiteTimeline:
         for limits in (self.licence.limits or {}, (self.kind.limits or {}) if self.kind else {}):
             value = limits.get("max_energy_mwh")
             if value is not None:
-                return round(float(value) * 1_000_000)
+                return round(float(value) * WH_PER_MWH)
         return None
 
     def limit_w(self, at: datetime) -> int:
@@ -251,10 +252,10 @@ def eligible_sites(session: Session, at: datetime) -> list[EligibleSite]:
                 kind=site.kind,
                 licence_id=timeline.licence.id,
                 licence_kind=timeline.licence.kind_id,
-                limit_mw=timeline.limit_w(at) / 1e6,
-                firm_mw=firm_w / 1e6,
-                interruptible_mw=interruptible_w / 1e6,
-                licence_max_mw=None if licence_max is None else licence_max / 1e6,
+                limit_mw=timeline.limit_w(at) / W_PER_MW,
+                firm_mw=firm_w / W_PER_MW,
+                interruptible_mw=interruptible_w / W_PER_MW,
+                licence_max_mw=None if licence_max is None else licence_max / W_PER_MW,
             )
         )
     return out

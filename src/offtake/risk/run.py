@@ -31,6 +31,7 @@ from offtake.economics.subsidy import NetworkCosts, load_network
 from offtake.errors import InputError
 from offtake.risk.engine import BLOCK_PATHS, BlockResult, RiskModel, simulate_block
 from offtake.risk.inputs import RiskParameters, SurplusProfiles, load_risk_parameters, solar_shape
+from offtake.units import SiteKind
 
 __all__ = ["RiskOptions", "RiskResult", "build_model", "default_tariff_grid", "run_risk"]
 
@@ -186,7 +187,7 @@ def build_model(
         else np.full(len(all_demand), 1.0 / len(all_demand))
     )
     site_zone = np.array([zones_used.index(z) for z in allocation["zone"]], dtype=np.int64)
-    is_mining = (allocation["kind"] == "mining").to_numpy()
+    is_mining = (allocation["kind"] == SiteKind.MINING).to_numpy()
     tariffs = allocation["tariff_usd_per_mwh"].to_numpy(dtype=float)
     if options.tariff_usd_per_mwh is not None:
         tariffs = np.full(len(allocation), float(options.tariff_usd_per_mwh))

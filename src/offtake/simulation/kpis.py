@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 from offtake.dispatch import Reason
 from offtake.simulation.engine import TOL_MW, SimulationResult
+from offtake.units import SiteKind
 
 __all__ = ["EXCEEDANCE_CAUSES", "compute_kpis", "curtailment_runs", "zone_served_mw"]
 
@@ -158,7 +159,7 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
             {
                 "site_id": site,
                 "zone": result.zone_ids[c.zone_index[i]],
-                "kind": "ai" if c.is_ai[i] else "mining",
+                "kind": SiteKind.AI.value if c.is_ai[i] else SiteKind.MINING.value,
                 "allocated_mw": alloc,
                 "energy_mwh": float(within[:, i].sum() * step_h),
                 "expected_energy_mwh": float(c.expected_energy_mwh[i]),

@@ -47,6 +47,7 @@ class CountryData:
     """
 
     capacity_payments_pkr_per_year: float
+    capacity_payments_fiscal_year: str
     grid_generation_mwh_per_year: float
     average_fuel_cost_pkr_per_kwh: float
     hardware_import_tax_fraction: float
@@ -65,6 +66,7 @@ def load_country(path: str | Path | None = None) -> CountryData:
 
     return CountryData(
         capacity_payments_pkr_per_year=v("power_sector.capacity_payments_pkr_per_year"),
+        capacity_payments_fiscal_year=str(data.doc["power_sector"].get("fiscal_year", "")),
         grid_generation_mwh_per_year=v("power_sector.grid_generation_mwh_per_year", 1e-9),
         average_fuel_cost_pkr_per_kwh=v("power_sector.average_fuel_cost_pkr_per_kwh"),
         hardware_import_tax_fraction=v("incentives.hardware_import_tax_fraction", 0.0, 1.0),

@@ -1,7 +1,9 @@
 """Planning numbers that come from the world: contingency step limit and capacity payments.
 
-They live in ``src/offtake/data/<country>/planning.toml`` files, each naming the scenarios
-it applies to, with a source for every number.
+The step limit lives in ``src/offtake/data/<country>/planning.toml`` files, each naming the
+scenarios it applies to, with a source for every number; the capacity payments of a country
+covered by such a file are read from its economics data (``data/economics/<country>.toml``),
+their one home.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from offtake.economics import data as economics
+from offtake.economics.country import load_country
 from offtake.errors import InputError
 
 __all__ = ["PlanningDefaults", "planning_defaults"]
@@ -68,16 +72,14 @@ def planning_defaults(scenario_name: str) -> PlanningDefaults:
         if scenario_name not in config.get("scenarios", []):
             continue
         contingency = config.get("contingency", {})
-        payments = config.get("capacity_payments", {})
         step = contingency.get("max_curtailment_step_mw")
-        amount = payments.get("amount_pkr")
+        country = load_country(economics.data_path(f"{path.parent.name}.toml"))
+        payments = country.quantities["power_sector.capacity_payments_pkr_per_year"]
         return PlanningDefaults(
             max_curtailment_step_mw=float(step) if step is not None else None,
-            step_source=f"{contingency.get('basis', '')}; {contingency.get('source', '')}".strip(
-                "; "
-            ),
-            capacity_payments_pkr=float(amount) if amount is not None else None,
-            capacity_payments_year=str(payments.get("fiscal_year", "")),
-            capacity_payments_source=str(payments.get("source", "")),
+            step_source=f"{contingency.get('basis', '')}; {contingency.get('source', '')}".strip("; "),
+            capacity_payments_pkr=payments.value,
+            capacity_payments_year=country.capacity_payments_fiscal_year,
+            capacity_payments_source=payments.source,
         )
     return PlanningDefaults()

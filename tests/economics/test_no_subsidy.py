@@ -16,6 +16,7 @@ def serving(idx, breach, dearest, undeliverable=None):
         breach_mw=breach,
         undeliverable_mw=undeliverable if undeliverable is not None else breach * 0.0,
         dearest_cost_usd_per_mwh=pd.Series(dearest, index=idx),
+        lowest_tariff_usd_per_mwh=pd.Series(dearest, index=idx),
     )
 
 

@@ -81,3 +81,19 @@ def test_rows_are_one_per_set_of_dearer_units() -> None:
     # costs[-2] and `between` have the same dearer set: the higher one's row; none above the top
     assert [r.tariff_usd_per_mwh for r in rows] == [below, between]
     assert [r.name for r in rows] == ["no_subsidy_0", "no_subsidy_1"]
+
+
+@pytest.mark.slow
+def test_the_bundled_plan_and_the_risk_command_agree_on_no_subsidy() -> None:
+    """The bundled example: the planner's 2,000 MW allocation passes risk's test, and says at what tariff."""
+    s = scenario.load("pakistan-2025")
+    sites_file = scenario.resolve_path("pakistan-2025") / "sites-illustrative.csv"
+    baseline = least_cost_dispatch(s)
+    result = plan(s, read_sites(sites_file, s.zone_ids), PlanOptions(cap_mw=2000.0), baseline=baseline)
+    allocation = result.allocation_table().set_index("site_id")
+    allocation = allocation[allocation["allocated_mw"] > 0]
+    test = prepare_inputs(s, allocation, baseline=baseline).no_subsidy
+    assert test.passed, test.failures.head()
+    assert test.failed_hours == 0
+    # the lowest single tariff that keeps the rule is no higher than what the sites pay
+    assert test.lowest_passing_tariff_all_usd_per_mwh <= allocation["tariff_usd_per_mwh"].max() + 1e-6

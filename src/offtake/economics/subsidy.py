@@ -113,8 +113,8 @@ class NoSubsidyResult:
     subsidy_usd
         Sum of ``(required - tariff) x that energy`` over failures [USD].
     lowest_passing_tariff_usd_per_mwh
-        Per site, the dearest unit running extra in the hours it is served: at that tariff it
-        passes whatever the others pay [USD/MWh].
+        Per site, the lowest single tariff at which the checking dispatch keeps the rule in the
+        hours the site is served [USD/MWh].
     lowest_passing_tariff_all_usd_per_mwh
         The lowest single tariff that passes for every site [USD/MWh].
     below_delivered_cost_hours
@@ -174,7 +174,7 @@ def no_subsidy_test(
     served = served_mw.to_numpy(dtype=float)
     is_served = served > 1e-9
     dearest = check.dearest_cost_usd_per_mwh.to_numpy(dtype=float)
-    required = np.where(is_served, dearest[:, None], 0.0)
+    required = np.where(is_served, check.lowest_tariff_usd_per_mwh.to_numpy(dtype=float)[:, None], 0.0)
     breach = check.breach_mw[sites].to_numpy(dtype=float) + check.undeliverable_mw[sites].to_numpy(dtype=float)
     fail = is_served & (breach > 0)
     losses = np.array([network.loss_for(z) for z in zones])

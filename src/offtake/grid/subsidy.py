@@ -38,7 +38,14 @@ from offtake.grid.baseline import Baseline, slack_penalties_usd_per_mwh
 from offtake.grid.model import Grid, add_grid
 from offtake.grid.solve import solve_model
 
-__all__ = ["NoSubsidyRow", "ServingCost", "add_no_subsidy_rows", "check_no_subsidy", "no_subsidy_rows"]
+__all__ = [
+    "NoSubsidyRow",
+    "ServingCost",
+    "add_no_subsidy_rows",
+    "check_no_subsidy",
+    "lowest_single_tariff",
+    "no_subsidy_rows",
+]
 
 #: Output above the baseline by more than this counts as extra output [MW].
 EXTRA_TOLERANCE_MW = 1e-3
@@ -158,12 +165,17 @@ class ServingCost:
     dearest_cost_usd_per_mwh
         Per interval, marginal cost of the dearest unit that runs more than in the baseline
         in the checking dispatch (0 where none does) [USD/MWh]: the lowest single tariff at
-        which that dispatch keeps the rule.
+        which every extra unit's output is at or below the tariff.
+    lowest_tariff_usd_per_mwh
+        Per interval, the lowest single tariff at which the checking dispatch keeps the rule:
+        the extra output of the units dearer than it sums to nothing (a dear unit may run more
+        where another as dear runs less) [USD/MWh]; 0 where no site is served.
     """
 
     breach_mw: pd.DataFrame
     undeliverable_mw: pd.DataFrame
     dearest_cost_usd_per_mwh: pd.Series
+    lowest_tariff_usd_per_mwh: pd.Series
 
 
 def check_no_subsidy(
@@ -213,12 +225,50 @@ def check_no_subsidy(
         breach_mw=pd.DataFrame(np.concatenate([p[0] for p in parts]), index=index, columns=sites),
         undeliverable_mw=pd.DataFrame(np.concatenate([p[1] for p in parts]), index=index, columns=sites),
         dearest_cost_usd_per_mwh=pd.Series(np.concatenate([p[2] for p in parts]), index=index),
+        lowest_tariff_usd_per_mwh=pd.Series(np.concatenate([p[3] for p in parts]), index=index),
     )
+
+
+def lowest_single_tariff(extra_mw: np.ndarray, cost_usd_per_mwh: np.ndarray) -> np.ndarray:
+    """Per interval, the lowest single tariff at which extra output keeps the rule [USD/MWh].
+
+    With one tariff ``T`` for every site the rule has one row: the extra output of the units
+    dearer than ``T`` sums to at most nothing. The candidates are the units' costs.
+
+    Parameters
+    ----------
+    extra_mw
+        Output above the baseline per interval and unit group [MW] (negative where a group
+        runs less).
+    cost_usd_per_mwh
+        Marginal cost of each group [USD/MWh].
+
+    Returns
+    -------
+    numpy.ndarray
+        One tariff per interval; 0 where no group runs more than in the baseline.
+
+    Examples
+    --------
+    A 110 USD/MWh unit running 5 MW more while a 100 USD/MWh unit runs 5 MW less leaves the
+    dearer units' extra output at nothing, so 50 USD/MWh passes; with only 3 MW less it does not.
+
+    >>> import numpy as np
+    >>> extra = np.array([[10.0, 5.0, -5.0], [10.0, 5.0, -3.0], [0.0, 0.0, 0.0]])
+    >>> lowest_single_tariff(extra, np.array([50.0, 110.0, 100.0])).tolist()
+    [50.0, 110.0, 0.0]
+    """
+    levels, level_of = np.unique(cost_usd_per_mwh, return_inverse=True)
+    by_level = extra_mw @ (level_of[:, None] == np.arange(len(levels))[None, :]).astype(float)
+    above = np.cumsum(by_level[:, ::-1], axis=1)[:, ::-1] - by_level
+    first_passing = np.argmax(above <= EXTRA_TOLERANCE_MW, axis=1)
+    runs_more = (extra_mw > EXTRA_TOLERANCE_MW).any(axis=1)
+    return np.where(runs_more, levels[first_passing], 0.0)
 
 
 def _check_block(
     baseline: Baseline, served: np.ndarray, zones: np.ndarray, tariffs: pd.Series, rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     grid = baseline.grid
     time = pd.RangeIndex(len(rows), name="time")
     site_ix = pd.Index(tariffs.index, name="site")
@@ -250,13 +300,14 @@ def _check_block(
     extra_out = gen - g0 > EXTRA_TOLERANCE_MW
     cost = grid.group_cost_usd_per_mwh
     dearest = np.where(extra_out, cost[None, :], 0.0).max(axis=1, initial=0.0)
+    lowest = lowest_single_tariff(gen - g0, cost)
     breach = np.zeros((len(rows), len(site_ix)))
     for k, row in enumerate(found):
         amount = breaches[k].solution.to_numpy()
         covered = (tariffs.to_numpy() <= row.tariff_usd_per_mwh)[None, :]
         breach = np.maximum(breach, np.where(covered & (amount[:, None] > BREACH_TOLERANCE_MW), amount[:, None], 0.0))
     undeliverable = served[rows] - take.solution.transpose("time", "site").to_numpy()
-    return breach, np.where(undeliverable > BREACH_TOLERANCE_MW, undeliverable, 0.0), dearest
+    return breach, np.where(undeliverable > BREACH_TOLERANCE_MW, undeliverable, 0.0), dearest, lowest
 
 
 def _penalties(baseline: Baseline) -> tuple[float, float]:

@@ -294,6 +294,11 @@ def step_can_bind(
     return min(float(np.sum(requested * frac)), options.cap_mw) > step_limit_mw
 
 
+def is_step_row(name: str) -> bool:
+    """Whether a constraint of the model is a round of curtailment-step rows (``step_<n>``)."""
+    return name.startswith("step_") and name[5:].isdigit()
+
+
 def step_excess_mw(served_mw: np.ndarray, step_limit_mw: float) -> np.ndarray:
     """How far each interval's simultaneous curtailment step exceeds the limit.
 

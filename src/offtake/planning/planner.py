@@ -99,21 +99,9 @@ def plan(
     """
     say = progress or _quiet
     timings: dict[str, float] = {}
-    grid = Grid.from_scenario(scenario)
-    n_t = grid.n_intervals
-    if baseline is None:
-        say(
-            f"least-cost dispatch without sites: {n_t} intervals, {len(grid.groups)} plant groups, "
-            f"{len(grid.zones)} zones"
-        )
-        t0 = time.perf_counter()
-        baseline = least_cost_dispatch(scenario, grid=grid)
-        timings["baseline_s"] = time.perf_counter() - t0
-    else:
-        grid = baseline.grid
-    notes = baseline_notes(baseline)
+    baseline = _baseline(scenario, baseline, say, timings)
+    grid = baseline.grid
     step_limit, step_source = resolve_step_limit(scenario, options)
-
     t0 = time.perf_counter()
     say(
         f"building the allocation model: {len(sites)} sites, cap {options.cap_mw:,.0f} MW, "
@@ -121,55 +109,88 @@ def plan(
     )
     model, rows = build_model(grid, sites, options, baseline)
     timings["build_s"] = time.perf_counter() - t0
+    limit = step_limit if step_can_bind(sites, options, step_limit, grid.n_intervals) else None
+    t0 = time.perf_counter()
+    objective_value, duals = _solve(model, grid, sites, options, limit, say)
+    timings["solve_s"] = time.perf_counter() - t0
+    if options.min_sizes and "build" in model.variables:
+        t0 = time.perf_counter()
+        duals = _duals_with_sizes_fixed(model, grid, sites, options, baseline, limit, say)
+        timings["duals_s"] = time.perf_counter() - t0
+    say("reading results")
+    solved = Solved(
+        scenario, grid, sites, options, model, duals, baseline, rows, step_limit, step_source,
+        objective_value, timings, baseline_notes(baseline),
+    )
+    return read_plan(solved)
+
+
+def _baseline(scenario: Scenario, baseline: Baseline | None, say: ProgressFn, timings: dict[str, float]) -> Baseline:
+    """Return the given least-cost dispatch, or solve that of ``scenario`` now (timed)."""
+    if baseline is not None:
+        return baseline
+    grid = Grid.from_scenario(scenario)
+    say(
+        f"least-cost dispatch without sites: {grid.n_intervals} intervals, {len(grid.groups)} plant groups, "
+        f"{len(grid.zones)} zones"
+    )
+    t0 = time.perf_counter()
+    solved = least_cost_dispatch(scenario, grid=grid)
+    timings["baseline_s"] = time.perf_counter() - t0
+    return solved
+
+
+def _solve(
+    model: linopy.Model,
+    grid: Grid,
+    sites: pd.DataFrame,
+    options: PlanOptions,
+    limit: float | None,
+    say: ProgressFn,
+) -> tuple[float, dict[str, np.ndarray]]:
+    """Solve the plan; return its objective value and the duals of its rows.
+
+    With the energy objective a second solve picks, among plans serving that energy, the one of
+    best margin; the duals are those of the energy objective.
+    """
     kind = "MILP" if options.min_sizes and "build" in model.variables else "LP"
-    method = options.resolved_method(n_t)
-    limit = step_limit if step_can_bind(sites, options, step_limit, n_t) else None
+    method = options.resolved_method(grid.n_intervals)
     say(
         f"solving the {kind} with {'PDLP' if method == 'pdlp' else 'simplex'}: "
         f"{model.nvars:,} variables, {model.ncons:,} constraints"
     )
-    t0 = time.perf_counter()
-    objective_value = _solve_keeping_step(model, options, method, limit, say)
-    if options.objective == "energy":
-        duals_model = model
-        dual_frames = _duals(model)
-        energy = objective_value
-        say("energy objective: choosing the cheapest dispatch among plans serving that energy")
-        served_var = model.variables["served"]
-        model.add_constraints(
-            (served_var * grid.duration_h).sum() >= energy * (1 - 1e-9) - 1e-6, name="energy_floor"
-        )
-        tariff = sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h
-        cost = grid.group_cost_usd_per_mwh * grid.duration_h
-        model.add_objective(
-            (served_var * _site_da(sites, tariff)).sum()
-            - (model.variables["gen"] * _group_da(grid, cost)).sum(),
-            sense="max",
-            overwrite=True,
-        )
-        _solve_keeping_step(model, options, method, limit, say)
-    timings["solve_s"] = time.perf_counter() - t0
+    value = _solve_keeping_step(model, options, method, limit, say)
+    duals = _duals(model)
+    if options.objective != "energy":
+        return value, duals
+    say("energy objective: choosing the cheapest dispatch among plans serving that energy")
+    served = model.variables["served"]
+    model.add_constraints((served * grid.duration_h).sum() >= value * (1 - 1e-9) - 1e-6, name="energy_floor")
+    tariff = sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h
+    cost = grid.group_cost_usd_per_mwh * grid.duration_h
+    margin = (served * _site_da(sites, tariff)).sum() - (model.variables["gen"] * _group_da(grid, cost)).sum()
+    model.add_objective(margin, sense="max", overwrite=True)
+    _solve_keeping_step(model, options, method, limit, say)
+    return value, duals
 
-    if kind == "MILP":
-        built = pd.Series(model.solution["build"].to_series() > 0.5)
-        say(f"reading shadow prices with the {int(built.sum())} sized sites fixed")
-        t0 = time.perf_counter()
-        fixed, _ = build_model(grid, sites, options, baseline, fixed_build=_fixed_choices(sites, built))
-        _copy_step_rows(model, fixed, limit)
-        _solve_keeping_step(fixed, options, method, limit, say, what="plan with fixed sizes")
-        timings["duals_s"] = time.perf_counter() - t0
-        duals_model = fixed
-        dual_frames = _duals(fixed)
-    elif options.objective != "energy":
-        duals_model = model
-        dual_frames = _duals(model)
 
-    say("reading results")
-    solved = Solved(
-        scenario, grid, sites, options, duals_model, dual_frames, baseline, rows, step_limit, step_source,
-        objective_value, timings, notes,
-    )
-    return read_plan(solved)
+def _duals_with_sizes_fixed(
+    model: linopy.Model,
+    grid: Grid,
+    sites: pd.DataFrame,
+    options: PlanOptions,
+    baseline: Baseline,
+    limit: float | None,
+    say: ProgressFn,
+) -> dict[str, np.ndarray]:
+    """Shadow prices of a MILP plan: the LP with the chosen sizes fixed, solved again."""
+    built = pd.Series(model.solution["build"].to_series() > 0.5)
+    say(f"reading shadow prices with the {int(built.sum())} sized sites fixed")
+    fixed, _ = build_model(grid, sites, options, baseline, fixed_build=_fixed_choices(sites, built))
+    _copy_step_rows(model, fixed, limit)
+    method = options.resolved_method(grid.n_intervals)
+    _solve_keeping_step(fixed, options, method, limit, say, what="plan with fixed sizes")
+    return _duals(fixed)
 
 
 #: Most rounds of adding curtailment-step rows where a solution breaks the limit [-].

@@ -207,7 +207,7 @@ def test_interval_bounds_align_to_the_utc_clock() -> None:
     start, end = interval_bounds(datetime(2025, 1, 6, 17, 7, 31, tzinfo=UTC), 300)
     assert (start, end) == (datetime(2025, 1, 6, 17, 5, tzinfo=UTC), datetime(2025, 1, 6, 17, 10, tzinfo=UTC))
     with pytest.raises(Exception, match="dividing a day"):
-        LiveDispatch(None, None, 7, None)  # type: ignore[arg-type]
+        LiveDispatch(sessionmaker(), None, 7, None)
     with pytest.raises(Exception, match="OFFTAKE_DISPATCH_INTERVAL_S"):
         Settings.resolve(env={"OFFTAKE_DISPATCH_INTERVAL_S": "7"})
 
@@ -300,7 +300,9 @@ def test_emergency_takes_miners_to_zero_and_ai_to_its_floor_then_clears(
     with factory() as s:
         actions = [a.action for a in s.scalars(select(AuditEvent).where(AuditEvent.object_type == "emergency"))]
         assert actions == ["emergency.declare", "emergency.clear"]
-        assert effective_end(s.get(GridEmergency, emergency.id)) == NOON + timedelta(minutes=7)  # type: ignore[union-attr]
+        stored = s.get(GridEmergency, emergency.id)
+        assert stored is not None
+        assert effective_end(stored) == NOON + timedelta(minutes=7)
     with pytest.raises(Exception, match="may not declare"):
         live.declare_emergency(principal("operator", "c-op", "op-a"), zone=None, message="x", at=declared)
 

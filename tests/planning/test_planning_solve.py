@@ -9,15 +9,9 @@ from planning_fixtures import DATA, SITES
 
 from offtake import scenario
 from offtake.errors import InputError
+from offtake.grid import Grid, corridor_shadow_prices, least_cost_dispatch, solve_model
 from offtake.planning import PlanOptions, plan, read_sites
-from offtake.planning.model import (
-    add_step_rows,
-    build_model,
-    corridor_shadow_prices,
-    grid_from_scenario,
-    solve_model,
-    step_excess_mw,
-)
+from offtake.planning.model import add_step_rows, build_model, step_excess_mw
 from offtake.planning.planner import resolve_step_limit
 from offtake.scenario import Scenario
 
@@ -66,11 +60,8 @@ def test_step_rows_where_they_bind_give_the_optimum_with_every_row(
     lazy = plan(s, sites, options)
     step, _ = resolve_step_limit(s, options)
     assert step == 20.0
-    grid = grid_from_scenario(s)
-    base = build_model(grid)
-    solve_model(base, what="baseline")
-    g0 = base.solution["gen"].transpose("time", "group").to_numpy()
-    full = build_model(grid, sites, options, baseline_gen_mw=g0)
+    grid = Grid.from_scenario(s)
+    full, _ = build_model(grid, sites, options, least_cost_dispatch(s, grid=grid))
     add_step_rows(full, np.arange(grid.n_intervals), step, 0)
     value = solve_model(full)
     assert lazy.national["objective_value"] == pytest.approx(value, rel=1e-9)
@@ -91,7 +82,7 @@ def test_step_excess_counts_drops_only() -> None:
 
 def test_corridor_shadow_price_is_the_price_gap_at_a_limit(case: tuple[Scenario, pd.DataFrame]) -> None:
     s, _ = case
-    grid = grid_from_scenario(s)
+    grid = Grid.from_scenario(s)
     n_c = len(grid.corridors)
     fwd = grid.corridors["forward_mw"].to_numpy(dtype=float)
     rev = grid.corridors["reverse_mw"].to_numpy(dtype=float)

@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offtake import scenario
-from offtake.surplus import assess_surplus, least_cost_dispatch, tariff_curve
+from offtake.grid import least_cost_dispatch
+from offtake.grid.extra_load import max_extra_load
+from offtake.surplus import assess_surplus, tariff_curve
 from offtake.surplus.assess import surplus_arrays
-from offtake.surplus.extra_lp import max_extra_load
 from offtake.surplus.network import ZoneCuts
 
 DATA = Path(__file__).parents[1] / "data"

@@ -32,7 +32,6 @@ from offtake.economics.subsidy import (
     NetworkCosts,
     NoSubsidyResult,
     load_network,
-    merit_order_marginal_cost,
     no_subsidy_test,
 )
 
@@ -56,7 +55,6 @@ __all__ = [
     "load_bitcoin",
     "load_country",
     "load_network",
-    "merit_order_marginal_cost",
     "miner_breakeven_usd_per_mwh",
     "miner_revenue_usd_per_mwh",
     "no_subsidy_test",

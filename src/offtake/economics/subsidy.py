@@ -1,13 +1,13 @@
-"""The no-subsidy test: in every hour a site is served, its tariff must cover the cost of it.
+"""Network costs and the verdict of the no-subsidy test, as the reports show it.
 
-The cost of serving one more MWh at a site in zone ``z`` in hour ``t`` is the marginal cost of the
-unit that serves it, grossed up for network losses, plus the network (use-of-system) charge:
+The rule itself is defined once, in :mod:`offtake.grid.subsidy`: the extra output the sites
+cause must be shareable so that each site takes only units at or below its tariff. This
+module turns a check of that rule (:func:`offtake.grid.check_no_subsidy`) into the verdict
+(:func:`no_subsidy_test`), and adds the *delivered* figure the rule does not enforce: the
+dearest serving unit's marginal cost grossed up for losses plus the network charge,
 
-    required_usd_per_mwh[t, z] = marginal_cost_usd_per_mwh[t, z] / (1 - loss_fraction[z])
-                                 + network_charge_usd_per_mwh[z]
-
-Lenders refused any subsidised tariff, so a plan passes only if ``tariff >= required`` in every
-served hour. The lowest tariff that passes is the largest ``required`` over the hours served.
+    delivered_usd_per_mwh[t, zone] = marginal_cost_usd_per_mwh[t] / (1 - loss_fraction[zone])
+                                     + network_charge_usd_per_mwh[zone]
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ import pandas as pd
 
 from offtake.economics.data import Quantity, load_table, quantities, quantity
 from offtake.errors import InputError
-from offtake.scenario import Scenario
+from offtake.grid.subsidy import ServingCost
 
 __all__ = [
     "NetworkCosts",
     "NoSubsidyResult",
     "load_network",
-    "merit_order_marginal_cost",
     "no_subsidy_test",
 ]
 
@@ -94,49 +93,6 @@ def load_network(path: str | Path | None = None) -> NetworkCosts:
     return NetworkCosts(loss, charge, zone_loss, zone_charge, q)
 
 
-def merit_order_marginal_cost(
-    scenario: Scenario, extra_load_mw: float | np.ndarray | pd.Series = 0.0
-) -> pd.Series:
-    """Marginal cost of the unit serving the last MW of an extra national load [USD/MWh].
-
-    Units are stacked nationally in merit order (must-run and variable units first, as their
-    output is produced anyway, then by marginal cost). Existing demand takes the bottom of the
-    stack; the extra load is served by the next units. If the extra load would leave less than
-    the reserve requirement on the stack, or exceeds it, the cost is infinite: no tariff serves
-    it without eating reserve. Corridor limits are not applied here.
-
-    Parameters
-    ----------
-    scenario
-        The scenario.
-    extra_load_mw
-        Extra national load per interval (or a constant) [MW].
-
-    Returns
-    -------
-    pandas.Series
-        Marginal cost per interval [USD/MWh], indexed like the scenario.
-    """
-    plants = scenario.plants
-    order = np.lexsort(
-        (
-            plants["marginal_cost_usd_per_mwh"].to_numpy(),
-            ~plants["must_run"].to_numpy() & ~plants["variable"].to_numpy(),
-        )
-    )
-    available = scenario.available_mw.to_numpy(dtype=float)[:, order]
-    costs = plants["marginal_cost_usd_per_mwh"].to_numpy(dtype=float)[order]
-    cumulative = np.cumsum(available, axis=1)
-    demand = scenario.demand_mw.to_numpy(dtype=float).sum(axis=1)
-    extra = np.broadcast_to(np.asarray(extra_load_mw, dtype=float), demand.shape)
-    position = demand + np.maximum(extra, 1e-6)
-    unit = (cumulative < position[:, None]).sum(axis=1)
-    reserve = scenario.reserve_requirement_mw().to_numpy()
-    feasible = (unit < len(costs)) & (cumulative[:, -1] >= position + reserve)
-    mc = np.where(feasible, costs[np.minimum(unit, len(costs) - 1)], np.inf)
-    return pd.Series(mc, index=scenario.index, name="marginal_cost_usd_per_mwh")
-
-
 @dataclass(frozen=True)
 class NoSubsidyResult:
     """Outcome of the no-subsidy test.
@@ -147,18 +103,25 @@ class NoSubsidyResult:
         True when every served hour is covered.
     failures
         One row per failing (interval, site): ``interval_start``, ``interval_end``, ``site_id``,
-        ``zone``, ``served_mwh``, ``tariff_usd_per_mwh``, ``required_usd_per_mwh``,
-        ``shortfall_usd`` (subsidy implied in that hour).
+        ``zone``, ``served_mwh``, ``tariff_usd_per_mwh``, ``required_usd_per_mwh`` (the dearest
+        unit running extra), ``shortfall_usd`` (subsidy implied in that hour).
     failed_hours
         Intervals with at least one failing site.
     failed_mwh
-        Energy served below cost [MWh].
+        Energy the sites take from units dearer than their tariff, or that cannot be
+        delivered [MWh].
     subsidy_usd
-        Sum of ``(required - tariff) * served_mwh`` over failures [USD].
+        Sum of ``(required - tariff) x that energy`` over failures [USD].
     lowest_passing_tariff_usd_per_mwh
-        Per site, the lowest tariff that passes (largest requirement over its served hours).
+        Per site, the dearest unit running extra in the hours it is served: at that tariff it
+        passes whatever the others pay [USD/MWh].
     lowest_passing_tariff_all_usd_per_mwh
-        The lowest single tariff that passes for every site.
+        The lowest single tariff that passes for every site [USD/MWh].
+    below_delivered_cost_hours
+        Intervals in which a served site's tariff is below the delivered cost of the dearest
+        serving unit (losses and network charge added; reported, not part of the rule).
+    lowest_delivered_tariff_usd_per_mwh
+        The lowest single tariff that also covers losses and the network charge [USD/MWh].
     """
 
     passed: bool
@@ -168,17 +131,19 @@ class NoSubsidyResult:
     subsidy_usd: float
     lowest_passing_tariff_usd_per_mwh: pd.Series
     lowest_passing_tariff_all_usd_per_mwh: float
+    below_delivered_cost_hours: int = 0
+    lowest_delivered_tariff_usd_per_mwh: float = 0.0
 
 
 def no_subsidy_test(
     served_mw: pd.DataFrame,
     site_zone: Mapping[str, str],
     tariff_usd_per_mwh: Mapping[str, float] | float,
-    marginal_cost_usd_per_mwh: pd.Series | pd.DataFrame,
+    check: ServingCost,
     network: NetworkCosts,
     duration_h: float = 1.0,
 ) -> NoSubsidyResult:
-    """Check that each site's tariff covers the cost of serving it in every hour it is served.
+    """Verdict of the no-subsidy rule on a served profile, with the delivered-cost figures.
 
     Parameters
     ----------
@@ -188,80 +153,57 @@ def no_subsidy_test(
         Zone of each site.
     tariff_usd_per_mwh
         Tariff per site, or one tariff for all [USD/MWh].
-    marginal_cost_usd_per_mwh
-        Marginal cost of the serving unit per interval, nationally (Series) or per zone
-        (DataFrame with zone columns) [USD/MWh].
+    check
+        The rule checked on the grid model for this profile (:func:`offtake.grid.check_no_subsidy`).
     network
-        Losses and network charges.
+        Losses and network charges (reported, not part of the rule).
     duration_h
         Interval length [h].
     """
-    index = served_mw.index
     sites = [str(s) for s in served_mw.columns]
     missing = [s for s in sites if s not in site_zone]
     if missing:
         raise InputError(f"no zone for site(s) {', '.join(missing)}", field="site_zone")
     tariffs = np.array(
         [
-            float(tariff_usd_per_mwh)
-            if not isinstance(tariff_usd_per_mwh, Mapping)
-            else float(tariff_usd_per_mwh[s])
+            float(tariff_usd_per_mwh[s]) if isinstance(tariff_usd_per_mwh, Mapping) else float(tariff_usd_per_mwh)
             for s in sites
         ]
     )
     zones = [site_zone[s] for s in sites]
-    if isinstance(marginal_cost_usd_per_mwh, pd.DataFrame):
-        absent = sorted({z for z in zones if z not in marginal_cost_usd_per_mwh.columns})
-        if absent:
-            raise InputError(
-                f"no marginal cost for zone(s) {', '.join(absent)}",
-                field="marginal_cost_usd_per_mwh",
-            )
-        mc = marginal_cost_usd_per_mwh.reindex(index)[zones].to_numpy(dtype=float)
-    else:
-        mc = np.repeat(
-            marginal_cost_usd_per_mwh.reindex(index).to_numpy(dtype=float)[:, None],
-            len(sites),
-            axis=1,
-        )
-    if np.isnan(mc).any():
-        raise InputError(
-            "marginal cost does not cover every interval of served_mw",
-            field="marginal_cost_usd_per_mwh",
-        )
-    losses = np.array([network.loss_for(z) for z in zones])
-    charges = np.array([network.charge_for(z) for z in zones])
-    required = mc / (1.0 - losses) + charges
     served = served_mw.to_numpy(dtype=float)
     is_served = served > 1e-9
-    fail = is_served & (tariffs[None, :] < required - 1e-9)
+    dearest = check.dearest_cost_usd_per_mwh.to_numpy(dtype=float)
+    required = np.where(is_served, dearest[:, None], 0.0)
+    breach = check.breach_mw[sites].to_numpy(dtype=float) + check.undeliverable_mw[sites].to_numpy(dtype=float)
+    fail = is_served & (breach > 0)
+    losses = np.array([network.loss_for(z) for z in zones])
+    delivered = np.where(is_served, dearest[:, None] / (1.0 - losses) + [network.charge_for(z) for z in zones], 0.0)
     rows, cols = np.nonzero(fail)
-    served_mwh = served[rows, cols] * duration_h
-    shortfall = required[rows, cols] - tariffs[cols]
-    starts = pd.DatetimeIndex(index[rows])
+    short_mwh = breach[rows, cols] * duration_h
+    starts = pd.DatetimeIndex(served_mw.index[rows])
     failures = pd.DataFrame(
         {
             "interval_start": starts,
             "interval_end": starts + pd.Timedelta(hours=duration_h),
             "site_id": [sites[c] for c in cols],
             "zone": [zones[c] for c in cols],
-            "served_mwh": served_mwh,
+            "served_mwh": served[rows, cols] * duration_h,
             "tariff_usd_per_mwh": tariffs[cols],
             "required_usd_per_mwh": required[rows, cols],
-            "shortfall_usd": np.where(np.isfinite(shortfall), shortfall * served_mwh, np.inf),
+            "shortfall_usd": np.clip(required[rows, cols] - tariffs[cols], 0.0, None) * short_mwh,
         }
     )
-    lowest = pd.Series(
-        np.where(is_served.any(axis=0), np.where(is_served, required, -np.inf).max(axis=0), 0.0),
-        index=sites,
-        name="lowest_passing_tariff_usd_per_mwh",
-    )
+    lowest = pd.Series(required.max(axis=0, initial=0.0), index=sites, name="lowest_passing_tariff_usd_per_mwh")
+    below_delivery = is_served & (tariffs[None, :] < delivered - 1e-9)
     return NoSubsidyResult(
         passed=not fail.any(),
         failures=failures,
         failed_hours=int(fail.any(axis=1).sum()),
-        failed_mwh=float(served_mwh.sum()),
+        failed_mwh=float(short_mwh.sum()),
         subsidy_usd=float(failures["shortfall_usd"].sum()),
         lowest_passing_tariff_usd_per_mwh=lowest,
         lowest_passing_tariff_all_usd_per_mwh=float(lowest.max()) if len(lowest) else 0.0,
+        below_delivered_cost_hours=int(below_delivery.any(axis=1).sum()),
+        lowest_delivered_tariff_usd_per_mwh=float(delivered.max(initial=0.0)),
     )

@@ -1,4 +1,4 @@
-"""Run a plan: baseline dispatch, the allocation model, and the results read from it."""
+"""Run a plan: the least-cost baseline (shared with the surplus), the allocation model, results."""
 
 from __future__ import annotations
 
@@ -11,22 +11,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from offtake.grid.baseline import Baseline, least_cost_dispatch
+from offtake.grid.model import Grid, corridor_shadow_prices
+from offtake.grid.solve import SolveError, solution_quality, solve_model
+from offtake.grid.subsidy import NoSubsidyRow
 from offtake.planning.defaults import planning_defaults
 from offtake.planning.model import (
-    Grid,
     PlanOptions,
-    SolveError,
     add_step_rows,
     build_model,
-    corridor_shadow_prices,
-    grid_from_scenario,
-    solution_quality,
-    solve_model,
     step_can_bind,
     step_excess_mw,
 )
 from offtake.planning.results import PlanResult, curtailment_stats
 from offtake.scenario import Scenario
+from offtake.surplus.assess import assess_surplus
 from offtake.timeutil import HOURS_PER_YEAR
 
 __all__ = ["plan", "resolve_step_limit"]
@@ -80,6 +79,7 @@ def plan(
     options: PlanOptions,
     *,
     progress: ProgressFn | None = None,
+    baseline: Baseline | None = None,
 ) -> PlanResult:
     """Plan the allocation of the programme cap to candidate sites.
 
@@ -93,6 +93,10 @@ def plan(
         Planning choices (cap, objective, minimum sizes, contingency step).
     progress
         Called with a short message at each stage (the CLI prints them on stderr).
+    baseline
+        The least-cost dispatch of ``scenario`` without sites, if already solved (by
+        :func:`offtake.grid.least_cost_dispatch`); solved here otherwise. The plan's
+        no-subsidy rule and its surplus figures are measured against it.
 
     Returns
     -------
@@ -106,43 +110,19 @@ def plan(
     """
     say = progress or _quiet
     timings: dict[str, float] = {}
-    notes: list[str] = []
-    grid = grid_from_scenario(scenario)
+    grid = Grid.from_scenario(scenario)
     n_t = grid.n_intervals
-    say(
-        f"baseline dispatch without sites: {n_t} intervals, {len(grid.groups)} plant groups, "
-        f"{len(grid.zones)} zones"
-    )
-    t0 = time.perf_counter()
-    base = build_model(grid)
-    baseline_objective = solve_model(base, options.solver_options, what="baseline")
-    timings["baseline_s"] = time.perf_counter() - t0
-    g0 = base.solution["gen"].transpose("time", "group").to_numpy()
-    shortfall = (
-        base.solution["reserve_shortfall"].to_numpy()
-        if "reserve_shortfall" in base.variables
-        else np.zeros(n_t)
-    )
-    shortfall = np.where(shortfall > 1e-6, shortfall, 0.0)
-    if shortfall.any():
-        notes.append(
-            "Even without any site the grid cannot hold its full reserve in "
-            f"{int((shortfall > 0).sum())} "
-            f"intervals (up to {shortfall.max():,.0f} MW short); the plan keeps all the reserve "
-            "the grid holds there."
+    if baseline is None:
+        say(
+            f"least-cost dispatch without sites: {n_t} intervals, {len(grid.groups)} plant groups, "
+            f"{len(grid.zones)} zones"
         )
-    reserve = grid.reserve_mw - shortfall
-    unserved = base.solution["unserved"].transpose("time", "zone").to_numpy()
-    unserved = np.where(unserved > 1e-6, unserved, 0.0)
-    if unserved.any():
-        short_zones = [z for z, v in zip(grid.zones, unserved.sum(axis=0), strict=True) if v > 0]
-        notes.append(
-            "Even without any site the grid cannot meet all demand in "
-            f"{int((unserved.sum(axis=1) > 0).sum())} intervals "
-            f"({unserved.sum() * grid.duration_h:,.0f} MWh short, in {', '.join(short_zones)}); "
-            "the plan never takes power "
-            "there and then, and meets all the demand the grid can serve."
-        )
+        t0 = time.perf_counter()
+        baseline = least_cost_dispatch(scenario, grid=grid)
+        timings["baseline_s"] = time.perf_counter() - t0
+    else:
+        grid = baseline.grid
+    notes = _baseline_notes(baseline)
     step_limit, step_source = resolve_step_limit(scenario, options)
 
     t0 = time.perf_counter()
@@ -150,14 +130,7 @@ def plan(
         f"building the allocation model: {len(sites)} sites, cap {options.cap_mw:,.0f} MW, "
         f"objective {options.objective}"
     )
-    model = build_model(
-        grid,
-        sites,
-        options,
-        baseline_gen_mw=g0,
-        reserve_mw=reserve,
-        unserved_mw=unserved,
-    )
+    model, rows = build_model(grid, sites, options, baseline)
     timings["build_s"] = time.perf_counter() - t0
     kind = "MILP" if options.min_sizes and "build" in model.variables else "LP"
     method = options.resolved_method(n_t)
@@ -178,7 +151,7 @@ def plan(
             (served_var * grid.duration_h).sum() >= energy * (1 - 1e-9) - 1e-6, name="energy_floor"
         )
         tariff = sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h
-        cost = grid.groups["marginal_cost_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h
+        cost = grid.group_cost_usd_per_mwh * grid.duration_h
         model.add_objective(
             (served_var * _site_da(sites, tariff)).sum()
             - (model.variables["gen"] * _group_da(grid, cost)).sum(),
@@ -192,15 +165,7 @@ def plan(
         built = pd.Series(model.solution["build"].to_series() > 0.5)
         say(f"reading shadow prices with the {int(built.sum())} sized sites fixed")
         t0 = time.perf_counter()
-        fixed = build_model(
-            grid,
-            sites,
-            options,
-            baseline_gen_mw=g0,
-            reserve_mw=reserve,
-            unserved_mw=unserved,
-            fixed_build=_fixed_choices(sites, built),
-        )
+        fixed, _ = build_model(grid, sites, options, baseline, fixed_build=_fixed_choices(sites, built))
         _copy_step_rows(model, fixed, limit)
         _solve_keeping_step(fixed, options, method, limit, say, what="plan with fixed sizes")
         timings["duals_s"] = time.perf_counter() - t0
@@ -219,11 +184,10 @@ def plan(
         model,
         duals_model,
         dual_frames,
-        g0,
-        shortfall,
+        baseline,
+        rows,
         step_limit,
         step_source,
-        baseline_objective,
         objective_value,
         timings,
         notes,
@@ -313,7 +277,7 @@ def _site_da(sites: pd.DataFrame, values: np.ndarray) -> xr.DataArray:
 
 
 def _group_da(grid: Grid, values: np.ndarray) -> xr.DataArray:
-    return xr.DataArray(values, coords=[grid.groups.index])
+    return xr.DataArray(values, coords=[grid.groups])
 
 
 def _duals(m: linopy.Model) -> dict[str, np.ndarray]:
@@ -334,11 +298,10 @@ def _results(
     model: linopy.Model,
     duals_model: linopy.Model,
     duals: dict[str, np.ndarray],
-    g0: np.ndarray,
-    shortfall: np.ndarray,
+    baseline: Baseline,
+    subsidy_rows: list[NoSubsidyRow],
     step_limit: float | None,
     step_source: str,
-    baseline_objective: float,
     objective_value: float,
     timings: dict[str, float],
     notes: list[str],
@@ -371,8 +334,8 @@ def _results(
     served = np.where(served <= zero_mw, 0.0, served)
     served_df = pd.DataFrame(served, index=index, columns=sites.index)
     gen = sol["gen"].transpose("time", "group").to_numpy()
-    plant_out = _plant_output(scenario, grid, gen)
-    base_out = _plant_output(scenario, grid, g0)
+    plant_out = grid.fleet.plant_output_mw(scenario.available_mw, grid.full_generation_mw(gen))
+    base_out = grid.fleet.plant_output_mw(scenario.available_mw, baseline.generation_mw)
     flow = (
         pd.DataFrame(
             sol["flow"].transpose("time", "corridor").to_numpy(),
@@ -438,9 +401,7 @@ def _results(
     fuel_by_zone = (
         extra_fuel.groupby(scenario.plants["zone"]).sum().reindex(grid.zones, fill_value=0.0)
     )
-    surplus_zone, surplus_national, surplus_note = _surplus(scenario)
-    if surplus_note:
-        notes.append(surplus_note)
+    surplus_zone, surplus_national = _surplus(scenario, baseline)
     zone_rows = []
     for z in grid.zones:
         a = allocation[allocation["zone"] == z]
@@ -504,7 +465,7 @@ def _results(
         "capacity_payments_source": defaults.capacity_payments_source,
         "capacity_payments_offset_share": share,
         "objective_value": objective_value,
-        "baseline_objective_value": baseline_objective,
+        "baseline_objective_value": -baseline.objective_usd,
         "baseline_fuel_cost_usd": float((base_out * mc).to_numpy().sum() * dt),
         "plan_fuel_cost_usd": float((plant_out * mc).to_numpy().sum() * dt),
         "exchange_rate_pkr_per_usd": scenario.exchange_rate_pkr_per_usd,
@@ -532,6 +493,7 @@ def _results(
         flow.to_numpy(dtype=float) if len(grid.corridors) else None,
         zone_price,
         tolerance,
+        subsidy_rows,
     )
     return PlanResult(
         scenario_name=scenario.name,
@@ -551,43 +513,49 @@ def _results(
         zones=zones,
         binding=binding,
         national=national,
-        reserve_shortfall_mw=pd.Series(shortfall, index=index, name="reserve_shortfall_mw"),
+        reserve_shortfall_mw=pd.Series(baseline.reserve_short_mw, index=index, name="reserve_shortfall_mw"),
         timings_s=timings,
         notes=notes,
     )
 
 
-def _plant_output(scenario: Scenario, grid: Grid, group_gen: np.ndarray) -> pd.DataFrame:
-    """Split group output over its plants in proportion to their availability [MW]."""
-    available = scenario.available_mw
-    out = available.copy()  # must-run plants produce what is available
-    group_avail = pd.DataFrame(
-        grid.group_available_mw, index=available.index, columns=grid.groups.index
-    )
-    gen = pd.DataFrame(group_gen, index=available.index, columns=grid.groups.index)
-    share = np.divide(
-        gen.to_numpy(),
-        group_avail.to_numpy(),
-        out=np.zeros_like(gen.to_numpy()),
-        where=group_avail.to_numpy() > 0,
-    )
-    share = np.clip(share, 0.0, 1.0)
-    share_df = pd.DataFrame(share, index=available.index, columns=grid.groups.index)
-    for plant, group in grid.plant_group.items():
-        out[plant] = available[plant].to_numpy() * share_df[group].to_numpy()
-    return out
-
-
-def _surplus(scenario: Scenario) -> tuple[pd.Series | None, float | None, str]:
-    """Surplus energy per zone and nationally over the period [MWh], from the assessment."""
-    try:
-        from offtake.surplus import assess_surplus  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None, None, "Use of surplus is not shown: the surplus assessment is not installed."
-    r = assess_surplus(scenario, tariff_usd_per_mwh=None)
+def _surplus(scenario: Scenario, baseline: Baseline) -> tuple[pd.Series, float]:
+    """Surplus energy per zone and nationally over the period [MWh], on the plan's baseline."""
+    r = assess_surplus(scenario, tariff_usd_per_mwh=None, baseline=baseline)
     zone = r.zone_mw.sum(axis=0) * scenario.duration_h
     national = float(r.national_mw.sum() * scenario.duration_h)
-    return zone, national, ""
+    return zone, national
+
+
+def _baseline_notes(baseline: Baseline) -> list[str]:
+    """Say in words what the grid cannot do even without sites."""
+    grid = baseline.grid
+    notes: list[str] = []
+    shortfall = baseline.reserve_short_mw
+    if shortfall.any():
+        notes.append(
+            "Even without any site the grid cannot hold its full reserve in "
+            f"{int((shortfall > 0).sum())} "
+            f"intervals (up to {shortfall.max():,.0f} MW short); the plan keeps all the reserve "
+            "the grid holds there."
+        )
+    unserved = baseline.unserved_mw
+    if unserved.any():
+        short_zones = [z for z, v in zip(grid.zones, unserved.sum(axis=0), strict=True) if v > 0]
+        notes.append(
+            "Even without any site the grid cannot meet all demand in "
+            f"{int((unserved.sum(axis=1) > 0).sum())} intervals "
+            f"({unserved.sum() * grid.duration_h:,.0f} MWh short, in {', '.join(short_zones)}); "
+            "the plan never takes power "
+            "there and then, and meets all the demand the grid can serve."
+        )
+    if baseline.spilled_mw.any():
+        notes.append(
+            "Without any site the grid spills must-run output in "
+            f"{int((baseline.spilled_mw.sum(axis=1) > 0).sum())} intervals "
+            f"({baseline.spilled_mw.sum() * grid.duration_h:,.0f} MWh); sites may absorb it."
+        )
+    return notes
 
 
 def _binding(
@@ -600,6 +568,7 @@ def _binding(
     flow_mw: np.ndarray | None,
     zone_price: np.ndarray | None,
     tolerance: float,
+    no_subsidy_rows: list[NoSubsidyRow],
 ) -> pd.DataFrame:
     unit = "USD/yr per MW" if objective == "margin" else "MWh/yr per MW"
     rows: list[dict[str, object]] = []
@@ -641,11 +610,9 @@ def _binding(
         )
     if "reserve" in duals:
         add("reserve requirement", "reserve", duals["reserve"])
-    tariffs = sorted(set(sites["tariff_usd_per_mwh"].astype(float).tolist()))
-    for k, tau in enumerate(tariffs):
-        key = f"no_subsidy_{k}"
-        if key in duals:
-            add(f"no subsidy at {tau:g} USD/MWh", "no-subsidy", duals[key])
+    for row in no_subsidy_rows:  # each row names the tariff it was built for
+        if row.name in duals:
+            add(f"no subsidy at {row.tariff_usd_per_mwh:g} USD/MWh", "no-subsidy", duals[row.name])
     if "request" in duals:
         for j, sid in enumerate(sites.index):
             add(f"request of site {sid}", "site request", duals["request"][j])

@@ -112,6 +112,10 @@ def _summary(
             "lowest_passing_tariff_usd_per_mwh": clean(
                 no_subsidy.lowest_passing_tariff_all_usd_per_mwh
             ),
+            "below_delivered_cost_hours": no_subsidy.below_delivered_cost_hours,
+            "lowest_delivered_tariff_usd_per_mwh": clean(
+                no_subsidy.lowest_delivered_tariff_usd_per_mwh
+            ),
         }
     return out
 
@@ -222,7 +226,8 @@ def _report(
                 f"({no_subsidy.failed_mwh:,.0f} MWh served below cost)."
             )
             + " Lowest tariff that passes for every site: "
-            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh."
+            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh. "
+            + _delivery_sentence(no_subsidy)
         )
     report.heading("Findings")
     report.bullets(findings)
@@ -331,9 +336,11 @@ def _report(
     if no_subsidy is not None:
         report.heading("No-subsidy test (scenario year)")
         report.paragraph(
-            "For every hour a site is served, its tariff must cover the marginal cost of the "
-            "unit serving it, "
-            "grossed up for losses, plus the network charge."
+            "The rule (offtake.grid.subsidy, the same as the planner's): in every hour, the extra "
+            "output the sites cause over the least-cost dispatch of existing demand must be "
+            "shareable so that each site takes only units whose marginal cost is at or below "
+            "its tariff. Losses and the network charge are not part of the rule; "
+            + _delivery_sentence(no_subsidy)
         )
         report.table(
             no_subsidy.lowest_passing_tariff_usd_per_mwh.to_frame(),
@@ -369,3 +376,15 @@ def _report(
         css_class="note",
     )
     return report
+
+
+def _delivery_sentence(no_subsidy: NoSubsidyResult) -> str:
+    """Say what delivering the energy adds: losses and the network charge, with the numbers."""
+    if not no_subsidy.below_delivered_cost_hours:
+        return "the tariffs also cover them at the dearest serving unit in every served hour."
+    return (
+        "with the dearest serving unit's cost grossed up for losses and the network charge added, "
+        f"a tariff is below that delivered cost in {no_subsidy.below_delivered_cost_hours} hours; "
+        "the lowest tariff that covers delivery for every site is "
+        f"{no_subsidy.lowest_delivered_tariff_usd_per_mwh:.1f} USD/MWh."
+    )

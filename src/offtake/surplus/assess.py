@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from offtake.grid.baseline import Baseline, least_cost_dispatch
 from offtake.scenario import Scenario
-from offtake.surplus.baseline import Baseline, least_cost_dispatch
 from offtake.surplus.network import ZoneCuts
 
 __all__ = ["SurplusResult", "assess_surplus", "mw_in_share_of_hours", "surplus_arrays", "tariff_curve"]

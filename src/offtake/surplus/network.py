@@ -15,7 +15,7 @@ dispatchable units may produce while keeping the reserve, and ``import_limit(U)`
 of corridor limits into ``U``. The national joint surplus (extra load placed anywhere) is
 the case ``U`` = all zones. With a dozen zones the 2^n sets are few, and every interval is
 done at once with matrix products, so a year takes a fraction of a second. The tests check
-the result against the linear programme in :mod:`offtake.surplus.extra_lp`.
+the result against the linear programme in :mod:`offtake.grid.extra_load`.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from offtake.grid.baseline import least_cost_dispatch
 from offtake.progress import Progress
 from offtake.scenario import Scenario
 from offtake.surplus.assess import SurplusResult, assess_surplus, tariff_curve
-from offtake.surplus.baseline import least_cost_dispatch
 from offtake.surplus.headroom import duke_seasonal_threshold, headroom
 
 __all__ = ["DUKE_RATES", "TARIFF_GRID_USD_PER_MWH", "Assessment", "run_assessment", "write_outputs"]

@@ -24,13 +24,14 @@ from offtake.scenario import Scenario
 
 def _network(scenario: Scenario, sites: pd.DataFrame | None, cap_mw: float) -> pypsa.Network:
     n = pypsa.Network()
-    n.set_snapshots(pd.RangeIndex(len(scenario.index)))
+    n.set_snapshots(range(len(scenario.index)))
     techs = set(scenario.plants["technology"]) | {"site", "ac"}
     n.add("Carrier", sorted(techs))
     for z in scenario.zone_ids:
         n.add("Bus", z, carrier="ac")
         n.add("Load", f"demand {z}", bus=z, p_set=scenario.demand_mw[z].to_numpy())
     for name, p in scenario.plants.iterrows():
+        assert isinstance(name, str)
         avail = scenario.availability_pu[name].to_numpy()
         n.add(
             "Generator",

@@ -4,7 +4,7 @@ import pandas as pd
 from offtake.risk import SurplusProfiles
 
 
-def synthetic_profiles(level_mw=800.0):
+def synthetic_profiles(level_mw: float = 800.0) -> SurplusProfiles:
     zones = ("north", "south", "city")
     h = np.arange(24)
     surplus = np.tile(
@@ -14,7 +14,7 @@ def synthetic_profiles(level_mw=800.0):
     return SurplusProfiles(zones, surplus, surplus.sum(axis=0), demand, np.full((3, 12, 24), 55.0))
 
 
-def allocation(mining_mw=100.0, tariff=60.0):
+def allocation(mining_mw: float = 100.0, tariff: float = 60.0) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "operator": ["a", "b", "c"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Literal, TextIO
 
 __all__ = ["Progress"]
 
@@ -17,14 +17,20 @@ class Progress:
     total_steps
         Number of steps the job will announce.
     stream
-        Where to write; standard error by default. ``None`` silences the reports.
+        Where to write; by default the standard error of the moment of each report (so a
+        redirection after import is followed). ``None`` silences the reports.
     """
 
-    def __init__(self, total_steps: int, stream: TextIO | None = sys.stderr) -> None:
+    def __init__(self, total_steps: int, stream: TextIO | Literal["stderr"] | None = "stderr") -> None:
         self.total_steps = total_steps
-        self.stream = stream
+        self._stream = stream
         self.step_no = 0
         self.started = time.perf_counter()
+
+    @property
+    def stream(self) -> TextIO | None:
+        """The stream the next report goes to, or None when silenced."""
+        return sys.stderr if self._stream == "stderr" else self._stream
 
     def step(self, message: str) -> None:
         """Announce the next step."""

@@ -30,6 +30,17 @@ def require_aware(value: datetime, *, field: str, file: str | None = None) -> da
     -------
     datetime
         The same instant with ``tzinfo=UTC``.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> require_aware(datetime(2025, 7, 1, 5, 0, tzinfo=ZoneInfo("Asia/Karachi")), field="at")
+    datetime.datetime(2025, 7, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> require_aware(datetime(2025, 7, 1, 5, 0), field="at")
+    Traceback (most recent call last):
+    ...
+    offtake.errors.InputError: field 'at': naive datetime 2025-07-01T05:00:00 has no time zone; ...
     """
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise InputError(
@@ -54,6 +65,15 @@ def parse_utc(text: str, *, field: str, file: str | None = None, line: int | Non
     -------
     datetime
         Aware UTC datetime.
+
+    Examples
+    --------
+    >>> parse_utc("2025-07-01T05:00:00+05:00", field="start")
+    datetime.datetime(2025, 7, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> parse_utc("2025-07-01T05:00:00", field="start", file="readings.csv", line=3)
+    Traceback (most recent call last):
+    ...
+    offtake.errors.InputError: readings.csv:3, field 'start': timestamp '2025-07-01T05:00:00' has no time zone; ...
     """
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -83,6 +103,13 @@ def to_utc_index(values: pd.Series, *, field: str, file: str) -> pd.DatetimeInde
     -------
     pandas.DatetimeIndex
         Aware UTC index, one entry per row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> index = to_utc_index(pd.Series(["2025-07-01T05:00+05:00", "2025-07-01T01:00Z"]), field="time", file="f.csv")
+    >>> [t.isoformat() for t in index]
+    ['2025-07-01T00:00:00+00:00', '2025-07-01T01:00:00+00:00']
     """
     text = values.astype(str)
     has_zone = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)

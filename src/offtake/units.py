@@ -70,6 +70,15 @@ def validate_id(value: str, field: str) -> str:
     -------
     str
         ``value`` unchanged.
+
+    Examples
+    --------
+    >>> validate_id("mine-south-1", "site_id")
+    'mine-south-1'
+    >>> validate_id("mine south", "site_id")
+    Traceback (most recent call last):
+    ...
+    offtake.errors.InputError: field 'site_id': 'mine south' is not a valid id (...)
     """
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise InputError(f"'{value}' is not a valid id (1-64 letters, digits, '.', '_', ':', '-')", field=field)
@@ -90,6 +99,15 @@ def mw_to_w(value_mw: float, field: str) -> int:
     -------
     int
         Power [W].
+
+    Examples
+    --------
+    >>> mw_to_w(0.0000015, "cap_mw")
+    2
+    >>> mw_to_w(-1.0, "cap_mw")
+    Traceback (most recent call last):
+    ...
+    offtake.errors.InputError: field 'cap_mw': must be a finite number >= 0 MW, got -1.0
     """
     if isinstance(value_mw, bool) or not isinstance(value_mw, (int, float)):
         raise InputError(f"expected a number of MW, got {value_mw!r}", field=field)

@@ -26,12 +26,13 @@ openadr3_client = pytest.importorskip("openadr3_client")
 toadr3 = pytest.importorskip("toadr3")
 
 import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 from openadr3_client.bl import BlClient  # noqa: E402
 from openadr3_client.ven import VenClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from offtake.api.app import create_app  # noqa: E402
-from offtake.identity.credentials import create_client  # noqa: E402
+from offtake.identity.credentials import IssuedClient, create_client  # noqa: E402
 from offtake.persistence.schema import Operator, Reading, Site  # noqa: E402
 from offtake.registry.setup import prepare_database  # noqa: E402
 from offtake.settings import Settings  # noqa: E402
@@ -56,7 +57,7 @@ def _free_port() -> int:
 class Server:
     """A running VTN with its credentials."""
 
-    def __init__(self, base: str, app: Any, creds: dict[str, Any], vtn: Vtn) -> None:
+    def __init__(self, base: str, app: FastAPI, creds: dict[str, IssuedClient], vtn: Vtn) -> None:
         self.base = base
         self.app = app
         self.creds = creds
@@ -90,7 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     app = create_app(settings)
     prepare_database(app.state.engine)
     factory = app.state.session_factory
-    creds: dict[str, Any] = {}
+    creds: dict[str, IssuedClient] = {}
     with factory() as session:
         session.add(Operator(id="op-1", name="Indus Hash", created_at=datetime.now(UTC)))
         session.flush()

@@ -18,7 +18,7 @@ def offtake(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_risk_writes_report_and_is_reproducible(tmp_path: Path):
+def test_cli_risk_writes_report_and_is_reproducible(tmp_path: Path) -> None:
     args = [
         "risk",
         "--scenario",
@@ -48,7 +48,7 @@ def test_cli_risk_writes_report_and_is_reproducible(tmp_path: Path):
     assert "data:image/png;base64," in html
 
 
-def test_cli_risk_bad_allocation_is_one_line(tmp_path: Path):
+def test_cli_risk_bad_allocation_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "alloc.csv"
     bad.write_text("site_id,zone\nx,north\n", encoding="utf-8")
     done = offtake(

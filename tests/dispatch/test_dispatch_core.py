@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dispatch_helpers import make_contracts, policy, running, zone_sums
+from numpy.typing import NDArray
 
 from offtake.dispatch import Dispatcher, GridState, Reason
 
@@ -17,8 +18,22 @@ SITES = [
 ]
 
 
-def grid(a: float, b: float, sigma: float = 0.0, **kw: object) -> GridState:
-    return GridState(np.array([a, b]), np.array([sigma, sigma]), **kw)  # type: ignore[arg-type]
+def grid(
+    a: float,
+    b: float,
+    sigma: float = 0.0,
+    *,
+    national_limit_mw: float | None = None,
+    emergency_national: bool = False,
+    emergency_zone: NDArray[np.bool_] | None = None,
+) -> GridState:
+    return GridState(
+        np.array([a, b]),
+        np.array([sigma, sigma]),
+        national_limit_mw=national_limit_mw,
+        emergency_national=emergency_national,
+        emergency_zone=emergency_zone,
+    )
 
 
 def test_plenty_gives_allocation() -> None:

@@ -8,13 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from offtake.dispatch import Dispatcher, DispatchPolicy, GridState, Reason, SiteState
+from offtake.dispatch import Contracts, Dispatcher, DispatchPolicy, GridState, Reason, SiteState
 
 TOL = 1e-6
 
+Case = tuple[Contracts, DispatchPolicy, GridState, SiteState]
+
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple:
+def cases(draw: st.DrawFn) -> Case:
     n_zones = draw(st.integers(1, 4))
     n = draw(st.integers(1, 12))
     zones = [f"z{i}" for i in range(n_zones)]
@@ -62,7 +64,7 @@ def cases(draw: st.DrawFn) -> tuple:
 
 @settings(max_examples=300, deadline=None)
 @given(cases())
-def test_invariants_hold(case: tuple) -> None:
+def test_invariants_hold(case: Case) -> None:
     contracts, pol, grid, state = case
     r = Dispatcher(contracts, pol).step(grid, state)
     cap, target = r.cap_mw, r.target_mw
@@ -104,7 +106,7 @@ def test_invariants_hold(case: tuple) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(cases())
-def test_priority_order_within_a_zone(case: tuple) -> None:
+def test_priority_order_within_a_zone(case: Case) -> None:
     """With no ramp, stagger or emergency, a lower class gets power only if higher ones are full."""
     contracts, pol, grid, state = case
     grid.emergency_national = False

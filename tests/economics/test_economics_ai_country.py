@@ -4,8 +4,8 @@ from offtake.economics import ai as ai_mod
 from offtake.economics.country import Incentives, country_view, load_country
 
 
-def hand_params(**overrides):
-    values = dict(
+def hand_params(required_return_fraction_per_year: float = 0.0) -> ai_mod.AiParameters:
+    return ai_mod.AiParameters(
         price_usd_per_gpu_hour=2.0,
         server_power_kw_per_gpu=1.0,
         utilisation_fraction=0.5,
@@ -15,13 +15,11 @@ def hand_params(**overrides):
         hardware_life_months=50.0,
         facility_life_months=100.0,
         other_opex_usd_per_gpu_hour=0.25,
-        required_return_fraction_per_year=0.0,
+        required_return_fraction_per_year=required_return_fraction_per_year,
     )
-    values.update(overrides)
-    return ai_mod.AiParameters(**values)
 
 
-def test_ai_revenue_per_mwh_by_hand():
+def test_ai_revenue_per_mwh_by_hand() -> None:
     p = hand_params()
     # 1 MW runs 1000 / (1.0 * 1.25) = 800 GPUs; half sold at $2 -> $800 per hour per MW
     assert ai_mod.gpus_per_mw(p) == pytest.approx(800)
@@ -33,7 +31,7 @@ def test_ai_revenue_per_mwh_by_hand():
     assert full == pytest.approx(cash - depreciation)
 
 
-def test_ai_incentives_raise_the_breakeven():
+def test_ai_incentives_raise_the_breakeven() -> None:
     p = hand_params(required_return_fraction_per_year=0.15)
     plain = ai_mod.ai_breakeven_usd_per_mwh(p, import_tax_fraction=0.25, income_tax_fraction=0.29)
     exempt = ai_mod.ai_breakeven_usd_per_mwh(p, import_tax_fraction=0.0, income_tax_fraction=0.29)
@@ -45,7 +43,7 @@ def test_ai_incentives_raise_the_breakeven():
     assert higher_price == pytest.approx(both + 800 * 0.5 * 1.0)
 
 
-def test_bundled_ai_data_has_sources():
+def test_bundled_ai_data_has_sources() -> None:
     p = ai_mod.load_ai()
     assert p.quantities is not None
     assert all(q.source for q in p.quantities.values())
@@ -53,7 +51,7 @@ def test_bundled_ai_data_has_sources():
     assert 500 < ai_mod.ai_revenue_usd_per_mwh(p) < 3000
 
 
-def test_country_view_arithmetic_in_usd_and_pkr():
+def test_country_view_arithmetic_in_usd_and_pkr() -> None:
     data = load_country()
     assert data.capacity_payments_pkr_per_year == pytest.approx(1806.18e9)
     view = country_view(
@@ -86,7 +84,7 @@ def test_country_view_arithmetic_in_usd_and_pkr():
     )
 
 
-def test_country_view_without_incentives_forgoes_nothing():
+def test_country_view_without_incentives_forgoes_nothing() -> None:
     data = load_country()
     view = country_view(
         energy_mwh=1.0,

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 from offtake.economics import bitcoin as btc
+from offtake.economics.data import data_path
 from offtake.errors import InputError
 
 UTC = UTC
 
 
-def test_hashprice_worked_example_domain_5_1():
+def test_hashprice_worked_example_domain_5_1() -> None:
     # D = 152 T, BTC $91k, reward about 3.145 BTC -> about $37.9/PH/day (Luxor reported $38.2)
     value = btc.hashprice_usd_per_ph_day(152e12, 3.125, 0.02, 91_000)
     assert value == pytest.approx(37.9, abs=0.05)
@@ -21,7 +22,7 @@ def test_hashprice_worked_example_domain_5_1():
     assert value == pytest.approx(share * 144 * 3.145 * 91_000, rel=1e-12)
 
 
-def test_hashprice_with_bundled_market_state():
+def test_hashprice_with_bundled_market_state() -> None:
     data = btc.load_bitcoin()
     m = data.market
     value = btc.hashprice_usd_per_ph_day(
@@ -42,12 +43,12 @@ TABLE_5_3 = {
 
 
 @pytest.mark.parametrize("efficiency", sorted(TABLE_5_3))
-def test_breakeven_matches_table_5_3(efficiency):
+def test_breakeven_matches_table_5_3(efficiency: float) -> None:
     for hashprice, expected in zip((35, 38, 45), TABLE_5_3[efficiency], strict=True):
         assert abs(btc.miner_breakeven_usd_per_mwh(hashprice, efficiency) - expected) <= 0.5
 
 
-def test_asic_models_file_agrees_with_table():
+def test_asic_models_file_agrees_with_table() -> None:
     models = btc.load_asic_models()
     assert models["Antminer S21"].efficiency_j_per_th == 17.5
     assert models["Antminer S21"].hashrate_th_s * models[
@@ -60,7 +61,7 @@ def test_asic_models_file_agrees_with_table():
     assert set(TABLE_5_3) == {m.efficiency_j_per_th for m in models.values()}
 
 
-def test_pool_fee_overhead_and_capital_lower_breakeven():
+def test_pool_fee_overhead_and_capital_lower_breakeven() -> None:
     cash = btc.miner_breakeven_usd_per_mwh(38, 17.5)
     with_fees = btc.miner_breakeven_usd_per_mwh(
         38, 17.5, pool_fee_fraction=0.02, site_overhead_fraction=0.05
@@ -77,7 +78,7 @@ def test_pool_fee_overhead_and_capital_lower_breakeven():
     assert cash - exempt == pytest.approx(1e6 / 17.5 * 16 / (36 * 730))
 
 
-def test_subsidy_by_height_is_the_consensus_rule():
+def test_subsidy_by_height_is_the_consensus_rule() -> None:
     s = btc.load_bitcoin().schedule
     assert s.subsidy_sat(0) == 5_000_000_000
     assert s.subsidy_sat(209_999) == 5_000_000_000
@@ -91,7 +92,7 @@ def test_subsidy_by_height_is_the_consensus_rule():
     assert 20_999_999 < total_sat / 1e8 < 21_000_000
 
 
-def test_halving_dates_and_subsidy_by_date():
+def test_halving_dates_and_subsidy_by_date() -> None:
     s = btc.load_bitcoin().schedule
     past = s.halvings(datetime(2025, 1, 1, tzinfo=UTC))
     assert [(h, t.date().isoformat()) for h, t, _ in past] == [
@@ -118,7 +119,7 @@ def test_halving_dates_and_subsidy_by_date():
         s.height_at(datetime(2025, 1, 1))  # naive
 
 
-def test_difficulty_hashrate_roundtrip():
+def test_difficulty_hashrate_roundtrip() -> None:
     h = btc.hashrate_from_difficulty(152e12)
     assert h == pytest.approx(1.088e21, rel=1e-3)  # about 1.1 ZH/s
     assert btc.difficulty_from_hashrate(h) == pytest.approx(152e12)
@@ -126,8 +127,8 @@ def test_difficulty_hashrate_roundtrip():
     assert arr[1] == pytest.approx(arr[0] / 2)
 
 
-def test_data_file_without_source_is_refused(tmp_path: Path):
-    text = btc.data_path("bitcoin.toml").read_text(encoding="utf-8")
+def test_data_file_without_source_is_refused(tmp_path: Path) -> None:
+    text = data_path("bitcoin.toml").read_text(encoding="utf-8")
     bad = text.replace(
         'btc_price_usd = { value = 91000, unit = "USD/BTC", source = ',
         'btc_price_usd = { value = 91000, unit = "USD/BTC", note = ',
@@ -138,7 +139,7 @@ def test_data_file_without_source_is_refused(tmp_path: Path):
         btc.load_bitcoin(path)
 
 
-def test_asic_csv_inconsistent_row_is_refused(tmp_path: Path):
+def test_asic_csv_inconsistent_row_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "asic.csv"
     path.write_text(
         "model,hashrate_th_s,power_w,efficiency_j_per_th,estimate,source\nX,100,3000,20,false,spec\n",

@@ -6,21 +6,26 @@ from offtake.errors import InputError
 from offtake.grid import ServingCost
 
 
-def hours(n):
+def hours(n: int) -> pd.DatetimeIndex:
     return pd.date_range("2025-01-06", periods=n, freq="h", tz="UTC")
 
 
-def serving(idx, breach, dearest, undeliverable=None):
-    breach = pd.DataFrame(breach, index=idx)
+def serving(
+    idx: pd.DatetimeIndex,
+    breach: dict[str, list[float]],
+    dearest: list[float],
+    undeliverable: pd.DataFrame | None = None,
+) -> ServingCost:
+    breach_mw = pd.DataFrame(breach, index=idx)
     return ServingCost(
-        breach_mw=breach,
-        undeliverable_mw=undeliverable if undeliverable is not None else breach * 0.0,
+        breach_mw=breach_mw,
+        undeliverable_mw=undeliverable if undeliverable is not None else breach_mw * 0.0,
         dearest_cost_usd_per_mwh=pd.Series(dearest, index=idx),
         lowest_tariff_usd_per_mwh=pd.Series(dearest, index=idx),
     )
 
 
-def test_hand_case_verdict_and_delivered_cost():
+def test_hand_case_verdict_and_delivered_cost() -> None:
     # The verdict follows the rule's breaches; the delivered cost (losses, network charge) is
     # reported beside it and does not fail the test.
     idx = hours(4)
@@ -44,7 +49,7 @@ def test_hand_case_verdict_and_delivered_cost():
     assert again.passed and again.failed_mwh == 0.0
 
 
-def test_undeliverable_load_fails_and_zones_are_checked():
+def test_undeliverable_load_fails_and_zones_are_checked() -> None:
     idx = hours(2)
     served = pd.DataFrame({"a": [1.0, 1.0]}, index=idx)
     check = serving(idx, {"a": [0.0, 0.0]}, [10.0, 20.0], pd.DataFrame({"a": [0.0, 0.5]}, index=idx))
@@ -55,7 +60,7 @@ def test_undeliverable_load_fails_and_zones_are_checked():
         no_subsidy_test(served, {}, 20.0, check, net)
 
 
-def test_bundled_network_costs():
+def test_bundled_network_costs() -> None:
     net = load_network()
     assert 0 < net.loss_for("LESCO") < 0.2
     assert net.loss_for("KE") > net.loss_for("LESCO")

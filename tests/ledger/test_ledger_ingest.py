@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +10,9 @@ from platform_fixtures import T0, World, principal
 from sqlalchemy import func, select
 
 from offtake.errors import InputError, PermissionDenied
+from offtake.identity.principal import Principal
 from offtake.ledger import (
+    IngestResult,
     MeterReading,
     ReadingsConflict,
     ReadingsRejected,
@@ -39,7 +42,7 @@ def count(world: World, model: type) -> int:
         return int(s.execute(select(func.count()).select_from(model)).scalar_one())
 
 
-def ingest(world: World, who, readings):  # type: ignore[no-untyped-def]
+def ingest(world: World, who: Principal, readings: Iterable[MeterReading]) -> IngestResult:
     with session_scope(world.factory) as s:
         return ingest_readings(s, who, readings)
 
@@ -92,6 +95,7 @@ def test_conflicting_reading_is_refused_with_the_reason(world: World) -> None:
     ("reading", "field", "words"),
     [
         (r(wh=-1), "energy_wh", ">= 0"),
+        # A float where the type says int: the run-time check is what this case tests.
         (MeterReading("S1", "m1", T0, T0 + H, 1.5), "energy_wh", "integer"),  # type: ignore[arg-type]
         (
             MeterReading("S1", "m1", T0.replace(tzinfo=None), T0 + H, 1),

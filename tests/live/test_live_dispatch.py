@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from platform_fixtures import database_url, free_socket, principal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,10 +28,10 @@ from typer.testing import CliRunner
 from offtake.api.app import create_app
 from offtake.billing.reconcile import reconcile_site
 from offtake.dispatch import Dispatcher, GridState, SiteState, read_allocation
-from offtake.identity.credentials import create_client
+from offtake.identity.credentials import IssuedClient, create_client
 from offtake.identity.principal import Principal
 from offtake.ledger import MeterReading, ingest_readings
-from offtake.live.driver import LiveDispatch, interval_bounds
+from offtake.live.driver import LiveDispatch, RoundOutcome, interval_bounds
 from offtake.live.feed import ScenarioReplayFeed, open_feed
 from offtake.live.records import DispatchCap, GridEmergency, effective_end
 from offtake.persistence.db import session_scope
@@ -118,7 +118,7 @@ def expected_caps(
     start: datetime,
     draw_mw: dict[str, float],
     inactive: frozenset[str] = frozenset(),
-    **grid: Any,
+    emergency_national: bool = False,
 ) -> dict[str, tuple[float, str]]:
     """The core's caps computed by hand from the allocation file and the same feed."""
     from offtake.dispatch import DispatchPolicy, Reason
@@ -138,7 +138,7 @@ def expected_caps(
             forecast.surplus_sigma_mw,
             national_limit_mw=forecast.national_forecast_mw,
             national_sigma_mw=forecast.national_sigma_mw,
-            **grid,
+            emergency_national=emergency_national,
         ),
         state,
     )
@@ -148,7 +148,7 @@ def expected_caps(
     }
 
 
-def caps_of(outcome: Any) -> dict[str, tuple[float, str]]:
+def caps_of(outcome: RoundOutcome) -> dict[str, tuple[float, str]]:
     return {c.site_id: (c.cap_w / 1e6, c.reason) for c in outcome.caps}
 
 
@@ -207,7 +207,7 @@ def test_interval_bounds_align_to_the_utc_clock() -> None:
     start, end = interval_bounds(datetime(2025, 1, 6, 17, 7, 31, tzinfo=UTC), 300)
     assert (start, end) == (datetime(2025, 1, 6, 17, 5, tzinfo=UTC), datetime(2025, 1, 6, 17, 10, tzinfo=UTC))
     with pytest.raises(Exception, match="dividing a day"):
-        LiveDispatch(None, None, 7, None)  # type: ignore[arg-type]
+        LiveDispatch(sessionmaker(), None, 7, None)
     with pytest.raises(Exception, match="OFFTAKE_DISPATCH_INTERVAL_S"):
         Settings.resolve(env={"OFFTAKE_DISPATCH_INTERVAL_S": "7"})
 
@@ -300,7 +300,9 @@ def test_emergency_takes_miners_to_zero_and_ai_to_its_floor_then_clears(
     with factory() as s:
         actions = [a.action for a in s.scalars(select(AuditEvent).where(AuditEvent.object_type == "emergency"))]
         assert actions == ["emergency.declare", "emergency.clear"]
-        assert effective_end(s.get(GridEmergency, emergency.id)) == NOON + timedelta(minutes=7)  # type: ignore[union-attr]
+        stored = s.get(GridEmergency, emergency.id)
+        assert stored is not None
+        assert effective_end(stored) == NOON + timedelta(minutes=7)
     with pytest.raises(Exception, match="may not declare"):
         live.declare_emergency(principal("operator", "c-op", "op-a"), zone=None, message="x", at=declared)
 
@@ -328,9 +330,9 @@ def test_reconciliation_uses_the_recorded_cap(programme: Programme) -> None:
 @dataclass
 class Served:
     url: str
-    app: Any
+    app: FastAPI
     programme: Programme
-    clients: dict[str, Any]
+    clients: dict[str, IssuedClient]
 
     def http(self, name: str) -> httpx.Client:
         c = self.clients[name]

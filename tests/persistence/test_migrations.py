@@ -32,7 +32,7 @@ def test_a_database_whose_openadr_tables_predate_their_migration_upgrades(db_url
     engine = make_engine(db_url)
     try:
         upgrade(engine, "0002")
-        tables = [VtnObject.__table__, VtnTarget.__table__, VtnVersion.__table__]
+        tables = [Base.metadata.tables[model.__tablename__] for model in (VtnObject, VtnTarget, VtnVersion)]
         Base.metadata.create_all(engine, tables=tables)  # what the VTN did before revision 0003
         upgrade(engine)
         with engine.connect() as connection:

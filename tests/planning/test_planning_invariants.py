@@ -110,6 +110,7 @@ def test_site_terms(result: PlanResult) -> None:
     served = result.served_mw
     dt = 1.0
     for sid, row in a.iterrows():
+        assert isinstance(sid, str)
         x = served[sid].to_numpy()
         assert row["allocated_mw"] == pytest.approx(
             row["firm_mw"] + row["interruptible_mw"], abs=TOL
@@ -123,7 +124,7 @@ def test_site_terms(result: PlanResult) -> None:
         assert (
             curtailed <= row["annual_curtailment_limit"] * row["allocated_mw"] * len(x) * dt + TOL
         )
-        assert row["allocated_mw"] <= result.sites.loc[sid, "requested_mw"] + TOL
+        assert row["allocated_mw"] <= result.sites["requested_mw"].loc[sid] + TOL
 
 
 def test_cap_and_step(result: PlanResult) -> None:

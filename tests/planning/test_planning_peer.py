@@ -26,6 +26,7 @@ def test_same_optimum_as_pypsa(tmp_path: Path, cap_mw: float, step_mw: float | N
     )
     assert not result.notes or all("surplus" in n for n in result.notes)
     base, n = solve_peer(s, sites, cap_mw, step_mw)
+    assert n.objective is not None and base.objective is not None  # both solved
 
     must = s.plants["must_run"]
     must_run_cost = float(

@@ -46,6 +46,7 @@ def test_auto_method_uses_simplex_for_short_plans_and_milps() -> None:
 @pytest.mark.parametrize("kwargs", [{"method": "barrier"}, {"method": "pdlp", "min_sizes": True}])
 def test_bad_method_is_named(kwargs: dict[str, object]) -> None:
     with pytest.raises(InputError) as err:
+        # "barrier" is no Method: the run-time check of an untyped caller's input is under test.
         PlanOptions(cap_mw=100.0, **kwargs)  # type: ignore[arg-type]
     assert err.value.field == "method"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from platform_fixtures import HEADER, T0, World
@@ -201,8 +202,23 @@ def test_every_write_is_audited_and_ledgered(world: World) -> None:
         assert s.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == 10
 
 
+class Terms(TypedDict):
+    """The terms of a contract, as ``create_contract`` takes them."""
+
+    tariff_usd_per_mwh: float | str
+    firm_mw: float
+    interruptible_mw: float
+    max_curtailment_fraction: float
+    max_curtailment_duration_h: float
+    annual_curtailment_limit: float
+    response_time_s: float
+    overdraw_tolerance_fraction: float
+    overdraw_penalty_usd_per_mwh: float | str
+    exchange_rate_pkr_per_usd: float | str
+
+
 def test_contracts_may_not_overlap_and_money_is_exact(world: World) -> None:
-    terms = dict(
+    terms = Terms(
         tariff_usd_per_mwh=82.07,
         firm_mw=10,
         interruptible_mw=30,
@@ -230,7 +246,7 @@ def test_contracts_may_not_overlap_and_money_is_exact(world: World) -> None:
                 world.grid,
                 site_id="S2",
                 valid_from=T0,
-                **{**terms, "tariff_usd_per_mwh": "1.0000001"},
+                **Terms({**terms, "tariff_usd_per_mwh": "1.0000001"}),
             )
         with pytest.raises(PermissionDenied):
             contracts.create_contract(s, world.op1, site_id="S1", valid_from=T0 + 90 * D, **terms)

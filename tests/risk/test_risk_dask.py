@@ -7,7 +7,7 @@ from offtake.risk import BLOCK_PATHS, RiskOptions, build_model, run_risk
 distributed = pytest.importorskip("distributed")
 
 
-def test_dask_cluster_gives_identical_results():
+def test_dask_cluster_gives_identical_results() -> None:
     model, ctx = build_model(
         synthetic_profiles(),
         allocation(),

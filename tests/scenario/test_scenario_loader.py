@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from offtake import InputError, scenario
@@ -219,6 +220,7 @@ def test_in_service_date_zeroes_availability(three_zone_copy: Path) -> None:
     path.write_text("\n".join(rows) + "\n")
     s = scenario.load(three_zone_copy)
     avail = s.availability_pu["Gas North"]
+    assert isinstance(avail.index, pd.DatetimeIndex)
     local_dates = avail.index.tz_convert(s.display_timezone).date
     import datetime as dt
 

@@ -12,7 +12,7 @@ import pytest
 from offtake import scenario as scenario_mod
 from offtake.dispatch import Reason, read_allocation
 from offtake.errors import InputError
-from offtake.simulation import TroubleParams, compute_kpis, simulate
+from offtake.simulation import SimulationResult, TroubleParams, compute_kpis, simulate
 
 DATA = Path(__file__).parents[1] / "data"
 ALLOCATION = DATA / "dispatch" / "three-zone-allocation.csv"
@@ -34,12 +34,22 @@ def surplus(scenario: scenario_mod.Scenario) -> pd.DataFrame:
     )
 
 
-def run(scenario, surplus, **kw):  # type: ignore[no-untyped-def]
+def run(
+    scenario: scenario_mod.Scenario,
+    surplus: pd.DataFrame,
+    *,
+    seed: int = 0,
+    ignoring_site: str | None = "auto",
+    params: TroubleParams | None = None,
+    step_s: float = 300.0,
+) -> SimulationResult:
     contracts = read_allocation(ALLOCATION, scenario.zone_ids)
-    return simulate(scenario, contracts, surplus, **kw)
+    return simulate(
+        scenario, contracts, surplus, seed=seed, ignoring_site=ignoring_site, params=params, step_s=step_s
+    )
 
 
-def test_same_seed_same_year(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_same_year(scenario: scenario_mod.Scenario, surplus: pd.DataFrame) -> None:
     a = run(scenario, surplus, seed=11)
     b = run(scenario, surplus, seed=11)
     c = run(scenario, surplus, seed=12)
@@ -49,7 +59,7 @@ def test_same_seed_same_year(scenario, surplus) -> None:  # type: ignore[no-unty
     assert not np.array_equal(a.real_surplus_mw, c.real_surplus_mw)
 
 
-def test_ignoring_site_is_found_and_measured(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+def test_ignoring_site_is_found_and_measured(scenario: scenario_mod.Scenario, surplus: pd.DataFrame) -> None:
     result = run(scenario, surplus, seed=3, ignoring_site="mine-south-1")
     k = compute_kpis(result)["ignoring_site"]
     assert k["site_id"] == "mine-south-1" and k["found"]
@@ -63,12 +73,14 @@ def test_ignoring_site_is_found_and_measured(scenario, surplus) -> None:  # type
     assert (result.reason[result.flagged_step[i] + 1 :, i] == Reason.SUSPENDED).all()
 
 
-def test_no_false_flags_without_an_ignoring_site(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+def test_no_false_flags_without_an_ignoring_site(scenario: scenario_mod.Scenario, surplus: pd.DataFrame) -> None:
     result = run(scenario, surplus, seed=5, ignoring_site=None)
     assert (result.flagged_step == -1).all()
 
 
-def test_caps_fit_forecast_and_curtailment_follows_the_evening_dip(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+def test_caps_fit_forecast_and_curtailment_follows_the_evening_dip(
+    scenario: scenario_mod.Scenario, surplus: pd.DataFrame
+) -> None:
     result = run(scenario, surplus, seed=2, ignoring_site=None)
     k = compute_kpis(result)
     alloc = result.contracts.allocated_mw
@@ -95,7 +107,7 @@ def test_caps_fit_forecast_and_curtailment_follows_the_evening_dip(scenario, sur
     assert k["energy"]["share_of_hindsight_bound"] > 0.9
 
 
-def test_emergencies_cut_at_once(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+def test_emergencies_cut_at_once(scenario: scenario_mod.Scenario, surplus: pd.DataFrame) -> None:
     params = TroubleParams.default(emergencies_per_year=400.0)
     result = run(scenario, surplus, seed=4, params=params, ignoring_site=None)
     assert result.emergencies
@@ -106,12 +118,12 @@ def test_emergencies_cut_at_once(scenario, surplus) -> None:  # type: ignore[no-
         assert (result.cap_mw[event.start : event.end, miners] == 0.0).all()
 
 
-def test_step_must_divide_the_scenario_interval(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+def test_step_must_divide_the_scenario_interval(scenario: scenario_mod.Scenario, surplus: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="step"):
         run(scenario, surplus, step_s=7 * 60)
 
 
-def test_bad_allocation_names_line_and_field(tmp_path: Path, scenario) -> None:  # type: ignore[no-untyped-def]
+def test_bad_allocation_names_line_and_field(tmp_path: Path, scenario: scenario_mod.Scenario) -> None:
     text = ALLOCATION.read_text().replace(
         "ai-south,op-a,south,ai,150", "ai-south,op-a,nowhere,ai,150"
     )
@@ -162,7 +174,7 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "[3/5]" in captured.err
 
 
-def test_energy_figure_leaves_out_the_suspended_site(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+def test_energy_figure_leaves_out_the_suspended_site(scenario: scenario_mod.Scenario, surplus: pd.DataFrame) -> None:
     result = run(scenario, surplus, seed=3, ignoring_site="mine-south-1")
     e = compute_kpis(result)["energy"]
     i = result.contracts.site_ids.index("mine-south-1")

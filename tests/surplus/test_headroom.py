@@ -18,7 +18,7 @@ from offtake.surplus.headroom import years_covered
 # --- helpers: an independent, deliberately plain re-implementation of the definitions --------
 
 
-def hourly(values: list[float] | np.ndarray, start: str = "2021-03-04 07:00", tz: str = "UTC"):
+def hourly(values: list[float] | np.ndarray, start: str = "2021-03-04 07:00", tz: str = "UTC") -> pd.Series:
     index = pd.date_range(start, periods=len(values), freq="h", tz=tz)
     return pd.Series(np.asarray(values, dtype=float), index=index)
 
@@ -75,7 +75,8 @@ def bisect_headroom(
 
 
 def row(result: HeadroomResult, rate: float) -> pd.Series:
-    return result.table.loc[rate]
+    """The table's row for ``rate`` (the first one if the rate was asked for twice)."""
+    return result.table.loc[[rate]].iloc[0]
 
 
 # --- hand-worked cases ------------------------------------------------------------------------
@@ -228,6 +229,7 @@ def test_several_years_average_of_yearly_rates() -> None:
 
     # The paper: each calendar year's curtailed energy over L x 8760, then the mean of the years.
     yearly = []
+    assert isinstance(demand.index, pd.DatetimeIndex)
     for year in (2023, 2024):
         part = demand[demand.index.year == year]
         curtailed = brute_curtailment(part.tolist(), [100.0] * len(part), load_mw)
@@ -302,7 +304,7 @@ def cases(draw: st.DrawFn) -> tuple[list[float], list[float], list[float]]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_returned_load_has_the_requested_rate(case: tuple[list[float], list[float], list[float]]):
+def test_returned_load_has_the_requested_rate(case: tuple[list[float], list[float], list[float]]) -> None:
     demand, threshold, rates = case
     n = len(demand)
     years = n / 8760
@@ -323,7 +325,7 @@ def test_returned_load_has_the_requested_rate(case: tuple[list[float], list[floa
 
 @settings(max_examples=100, deadline=None)
 @given(cases())
-def test_agrees_with_bisection_and_is_monotonic(case: tuple[list[float], list[float], list[float]]):
+def test_agrees_with_bisection_and_is_monotonic(case: tuple[list[float], list[float], list[float]]) -> None:
     demand, threshold, rates = case
     years = len(demand) / 8760
     ordered = sorted(rates)
@@ -344,9 +346,7 @@ def test_event_and_kept_hour_counts_match_a_plain_loop(
     years = len(demand) / 8760
     result = headroom(hourly(demand), hourly(threshold), rates)
     for rate in rates:
-        r = row(result, rate)
-        if isinstance(r, pd.DataFrame):  # a rate drawn twice
-            r = r.iloc[0]
+        r = row(result, rate)  # the first of a rate drawn twice
         load_mw = float(r["headroom_mw"])
         if load_mw == 0.0:
             assert r["curtailed_hours_per_year"] == 0.0
@@ -520,6 +520,7 @@ def test_refuses_mismatched_index() -> None:
             headroom(demand, threshold, [0.01])
         assert info.value.field == "threshold_mw"
     # The same instants in another zone are the same index.
+    assert isinstance(demand.index, pd.DatetimeIndex)
     same = pd.Series([5.0, 5.0, 5.0], index=demand.index.tz_convert("Asia/Karachi"))
     assert headroom(demand, same, [0.0]).firm_mw == 2.0
 
@@ -548,13 +549,13 @@ def test_refuses_irregular_or_non_hourly_steps(index: pd.DatetimeIndex) -> None:
 @pytest.mark.parametrize("rates", [[], [-0.01], [1.0], [math.nan], ["0.01"], "0.01", [True]])
 def test_refuses_bad_rates(rates: object) -> None:
     with pytest.raises(InputError) as info:
-        headroom(hourly([1.0, 2.0]), 10.0, rates)  # type: ignore[arg-type]
+        headroom(hourly([1.0, 2.0]), 10.0, rates)  # type: ignore[arg-type]  # hostile input on purpose
     assert info.value.field == "rates"
 
 
 def test_refuses_other_bad_series() -> None:
     with pytest.raises(InputError, match="Series"):
-        headroom([1.0, 2.0], 10.0, [0.01])  # type: ignore[arg-type]
+        headroom([1.0, 2.0], 10.0, [0.01])  # type: ignore[arg-type]  # a list, not a Series, on purpose
     with pytest.raises(InputError, match="DatetimeIndex"):
         headroom(pd.Series([1.0, 2.0]), 10.0, [0.01])
     with pytest.raises(InputError, match="empty"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from _thread import LockType
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -365,8 +366,9 @@ def test_sqlite_writers_share_one_lock_per_engine(db_url: str) -> None:
         lock = writer_lock(engine)
         if engine.dialect.name == "sqlite":
             assert lock is writer_lock(engine)
+            assert isinstance(lock, LockType)
             with lock:
-                assert not writer_lock(engine).acquire(blocking=False)  # type: ignore[attr-defined]
+                assert not lock.acquire(blocking=False)
         else:
             with lock:
                 with writer_lock(engine):

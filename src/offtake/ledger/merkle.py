@@ -8,6 +8,32 @@ Every subtree the proofs need is a *range* ``[start, end)`` of leaves whose hash
 from complete (perfect) subtrees ``(level, index)`` covering ``[index * 2**level,
 (index + 1) * 2**level)``. :func:`perfect_nodes` lists them, so a store can fetch all the
 hashes a proof needs in one query.
+
+Examples
+--------
+Three leaves: the first two pair up under one node, the third joins it at the root.
+
+>>> a, b, c = (leaf_hash(data) for data in (b"a", b"b", b"c"))
+>>> root = root_from_leaf_hashes([a, b, c])
+>>> root == node_hash(node_hash(a, b), c)
+True
+
+The audit path of leaf 2 is the hash of leaves ``[0, 2)``; it proves ``c`` is in the tree
+and nothing else is at its place:
+
+>>> inclusion_proof_ranges(2, 3)
+[(0, 2)]
+>>> verify_inclusion(c, 2, 3, [node_hash(a, b)], root)
+True
+>>> verify_inclusion(leaf_hash(b"x"), 2, 3, [node_hash(a, b)], root)
+False
+
+Growing from two leaves to three only appended: the consistency proof is the new leaf.
+
+>>> consistency_proof_ranges(2, 3)
+[(2, 3)]
+>>> verify_consistency(2, 3, node_hash(a, b), root, [c])
+True
 """
 
 from __future__ import annotations

@@ -8,13 +8,15 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from offtake.api.limits import AuthThrottle
 from offtake.identity.client_cache import DEFAULT_RECHECK_S, ClientCache
-from offtake.identity.credentials import AuthError, decode_token, issue_token
+from offtake.identity.credentials import AuthError, TokenResponse, decode_token, issue_token
 from offtake.identity.principal import Principal
 
-__all__ = ["CurrentPrincipal", "client_cache", "get_principal", "require", "token_router"]
+__all__ = ["CurrentPrincipal", "auth_throttle", "client_cache", "get_principal", "require", "token_router"]
 
 
 def get_principal(request: Request) -> Principal:
@@ -58,6 +60,18 @@ def client_cache(state: Any) -> ClientCache:
     return cache
 
 
+def auth_throttle(state: Any) -> AuthThrottle:
+    """Return the application's :class:`AuthThrottle`, made on first use from its settings."""
+    throttle: AuthThrottle | None = getattr(state, "auth_throttle", None)
+    if throttle is None:
+        with _CACHE_LOCK:
+            throttle = getattr(state, "auth_throttle", None)
+            if throttle is None:
+                throttle = AuthThrottle.from_settings(state.settings)
+                state.auth_throttle = throttle
+    return throttle
+
+
 #: Annotated dependency giving the authenticated caller.
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
@@ -90,14 +104,20 @@ def token_router(path: str = "/auth/token") -> APIRouter:
     """Return a router with the OAuth2 client-credentials token endpoint at ``path``.
 
     Credentials are accepted by HTTP Basic (RFC 6749 §2.3.1) or as ``client_id`` and
-    ``client_secret`` form fields; ``grant_type`` must be ``client_credentials``.
+    ``client_secret`` form fields; ``grant_type`` must be ``client_credentials``. The secret
+    is hashed in a worker thread, never on the event loop; a client id or address with too
+    many recent failures is answered 429 with ``Retry-After`` before anything is hashed.
     """
     router = APIRouter(tags=["auth"])
 
     @router.post(
         path,
         summary="Issue a bearer token (OAuth2 client credentials)",
-        responses={400: {"description": "bad request"}, 401: {"description": "bad client"}},
+        responses={
+            400: {"description": "bad request"},
+            401: {"description": "bad client"},
+            429: {"description": "too many failed authentications; see Retry-After"},
+        },
     )
     async def create_token(request: Request) -> JSONResponse:
         form = await _read_form(request)
@@ -109,17 +129,29 @@ def token_router(path: str = "/auth/token") -> APIRouter:
                 status=400,
             )
         client_id, client_secret = _credentials(request, form)
-        factory = request.app.state.session_factory
-        settings = request.app.state.settings
-        with factory() as session:
-            answer = issue_token(
-                session,
-                request.app.state.token_secret,
-                client_id,
-                client_secret,
-                scope=form.get("scope"),
-                lifetime_s=settings.token_lifetime_s,
-            )
+        state = request.app.state
+        throttle = auth_throttle(state)
+        address = request.client.host if request.client is not None else None
+        throttle.check(client_id, address)
+
+        def issue() -> TokenResponse:
+            with state.session_factory() as session:
+                return issue_token(
+                    session,
+                    state.token_secret,
+                    client_id,
+                    client_secret,
+                    scope=form.get("scope"),
+                    lifetime_s=state.settings.token_lifetime_s,
+                )
+
+        try:
+            answer = await run_in_threadpool(issue)
+        except AuthError as exc:
+            if exc.error == "invalid_client":
+                throttle.failed(client_id, address)
+            raise
+        throttle.succeeded(client_id)
         return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     return router

@@ -4,8 +4,9 @@
   ``settings.max_body_bytes`` is answered 413 before a byte of its body is read; a body
   without a length (chunked) is counted as it arrives and refused at the limit.
 * :class:`AuthThrottle` counts failed client authentications per client id and per
-  address. After ``auth_free_failures`` failures within ``auth_failure_window_s`` every
-  further failure doubles a back-off (1 s, 2 s, 4 s, ... up to ``auth_max_backoff_s``);
+  address. After ``auth_free_failures`` failures of a client id (four times as many from
+  one address, which many clients may share behind a NAT) within ``auth_failure_window_s``
+  every further failure doubles a back-off (1 s, 2 s, 4 s, ... up to ``auth_max_backoff_s``);
   while it runs the token endpoint answers 429 with ``Retry-After`` without hashing
   anything. In process: each server process keeps its own counts.
 """
@@ -26,6 +27,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["AuthThrottle", "BodyLimit", "BodyTooLarge", "Throttled"]
+
+#: An address may fail this many times as often as one client id before it backs off.
+ADDRESS_FACTOR = 4
 
 #: Most keys (client ids and addresses) the throttle remembers; the oldest are forgotten.
 MAX_TRACKED_KEYS = 50_000
@@ -153,7 +157,8 @@ class AuthThrottle:
     Parameters
     ----------
     free_failures
-        Failures allowed within the window before backing off [-].
+        Failures of one client id allowed within the window before backing off [-]; one
+        address is allowed :data:`ADDRESS_FACTOR` times as many.
     window_s
         How long a failure is remembered after the last one [s].
     max_backoff_s
@@ -201,7 +206,8 @@ class AuthThrottle:
                     record = _Record(0, now, 0.0)
                 record.failures += 1
                 record.last_failure_s = now
-                excess = record.failures - self.free_failures
+                allowed = self.free_failures * (ADDRESS_FACTOR if key.startswith("address") else 1)
+                excess = record.failures - allowed
                 if excess > 0:
                     record.blocked_until_s = now + min(self.max_backoff_s, 2.0 ** min(excess - 1, 30))
                 self._records[key] = record

@@ -464,7 +464,8 @@ def test_a_national_emergency_shows_each_reader_only_its_own_sites(served: Serve
         emergency = r.json()["emergency"]
         assert set(emergency["site_ids"]) == set(SITE_LICENCE)
     try:
-        for reader, own in (("op-a", ["mine-south-1"]), ("op-b", ["mine-north-1"]), ("regulator", sorted(SITE_LICENCE))):
+        readers = (("op-a", ["mine-south-1"]), ("op-b", ["mine-north-1"]), ("regulator", sorted(SITE_LICENCE)))
+        for reader, own in readers:
             with served.http(reader) as client:
                 listed = {e["id"]: e for e in client.get("/dispatch/emergency").json()["emergencies"]}
                 assert sorted(listed[emergency["id"]]["site_ids"]) == own, reader

@@ -312,7 +312,9 @@ def test_an_applicant_cannot_set_its_own_limits_only_the_regulator_can(world: Wo
             s, world.grid, site_id="T9", operator_id="op1", zone="KE", kind="mining", licence_id="SB9", connection_mw=50
         )
     with session_scope(world.factory) as s:
-        lic = licences.amend_licence_limits(s, world.regulator, "SB9", {"max_mw": 6}, reason="trial narrowed", at=T0 + D)
+        lic = licences.amend_licence_limits(
+            s, world.regulator, "SB9", {"max_mw": 6}, reason="trial narrowed", at=T0 + D
+        )
         assert lic.limits == {"max_mw": 6}
         with pytest.raises(InputError) as info:
             licences.amend_licence_limits(s, world.regulator, "SB9", {"max_mw": 6}, reason=" ")

@@ -120,6 +120,10 @@ def token_router(path: str = "/auth/token") -> APIRouter:
         },
     )
     async def create_token(request: Request) -> JSONResponse:
+        state = request.app.state
+        throttle = auth_throttle(state)
+        address = request.client.host if request.client is not None else None
+        throttle.check(None, address)  # an address backing off is answered before its body is read
         form = await _read_form(request)
         grant_type = form.get("grant_type")
         if grant_type != "client_credentials":
@@ -129,10 +133,7 @@ def token_router(path: str = "/auth/token") -> APIRouter:
                 status=400,
             )
         client_id, client_secret = _credentials(request, form)
-        state = request.app.state
-        throttle = auth_throttle(state)
-        address = request.client.host if request.client is not None else None
-        throttle.check(client_id, address)
+        throttle.check(client_id, None)
 
         def issue() -> TokenResponse:
             with state.session_factory() as session:

@@ -248,6 +248,17 @@ def _call(matrix: Matrix, row: Row, role: str, object_id: str) -> httpx.Response
     )
 
 
+#: The role of each client of the matrix.
+CLIENT_ROLES = {"grid": "grid_operator", "regulator": "regulator", "op1": "operator", "ven1": "ven"}
+
+
+def test_every_role_is_in_the_matrix() -> None:
+    from offtake.identity.principal import ROLES as IDENTITY_ROLES
+
+    missing = set(IDENTITY_ROLES) - set(CLIENT_ROLES.values())
+    assert not missing, f"roles without a column in the tenancy matrix: {sorted(missing)}"
+
+
 def test_every_route_is_in_the_matrix(matrix: Matrix) -> None:
     spec = httpx.get(f"{matrix.live.url}/openapi.json").json()
     routes = {

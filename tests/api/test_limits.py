@@ -128,8 +128,11 @@ def test_failed_authentications_back_off_per_client_with_retry_after(server: Ser
         assert _token(server, server.op2, "wrong").status_code == 401
     r = _token(server, server.op2, "wrong")
     assert r.status_code == 401  # the failure over the allowance starts the back-off
+    started = time.perf_counter()
     throttled = _token(server, server.op2)  # even the right secret waits: nothing is hashed
+    held_s = time.perf_counter() - started
     assert throttled.status_code == 429, throttled.text
+    assert held_s >= 0.9  # the refusal is held, so a guesser's connection slows to one try a second
     assert int(throttled.headers["Retry-After"]) >= 1
     assert throttled.json()["error"] == "invalid_client" and "try again" in throttled.json()["detail"]
     time.sleep(int(throttled.headers["Retry-After"]) + 0.1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 from collections.abc import Callable, Iterable
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from offtake.api.limits import AuthThrottle
+from offtake.api.limits import AuthThrottle, Throttled
 from offtake.identity.client_cache import DEFAULT_RECHECK_S, ClientCache
 from offtake.identity.credentials import AuthError, TokenResponse, decode_token, issue_token
 from offtake.identity.principal import Principal
@@ -40,6 +41,9 @@ def get_principal(request: Request) -> Principal:
 
 
 _CACHE_LOCK = threading.Lock()
+
+#: How long a refused (429) token request is held before it is answered [s].
+TARPIT_S = 1.0
 
 
 def client_cache(state: Any) -> ClientCache:
@@ -123,7 +127,7 @@ def token_router(path: str = "/auth/token") -> APIRouter:
         state = request.app.state
         throttle = auth_throttle(state)
         address = request.client.host if request.client is not None else None
-        throttle.check(None, address)  # an address backing off is answered before its body is read
+        await _checked(throttle, None, address)  # an address backing off is answered before its body is read
         form = await _read_form(request)
         grant_type = form.get("grant_type")
         if grant_type != "client_credentials":
@@ -133,7 +137,7 @@ def token_router(path: str = "/auth/token") -> APIRouter:
                 status=400,
             )
         client_id, client_secret = _credentials(request, form)
-        throttle.check(client_id, None)
+        await _checked(throttle, client_id, None)
 
         def issue() -> TokenResponse:
             with state.session_factory() as session:
@@ -156,6 +160,20 @@ def token_router(path: str = "/auth/token") -> APIRouter:
         return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     return router
+
+
+async def _checked(throttle: AuthThrottle, client_id: str | None, address: str | None) -> None:
+    """Raise :class:`Throttled` if backing off, after holding the answer :data:`TARPIT_S`.
+
+    The held answer costs the server nothing (a sleeping coroutine) and slows a guesser's
+    connection to one attempt per :data:`TARPIT_S`, so a flood of refused guesses does not
+    take the CPU other requests need.
+    """
+    try:
+        throttle.check(client_id, address)
+    except Throttled as exc:
+        await asyncio.sleep(min(TARPIT_S, exc.retry_after_s))
+        raise
 
 
 async def _read_form(request: Request) -> dict[str, str]:

@@ -8,7 +8,8 @@
   one address, which many clients may share behind a NAT) within ``auth_failure_window_s``
   every further failure doubles a back-off (1 s, 2 s, 4 s, ... up to ``auth_max_backoff_s``);
   while it runs the token endpoint answers 429 with ``Retry-After`` without hashing
-  anything. In process: each server process keeps its own counts.
+  anything, holding each such answer a second (``offtake.api.auth.TARPIT_S``) so a
+  guesser's connection cannot spin. In process: each server process keeps its own counts.
 """
 
 from __future__ import annotations

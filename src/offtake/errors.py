@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ConflictError", "InputError", "NotFoundError", "OfftakeError", "PermissionDenied"]
+__all__ = ["ConflictError", "InputError", "NotFoundError", "NotVisibleError", "OfftakeError", "PermissionDenied"]
 
 
 class OfftakeError(Exception):
@@ -59,6 +59,23 @@ class PermissionDenied(OfftakeError):
 
 class NotFoundError(OfftakeError):
     """The object asked for does not exist (HTTP 404)."""
+
+
+class NotVisibleError(NotFoundError, PermissionDenied):
+    """The object exists but belongs to another tenant: answered exactly like a missing one.
+
+    An operator or VEN must not learn from a 403 that an id it guessed exists, so the message
+    is the one an unknown id gets (``<what> does not exist``) and HTTP answers 404. It is
+    still a :class:`PermissionDenied` for code that checks access.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(not_found_message(what))
+
+
+def not_found_message(what: str) -> str:
+    """Return the message of a missing object, e.g. ``site 'S1' does not exist``."""
+    return f"{what} does not exist"
 
 
 class ConflictError(OfftakeError):

@@ -6,7 +6,7 @@ the settings are built; nothing is read or created when this module is imported.
 
 | setting | environment variable | default |
 |---|---|---|
-| ``data_dir`` | ``OFFTAKE_DATA_DIR`` | ``./offtake-data`` |
+| ``data_dir`` | ``OFFTAKE_DATA_DIR`` | ``$XDG_DATA_HOME/offtake`` (``~/.local/share/offtake``) |
 | ``database_url`` | ``OFFTAKE_DATABASE_URL`` | ``sqlite:///<data_dir>/offtake.db`` |
 | ``signing_key_path`` | ``OFFTAKE_SIGNING_KEY`` | ``<data_dir>/ledger-signing-key.pem`` |
 | ``token_secret_path`` | ``OFFTAKE_TOKEN_SECRET_FILE`` | ``<data_dir>/token-secret`` |
@@ -19,12 +19,26 @@ the settings are built; nothing is read or created when this module is imported.
 | ``port`` | ``OFFTAKE_PORT`` | ``8600`` |
 | ``grid_feed`` | ``OFFTAKE_GRID_FEED`` | none: live dispatch off (e.g. ``scenario:pakistan-2025``) |
 | ``dispatch_interval_s`` | ``OFFTAKE_DISPATCH_INTERVAL_S`` | ``300`` |
+| ``max_body_bytes`` | ``OFFTAKE_MAX_BODY_BYTES`` | ``2097152`` (2 MiB) |
+| ``max_readings_per_batch`` | ``OFFTAKE_MAX_READINGS_PER_BATCH`` | ``5000`` |
+| ``auth_free_failures`` | ``OFFTAKE_AUTH_FREE_FAILURES`` | ``5`` |
+| ``auth_failure_window_s`` | ``OFFTAKE_AUTH_FAILURE_WINDOW_S`` | ``300`` |
+| ``auth_max_backoff_s`` | ``OFFTAKE_AUTH_MAX_BACKOFF_S`` | ``900`` |
+| ``webhook_allow_private`` | ``OFFTAKE_WEBHOOK_ALLOW_PRIVATE`` | ``false`` |
+
+The data folder holds the database, the checkpoint signing key and the token secret. It is
+created private (0700) with a ``.gitignore`` that ignores everything in it, and by default
+lives in the user's data folder, never in the working directory: a source checkout must
+not be one ``git add -A`` away from committing the key. A data folder inside a git work
+tree is reported with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +46,70 @@ from typing import Any
 
 from offtake.errors import InputError
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "default_data_dir", "ensure_private_dir", "git_work_tree_of"]
+
+_log = logging.getLogger(__name__)
 
 _MIN_SECRET_BYTES = 32
 
 #: Default of ``auth_recheck_s`` [s].
 DEFAULT_AUTH_RECHECK_S = 5.0
+
+#: Defaults of the request limits: body size [bytes], readings per batch [-], failed client
+#: authentications allowed before backing off [-], the window they are counted in [s] and
+#: the longest back-off [s].
+DEFAULT_LIMITS: dict[str, int] = {
+    "max_body_bytes": 2 * 1024 * 1024,
+    "max_readings_per_batch": 5_000,
+    "auth_free_failures": 5,
+    "auth_failure_window_s": 300,
+    "auth_max_backoff_s": 900,
+}
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Return the per-user data folder: ``$XDG_DATA_HOME/offtake`` or ``~/.local/share/offtake``."""
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "offtake"
+
+
+def git_work_tree_of(path: Path) -> Path | None:
+    """Return the root of the git work tree that contains ``path``, if any."""
+    here = path.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create the data folder ``path`` private (0700) with a ``.gitignore`` of everything.
+
+    A folder that already exists is left as it is (it may be shared, such as ``/tmp``), but a
+    warning is logged when it is inside a git work tree without a ``.gitignore``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, stat.S_IRWXU)  # mkdir's mode is masked by the umask
+        (path / ".gitignore").write_text("# offtake data: database and secrets, never committed\n*\n")
+    tree = git_work_tree_of(path)
+    if tree is not None and not (path / ".gitignore").exists():
+        _log.warning(
+            "the data folder %s is inside the git work tree %s; its database and keys could be "
+            "committed. Set OFFTAKE_DATA_DIR to a folder outside any checkout.",
+            path,
+            tree,
+        )
+    return path
 
 
 @dataclass(frozen=True)
@@ -77,6 +149,22 @@ class Settings:
         dispatches every interval. None: no live dispatch.
     dispatch_interval_s
         Length of a live dispatch interval [s], a whole divisor of a day.
+    max_body_bytes
+        Largest request body any route reads [bytes]; a larger one is answered 413 unread.
+    max_readings_per_batch
+        Most readings in one request; a batch holds the ledger's write lock while it is
+        stored, so this bounds how long other writers wait [-].
+    auth_free_failures
+        Failed client authentications allowed per client id and per address within
+        ``auth_failure_window_s`` before the token endpoint answers 429 [-].
+    auth_failure_window_s
+        How long a failed authentication is remembered [s].
+    auth_max_backoff_s
+        Longest back-off; it doubles with each further failure up to this [s].
+    webhook_allow_private
+        Let subscriptions call back to loopback, private and link-local addresses (tests and
+        a local demo); off in production, where a VEN must not make the server call into
+        its own network.
     """
 
     data_dir: Path
@@ -92,6 +180,12 @@ class Settings:
     port: int
     grid_feed: str | None = None
     dispatch_interval_s: int = 300
+    max_body_bytes: int = DEFAULT_LIMITS["max_body_bytes"]
+    max_readings_per_batch: int = DEFAULT_LIMITS["max_readings_per_batch"]
+    auth_free_failures: int = DEFAULT_LIMITS["auth_free_failures"]
+    auth_failure_window_s: int = DEFAULT_LIMITS["auth_failure_window_s"]
+    auth_max_backoff_s: int = DEFAULT_LIMITS["auth_max_backoff_s"]
+    webhook_allow_private: bool = False
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -126,7 +220,7 @@ class Settings:
                 return value
             return environ.get(var) or None
 
-        data_dir = Path(pick("data_dir", "OFFTAKE_DATA_DIR") or "offtake-data")
+        data_dir = Path(pick("data_dir", "OFFTAKE_DATA_DIR") or default_data_dir(environ))
         database_url = str(pick("database_url", "OFFTAKE_DATABASE_URL") or f"sqlite:///{data_dir / 'offtake.db'}")
         if "://" not in database_url:
             raise InputError(
@@ -172,6 +266,13 @@ class Settings:
             dispatch_interval_s=_positive_int(
                 pick("dispatch_interval_s", "OFFTAKE_DISPATCH_INTERVAL_S") or 300, "OFFTAKE_DISPATCH_INTERVAL_S"
             ),
+            **{
+                name: _positive_int(pick(name, f"OFFTAKE_{name.upper()}") or default, f"OFFTAKE_{name.upper()}")
+                for name, default in DEFAULT_LIMITS.items()
+            },
+            webhook_allow_private=_flag(
+                pick("webhook_allow_private", "OFFTAKE_WEBHOOK_ALLOW_PRIVATE"), "OFFTAKE_WEBHOOK_ALLOW_PRIVATE"
+            ),
         )
         if 86_400 % settings.dispatch_interval_s:
             raise InputError(
@@ -206,12 +307,23 @@ class Settings:
                     file=path,
                 )
             return secret
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         secret = secrets.token_hex(32).encode()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(secret + b"\n")
         return secret
+
+
+def _flag(value: Any, name: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InputError(f"'{value}' is not true or false", field=name)
 
 
 def _positive_int(value: Any, name: str) -> int:

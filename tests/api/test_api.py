@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
+from typing import Any
 
 import httpx
 from platform_fixtures import Live
@@ -100,21 +102,35 @@ def test_an_operator_cannot_read_or_write_another_operators_anything(live: Live)
         assert r.status_code in (200, 201)
         seq_s2 = r.json()["items"][0]["seq"]
     with live.http("op1") as op1:
+        # another operator's objects read exactly like unknown ones: 404, the same detail
+        def pair(method: str, path: str, foreign: str, unknown: str, **kwargs: Any) -> tuple[httpx.Response, ...]:
+            def call(value: str) -> httpx.Response:
+                fill = {k: json.loads(json.dumps(v).replace("{id}", value)) for k, v in kwargs.items()}
+                return op1.request(method, path.replace("{id}", value), **fill)
+
+            return call(foreign), call(unknown)
+
+        hidden = [
+            (pair("GET", "/sites/{id}", "S2", "S9"), "S2", "S9"),
+            (pair("GET", "/operators/{id}", "op2", "op9"), "op2", "op9"),
+            (pair("GET", "/licences/{id}", "L2", "L9"), "L2", "L9"),
+            (pair("GET", "/readings", "S2", "S9", params={"site_id": "{id}"}), "S2", "S9"),
+            (pair("GET", "/caps", "S2", "S9", params={"site_id": "{id}"}), "S2", "S9"),
+            (pair("GET", "/sites/{id}/bills/2025-07", "S2", "S9"), "S2", "S9"),
+            (pair("POST", "/readings", "S2", "S9", json={**READING, "site_id": "{id}"}), "S2", "S9"),
+            (pair("POST", "/licences", "op2", "op9", json={"operator_id": "{id}", "kind_id": "mining"}), "op2", "op9"),
+        ]
+        for (foreign, unknown), foreign_id, unknown_id in hidden:
+            assert foreign.status_code == 404, (foreign.request.method, foreign.request.url, foreign.text)
+            assert foreign.text == unknown.text.replace(unknown_id, foreign_id), (foreign.text, unknown.text)
+        entry = op1.get(f"/ledger/entries/{seq_s2}")
+        assert entry.status_code == 404 and entry.json()["detail"] == f"ledger entry {seq_s2} does not exist"
+        assert op1.get("/ledger/proofs/inclusion", params={"seq": seq_s2}).status_code == 404
+        reconciliation = {"start": "2025-07-01T00:00:00Z", "end": "2025-08-01T00:00:00Z"}
+        foreign_r = op1.get("/sites/S2/reconciliation", params=reconciliation)
+        assert foreign_r.status_code == 404
+        assert foreign_r.text == op1.get("/sites/S9/reconciliation", params=reconciliation).text.replace("S9", "S2")
         forbidden = [
-            op1.get("/sites/S2"),
-            op1.get("/operators/op2"),
-            op1.get("/licences/L2"),
-            op1.get("/readings", params={"site_id": "S2"}),
-            op1.get("/caps", params={"site_id": "S2"}),
-            op1.get("/sites/S2/bills/2025-07"),
-            op1.get(
-                "/sites/S2/reconciliation",
-                params={"start": "2025-07-01T00:00:00Z", "end": "2025-08-01T00:00:00Z"},
-            ),
-            op1.get(f"/ledger/entries/{seq_s2}"),
-            op1.get("/ledger/proofs/inclusion", params={"seq": seq_s2}),
-            op1.post("/readings", json={**READING, "site_id": "S2"}),
-            op1.post("/licences", json={"operator_id": "op2", "kind_id": "mining"}),
             op1.post("/sites", json={"id": "S3", "operator_id": "op1", "zone": "LESCO", "kind": "mining"}),
             op1.post(
                 "/caps",
@@ -194,7 +210,7 @@ def test_readings_over_http_duplicates_conflicts_and_errors(live: Live) -> None:
             r = ven.post("/readings", json=body)
             assert r.status_code == 422, r.text
             assert r.json()["field"].endswith(field), r.json()
-        assert ven.post("/readings", json={**READING, "site_id": "S2"}).status_code == 403
+        assert ven.post("/readings", json={**READING, "site_id": "S2"}).status_code == 404
         r = ven.post("/readings", content=b"{not json", headers={"content-type": "application/json"})
         assert r.status_code == 422 and r.json()["detail"]
     with live.http("grid") as grid:

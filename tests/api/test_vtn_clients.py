@@ -87,7 +87,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir: Path = tmp_path_factory.mktemp("vtn")
-    settings = Settings.resolve(env={}, data_dir=data_dir, token_secret="s" * 40)
+    settings = Settings.resolve(env={}, data_dir=data_dir, token_secret="s" * 40, webhook_allow_private=True)
     app = create_app(settings)
     prepare_database(app.state.engine)
     factory = app.state.session_factory
@@ -108,7 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         session.commit()
     from offtake.vtn.notify import WebhookNotifier
 
-    notifier = WebhookNotifier()
+    notifier = WebhookNotifier(allow_private=True)
     app.state.vtn_notifier = notifier
     vtn = Vtn(factory, notifier)
     for site, (zone, kind) in SITES.items():
@@ -398,3 +398,44 @@ def test_toadr3_reads_events_and_posts_a_report(server: Server) -> None:
     assert [(r.interval_start, r.interval_end, r.energy_wh) for r in rows] == [
         (HOUR, HOUR + timedelta(minutes=15), 1_000_000)
     ]
+
+
+def test_subscription_urls_are_checked_and_tokens_stay_with_their_owner(server: Server) -> None:
+    def client(name: str) -> httpx.Client:
+        cred = server.creds[name]
+        token = httpx.post(
+            server.base + PREFIX + "/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(cred.client_id, cred.client_secret),
+        ).json()["access_token"]
+        return httpx.Client(base_url=server.base + PREFIX, headers={"Authorization": f"Bearer {token}"})
+
+    def body(url: str) -> dict[str, Any]:
+        return {
+            "clientName": "lhr-mine-1",
+            "objectOperations": [
+                {"objects": ["REPORT"], "operations": ["CREATE"], "callbackUrl": url, "bearerToken": "ven-only"}
+            ],
+        }
+
+    with client("lhr-mine-1") as ven, client("lhr-mine-2") as other, client("bl") as bl:
+        for url in ("file:///etc/passwd", "gopher://127.0.0.1:70/x"):
+            refused = ven.post("/subscriptions", json=body(url))
+            assert refused.status_code == 400, refused.text
+            assert "objectOperations[0].callbackUrl" in refused.json()["detail"]
+        created = ven.post("/subscriptions", json=body("http://127.0.0.1:9/hook"))  # loopback allowed here
+        assert created.status_code == 201, created.text
+        sub_id = created.json()["id"]
+        try:
+            assert ven.get(f"/subscriptions/{sub_id}").json()["objectOperations"][0]["bearerToken"] == "ven-only"
+            seen = bl.get(f"/subscriptions/{sub_id}").json()
+            assert seen["objectOperations"][0]["callbackUrl"] and "bearerToken" not in seen["objectOperations"][0]
+            listed = [s for s in bl.get("/subscriptions").json() if s["id"] == sub_id]
+            assert listed and "ven-only" not in json.dumps(listed)
+            missing = other.get(f"/subscriptions/{sub_id}")
+            assert missing.status_code == 404
+            assert missing.json()["detail"] == other.get("/subscriptions/no-such-id").json()["detail"].replace(
+                "no-such-id", sub_id
+            )
+        finally:
+            assert ven.delete(f"/subscriptions/{sub_id}").status_code == 200

@@ -459,6 +459,44 @@ def test_emergency_endpoint_is_for_the_control_room_and_reaches_the_ven(served: 
         assert grid.post(f"/dispatch/emergency/{emergency['id']}/clear").status_code == 409
 
 
+def test_a_national_emergency_shows_each_reader_only_its_own_sites(served: Served) -> None:
+    with served.http("grid") as grid:
+        r = grid.post("/dispatch/emergency", json={"message": "national shortfall", "duration_s": 600})
+        assert r.status_code == 201, r.text
+        emergency = r.json()["emergency"]
+        assert set(emergency["site_ids"]) == set(SITE_LICENCE)
+    try:
+        readers = (("op-a", ["mine-south-1"]), ("op-b", ["mine-north-1"]), ("regulator", sorted(SITE_LICENCE)))
+        for reader, own in readers:
+            with served.http(reader) as client:
+                listed = {e["id"]: e for e in client.get("/dispatch/emergency").json()["emergencies"]}
+                assert sorted(listed[emergency["id"]]["site_ids"]) == own, reader
+        cred = served.clients["ven-south"]
+        token = httpx.post(
+            f"{served.url}/openadr3/3.1.0/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(cred.client_id, cred.client_secret),
+        ).json()["access_token"]
+        with httpx.Client(
+            base_url=f"{served.url}/openadr3/3.1.0", headers={"Authorization": f"Bearer {token}"}
+        ) as ven:
+            events = [e for e in ven.get("/events").json() if e["id"] in emergency["vtn_event_ids"]]
+            assert events, "the VEN of an affected site sees the emergency event"
+            for event in events:
+                assert event["targets"] == ["VEN_NAME:mine-south-1"], event["targets"]
+                one = ven.get(f"/events/{event['id']}").json()
+                assert one["targets"] == ["VEN_NAME:mine-south-1"]
+        with served.http("grid") as grid:
+            bl_token = grid.headers["Authorization"]
+            full = httpx.get(
+                f"{served.url}/openadr3/3.1.0/events/{events[0]['id']}", headers={"Authorization": bl_token}
+            ).json()
+            assert {"VEN_NAME:mine-south-1", "VEN_NAME:mine-north-1"} <= set(full["targets"])
+    finally:
+        with served.http("grid") as grid:
+            assert grid.post(f"/dispatch/emergency/{emergency['id']}/clear").status_code == 200
+
+
 def test_caps_and_reasons_are_readable_only_by_who_may(served: Served) -> None:
     served.programme.live.run_round(datetime.now(UTC))
     with served.http("regulator") as reg:
@@ -469,7 +507,9 @@ def test_caps_and_reasons_are_readable_only_by_who_may(served: Served) -> None:
     with served.http("op-a") as op:
         own = op.get("/dispatch/caps").json()["caps"]
         assert {c["site_id"] for c in own} == {"mine-south-1"}
-        assert op.get("/dispatch/caps", params={"site_id": "mine-north-1"}).status_code == 403
+        foreign = op.get("/dispatch/caps", params={"site_id": "mine-north-1"})
+        unknown = op.get("/dispatch/caps", params={"site_id": "mine-nowhere-9"})
+        assert foreign.status_code == 404 and foreign.text == unknown.text.replace("mine-nowhere-9", "mine-north-1")
         assert op.get("/dispatch/rounds").status_code == 403
         since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
         history = op.get("/dispatch/caps", params={"site_id": "mine-south-1", "since": since}).json()["caps"]

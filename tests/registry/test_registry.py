@@ -303,3 +303,48 @@ def test_an_exhausted_energy_cap_stops_power(world: World) -> None:
         assert site_power_limit_w(s, "T1", at) == 0
         assert "T1" not in [e.site_id for e in eligible_sites(s, at)]
         assert "S1" in [e.site_id for e in eligible_sites(s, at)]
+
+
+def test_an_applicant_cannot_set_its_own_limits_only_the_regulator_can(world: World) -> None:
+    with session_scope(world.factory) as s:
+        with pytest.raises(InputError) as info:
+            licences.apply_for_licence(
+                s, world.op1, operator_id="op1", kind_id="sandbox", licence_id="SB9", limits={"max_mw": 99_999}
+            )
+        assert info.value.field == "limits"
+        licences.apply_for_licence(s, world.op1, operator_id="op1", kind_id="sandbox", licence_id="SB9", at=T0)
+        with pytest.raises(PermissionDenied):
+            licences.amend_licence_limits(s, world.op1, "SB9", {"max_mw": 99_999}, reason="more")
+        with pytest.raises(PermissionDenied):
+            licences.amend_licence_limits(s, world.grid, "SB9", {"max_mw": 99_999}, reason="more")
+        with pytest.raises(InputError) as info:
+            licences.transition_licence(s, world.regulator, "SB9", "approved", at=T0, limits={"max_mw": -1})
+        assert info.value.field == "limits.max_mw"
+        with pytest.raises(InputError, match="set at approval"):
+            licences.transition_licence(s, world.regulator, "SB9", "revoked", at=T0, limits={"max_mw": 1})
+        licences.transition_licence(s, world.regulator, "SB9", "approved", at=T0, limits={"max_mw": 8})
+        licences.transition_licence(s, world.regulator, "SB9", "active", at=T0)
+        sites.create_site(
+            s, world.grid, site_id="T9", operator_id="op1", zone="KE", kind="mining", licence_id="SB9", connection_mw=50
+        )
+    with session_scope(world.factory) as s:
+        lic = licences.amend_licence_limits(
+            s, world.regulator, "SB9", {"max_mw": 6}, reason="trial narrowed", at=T0 + D
+        )
+        assert lic.limits == {"max_mw": 6}
+        with pytest.raises(InputError) as info:
+            licences.amend_licence_limits(s, world.regulator, "SB9", {"max_mw": 6}, reason=" ")
+        assert info.value.field == "reason"
+        with pytest.raises(InputError):
+            licences.amend_licence_limits(s, world.regulator, "SB9", {"max_mw": float("inf")}, reason="x")
+    with world.factory() as s:
+        trail = [
+            (e.action, e.detail) for e in list_audit(s, world.regulator, object_type="licence", object_id="SB9")
+        ]
+        by_action = {action: detail for action, detail in trail}
+        assert by_action["licence.limits"]["from_limits"] == {"max_mw": 8}
+        assert by_action["licence.limits"]["limits"] == {"max_mw": 6}
+        assert by_action["licence.limits"]["reason"] == "trial narrowed"
+        approval = [d for a, d in trail if a == "licence.transition" and d["to_state"] == "approved"]
+        assert approval[0]["limits"] == {"max_mw": 8} and approval[0]["from_limits"] == {}
+        assert licences.get_licence(s, world.op1, "SB9").limits == {"max_mw": 6}

@@ -23,11 +23,13 @@ from offtake.api.auth import token_router
 from offtake.api.console.routes import mount_console
 from offtake.api.errors import install_error_handlers
 from offtake.api.lifecycle import checkpoint_if_due, checkpoint_loop, live_dispatch
+from offtake.api.limits import BodyLimit
 from offtake.ledger.signing import Signer, load_or_create_signer
 from offtake.live.driver import run_on_clock
 from offtake.persistence.db import make_engine, make_session_factory
 from offtake.registry.setup import prepare_database
 from offtake.settings import Settings
+from offtake.vtn.webhooks import ALLOW_PRIVATE_KEY
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -100,10 +102,13 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
+    app.state.session_factory = make_session_factory(
+        engine, info={ALLOW_PRIVATE_KEY: settings.webhook_allow_private}
+    )
     app.state.token_secret = settings.load_token_secret()
     app.state.signer = signer or load_or_create_signer(settings.signing_key_path)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit_bytes=settings.max_body_bytes)
     mount_console(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from offtake.api.limits import AuthThrottle, Throttled
 from offtake.identity.client_cache import DEFAULT_RECHECK_S, ClientCache
-from offtake.identity.credentials import AuthError, decode_token, issue_token
+from offtake.identity.credentials import AuthError, TokenResponse, decode_token, issue_token
 from offtake.identity.principal import Principal
 
-__all__ = ["CurrentPrincipal", "client_cache", "get_principal", "require", "token_router"]
+__all__ = ["CurrentPrincipal", "auth_throttle", "client_cache", "get_principal", "require", "token_router"]
 
 
 def get_principal(request: Request) -> Principal:
@@ -39,6 +42,9 @@ def get_principal(request: Request) -> Principal:
 
 _CACHE_LOCK = threading.Lock()
 
+#: How long a refused (429) token request is held before it is answered [s].
+TARPIT_S = 1.0
+
 
 def client_cache(state: Any) -> ClientCache:
     """Return the application's :class:`ClientCache`, made on first use.
@@ -56,6 +62,18 @@ def client_cache(state: Any) -> ClientCache:
                 cache = ClientCache(state.session_factory, recheck_s)
                 state.client_cache = cache
     return cache
+
+
+def auth_throttle(state: Any) -> AuthThrottle:
+    """Return the application's :class:`AuthThrottle`, made on first use from its settings."""
+    throttle: AuthThrottle | None = getattr(state, "auth_throttle", None)
+    if throttle is None:
+        with _CACHE_LOCK:
+            throttle = getattr(state, "auth_throttle", None)
+            if throttle is None:
+                throttle = AuthThrottle.from_settings(state.settings)
+                state.auth_throttle = throttle
+    return throttle
 
 
 #: Annotated dependency giving the authenticated caller.
@@ -90,16 +108,26 @@ def token_router(path: str = "/auth/token") -> APIRouter:
     """Return a router with the OAuth2 client-credentials token endpoint at ``path``.
 
     Credentials are accepted by HTTP Basic (RFC 6749 §2.3.1) or as ``client_id`` and
-    ``client_secret`` form fields; ``grant_type`` must be ``client_credentials``.
+    ``client_secret`` form fields; ``grant_type`` must be ``client_credentials``. The secret
+    is hashed in a worker thread, never on the event loop; a client id or address with too
+    many recent failures is answered 429 with ``Retry-After`` before anything is hashed.
     """
     router = APIRouter(tags=["auth"])
 
     @router.post(
         path,
         summary="Issue a bearer token (OAuth2 client credentials)",
-        responses={400: {"description": "bad request"}, 401: {"description": "bad client"}},
+        responses={
+            400: {"description": "bad request"},
+            401: {"description": "bad client"},
+            429: {"description": "too many failed authentications; see Retry-After"},
+        },
     )
     async def create_token(request: Request) -> JSONResponse:
+        state = request.app.state
+        throttle = auth_throttle(state)
+        address = request.client.host if request.client is not None else None
+        await _checked(throttle, None, address)  # an address backing off is answered before its body is read
         form = await _read_form(request)
         grant_type = form.get("grant_type")
         if grant_type != "client_credentials":
@@ -109,20 +137,43 @@ def token_router(path: str = "/auth/token") -> APIRouter:
                 status=400,
             )
         client_id, client_secret = _credentials(request, form)
-        factory = request.app.state.session_factory
-        settings = request.app.state.settings
-        with factory() as session:
-            answer = issue_token(
-                session,
-                request.app.state.token_secret,
-                client_id,
-                client_secret,
-                scope=form.get("scope"),
-                lifetime_s=settings.token_lifetime_s,
-            )
+        await _checked(throttle, client_id, None)
+
+        def issue() -> TokenResponse:
+            with state.session_factory() as session:
+                return issue_token(
+                    session,
+                    state.token_secret,
+                    client_id,
+                    client_secret,
+                    scope=form.get("scope"),
+                    lifetime_s=state.settings.token_lifetime_s,
+                )
+
+        try:
+            answer = await run_in_threadpool(issue)
+        except AuthError as exc:
+            if exc.error == "invalid_client":
+                throttle.failed(client_id, address)
+            raise
+        throttle.succeeded(client_id)
         return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     return router
+
+
+async def _checked(throttle: AuthThrottle, client_id: str | None, address: str | None) -> None:
+    """Raise :class:`Throttled` if backing off, after holding the answer :data:`TARPIT_S`.
+
+    The held answer costs the server nothing (a sleeping coroutine) and slows a guesser's
+    connection to one attempt per :data:`TARPIT_S`, so a flood of refused guesses does not
+    take the CPU other requests need.
+    """
+    try:
+        throttle.check(client_id, address)
+    except Throttled as exc:
+        await asyncio.sleep(min(TARPIT_S, exc.retry_after_s))
+        raise
 
 
 async def _read_form(request: Request) -> dict[str, str]:

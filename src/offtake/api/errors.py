@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from offtake.api.limits import Throttled
 from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
 from offtake.identity.credentials import AuthError
 
@@ -95,6 +96,15 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.message,
             headers=headers,
             extra={"error": exc.error, "error_description": exc.message},
+        )
+
+    @app.exception_handler(Throttled)
+    async def _throttled(_request: Request, exc: Throttled) -> JSONResponse:
+        return problem(
+            429,
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after_s)},
+            extra={"error": "invalid_client", "error_description": str(exc)},
         )
 
     @app.exception_handler(PermissionDenied)

@@ -60,7 +60,7 @@ def live_dispatch(app: Any) -> LiveDispatch:
     if live is None:
         notifier = getattr(state, "vtn_notifier", None)
         if notifier is None:
-            notifier = WebhookNotifier()
+            notifier = WebhookNotifier(allow_private=state.settings.webhook_allow_private)
             state.vtn_notifier = notifier
         settings = state.settings
         live = LiveDispatch(

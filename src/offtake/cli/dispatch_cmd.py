@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
                 from offtake.vtn.notify import WebhookNotifier
                 from offtake.vtn.operations import Vtn
 
-                notifier = WebhookNotifier()
+                notifier = WebhookNotifier(allow_private=settings.webhook_allow_private)
                 vtn = Vtn(factory, notifier)
             typer.echo(f"dispatching {instant.isoformat()} from {settings.grid_feed} ...", err=True)
             live = LiveDispatch(factory, settings.grid_feed, settings.dispatch_interval_s, vtn)

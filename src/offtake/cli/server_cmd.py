@@ -16,7 +16,7 @@ DataDirOpt = Annotated[
     str | None,
     typer.Option(
         "--data-dir",
-        help="Folder for the SQLite file and keys (default: OFFTAKE_DATA_DIR or ./offtake-data).",
+        help="Folder for the SQLite file and keys (default: OFFTAKE_DATA_DIR or ~/.local/share/offtake).",
     ),
 ]
 

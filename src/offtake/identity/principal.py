@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from offtake.errors import PermissionDenied
+from offtake.errors import NotVisibleError, PermissionDenied
 
 __all__ = [
     "ALL_SCOPES",
@@ -157,16 +157,28 @@ class Principal:
             return True
         return operator_id is not None and operator_id == self.operator_id
 
-    def require_operator(self, operator_id: str | None, what: str) -> None:
-        """Raise :class:`PermissionDenied` if ``what`` belongs to another operator."""
+    def may_access_site(self, site_id: str, operator_id: str | None) -> bool:
+        """Whether this caller may see and act for site ``site_id`` of ``operator_id``."""
         if not self.may_access_operator(operator_id):
-            raise PermissionDenied(f"client '{self.client_id}' of operator '{self.operator_id}' may not access {what}")
+            return False
+        return self.role != "ven" or site_id == self.site_id
+
+    def require_operator(self, operator_id: str | None, what: str) -> None:
+        """Raise :class:`NotVisibleError` if ``what`` belongs to another operator.
+
+        The error reads exactly like the one for an unknown ``what`` (``<what> does not
+        exist``, HTTP 404), so a tenant cannot probe which ids exist.
+        """
+        if not self.may_access_operator(operator_id):
+            raise NotVisibleError(what)
 
     def require_site(self, site_id: str, operator_id: str | None) -> None:
-        """Raise :class:`PermissionDenied` unless this caller may act for site ``site_id``."""
-        self.require_operator(operator_id, f"site '{site_id}'")
-        if self.role == "ven" and site_id != self.site_id:
-            raise PermissionDenied(f"VEN client '{self.client_id}' is bound to site '{self.site_id}', not '{site_id}'")
+        """Raise :class:`NotVisibleError` unless this caller may act for site ``site_id``.
+
+        Another operator's site, or for a VEN any site but its own, reads like an unknown site.
+        """
+        if not self.may_access_site(site_id, operator_id):
+            raise NotVisibleError(f"site '{site_id}'")
 
 
 def _all(scopes: Iterable[str]) -> frozenset[str]:

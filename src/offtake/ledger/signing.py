@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from offtake.errors import InputError
 from offtake.ledger.encoding import canonical_json, format_time
+from offtake.settings import ensure_private_dir
 
 __all__ = [
     "CheckpointStatement",
@@ -121,7 +122,7 @@ def load_or_create_signer(path: Path) -> Signer:
         if not isinstance(key, Ed25519PrivateKey):
             raise InputError("the ledger signing key must be an Ed25519 key", file=path)
         return Signer(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,

@@ -30,6 +30,7 @@ __all__ = [
     "clear_emergency",
     "effective_end",
     "emergencies_overlapping",
+    "emergencies_seen_by",
     "emergency_as_dict",
     "list_dispatch_caps",
     "list_emergencies",
@@ -49,8 +50,8 @@ def effective_end(emergency: GridEmergency) -> datetime:
     return emergency.ends_at
 
 
-def emergency_as_dict(emergency: GridEmergency) -> dict[str, Any]:
-    """JSON form of an emergency."""
+def emergency_as_dict(emergency: GridEmergency, site_ids: list[str] | None = None) -> dict[str, Any]:
+    """JSON form of an emergency; ``site_ids`` replaces its affected sites (a reader's own)."""
     return {
         "id": emergency.id,
         "zone": emergency.zone,
@@ -61,7 +62,7 @@ def emergency_as_dict(emergency: GridEmergency) -> dict[str, Any]:
         "declared_by": emergency.declared_by,
         "cleared_at": None if emergency.cleared_at is None else format_time(emergency.cleared_at),
         "cleared_by": emergency.cleared_by,
-        "site_ids": list(emergency.site_ids or []),
+        "site_ids": list(emergency.site_ids or []) if site_ids is None else site_ids,
         "vtn_event_ids": list(emergency.vtn_event_ids or []),
     }
 
@@ -204,6 +205,29 @@ def list_emergencies(session: Session, principal: Principal, *, since: datetime 
     if since is not None:
         query = query.where(GridEmergency.ends_at > require_aware(since, field="since"))
     return list(session.execute(query).scalars())
+
+
+def emergencies_seen_by(
+    session: Session, principal: Principal, *, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Emergencies as ``principal`` may see them (JSON form), newest first.
+
+    Every role reads every emergency (zone, message, times), but the affected sites only
+    where they are its own: an operator sees its sites, a VEN its one site, the control room
+    and the regulator all of them.
+    """
+    emergencies = list_emergencies(session, principal, since=since)
+    if not principal.is_operator_bound:
+        return [emergency_as_dict(e) for e in emergencies]
+    named = sorted({site_id for e in emergencies for site_id in e.site_ids or []})
+    owners = dict(session.execute(select(Site.id, Site.operator_id).where(Site.id.in_(named))).tuples().all())
+    return [
+        emergency_as_dict(
+            e,
+            [s for s in e.site_ids or [] if s in owners and principal.may_access_site(s, owners[s])],
+        )
+        for e in emergencies
+    ]
 
 
 def list_dispatch_caps(

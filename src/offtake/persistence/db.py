@@ -7,6 +7,8 @@ was acknowledged survives the process being killed.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -20,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+from offtake.settings import ensure_private_dir
 
 __all__ = [
     "Base",
@@ -147,13 +151,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) private before SQLite opens it.
+
+    The database holds client secret hashes: the file is made 0600 (SQLite gives its
+    ``-wal`` and ``-shm`` files the database's mode), and a file or companion found readable
+    by others is narrowed to 0600.
+    """
+    if str(path).startswith("file:"):
+        return  # a URI filename: the caller manages it
+    ensure_private_dir(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if companion.stat().st_mode & 0o077:
+                os.chmod(companion, 0o600)
+
+
 def make_engine(database_url: str, *, echo: bool = False) -> Engine:
     """Create an engine for ``database_url`` with offtake's connection settings.
 
     Parameters
     ----------
     database_url
-        SQLAlchemy URL. For a SQLite file the parent folder is created.
+        SQLAlchemy URL. For a SQLite file the folder is created (0700) and the file
+        created 0600.
     echo
         Log every SQL statement.
 
@@ -166,7 +189,7 @@ def make_engine(database_url: str, *, echo: bool = False) -> Engine:
         path = database_url.split(":///", 1)[1] if ":///" in database_url else ""
         in_memory = path in ("", ":memory:")
         if not in_memory:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(path))
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
         if in_memory:
             engine = create_engine(database_url, echo=echo, connect_args=connect_args, poolclass=StaticPool)
@@ -199,9 +222,13 @@ def writer_lock(engine: Engine) -> AbstractContextManager[object]:
     return lock
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return a session factory bound to ``engine`` (objects stay usable after commit)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Return a session factory bound to ``engine`` (objects stay usable after commit).
+
+    ``info`` is copied into every session's ``Session.info`` (the server puts policies from
+    its settings there, such as whether webhooks may call private addresses).
+    """
+    return sessionmaker(engine, expire_on_commit=False, info=dict(info or {}))
 
 
 @contextmanager

@@ -11,6 +11,11 @@
 Each change is a :class:`~offtake.persistence.schema.LicenceEvent` (from, to, when, by whom,
 why), an audit event and a ledger entry. The state at any past instant is rebuilt from the
 events, so reconciliation knows whether a site was licensed when it drew power.
+
+A licence's ``limits`` (``max_mw``, ``max_energy_mwh``: they override its kind's) are the
+regulator's terms, never the applicant's: an operator's application may not carry them;
+the regulator sets them when filing, at approval, or later with
+:func:`amend_licence_limits`, each change audited with the old and new values.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from offtake.timeutil import require_aware
 __all__ = [
     "LICENCE_STATES",
     "TRANSITIONS",
+    "amend_licence_limits",
     "apply_for_licence",
     "get_licence",
     "licence_active_at",
@@ -57,6 +63,20 @@ def _now(at: datetime | None, field: str = "at") -> datetime:
     return datetime.now(UTC) if at is None else require_aware(at, field=field)
 
 
+def _checked_limits(limits: dict[str, Any] | None) -> dict[str, Any]:
+    """Return a copy of ``limits`` whose enforced caps are non-negative numbers."""
+    if limits is not None and not isinstance(limits, dict):
+        raise InputError("limits must be an object such as {\"max_mw\": 10}", field="limits")
+    checked = dict(limits or {})
+    for key in ("max_mw", "max_energy_mwh"):
+        value = checked.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf")
+        ):
+            raise InputError(f"{key} must be a non-negative number", field=f"limits.{key}")
+    return checked
+
+
 def apply_for_licence(
     session: Session,
     principal: Principal,
@@ -70,13 +90,19 @@ def apply_for_licence(
 ) -> Licence:
     """File a licence application (state ``applied``).
 
-    Operators may apply for themselves; the regulator may file for any operator.
+    Operators may apply for themselves; the regulator may file for any operator. Only the
+    regulator may give ``limits``: an operator's application carrying them is refused.
     """
     at = _now(at)
     if principal.has_scope("licences:write"):
         pass
     elif principal.has_scope("licences:apply"):
         principal.require_operator(operator_id, f"operator '{operator_id}'")
+        if limits:
+            raise InputError(
+                "limits are the regulator's terms, set at approval; leave them out of the application",
+                field="limits",
+            )
     else:
         principal.require_scope("licences:apply")
     if session.get(Operator, operator_id) is None:
@@ -84,11 +110,7 @@ def apply_for_licence(
     kind = session.get(LicenceKind, kind_id)
     if kind is None:
         raise InputError(f"licence kind '{kind_id}' does not exist", field="kind_id")
-    limits = dict(limits or {})
-    for key in ("max_mw", "max_energy_mwh"):
-        value = limits.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-            raise InputError(f"{key} must be a non-negative number", field=f"limits.{key}")
+    limits = _checked_limits(limits)
     licence_id = licence_id or f"LIC-{secrets.token_hex(4).upper()}"
     if session.get(Licence, licence_id) is not None:
         raise ConflictError(f"licence '{licence_id}' already exists", field="id")
@@ -156,14 +178,22 @@ def transition_licence(
     reason: str = "",
     at: datetime | None = None,
     valid_until: datetime | None = None,
+    limits: dict[str, Any] | None = None,
 ) -> Licence:
     """Move a licence to ``to_state`` if the lifecycle allows it (regulator only).
 
     Activating a licence for the first time starts its validity at ``at``; a time-limited
     kind (``max_term_days``) ends it after the term, and ``valid_until`` cannot go past it.
+    ``limits``, given only with ``approved``, replace the licence's limits (recorded in the
+    same audit event).
     """
     principal.require_scope("licences:write")
     at = _now(at)
+    if limits is not None and to_state != "approved":
+        raise InputError(
+            "limits are set at approval; to change them later, amend the licence's limits",
+            field="limits",
+        )
     if to_state not in LICENCE_STATES:
         raise InputError(
             f"unknown state '{to_state}'; expected one of {', '.join(LICENCE_STATES)}",
@@ -210,6 +240,9 @@ def transition_licence(
     elif valid_until is not None:
         raise InputError("valid_until is set only when a licence becomes active", field="valid_until")
     from_state = licence.state
+    old_limits = dict(licence.limits or {})
+    if limits is not None:
+        licence.limits = _checked_limits(limits)
     licence.state = to_state
     session.add(
         LicenceEvent(
@@ -234,7 +267,65 @@ def transition_licence(
             "reason": reason,
             "valid_from": licence.valid_from,
             "valid_until": licence.valid_until,
+            **({"from_limits": old_limits, "limits": licence.limits} if limits is not None else {}),
         },
+        operator_id=licence.operator_id,
+        at=at,
+    )
+    return licence
+
+
+def amend_licence_limits(
+    session: Session,
+    principal: Principal,
+    licence_id: str,
+    limits: dict[str, Any],
+    *,
+    reason: str,
+    at: datetime | None = None,
+) -> Licence:
+    """Replace a licence's limits (regulator only), audited with the old and new values.
+
+    Parameters
+    ----------
+    session
+        Open session; the caller commits.
+    principal
+        The regulator (``licences:write``).
+    licence_id
+        The licence.
+    limits
+        The new limits, e.g. ``{"max_mw": 10}``; ``{}`` falls back to the kind's.
+    reason
+        Why, for the record (required).
+    at
+        When (default now).
+
+    Returns
+    -------
+    Licence
+        The amended licence.
+    """
+    principal.require_scope("licences:write")
+    at = _now(at)
+    if not reason.strip():
+        raise InputError("say why the limits change", field="reason")
+    new = _checked_limits(limits)
+    licence = session.get(Licence, licence_id)
+    if licence is None:
+        raise NotFoundError(f"licence '{licence_id}' does not exist")
+    if licence.state == "revoked":
+        raise ConflictError(f"licence '{licence_id}' is revoked; its limits no longer change", field="limits")
+    old = dict(licence.limits or {})
+    licence.limits = new
+    session.flush()
+    record_change(
+        session,
+        principal,
+        "licence.limits",
+        "licence",
+        licence_id,
+        {"from_limits": old, "limits": new, "reason": reason.strip()},
         operator_id=licence.operator_id,
         at=at,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from offtake.errors import ConflictError, InputError, NotFoundError
+from offtake.errors import ConflictError, InputError, NotFoundError, NotVisibleError
 from offtake.identity.principal import Principal
 from offtake.ledger.audit import record_change
 from offtake.persistence.schema import Licence, LicenceKind, Operator, Site
@@ -22,6 +23,7 @@ __all__ = [
     "list_operators",
     "list_sites",
     "mw_to_w",
+    "require_sites_visible",
     "validate_id",
 ]
 
@@ -189,6 +191,23 @@ def get_site(session: Session, principal: Principal, site_id: str) -> Site:
         raise NotFoundError(f"site '{site_id}' does not exist")
     principal.require_site(site_id, site.operator_id)
     return site
+
+
+def require_sites_visible(session: Session, principal: Principal, site_ids: Iterable[str]) -> None:
+    """Refuse, for an operator or VEN, any site id it may not act for, known or not.
+
+    A write that names sites (a batch of readings) must not tell a tenant whether another
+    operator's site id exists: an unknown id and a foreign one both raise the same
+    :class:`NotVisibleError`. Other callers pass; their unknown ids are found later.
+    """
+    if not principal.is_operator_bound:
+        return
+    wanted = sorted(set(site_ids))
+    rows = session.execute(select(Site.id, Site.operator_id).where(Site.id.in_(wanted))).all()
+    owners = {row.id: row.operator_id for row in rows}
+    for site_id in wanted:
+        if site_id not in owners or not principal.may_access_site(site_id, owners[site_id]):
+            raise NotVisibleError(f"site '{site_id}'")
 
 
 def list_sites(

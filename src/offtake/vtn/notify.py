@@ -4,7 +4,9 @@ Deliveries run in the background on one daemon thread with its own event loop, s
 a request nor the dispatch loop ever waits for a subscriber. Every call has bounded
 timeouts, at most :data:`MAX_CONCURRENT` calls are in flight, and the queue is bounded: when
 it is full a delivery is dropped and counted (subscribers re-read state by polling, as
-OpenADR expects of them).
+OpenADR expects of them). Each callback URL is checked again just before it is called
+(:func:`offtake.vtn.webhooks.check_callback_url`), so a name that now resolves to a private
+address is not called unless ``allow_private``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Iterable
 
 import httpx
 
+from offtake.errors import InputError
 from offtake.vtn.service import Delivery
+from offtake.vtn.webhooks import check_callback_url
 
 __all__ = ["MAX_CONCURRENT", "MAX_QUEUED", "WebhookNotifier"]
 
@@ -36,14 +40,21 @@ TOTAL_TIMEOUT_S = 5.0
 class WebhookNotifier:
     """Sends notifications to subscribers' callback URLs in the background.
 
+    Parameters
+    ----------
+    allow_private
+        Call loopback, private and link-local addresses too (tests, a local demo).
+
     Attributes
     ----------
-    sent, failed, dropped
-        Counts of deliveries answered with 2xx, given up after :data:`ATTEMPTS`, and
-        dropped because the queue was full.
+    sent, failed, dropped, refused
+        Counts of deliveries answered with 2xx, given up after :data:`ATTEMPTS`, dropped
+        because the queue was full, and refused because the URL is not a public http(s) one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, allow_private: bool = False) -> None:
+        self.allow_private = allow_private
+        self.refused = 0
         self.sent = 0
         self.failed = 0
         self.dropped = 0
@@ -103,6 +114,15 @@ class WebhookNotifier:
             headers["Authorization"] = f"Bearer {delivery.bearer_token}"
         ok = False
         try:
+            try:
+                await asyncio.to_thread(
+                    check_callback_url, delivery.url, field="callbackUrl", allow_private=self.allow_private
+                )
+            except InputError as exc:
+                with self._lock:
+                    self.refused += 1
+                log.warning("webhook %s not called: %s", delivery.url, exc)
+                return
             async with self._slots:
                 for attempt in range(ATTEMPTS):
                     try:

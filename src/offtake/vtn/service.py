@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from offtake.errors import InputError
-from offtake.vtn import store
+from offtake.vtn import privacy, store, webhooks
 from offtake.vtn.models import (
     BlResourceRequest,
     BlVenRequest,
@@ -245,7 +245,13 @@ def get(session: Session, caller: Caller, object_type: str, object_id: str) -> d
     obj = store.get_object(session, object_type, object_id)
     if obj is None or not _can_see(session, caller, obj):
         raise _not_found(object_type, object_id)
-    return store.to_wire(obj)
+    return _shown(session, caller, [store.to_wire(obj)])[0]
+
+
+def _shown(session: Session, caller: Caller, wires: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the objects as this caller may see them (:func:`offtake.vtn.privacy.shown_to`)."""
+    mine = None if caller.is_business else set(_visible_targets(session, caller))
+    return [privacy.shown_to(w, client_id=caller.client_id, visible_targets=mine) for w in wires]
 
 
 def _page(skip: int | None, limit: int | None) -> tuple[int, int]:
@@ -316,7 +322,7 @@ def listing(
         elif object_type != "PROGRAM":
             scoped = replace_fields(scoped, client_id=caller.client_id)
     rows = store.list_objects(session, object_type, scoped, skip=first, limit=count)
-    return [store.to_wire(row) for row in rows]
+    return _shown(session, caller, [store.to_wire(row) for row in rows])
 
 
 # --- notifications ------------------------------------------------------------------------
@@ -344,7 +350,7 @@ def matching_deliveries(
     )
     if object_type == "PROGRAM":
         program_id = obj["id"]
-    notification = Notification(
+    base = Notification(
         objectType=object_type, operation=operation, object=obj, targets=obj.get("targets")
     ).wire()
     deliveries: list[Delivery] = []
@@ -356,17 +362,23 @@ def matching_deliveries(
         if body.get("targets") and object_targets and not object_targets & set(body["targets"]):
             continue
         subscriber = subscription.client_id or ""
+        mine: set[str] | None = None
         if "read_all" not in (subscription.owner_scopes or "").split():
-            if object_type == "EVENT" and object_targets:
+            if object_type not in ("EVENT", "PROGRAM") and owner_client_id != subscriber:
+                continue
+            if object_targets:
                 if subscriber not in owner_targets:
                     site = subscription.owner_site
                     owner_targets[subscriber] = set(
                         _visible_targets(session, Caller(subscriber, frozenset(), site))
                     )
-                if not object_targets & owner_targets[subscriber]:
+                mine = owner_targets[subscriber]
+                if object_type == "EVENT" and not object_targets & mine:
                     continue
-            elif object_type not in ("EVENT", "PROGRAM") and owner_client_id != subscriber:
-                continue
+        shown = privacy.shown_to(obj, client_id=subscriber, visible_targets=mine)
+        notification = base if shown is obj else {**base, "object": shown}
+        if shown is not obj and "targets" in base:
+            notification["targets"] = shown.get("targets")
         deliveries.extend(
             Delivery(ops["callbackUrl"], ops.get("bearerToken"), notification)
             for ops in body.get("objectOperations", [])
@@ -435,6 +447,7 @@ def _subscription_columns(
 ) -> dict[str, Any]:
     caller.require("write_subscriptions")
     request: SubscriptionRequest = _validate(SubscriptionRequest, body)
+    webhooks.check_subscription(request.objectOperations, allow_private=webhooks.allows_private(session))
     if (
         request.programID is not None
         and store.get_object(session, "PROGRAM", request.programID) is None

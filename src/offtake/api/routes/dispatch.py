@@ -18,9 +18,9 @@ from offtake.ledger.encoding import format_time
 from offtake.live.records import (
     DispatchCap,
     DispatchRound,
+    emergencies_seen_by,
     emergency_as_dict,
     list_dispatch_caps,
-    list_emergencies,
     list_rounds,
 )
 
@@ -113,7 +113,7 @@ def read_emergencies(
     session: DbSession, who: Reader, since: Annotated[AwareDatetime | None, Query()] = None
 ) -> dict[str, Any]:
     """Emergencies ending after ``since`` (all by default), newest first."""
-    return {"emergencies": [emergency_as_dict(e) for e in list_emergencies(session, who, since=since)]}
+    return {"emergencies": emergencies_seen_by(session, who, since=since)}
 
 
 @router.post("/emergency", status_code=201, summary="Declare a grid emergency (control room)")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from offtake.api.auth import require
 from offtake.api.deps import DbSession, get_signer
-from offtake.errors import PermissionDenied
+from offtake.errors import NotVisibleError
 from offtake.identity.principal import Principal
 from offtake.ledger import store
 from offtake.ledger.encoding import decode_entry
@@ -36,7 +36,7 @@ def _entry_out(entry: LedgerEntry) -> dict[str, Any]:
 
 def _check_entry(who: Principal, entry: LedgerEntry) -> None:
     if who.is_operator_bound and entry.operator_id != who.operator_id:
-        raise PermissionDenied(f"ledger entry {entry.seq} does not belong to operator '{who.operator_id}'")
+        raise NotVisibleError(f"ledger entry {entry.seq}")
 
 
 @router.get("/head", summary="Ledger size, root and latest checkpoint")

@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from offtake.api.auth import get_principal, token_router
+from offtake.errors import InputError
 from offtake.identity.credentials import AuthError
 from offtake.persistence.db import writer_lock
 from offtake.vtn import service, store
@@ -171,7 +172,7 @@ def _notifier(request: Request) -> WebhookNotifier:
     state = request.app.state
     notifier = getattr(state, "vtn_notifier", None)
     if notifier is None:
-        notifier = WebhookNotifier()
+        notifier = WebhookNotifier(allow_private=state.settings.webhook_allow_private)
         state.vtn_notifier = notifier
     return notifier
 
@@ -244,6 +245,8 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
             result = await run_in_threadpool(in_thread)
         except VtnError as exc:
             return _problem(exc.status, exc.title, exc.detail)
+        except InputError as exc:  # a domain check naming the field (e.g. a callback URL)
+            return _problem(400, "Bad Request", exc.location_message())
         if isinstance(result, Outcome):
             _notifier(request).submit(result.deliveries)
             result = result.object

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from offtake.api.auth import require
 from offtake.api.deps import DbSession
 from offtake.api.lifecycle import after_write
-from offtake.errors import NotFoundError
+from offtake.errors import InputError, NotFoundError
 from offtake.identity.principal import Principal
 from offtake.ledger import CapRecord, MeterReading, ingest_readings, record_caps
 from offtake.ledger.encoding import format_time
 from offtake.persistence.schema import Cap, Reading, Site
+from offtake.registry.sites import require_sites_visible
 
 __all__ = ["router"]
 
@@ -67,6 +68,14 @@ def _to_reading(r: ReadingIn) -> MeterReading:
 
 
 def _ingest(request: Request, session: DbSession, who: Principal, items: list[ReadingIn]) -> JSONResponse:
+    most = request.app.state.settings.max_readings_per_batch
+    if len(items) > most:
+        raise InputError(
+            f"{len(items)} readings in one batch; send at most {most} per request "
+            "(a batch holds the ledger's write lock while it is stored)",
+            field="readings",
+        )
+    require_sites_visible(session, who, (r.site_id for r in items))
     result = ingest_readings(session, who, [_to_reading(r) for r in items])
     session.commit()
     after_write(request.app)

@@ -258,6 +258,9 @@ class TransitionIn(BaseModel):
     reason: str = ""
     at: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
+    limits: dict[str, Any] | None = Field(
+        default=None, description="the licence's limits, set by the regulator at approval"
+    )
 
 
 @router.post("/licences/{licence_id}/transitions", summary="Change a licence's state")
@@ -273,7 +276,28 @@ def transition_licence(
         reason=body.reason,
         at=body.at,
         valid_until=body.valid_until,
+        limits=body.limits,
     )
+    session.commit()
+    after_write(request.app)
+    return JSONResponse(licence_out(lic, licences.licence_events(session, licence_id)))
+
+
+class LimitsIn(BaseModel):
+    """New limits of a licence and why they change."""
+
+    model_config = ConfigDict(extra="forbid")
+    limits: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=500)
+    at: AwareDatetime | None = None
+
+
+@router.put("/licences/{licence_id}/limits", summary="Amend a licence's limits (regulator)")
+def amend_licence_limits(
+    licence_id: str, body: LimitsIn, request: Request, session: DbSession, who: Regulator
+) -> JSONResponse:
+    """Replace the licence's limits; the old and new values are audited and ledgered."""
+    lic = licences.amend_licence_limits(session, who, licence_id, body.limits, reason=body.reason, at=body.at)
     session.commit()
     after_write(request.app)
     return JSONResponse(licence_out(lic, licences.licence_events(session, licence_id)))

@@ -185,6 +185,7 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             clients = {
                 "grid": create_client(s, "control room", "grid_operator"),
                 "regulator": create_client(s, "regulator", "regulator"),
+                "office": create_client(s, "programme office", "programme_office"),
                 "op1": create_client(s, "op1 staff", "operator", operator_id="op1"),
                 "op2": create_client(s, "op2 staff", "operator", operator_id="op2"),
                 "ven1": create_client(s, "S1 agent", "ven", site_id="S1"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from offtake.identity.principal import Principal
 from offtake.persistence.db import make_engine, make_session_factory, session_scope
 from offtake.registry import contracts
 
-ROLES = ("grid", "regulator", "op1", "ven1", "anonymous")
+ROLES = ("grid", "regulator", "office", "op1", "ven1", "anonymous")
 TENANTS = ("op1", "ven1")
 
 #: Ids of each kind of object: op1's own, op2's (another tenant's), and one that does not exist.
@@ -177,6 +177,19 @@ TABLE: list[Row] = [
     Row("POST", "/dispatch/emergency/{emergency_id}/clear", None, _all(403, grid=404)),
 ]
 
+#: Reads the programme office may not make (it holds no readings:read); it writes nothing.
+OFFICE_DENIED = {"/readings", "/sites/{site_id}/reconciliation"}
+
+
+def _office(row: Row) -> Expect:
+    """The programme office reads what the regulator reads, but for meter readings, and writes nothing."""
+    if row.method != "GET" or row.path in OFFICE_DENIED:
+        return 403
+    return row.expect["regulator"]
+
+
+TABLE = [replace(row, expect={**row.expect, "office": _office(row)}) for row in TABLE]
+
 #: Routes outside the matrix, and why.
 EXEMPT = {("POST", "/auth/token"): "the token endpoint is where a caller authenticates (tests/api/test_limits.py)"}
 
@@ -212,7 +225,7 @@ def matrix(live: Live) -> Iterator[Matrix]:
                 exchange_rate_pkr_per_usd=280,
             )
     engine.dispose()
-    clients = {name: live.http(name) for name in ("grid", "regulator", "op1", "ven1")}
+    clients = {name: live.http(name) for name in ("grid", "regulator", "office", "op1", "ven1")}
     clients["anonymous"] = httpx.Client(base_url=f"{live.url}/api/v1")
     seqs = {}
     for name, site in (("seq1", "S1"), ("seq2", "S2")):
@@ -249,7 +262,13 @@ def _call(matrix: Matrix, row: Row, role: str, object_id: str) -> httpx.Response
 
 
 #: The role of each client of the matrix.
-CLIENT_ROLES = {"grid": "grid_operator", "regulator": "regulator", "op1": "operator", "ven1": "ven"}
+CLIENT_ROLES = {
+    "grid": "grid_operator",
+    "regulator": "regulator",
+    "office": "programme_office",
+    "op1": "operator",
+    "ven1": "ven",
+}
 
 
 def test_every_role_is_in_the_matrix() -> None:

@@ -84,6 +84,7 @@ def test_rows_are_one_per_set_of_dearer_units() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a full-year plan and check: about 2 min on 2 free cores
 def test_the_bundled_plan_and_the_risk_command_agree_on_no_subsidy() -> None:
     """The bundled example: the planner's 2,000 MW allocation passes risk's test, and says at what tariff."""
     s = scenario.load("pakistan-2025")

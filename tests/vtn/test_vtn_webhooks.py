@@ -14,6 +14,7 @@ from offtake.vtn import service
 from offtake.vtn.operations import PLATFORM
 from offtake.vtn.privacy import shown_to
 from offtake.vtn.service import Caller
+from offtake.vtn.store import Filters
 from offtake.vtn.webhooks import ALLOW_PRIVATE_KEY, check_callback_url
 
 VEN_A = Caller("ven-a", ROLE_SCOPES["ven"], "site-a")
@@ -100,7 +101,7 @@ def test_bearer_tokens_and_other_vens_targets_are_hidden(factory: sessionmaker[S
                 session,
                 PLATFORM,
                 "SUBSCRIPTION",
-                filters=service.Filters(),
+                filters=Filters(),
                 target_strings=None,
                 target_type=None,
                 target_values=None,

@@ -181,9 +181,6 @@ def write_outputs(
 def _report(
     result: RiskResult, info: RunInfo, summary: dict[str, Any], no_subsidy: NoSubsidyResult | None
 ) -> HtmlReport:
-    ctx = result.context
-    opts = ctx.options
-    rate = ctx.exchange_rate_pkr_per_usd
     where = f"Dask cluster {info.scheduler}" if info.scheduler else "in process"
     report = HtmlReport(
         "Off-take risk: does the programme pay, and how often does it fail",
@@ -191,15 +188,28 @@ def _report(
         f"{result.model.n_months} months "
         f"from {result.months[0]:%b %Y}, seed {info.seed}, {where}, {info.elapsed_s:.1f} s",
     )
+    report.heading("Findings")
+    report.bullets(_findings(result, summary, no_subsidy))
+    _outcomes_section(report, result)
+    _tariff_section(report, result)
+    _country_section(report, result)
+    if no_subsidy is not None:
+        _no_subsidy_section(report, no_subsidy)
+    _assumptions_section(report, result)
+    return report
+
+
+def _findings(result: RiskResult, summary: dict[str, Any], no_subsidy: NoSubsidyResult | None) -> list[str]:
+    opts = result.context.options
+    rate = result.context.exchange_rate_pkr_per_usd
     solved = result.solved_tariff_usd_per_mwh()
     probs = result.probabilities()
     view = country_expected_view(result)
+    absorbed = summary["percentiles"]["absorbed_twh"]
     event = "a mining site leaves" if opts.target == "leave" else "a mining site stops for a month"
     findings = [
-        "Absorbed energy over the horizon: P50 "
-        f"{summary['percentiles']['absorbed_twh']['P50']:.2f} TWh "
-        f"(P5 {summary['percentiles']['absorbed_twh']['P5']:.2f}, P95 "
-        f"{summary['percentiles']['absorbed_twh']['P95']:.2f}).",
+        f"Absorbed energy over the horizon: P50 {absorbed['P50']:.2f} TWh "
+        f"(P5 {absorbed['P5']:.2f}, P95 {absorbed['P95']:.2f}).",
         "Probability that a mining site stops for at least a month: "
         f"{probs['p_miner_stops'].iloc[0]:.1%}; "
         f"that one leaves (no margin for {result.model.drivers.leave_after_months} months in a row): "
@@ -212,26 +222,24 @@ def _report(
         ),
         f"Country's expected net gain: {view.net_gain_usd / 1e6:,.0f} M USD "
         f"({view.net_gain_usd * rate / 1e9:,.1f} bn PKR), "
-        f"{view.share_of_capacity_payments:.1%} of the capacity payments owed anyway over the "
-        "period "
+        f"{view.share_of_capacity_payments:.1%} of the capacity payments owed anyway over the period "
         f"({view.capacity_payments_usd * rate / 1e9:,.0f} bn PKR).",
     ]
     if no_subsidy is not None:
-        findings.append(
-            "No-subsidy test on the scenario year: "
-            + (
-                "passed."
-                if no_subsidy.passed
-                else f"FAILED in {no_subsidy.failed_hours} hours "
-                f"({no_subsidy.failed_mwh:,.0f} MWh served below cost)."
-            )
-            + " Lowest tariff that passes for every site: "
-            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh. "
-            + _delivery_sentence(no_subsidy)
+        verdict = (
+            "passed."
+            if no_subsidy.passed
+            else f"FAILED in {no_subsidy.failed_hours} hours ({no_subsidy.failed_mwh:,.0f} MWh served below cost)."
         )
-    report.heading("Findings")
-    report.bullets(findings)
+        findings.append(
+            f"No-subsidy test on the scenario year: {verdict} Lowest tariff that passes for every site: "
+            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh. " + _delivery_sentence(no_subsidy)
+        )
+    return findings
 
+
+def _outcomes_section(report: HtmlReport, result: RiskResult) -> None:
+    ctx = result.context
     report.heading("Outcomes over the horizon")
     pct = result.percentiles().copy()
     report.table(
@@ -287,6 +295,11 @@ def _report(
         "hashprice.",
     )
 
+
+def _tariff_section(report: HtmlReport, result: RiskResult) -> None:
+    opts = result.context.options
+    solved = result.solved_tariff_usd_per_mwh()
+    probs = result.probabilities()
     report.heading("Tariff and the risk that miners stop or leave")
     grid = result.tariff_grid_usd_per_mwh
     fig = Figure(figsize=(8, 3.6))
@@ -318,6 +331,11 @@ def _report(
         float_format="{:,.3g}",
     )
 
+
+def _country_section(report: HtmlReport, result: RiskResult) -> None:
+    ctx, opts = result.context, result.context.options
+    rate = ctx.exchange_rate_pkr_per_usd
+    view = country_expected_view(result)
     report.heading("The country's view (mean over paths)")
     report.table(
         view.to_frame(),
@@ -333,27 +351,31 @@ def _report(
         float_format="{:,.4g}",
     )
 
-    if no_subsidy is not None:
-        report.heading("No-subsidy test (scenario year)")
-        report.paragraph(
-            "The rule (offtake.grid.subsidy, the same as the planner's): in every hour, the extra "
-            "output the sites cause over the least-cost dispatch of existing demand must be "
-            "shareable so that each site takes only units whose marginal cost is at or below "
-            "its tariff. Losses and the network charge are not part of the rule; "
-            + _delivery_sentence(no_subsidy)
-        )
-        report.table(
-            no_subsidy.lowest_passing_tariff_usd_per_mwh.to_frame(),
-            caption="Lowest passing tariff per site [USD/MWh].",
-        )
-        if not no_subsidy.passed:
-            worst = (
-                no_subsidy.failures.sort_values("shortfall_usd", ascending=False).head(20).copy()
-            )
-            worst["interval_start"] = worst["interval_start"].map(lambda t: t.isoformat())
-            worst = worst.drop(columns=["interval_end"]).set_index("interval_start")
-            report.table(worst, caption="Worst failing hours (up to 20).", float_format="{:,.2f}")
 
+def _no_subsidy_section(report: HtmlReport, no_subsidy: NoSubsidyResult) -> None:
+    report.heading("No-subsidy test (scenario year)")
+    report.paragraph(
+        "The rule (offtake.grid.subsidy, the same as the planner's): in every hour, the extra "
+        "output the sites cause over the least-cost dispatch of existing demand must be "
+        "shareable so that each site takes only units whose marginal cost is at or below "
+        "its tariff. Losses and the network charge are not part of the rule; "
+        + _delivery_sentence(no_subsidy)
+    )
+    report.table(
+        no_subsidy.lowest_passing_tariff_usd_per_mwh.to_frame(),
+        caption="Lowest passing tariff per site [USD/MWh].",
+    )
+    if not no_subsidy.passed:
+        worst = (
+            no_subsidy.failures.sort_values("shortfall_usd", ascending=False).head(20).copy()
+        )
+        worst["interval_start"] = worst["interval_start"].map(lambda t: t.isoformat())
+        worst = worst.drop(columns=["interval_end"]).set_index("interval_start")
+        report.table(worst, caption="Worst failing hours (up to 20).", float_format="{:,.2f}")
+
+
+def _assumptions_section(report: HtmlReport, result: RiskResult) -> None:
+    ctx = result.context
     report.heading("Model and assumptions")
     report.bullets(
         [
@@ -375,7 +397,6 @@ def _report(
         ],
         css_class="note",
     )
-    return report
 
 
 def _delivery_sentence(no_subsidy: NoSubsidyResult) -> str:

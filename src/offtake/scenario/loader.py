@@ -95,9 +95,44 @@ def load(path_or_name: str | Path) -> Scenario:
         config = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", file=toml_path) from None
-
     name = _get(config, "name", str, toml_path)
-    title = str(config.get("title", name))
+    expected, resolution_s, display_timezone = _period(config, toml_path)
+    rate, tariff = _money(config, toml_path)
+    zones = _zones(config, toml_path)
+    zone_ids = {z.id for z in zones}
+    files = _table(config, "files", toml_path)
+    demand = _demand(folder / str(files.get("demand", "demand.csv")), zones, expected, resolution_s)
+    profiles_path = folder / str(files.get("profiles", "profiles.csv"))
+    profiles = (
+        _read_series_table(profiles_path, expected, resolution_s)
+        if profiles_path.exists()
+        else pd.DataFrame(index=expected)
+    )
+    _check_values(profiles, profiles_path, low=0.0, high=1.0, what="availability [per unit]")
+    variable_techs = set(config.get("variable_technologies", []))
+    plants_path = folder / str(files.get("plants", "plants.csv"))
+    plants, availability = _plants(plants_path, zone_ids, variable_techs, profiles, expected, display_timezone)
+    return Scenario(
+        name=name,
+        title=str(config.get("title", name)),
+        path=folder,
+        index=expected,
+        resolution_s=resolution_s,
+        display_timezone=display_timezone,
+        zones=zones,
+        corridors=_corridors(config, zone_ids, toml_path),
+        reserve=_reserve(config, toml_path),
+        exchange_rate_pkr_per_usd=rate,
+        default_tariff_usd_per_mwh=tariff,
+        plants=plants,
+        availability_pu=availability,
+        demand_mw=demand,
+        sources={str(k): str(v) for k, v in dict(config.get("sources", {})).items()},
+    )
+
+
+def _period(config: Mapping[str, Any], toml_path: Path) -> tuple[pd.DatetimeIndex, int, str]:
+    """Read the interval starts of the scenario, its resolution [s] and its display time zone."""
     period = _table(config, "period", toml_path)
     start = parse_utc(str(_get(period, "start", str, toml_path, "period.")), field="period.start", file=str(toml_path))
     end = parse_utc(str(_get(period, "end", str, toml_path, "period.")), field="period.end", file=str(toml_path))
@@ -106,7 +141,11 @@ def load(path_or_name: str | Path) -> Scenario:
         raise InputError("period must have end after start and resolution_s > 0", file=toml_path, field="period")
     display_timezone = str(period.get("display_timezone", "UTC"))
     expected = pd.date_range(start, end, freq=pd.Timedelta(seconds=resolution_s), inclusive="left")
+    return expected, resolution_s, display_timezone
 
+
+def _money(config: Mapping[str, Any], toml_path: Path) -> tuple[float, float]:
+    """Read the exchange rate [PKR/USD] and the default tariff [USD/MWh]."""
     money = _table(config, "money", toml_path)
     rate = _positive(
         _get(money, "exchange_rate_pkr_per_usd", float, toml_path, "money."),
@@ -118,43 +157,33 @@ def load(path_or_name: str | Path) -> Scenario:
         "money.default_tariff_usd_per_mwh",
         toml_path,
     )
+    return rate, tariff
 
-    zones = _zones(config, toml_path)
-    zone_ids = {z.id for z in zones}
-    corridors = _corridors(config, zone_ids, toml_path)
-    variable_techs = set(config.get("variable_technologies", []))
 
-    files = _table(config, "files", toml_path)
-    plants_path = folder / str(files.get("plants", "plants.csv"))
-    demand_path = folder / str(files.get("demand", "demand.csv"))
-    profiles_path = folder / str(files.get("profiles", "profiles.csv"))
-
+def _demand(
+    demand_path: Path, zones: tuple[Zone, ...], expected: pd.DatetimeIndex, resolution_s: int
+) -> pd.DataFrame:
+    """Read demand per interval and zone [MW], one column per zone in the scenario order."""
+    zone_ids = [z.id for z in zones]
     demand = _read_series_table(demand_path, expected, resolution_s)
-    missing = [z for z in (z.id for z in zones) if z not in demand.columns]
+    missing = [z for z in zone_ids if z not in demand.columns]
     if missing:
         raise InputError(f"no demand column for zone(s) {', '.join(missing)}", file=demand_path, line=1)
     unknown = [c for c in demand.columns if c not in zone_ids]
     if unknown:
         raise InputError(f"column(s) {', '.join(unknown)} are not zones of the scenario", file=demand_path, line=1)
     _check_values(demand, demand_path, low=0.0, high=None, what="demand [MW]")
-    demand = demand[[z.id for z in zones]]
+    return demand[zone_ids]
 
-    profiles = (
-        _read_series_table(profiles_path, expected, resolution_s)
-        if profiles_path.exists()
-        else pd.DataFrame(index=expected)
-    )
-    _check_values(profiles, profiles_path, low=0.0, high=1.0, what="availability [per unit]")
 
-    plants, availability = _plants(plants_path, zone_ids, variable_techs, profiles, expected, display_timezone)
-
+def _reserve(config: Mapping[str, Any], toml_path: Path) -> ReserveRule:
+    """Read the reserve rule of ``[reserve]``."""
     reserve_cfg = _table(config, "reserve", toml_path)
     hold_largest = reserve_cfg.get("hold_largest_unit", False)
     if not isinstance(hold_largest, bool):
         raise InputError(
             f"expected true or false, got {hold_largest!r}", file=toml_path, field="reserve.hold_largest_unit"
         )
-    largest_unit = reserve_cfg.get("largest_unit_mw", 0.0)
     if hold_largest and "largest_unit_mw" not in reserve_cfg:
         raise InputError(
             "needed when hold_largest_unit is true: the size of the largest single unit [MW] "
@@ -162,37 +191,16 @@ def load(path_or_name: str | Path) -> Scenario:
             file=toml_path,
             field="reserve.largest_unit_mw",
         )
-    reserve = ReserveRule(
+
+    def amount(key: str) -> float:
+        field = f"reserve.{key}"
+        return _nonneg(_number(reserve_cfg.get(key, 0.0), field, toml_path), field, toml_path)
+
+    return ReserveRule(
         hold_largest_unit=hold_largest,
-        largest_unit_mw=_nonneg(
-            _number(largest_unit, "reserve.largest_unit_mw", toml_path), "reserve.largest_unit_mw", toml_path
-        ),
-        fraction_of_demand=_nonneg(
-            _number(reserve_cfg.get("fraction_of_demand", 0.0), "reserve.fraction_of_demand", toml_path),
-            "reserve.fraction_of_demand",
-            toml_path,
-        ),
-        fixed_mw=_nonneg(
-            _number(reserve_cfg.get("fixed_mw", 0.0), "reserve.fixed_mw", toml_path), "reserve.fixed_mw", toml_path
-        ),
-    )
-    sources = {str(k): str(v) for k, v in dict(config.get("sources", {})).items()}
-    return Scenario(
-        name=name,
-        title=title,
-        path=folder,
-        index=expected,
-        resolution_s=resolution_s,
-        display_timezone=display_timezone,
-        zones=zones,
-        corridors=corridors,
-        reserve=reserve,
-        exchange_rate_pkr_per_usd=rate,
-        default_tariff_usd_per_mwh=tariff,
-        plants=plants,
-        availability_pu=availability,
-        demand_mw=demand,
-        sources=sources,
+        largest_unit_mw=amount("largest_unit_mw"),
+        fraction_of_demand=amount("fraction_of_demand"),
+        fixed_mw=amount("fixed_mw"),
     )
 
 

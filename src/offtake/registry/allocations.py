@@ -97,41 +97,11 @@ def import_allocation(
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", file=name) from None
     rows = _parse(text, name)
-    operators = set(session.execute(select(Operator.id)).scalars())
+    known = {site.id: site for site in session.execute(select(Site)).scalars()}
+    _check_rows(session, rows, known, name, create_sites)  # every row before changing anything
     result = ImportResult(import_id=f"AL-{secrets.token_hex(4).upper()}", rows=len(rows))
     now = datetime.now(UTC)
     records: list[dict[str, Any]] = []
-    known = {site.id: site for site in session.execute(select(Site)).scalars()}
-    for row in rows:  # check every row before changing anything
-        if row["operator"] not in operators:
-            raise InputError(
-                f"operator '{row['operator']}' is not registered",
-                file=name,
-                line=row["line"],
-                field="operator",
-            )
-        site = known.get(row["site_id"])
-        if site is None:
-            if not create_sites:
-                raise InputError(
-                    f"site '{row['site_id']}' is not registered",
-                    file=name,
-                    line=row["line"],
-                    field="site_id",
-                )
-            continue
-        for column, value in (
-            ("operator", site.operator_id),
-            ("zone", site.zone),
-            ("kind", site.kind),
-        ):
-            if row[column] != value:
-                raise InputError(
-                    f"site '{site.id}' is registered with {column} '{value}', the file says '{row[column]}'",
-                    file=name,
-                    line=row["line"],
-                    field=column,
-                )
     for row in rows:
         if row["site_id"] not in known:
             create_site(
@@ -144,48 +114,75 @@ def import_allocation(
                 at=now,
             )
             result.sites_created.append(row["site_id"])
-        firm_w = round(row["firm_mw"] * W_PER_MW)
-        interruptible_w = round(row["interruptible_mw"] * W_PER_MW)
-        records.append(
-            {
-                "import_id": result.import_id,
-                "site_id": row["site_id"],
-                "valid_from": valid_from,
-                "firm_w": firm_w,
-                "interruptible_w": interruptible_w,
-                "allocated_w": firm_w + interruptible_w,
-                "max_curtailment_fraction": row["max_curtailment_fraction"],
-                "max_curtailment_duration_h": row["max_curtailment_duration_h"],
-                "annual_curtailment_limit": row["annual_curtailment_limit"],
-                "response_time_s": row["response_time_s"],
-                "tariff_micro_usd_per_mwh": row["tariff_micro_usd_per_mwh"],
-                "expected_energy_mwh": row["expected_energy_mwh"],
-                "curtailed_hours": row["curtailed_hours"],
-                "curtailment_events": row["curtailment_events"],
-                "mean_event_h": row["mean_event_h"],
-                "source_file": name[-500:],
-                "source_line": row["line"],
-                "imported_at": now,
-            }
-        )
+        records.append(_record(row, result.import_id, valid_from, name, now))
         result.allocated_mw += row["allocated_mw"]
     session.execute(insert(Allocation), records)
+    audited = [{k: r[k] for k in ("site_id", "firm_w", "interruptible_w", "tariff_micro_usd_per_mwh")} for r in records]
     record_change(
         session,
         principal,
         "allocation.import",
         "allocation",
         result.import_id,
-        {
-            "file": Path(name).name,
-            "valid_from": valid_from,
-            "rows": [
-                {k: r[k] for k in ("site_id", "firm_w", "interruptible_w", "tariff_micro_usd_per_mwh")} for r in records
-            ],
-        },
+        {"file": Path(name).name, "valid_from": valid_from, "rows": audited},
         at=now,
     )
     return result
+
+
+def _check_rows(
+    session: Session, rows: list[dict[str, Any]], known: dict[str, Site], name: str, create_sites: bool
+) -> None:
+    """Refuse the file if a row names an unregistered operator or contradicts a registered site."""
+    operators = set(session.execute(select(Operator.id)).scalars())
+    for row in rows:
+        where = {"file": name, "line": row["line"]}
+        if row["operator"] not in operators:
+            raise InputError(f"operator '{row['operator']}' is not registered", field="operator", **where)
+        site = known.get(row["site_id"])
+        if site is None:
+            if not create_sites:
+                raise InputError(f"site '{row['site_id']}' is not registered", field="site_id", **where)
+            continue
+        for column, value in (("operator", site.operator_id), ("zone", site.zone), ("kind", site.kind)):
+            if row[column] != value:
+                raise InputError(
+                    f"site '{site.id}' is registered with {column} '{value}', the file says '{row[column]}'",
+                    field=column,
+                    **where,
+                )
+
+
+#: Columns copied from the file into each allocation row unchanged.
+_COPIED = (
+    "max_curtailment_fraction",
+    "max_curtailment_duration_h",
+    "annual_curtailment_limit",
+    "response_time_s",
+    "tariff_micro_usd_per_mwh",
+    "expected_energy_mwh",
+    "curtailed_hours",
+    "curtailment_events",
+    "mean_event_h",
+)
+
+
+def _record(row: dict[str, Any], import_id: str, valid_from: datetime, name: str, now: datetime) -> dict[str, Any]:
+    """Build one ``allocation`` table row from a file row (power in whole watts)."""
+    firm_w = round(row["firm_mw"] * W_PER_MW)
+    interruptible_w = round(row["interruptible_mw"] * W_PER_MW)
+    return {
+        "import_id": import_id,
+        "site_id": row["site_id"],
+        "valid_from": valid_from,
+        "firm_w": firm_w,
+        "interruptible_w": interruptible_w,
+        "allocated_w": firm_w + interruptible_w,
+        **{c: row[c] for c in _COPIED},
+        "source_file": name[-500:],
+        "source_line": row["line"],
+        "imported_at": now,
+    }
 
 
 def list_allocations(session: Session, principal: Principal, *, site_id: str | None = None) -> list[Allocation]:

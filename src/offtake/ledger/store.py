@@ -106,7 +106,7 @@ class Appender:
         self.session = session
         self.start_size = size
         self.frontier = frontier
-        self._entries: list[tuple[int, str, str | None, bytes, bytes]] = []
+        self._entries: list[tuple[int, str, str | None, bytes, bytes, str | None, Any, Any]] = []
         self._nodes: list[tuple[int, int, bytes]] = []
 
     @property
@@ -123,6 +123,7 @@ class Appender:
         at: datetime | str,
         operator_id: str | None = None,
         checked: bool = False,
+        key: tuple[str, datetime, datetime] | None = None,
     ) -> int:
         """Append one entry and return its sequence number.
 
@@ -140,6 +141,9 @@ class Appender:
             The operator the entry concerns, used to scope what operators may read.
         checked
             The payload is known to hold no floats (skips that scan; the ingest path).
+        key
+            Site, interval start and end of a reading or cap (UTC), as in ``payload``:
+            stored beside the entry so checks find a site's entries by time.
         """
         seq = self.frontier.size
         body = dict(payload)
@@ -147,7 +151,8 @@ class Appender:
         data = canonical_json(body, check=not checked)
         leaf = merkle.leaf_hash(data)
         self._nodes.extend(self.frontier.append(leaf))
-        self._entries.append((seq, kind, operator_id, data, leaf))
+        site, start, end = key if key is not None else (None, None, None)
+        self._entries.append((seq, kind, operator_id, data, leaf, site, start, end))
         return seq
 
     def flush(self) -> TreeHead:
@@ -157,7 +162,7 @@ class Appender:
             bulk_insert(
                 self.session,
                 "ledger_entry",
-                ("seq", "kind", "operator_id", "data", "leaf_hash"),
+                ("seq", "kind", "operator_id", "data", "leaf_hash", "site_id", "interval_start", "interval_end"),
                 self._entries,
             )
             bulk_insert(self.session, "merkle_node", ("level", "index", "hash"), self._nodes)

@@ -14,6 +14,7 @@ compared, the Merkle root rebuilt, every checkpoint's Ed25519 signature and root
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from offtake.ledger import merkle
 from offtake.ledger.encoding import canonical_json, format_time
-from offtake.ledger.export import MAGIC, VERSION, verify_export
+from offtake.ledger.export import MAGIC, VERSION, trailer_line, verify_export
 from offtake.ledger.signing import Signer
 
 T0 = datetime(2025, 7, 1, tzinfo=UTC)
@@ -50,8 +51,10 @@ def write_export(path: Path, entries: int, signer: Signer, every: int = 1024) ->
         return f"{tag}\t{json.dumps(body, sort_keys=True, separators=(',', ':'))}\n"
 
     at = format_time(now)
+    first = f"{MAGIC}\t{VERSION}\t{json.dumps(header, sort_keys=True, separators=(',', ':'))}\n"
+    lines_hash = hashlib.sha256(first.encode())
     with path.open("w", encoding="ascii") as fh:
-        fh.write(f"{MAGIC}\t{VERSION}\t{json.dumps(header, sort_keys=True, separators=(',', ':'))}\n")
+        fh.write(first)
         lines = []
         for seq in range(entries):
             start = T0 + timedelta(hours=seq // 100)
@@ -75,11 +78,12 @@ def write_export(path: Path, entries: int, signer: Signer, every: int = 1024) ->
             lines.append(f"E\t{seq}\t{leaf.hex()}\t{data.decode()}\n")
             if frontier.size % every == 0 and frontier.size < entries:
                 lines.append(checkpoint("C"))
+                lines_hash.update(lines[-1].encode())
             if len(lines) >= 50_000:
                 fh.writelines(lines)
                 lines.clear()
         fh.writelines(lines)
-        fh.write(checkpoint("T"))
+        fh.write(trailer_line(signer, frontier.size, frontier.root(), now, lines_hash.hexdigest()))
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ the settings are built; nothing is read or created when this module is imported.
 | ``data_dir`` | ``OFFTAKE_DATA_DIR`` | ``./offtake-data`` |
 | ``database_url`` | ``OFFTAKE_DATABASE_URL`` | ``sqlite:///<data_dir>/offtake.db`` |
 | ``signing_key_path`` | ``OFFTAKE_SIGNING_KEY`` | ``<data_dir>/ledger-signing-key.pem`` |
+| ``checkpoint_log_path`` | ``OFFTAKE_CHECKPOINT_LOG`` | ``<data_dir>/ledger-checkpoints.log`` |
 | ``token_secret_path`` | ``OFFTAKE_TOKEN_SECRET_FILE`` | ``<data_dir>/token-secret`` |
 | ``token_secret`` | ``OFFTAKE_TOKEN_SECRET`` | read from (or created in) ``token_secret_path`` |
 | ``token_lifetime_s`` | ``OFFTAKE_TOKEN_LIFETIME_S`` | ``3600`` |
@@ -56,6 +57,9 @@ class Settings:
         ``postgresql+psycopg://user@127.0.0.1:5432/offtake``.
     signing_key_path
         PEM file of the Ed25519 key that signs ledger checkpoints (created on first use).
+    checkpoint_log_path
+        Append-only file of every checkpoint signed, outside the database (created 0600):
+        the server refuses to sign a ledger that is not consistent with its last line.
     token_secret_path
         File holding the secret that signs bearer tokens (created on first use).
     token_secret
@@ -92,6 +96,7 @@ class Settings:
     port: int
     grid_feed: str | None = None
     dispatch_interval_s: int = 300
+    checkpoint_log_path: Path = Path("offtake-data") / "ledger-checkpoints.log"
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -171,6 +176,9 @@ class Settings:
             grid_feed=str(pick("grid_feed", "OFFTAKE_GRID_FEED") or "").strip() or None,
             dispatch_interval_s=_positive_int(
                 pick("dispatch_interval_s", "OFFTAKE_DISPATCH_INTERVAL_S") or 300, "OFFTAKE_DISPATCH_INTERVAL_S"
+            ),
+            checkpoint_log_path=Path(
+                pick("checkpoint_log_path", "OFFTAKE_CHECKPOINT_LOG") or data_dir / "ledger-checkpoints.log"
             ),
         )
         if 86_400 % settings.dispatch_interval_s:

@@ -174,9 +174,7 @@ def ledger_readings(
             int(body["energy_wh"]),
             body.get("operator"),
         )
-        for seq, body, start, end in _entries(
-            session, "reading", site_ids, start_from, start_before, end_after, size
-        )
+        for seq, body, start, end in _entries(session, "reading", site_ids, start_from, start_before, end_after, size)
     ]
 
 

@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session
 from offtake.errors import InputError
 from offtake.ledger import merkle
 from offtake.ledger.encoding import format_time, parse_time
+from offtake.ledger.integrity import LedgerIntegrityError
 from offtake.ledger.signing import LOG_NAME, CheckpointStatement, Signer, export_message
 from offtake.ledger.store import list_checkpoints, tree_head
 from offtake.ledger.witness import check_consistent
@@ -149,36 +150,52 @@ def export_ledger(
     frontier = merkle.Frontier()
     checkpoints = 0
     lines_hash = hashlib.sha256()
-    with partial.open("w", encoding="ascii", newline="\n") as fh:
-        first = f"{MAGIC}\t{VERSION}\t{json.dumps(header, sort_keys=True, separators=(',', ':'))}\n"
-        lines_hash.update(first.encode("ascii"))
-        fh.write(first)
-        seq = 0
-        while seq < head.size:
-            rows = session.execute(
-                select(LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.data)
-                .where(LedgerEntry.seq >= seq, LedgerEntry.seq < min(seq + _CHUNK, head.size))
-                .order_by(LedgerEntry.seq)
-            ).tuples()
-            lines = []
-            for number, leaf, data in rows:
-                if number != seq:
-                    raise RuntimeError(f"the ledger table lacks entry {seq}")
-                frontier.append(leaf)
-                seq += 1
-                lines.append(f"E\t{number}\t{leaf.hex()}\t{data.decode('ascii')}\n")
-                if seq in stored:
-                    lines.append(_checkpoint_line("C", stored[seq], "ledger"))
-                    lines_hash.update(lines[-1].encode("ascii"))
-                    checkpoints += 1
-                if seq % checkpoint_every == 0 and seq < head.size:
-                    lines.append(_checkpoint_line("C", signer.sign(seq, frontier.root(), now), "export"))
-                    lines_hash.update(lines[-1].encode("ascii"))
-                    checkpoints += 1
-            fh.writelines(lines)
-        if frontier.root() != head.root:
-            raise RuntimeError("the stored entries do not reproduce the ledger root")
-        fh.write(trailer_line(signer, head.size, head.root, now, lines_hash.hexdigest()))
+    try:
+        with partial.open("w", encoding="ascii", newline="\n") as fh:
+            first = f"{MAGIC}\t{VERSION}\t{json.dumps(header, sort_keys=True, separators=(',', ':'))}\n"
+            lines_hash.update(first.encode("ascii"))
+            fh.write(first)
+            seq = good = 0
+            while seq < head.size:
+                rows = session.execute(
+                    select(LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.data)
+                    .where(LedgerEntry.seq >= seq, LedgerEntry.seq < min(seq + _CHUNK, head.size))
+                    .order_by(LedgerEntry.seq)
+                ).tuples()
+                lines = []
+                for number, leaf, data in rows:
+                    if number != seq:
+                        raise LedgerIntegrityError(f"the database lacks ledger entry {seq}; not exporting", seq=seq)
+                    frontier.append(leaf)
+                    seq += 1
+                    lines.append(f"E\t{number}\t{leaf.hex()}\t{data.decode('ascii')}\n")
+                    if seq in stored:
+                        if frontier.root() != stored[seq].root:
+                            raise LedgerIntegrityError(
+                                f"ledger entries {good}..{seq - 1} in the database do not reproduce the checkpoint of "
+                                f"size {seq} signed {format_time(stored[seq].signed_at)}: an entry and its leaf hash "
+                                "were altered; not exporting",
+                                seq=good,
+                            )
+                        good = seq
+                        lines.append(_checkpoint_line("C", stored[seq], "ledger"))
+                        lines_hash.update(lines[-1].encode("ascii"))
+                        checkpoints += 1
+                    if seq % checkpoint_every == 0 and seq < head.size:
+                        lines.append(_checkpoint_line("C", signer.sign(seq, frontier.root(), now), "export"))
+                        lines_hash.update(lines[-1].encode("ascii"))
+                        checkpoints += 1
+                fh.writelines(lines)
+            if frontier.root() != head.root:
+                raise LedgerIntegrityError(
+                    f"ledger entries {good}..{head.size - 1} in the database do not reproduce the tree's root: "
+                    "an entry and its leaf hash were altered; not exporting",
+                    seq=good,
+                )
+            fh.write(trailer_line(signer, head.size, head.root, now, lines_hash.hexdigest()))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(target)
     return ExportSummary(target, head.size, checkpoints + 1, head.root)
 

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError
-from offtake.ledger.encoding import format_time
+from offtake.ledger.encoding import format_time, from_us, to_us
 from offtake.persistence.schema import Cap, LedgerEntry, Reading
 
 __all__ = [
@@ -101,20 +101,22 @@ def _entries(
     size: int | None,
 ) -> list[tuple[int, dict[str, Any], datetime, datetime]]:
     entry = LedgerEntry
-    columns = (entry.seq, entry.data, entry.leaf_hash, entry.site_id, entry.interval_start, entry.interval_end)
+    columns = (entry.seq, entry.data, entry.leaf_hash, entry.site_id, entry.start_us, entry.end_us)
     query = select(*columns).where(
         entry.kind == kind,
         entry.site_id.in_(list(site_ids)),
-        entry.interval_start >= start_from,
-        entry.interval_start < start_before,
+        entry.start_us >= to_us(start_from),
+        entry.start_us < to_us(start_before),
     )
     if end_after is not None:
-        query = query.where(entry.interval_end > end_after)
+        query = query.where(entry.end_us > to_us(end_after))
     if size is not None:
         query = query.where(entry.seq < size)
     out = []
-    for seq, data, leaf, site, start, end in session.execute(query.order_by(entry.seq)).tuples():
+    for seq, data, leaf, site, start_us, end_us in session.execute(query.order_by(entry.seq)).tuples():
         check_leaf(seq, data, leaf)
+        start = None if start_us is None else from_us(start_us)
+        end = None if end_us is None else from_us(end_us)
         body = json.loads(data)
         if (
             not isinstance(body, dict)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from offtake.errors import InputError, NotFoundError
 from offtake.ledger import merkle
-from offtake.ledger.encoding import canonical_json, format_time
+from offtake.ledger.encoding import canonical_json, format_time, to_us
 from offtake.ledger.integrity import LedgerIntegrityError, check_leaf
 from offtake.ledger.signing import CheckpointStatement, Signer
 from offtake.persistence.db import bulk_insert
@@ -152,8 +152,11 @@ class Appender:
         data = canonical_json(body, check=not checked)
         leaf = merkle.leaf_hash(data)
         self._nodes.extend(self.frontier.append(leaf))
-        site, start, end = key if key is not None else (None, None, None)
-        self._entries.append((seq, kind, operator_id, data, leaf, site, start, end))
+        if key is None:
+            self._entries.append((seq, kind, operator_id, data, leaf, None, None, None))
+        else:
+            site, start, end = key
+            self._entries.append((seq, kind, operator_id, data, leaf, site, to_us(start), to_us(end)))
         return seq
 
     def flush(self) -> TreeHead:
@@ -163,7 +166,7 @@ class Appender:
             bulk_insert(
                 self.session,
                 "ledger_entry",
-                ("seq", "kind", "operator_id", "data", "leaf_hash", "site_id", "interval_start", "interval_end"),
+                ("seq", "kind", "operator_id", "data", "leaf_hash", "site_id", "start_us", "end_us"),
                 self._entries,
             )
             bulk_insert(self.session, "merkle_node", ("level", "index", "hash"), self._nodes)

@@ -232,13 +232,14 @@ class Reading(Base):
 class LedgerEntry(Base):
     """One leaf of the append-only ledger: canonical JSON bytes and their RFC 6962 hash.
 
-    ``site_id``, ``interval_start`` and ``interval_end`` repeat the key of a reading or cap
-    entry (from ``data``) so checks can find a site's entries by time; whoever reads them checks both
+    ``site_id``, ``start_us`` and ``end_us`` (the interval in microseconds since 1970 UTC)
+    repeat the key of a reading or cap entry (from ``data``) so checks can find a site's
+    entries by time; whoever reads them checks both
     against the hashed bytes.
     """
 
     __tablename__ = "ledger_entry"
-    __table_args__ = (Index("ix_ledger_entry_key", "kind", "site_id", "interval_start", "interval_end"),)
+    __table_args__ = (Index("ix_ledger_entry_key", "kind", "site_id", "start_us", "end_us"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(32))
@@ -246,8 +247,8 @@ class LedgerEntry(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     site_id: Mapped[str | None] = mapped_column(String(_ID), nullable=True)
-    interval_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    interval_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    start_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    end_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class MerkleNode(Base):

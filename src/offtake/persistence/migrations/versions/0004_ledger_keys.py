@@ -1,7 +1,8 @@
 """Ledger entries carry the key of a reading or cap (site and interval), indexed.
 
 Checks of duplicates and conflicts, reconciliation and bills read readings and caps from
-the ledger itself through this index; the key is copied from the entry's hashed bytes,
+the ledger itself through this index (times as microseconds since 1970 UTC: small rows
+and index entries on the ingest path); the key is copied from the entry's hashed bytes,
 which every reader checks it against. Existing entries are filled in from their bytes.
 
 Revision ID: 0004
@@ -13,12 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
-
-from offtake.persistence.db import UTCDateTime
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -28,17 +27,19 @@ depends_on: str | Sequence[str] | None = None
 _BATCH = 5000
 
 
-def _time(text: object) -> datetime:
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
+def _us(text: object) -> int:
+    """Microseconds since 1970 UTC of an RFC 3339 time."""
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def upgrade() -> None:
     """Add the key columns and their index, and fill them from the entries' bytes."""
     with op.batch_alter_table("ledger_entry") as batch:
         batch.add_column(sa.Column("site_id", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("interval_start", UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("interval_end", UTCDateTime(), nullable=True))
-    op.create_index("ix_ledger_entry_key", "ledger_entry", ["kind", "site_id", "interval_start", "interval_end"])
+        batch.add_column(sa.Column("start_us", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("end_us", sa.BigInteger(), nullable=True))
+    op.create_index("ix_ledger_entry_key", "ledger_entry", ["kind", "site_id", "start_us", "end_us"])
     connection = op.get_bind()
     entry = sa.table(
         "ledger_entry",
@@ -46,8 +47,8 @@ def upgrade() -> None:
         sa.column("kind", sa.String()),
         sa.column("data", sa.LargeBinary()),
         sa.column("site_id", sa.String()),
-        sa.column("interval_start", UTCDateTime()),
-        sa.column("interval_end", UTCDateTime()),
+        sa.column("start_us", sa.BigInteger()),
+        sa.column("end_us", sa.BigInteger()),
     )
     last = -1
     while True:
@@ -64,7 +65,7 @@ def upgrade() -> None:
             connection.execute(
                 sa.update(entry)
                 .where(entry.c.seq == seq)
-                .values(site_id=body["site"], interval_start=_time(body["start"]), interval_end=_time(body["end"]))
+                .values(site_id=body["site"], start_us=_us(body["start"]), end_us=_us(body["end"]))
             )
         last = rows[-1][0]
 
@@ -73,6 +74,6 @@ def downgrade() -> None:
     """Drop the key columns."""
     op.drop_index("ix_ledger_entry_key", table_name="ledger_entry")
     with op.batch_alter_table("ledger_entry") as batch:
-        batch.drop_column("interval_end")
-        batch.drop_column("interval_start")
+        batch.drop_column("end_us")
+        batch.drop_column("start_us")
         batch.drop_column("site_id")

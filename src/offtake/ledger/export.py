@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -251,11 +251,6 @@ class VerifyReport:
     def ok(self) -> bool:
         """Whether the export is intact."""
         return not self.findings
-
-
-def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(fh, start=1):
-        yield number, line.rstrip(b"\n")
 
 
 def _statement(body: dict[str, Any]) -> CheckpointStatement:

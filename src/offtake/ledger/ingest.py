@@ -318,6 +318,118 @@ def _check_power(
     return problems
 
 
+_Intervals = Sequence[tuple[datetime, datetime] | None]
+#: Stored readings by (site, meter): (start, end, Wh, ledger entry).
+_Stored = dict[tuple[str, str], list[tuple[datetime, datetime, int, int]]]
+#: Stored readings by (site, meter, start): (end, Wh, ledger entry).
+_StoredKey = dict[tuple[str, str, datetime], tuple[datetime, int, int]]
+#: New readings by (site, meter): (start, end, index in the batch).
+_Fresh = dict[tuple[str, str], list[tuple[datetime, datetime, int]]]
+
+
+def _stored_readings(
+    session: Session, batch: Sequence[MeterReading], intervals: _Intervals, site_ids: Sequence[str]
+) -> tuple[
+    _Stored,
+    _StoredKey,
+]:
+    """Return the readings in the ledger that a batch may repeat, contradict or overlap, by meter and by key."""
+    min_start = min(iv[0] for iv in intervals if iv)
+    max_end = max(iv[1] for iv in intervals if iv)
+    meters = {r.meter_id for r in batch}
+    stored: _Stored = defaultdict(list)
+    stored_key: _StoredKey = {}
+    # bounded below so the key index is used, not the whole history
+    for row in ledger_readings(session, site_ids, min_start - MAX_INTERVAL, max_end, end_after=min_start):
+        if row.meter_id not in meters:
+            continue
+        stored[(row.site_id, row.meter_id)].append((row.interval_start, row.interval_end, row.energy_wh, row.seq))
+        stored_key[(row.site_id, row.meter_id, row.interval_start)] = (row.interval_end, row.energy_wh, row.seq)
+
+    return stored, stored_key
+
+
+def _classify(
+    batch: Sequence[MeterReading],
+    intervals: _Intervals,
+    stored_key: _StoredKey,
+) -> tuple[list[tuple[str, int]], list[Problem], _Fresh]:
+    """Mark each reading new, duplicate (of an entry) or same (as an earlier one); list conflicts."""
+    conflicts: list[Problem] = []
+    status: list[tuple[str, int]] = [("new", -1)] * len(batch)
+    first_in_batch: dict[tuple[str, str, datetime], int] = {}
+    fresh: _Fresh = defaultdict(list)
+    for i, r in enumerate(batch):
+        start, end = intervals[i]  # type: ignore[misc]
+        key = (r.site_id, r.meter_id, start)
+        known = stored_key.get(key)
+        if known is not None:
+            if known[0] == end and known[1] == r.energy_wh:
+                status[i] = ("duplicate", known[2])
+            else:
+                conflicts.append(
+                    Problem(
+                        i,
+                        "energy_wh" if known[0] == end else "interval_end",
+                        f"site '{r.site_id}' meter '{r.meter_id}' already has a reading "
+                        f"from {format_time(start)} "
+                        f"to {format_time(known[0])} of {known[1]} Wh (ledger entry {known[2]}); "
+                        f"refusing {r.energy_wh} Wh to {format_time(end)}",
+                    )
+                )
+            continue
+        earlier = first_in_batch.get(key)
+        if earlier is not None:
+            e = batch[earlier]
+            if intervals[earlier] == (start, end) and e.energy_wh == r.energy_wh:
+                status[i] = ("same", earlier)
+            else:
+                conflicts.append(
+                    Problem(
+                        i,
+                        "energy_wh",
+                        f"conflicts with readings[{earlier}] for the same meter and start",
+                    )
+                )
+            continue
+        first_in_batch[key] = i
+        fresh[(r.site_id, r.meter_id)].append((start, end, i))
+
+    return status, conflicts, fresh
+
+
+def _overlaps(
+    batch: Sequence[MeterReading],
+    fresh: _Fresh,
+    stored: _Stored,
+) -> list[Problem]:
+    """Problems of new readings whose interval overlaps another of the same meter."""
+    problems: list[Problem] = []
+    for pair, pair_items in fresh.items():
+        spans = [(s, e, -1, seq) for s, e, _wh, seq in stored.get(pair, [])]
+        spans += [(s, e, i, -1) for s, e, i in pair_items]
+        spans.sort(key=lambda t: (t[0], t[1]))
+        reach: tuple[datetime, datetime, int, int] | None = None
+        for span in spans:
+            if reach is not None and span[0] < reach[1] and (span[2] >= 0 or reach[2] >= 0):
+                index = span[2] if span[2] >= 0 else reach[2]
+                other = reach if index == span[2] else span
+                what = f"readings[{other[2]}]" if other[2] >= 0 else f"the stored reading (ledger entry {other[3]})"
+                problems.append(
+                    Problem(
+                        index,
+                        "interval_start",
+                        f"interval {format_time(batch[index].interval_start.astimezone(UTC))} to "
+                        f"{format_time(batch[index].interval_end.astimezone(UTC))} overlaps {what} "
+                        f"from {format_time(other[0])} to {format_time(other[1])} "
+                        f"for site '{pair[0]}' meter '{pair[1]}'",
+                    )
+                )
+            if reach is None or span[1] > reach[1]:
+                reach = span
+    return problems
+
+
 def ingest_readings(
     session: Session,
     principal: Principal,
@@ -386,80 +498,9 @@ def ingest_readings(
 
     # Duplicates, conflicts and overlaps, within the batch and against the readings in the
     # ledger itself (not its projection table, which a tampered database could lack).
-    min_start = min(iv[0] for iv in intervals if iv)
-    max_end = max(iv[1] for iv in intervals if iv)
-    meters = {r.meter_id for r in batch}
-    stored: dict[tuple[str, str], list[tuple[datetime, datetime, int, int]]] = defaultdict(list)
-    stored_key: dict[tuple[str, str, datetime], tuple[datetime, int, int]] = {}
-    # bounded below so the key index is used, not the whole history
-    for row in ledger_readings(session, site_ids, min_start - MAX_INTERVAL, max_end, end_after=min_start):
-        if row.meter_id not in meters:
-            continue
-        stored[(row.site_id, row.meter_id)].append((row.interval_start, row.interval_end, row.energy_wh, row.seq))
-        stored_key[(row.site_id, row.meter_id, row.interval_start)] = (row.interval_end, row.energy_wh, row.seq)
-
-    conflicts: list[Problem] = []
-    status: list[tuple[str, int]] = [("new", -1)] * len(batch)
-    first_in_batch: dict[tuple[str, str, datetime], int] = {}
-    fresh: dict[tuple[str, str], list[tuple[datetime, datetime, int]]] = defaultdict(list)
-    for i, r in enumerate(batch):
-        start, end = intervals[i]  # type: ignore[misc]
-        key = (r.site_id, r.meter_id, start)
-        known = stored_key.get(key)
-        if known is not None:
-            if known[0] == end and known[1] == r.energy_wh:
-                status[i] = ("duplicate", known[2])
-            else:
-                conflicts.append(
-                    Problem(
-                        i,
-                        "energy_wh" if known[0] == end else "interval_end",
-                        f"site '{r.site_id}' meter '{r.meter_id}' already has a reading "
-                        f"from {format_time(start)} "
-                        f"to {format_time(known[0])} of {known[1]} Wh (ledger entry {known[2]}); "
-                        f"refusing {r.energy_wh} Wh to {format_time(end)}",
-                    )
-                )
-            continue
-        earlier = first_in_batch.get(key)
-        if earlier is not None:
-            e = batch[earlier]
-            if intervals[earlier] == (start, end) and e.energy_wh == r.energy_wh:
-                status[i] = ("same", earlier)
-            else:
-                conflicts.append(
-                    Problem(
-                        i,
-                        "energy_wh",
-                        f"conflicts with readings[{earlier}] for the same meter and start",
-                    )
-                )
-            continue
-        first_in_batch[key] = i
-        fresh[(r.site_id, r.meter_id)].append((start, end, i))
-
-    for pair, pair_items in fresh.items():
-        spans = [(s, e, -1, seq) for s, e, _wh, seq in stored.get(pair, [])]
-        spans += [(s, e, i, -1) for s, e, i in pair_items]
-        spans.sort(key=lambda t: (t[0], t[1]))
-        reach: tuple[datetime, datetime, int, int] | None = None
-        for span in spans:
-            if reach is not None and span[0] < reach[1] and (span[2] >= 0 or reach[2] >= 0):
-                index = span[2] if span[2] >= 0 else reach[2]
-                other = reach if index == span[2] else span
-                what = f"readings[{other[2]}]" if other[2] >= 0 else f"the stored reading (ledger entry {other[3]})"
-                problems.append(
-                    Problem(
-                        index,
-                        "interval_start",
-                        f"interval {format_time(batch[index].interval_start.astimezone(UTC))} to "
-                        f"{format_time(batch[index].interval_end.astimezone(UTC))} overlaps {what} "
-                        f"from {format_time(other[0])} to {format_time(other[1])} "
-                        f"for site '{pair[0]}' meter '{pair[1]}'",
-                    )
-                )
-            if reach is None or span[1] > reach[1]:
-                reach = span
+    stored, stored_key = _stored_readings(session, batch, intervals, site_ids)
+    status, conflicts, fresh = _classify(batch, intervals, stored_key)
+    problems = _overlaps(batch, fresh, stored)
     if problems:
         raise ReadingsRejected(sorted(problems, key=lambda p: p.index))
     if conflicts:

@@ -329,10 +329,7 @@ _Fresh = dict[tuple[str, str], list[tuple[datetime, datetime, int]]]
 
 def _stored_readings(
     session: Session, batch: Sequence[MeterReading], intervals: _Intervals, site_ids: Sequence[str]
-) -> tuple[
-    _Stored,
-    _StoredKey,
-]:
+) -> tuple[_Stored, _StoredKey]:
     """Return the readings in the ledger that a batch may repeat, contradict or overlap, by meter and by key."""
     min_start = min(iv[0] for iv in intervals if iv)
     max_end = max(iv[1] for iv in intervals if iv)

@@ -190,6 +190,10 @@ def check_consistent(session: Session, known: Iterable[tuple[CheckpointStatement
                 f"{statement.root.hex()[:16]}... as signed at {statement.signed_at.isoformat()} ({where}): "
                 "the database was rewritten or forked; refusing to sign"
             )
+        message += (
+            " (a database replaced on purpose, with a new key or ledger, needs a new checkpoint log: "
+            "archive the old one)"
+        )
         log.critical("ledger integrity: %s", message)
         raise LedgerForkError(message, seq=min(statement.size, head.size))
 

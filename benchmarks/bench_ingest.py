@@ -2,6 +2,9 @@
 
 Target: at least 20,000 readings per second on the project's 2-core machines.
 Measured: 26,400 readings/s (200,000 readings in batches of 10,000 over 100 sites).
+With duplicate and conflict checks read from the ledger itself (ledger key columns, revision
+0004), on a machine shared at load average ~9: 9,339 readings/s before, 10,092 after (the
+same within noise; A/B runs of 60,000 readings: 9,116-9,531 main, 8,966-9,756 this code).
 
 Run: ``PYTHONPATH=src python benchmarks/bench_ingest.py [--readings 200000] [--batch 10000]``
 

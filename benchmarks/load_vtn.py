@@ -92,7 +92,14 @@ def _setup(data_dir: Path, n_vens: int) -> tuple[list[tuple[str, str, str]], dat
         session.flush()
         for site in sites:
             session.add(
-                Site(id=site, operator_id="op-bench", zone="LESCO", kind="mining", created_at=now)
+                Site(
+                    id=site,
+                    operator_id="op-bench",
+                    zone="LESCO",
+                    kind="mining",
+                    connection_w=10_000_000,  # a reading needs a physical bound
+                    created_at=now,
+                )
             )
         session.flush()
         for index, site in enumerate(sites):

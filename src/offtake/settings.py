@@ -9,6 +9,7 @@ the settings are built; nothing is read or created when this module is imported.
 | ``data_dir`` | ``OFFTAKE_DATA_DIR`` | ``$XDG_DATA_HOME/offtake`` (``~/.local/share/offtake``) |
 | ``database_url`` | ``OFFTAKE_DATABASE_URL`` | ``sqlite:///<data_dir>/offtake.db`` |
 | ``signing_key_path`` | ``OFFTAKE_SIGNING_KEY`` | ``<data_dir>/ledger-signing-key.pem`` |
+| ``checkpoint_log_path`` | ``OFFTAKE_CHECKPOINT_LOG`` | ``<data_dir>/ledger-checkpoints.log`` |
 | ``token_secret_path`` | ``OFFTAKE_TOKEN_SECRET_FILE`` | ``<data_dir>/token-secret`` |
 | ``token_secret`` | ``OFFTAKE_TOKEN_SECRET`` | read from (or created in) ``token_secret_path`` |
 | ``token_lifetime_s`` | ``OFFTAKE_TOKEN_LIFETIME_S`` | ``3600`` |
@@ -128,6 +129,9 @@ class Settings:
         ``postgresql+psycopg://user@127.0.0.1:5432/offtake``.
     signing_key_path
         PEM file of the Ed25519 key that signs ledger checkpoints (created on first use).
+    checkpoint_log_path
+        Append-only file of every checkpoint signed, outside the database (created 0600):
+        the server refuses to sign a ledger that is not consistent with its last line.
     token_secret_path
         File holding the secret that signs bearer tokens (created on first use).
     token_secret
@@ -186,6 +190,13 @@ class Settings:
     auth_failure_window_s: int = DEFAULT_LIMITS["auth_failure_window_s"]
     auth_max_backoff_s: int = DEFAULT_LIMITS["auth_max_backoff_s"]
     webhook_allow_private: bool = False
+    #: Witness log of signed checkpoints; :attr:`checkpoint_log` when not given.
+    checkpoint_log_path: Path | None = None
+
+    @property
+    def checkpoint_log(self) -> Path:
+        """Witness log of signed checkpoints: ``checkpoint_log_path``, else beside the data."""
+        return self.checkpoint_log_path or Path(self.data_dir) / "ledger-checkpoints.log"
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -272,6 +283,9 @@ class Settings:
             },
             webhook_allow_private=_flag(
                 pick("webhook_allow_private", "OFFTAKE_WEBHOOK_ALLOW_PRIVATE"), "OFFTAKE_WEBHOOK_ALLOW_PRIVATE"
+            ),
+            checkpoint_log_path=Path(
+                pick("checkpoint_log_path", "OFFTAKE_CHECKPOINT_LOG") or data_dir / "ledger-checkpoints.log"
             ),
         )
         if 86_400 % settings.dispatch_interval_s:

@@ -82,7 +82,7 @@ def test_acknowledged_reading_survives_sigkill(backend: str, tmp_path: Path) -> 
                 httpx.post(
                     f"{api}/sites",
                     headers=headers,
-                    json={"id": "S1", "operator_id": "op1", "zone": "LESCO", "kind": "mining"},
+                    json={"id": "S1", "operator_id": "op1", "zone": "LESCO", "kind": "mining", "connection_mw": 10},
                 ).status_code
                 == 201
             )

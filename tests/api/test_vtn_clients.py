@@ -98,7 +98,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         for site, (zone, kind) in SITES.items():
             session.add(
                 Site(
-                    id=site, operator_id="op-1", zone=zone, kind=kind, created_at=datetime.now(UTC)
+                    id=site,
+                    operator_id="op-1",
+                    zone=zone,
+                    kind=kind,
+                    connection_w=50_000_000,  # bounds what a reading may show
+                    created_at=datetime.now(UTC),
                 )
             )
         session.flush()

@@ -109,15 +109,21 @@ def test_monthly_bill_in_usd_and_pkr(billed: World) -> None:
         assert monthly_bill(s, billed.op1, "S1", "2025-08").total_micro_usd == 0
 
 
-def test_no_active_licence_means_every_wh_is_over_draw(billed: World) -> None:
+def test_draw_without_an_active_licence_is_a_violation_not_billed_at_the_contract_rate(billed: World) -> None:
     with session_scope(billed.factory) as s:
         licences.transition_licence(s, billed.regulator, "L1", "suspended", at=T0 + 6 * H, reason="unpaid bill")
-        ingest_readings(s, billed.op1, [MeterReading("S1", "m1", T0 + 6 * H, T0 + 7 * H, MWH)])
+        ingest_readings(s, billed.op1, [MeterReading("S1", "m1", T0 + 6 * H, T0 + 7 * H, MWH)])  # accepted
     with billed.factory() as s:
         rec = reconcile_site(s, billed.op1, "S1", T0 + 6 * H, T0 + 7 * H)
         assert [(i.allowed_wh, i.overdraw_wh, i.cap_source) for i in rec.intervals] == [(0, MWH, "ineligible")]
+        assert [i.violation for i in rec.intervals] == ["licence L1 was suspended"]
+        assert rec.penalty_micro_usd == 0 and rec.as_dict()["violation_wh"] == MWH
         bill = monthly_bill(s, billed.op1, "S1", "2025-07")
-    assert bill.total_micro_usd == 16_961_000_000 + 70_000_000 + 200_000_000
+    assert bill.total_micro_usd == 16_961_000_000  # the suspended hour is not in any line
+    content = bill.as_dict()
+    assert content["violation_wh"] == MWH
+    assert content["violations"] == [{"reason": "licence L1 was suspended", "intervals": 1, "energy_wh": MWH}]
+    assert content["readings"]["count"] == 8 and any("without an active licence" in w for w in bill.warnings)
 
 
 def test_rounding_is_exact_half_even_once_per_line() -> None:

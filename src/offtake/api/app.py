@@ -2,7 +2,9 @@
 
 ``GET /healthz``, ``GET /openapi.json``, the token endpoint at ``POST /api/v1/auth/token``
 and the REST API under ``/api/v1``. On start it migrates the database, loads (or creates)
-the checkpoint signing key and the token secret, and signs checkpoints on a timer; with a
+the checkpoint signing key and the token secret, checks the ledger against the last checkpoint
+in the checkpoint log (and does not start when it was rolled back or rewritten), and signs
+checkpoints on a timer; with a
 grid feed configured (``OFFTAKE_GRID_FEED``) it dispatches caps every interval.
 """
 
@@ -25,6 +27,7 @@ from offtake.api.errors import install_error_handlers
 from offtake.api.lifecycle import checkpoint_if_due, checkpoint_loop, live_dispatch
 from offtake.api.limits import BodyLimit
 from offtake.ledger.signing import Signer, load_or_create_signer
+from offtake.ledger.witness import CheckpointLog, check_witnessed
 from offtake.live.driver import run_on_clock
 from offtake.persistence.db import make_engine, make_session_factory
 from offtake.registry.setup import prepare_database
@@ -71,6 +74,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(prepare_database, engine)
+        await run_in_threadpool(check_witnessed, app.state.session_factory, app.state.signer)
         tasks = [asyncio.create_task(checkpoint_loop(app))]
         if settings.grid_feed:
             tasks.append(asyncio.create_task(run_on_clock(live_dispatch(app))))
@@ -107,6 +111,8 @@ def create_app(
     )
     app.state.token_secret = settings.load_token_secret()
     app.state.signer = signer or load_or_create_signer(settings.signing_key_path)
+    if app.state.signer.witness is None:
+        app.state.signer.witness = CheckpointLog(settings.checkpoint_log)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit_bytes=settings.max_body_bytes)
     mount_console(app)

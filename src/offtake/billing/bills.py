@@ -7,10 +7,19 @@ force): ``energy_micro_usd = round(energy_wh × tariff_micro_usd_per_mwh / 10^6)
 ``total_paisa = round(total_micro_usd × rate_micro_pkr_per_usd / 10^10)`` with the line's
 exchange rate; rounding is half to even, once per line. A reading belongs to the month (in
 the billing time zone) in which its interval starts.
+
+A bill is computed from the ledger's first ``ledger.size`` entries and names that size, the
+Merkle root over them and a digest of the reading entries it counts
+(:func:`readings_digest`), so anyone holding an export can check it offline
+(:func:`offtake.billing.verify.verify_bill`). Energy drawn without an active licence is
+listed under ``violations`` and left out of the lines: it is never billed at the contract
+rate.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -24,11 +33,24 @@ from offtake.billing.reconcile import reconcile_site
 from offtake.errors import ConflictError, InputError, NotFoundError
 from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
-from offtake.ledger.store import open_appender
+from offtake.ledger.store import TreeHead, open_appender
 from offtake.persistence.schema import Bill, Site
 from offtake.registry.eligibility import SiteTimeline
 
-__all__ = ["BillLine", "MonthlyBill", "issue_bill", "list_bills", "month_bounds", "monthly_bill"]
+__all__ = [
+    "BillLine",
+    "MonthlyBill",
+    "issue_bill",
+    "list_bills",
+    "month_bounds",
+    "monthly_bill",
+    "readings_digest",
+]
+
+
+def readings_digest(seqs: Iterable[int]) -> str:
+    """SHA-256 (hex) of the sorted ledger sequence numbers, as decimal text joined by commas."""
+    return hashlib.sha256(",".join(str(seq) for seq in sorted(seqs)).encode("ascii")).hexdigest()
 
 
 def month_bounds(month: str, tz: str = "UTC") -> tuple[datetime, datetime]:
@@ -109,9 +131,12 @@ class MonthlyBill:
     timezone: str
     period_start: datetime
     period_end: datetime
+    ledger: TreeHead
     lines: list[BillLine] = field(default_factory=list)
     unbilled_wh: int = 0
     warnings: list[str] = field(default_factory=list)
+    reading_seqs: list[int] = field(default_factory=list)
+    violations: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def energy_wh(self) -> int:
@@ -165,7 +190,14 @@ class MonthlyBill:
             "total_usd": _decimal(self.total_micro_usd, 6),
             "total_pkr": None if paisa is None else _decimal(paisa, 2),
             "unbilled_wh": self.unbilled_wh,
+            "violation_wh": sum(wh for _n, wh in self.violations.values()),
+            "violations": [
+                {"reason": reason, "intervals": n, "energy_wh": wh}
+                for reason, (n, wh) in sorted(self.violations.items())
+            ],
             "lines": [line.as_dict() for line in self.lines],
+            "ledger": {"size": self.ledger.size, "root": self.ledger.root.hex()},
+            "readings": {"count": len(self.reading_seqs), "sha256": readings_digest(self.reading_seqs)},
             "warnings": self.warnings,
         }
 
@@ -207,9 +239,16 @@ def monthly_bill(session: Session, principal: Principal, site_id: str, month: st
     )
     reconciliation = reconcile_site(session, reader, site_id, start, end)
     timeline = SiteTimeline(session, site)
-    bill = MonthlyBill(site_id, site.operator_id, month, tz, start, end, warnings=list(reconciliation.warnings))
+    bill = MonthlyBill(
+        site_id, site.operator_id, month, tz, start, end, reconciliation.ledger, warnings=list(reconciliation.warnings)
+    )
     lines: dict[tuple[str | None, int], BillLine] = {}
     for interval in reconciliation.intervals:
+        bill.reading_seqs.extend(interval.ledger_seqs)
+        if interval.violation is not None:
+            count, wh = bill.violations.get(interval.violation, [0, 0])
+            bill.violations[interval.violation] = [count + 1, wh + interval.energy_wh]
+            continue
         contract = timeline.contract(interval.interval_start)
         if contract is not None:
             key: tuple[str | None, int] = (contract.id, contract.tariff_micro_usd_per_mwh)

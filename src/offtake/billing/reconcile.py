@@ -5,6 +5,14 @@ interval the *allowed* energy is the time integral of the cap in force: the disp
 cap (:mod:`offtake.ledger.caps`) where one is recorded, elsewhere the site's power limit
 (allocation or contract in force). A site whose licence was not active gets 0.
 
+Readings and caps come from the ledger itself, at a stated size (the bill records it), and
+the ``reading`` and ``cap`` tables are checked against them over the same range: a period
+whose tables disagree with the ledger is refused (:class:`~offtake.ledger.integrity.LedgerIntegrityError`).
+
+Energy drawn while the site's licence was not active (absent, suspended, expired) was
+drawn all the same: it is reconciled with allowed energy 0 and flagged as a *violation*
+with the reason, carries no contract penalty, and bills leave it out of their lines.
+
 Over-draw follows the contract: drawing up to ``allowed × (1 + overdraw_tolerance)`` is
 within tolerance; beyond that the whole excess over ``allowed`` is over-draw, charged at
 ``overdraw_penalty_usd_per_mwh`` on top of the tariff. All energies are integer Wh; the
@@ -15,17 +23,27 @@ micro-USD) until a bill rounds them.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from offtake.errors import NotFoundError
 from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
-from offtake.persistence.schema import Cap, Reading, Site
+from offtake.ledger.ingest import MAX_INTERVAL
+from offtake.ledger.integrity import (
+    LedgerCap,
+    LedgerReading,
+    check_caps_projection,
+    check_readings_projection,
+    ledger_caps,
+    ledger_readings,
+)
+from offtake.ledger.store import TreeHead, tree_head
+from offtake.persistence.schema import Site
 from offtake.registry.eligibility import SiteTimeline
 from offtake.timeutil import require_aware
 
@@ -55,6 +73,8 @@ class IntervalCheck:
         Over-draw penalty, exact [micro-USD].
     ledger_seqs
         Ledger entries of the readings.
+    violation
+        Why the site was not allowed to draw at all (no active licence), if so.
     """
 
     interval_start: datetime
@@ -66,6 +86,7 @@ class IntervalCheck:
     contract_id: str | None
     penalty_micro_usd: Fraction
     ledger_seqs: tuple[int, ...]
+    violation: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """JSON form (MWh for reading, integers for checking)."""
@@ -80,6 +101,7 @@ class IntervalCheck:
             "contract_id": self.contract_id,
             "penalty_micro_usd": round(self.penalty_micro_usd),
             "ledger_seqs": list(self.ledger_seqs),
+            "violation": self.violation,
         }
 
 
@@ -90,8 +112,14 @@ class Reconciliation:
     site_id: str
     start: datetime
     end: datetime
+    ledger: TreeHead
     intervals: list[IntervalCheck] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[IntervalCheck]:
+        """Intervals drawn without an active licence."""
+        return [i for i in self.intervals if i.violation is not None]
 
     @property
     def energy_wh(self) -> int:
@@ -119,12 +147,18 @@ class Reconciliation:
             "overdraw_mwh": self.overdraw_wh / 1e6,
             "penalty_micro_usd": self.penalty_micro_usd,
             "intervals_over_cap": sum(1 for i in self.intervals if i.overdraw_wh > 0),
+            "violations": len(self.violations),
+            "violation_wh": sum(i.energy_wh for i in self.violations),
+            "ledger_size": self.ledger.size,
+            "ledger_root": self.ledger.root.hex(),
             "intervals": [i.as_dict() for i in self.intervals],
             "warnings": self.warnings,
         }
 
 
-def allowed_energy_wh(timeline: SiteTimeline, caps: list[Cap], start: datetime, end: datetime) -> tuple[int, str]:
+def allowed_energy_wh(
+    timeline: SiteTimeline, caps: Sequence[LedgerCap], start: datetime, end: datetime
+) -> tuple[int, str]:
     """Energy the caps in force allowed over ``[start, end)`` [Wh], and where it came from.
 
     Parameters
@@ -165,8 +199,29 @@ def allowed_energy_wh(timeline: SiteTimeline, caps: list[Cap], start: datetime, 
     return int(watt_seconds / 3600), source
 
 
+def _ledger_rows(
+    session: Session, site_id: str, start: datetime, end: datetime, size: int
+) -> tuple[list[LedgerReading], list[LedgerCap]]:
+    """Return the site's readings starting in ``[start, end)`` and the caps that may overlap them."""
+    readings = ledger_readings(session, [site_id], start, end, size=size)
+    check_readings_projection(session, readings, [site_id], start, end, size=size)
+    if not readings:
+        return readings, []
+    last_end = max(r.interval_end for r in readings)
+    caps = ledger_caps(session, [site_id], start - MAX_INTERVAL, last_end, size=size)
+    check_caps_projection(session, caps, [site_id], start - MAX_INTERVAL, last_end, size=size)
+    caps = sorted((c for c in caps if c.interval_end > start), key=lambda c: c.interval_start)
+    return readings, caps
+
+
 def reconcile_site(
-    session: Session, principal: Principal, site_id: str, start: datetime, end: datetime
+    session: Session,
+    principal: Principal,
+    site_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    at: TreeHead | None = None,
 ) -> Reconciliation:
     """Reconcile a site's readings whose interval starts in ``[start, end)``.
 
@@ -180,6 +235,13 @@ def reconcile_site(
         The site.
     start, end
         The period (aware).
+    at
+        The ledger state to reconcile (its first ``at.size`` entries); default: now.
+
+    Raises
+    ------
+    LedgerIntegrityError
+        The ledger or its reading or cap tables were altered (HTTP 409), naming the entry.
     """
     principal.require_scope("readings:read")
     start = require_aware(start, field="start")
@@ -188,30 +250,13 @@ def reconcile_site(
     if site is None:
         raise NotFoundError(f"site '{site_id}' does not exist")
     principal.require_site(site_id, site.operator_id)
-    timeline = SiteTimeline(session, site)
-    readings = session.execute(
-        select(Reading)
-        .where(
-            Reading.site_id == site_id,
-            Reading.interval_start >= start,
-            Reading.interval_start < end,
-        )
-        .order_by(Reading.interval_start, Reading.interval_end, Reading.meter_id)
-    ).scalars()
-    groups: dict[tuple[datetime, datetime], list[Reading]] = defaultdict(list)
+    head = at or tree_head(session)
+    readings, caps = _ledger_rows(session, site_id, start, end, head.size)
+    groups: dict[tuple[datetime, datetime], list[LedgerReading]] = defaultdict(list)
     for reading in readings:
         groups[(reading.interval_start, reading.interval_end)].append(reading)
-    result = Reconciliation(site_id, start, end)
-    if not groups:
-        return result
-    last_end = max(e for _, e in groups)
-    caps = list(
-        session.execute(
-            select(Cap)
-            .where(Cap.site_id == site_id, Cap.interval_end > start, Cap.interval_start < last_end)
-            .order_by(Cap.interval_start)
-        ).scalars()
-    )
+    result = Reconciliation(site_id, start, end, head)
+    timeline = SiteTimeline(session, site)
     previous_end: datetime | None = None
     cap_index = 0
     for (s, e), members in sorted(groups.items()):
@@ -223,27 +268,38 @@ def reconcile_site(
         previous_end = e if previous_end is None else max(previous_end, e)
         while cap_index < len(caps) and caps[cap_index].interval_end <= s:
             cap_index += 1
-        allowed_wh, source = allowed_energy_wh(timeline, caps[cap_index:], s, e)
-        energy_wh = sum(r.energy_wh for r in members)
-        contract = timeline.contract(s)
-        overdraw_wh = 0
-        penalty = Fraction(0)
-        tolerance_bp = contract.overdraw_tolerance_bp if contract is not None else 0
-        if energy_wh * 10_000 > allowed_wh * (10_000 + tolerance_bp):
-            overdraw_wh = energy_wh - allowed_wh
-            if contract is not None:
-                penalty = Fraction(overdraw_wh * contract.overdraw_penalty_micro_usd_per_mwh, 1_000_000)
-        result.intervals.append(
-            IntervalCheck(
-                interval_start=s,
-                interval_end=e,
-                energy_wh=energy_wh,
-                allowed_wh=allowed_wh,
-                overdraw_wh=overdraw_wh,
-                cap_source=source,
-                contract_id=contract.id if contract is not None else None,
-                penalty_micro_usd=penalty,
-                ledger_seqs=tuple(r.ledger_seq for r in members),
-            )
+        result.intervals.append(_check_interval(timeline, caps[cap_index:], s, e, members))
+    if result.violations:
+        result.warnings.append(
+            f"{len(result.violations)} interval(s), {sum(i.energy_wh for i in result.violations)} Wh, "
+            "drawn without an active licence: a violation for the regulator, not billed at the contract rate"
         )
     return result
+
+
+def _check_interval(
+    timeline: SiteTimeline, caps: Sequence[LedgerCap], s: datetime, e: datetime, members: list[LedgerReading]
+) -> IntervalCheck:
+    allowed_wh, source = allowed_energy_wh(timeline, caps, s, e)
+    energy_wh = sum(r.energy_wh for r in members)
+    contract = timeline.contract(s)
+    violation = timeline.ineligibility(s)
+    overdraw_wh = 0
+    penalty = Fraction(0)
+    tolerance_bp = contract.overdraw_tolerance_bp if contract is not None else 0
+    if energy_wh * 10_000 > allowed_wh * (10_000 + tolerance_bp):
+        overdraw_wh = energy_wh - allowed_wh
+        if contract is not None and violation is None:
+            penalty = Fraction(overdraw_wh * contract.overdraw_penalty_micro_usd_per_mwh, 1_000_000)
+    return IntervalCheck(
+        interval_start=s,
+        interval_end=e,
+        energy_wh=energy_wh,
+        allowed_wh=allowed_wh,
+        overdraw_wh=overdraw_wh,
+        cap_source=source,
+        contract_id=contract.id if contract is not None else None,
+        penalty_micro_usd=penalty,
+        ledger_seqs=tuple(sorted(r.seq for r in members)),
+        violation=violation,
+    )

@@ -1,15 +1,31 @@
-"""``offtake ledger``: export, verify offline, checkpoint, public key."""
+"""``offtake ledger``: export, verify offline (an export, or a bill against one), checkpoint, public key."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from offtake.cli.server_cmd import DatabaseOpt, DataDirOpt
 
 __all__ = ["register"]
+
+
+KnownOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--known-checkpoint",
+        help="A checkpoint you hold (JSON text, or a file: saved API answers or the server's checkpoint log); "
+        "the export must be consistent with it. Repeatable.",
+    ),
+]
+
+
+def _known(values: list[str] | None) -> list[Any]:
+    from offtake.ledger.witness import read_known_checkpoints
+
+    return [c for value in values or [] for c in read_known_checkpoints(value)]
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +44,7 @@ def register(app: typer.Typer) -> None:
         """Write every ledger entry and signed checkpoint to FILE, for offline verification."""
         from offtake.ledger.export import export_ledger
         from offtake.ledger.signing import load_or_create_signer
+        from offtake.ledger.witness import CheckpointLog
         from offtake.persistence.db import make_engine, make_session_factory
         from offtake.registry.setup import prepare_database
         from offtake.settings import Settings
@@ -37,6 +54,7 @@ def register(app: typer.Typer) -> None:
         try:
             prepare_database(engine)
             signer = load_or_create_signer(settings.signing_key_path)
+            signer.witness = CheckpointLog(settings.checkpoint_log)
             with make_session_factory(engine)() as session:
                 summary = export_ledger(session, file, signer, checkpoint_every=checkpoint_every)
         finally:
@@ -51,6 +69,7 @@ def register(app: typer.Typer) -> None:
     def verify(
         file: Annotated[Path, typer.Argument(help="Export file.")],
         public_key: Annotated[str, typer.Option("--public-key", help="Ledger public key: PEM file or 64 hex digits.")],
+        known_checkpoint: KnownOpt = None,
     ) -> None:
         """Verify an export offline; print every altered, removed, reordered or missing entry."""
         from offtake.ledger.export import verify_export
@@ -60,7 +79,7 @@ def register(app: typer.Typer) -> None:
             from offtake.errors import InputError
 
             raise InputError("file does not exist", file=file)
-        report = verify_export(file, load_public_key(public_key))
+        report = verify_export(file, load_public_key(public_key), known=_known(known_checkpoint))
         for finding in report.findings:
             typer.echo(f"{file}: {finding}")
         if not report.ok:
@@ -69,11 +88,35 @@ def register(app: typer.Typer) -> None:
         root = report.root.hex() if report.root else ""
         typer.echo(f"OK: {report.entries} entries, {report.checkpoints} signed checkpoints, root {root}")
 
+    @group.command("verify-bill")
+    def verify_bill_cmd(
+        bill: Annotated[Path, typer.Argument(help="The bill as JSON (as the API returns it).")],
+        export: Annotated[Path, typer.Option("--export", help="Ledger export holding the bill's ledger state.")],
+        public_key: Annotated[str, typer.Option("--public-key", help="Ledger public key: PEM file or 64 hex digits.")],
+        known_checkpoint: KnownOpt = None,
+    ) -> None:
+        """Check a bill offline against a ledger export: its root, readings, energy and amounts."""
+        from offtake.billing.verify import load_bill, verify_bill
+        from offtake.errors import InputError
+        from offtake.ledger.signing import load_public_key
+
+        if not export.exists():
+            raise InputError("file does not exist", file=export)
+        check = verify_bill(load_bill(bill), export, load_public_key(public_key), known=_known(known_checkpoint))
+        for problem in check.problems:
+            typer.echo(f"{bill}: {problem}")
+        if not check.ok:
+            typer.echo(f"FAILED: {len(check.problems)} problem(s)", err=True)
+            raise typer.Exit(1)
+        issued = "" if check.issued_entry is None else f", issued as ledger entry {check.issued_entry}"
+        typer.echo(f"OK: {check.readings} readings, {check.energy_wh} Wh{issued}")
+
     @group.command("checkpoint")
     def checkpoint(database_url: DatabaseOpt = None, data_dir: DataDirOpt = None) -> None:
         """Sign a checkpoint of the current ledger now."""
         from offtake.ledger.signing import load_or_create_signer
         from offtake.ledger.store import latest_checkpoint, make_checkpoint
+        from offtake.ledger.witness import CheckpointLog
         from offtake.persistence.db import make_engine, make_session_factory, session_scope
         from offtake.registry.setup import prepare_database
         from offtake.settings import Settings
@@ -83,6 +126,7 @@ def register(app: typer.Typer) -> None:
         try:
             prepare_database(engine)
             signer = load_or_create_signer(settings.signing_key_path)
+            signer.witness = CheckpointLog(settings.checkpoint_log)
             with session_scope(make_session_factory(engine)) as session:
                 made = make_checkpoint(session, signer) or latest_checkpoint(session)
         finally:

@@ -27,6 +27,7 @@ from offtake.ledger.ingest import (
     ReadingsRejected,
     check_interval,
 )
+from offtake.ledger.integrity import ledger_caps
 from offtake.ledger.store import open_appender
 from offtake.persistence.schema import Cap, Site
 from offtake.units import validate_id
@@ -111,15 +112,9 @@ def record_caps(
     lo = min(iv[0] for iv in intervals if iv)
     hi = max(iv[1] for iv in intervals if iv)
     stored: dict[str, list[tuple[datetime, datetime, int, int]]] = defaultdict(list)
-    for row in session.execute(
-        select(Cap.site_id, Cap.interval_start, Cap.interval_end, Cap.cap_w, Cap.ledger_seq).where(
-            Cap.site_id.in_(site_ids),
-            Cap.interval_start < hi,
-            Cap.interval_start > lo - MAX_INTERVAL,
-            Cap.interval_end > lo,
-        )
-    ):
-        stored[row.site_id].append((row.interval_start, row.interval_end, row.cap_w, row.ledger_seq))
+    # the caps in the ledger itself, not in its projection table
+    for row in ledger_caps(session, site_ids, lo - MAX_INTERVAL, hi, end_after=lo):
+        stored[row.site_id].append((row.interval_start, row.interval_end, row.cap_w, row.seq))
     conflicts: list[Problem] = []
     seqs: list[int] = [-1] * len(batch)
     new: list[int] = []
@@ -181,6 +176,7 @@ def record_caps(
             by=principal.client_id,
             at=now,
             operator_id=operator_id,
+            key=(c.site_id, start, end),
         )
         rows.append(
             {

@@ -19,10 +19,13 @@ without changing its leaf hash.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["canonical_json", "decode_entry", "format_time", "jsonable", "parse_time"]
+__all__ = ["canonical_json", "decode_entry", "format_time", "from_us", "jsonable", "parse_time", "to_us"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
@@ -63,6 +66,16 @@ def format_time(value: datetime) -> str:
 def parse_time(text: str) -> datetime:
     """Parse text written by :func:`format_time`."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def to_us(value: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of an aware datetime (the ledger's key columns)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def from_us(value: int) -> datetime:
+    """Aware UTC datetime of microseconds since 1970-01-01 UTC."""
+    return _EPOCH + value * _MICROSECOND
 
 
 def decode_entry(data: bytes) -> dict[str, Any]:

@@ -38,14 +38,15 @@ from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, PermissionDenied
 from offtake.identity.principal import Principal
+from offtake.ledger.bounds import load_bounds
 from offtake.ledger.encoding import format_time
+from offtake.ledger.integrity import ledger_readings
 from offtake.ledger.store import open_appender
 from offtake.persistence.db import bulk_insert
-from offtake.persistence.schema import Allocation, Contract, Reading, Site
+from offtake.persistence.schema import Allocation, Contract, Site
 from offtake.units import validate_id
 
 __all__ = [
-    "DEFAULT_MAX_POWER_FACTOR",
     "MAX_BATCH",
     "MAX_INTERVAL",
     "IngestResult",
@@ -57,12 +58,6 @@ __all__ = [
     "ingest_readings",
 ]
 
-#: A reading may show at most this multiple of the site's connection capacity (or of its
-#: allocation when no connection capacity is registered) over its interval; more is not a
-#: physical draw but a meter or data fault, and is refused. Draw between the cap and this
-#: bound is real over-draw: accepted, reconciled and penalised.
-DEFAULT_MAX_POWER_FACTOR = Fraction(3, 2)
-
 _MICROSECOND = timedelta(microseconds=1)
 
 #: Longest interval one reading (or cap) may cover: a monthly meter read at most [s].
@@ -70,6 +65,9 @@ MAX_INTERVAL = timedelta(days=31)
 
 #: Largest number of readings in one batch.
 MAX_BATCH = 100_000
+
+#: Largest energy one reading may carry [Wh] (a signed 64-bit column).
+_MAX_WH = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -175,8 +173,23 @@ def check_interval(index: int, start: object, end: object, problems: list[Proble
     if not ok:
         return None
     assert isinstance(start, datetime) and isinstance(end, datetime)
-    start_utc = start if start.tzinfo is UTC else start.astimezone(UTC)
-    end_utc = end if end.tzinfo is UTC else end.astimezone(UTC)
+    try:
+        start_utc = start if start.tzinfo is UTC else start.astimezone(UTC)
+        end_utc = end if end.tzinfo is UTC else end.astimezone(UTC)
+    except OverflowError:
+        problems.append(Problem(index, "interval_start", "the interval lies outside the range of UTC times"))
+        return None
+    earliest = load_bounds().earliest_start
+    if start_utc < earliest:
+        problems.append(
+            Problem(
+                index,
+                "interval_start",
+                f"interval_start {format_time(start_utc)} is before {format_time(earliest)}, "
+                "the earliest the programme meters (offtake/data/metering.toml); check the meter's clock",
+            )
+        )
+        return None
     if end_utc <= start_utc:
         problems.append(
             Problem(
@@ -194,7 +207,9 @@ def check_interval(index: int, start: object, end: object, problems: list[Proble
     return start_utc, end_utc
 
 
-def _check_shape(index: int, reading: MeterReading, problems: list[Problem]) -> tuple[datetime, datetime] | None:
+def _check_shape(
+    index: int, reading: MeterReading, problems: list[Problem], latest_end: datetime
+) -> tuple[datetime, datetime] | None:
     before = len(problems)
     for name in ("site_id", "meter_id"):
         try:
@@ -206,7 +221,19 @@ def _check_shape(index: int, reading: MeterReading, problems: list[Problem]) -> 
         problems.append(Problem(index, "energy_wh", f"energy_wh must be an integer number of Wh, got {energy!r}"))
     elif energy < 0:
         problems.append(Problem(index, "energy_wh", f"energy_wh must be >= 0, got {energy}"))
+    elif energy > _MAX_WH:
+        problems.append(Problem(index, "energy_wh", f"energy_wh must be at most {_MAX_WH}, got {energy}"))
     interval = check_interval(index, reading.interval_start, reading.interval_end, problems)
+    if interval is not None and interval[1] > latest_end:
+        problems.append(
+            Problem(
+                index,
+                "interval_end",
+                f"interval_end {format_time(interval[1])} is in the future (server time "
+                f"{format_time(latest_end - load_bounds().clock_skew)}, clock skew allowed "
+                f"{load_bounds().clock_skew.total_seconds():g} s); report an interval once it is over",
+            )
+        )
     return interval if len(problems) == before else None
 
 
@@ -247,67 +274,15 @@ def _limit_w(site: Site, periods: list[tuple[datetime, datetime | None, int]], a
     return None
 
 
-def ingest_readings(
-    session: Session,
-    principal: Principal,
-    readings: Iterable[MeterReading],
-    *,
-    max_power_factor: Fraction = DEFAULT_MAX_POWER_FACTOR,
-    now: datetime | None = None,
-) -> IngestResult:
-    """Check and store meter readings, appending each new one to the ledger.
-
-    Parameters
-    ----------
-    session
-        Open session. Nothing is committed here: commit before acknowledging, roll back
-        on any exception (the ledger stays locked until the transaction ends).
-    principal
-        Who reports (needs ``readings:write``; operators and VENs only for their sites).
-    readings
-        The readings, single or batch (at most :data:`MAX_BATCH`).
-    max_power_factor
-        Plausibility bound, see :data:`DEFAULT_MAX_POWER_FACTOR` [-].
-    now
-        Recording time (default now).
-
-    Returns
-    -------
-    IngestResult
-        Per reading: accepted or duplicate, and its ledger sequence number.
-
-    Raises
-    ------
-    ReadingsRejected
-        Invalid readings (422), each named by index and field.
-    ReadingsConflict
-        Readings that contradict stored ones (409), with the reason.
-    PermissionDenied
-        The caller may not report for a site (403).
-    """
-    principal.require_scope("readings:write")
-    batch = list(readings)
-    if not batch:
-        raise InputError("no readings given", field="readings")
-    if len(batch) > MAX_BATCH:
-        raise InputError(f"{len(batch)} readings in one batch; send at most {MAX_BATCH}", field="readings")
-    now = now or datetime.now(UTC)
+def _check_power(
+    batch: Sequence[MeterReading],
+    intervals: Sequence[tuple[datetime, datetime] | None],
+    sites: dict[str, Site],
+    basis: dict[str, list[tuple[datetime, datetime | None, int]]],
+    factor: Fraction,
+) -> list[Problem]:
+    """Refuse readings of unknown sites and readings above what the site can physically draw."""
     problems: list[Problem] = []
-    intervals: list[tuple[datetime, datetime] | None] = [_check_shape(i, r, problems) for i, r in enumerate(batch)]
-    if problems:
-        raise ReadingsRejected(problems)
-
-    appender = open_appender(session)  # locks the ledger: checks below see a settled state
-    site_ids = sorted({r.site_id for r in batch})
-    sites = {s.id: s for s in session.execute(select(Site).where(Site.id.in_(site_ids))).scalars()}
-    for site_id in site_ids:
-        site = sites.get(site_id)
-        if site is not None:
-            principal.require_site(site_id, site.operator_id)
-        elif principal.is_operator_bound:
-            raise PermissionDenied(f"site '{site_id}' is not a site of operator '{principal.operator_id}'")
-    basis = _basis_w(session, sites)
-    factor = Fraction(max_power_factor)
     factor_num, factor_den = factor.numerator, factor.denominator
     for i, r in enumerate(batch):
         site = sites.get(r.site_id)
@@ -317,59 +292,70 @@ def ingest_readings(
             problems.append(Problem(i, "site_id", f"site '{r.site_id}' is not registered"))
             continue
         limit = _limit_w(site, basis.get(r.site_id, []), interval[0])
-        if limit:
-            duration_us = (interval[1] - interval[0]) // _MICROSECOND
-            # energy_wh > factor x limit_w x duration / 3600 s, in integers
-            if r.energy_wh * 3_600_000_000 * factor_den > factor_num * limit * duration_us:
-                duration_s = duration_us / 1e6
-                bound_wh = factor_num * limit * duration_us // (factor_den * 3_600_000_000)
-                problems.append(
-                    Problem(
-                        i,
-                        "energy_wh",
-                        f"{r.energy_wh} Wh in {duration_s:g} s is impossible "
-                        f"for site '{r.site_id}' "
-                        f"(at most {bound_wh} Wh: {float(factor):g} x {limit / 1e6:g} MW)",
-                    )
+        if limit is None:
+            problems.append(
+                Problem(
+                    i,
+                    "site_id",
+                    f"site '{r.site_id}' has no connection capacity and no contract or allocation in force "
+                    f"at {format_time(interval[0])}: nothing bounds what it can draw; register its "
+                    "connection capacity",
                 )
-    if problems:
-        raise ReadingsRejected(problems)
+            )
+            continue
+        duration_us = (interval[1] - interval[0]) // _MICROSECOND
+        # energy_wh > factor x limit_w x duration / 3600 s, in integers
+        if r.energy_wh * 3_600_000_000 * factor_den > factor_num * limit * duration_us:
+            bound_wh = factor_num * limit * duration_us // (factor_den * 3_600_000_000)
+            problems.append(
+                Problem(
+                    i,
+                    "energy_wh",
+                    f"{r.energy_wh} Wh in {duration_us / 1e6:g} s is impossible for site '{r.site_id}' "
+                    f"(at most {bound_wh} Wh: {float(factor):g} x {limit / 1e6:g} MW)",
+                )
+            )
+    return problems
 
-    # Duplicates, conflicts and overlaps, within the batch and against stored readings.
+
+_Intervals = Sequence[tuple[datetime, datetime] | None]
+#: Stored readings by (site, meter): (start, end, Wh, ledger entry).
+_Stored = dict[tuple[str, str], list[tuple[datetime, datetime, int, int]]]
+#: Stored readings by (site, meter, start): (end, Wh, ledger entry).
+_StoredKey = dict[tuple[str, str, datetime], tuple[datetime, int, int]]
+#: New readings by (site, meter): (start, end, index in the batch).
+_Fresh = dict[tuple[str, str], list[tuple[datetime, datetime, int]]]
+
+
+def _stored_readings(
+    session: Session, batch: Sequence[MeterReading], intervals: _Intervals, site_ids: Sequence[str]
+) -> tuple[_Stored, _StoredKey]:
+    """Return the readings in the ledger that a batch may repeat, contradict or overlap, by meter and by key."""
     min_start = min(iv[0] for iv in intervals if iv)
     max_end = max(iv[1] for iv in intervals if iv)
-    meters = sorted({r.meter_id for r in batch})
-    stored: dict[tuple[str, str], list[tuple[datetime, datetime, int, int]]] = defaultdict(list)
-    stored_key: dict[tuple[str, str, datetime], tuple[datetime, int, int]] = {}
-    query = select(
-        Reading.site_id,
-        Reading.meter_id,
-        Reading.interval_start,
-        Reading.interval_end,
-        Reading.energy_wh,
-        Reading.ledger_seq,
-    ).where(
-        Reading.site_id.in_(site_ids),
-        Reading.meter_id.in_(meters),
-        Reading.interval_start < max_end,
-        # bounded below so the index on (site, start) is used, not the whole history
-        Reading.interval_start > min_start - MAX_INTERVAL,
-        Reading.interval_end > min_start,
-    )
-    for row in session.execute(query):
-        stored[(row.site_id, row.meter_id)].append(
-            (row.interval_start, row.interval_end, row.energy_wh, row.ledger_seq)
-        )
-        stored_key[(row.site_id, row.meter_id, row.interval_start)] = (
-            row.interval_end,
-            row.energy_wh,
-            row.ledger_seq,
-        )
+    meters = {r.meter_id for r in batch}
+    stored: _Stored = defaultdict(list)
+    stored_key: _StoredKey = {}
+    # bounded below so the key index is used, not the whole history
+    for row in ledger_readings(session, site_ids, min_start - MAX_INTERVAL, max_end, end_after=min_start):
+        if row.meter_id not in meters:
+            continue
+        stored[(row.site_id, row.meter_id)].append((row.interval_start, row.interval_end, row.energy_wh, row.seq))
+        stored_key[(row.site_id, row.meter_id, row.interval_start)] = (row.interval_end, row.energy_wh, row.seq)
 
+    return stored, stored_key
+
+
+def _classify(
+    batch: Sequence[MeterReading],
+    intervals: _Intervals,
+    stored_key: _StoredKey,
+) -> tuple[list[tuple[str, int]], list[Problem], _Fresh]:
+    """Mark each reading new, duplicate (of an entry) or same (as an earlier one); list conflicts."""
     conflicts: list[Problem] = []
     status: list[tuple[str, int]] = [("new", -1)] * len(batch)
     first_in_batch: dict[tuple[str, str, datetime], int] = {}
-    fresh: dict[tuple[str, str], list[tuple[datetime, datetime, int]]] = defaultdict(list)
+    fresh: _Fresh = defaultdict(list)
     for i, r in enumerate(batch):
         start, end = intervals[i]  # type: ignore[misc]
         key = (r.site_id, r.meter_id, start)
@@ -406,6 +392,16 @@ def ingest_readings(
         first_in_batch[key] = i
         fresh[(r.site_id, r.meter_id)].append((start, end, i))
 
+    return status, conflicts, fresh
+
+
+def _overlaps(
+    batch: Sequence[MeterReading],
+    fresh: _Fresh,
+    stored: _Stored,
+) -> list[Problem]:
+    """Problems of new readings whose interval overlaps another of the same meter."""
+    problems: list[Problem] = []
     for pair, pair_items in fresh.items():
         spans = [(s, e, -1, seq) for s, e, _wh, seq in stored.get(pair, [])]
         spans += [(s, e, i, -1) for s, e, i in pair_items]
@@ -428,6 +424,80 @@ def ingest_readings(
                 )
             if reach is None or span[1] > reach[1]:
                 reach = span
+    return problems
+
+
+def ingest_readings(
+    session: Session,
+    principal: Principal,
+    readings: Iterable[MeterReading],
+    *,
+    max_power_factor: Fraction | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Check and store meter readings, appending each new one to the ledger.
+
+    Parameters
+    ----------
+    session
+        Open session. Nothing is committed here: commit before acknowledging, roll back
+        on any exception (the ledger stays locked until the transaction ends).
+    principal
+        Who reports (needs ``readings:write``; operators and VENs only for their sites).
+    readings
+        The readings, single or batch (at most :data:`MAX_BATCH`).
+    max_power_factor
+        A reading shows at most this multiple of the site's power basis over its
+        interval [-]; default from ``offtake/data/metering.toml``.
+    now
+        Recording time (default now).
+
+    Returns
+    -------
+    IngestResult
+        Per reading: accepted or duplicate, and its ledger sequence number.
+
+    Raises
+    ------
+    ReadingsRejected
+        Invalid readings (422), each named by index and field.
+    ReadingsConflict
+        Readings that contradict stored ones (409), with the reason.
+    PermissionDenied
+        The caller may not report for a site (403).
+    """
+    principal.require_scope("readings:write")
+    batch = list(readings)
+    if not batch:
+        raise InputError("no readings given", field="readings")
+    if len(batch) > MAX_BATCH:
+        raise InputError(f"{len(batch)} readings in one batch; send at most {MAX_BATCH}", field="readings")
+    now = now or datetime.now(UTC)
+    problems: list[Problem] = []
+    latest_end = now + load_bounds().clock_skew
+    intervals = [_check_shape(i, r, problems, latest_end) for i, r in enumerate(batch)]
+    if problems:
+        raise ReadingsRejected(problems)
+
+    appender = open_appender(session)  # locks the ledger: checks below see a settled state
+    site_ids = sorted({r.site_id for r in batch})
+    sites = {s.id: s for s in session.execute(select(Site).where(Site.id.in_(site_ids))).scalars()}
+    for site_id in site_ids:
+        site = sites.get(site_id)
+        if site is not None:
+            principal.require_site(site_id, site.operator_id)
+        elif principal.is_operator_bound:
+            raise PermissionDenied(f"site '{site_id}' is not a site of operator '{principal.operator_id}'")
+    factor = Fraction(max_power_factor if max_power_factor is not None else load_bounds().max_power_factor)
+    problems = _check_power(batch, intervals, sites, _basis_w(session, sites), factor)
+    if problems:
+        raise ReadingsRejected(problems)
+
+    # Duplicates, conflicts and overlaps, within the batch and against the readings in the
+    # ledger itself (not its projection table, which a tampered database could lack).
+    stored, stored_key = _stored_readings(session, batch, intervals, site_ids)
+    status, conflicts, fresh = _classify(batch, intervals, stored_key)
+    problems = _overlaps(batch, fresh, stored)
     if problems:
         raise ReadingsRejected(sorted(problems, key=lambda p: p.index))
     if conflicts:
@@ -462,6 +532,7 @@ def ingest_readings(
             at=at_text,
             operator_id=operator_id,
             checked=True,
+            key=(r.site_id, start, end),
         )
         rows.append((r.site_id, r.meter_id, start, end, r.energy_wh, now, by, seq))
         items.append(ItemResult(i, "accepted", seq))

@@ -4,6 +4,10 @@ A checkpoint states the ledger's size and Merkle root. The signed message is the
 JSON (see :mod:`offtake.ledger.encoding`) of
 ``{"key_id", "log": "offtake-ledger", "root": <hex>, "signed_at", "size", "version": 1}``.
 ``key_id`` is the first 16 hex digits of SHA-256 of the raw 32-byte public key.
+
+An export's trailer signs another message (:func:`export_message`), which adds
+``"type": "export"`` and the SHA-256 of the export's header and checkpoint lines, so a
+checkpoint line cannot pass for a trailer and no unsigned line of an export can be edited.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -22,10 +27,14 @@ from offtake.errors import InputError
 from offtake.ledger.encoding import canonical_json, format_time
 from offtake.settings import ensure_private_dir
 
+if TYPE_CHECKING:
+    from offtake.ledger.witness import CheckpointLog
+
 __all__ = [
     "CheckpointStatement",
     "Signer",
     "checkpoint_message",
+    "export_message",
     "key_id_of",
     "load_or_create_signer",
     "load_public_key",
@@ -87,13 +96,43 @@ def checkpoint_message(size: int, root: bytes, signed_at: datetime, key_id: str)
     )
 
 
-class Signer:
-    """Signs checkpoints with an Ed25519 private key."""
+def export_message(size: int, root: bytes, signed_at: datetime, key_id: str, lines_sha256: str) -> bytes:
+    """Canonical bytes signed for an export's trailer (covers the header and checkpoint lines)."""
+    return canonical_json(
+        {
+            "key_id": key_id,
+            "lines_sha256": lines_sha256,
+            "log": LOG_NAME,
+            "root": root.hex(),
+            "signed_at": format_time(signed_at),
+            "size": size,
+            "type": "export",
+            "version": 1,
+        }
+    )
 
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+
+class Signer:
+    """Signs checkpoints with an Ed25519 private key.
+
+    Parameters
+    ----------
+    private_key
+        The key.
+    witness
+        The checkpoint log every checkpoint is appended to, and checked against before
+        signing (see :mod:`offtake.ledger.witness`); ``None`` for none.
+    """
+
+    def __init__(self, private_key: Ed25519PrivateKey, witness: CheckpointLog | None = None) -> None:
         self._key = private_key
         self.public_key = private_key.public_key()
         self.key_id = key_id_of(self.public_key)
+        self.witness = witness
+
+    def sign_export(self, size: int, root: bytes, signed_at: datetime, lines_sha256: str) -> bytes:
+        """Sign an export trailer; return the signature."""
+        return self._key.sign(export_message(size, root, signed_at, self.key_id, lines_sha256))
 
     def sign(self, size: int, root: bytes, signed_at: datetime) -> CheckpointStatement:
         """Sign a tree head."""

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from offtake.errors import InputError, NotFoundError
 from offtake.ledger import merkle
-from offtake.ledger.encoding import canonical_json, format_time
+from offtake.ledger.encoding import canonical_json, format_time, to_us
+from offtake.ledger.integrity import LedgerIntegrityError, check_leaf
 from offtake.ledger.signing import CheckpointStatement, Signer
 from offtake.persistence.db import bulk_insert
 from offtake.persistence.schema import Checkpoint, LedgerEntry, LedgerHead, MerkleNode
@@ -106,7 +107,7 @@ class Appender:
         self.session = session
         self.start_size = size
         self.frontier = frontier
-        self._entries: list[tuple[int, str, str | None, bytes, bytes]] = []
+        self._entries: list[tuple[int, str, str | None, bytes, bytes, str | None, Any, Any]] = []
         self._nodes: list[tuple[int, int, bytes]] = []
 
     @property
@@ -123,6 +124,7 @@ class Appender:
         at: datetime | str,
         operator_id: str | None = None,
         checked: bool = False,
+        key: tuple[str, datetime, datetime] | None = None,
     ) -> int:
         """Append one entry and return its sequence number.
 
@@ -140,6 +142,9 @@ class Appender:
             The operator the entry concerns, used to scope what operators may read.
         checked
             The payload is known to hold no floats (skips that scan; the ingest path).
+        key
+            Site, interval start and end of a reading or cap (UTC), as in ``payload``:
+            stored beside the entry so checks find a site's entries by time.
         """
         seq = self.frontier.size
         body = dict(payload)
@@ -147,7 +152,11 @@ class Appender:
         data = canonical_json(body, check=not checked)
         leaf = merkle.leaf_hash(data)
         self._nodes.extend(self.frontier.append(leaf))
-        self._entries.append((seq, kind, operator_id, data, leaf))
+        if key is None:
+            self._entries.append((seq, kind, operator_id, data, leaf, None, None, None))
+        else:
+            site, start, end = key
+            self._entries.append((seq, kind, operator_id, data, leaf, site, to_us(start), to_us(end)))
         return seq
 
     def flush(self) -> TreeHead:
@@ -157,7 +166,7 @@ class Appender:
             bulk_insert(
                 self.session,
                 "ledger_entry",
-                ("seq", "kind", "operator_id", "data", "leaf_hash"),
+                ("seq", "kind", "operator_id", "data", "leaf_hash", "site_id", "start_us", "end_us"),
                 self._entries,
             )
             bulk_insert(self.session, "merkle_node", ("level", "index", "hash"), self._nodes)
@@ -179,23 +188,47 @@ def open_appender(session: Session) -> Appender:
 
 
 def get_entry(session: Session, seq: int) -> LedgerEntry:
-    """Return the entry at ``seq``, or raise :class:`NotFoundError`."""
+    """Return the entry at ``seq``, checked against its leaf hash.
+
+    Raises
+    ------
+    NotFoundError
+        No such entry.
+    LedgerIntegrityError
+        Its bytes do not match its leaf hash (the database was altered).
+    """
     entry = session.get(LedgerEntry, seq)
     if entry is None:
+        if 0 <= seq < _size(session):
+            raise LedgerIntegrityError(f"ledger entry {seq} is missing from the database", seq=seq)
         raise NotFoundError(f"ledger entry {seq} does not exist")
+    check_leaf(entry.seq, entry.data, entry.leaf_hash)
     return entry
 
 
-def entries(session: Session, start: int = 0, limit: int = 1000) -> list[LedgerEntry]:
-    """Entries ``start .. start + limit - 1`` in order."""
-    rows = session.execute(
-        select(LedgerEntry).where(LedgerEntry.seq >= start, LedgerEntry.seq < start + limit).order_by(LedgerEntry.seq)
-    )
-    return list(rows.scalars())
+def entries(
+    session: Session, start: int = 0, limit: int = 1000, *, operator_id: str | None = None
+) -> list[LedgerEntry]:
+    """Entries from ``start`` in order (at most ``limit``), each checked against its leaf hash.
+
+    With ``operator_id``, only that operator's entries (up to ``limit`` of them).
+    """
+    query = select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
+    if operator_id is not None:
+        query = query.where(LedgerEntry.operator_id == operator_id)
+    else:
+        query = query.where(LedgerEntry.seq < start + limit)
+    rows = list(session.execute(query).scalars())
+    for entry in rows:
+        check_leaf(entry.seq, entry.data, entry.leaf_hash)
+    return rows
 
 
 def inclusion_proof(session: Session, seq: int, size: int | None = None) -> dict[str, Any]:
     """Audit path proving entry ``seq`` is in the tree of ``size`` entries (default: now).
+
+    The entry is checked against its leaf hash and the path against the root before it is
+    returned (:class:`LedgerIntegrityError` otherwise).
 
     Returns
     -------
@@ -208,12 +241,20 @@ def inclusion_proof(session: Session, seq: int, size: int | None = None) -> dict
     ranges = merkle.inclusion_proof_ranges(seq, head.size)
     wanted = {n for a, b in ranges for n in merkle.perfect_nodes(a, b)} | {(0, seq)}
     nodes = _node_hashes(session, wanted)
+    path = merkle.hashes_for(ranges, nodes)
+    leaf = get_entry(session, seq).leaf_hash
+    if not merkle.verify_inclusion(leaf, seq, head.size, path, head.root):
+        raise LedgerIntegrityError(
+            f"ledger entry {seq}: its leaf hash is not the one the stored tree was built from; "
+            "the database was altered",
+            seq=seq,
+        )
     return {
         "seq": seq,
         "size": head.size,
-        "leaf_hash": nodes[(0, seq)].hex(),
+        "leaf_hash": leaf.hex(),
         "root": head.root.hex(),
-        "path": [h.hex() for h in merkle.hashes_for(ranges, nodes)],
+        "path": [h.hex() for h in path],
     }
 
 
@@ -255,16 +296,34 @@ def list_checkpoints(session: Session, *, after_size: int = -1, limit: int = 100
 def make_checkpoint(session: Session, signer: Signer, *, now: datetime | None = None) -> CheckpointStatement | None:
     """Sign the current tree head if it is newer than the latest checkpoint.
 
+    With a checkpoint log (``signer.witness``), the tree must first be consistent with the
+    last checkpoint in it, and the new checkpoint is appended to it (flushed to disk) before
+    it is stored.
+
     Returns
     -------
     CheckpointStatement or None
         The new checkpoint, or ``None`` when the ledger has not grown.
+
+    Raises
+    ------
+    LedgerForkError
+        The ledger was rolled back or rewritten since the last witnessed checkpoint.
     """
+    witness = signer.witness
+    witnessed = witness.last() if witness is not None else None
+    if witness is not None and witnessed is not None:
+        from offtake.ledger.witness import check_consistent
+
+        check_consistent(session, [(witnessed[0], f"{witness.path}:{witnessed[1]}")])
     head = tree_head(session)
     latest = latest_checkpoint(session)
-    if head.size == 0 or (latest is not None and latest.size >= head.size):
+    newest = max((c.size for c in (latest, witnessed[0] if witnessed else None) if c is not None), default=0)
+    if head.size == 0 or newest >= head.size:
         return None
     statement = signer.sign(head.size, head.root, now or datetime.now(UTC))
+    if witness is not None:
+        witness.append(statement)
     session.add(
         Checkpoint(
             size=statement.size,

@@ -263,15 +263,25 @@ class Reading(Base):
 
 
 class LedgerEntry(Base):
-    """One leaf of the append-only ledger: canonical JSON bytes and their RFC 6962 hash."""
+    """One leaf of the append-only ledger: canonical JSON bytes and their RFC 6962 hash.
+
+    ``site_id``, ``start_us`` and ``end_us`` (the interval in microseconds since 1970 UTC)
+    repeat the key of a reading or cap entry (from ``data``) so checks can find a site's
+    entries by time; whoever reads them checks both
+    against the hashed bytes.
+    """
 
     __tablename__ = "ledger_entry"
+    __table_args__ = (Index("ix_ledger_entry_key", "kind", "site_id", "start_us", "end_us"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(32))
     operator_id: Mapped[str | None] = mapped_column(String(_ID), nullable=True, index=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    site_id: Mapped[str | None] = mapped_column(String(_ID), nullable=True)
+    start_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    end_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class MerkleNode(Base):

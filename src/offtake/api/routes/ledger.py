@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from offtake.api.auth import require
 from offtake.api.deps import DbSession, get_signer
@@ -118,10 +117,8 @@ def read_entries(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Entries from ``start``; an operator sees only its own entries."""
-    query = select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
-    if who.is_operator_bound:
-        query = query.where(LedgerEntry.operator_id == who.operator_id)
-    return {"entries": [_entry_out(e) for e in session.execute(query).scalars()]}
+    operator_id = who.operator_id if who.is_operator_bound else None
+    return {"entries": [_entry_out(e) for e in store.entries(session, start, limit, operator_id=operator_id)]}
 
 
 @router.get("/proofs/inclusion", summary="Inclusion proof of an entry")

@@ -57,6 +57,16 @@ def _now(at: datetime | None, field: str = "at") -> datetime:
     return datetime.now(UTC) if at is None else require_aware(at, field=field)
 
 
+def _checked_limits(limits: dict[str, Any]) -> dict[str, Any]:
+    """Check a licence's limits: ``max_mw`` and ``max_energy_mwh``, non-negative numbers."""
+    limits = dict(limits)
+    for key in ("max_mw", "max_energy_mwh"):
+        value = limits.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise InputError(f"{key} must be a non-negative number", field=f"limits.{key}")
+    return limits
+
+
 def apply_for_licence(
     session: Session,
     principal: Principal,
@@ -84,11 +94,7 @@ def apply_for_licence(
     kind = session.get(LicenceKind, kind_id)
     if kind is None:
         raise InputError(f"licence kind '{kind_id}' does not exist", field="kind_id")
-    limits = dict(limits or {})
-    for key in ("max_mw", "max_energy_mwh"):
-        value = limits.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-            raise InputError(f"{key} must be a non-negative number", field=f"limits.{key}")
+    limits = _checked_limits(limits or {})
     licence_id = licence_id or f"LIC-{secrets.token_hex(4).upper()}"
     if session.get(Licence, licence_id) is not None:
         raise ConflictError(f"licence '{licence_id}' already exists", field="id")
@@ -156,11 +162,14 @@ def transition_licence(
     reason: str = "",
     at: datetime | None = None,
     valid_until: datetime | None = None,
+    limits: dict[str, Any] | None = None,
 ) -> Licence:
     """Move a licence to ``to_state`` if the lifecycle allows it (regulator only).
 
     Activating a licence for the first time starts its validity at ``at``; a time-limited
     kind (``max_term_days``) ends it after the term, and ``valid_until`` cannot go past it.
+    ``limits`` (``max_mw`` [MW], ``max_energy_mwh`` [MWh]) are set by the regulator when it
+    approves, replacing those of the application.
     """
     principal.require_scope("licences:write")
     at = _now(at)
@@ -209,6 +218,10 @@ def transition_licence(
             licence.valid_until = term_end
     elif valid_until is not None:
         raise InputError("valid_until is set only when a licence becomes active", field="valid_until")
+    if limits is not None:
+        if to_state != "approved":
+            raise InputError("limits are set only when a licence is approved", field="limits")
+        licence.limits = _checked_limits(limits)
     from_state = licence.state
     licence.state = to_state
     session.add(
@@ -234,6 +247,7 @@ def transition_licence(
             "reason": reason,
             "valid_from": licence.valid_from,
             "valid_until": licence.valid_until,
+            **({"limits": licence.limits} if limits is not None else {}),
         },
         operator_id=licence.operator_id,
         at=at,

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from offtake.cli._period import DaysOpt, first_days
+
 __all__ = ["register"]
 
 
@@ -20,6 +22,7 @@ def register(app: typer.Typer) -> None:
         tariff_usd_per_mwh: Annotated[
             float | None, typer.Option("--tariff", help="Off-take tariff [USD/MWh]; the scenario's default if omitted.")
         ] = None,
+        days: DaysOpt = None,
     ) -> None:
         """Assess surplus per zone and hour, the tariff-surplus curve and headroom; write report.html and CSVs."""
         from offtake import scenario as scenario_mod
@@ -29,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
         progress = Progress(6)
         progress.step(f"loading scenario {scenario}")
-        loaded = scenario_mod.load(scenario)
+        loaded = first_days(scenario_mod.load(scenario), days)
         result = run_assessment(loaded, tariff_usd_per_mwh, progress=progress)
         progress.step(f"writing report and CSV files to {out}")
         paths = write_outputs(result, out)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from offtake import scenario as scenario_mod
+from offtake.cli._period import DaysOpt, first_days
 
 __all__ = ["register"]
 
@@ -49,6 +50,7 @@ def register(app: typer.Typer) -> None:
                 "for a year of hours), or auto (pdlp from 1,000 intervals, simplex below).",
             ),
         ] = "auto",
+        days: DaysOpt = None,
     ) -> None:
         """Plan how many MW each site gets, firm or interruptible.
 
@@ -65,7 +67,7 @@ def register(app: typer.Typer) -> None:
             method=method,  # type: ignore[arg-type]  # checked by PlanOptions
         )
         _progress(f"loading scenario {scenario}")
-        s = scenario_mod.load(scenario)
+        s = first_days(scenario_mod.load(scenario), days)
         candidates = read_sites(sites, s.zone_ids)
         result = plan(s, candidates, options, progress=_progress)
         out.mkdir(parents=True, exist_ok=True)

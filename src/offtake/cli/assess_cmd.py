@@ -30,6 +30,10 @@ def register(app: typer.Typer) -> None:
         from offtake.surplus.report import summary_table
         from offtake.surplus.study import run_assessment, write_outputs
 
+        if tariff_usd_per_mwh is not None and not (0 < tariff_usd_per_mwh < float("inf")):
+            from offtake.errors import InputError
+
+            raise InputError(f"must be a tariff > 0 [USD/MWh], got {tariff_usd_per_mwh:g}", field="--tariff")
         progress = Progress(6)
         progress.step(f"loading scenario {scenario}")
         loaded = first_days(scenario_mod.load(scenario), days)

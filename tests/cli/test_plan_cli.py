@@ -47,7 +47,7 @@ def test_plan_writes_report_and_allocation(tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") >= 3
     assert "What binds" in page and "<script" not in page
     assert "national" in r.stdout and "allocated" in r.stdout
-    assert "[plan]" in r.stderr  # progress goes to stderr
+    assert "[plan " in r.stderr and " s] " in r.stderr  # progress, with elapsed time, goes to stderr
 
 
 def test_bad_sites_file_is_one_line(tmp_path: Path) -> None:

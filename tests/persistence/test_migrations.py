@@ -68,8 +68,8 @@ def test_revision_0005_keys_existing_reading_and_cap_entries(db_url: str) -> Non
         with engine.begin() as connection:
             for b, data in rows:
                 values = {"seq": b["seq"], "kind": b["kind"], "data": data, "leaf_hash": merkle.leaf_hash(data)}
-                old_columns = "insert into ledger_entry (seq, kind, data, leaf_hash) values (:seq, :kind, :data, :leaf_hash)"
-                connection.execute(text(old_columns), values)
+                columns = "seq, kind, data, leaf_hash"  # the table as revision 0003 made it
+                connection.execute(text(f"insert into ledger_entry ({columns}) values (:{columns.replace(', ', ', :')})"), values)
         upgrade(engine)
         with engine.connect() as connection:
             keys = connection.execute(

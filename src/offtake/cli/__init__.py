@@ -1,32 +1,51 @@
 """The ``offtake`` command: a thin layer over the library.
 
-Each sub-command lives in its own module and is registered here. Errors that
-offtake raises on purpose are printed as one line and exit with status 2; any
-other failure is printed as one line with exit status 1 (``OFFTAKE_DEBUG=1``
-shows the stack trace). No stack trace reaches the user otherwise.
+Each sub-command lives in its own module and is registered here. Exit statuses:
+
+- 0: done (``offtake`` alone or a command group alone prints its help and exits 2, like any
+  other incomplete command line);
+- 2: a usage error (a missing or unknown option, a typo'd command, a value of the wrong type),
+  printed by the command-line parser with the option as the user typed it and the close
+  matches it knows; or an error offtake raises on purpose (bad data, a refused request),
+  printed as one line ``error: ...``;
+- 1: any other failure, printed as one line (``OFFTAKE_DEBUG=1`` shows the stack trace).
+
+No stack trace reaches the user otherwise.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 
 import typer
 
 from offtake.errors import OfftakeError
 
-__all__ = ["app", "main"]
+__all__ = ["PROG", "app", "main"]
+
+#: The command's name in usage lines and help.
+PROG = "offtake"
 
 app = typer.Typer(
-    name="offtake",
+    name=PROG,
     help="Assess, plan, dispatch, meter, audit and bill a grid's surplus power.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain text: usage errors on one line that scripts and tests can read, at any width.
+    rich_markup_mode=None,
 )
+
+_registered = False
 
 
 def _register() -> None:
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from offtake.cli import (
         assess_cmd,
         dispatch_cmd,
@@ -52,27 +71,22 @@ def _register() -> None:
     user_cmd.register(app)
 
 
-def main() -> None:
-    """Run the command line, turning offtake errors into one-line messages."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line; usage errors exit 2, offtake errors print one line and exit 2.
+
+    Parameters
+    ----------
+    argv
+        The arguments after the command's name (default: ``sys.argv[1:]``).
+    """
     _register()
     try:
-        code = app(standalone_mode=False)
-        if isinstance(code, int) and code != 0:
-            sys.exit(code)
+        # Standalone mode: the parser itself reports usage errors (exit 2) and typer.Exit.
+        app(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=True)
     except OfftakeError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if os.environ.get("OFFTAKE_DEBUG"):
             raise
         typer.echo(

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from offtake.cli._period import DaysOpt, first_days
+
 __all__ = ["register"]
 
 
@@ -20,6 +22,7 @@ def register(app: typer.Typer) -> None:
         tariff_usd_per_mwh: Annotated[
             float | None, typer.Option("--tariff", help="Off-take tariff [USD/MWh]; the scenario's default if omitted.")
         ] = None,
+        days: DaysOpt = None,
     ) -> None:
         """Assess surplus per zone and hour, the tariff-surplus curve and headroom; write report.html and CSVs."""
         from offtake import scenario as scenario_mod
@@ -27,9 +30,13 @@ def register(app: typer.Typer) -> None:
         from offtake.surplus.report import summary_table
         from offtake.surplus.study import run_assessment, write_outputs
 
+        if tariff_usd_per_mwh is not None and not (0 < tariff_usd_per_mwh < float("inf")):
+            from offtake.errors import InputError
+
+            raise InputError(f"must be a tariff > 0 [USD/MWh], got {tariff_usd_per_mwh:g}", field="--tariff")
         progress = Progress(6)
         progress.step(f"loading scenario {scenario}")
-        loaded = scenario_mod.load(scenario)
+        loaded = first_days(scenario_mod.load(scenario), days)
         result = run_assessment(loaded, tariff_usd_per_mwh, progress=progress)
         progress.step(f"writing report and CSV files to {out}")
         paths = write_outputs(result, out)

@@ -39,10 +39,12 @@ def register(app: typer.Typer) -> None:
         """Dispatch the interval containing --at: caps recorded in the ledger and sent over OpenADR.
 
         Prints one JSON line: the interval, how many sites, the caps' total and the count of
-        each reason. An interval already dispatched is not redone.
+        each reason. An interval already dispatched is not redone. The grid feed is prepared
+        once and kept in the data folder (feed-cache/), so later rounds start at once.
         """
         from datetime import UTC, datetime
 
+        from offtake.cli._platform import prepare_feed
         from offtake.live.driver import LiveDispatch
         from offtake.persistence.db import make_engine, make_session_factory
         from offtake.registry.setup import prepare_database
@@ -53,13 +55,7 @@ def register(app: typer.Typer) -> None:
             database_url=database_url, data_dir=data_dir, grid_feed=feed, dispatch_interval_s=interval_s
         )
         instant = parse_utc(at, field="--at") if at else datetime.now(UTC)
-        if settings.grid_feed is None:
-            from offtake.errors import InputError
-
-            raise InputError(
-                "no grid feed: give --feed or set OFFTAKE_GRID_FEED (e.g. scenario:pakistan-2025)",
-                field="--feed",
-            )
+        grid_feed = prepare_feed(settings)
         engine = make_engine(settings.database_url)
         notifier = None
         try:
@@ -73,7 +69,7 @@ def register(app: typer.Typer) -> None:
                 notifier = WebhookNotifier(allow_private=settings.webhook_allow_private)
                 vtn = Vtn(factory, notifier)
             typer.echo(f"dispatching {instant.isoformat()} from {settings.grid_feed} ...", err=True)
-            live = LiveDispatch(factory, settings.grid_feed, settings.dispatch_interval_s, vtn)
+            live = LiveDispatch(factory, grid_feed, settings.dispatch_interval_s, vtn)
             outcome = live.run_round(instant)
         finally:
             if notifier is not None:

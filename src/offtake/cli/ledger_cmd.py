@@ -1,4 +1,7 @@
-"""``offtake ledger``: export, verify offline (an export, or a bill against one), checkpoint, public key."""
+"""``offtake ledger``: readings in, export, offline checks, inclusion proofs, checkpoints, public key.
+
+Offline checks cover an export, a bill against an export, and an inclusion proof.
+"""
 
 from __future__ import annotations
 
@@ -154,4 +157,82 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(signer.public_pem(), nl=False)
 
+    _register_readings_and_proofs(group)
     app.add_typer(group, name="ledger")
+
+
+def _register_readings_and_proofs(group: typer.Typer) -> None:
+    """Add ``add-readings``, ``prove`` and ``check-proof`` to the ``ledger`` group."""
+
+    @group.command("add-readings")
+    def add_readings(
+        file: Annotated[
+            Path, typer.Argument(metavar="FILE", help="CSV: site_id,meter_id,interval_start,interval_end,energy_wh.")
+        ],
+        database_url: DatabaseOpt = None,
+        data_dir: DataDirOpt = None,
+    ) -> None:
+        """Record meter readings from a CSV file (as a site's agent would over OpenADR or REST)."""
+        from offtake.cli._platform import admin_session
+        from offtake.cli._readings import read_readings_csv
+        from offtake.identity.principal import SYSTEM
+        from offtake.ledger.ingest import ingest_readings
+
+        readings = read_readings_csv(file)
+        with admin_session(database_url, data_dir) as session:
+            result = ingest_readings(session, SYSTEM, readings)
+        typer.echo(
+            f"{result.accepted} readings accepted, {result.duplicates} duplicates; ledger size {result.ledger_size}"
+        )
+        for item, reading in zip(result.items, readings, strict=True):
+            typer.echo(f"  {reading.site_id} {reading.interval_start.isoformat()}: {item.status}, entry {item.seq}")
+
+    @group.command("prove")
+    def prove(
+        seq: Annotated[int | None, typer.Argument(metavar="[SEQ]", help="Ledger entry number.")] = None,
+        last: Annotated[bool, typer.Option("--last", help="Prove the newest entry.")] = False,
+        out: Annotated[Path | None, typer.Option("--out", help="Write the proof to this file (default: print).")] = (
+            None
+        ),
+        database_url: DatabaseOpt = None,
+        data_dir: DataDirOpt = None,
+    ) -> None:
+        """Write an inclusion proof of one entry against a signed checkpoint (signed now if none covers it)."""
+        import json
+
+        from offtake.cli._platform import admin_session, open_settings
+        from offtake.cli._readings import inclusion_document
+        from offtake.errors import InputError
+        from offtake.ledger.signing import load_or_create_signer
+
+        if (seq is None) == (not last):
+            raise InputError("give an entry number SEQ, or --last", field="SEQ")
+        signer = load_or_create_signer(open_settings(database_url, data_dir).signing_key_path)
+        with admin_session(database_url, data_dir) as session:
+            document = inclusion_document(session, signer, seq)
+        text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+            typer.echo(
+                f"wrote the proof of entry {document['seq']} in the signed ledger of "
+                f"{document['size']} entries to {out}"
+            )
+
+    @group.command("check-proof")
+    def check_proof(
+        file: Annotated[Path, typer.Argument(metavar="FILE", help="Proof from 'offtake ledger prove'.")],
+        public_key: Annotated[str, typer.Option("--public-key", help="Ledger public key: PEM file or 64 hex digits.")],
+    ) -> None:
+        """Check an inclusion proof offline: entry, audit path, signed checkpoint."""
+        from offtake.cli._readings import check_inclusion_document
+        from offtake.ledger.signing import load_public_key
+
+        problems, summary = check_inclusion_document(file, load_public_key(public_key))
+        for problem in problems:
+            typer.echo(f"{file}: {problem}")
+        if problems:
+            typer.echo(f"FAILED: {len(problems)} problem(s)", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"OK: {summary}")

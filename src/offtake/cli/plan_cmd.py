@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from offtake import scenario as scenario_mod
+from offtake.cli._period import DaysOpt, first_days
 
 __all__ = ["register"]
 
 
-def _progress(message: str) -> None:
-    typer.echo(f"[plan] {message}", err=True)
+class _Progress:
+    """Print each step of the plan with the time elapsed since the command started [s]."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        typer.echo(f"[plan {time.perf_counter() - self.started:7.1f} s] {message}", err=True)
+
+
+def _check_cap(cap_mw: float, installed_mw: float | None = None) -> None:
+    """Refuse a programme cap that means nothing: not positive, or above the grid's installed capacity."""
+    from offtake.errors import InputError
+
+    if not 0 < cap_mw < float("inf"):
+        raise InputError(f"must be a cap > 0 [MW], got {cap_mw:g}", field="--cap-mw")
+    if installed_mw is not None and cap_mw > installed_mw:
+        raise InputError(
+            f"{cap_mw:g} MW is more than the scenario's whole installed capacity ({installed_mw:,.0f} MW)",
+            field="--cap-mw",
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -49,6 +70,7 @@ def register(app: typer.Typer) -> None:
                 "for a year of hours), or auto (pdlp from 1,000 intervals, simplex below).",
             ),
         ] = "auto",
+        days: DaysOpt = None,
     ) -> None:
         """Plan how many MW each site gets, firm or interruptible.
 
@@ -57,6 +79,8 @@ def register(app: typer.Typer) -> None:
         from offtake.planning import PlanOptions, plan, read_sites, write_allocation_csv
         from offtake.planning.report import write_report
 
+        _progress = _Progress()
+        _check_cap(cap_mw)
         options = PlanOptions(
             cap_mw=cap_mw,
             objective=objective,  # type: ignore[arg-type]  # checked by PlanOptions
@@ -65,7 +89,8 @@ def register(app: typer.Typer) -> None:
             method=method,  # type: ignore[arg-type]  # checked by PlanOptions
         )
         _progress(f"loading scenario {scenario}")
-        s = scenario_mod.load(scenario)
+        s = first_days(scenario_mod.load(scenario), days)
+        _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
         candidates = read_sites(sites, s.zone_ids)
         result = plan(s, candidates, options, progress=_progress)
         out.mkdir(parents=True, exist_ok=True)
@@ -90,3 +115,4 @@ def register(app: typer.Typer) -> None:
                 f"binds most: {top['constraint']} ({top['worth_per_year']:,.0f} {top['unit']})"
             )
         typer.echo(f"wrote {out / 'allocation.csv'} and {out / 'report.html'}")
+        _progress("done")

@@ -67,6 +67,12 @@ def register(app: typer.Typer) -> None:
             raise InputError("must be between 0 and 1", field="--max-probability")
         if not grid_step > 0:
             raise InputError("must be > 0", field="--grid-step")
+        if paths < 1:
+            raise InputError(f"must be at least 1 path, got {paths}", field="--paths")
+        if months < 1:
+            raise InputError(f"must be at least 1 month, got {months}", field="--months")
+        if tariff is not None and not (0 < tariff < float("inf")):
+            raise InputError(f"must be a tariff > 0 [USD/MWh], got {tariff:g}", field="--tariff")
         low, high = min(default_tariff_grid()), max(default_tariff_grid())
         grid = tuple(low + i * grid_step for i in range(int((high - low) / grid_step) + 1))
         s = scenario_mod.load(scenario)

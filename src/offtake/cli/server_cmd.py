@@ -35,19 +35,47 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
         port: Annotated[int | None, typer.Option(help="Port (default 8600).")] = None,
+        feed: Annotated[
+            str | None,
+            typer.Option(
+                "--feed",
+                help="Grid feed for live dispatch, e.g. scenario:pakistan-2025 (default: OFFTAKE_GRID_FEED; "
+                "none: no live dispatch).",
+            ),
+        ] = None,
         database_url: DatabaseOpt = None,
         data_dir: DataDirOpt = None,
     ) -> None:
-        """Run the platform server (registry, ledger, bills) under uvicorn."""
+        """Run the platform server (registry, ledger, bills, OpenADR 3, live dispatch) under uvicorn.
+
+        Says at start-up what it serves: the database, the data folder, the grid feed (prepared
+        before the first interval) and whether live dispatch is on, and why not.
+        """
         from offtake.api.app import create_app
         from offtake.api.runner import serve as run_server
-        from offtake.settings import Settings
+        from offtake.cli._platform import open_settings, prepare_feed
 
-        settings = Settings.resolve(database_url=database_url, data_dir=data_dir, host=host, port=port)
+        settings = open_settings(database_url, data_dir, host=host, port=port, grid_feed=feed)
+        typer.echo(f"offtake server on http://{settings.host}:{settings.port}", err=True)
+        typer.echo(f"  database: {_safe_url(settings.database_url)} (migrated at start-up)", err=True)
         typer.echo(
-            f"offtake server on http://{settings.host}:{settings.port} ({_safe_url(settings.database_url)})",
+            f"  data folder: {settings.data_dir} (ledger key {settings.signing_key_path.name}, "
+            f"checkpoints every {settings.checkpoint_interval_s:g} s or {settings.checkpoint_every_entries} entries)",
             err=True,
         )
+        if settings.grid_feed:
+            prepare_feed(settings)
+            typer.echo(
+                f"  live dispatch: on, every {settings.dispatch_interval_s} s aligned to UTC, "
+                "caps to the ledger and over OpenADR 3",
+                err=True,
+            )
+        else:
+            typer.echo(
+                "  live dispatch: off: no grid feed (give --feed scenario:pakistan-2025 or set "
+                "OFFTAKE_GRID_FEED); emergencies are recorded but no caps are sent",
+                err=True,
+            )
         run_server(create_app(settings), settings.host, settings.port)
 
     db = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -68,7 +68,19 @@ def register(app: typer.Typer) -> None:
         step_s = parse_step(step)
         progress.step(f"loading scenario {scenario}")
         scen = scenario_mod.load(scenario)
+        if scen.resolution_s % step_s != 0:
+            raise InputError(
+                f"a step of {step_s} s does not divide the scenario's {scen.resolution_s} s interval "
+                f"(e.g. 5min, 15min, 1h)",
+                field="--step",
+            )
         contracts = read_allocation(allocation, scen.zone_ids)
+        if ignoring_site not in ("auto", "none", *contracts.site_ids):
+            from difflib import get_close_matches
+
+            close = get_close_matches(ignoring_site, contracts.site_ids, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; give a site id of the file, auto or none"
+            raise InputError(f"no site '{ignoring_site}' in {allocation}{hint}", field="--ignoring-site")
         if by_bid:
             contracts = contracts.with_rule(True)
         progress.step("assessing surplus per zone and hour")

@@ -10,15 +10,26 @@ the simulated year.
 Choose the feed with a text spec (setting ``OFFTAKE_GRID_FEED``): ``scenario:pakistan-2025``
 or ``scenario:/path/to/scenario-folder``.
 
+Assessing a year of surplus takes tens of seconds, so a scenario feed is prepared once: the
+surplus arrays are kept in a cache file in the data folder (``feed-cache/``), named by a hash of
+the scenario's files and of the code that computes them, and a feed opened before in the same
+process is reused. A changed scenario or a new version of the surplus code gets a new file.
+
 >>> feed = open_feed("scenario:tests/data/three-zone")                # doctest: +SKIP
 >>> feed.surplus_at(start, end).surplus_forecast_mw                    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import math
+import os
+import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -28,9 +39,45 @@ from numpy.typing import NDArray
 from offtake.errors import InputError
 from offtake.timeutil import require_aware
 
-__all__ = ["GridFeed", "ScenarioReplayFeed", "SurplusForecast", "open_feed"]
+__all__ = ["FEED_CACHE_FOLDER", "GridFeed", "ScenarioReplayFeed", "SurplusForecast", "feed_cache_dir", "open_feed"]
 
 F64 = NDArray[np.float64]
+
+#: Folder of the data folder that holds prepared scenario feeds.
+FEED_CACHE_FOLDER = "feed-cache"
+
+#: Version of the cache file's layout; part of every cache key.
+_CACHE_FORMAT = 1
+
+#: Code whose change makes a prepared feed stale (the surplus and the grid model it uses).
+_CODE_PACKAGES = ("offtake.surplus", "offtake.grid", "offtake.scenario")
+
+_opened: dict[tuple[str, str], ScenarioReplayFeed] = {}
+_opened_lock = threading.Lock()
+
+
+def feed_cache_dir(data_dir: str | Path) -> Path:
+    """Folder for prepared feeds in a data folder: ``<data_dir>/feed-cache``."""
+    return Path(data_dir) / FEED_CACHE_FOLDER
+
+
+def _hash_tree(digest: hashlib._Hash, root: Path) -> None:
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+
+
+def _content_hash(scenario_folder: Path) -> str:
+    """Hash of a scenario's files and of the code that assesses it [hex, 32 digits]."""
+    digest = hashlib.sha256(f"offtake-feed/{_CACHE_FORMAT}\0".encode())
+    _hash_tree(digest, scenario_folder)
+    for package in _CODE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            _hash_tree(digest, Path(location))
+    return digest.hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -159,29 +206,68 @@ class ScenarioReplayFeed:
         self._span_s = len(index) * self._resolution_s
         self._full_year = self._span_s >= 365 * 86_400
         self._by_calendar: dict[tuple[int, int, int], int] = {}
+        #: How the surplus was obtained: ``given``, ``cache`` or ``assessed``.
+        self.prepared = "given"
+        #: The prepared feed's cache file, if any.
+        self.cache_file: Path | None = None
         if self._full_year:
             for position, start in enumerate(index):
                 key = (start.month, start.day, start.hour * 3600 + start.minute * 60 + start.second)
                 self._by_calendar.setdefault(key, position)
 
     @classmethod
-    def from_scenario(cls, name_or_path: str, *, spec: str | None = None) -> ScenarioReplayFeed:
-        """Load a scenario, assess its surplus and build the feed (seconds for a year)."""
+    def from_scenario(
+        cls,
+        name_or_path: str,
+        *,
+        spec: str | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> ScenarioReplayFeed:
+        """Load a scenario and build the feed from its assessed surplus.
+
+        Parameters
+        ----------
+        name_or_path
+            Bundled scenario name or scenario folder.
+        spec
+            The feed's spec, for the record (default ``scenario:NAME_OR_PATH``).
+        cache_dir
+            Folder of prepared feeds: the surplus is read from there when the scenario and the
+            code are unchanged, else assessed (tens of seconds for a year) and written there.
+            None assesses without a cache.
+
+        Notes
+        -----
+        ``prepared`` tells how the surplus was obtained: ``cache`` or ``assessed``.
+        """
         from offtake import scenario as scenario_mod
         from offtake.dispatch.policy import load_defaults
-        from offtake.surplus import assess_surplus
 
         loaded = scenario_mod.load(name_or_path)
-        result = assess_surplus(loaded)
         zones = tuple(loaded.zone_ids)
+        cache_file = None
+        if cache_dir is not None:
+            cache_file = Path(cache_dir) / f"{loaded.name}-{_content_hash(loaded.path)}.npz"
+        arrays = _read_cache(cache_file, len(loaded.index), len(zones))
+        prepared = "cache"
+        if arrays is None:
+            from offtake.surplus import assess_surplus
+
+            result = assess_surplus(loaded)
+            arrays = (
+                result.zone_mw[list(zones)].to_numpy(dtype=float),
+                result.national_mw.to_numpy(dtype=float),
+            )
+            prepared = "assessed"
+            _write_cache(cache_file, arrays)
         forecast = load_defaults()["forecast"]
         reserve = loaded.reserve
-        return cls(
+        feed = cls(
             spec or f"scenario:{name_or_path}",
             loaded.index,
             loaded.resolution_s,
-            result.zone_mw[list(zones)].to_numpy(dtype=float),
-            result.national_mw.to_numpy(dtype=float),
+            arrays[0],
+            arrays[1],
             loaded.demand_mw[list(zones)].to_numpy(dtype=float),
             zones,
             demand_error_rel_sigma=float(forecast["demand_error_rel_sigma"]),
@@ -189,6 +275,9 @@ class ScenarioReplayFeed:
             largest_unit_mw=reserve.largest_unit_mw if reserve.hold_largest_unit else None,
             reference_tariff_usd_per_mwh=loaded.default_tariff_usd_per_mwh,
         )
+        feed.prepared = prepared
+        feed.cache_file = cache_file
+        return feed
 
     def _position(self, instant: datetime) -> float:
         """Position of an instant in the scenario, in scenario intervals (fractional)."""
@@ -254,13 +343,46 @@ class ScenarioReplayFeed:
         )
 
 
-def open_feed(spec: str) -> GridFeed:
+def _read_cache(path: Path | None, intervals: int, zones: int) -> tuple[F64, F64] | None:
+    """Read the cached (zone, national) surplus arrays; None if absent, unreadable or of another shape."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            zone = np.asarray(data["zone_mw"], dtype=float)
+            national = np.asarray(data["national_mw"], dtype=float)
+    except (OSError, KeyError, ValueError):
+        return None
+    if zone.shape != (intervals, zones) or national.shape != (intervals,):
+        return None
+    return zone, national
+
+
+def _write_cache(path: Path | None, arrays: tuple[F64, F64]) -> None:
+    """Write the cache file atomically; a folder that cannot be written only costs the cache."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".feed-", suffix=".npz")
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, zone_mw=arrays[0], national_mw=arrays[1])
+        os.replace(temporary, path)
+    except OSError:
+        return
+
+
+def open_feed(spec: str, *, cache_dir: str | Path | None = None) -> GridFeed:
     """Open the grid feed named by ``spec`` (the ``OFFTAKE_GRID_FEED`` setting).
 
     Parameters
     ----------
     spec
         ``scenario:NAME`` (a bundled scenario) or ``scenario:PATH`` (a scenario folder).
+    cache_dir
+        Folder of prepared scenario feeds (e.g. :func:`feed_cache_dir`); None keeps no file.
+        A feed opened before in this process with the same spec and unchanged files is
+        returned at once either way.
 
     Returns
     -------
@@ -279,7 +401,20 @@ def open_feed(spec: str) -> GridFeed:
             field="OFFTAKE_GRID_FEED",
         )
     if kind == "scenario":
-        return ScenarioReplayFeed.from_scenario(argument.strip(), spec=spec.strip())
+        return _open_scenario_feed(argument.strip(), spec.strip(), cache_dir)
     raise InputError(
         f"unknown grid feed kind '{kind}'; expected 'scenario:NAME_OR_PATH'", field="OFFTAKE_GRID_FEED"
     )
+
+
+def _open_scenario_feed(name_or_path: str, spec: str, cache_dir: str | Path | None) -> ScenarioReplayFeed:
+    """Open a scenario feed, reused within the process while its files are unchanged."""
+    from offtake.scenario.loader import resolve_path
+
+    key = (spec, _content_hash(resolve_path(name_or_path)))
+    with _opened_lock:
+        feed = _opened.get(key)
+        if feed is None:
+            feed = ScenarioReplayFeed.from_scenario(name_or_path, spec=spec, cache_dir=cache_dir)
+            _opened[key] = feed
+        return feed

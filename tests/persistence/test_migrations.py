@@ -68,8 +68,9 @@ def test_revision_0005_keys_existing_reading_and_cap_entries(db_url: str) -> Non
         with engine.begin() as connection:
             for b, data in rows:
                 values = {"seq": b["seq"], "kind": b["kind"], "data": data, "leaf_hash": merkle.leaf_hash(data)}
-                columns = "seq, kind, data, leaf_hash"  # the table as revision 0003 made it
-                connection.execute(text(f"insert into ledger_entry ({columns}) values (:{columns.replace(', ', ', :')})"), values)
+                # the table as revision 0003 made it
+                sql = "insert into ledger_entry (seq, kind, data, leaf_hash) values (:seq, :kind, :data, :leaf_hash)"
+                connection.execute(text(sql), values)
         upgrade(engine)
         with engine.connect() as connection:
             keys = connection.execute(

@@ -28,6 +28,7 @@ app = typer.Typer(
 
 def _register() -> None:
     from offtake.cli import (
+        agent_cmd,
         assess_cmd,
         dispatch_cmd,
         ledger_cmd,
@@ -48,6 +49,7 @@ def _register() -> None:
     ledger_cmd.register(app)
     registry_cmd.register(app)
     dispatch_cmd.register(app)
+    agent_cmd.register(app)
 
 
 def main() -> None:

@@ -21,23 +21,23 @@ import pytest
 pytest.importorskip("pyasic", reason="the agent extra (pyasic) is not installed")
 pytest.importorskip("pymodbus", reason="the agent extra (pymodbus) is not installed")
 
-import uvicorn  # noqa: E402
-from platform_fixtures import free_socket  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+import uvicorn
+from platform_fixtures import free_socket
+from sqlalchemy import select
 
-from offtake.agent.config import load_config  # noqa: E402
-from offtake.agent.fakes.meter import MeterSimulator  # noqa: E402
-from offtake.agent.fakes.whatsminer import FakeFleet  # noqa: E402
-from offtake.agent.meter import register_map  # noqa: E402
-from offtake.agent.runner import Agent, build_agent  # noqa: E402
-from offtake.api.app import create_app  # noqa: E402
-from offtake.identity.credentials import create_client  # noqa: E402
-from offtake.persistence.schema import Operator, Reading, Site  # noqa: E402
-from offtake.registry.setup import prepare_database  # noqa: E402
-from offtake.settings import Settings  # noqa: E402
-from offtake.vtn.notify import WebhookNotifier  # noqa: E402
-from offtake.vtn.operations import Vtn  # noqa: E402
-from offtake.vtn.programme import SiteCap  # noqa: E402
+from offtake.agent.config import load_config
+from offtake.agent.fakes.meter import MeterSimulator
+from offtake.agent.fakes.whatsminer import FakeFleet
+from offtake.agent.meter import register_map
+from offtake.agent.runner import Agent, build_agent
+from offtake.api.app import create_app
+from offtake.identity.credentials import create_client
+from offtake.persistence.schema import Operator, Reading, Site
+from offtake.registry.setup import prepare_database
+from offtake.settings import Settings
+from offtake.vtn.notify import WebhookNotifier
+from offtake.vtn.operations import Vtn
+from offtake.vtn.programme import SiteCap
 
 SITE = "agent-site-1"
 MINERS = 6
@@ -170,9 +170,12 @@ def test_agent_follows_caps_and_an_emergency_and_reports_into_the_ledger(platfor
             try:
                 await agent.discover()
                 # the cap is reached: the fleet's true draw (meter) is within it, soft curtailment first
+                def settled() -> bool:
+                    status = agent.status
+                    return fleet.total_draw_w() <= cap_w and status.within_cap is True and not status.last_results
+
                 out["capped"] = await _run_until(
-                    agent, lambda: fleet.total_draw_w() <= cap_w and agent.status.within_cap is True and not agent.status.last_results,
-                    15,
+                    agent, settled, 15,
                 )
                 out["draw_capped"] = fleet.total_draw_w()
                 out["plan"] = agent.status.plan
@@ -204,7 +207,8 @@ def test_agent_follows_caps_and_an_emergency_and_reports_into_the_ledger(platfor
     # soft curtailment first: the machines with a power target run turned down, the one without stops
     tunable = [m for i, m in enumerate(fleet.miners) if i not in (1, 5)]
     assert out["limits"][refusing.ip][0] is False
-    assert all(out["limits"][m.ip][0] and out["limits"][m.ip][1] < RATED_W for m in tunable), out["limits"]
+    limits = out["limits"]
+    assert all(limits[m.ip][0] and limits[m.ip][1] < RATED_W for m in tunable), limits
     assert out["reported"]
     readings = platform.readings()
     assert readings and all(r.energy_wh > 0 for r in readings)
@@ -267,5 +271,5 @@ def test_site_toml_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="readable by others"):
         load_config(bad)
     os.chmod(tmp_path / "s", 0o600)
-    with pytest.raises(InputError, match="vtn.url"):
+    with pytest.raises(InputError, match=r"vtn\.url"):
         load_config(bad)

@@ -135,7 +135,8 @@ class AsicDriver(Driver):
         """Every configured machine, found or not, in address order."""
         out = []
         for ip, g in self._groups.items():
-            out.append(self._info.get(ip) or MachineInfo(ip, self.kind, "unknown", g.min_w, g.max_w, g.standby_w, False))
+            unknown = MachineInfo(ip, self.kind, "unknown", g.min_w, g.max_w, g.standby_w, False)
+            out.append(self._info.get(ip) or unknown)
         return out
 
     async def _read_one(self, ip: str) -> Telemetry:

@@ -120,7 +120,7 @@ def _secret(vtn: dict[str, Any], path: Path) -> str:
         value = os.environ.get(env)
         if not value:
             raise InputError(f"environment variable {env} is not set", file=path, field="vtn.client_secret_env")
-        return value
+        return str(value)
     name = _get(vtn, "client_secret_file", str, "vtn", path)
     secret_path = (path.parent / name).resolve()
     try:
@@ -134,7 +134,7 @@ def _secret(vtn: dict[str, Any], path: Path) -> str:
                          field="vtn.client_secret_file")  # fmt: skip
     if not text:
         raise InputError(f"{secret_path} is empty", file=path, field="vtn.client_secret_file")
-    return text
+    return str(text)
 
 
 def _asic(groups: Any, path: Path) -> tuple[AsicGroup, ...]:
@@ -171,8 +171,9 @@ def _meter(table: dict[str, Any], path: Path) -> MeterConfig:
         rmap = register_map(fields)
     except InputError as exc:
         raise InputError(exc.message, file=path, field=exc.field) from None
-    return MeterConfig("modbus", _get(table, "host", str, "meter", path), int(_get(table, "port", int, "meter", path, 502)),
-                       int(_get(table, "device_id", int, "meter", path, 1)), rmap)  # fmt: skip
+    host = _get(table, "host", str, "meter", path)
+    port = int(_get(table, "port", int, "meter", path, 502))
+    return MeterConfig("modbus", host, port, int(_get(table, "device_id", int, "meter", path, 1)), rmap)
 
 
 def load_config(path: Path) -> AgentConfig:

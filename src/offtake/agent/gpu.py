@@ -51,43 +51,43 @@ class FakeNvml:
         spec = tomllib.loads(resources.files("offtake.data").joinpath("agent/fake_fleet.toml").read_text())["gpu"]
         self.handles = [_FakeHandle(i, spec) for i in range(count)]
 
-    def nvmlInit(self) -> None:  # noqa: N802 - NVML's names
+    def nvmlInit(self) -> None:
         """Start (nothing to do)."""
 
-    def nvmlShutdown(self) -> None:  # noqa: N802
+    def nvmlShutdown(self) -> None:
         """Stop (nothing to do)."""
 
-    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
-        """Number of GPUs."""
+    def nvmlDeviceGetCount(self) -> int:
+        """Return the number of GPUs."""
         return len(self.handles)
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> _FakeHandle:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> _FakeHandle:
         """Handle of GPU ``index``."""
         return self.handles[index]
 
-    def nvmlDeviceGetName(self, h: _FakeHandle) -> str:  # noqa: N802
+    def nvmlDeviceGetName(self, h: _FakeHandle) -> str:
         """Product name."""
         return h.name
 
-    def nvmlDeviceGetPowerManagementLimitConstraints(self, h: _FakeHandle) -> tuple[int, int]:  # noqa: N802
+    def nvmlDeviceGetPowerManagementLimitConstraints(self, h: _FakeHandle) -> tuple[int, int]:
         """(min, max) settable limit [mW]."""
         return h.min_mw, h.max_mw
 
-    def nvmlDeviceGetPowerManagementLimit(self, h: _FakeHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerManagementLimit(self, h: _FakeHandle) -> int:
         """Present limit [mW]."""
         return h.limit_mw
 
-    def nvmlDeviceSetPowerManagementLimit(self, h: _FakeHandle, limit_mw: int) -> None:  # noqa: N802
+    def nvmlDeviceSetPowerManagementLimit(self, h: _FakeHandle, limit_mw: int) -> None:
         """Set the limit [mW]; outside the constraints raises ``NVMLError``."""
         if not h.min_mw <= limit_mw <= h.max_mw:
             raise self.NVMLError("Invalid Argument")
         h.limit_mw = limit_mw
 
-    def nvmlDeviceGetPowerUsage(self, h: _FakeHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerUsage(self, h: _FakeHandle) -> int:
         """Draw [mW]: a fully loaded GPU draws its limit."""
         return max(h.idle_mw, h.limit_mw)
 
-    def nvmlDeviceGetTemperature(self, h: _FakeHandle, sensor: int) -> int:  # noqa: N802
+    def nvmlDeviceGetTemperature(self, h: _FakeHandle, sensor: int) -> int:
         """Core temperature [°C], warmer with power."""
         return 35 + round(40 * h.limit_mw / h.max_mw)
 
@@ -95,7 +95,7 @@ class FakeNvml:
 def load_nvml() -> Any | None:
     """Return the ``pynvml`` module initialised, or ``None`` where NVML is absent."""
     try:
-        import pynvml
+        import pynvml  # type: ignore[import-untyped]
 
         pynvml.nvmlInit()
     except Exception:  # pynvml raises NVMLError_LibraryNotFound, or the module is missing
@@ -148,7 +148,7 @@ class GpuDriver(Driver):
         return list(self._info.values())
 
     def machines(self) -> list[MachineInfo]:
-        """The GPUs found."""
+        """Return the GPUs found."""
         return list(self._info.values())
 
     def _read_one(self, mid: str) -> Telemetry:

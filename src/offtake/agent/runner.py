@@ -36,7 +36,10 @@ _MAX_PENDING = 10_000
 class Meter(Protocol):
     """A source of the site's draw (a Modbus meter or summed telemetry)."""
 
-    source: str
+    @property
+    def source(self) -> str:
+        """``meter`` or ``telemetry``."""
+        ...
 
     async def read(self) -> MeterReading:
         """Read power and the energy counter."""
@@ -155,7 +158,7 @@ class Agent:
         return total
 
     def views(self, now: float) -> list[MachineView]:
-        """What the planner knows of each machine now."""
+        """Return what the planner knows of each machine now."""
         out = []
         for mid, (_, info) in self._machines.items():
             t = self._telemetry.get(mid)

@@ -63,9 +63,11 @@ class VenClient:
             return self._token
         try:
             server = await self._http.get(f"{self.base_url}/auth/server")
-            token_url = str(server.json()["tokenURL"]) if server.status_code == 200 else f"{self.base_url}/auth/token"
-            answer = await self._http.post(token_url, data={"grant_type": "client_credentials",
-                                                             "client_id": self._id, "client_secret": self._secret})  # fmt: skip
+            token_url = f"{self.base_url}/auth/token"
+            if server.status_code == 200:
+                token_url = str(server.json()["tokenURL"])
+            form = {"grant_type": "client_credentials", "client_id": self._id, "client_secret": self._secret}
+            answer = await self._http.post(token_url, data=form)
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             raise VtnUnavailable(f"token: {exc}") from exc
         self._log.record("vtn", "token", {"client_id": self._id}, answer.status_code)
@@ -152,7 +154,7 @@ def usage_report(
             {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "DEMAND", "readingType": "DIRECT_READ",
              "units": "W"},
             {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "OPERATING_STATE"},
-        ],  # fmt: skip
+        ],
         "resources": [
             {
                 "resourceName": site_id,
@@ -160,7 +162,7 @@ def usage_report(
                 "intervals": [
                     {"id": 0, "payloads": [{"type": "USAGE", "values": [int(energy_wh)]},
                                            {"type": "DEMAND", "values": [round(power_w, 1)]},
-                                           {"type": "OPERATING_STATE", "values": [state]}]}  # fmt: skip
+                                           {"type": "OPERATING_STATE", "values": [state]}]}
                 ],
             }
         ],

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     @app.command("agent")
     def agent(
         config: Annotated[Path, typer.Option("--config", help="The site's site.toml.")],
-        ticks: Annotated[int | None, typer.Option(help="Stop after this many ticks (default: run until stopped).")] = None,
+        ticks: Annotated[int | None, typer.Option(help="Stop after this many ticks (default: until stopped).")] = None,
     ) -> None:
         """Follow the site's caps from the VTN: plan the fleet, command the machines, report the meter."""
         import asyncio

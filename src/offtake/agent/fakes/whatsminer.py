@@ -101,7 +101,7 @@ def loopback_ips(count: int, first: int = 2) -> list[str]:
 
 
 def _md5crypt_part(word: str, salt: str) -> str:
-    from passlib.hash import md5_crypt  # type: ignore[import-untyped]
+    from passlib.hash import md5_crypt
 
     return str(md5_crypt.hash(word, salt=salt)).split("$")[3]
 

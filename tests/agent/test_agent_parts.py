@@ -69,8 +69,8 @@ def test_register_maps_name_the_bad_field() -> None:
     with pytest.raises(InputError, match=r"meter\.power_format"):
         register_map({"map": "pm5000", "power_format": "float16"})
     with pytest.raises(InputError, match=r"meter\.energy_address"):
-        register_map({"function": "holding", "word_order": "big", "power_address": 0, "power_format": "float32",
-                      "power_scale": 1, "energy_format": "int64", "energy_scale": 1, "accuracy_fraction": 0})  # fmt: skip
+        fields = {"function": "holding", "word_order": "big", "power_address": 0, "power_format": "float32"}
+        register_map({**fields, "power_scale": 1, "energy_format": "int64", "energy_scale": 1, "accuracy_fraction": 0})
 
 
 def _drive(driver: GpuDriver) -> tuple[Any, Any, Any]:

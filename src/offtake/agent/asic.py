@@ -4,7 +4,7 @@ pyasic picks the backend of each address itself (``pyasic.get_miner`` probes the
 cgminer-style API on TCP 4028 and the web interfaces). A backend *takes a power target* when
 it overrides ``set_power_limit`` (Braiins OS, Whatsminer, VNish, LuxOS, ...); stock firmware
 without one is stopped and resumed instead, and so is a machine whose firmware refuses a
-power target at run time (it is remembered). Every configured address is a machine of the
+power target at run time (twice in a row: it is remembered). Every configured address is a machine of the
 site: one that does not answer still counts, at its last measured draw or its rating.
 """
 
@@ -22,6 +22,8 @@ from offtake.errors import InputError
 __all__ = ["AsicDriver", "AsicGroup", "expand_hosts"]
 
 _T = TypeVar("_T")
+#: Refused power targets in a row after which a machine is stopped and resumed instead.
+_REFUSALS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,12 @@ class AsicDriver(Driver):
         self._running: dict[str, bool] = {}
         self._timeout = timeout_s
         self._gate = asyncio.Semaphore(concurrency)
+        self._refusals: dict[str, int] = {}
+        import pyasic.settings
+
+        # pyasic's discovery gives up after its own timeout (3 s by default); under load a
+        # slow but healthy miner must not be taken for an absent one.
+        pyasic.settings.update("factory_get_timeout", max(1, round(timeout_s)))
 
     async def _bounded(self, coro: Awaitable[_T]) -> _T:
         async with self._gate:
@@ -195,9 +203,16 @@ class AsicDriver(Driver):
             return CommandResult(command, True, "resumed")
         watts = int(command.power_w or 0)
         failed = await self._call(command, lambda: miner.set_power_limit(watts), f"power target {watts} W")
-        if failed is not None and failed.detail.startswith("refused"):
-            self._info[ip] = replace(self._info[ip], power_target=False)
-        return failed or CommandResult(command, True, f"power target {watts} W")
+        if failed is None:
+            self._refusals.pop(ip, None)
+            return CommandResult(command, True, f"power target {watts} W")
+        if failed.detail.startswith("refused"):
+            # pyasic answers False for a firmware refusal and for a dropped connection alike:
+            # a machine loses its power target (stop/resume from then on) after two refusals.
+            self._refusals[ip] = self._refusals.get(ip, 0) + 1
+            if self._refusals[ip] >= _REFUSALS:
+                self._info[ip] = replace(self._info[ip], power_target=False)
+        return failed
 
     async def apply(self, commands: Sequence[Command]) -> list[CommandResult]:
         """Send power targets, stops and resumes, all machines at once."""

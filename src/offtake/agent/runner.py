@@ -275,6 +275,9 @@ class Agent:
         unreachable = [m for m, t in self._telemetry.items() if not t.reachable]
         stuck = [m for m, until in self._stuck_until.items() if until > mono]
         why = f"{len(unreachable)} machine(s) unreachable, {len(stuck)} refused or timed out"
+        plan = self.status.plan
+        if plan is not None and not plan.feasible:
+            why += "; the draw of machines that cannot be commanded and the standby of stopped ones exceed it"
         problem = f"draw {reading.power_w:.0f} W above cap {cap:.0f} W after {mono - since:.0f} s: {why}"
         if problem.split(" after")[0] != self.status.problem.split(" after")[0]:
             self.log.record("agent", "cap-not-reached", {"unreachable": unreachable[:50], "stuck": stuck[:50]}, problem)

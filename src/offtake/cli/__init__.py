@@ -30,6 +30,7 @@ def _register() -> None:
     from offtake.cli import (
         agent_cmd,
         assess_cmd,
+        demo_cmd,
         dispatch_cmd,
         ledger_cmd,
         plan_cmd,
@@ -50,6 +51,7 @@ def _register() -> None:
     registry_cmd.register(app)
     dispatch_cmd.register(app)
     agent_cmd.register(app)
+    demo_cmd.register(app)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"identity"},
     {"surplus", "planning", "economics", "risk", "dispatch"},
     {"registry", "ledger", "billing", "vtn"},
-    {"simulation", "live"},
+    {"simulation", "live", "agent"},
     {"api", "cli", "__main__"},
 ]
 TOP = {"api", "cli", "__main__"}

@@ -47,7 +47,9 @@ def _register() -> None:
         return
     _registered = True
     from offtake.cli import (
+        agent_cmd,
         assess_cmd,
+        demo_cmd,
         dispatch_cmd,
         ledger_cmd,
         plan_cmd,
@@ -69,6 +71,8 @@ def _register() -> None:
     registry_cmd.register(app)
     dispatch_cmd.register(app)
     user_cmd.register(app)
+    agent_cmd.register(app)
+    demo_cmd.register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,232 @@
+"""``site.toml``: what one agent needs to know of its site, VTN, machines and meter.
+
+Example::
+
+    [site]
+    id = "S1"
+    safe_level_mw = 0.0       # contracted level when no cap is in force (0 for miners)
+    headroom_fraction = 0.01  # kept below the cap, on top of the meter's accuracy
+    response_time_s = 30      # the contract's time to reach a new cap
+    max_start_kw = 50         # restart stagger: most rated power started per step
+
+    [vtn]
+    url = "http://127.0.0.1:8000/openadr3/3.1.0"
+    client_id = "..."
+    client_secret_file = "ven.secret"   # owner-only file (0600), relative to this file
+    poll_s = 5
+
+    [agent]
+    tick_s = 1
+    report_interval_s = 300
+    log = "agent-commands.log"
+
+    [[asic]]
+    hosts = ["10.0.1.1-50"]
+    max_w = 3472
+    min_w = 1736
+    standby_w = 20
+
+    [meter]                   # or: kind = "telemetry" where the site has no meter
+    kind = "modbus"
+    host = "10.0.0.5"
+    port = 502
+    map = "pm5000"
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from offtake import units
+from offtake.agent.asic import AsicGroup, expand_hosts
+from offtake.agent.meter import RegisterMap, register_map
+from offtake.errors import InputError
+
+__all__ = ["AgentConfig", "GpuConfig", "MeterConfig", "load_config"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterConfig:
+    """The site meter: ``modbus`` (host, port, device id, register map) or ``telemetry``."""
+
+    kind: str
+    host: str = ""
+    port: int = 502
+    device_id: int = 1
+    rmap: RegisterMap | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GpuConfig:
+    """GPUs of this node through NVML (``nvml``), or the fake (``fake``, ``count`` GPUs)."""
+
+    driver: str
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """Everything the agent reads from ``site.toml`` (see the module docstring)."""
+
+    site_id: str
+    vtn_url: str
+    client_id: str
+    client_secret: str
+    safe_w: float = 0.0
+    headroom_fraction: float = 0.0
+    response_time_s: float = 30.0
+    max_start_w: float = float("inf")
+    emergency_level: int = 3
+    poll_s: float = 5.0
+    tick_s: float = 1.0
+    report_interval_s: float = 300.0
+    log_path: Path | None = None
+    log_max_bytes: int = 5_000_000
+    log_backups: int = 5
+    asic: tuple[AsicGroup, ...] = ()
+    gpu: GpuConfig | None = None
+    meter: MeterConfig = field(default_factory=lambda: MeterConfig("telemetry"))
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, path: Path,
+         default: Any = ...) -> Any:  # fmt: skip
+    if key not in table:
+        if default is ...:
+            raise InputError("missing", file=path, field=f"{where}.{key}")
+        return default
+    value = table[key]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise InputError(f"expected a number or text, got {value!r}", file=path, field=f"{where}.{key}")
+    if not isinstance(value, kind):
+        raise InputError(f"expected {getattr(kind, '__name__', kind)}, got {value!r}", file=path,
+                         field=f"{where}.{key}")  # fmt: skip
+    return value
+
+
+def _positive(value: float, path: Path, name: str, *, zero: bool = False) -> float:
+    if not (value >= 0 if zero else value > 0):
+        raise InputError(f"must be {'non-negative' if zero else 'positive'}, got {value}", file=path, field=name)
+    return float(value)
+
+
+def _secret(vtn: dict[str, Any], path: Path) -> str:
+    env = vtn.get("client_secret_env")
+    if isinstance(env, str):
+        value = os.environ.get(env)
+        if not value:
+            raise InputError(f"environment variable {env} is not set", file=path, field="vtn.client_secret_env")
+        return str(value)
+    name = _get(vtn, "client_secret_file", str, "vtn", path)
+    secret_path = (path.parent / name).resolve()
+    try:
+        mode = secret_path.stat().st_mode
+        text = secret_path.read_text().strip()
+    except OSError as exc:
+        raise InputError(f"cannot read the secret file {secret_path}: {exc.strerror}", file=path,
+                         field="vtn.client_secret_file") from None  # fmt: skip
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InputError(f"{secret_path} is readable by others; chmod 600 it", file=path,
+                         field="vtn.client_secret_file")  # fmt: skip
+    if not text:
+        raise InputError(f"{secret_path} is empty", file=path, field="vtn.client_secret_file")
+    return str(text)
+
+
+def _asic(groups: Any, path: Path) -> tuple[AsicGroup, ...]:
+    if not isinstance(groups, list):
+        raise InputError("expected [[asic]] tables", file=path, field="asic")
+    out = []
+    for i, g in enumerate(groups):
+        where = f"asic[{i}]"
+        hosts = _get(g, "hosts", list, where, path)
+        if not hosts or not all(isinstance(h, str) for h in hosts):
+            raise InputError("expected a non-empty list of addresses", file=path, field=f"{where}.hosts")
+        try:
+            expand_hosts(hosts, field=f"{where}.hosts")
+        except InputError as exc:
+            raise InputError(exc.message, file=path, field=exc.field) from None
+        max_w = _positive(_get(g, "max_w", (int, float), where, path), path, f"{where}.max_w")
+        min_w = _positive(_get(g, "min_w", (int, float), where, path, max_w), path, f"{where}.min_w")
+        standby = _positive(_get(g, "standby_w", (int, float), where, path), path, f"{where}.standby_w", zero=True)
+        if not standby <= min_w <= max_w:
+            raise InputError(f"expected standby_w <= min_w <= max_w, got {standby}, {min_w}, {max_w}", file=path,
+                             field=where)  # fmt: skip
+        out.append(AsicGroup(tuple(hosts), max_w, min_w, standby))
+    return tuple(out)
+
+
+def _meter(table: dict[str, Any], path: Path) -> MeterConfig:
+    kind = _get(table, "kind", str, "meter", path, "telemetry")
+    if kind == "telemetry":
+        return MeterConfig("telemetry")
+    if kind != "modbus":
+        raise InputError(f"expected 'modbus' or 'telemetry', got '{kind}'", file=path, field="meter.kind")
+    fields = {k: v for k, v in table.items() if k not in ("kind", "host", "port", "device_id")}
+    try:
+        rmap = register_map(fields)
+    except InputError as exc:
+        raise InputError(exc.message, file=path, field=exc.field) from None
+    host = _get(table, "host", str, "meter", path)
+    port = int(_get(table, "port", int, "meter", path, 502))
+    return MeterConfig("modbus", host, port, int(_get(table, "device_id", int, "meter", path, 1)), rmap)
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and check ``site.toml``.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the field.
+    """
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=path) from None
+    site = _get(data, "site", dict, "", path)
+    vtn = _get(data, "vtn", dict, "", path)
+    agent = _get(data, "agent", dict, "", path, {})
+    site_id = units.validate_id(_get(site, "id", str, "site", path), "site.id")
+    gpu = data.get("gpu")
+    gpu_cfg = None
+    if gpu is not None:
+        driver = _get(gpu, "driver", str, "gpu", path)
+        if driver not in ("nvml", "fake"):
+            raise InputError(f"expected 'nvml' or 'fake', got '{driver}'", file=path, field="gpu.driver")
+        gpu_cfg = GpuConfig(driver, int(_get(gpu, "count", int, "gpu", path, 0)))
+    log = _get(agent, "log", str, "agent", path, "")
+    num = (int, float)
+    config = AgentConfig(
+        site_id=site_id,
+        vtn_url=_get(vtn, "url", str, "vtn", path),
+        client_id=_get(vtn, "client_id", str, "vtn", path),
+        client_secret=_secret(vtn, path),
+        safe_w=_positive(_get(site, "safe_level_mw", num, "site", path, 0.0), path, "site.safe_level_mw", zero=True)
+        * units.W_PER_MW,
+        headroom_fraction=_positive(_get(site, "headroom_fraction", num, "site", path, 0.0), path,
+                                    "site.headroom_fraction", zero=True),
+        response_time_s=_positive(_get(site, "response_time_s", num, "site", path, 30.0), path, "site.response_time_s"),
+        max_start_w=_positive(_get(site, "max_start_kw", num, "site", path, float("inf")), path, "site.max_start_kw")
+        * 1000.0,
+        emergency_level=int(_get(site, "emergency_level", int, "site", path, 3)),
+        poll_s=_positive(_get(vtn, "poll_s", num, "vtn", path, 5.0), path, "vtn.poll_s"),
+        tick_s=_positive(_get(agent, "tick_s", num, "agent", path, 1.0), path, "agent.tick_s"),
+        report_interval_s=_positive(_get(agent, "report_interval_s", num, "agent", path, 300.0), path,
+                                    "agent.report_interval_s"),
+        log_path=(path.parent / log) if log else None,
+        asic=_asic(data.get("asic", []), path),
+        gpu=gpu_cfg,
+        meter=_meter(_get(data, "meter", dict, "", path, {}), path),
+    )  # fmt: skip
+    if not config.vtn_url.startswith(("http://", "https://")):
+        raise InputError(f"expected an http(s) URL, got '{config.vtn_url}'", file=path, field="vtn.url")
+    if not config.asic and config.gpu is None:
+        raise InputError("no machines: give [[asic]] groups or a [gpu] table", file=path)
+    return config

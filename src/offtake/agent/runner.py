@@ -1,0 +1,381 @@
+"""The agent's loop: caps in from the VTN, machine settings out, meter readings back.
+
+Every tick: poll the VTN when due (keeping the last schedule when it cannot be reached),
+take the limit in force now (:func:`~offtake.agent.schedule.limit_at`), read the machines,
+plan the fleet (:func:`~offtake.agent.plan.plan_fleet`), send the commands that lower draw
+before those that raise it, read the meter, and at each report boundary post the interval's
+energy. The first plan after a start resumes no machine, so the current cap is applied
+before anything restarts. After the contract's response time the agent checks, from the
+meter (or telemetry), that the site is within the cap, and says why when it is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from offtake.agent.audit import CommandLog
+from offtake.agent.config import AgentConfig
+from offtake.agent.machines import Command, CommandResult, Driver, MachineInfo, Telemetry
+from offtake.agent.meter import MeterReading, ModbusMeter, TelemetryMeter
+from offtake.agent.plan import FleetPlan, MachineView, plan_fleet
+from offtake.agent.schedule import Limit, Window, limit_at, windows_from_events
+from offtake.agent.ven import VenClient, VtnRefused, VtnUnavailable, usage_report
+
+__all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter"]
+
+_STUCK_S = 30.0
+_MAX_PENDING = 10_000
+
+
+class Meter(Protocol):
+    """A source of the site's draw (a Modbus meter or summed telemetry)."""
+
+    @property
+    def source(self) -> str:
+        """``meter`` or ``telemetry``."""
+        ...
+
+    async def read(self) -> MeterReading:
+        """Read power and the energy counter."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+@dataclass
+class AgentStatus:
+    """What the agent last did, for an operator's screen and for tests."""
+
+    limit: Limit | None = None
+    plan: FleetPlan | None = None
+    power_w: float | None = None
+    vtn_reachable: bool = False
+    within_cap: bool | None = None
+    problem: str = ""
+    reports_sent: int = 0
+    reports_pending: int = 0
+    commands_sent: int = 0
+    commands_failed: int = 0
+    last_results: list[CommandResult] = field(default_factory=list)
+
+
+class Agent:
+    """One site's agent.
+
+    Parameters
+    ----------
+    config
+        The site's configuration.
+    drivers
+        Machine drivers (see :func:`build_agent`).
+    meter
+        The site meter, or a :class:`TelemetryMeter`.
+    log
+        The command log.
+    """
+
+    def __init__(self, config: AgentConfig, drivers: Sequence[Driver], meter: Meter, log: CommandLog) -> None:
+        self.config = config
+        self.drivers = list(drivers)
+        self.meter = meter
+        self.log = log
+        self.ven = VenClient(config.vtn_url, config.client_id, config.client_secret, log)
+        self.status = AgentStatus()
+        self._windows: list[Window] = []
+        self._machines: dict[str, tuple[Driver, MachineInfo]] = {}
+        self._telemetry: dict[str, Telemetry] = {}
+        self._last_draw: dict[str, float] = {}
+        self._stuck_until: dict[str, float] = {}
+        self._next_poll = 0.0
+        self._applied = False
+        self._limit_since: tuple[float, float] = (math.nan, 0.0)  # (cap, monotonic time it began)
+        self._last_event_id: str | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._report_start: datetime | None = None
+        self._report_energy: float | None = None
+        self._prev_reading: tuple[datetime, MeterReading] | None = None
+
+    # ------------------------------------------------------------------ VTN
+    async def poll(self) -> None:
+        """Fetch the events; on failure keep the last schedule (the fail-safe rule does the rest)."""
+        try:
+            if self.ven.ven_id is None:
+                await self.ven.register(self.config.site_id)
+            events = await self.ven.events()
+        except (VtnUnavailable, VtnRefused) as exc:
+            if self.status.vtn_reachable:
+                self.log.record("agent", "vtn-lost", None, str(exc))
+            self.status.vtn_reachable = False
+            return
+        self.status.vtn_reachable = True
+        self._windows = windows_from_events(events, emergency_level=self.config.emergency_level)
+        caps = [w for w in self._windows if w.kind == "cap"]
+        if caps:
+            self._last_event_id = caps[-1].event_id
+
+    # ------------------------------------------------------------------ machines
+    async def discover(self) -> None:
+        """Find every driver's machines."""
+        for driver in self.drivers:
+            for info in await driver.discover():
+                self._machines[info.id] = (driver, info)
+
+    def _refresh_infos(self) -> None:
+        for driver in self.drivers:
+            machines = getattr(driver, "machines", None)
+            if callable(machines):
+                for info in machines():
+                    self._machines[info.id] = (driver, info)
+
+    async def read_machines(self) -> list[Telemetry]:
+        """Read every machine's telemetry (all drivers at once)."""
+        per_driver: dict[int, list[str]] = {}
+        for mid, (driver, _) in self._machines.items():
+            per_driver.setdefault(id(driver), []).append(mid)
+        drivers = {id(d): d for d in self.drivers}
+        results = await asyncio.gather(*(drivers[k].read(ids) for k, ids in per_driver.items()))
+        out = [t for batch in results for t in batch]
+        for t in out:
+            self._telemetry[t.id] = t
+            if t.reachable and t.power_w is not None:
+                self._last_draw[t.id] = t.power_w
+        if isinstance(self.meter, TelemetryMeter):
+            self.meter.feed(self._counted_draw())
+        return out
+
+    def _counted_draw(self) -> float:
+        total = 0.0
+        for mid, (_, info) in self._machines.items():
+            total += self._last_draw.get(mid, info.max_w)
+        return total
+
+    def views(self, now: float) -> list[MachineView]:
+        """Return what the planner knows of each machine now."""
+        out = []
+        for mid, (_, info) in self._machines.items():
+            t = self._telemetry.get(mid)
+            reachable = t is not None and t.reachable
+            controllable = reachable and self._stuck_until.get(mid, 0.0) <= now
+            running = bool(t.running) if t is not None and t.running is not None else True
+            out.append(MachineView(mid, info.min_w, info.max_w, info.standby_w, info.power_target, controllable,
+                                   running, self._last_draw.get(mid)))  # fmt: skip
+        return out
+
+    def commands_for(self, plan: FleetPlan) -> tuple[list[Command], list[Command]]:
+        """Commands that lower draw, then commands that raise it."""
+        lower: list[Command] = []
+        raise_: list[Command] = []
+        for mid, target in plan.targets.items():
+            t = self._telemetry.get(mid)
+            running = t.running if t is not None else None
+            _, info = self._machines[mid]
+            if not target.run:
+                if running is not False:
+                    lower.append(Command(mid, "stop"))
+            elif target.power_w is not None and info.power_target:
+                limit = t.limit_w if t is not None else None
+                if running is False:
+                    raise_.append(Command(mid, "power", target.power_w))
+                elif limit is None or abs(limit - target.power_w) >= 1.0:
+                    higher = limit is not None and target.power_w > limit
+                    (raise_ if higher else lower).append(Command(mid, "power", target.power_w))
+            elif running is False:
+                raise_.append(Command(mid, "resume"))
+        return lower, raise_
+
+    async def send(self, commands: Sequence[Command]) -> list[CommandResult]:
+        """Send commands through their drivers and log each answer."""
+        by_driver: dict[int, list[Command]] = {}
+        for c in commands:
+            by_driver.setdefault(id(self._machines[c.machine_id][0]), []).append(c)
+        drivers = {id(d): d for d in self.drivers}
+        batches = await asyncio.gather(*(drivers[k].apply(cs) for k, cs in by_driver.items()))
+        results = [r for batch in batches for r in batch]
+        now = time.monotonic()
+        for r in results:
+            self.log.record(r.command.machine_id, r.command.action, r.command.power_w, r.detail)
+            if not r.ok and not r.detail.startswith("refused: power target"):
+                self._stuck_until[r.command.machine_id] = now + _STUCK_S
+            if r.ok and r.command.machine_id in self._telemetry:
+                self._telemetry[r.command.machine_id] = self._after(self._telemetry[r.command.machine_id], r.command)
+        self.status.commands_sent += len(results)
+        self.status.commands_failed += sum(not r.ok for r in results)
+        self.status.last_results = results
+        return results
+
+    @staticmethod
+    def _after(t: Telemetry, c: Command) -> Telemetry:
+        running = c.action != "stop"
+        limit = float(c.power_w) if c.action == "power" and c.power_w is not None else t.limit_w
+        return Telemetry(t.id, t.reachable, running, t.power_w, limit, t.work_rate, t.temperature_c)
+
+    # ------------------------------------------------------------------ one tick
+    async def apply_limit(self, limit: Limit, now: float) -> FleetPlan:
+        """Plan under ``limit`` and send the commands (lowering first)."""
+        accuracy = getattr(getattr(self.meter, "rmap", None), "accuracy_fraction", 0.0)
+        headroom = limit.cap_w * (accuracy + self.config.headroom_fraction)
+        max_start = self.config.max_start_w if self._applied else 0.0
+        plan = plan_fleet(limit.cap_w, self.views(now), headroom_w=headroom, max_start_w=max_start)
+        lower, raise_ = self.commands_for(plan)
+        if lower:
+            await self.send(lower)
+        if raise_:
+            await self.send(raise_)
+        self._applied = True
+        self._refresh_infos()
+        return plan
+
+    async def step(self) -> AgentStatus:
+        """One tick of the loop; returns the status."""
+        mono = time.monotonic()
+        wall = datetime.now(UTC)
+        self.status.last_results = []
+        if mono >= self._next_poll:
+            await self.poll()
+            self._next_poll = mono + self.config.poll_s
+        limit = limit_at(self._windows, wall, safe_w=self.config.safe_w)
+        if limit.cap_w != self._limit_since[0]:
+            self.log.record("agent", "limit", {"cap_w": limit.cap_w, "source": limit.source,
+                                               "event": limit.event_id}, "in force")  # fmt: skip
+            self._limit_since = (limit.cap_w, mono)
+        await self.read_machines()
+        plan = await self.apply_limit(limit, mono)
+        self.status.limit, self.status.plan = limit, plan
+        await self._metering(wall, mono, limit)
+        await self._flush_reports()
+        return self.status
+
+    async def _metering(self, wall: datetime, mono: float, limit: Limit) -> None:
+        try:
+            reading = await self.meter.read()
+        except OSError as exc:
+            self.status.problem = f"meter: {exc}"
+            self.log.record("meter", "read", None, f"failed: {exc}")
+            return
+        self.status.power_w = reading.power_w
+        self._confirm(limit, reading, mono)
+        self._account(wall, reading, limit)
+
+    def _confirm(self, limit: Limit, reading: MeterReading, mono: float) -> None:
+        cap, since = self._limit_since
+        allowed = cap * (1 + getattr(getattr(self.meter, "rmap", None), "accuracy_fraction", 0.0)) + 1.0
+        if reading.power_w <= allowed:
+            self.status.within_cap, self.status.problem = True, ""
+            return
+        if mono - since < self.config.response_time_s:
+            return  # still within the contract's response time
+        unreachable = [m for m, t in self._telemetry.items() if not t.reachable]
+        stuck = [m for m, until in self._stuck_until.items() if until > mono]
+        why = f"{len(unreachable)} machine(s) unreachable, {len(stuck)} refused or timed out"
+        plan = self.status.plan
+        if plan is not None and not plan.feasible:
+            why += "; the draw of machines that cannot be commanded and the standby of stopped ones exceed it"
+        problem = f"draw {reading.power_w:.0f} W above cap {cap:.0f} W after {mono - since:.0f} s: {why}"
+        if problem.split(" after")[0] != self.status.problem.split(" after")[0]:
+            self.log.record("agent", "cap-not-reached", {"unreachable": unreachable[:50], "stuck": stuck[:50]}, problem)
+        self.status.within_cap, self.status.problem = False, problem
+
+    def _boundary(self, wall: datetime) -> datetime:
+        step = self.config.report_interval_s
+        epoch = wall.timestamp()
+        return datetime.fromtimestamp(math.floor(epoch / step) * step, UTC)
+
+    def _account(self, wall: datetime, reading: MeterReading, limit: Limit) -> None:
+        if self._report_start is None or self._report_energy is None:
+            self._report_start, self._report_energy = wall, reading.energy_wh
+            self._prev_reading = (wall, reading)
+            return
+        boundary = self._boundary(wall)
+        if boundary > self._report_start and self._prev_reading is not None:
+            prev_wall, prev = self._prev_reading
+            span = (wall - prev_wall).total_seconds()
+            share = (boundary - prev_wall).total_seconds() / span if span > 0 else 1.0
+            energy_at = prev.energy_wh + (reading.energy_wh - prev.energy_wh) * min(1.0, max(0.0, share))
+            self._queue_report(self._report_start, boundary, energy_at - self._report_energy, reading, limit)
+            self._report_start, self._report_energy = boundary, energy_at
+        self._prev_reading = (wall, reading)
+
+    def _queue_report(self, start: datetime, end: datetime, energy_wh: float, reading: MeterReading,
+                      limit: Limit) -> None:  # fmt: skip
+        event_id = limit.event_id if limit.source == "cap" else self._last_event_id
+        state = "ERROR" if self.status.within_cap is False else (
+            "IDLE_CURTAILED" if limit.cap_w <= 0 else "RUNNING_CURTAILED" if limit.source != "safe" else "IDLE_NORMAL")
+        body = usage_report(event_id or "", self.config.site_id, start, end - start, round(max(0.0, energy_wh)),
+                            reading_type="DIRECT_READ" if reading.source == "meter" else "ESTIMATED",
+                            power_w=reading.power_w, state=state)  # fmt: skip
+        if len(self._pending) >= _MAX_PENDING:
+            self.log.record("agent", "report-dropped", self._pending.pop(0)["reportName"], "queue full")
+        self._pending.append(body)
+
+    async def _flush_reports(self) -> None:
+        while self._pending:
+            body = self._pending[0]
+            if not body["eventID"]:
+                if self._last_event_id is None:
+                    break  # no event known yet to report against; keep it
+                body["eventID"] = self._last_event_id
+            try:
+                await self.ven.post_report(body)
+            except VtnUnavailable:
+                break
+            except VtnRefused as exc:
+                self.log.record("vtn", "report-refused", body["reportName"], str(exc))
+            else:
+                self.status.reports_sent += 1
+            self._pending.pop(0)
+        self.status.reports_pending = len(self._pending)
+
+    # ------------------------------------------------------------------ run
+    async def run(self, stop: asyncio.Event, *, max_ticks: int | None = None) -> AgentStatus:
+        """Discover the machines and run ticks until ``stop`` is set (or ``max_ticks`` ran)."""
+        await self.discover()
+        ticks = 0
+        while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
+            started = time.monotonic()
+            await self.step()
+            ticks += 1
+            wait = max(0.0, self.config.tick_s - (time.monotonic() - started))
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+        return self.status
+
+    async def close(self) -> None:
+        """Close the VTN client, the meter, the drivers and the log."""
+        await self.ven.close()
+        await self.meter.close()
+        for driver in self.drivers:
+            await driver.close()
+        self.log.close()
+
+
+def make_meter(config: AgentConfig) -> Meter:
+    """Return the configured meter (Modbus) or a telemetry integrator."""
+    m = config.meter
+    if m.kind == "modbus" and m.rmap is not None:
+        return ModbusMeter(m.host, m.port, m.device_id, m.rmap)
+    return TelemetryMeter()
+
+
+def build_agent(config: AgentConfig) -> Agent:
+    """Build the agent of a configuration: its drivers, meter and command log."""
+    from offtake.agent.asic import AsicDriver
+
+    drivers: list[Driver] = []
+    if config.asic:
+        drivers.append(AsicDriver(config.asic))
+    if config.gpu is not None:
+        from offtake.agent.gpu import GpuDriver
+
+        drivers.append(GpuDriver.from_config(config.gpu))
+    log = CommandLog(config.log_path, max_bytes=config.log_max_bytes, backups=config.log_backups)
+    return Agent(config, drivers, make_meter(config), log)

@@ -1,0 +1,276 @@
+"""End to end on loopback: VTN (real uvicorn) -> agent -> pyasic -> fake Whatsminers -> Modbus meter
+-> USAGE report -> ledger, with an emergency and the VTN going away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pyasic", reason="the agent extra (pyasic) is not installed")
+pytest.importorskip("pymodbus", reason="the agent extra (pymodbus) is not installed")
+
+import uvicorn
+from platform_fixtures import free_socket
+from sqlalchemy import select
+
+from offtake.agent.config import load_config
+from offtake.agent.fakes.meter import MeterSimulator
+from offtake.agent.fakes.whatsminer import FakeFleet
+from offtake.agent.meter import register_map
+from offtake.agent.runner import Agent, build_agent
+from offtake.api.app import create_app
+from offtake.identity.credentials import create_client
+from offtake.persistence.schema import Operator, Reading, Site
+from offtake.registry.setup import prepare_database
+from offtake.settings import Settings
+from offtake.vtn.notify import WebhookNotifier
+from offtake.vtn.operations import Vtn
+from offtake.vtn.programme import SiteCap
+
+SITE = "agent-site-1"
+MINERS = 6
+RATED_W = 3472.0
+
+
+@dataclass
+class Platform:
+    url: str
+    app: Any
+    vtn: Vtn
+    secret: str
+    client_id: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def readings(self) -> list[Reading]:
+        with self.app.state.session_factory() as session:
+            return list(session.scalars(select(Reading).where(Reading.site_id == SITE)))
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    folder = tmp_path_factory.mktemp("agent-vtn")
+    app = create_app(Settings.resolve(env={}, data_dir=folder, token_secret="t" * 40))
+    prepare_database(app.state.engine)
+    factory = app.state.session_factory
+    with factory() as session:
+        session.add(Operator(id="op-agent", name="Agent Op", created_at=datetime.now(UTC)))
+        session.flush()
+        session.add(Site(id=SITE, operator_id="op-agent", zone="LESCO", kind="mining", created_at=datetime.now(UTC)))
+        session.flush()
+        cred = create_client(session, f"agent {SITE}", "ven", site_id=SITE)
+        session.commit()
+    notifier = WebhookNotifier()
+    app.state.vtn_notifier = notifier
+    vtn = Vtn(factory, notifier)
+    vtn.provision_site(SITE, zone="LESCO", kind="mining", client_id=cred.client_id)
+    sock = free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    port = sock.getsockname()[1]
+    yield Platform(f"http://127.0.0.1:{port}", app, vtn, cred.client_secret, cred.client_id, server, thread)
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+    notifier.close()
+
+
+def _first_ip() -> int:
+    """A loopback block of our own (127.77.<n>.x) so parallel runs do not collide."""
+    return (77 << 16) + (random.randint(1, 250) << 8) + 2
+
+
+def _write_site(folder: Path, p: Platform, first_ip: int, meter_port: int, **site: Any) -> Path:
+    secret = folder / "ven.secret"
+    secret.write_text(p.secret)
+    secret.chmod(0o600)
+    b, c = (first_ip >> 16) & 0xFF, (first_ip >> 8) & 0xFF
+    d = first_ip & 0xFF
+    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in site.items())
+    text = f"""
+[site]
+id = "{SITE}"
+safe_level_mw = 0.0
+response_time_s = 5
+{extra}
+[vtn]
+url = "{p.url}/openadr3/3.1.0"
+client_id = "{p.client_id}"
+client_secret_file = "ven.secret"
+poll_s = 0.3
+
+[agent]
+tick_s = 0.3
+report_interval_s = 2
+log = "logs/commands.log"
+
+[[asic]]
+hosts = ["127.{b}.{c}.{d}-{d + MINERS - 1}"]
+max_w = {RATED_W}
+min_w = 1736
+standby_w = 20
+
+[meter]
+kind = "modbus"
+host = "127.0.0.1"
+port = {meter_port}
+map = "pm5000"
+"""
+    path = folder / "site.toml"
+    path.write_text(text)
+    return path
+
+
+def _publish(p: Platform, cap_mw: float, minutes: int = 10) -> datetime:
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    p.vtn.publish_caps([SiteCap(SITE, start, start + timedelta(minutes=minutes), cap_mw)], {SITE: "mining"})
+    return start
+
+
+async def _run_until(agent: Agent, check: Any, limit_s: float) -> bool:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        await agent.step()
+        if check():
+            return True
+        await asyncio.sleep(agent.config.tick_s)
+    return False
+
+
+def test_agent_follows_caps_and_an_emergency_and_reports_into_the_ledger(platform: Platform, tmp_path: Path) -> None:
+    first = _first_ip()
+    # machine 1 has no power target (refuses it), machine 5 cannot be reached but still draws
+    fleet = FakeFleet.build(MINERS, refuse=[1], unreachable=[5], first_ip=first)
+    rmap = register_map({"map": "pm5000"})
+    cap_w = 12_000.0
+    _publish(platform, cap_w / 1e6)
+    with fleet, MeterSimulator(fleet.total_draw_w, rmap) as meter:
+        config = load_config(_write_site(tmp_path, platform, first, meter.port))
+        agent = build_agent(config)
+
+        async def scenario() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            try:
+                await agent.discover()
+                # the cap is reached: the fleet's true draw (meter) is within it, soft curtailment first
+                def settled() -> bool:
+                    status = agent.status
+                    return fleet.total_draw_w() <= cap_w and status.within_cap is True and not status.last_results
+
+                out["capped"] = await _run_until(
+                    agent, settled, 15,
+                )
+                out["draw_capped"] = fleet.total_draw_w()
+                out["plan"] = agent.status.plan
+                out["limits"] = {m.ip: (m.hashing, m.power_limit_w) for m in fleet.miners}
+                # readings reach the ledger
+                out["reported"] = await _run_until(agent, lambda: agent.status.reports_sent >= 2, 10)
+                # an emergency stops every reachable miner
+                out["emergency_events"] = platform.vtn.declare_emergency(
+                    [SITE], {SITE: "mining"}, start=datetime.now(UTC) - timedelta(seconds=1),
+                    duration=timedelta(minutes=5), message="test trip",
+                )  # fmt: skip
+                t0 = time.monotonic()
+                out["emergency"] = await _run_until(
+                    agent, lambda: not any(m.hashing for m in fleet.miners if m.behaviour != "unreachable"), 10
+                )
+                out["emergency_s"] = time.monotonic() - t0
+                out["limit_source"] = agent.status.limit.source if agent.status.limit else None
+            finally:
+                await agent.close()
+            return out
+
+        out = asyncio.run(scenario())
+    platform.vtn.end_events([e["id"] for e in out.get("emergency_events", [])], end=datetime.now(UTC))
+    assert out["capped"], f"cap not reached: draw {out['draw_capped']} W, plan {out['plan']}"
+    plan = out["plan"]
+    assert plan.fixed_w == pytest.approx(RATED_W)  # the unreachable miner counted at its draw
+    assert plan.planned_w <= cap_w
+    refusing = fleet.miners[1]
+    # soft curtailment first: the machines with a power target run turned down, the one without stops
+    tunable = [m for i, m in enumerate(fleet.miners) if i not in (1, 5)]
+    assert out["limits"][refusing.ip][0] is False
+    limits = out["limits"]
+    assert all(limits[m.ip][0] and limits[m.ip][1] < RATED_W for m in tunable), limits
+    assert out["reported"]
+    readings = platform.readings()
+    assert readings and all(r.energy_wh >= 0 for r in readings) and sum(r.energy_wh for r in readings) > 0
+    # a 2-second interval at <= 12 kW is at most ~6.7 Wh (plus interpolation slack)
+    assert max(r.energy_wh for r in readings) <= cap_w * 2.5 / 3600 + 1
+    assert out["emergency"] and out["limit_source"] == "emergency"
+    assert out["emergency_s"] < 5
+    lines = (tmp_path / "logs" / "commands.log").read_text().splitlines()
+    assert any(json.loads(line)["command"] == "stop" for line in lines)
+    assert any(json.loads(line)["to"] == "vtn" for line in lines)
+
+
+def test_agent_holds_the_last_cap_while_the_vtn_is_away_then_falls_to_the_safe_level(
+    platform: Platform, tmp_path: Path
+) -> None:
+    first = _first_ip()
+    fleet = FakeFleet.build(3, first_ip=first)
+    rmap = register_map({"map": "pm5000"})
+    with fleet, MeterSimulator(fleet.total_draw_w, rmap) as meter:
+        config = load_config(_write_site(tmp_path, platform, first, meter.port))
+        agent = build_agent(config)
+
+        async def scenario() -> tuple[Any, Any, Any]:
+            try:
+                await agent.discover()
+                start = datetime.now(UTC)
+                # a cap that ends in 3 s, held from the VTN's answer
+                platform.vtn.publish_caps(
+                    [SiteCap(SITE, start - timedelta(seconds=1), start + timedelta(seconds=3), 0.006)],
+                    {SITE: "mining"},
+                )
+                await agent.step()
+                held = agent.status.limit
+                # the VTN goes away: point the agent at a closed port
+                agent.ven.base_url = "http://127.0.0.1:9/openadr3/3.1.0"
+                agent.ven._token = None
+                await asyncio.sleep(agent.config.poll_s)  # the next poll is due
+                await agent.step()
+                during = (agent.status.limit, agent.status.vtn_reachable)
+                await asyncio.sleep(max(0.0, (start + timedelta(seconds=3.2) - datetime.now(UTC)).total_seconds()))
+                await agent.step()
+                after = agent.status.limit
+                return held, during, after
+            finally:
+                await agent.close()
+
+        held, during, after = asyncio.run(scenario())
+    assert held is not None and held.source == "cap" and held.cap_w == pytest.approx(6000)
+    assert during[1] is False and during[0] is not None and during[0].cap_w == pytest.approx(6000)
+    assert after is not None and after.source == "safe" and after.cap_w == 0.0
+    assert not any(m.hashing for m in fleet.miners)
+
+
+def test_site_toml_errors_name_the_field(tmp_path: Path) -> None:
+    from offtake.errors import InputError
+
+    bad = tmp_path / "site.toml"
+    bad.write_text('[site]\nid = "x"\n[vtn]\nurl = "ftp://nope"\nclient_id = "c"\nclient_secret_file = "s"\n')
+    (tmp_path / "s").write_text("secret")
+    os.chmod(tmp_path / "s", 0o644)
+    with pytest.raises(InputError, match="readable by others"):
+        load_config(bad)
+    os.chmod(tmp_path / "s", 0o600)
+    with pytest.raises(InputError, match=r"vtn\.url"):
+        load_config(bad)

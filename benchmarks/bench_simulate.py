@@ -16,7 +16,9 @@ from pathlib import Path
 from offtake import scenario as scenario_mod
 from offtake.dispatch import read_allocation
 from offtake.simulation import compute_kpis, simulate
+from offtake.simulation.region import ScheduledSets
 from offtake.surplus import assess_surplus
+from offtake.surplus.assess import set_surplus
 
 ALLOCATION = Path(__file__).parent / "data" / "pakistan-2025-allocation.csv"
 
@@ -26,6 +28,7 @@ def main() -> None:
     contracts = read_allocation(ALLOCATION, scenario.zone_ids)
     start = time.perf_counter()
     assessed = assess_surplus(scenario)
+    sets = ScheduledSets(*set_surplus(scenario, assessed.tariff_usd_per_mwh, assessed.baseline))
     assess_s = time.perf_counter() - start
     start = time.perf_counter()
     result = simulate(
@@ -33,6 +36,7 @@ def main() -> None:
         contracts,
         assessed.zone_mw,
         national_surplus_mw=assessed.national_mw,
+        sets=sets,
         step_s=300,
         seed=1,
     )

@@ -91,7 +91,7 @@ def test_caps_fit_forecast_and_curtailment_follows_the_evening_dip(scenario, sur
         assert ok.all()
     # Without an ignoring site, what exceedance there is comes from trouble, not from dispatch.
     by_cause = k["safety"]["by_cause"]
-    assert by_cause["site ignoring its cap"]["zone_intervals"] == 0
+    assert by_cause["site ignoring its cap"]["intervals"] == 0
     assert k["energy"]["share_of_hindsight_bound"] > 0.9
 
 

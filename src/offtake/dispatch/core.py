@@ -249,6 +249,11 @@ class Dispatcher:
         self._horizon = np.maximum(steps, 0.0).astype(np.int64)
         self._horizons = [int(h) for h in np.unique(self._horizon) if h > 0]
 
+    @property
+    def horizon(self) -> int:
+        """Intervals of forecast the look-ahead uses: the longest response time, in intervals."""
+        return max(self._horizons, default=0)
+
     def step(self, grid: GridState, sites: SiteState) -> DispatchResult:
         """Caps for one interval.
 
@@ -279,16 +284,15 @@ class Dispatcher:
         # Rule 3: zone budgets, national limit and zone sets, each in priority order.
         uncontrolled = None
         if sites.uncontrolled_mw is not None:
-            uncontrolled = np.bincount(self._zone, weights=sites.uncontrolled_mw, minlength=self._z)
+            uncontrolled = np.bincount(self._zone, weights=sites.uncontrolled_mw, minlength=self._z).astype(float)
         budgets = self._budgets(
             grid.surplus_forecast_mw, grid.national_limit_mw, grid.cut_mw, grid, uncontrolled
         )
         target, zone_cut, national_cut, joint_cut = self._allocate(demand, request, budgets)
         # Look-ahead: slow sites capped to the lowest forecast over their response time.
-        target, look_cut = self._look_ahead(grid, demand, request, budgets, uncontrolled, target)
-        lookahead = float(look_cut.sum()) if look_cut is not None else 0.0
-        if look_cut is not None:
-            look_cut = look_cut > EPS_MW
+        target, held = self._look_ahead(grid, demand, request, budgets, uncontrolled, target)
+        lookahead = float(held.sum()) if held is not None else 0.0
+        look_cut = held > EPS_MW if held is not None else None
         # Rule 4: emergency.
         emergency = None
         if grid.emergency_national:
@@ -385,7 +389,7 @@ class Dispatcher:
             before, target = target, fill[:n] + fill[n:]
             national_cut = target < before - EPS_MW
         if budgets.cut is not None and self._matrix is not None and self.sets is not None:
-            totals = np.bincount(self._zl, weights=fill, minlength=z * lv).reshape(z, lv)
+            totals = np.bincount(self._zl, weights=fill, minlength=z * lv).reshape(z, lv).astype(float)
             share = joint_fill(totals, self._matrix, self.sets, budgets.cut)
             if share is not None:
                 fill = fill * share.ravel()[self._zl]

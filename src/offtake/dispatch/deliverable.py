@@ -89,7 +89,7 @@ class SetProjection:
         """
         values = np.asarray(values_mw, dtype=float)
         if self.n_sets == 0:
-            return np.zeros(values.shape[:-1] + (0,))
+            return np.zeros((*values.shape[:-1], 0))
         return np.asarray(np.minimum.reduceat(values[..., self.order], self.starts, axis=-1))
 
     @cached_property
@@ -129,7 +129,7 @@ def zone_values_mw(member: B, values_mw: F64) -> F64:
         Shape (..., zones) [MW]; ``inf`` for a zone in no set.
     """
     values = np.asarray(values_mw, dtype=float)
-    out = np.empty(values.shape[:-1] + (member.shape[1],))
+    out = np.empty((*values.shape[:-1], member.shape[1]))
     for z in range(member.shape[1]):
         held = member[:, z]
         out[..., z] = values[..., held].min(axis=-1) if held.any() else np.inf
@@ -137,8 +137,8 @@ def zone_values_mw(member: B, values_mw: F64) -> F64:
 
 
 def set_sigma_mw(matrix: F64, zone_sigma_mw: F64) -> F64:
-    """Standard deviation of each set's forecast error, zone errors independent [MW]."""
-    return np.sqrt(matrix @ (np.asarray(zone_sigma_mw, dtype=float) ** 2))
+    """Return the standard deviation of each set's forecast error, zone errors independent [MW]."""
+    return np.asarray(np.sqrt(matrix @ (np.asarray(zone_sigma_mw, dtype=float) ** 2)), dtype=float)
 
 
 def joint_fill(

@@ -67,7 +67,8 @@ def surplus_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-zone and national surplus as arrays, shapes (intervals, zones) and (intervals,) [MW]."""
     cuts = cuts or ZoneCuts.from_scenario(scenario)
-    zone_mw, national_mw = cuts.surplus_mw(**_network_inputs(scenario, baseline, tariff_usd_per_mwh))
+    inputs = _network_inputs(scenario, baseline, tariff_usd_per_mwh)
+    zone_mw, national_mw = cuts.surplus_mw(*inputs)
     short = _short(baseline)
     zone_mw[short] = 0.0
     national_mw[short] = 0.0
@@ -95,7 +96,7 @@ def set_surplus(
     tariff = scenario.default_tariff_usd_per_mwh if tariff_usd_per_mwh is None else float(tariff_usd_per_mwh)
     baseline = baseline or least_cost_dispatch(scenario)
     cuts = ZoneCuts.from_scenario(scenario)
-    values = np.maximum(cuts.set_values_mw(**_network_inputs(scenario, baseline, tariff)), 0.0)
+    values = np.maximum(cuts.set_values_mw(*_network_inputs(scenario, baseline, tariff)), 0.0)
     values[_short(baseline)] = 0.0
     return cuts.member.copy(), values
 
@@ -105,8 +106,13 @@ def _short(baseline: Baseline) -> np.ndarray:
     return np.asarray((baseline.unserved_mw.sum(axis=1) + baseline.reserve_short_mw) > _SLACK_TOLERANCE_MW)
 
 
-def _network_inputs(scenario: Scenario, baseline: Baseline, tariff_usd_per_mwh: float) -> dict[str, np.ndarray]:
-    """The arrays :meth:`ZoneCuts.surplus_mw` takes, from the baseline at a tariff."""
+def _network_inputs(
+    scenario: Scenario, baseline: Baseline, tariff_usd_per_mwh: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return what :meth:`ZoneCuts.surplus_mw` takes, in order, from the baseline at a tariff.
+
+    Dispatchable, variable and must-run output per interval and zone, demand, and the pool.
+    """
     fleet = baseline.fleet
     n_z = len(scenario.zones)
     available = fleet.available_mw
@@ -123,13 +129,8 @@ def _network_inputs(scenario: Scenario, baseline: Baseline, tariff_usd_per_mwh: 
     disp = fleet.dispatchable
     reserve = scenario.reserve_requirement_mw().to_numpy()
     pool = available[:, disp].sum(axis=1) - reserve
-    return {
-        "dispatchable_mw": by_zone(usable, disp),
-        "variable_mw": by_zone(usable, ~disp),
-        "must_run_mw": by_zone(must_run, fleet.must_run),
-        "demand_mw": scenario.demand_mw.to_numpy(),
-        "pool_mw": pool,
-    }
+    demand = scenario.demand_mw.to_numpy()
+    return by_zone(usable, disp), by_zone(usable, ~disp), by_zone(must_run, fleet.must_run), demand, pool
 
 
 def assess_surplus(

@@ -23,7 +23,14 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["SetProjection", "joint_fill", "set_sigma_mw", "zone_values_mw"]
+__all__ = [
+    "SetProjection",
+    "is_lattice",
+    "joint_fill",
+    "set_sigma_mw",
+    "zone_values_first",
+    "zone_values_mw",
+]
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -52,6 +59,7 @@ class SetProjection:
 
     member: B
     group: NDArray[np.int64]
+    lattice_drop: tuple[int, ...] | None = None
 
     @classmethod
     def build(cls, full_member: B, used: B) -> SetProjection:
@@ -67,7 +75,12 @@ class SetProjection:
         if codes.size and codes[0] == 0:  # sets holding no used zone constrain nothing
             member = member[1:]
             group = group - 1
-        return cls(member=member, group=group)
+        drop = None
+        if is_lattice(full_member):
+            # Axis n - 1 - z of the reshaped lattice is zone z; the unused zones' axes go.
+            n_z = used.size
+            drop = tuple(n_z - 1 - z for z in range(n_z) if not used[z])
+        return cls(member=member, group=group, lattice_drop=drop)
 
     @property
     def n_sets(self) -> int:
@@ -87,10 +100,24 @@ class SetProjection:
         numpy.ndarray
             Shape (..., projected sets) [MW].
         """
+        values = np.moveaxis(np.asarray(values_mw, dtype=float), -1, 0)
+        return np.asarray(np.moveaxis(self.reduce_first(values), 0, -1))
+
+    def reduce_first(self, values_mw: F64) -> F64:
+        """As :meth:`reduce`, with the sets on the first axis: (full sets, ...) -> (sets, ...).
+
+        The fast layout for many intervals at once: on a complete lattice the reduction is a
+        minimum over the unused zones' axes of a reshaped view.
+        """
         values = np.asarray(values_mw, dtype=float)
+        rest = values.shape[1:]
         if self.n_sets == 0:
-            return np.zeros((*values.shape[:-1], 0))
-        return np.asarray(np.minimum.reduceat(values[..., self.order], self.starts, axis=-1))
+            return np.zeros((0, *rest))
+        if self.lattice_drop is not None:
+            cube = _cube(values)
+            reduced = cube.min(axis=self.lattice_drop) if self.lattice_drop else cube
+            return np.asarray(reduced.reshape((-1, *rest))[1:])
+        return np.asarray(np.minimum.reduceat(values[self.order], self.starts, axis=0))
 
     @cached_property
     def order(self) -> NDArray[np.int64]:
@@ -113,6 +140,22 @@ def _starts(group: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.asarray(np.flatnonzero(np.diff(np.concatenate(([-1], sorted_groups)))), dtype=np.int64)
 
 
+def is_lattice(member: B) -> bool:
+    """Whether ``member`` lists every non-empty zone set, in the order of its bit code."""
+    n_sets, n_z = member.shape
+    return bool(n_sets == 2**n_z - 1 and np.array_equal(_codes(member), np.arange(1, 2**n_z)))
+
+
+def _cube(values: F64) -> F64:
+    """Lattice values (sets first) with the empty set (inf) in front, one axis of 2 per zone."""
+    rest = values.shape[1:]
+    n_z = int(np.log2(values.shape[0] + 1))
+    padded = np.empty((values.shape[0] + 1, *rest))
+    padded[0] = np.inf
+    padded[1:] = values
+    return padded.reshape((*((2,) * n_z), *rest))
+
+
 def zone_values_mw(member: B, values_mw: F64) -> F64:
     """Each zone's stand-alone value: the least value over the sets holding it [MW].
 
@@ -128,11 +171,23 @@ def zone_values_mw(member: B, values_mw: F64) -> F64:
     numpy.ndarray
         Shape (..., zones) [MW]; ``inf`` for a zone in no set.
     """
+    values = np.moveaxis(np.asarray(values_mw, dtype=float), -1, 0)
+    return np.asarray(np.moveaxis(zone_values_first(member, values), 0, -1))
+
+
+def zone_values_first(member: B, values_mw: F64) -> F64:
+    """As :func:`zone_values_mw`, with the sets on the first axis: (sets, ...) -> (zones, ...)."""
     values = np.asarray(values_mw, dtype=float)
-    out = np.empty((*values.shape[:-1], member.shape[1]))
-    for z in range(member.shape[1]):
+    n_z = member.shape[1]
+    out = np.empty((n_z, *values.shape[1:]))
+    if n_z > 1 and is_lattice(member):
+        cube = _cube(values)
+        for z in range(n_z):
+            out[z] = np.take(cube, 1, axis=n_z - 1 - z).min(axis=tuple(range(n_z - 1)))
+        return out
+    for z in range(n_z):
         held = member[:, z]
-        out[..., z] = values[..., held].min(axis=-1) if held.any() else np.inf
+        out[z] = values[held].min(axis=0) if held.any() else np.inf
     return out
 
 

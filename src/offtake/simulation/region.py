@@ -22,11 +22,12 @@ nation, with the same rules.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
-from offtake.dispatch.deliverable import SetProjection, zone_values_mw
+from offtake.dispatch.deliverable import SetProjection, zone_values_first
 
 __all__ = ["Forecasts", "RealYear", "ScheduledSets", "Trouble"]
 
@@ -60,10 +61,15 @@ class ScheduledSets:
             values = np.column_stack([values, np.maximum(np.asarray(national_mw, dtype=float), 0.0)])
         return cls(member, values)
 
-    @property
+    @cached_property
     def matrix(self) -> F64:
         """Membership as floats, shape (sets, zones)."""
         return self.member.astype(float)
+
+    @cached_property
+    def _by_set(self) -> F64:
+        """Values with the sets first, shape (sets, periods), contiguous."""
+        return np.ascontiguousarray(self.values_mw.T)
 
     @property
     def national_index(self) -> int | None:
@@ -72,21 +78,22 @@ class ScheduledSets:
         return int(rows[0]) if rows.size else None
 
     def at_steps(self, lo: int, hi: int, per: int, *, interpolate: bool) -> F64:
-        """Scheduled values for simulation steps ``lo..hi-1`` [MW], shape (hi - lo, sets).
+        """Scheduled values for simulation steps ``lo..hi-1`` [MW], shape (sets, hi - lo).
 
         With ``interpolate`` the interval means sit at interval midpoints and are
         interpolated linearly (held at both ends), as :func:`offtake.simulation.trouble.to_steps`.
         """
         steps = np.arange(lo, hi)
-        n_periods = self.values_mw.shape[0]
+        values = self._by_set
+        n_periods = values.shape[1]
         if per == 1 or not interpolate:
-            return np.asarray(self.values_mw[np.minimum(steps // per, n_periods - 1)])
+            return np.asarray(values[:, np.minimum(steps // per, n_periods - 1)])
         x = (steps + 0.5) / per - 0.5
         below = np.floor(x)
-        weight = (x - below)[:, None]
+        weight = x - below
         i0 = np.clip(below.astype(np.int64), 0, n_periods - 1)
         i1 = np.clip(below.astype(np.int64) + 1, 0, n_periods - 1)
-        return np.asarray(self.values_mw[i0] * (1.0 - weight) + self.values_mw[i1] * weight)
+        return np.asarray(values[:, i0] * (1.0 - weight) + values[:, i1] * weight)
 
     def perturb(
         self,
@@ -95,12 +102,12 @@ class ScheduledSets:
         zone_severity: F64 | None = None,
         national_severity: F64 | None = None,
     ) -> F64:
-        """Set values after extra demand and emergencies [MW], shape like ``scheduled_mw``.
+        """Set values after extra demand and emergencies [MW], shape (sets, steps).
 
         Parameters
         ----------
         scheduled_mw
-            Scheduled set values, shape (steps, sets) [MW].
+            Scheduled set values, shape (sets, steps) [MW].
         extra_demand_mw
             Outage loss plus demand error per step and zone, shape (steps, zones) [MW].
         zone_severity
@@ -109,22 +116,27 @@ class ScheduledSets:
             Severity of a national emergency per step, shape (steps,) [-].
         """
         matrix = self.matrix
-        value = np.where(scheduled_mw > 0.0, np.maximum(scheduled_mw - extra_demand_mw @ matrix.T, 0.0), 0.0)
+        value = scheduled_mw - matrix @ extra_demand_mw.T
+        np.maximum(value, 0.0, out=value)
+        value[scheduled_mw <= 0.0] = 0.0
         if zone_severity is not None and np.any(zone_severity > 0.0):
-            rows = np.flatnonzero((zone_severity > 0.0).any(axis=1))
-            before = zone_values_mw(self.member, value[rows])
-            loss = zone_severity[rows] * np.where(np.isfinite(before), before, 0.0)
-            value[rows] = np.maximum(value[rows] - loss @ matrix.T, 0.0)
+            cols = np.flatnonzero((zone_severity > 0.0).any(axis=1))
+            before = zone_values_first(self.member, value[:, cols])  # (zones, cols)
+            loss = zone_severity[cols].T * np.where(np.isfinite(before), before, 0.0)
+            value[:, cols] = np.maximum(value[:, cols] - matrix @ loss, 0.0)
         if national_severity is not None and np.any(national_severity > 0.0):
-            value *= (1.0 - national_severity)[:, None]
-        return np.asarray(value)
+            value *= 1.0 - national_severity
+        return value
 
     def zone_and_national(self, values_mw: F64) -> tuple[F64, F64 | None]:
-        """Stand-alone zone values and the national value of set values [MW]."""
-        zone = zone_values_mw(self.member, values_mw)
+        """Stand-alone zone values (steps, zones) and the national value (steps,) [MW].
+
+        ``values_mw`` has the sets first, shape (sets, steps).
+        """
+        zone = zone_values_first(self.member, values_mw).T
         zone = np.where(np.isfinite(zone), zone, 0.0)
         full = self.national_index
-        return zone, (None if full is None else np.asarray(values_mw[..., full]))
+        return zone, (None if full is None else np.asarray(values_mw[full]))
 
 
 @dataclass(frozen=True)
@@ -225,18 +237,28 @@ class Trouble:
         first = max(lo, 1)
         last_loss[first - lo :] = self.loss_mw[first - 1 : hi - 1]
         last_error[first - lo :] = self.error_mw[first - 1 : hi - 1]
+        scheduled = self.sets.at_steps(lo, hi + horizon, self.per, interpolate=self.interpolate)
+        matrix = self.sets.matrix
+        loss_sets = matrix @ last_loss.T
+        error_sets = matrix @ last_error.T
+        zone_sev, nat_sev = self.zone_severity[lo:hi], self.national_severity[lo:hi]
+        full = self.sets.national_index
         zone, cut, national = [], [], []
         for j in range(horizon + 1):
-            scheduled = self.sets.at_steps(lo + j, hi + j, self.per, interpolate=self.interpolate)
-            extra = last_loss + self.persistence ** (j + 1) * last_error
-            values = self.sets.perturb(
-                scheduled, extra, self.zone_severity[lo:hi], self.national_severity[lo:hi]
-            )
-            z, nat = self.sets.zone_and_national(values)
-            zone.append(z)
-            cut.append(projection.reduce(values))
-            if nat is not None:
-                national.append(nat)
+            values = scheduled[:, j : j + hi - lo] - loss_sets - self.persistence ** (j + 1) * error_sets
+            np.maximum(values, 0.0, out=values)
+            values[scheduled[:, j : j + hi - lo] <= 0.0] = 0.0
+            if np.any(zone_sev > 0.0) or np.any(nat_sev > 0.0):
+                values = self.sets.perturb(values, np.zeros_like(last_loss), zone_sev, nat_sev)
+            projected = projection.reduce_first(values)
+            cut.append(projected.T)
+            if j == 0:  # every zone, for the record
+                zone.append(self.sets.zone_and_national(values)[0])
+            else:  # the zones that host sites are all the look-ahead needs
+                ahead = zone_values_first(projection.member, projected).T
+                zone.append(np.where(np.isfinite(ahead), ahead, 0.0))
+            if full is not None:
+                national.append(values[full])
         return Forecasts(
             lo,
             hi,
@@ -281,15 +303,15 @@ class Trouble:
             zone[lo:hi] = z
             if national is not None and nat is not None:
                 national[lo:hi] = nat
-            over = served_mw[lo:hi] @ matrix.T - values
-            which[lo:hi] = over.argmax(axis=1)
-            excess[lo:hi] = over[np.arange(hi - lo), which[lo:hi]]
+            over = matrix @ served_mw[lo:hi].T - values
+            which[lo:hi] = over.argmax(axis=0)
+            excess[lo:hi] = over[which[lo:hi], np.arange(hi - lo)]
             # Most load within the region and the allocations: each zone alone gives at most
             # min(real, allocation); a set U at most its value plus what the zones outside it
             # give alone. By submodularity this is exact when every zone set is listed.
             alone = np.minimum(z, zone_alloc)
             outside = alone.sum(axis=1)[:, None] - alone @ matrix.T
-            bound[lo:hi] = np.minimum((values + outside).min(axis=1), alone.sum(axis=1))
+            bound[lo:hi] = np.minimum((values + outside.T).min(axis=0), alone.sum(axis=1))
         return RealYear(zone, scheduled_zone, national, excess, which, bound)
 
 

@@ -174,3 +174,32 @@ def test_energy_figure_leaves_out_the_suspended_site(scenario, surplus) -> None:
     assert e["licensed_sites_planner_bound_mwh"] == pytest.approx(bound)
     assert e["licensed_sites_share_of_planner_bound"] == pytest.approx(within / bound)
     assert e["meets_target"] == (within / bound >= e["target_share"])
+
+
+def test_real_surplus_is_consistent_under_zone_cuts(scenario) -> None:  # type: ignore[no-untyped-def]
+    """With the network's zone sets, a zone never has more real surplus than the nation."""
+    from offtake.simulation.region import ScheduledSets
+    from offtake.surplus import assess_surplus
+    from offtake.surplus.assess import set_surplus
+
+    assessed = assess_surplus(scenario)
+    sets = ScheduledSets(*set_surplus(scenario, assessed.tariff_usd_per_mwh, assessed.baseline))
+    params = TroubleParams.default(emergencies_per_year=400.0)  # plenty of emergencies in a week
+    result = run(scenario, assessed.zone_mw, sets=sets, seed=4, params=params)
+    assert result.national_real_mw is not None and result.emergencies
+    assert np.all(result.real_surplus_mw <= result.national_real_mw[:, None] + 1e-6)
+    k = compute_kpis(result)["safety"]
+    assert k["zone_real_within_national"] and k["zone_sets"] == 7
+    # Every interval over a zone's or the nation's real surplus is one outside the region.
+    assert k["intervals_over_real_surplus"] >= k["national_intervals_over_real_surplus"]
+    served = result.draw_mw @ np.eye(3)[result.contracts.zone_index]
+    over_zone = (served - result.real_surplus_mw > 1e-3).any(axis=1)
+    assert np.all(result.joint_excess_mw[over_zone] > 1e-3)
+    assert sum(c["intervals"] for c in k["by_cause"].values()) == k["intervals_over_real_surplus"]
+
+
+def test_slow_but_obedient_sites_are_never_suspended(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    params = TroubleParams.default(response_factor=(1.5, 1.5))
+    result = run(scenario, surplus, seed=6, ignoring_site=None, params=params)
+    assert (result.flagged_step == -1).all()
+    assert not (result.reason == Reason.SUSPENDED).any()

@@ -238,12 +238,15 @@ class Dispatcher:
         self._buf = np.empty(2 * n)
         self.sets: B | None = None
         self._matrix: F64 | None = None
+        self._set_alloc = np.zeros(0)
         if sets is not None:
             member = np.asarray(sets, dtype=bool)
             if member.ndim != 2 or member.shape[1] != z:
                 raise InputError(f"zone sets must have shape (sets, {z}), got {member.shape}", field="sets")
             self.sets = member
             self._matrix = member.astype(float)
+            zone_alloc = np.bincount(self._zone, weights=self._alloc, minlength=z).astype(float)
+            self._set_alloc = self._matrix @ zone_alloc
         # Look-ahead: intervals each site's contracted response time spans.
         steps = np.ceil(contracts.response_time_s / policy.interval_s - 1e-9)
         self._horizon = np.maximum(steps, 0.0).astype(np.int64)
@@ -389,13 +392,28 @@ class Dispatcher:
             before, target = target, fill[:n] + fill[n:]
             national_cut = target < before - EPS_MW
         if budgets.cut is not None and self._matrix is not None and self.sets is not None:
+            # Only sets whose limit is below the allocation they hold can bind.
+            rows = budgets.cut < self._set_alloc - EPS_MW
+            if not rows.any():
+                return target, zone_cut, national_cut, joint_cut
             totals = np.bincount(self._zl, weights=fill, minlength=z * lv).reshape(z, lv).astype(float)
-            share = joint_fill(totals, self._matrix, self.sets, budgets.cut)
+            share = joint_fill(totals, self._matrix[rows], self.sets[rows], budgets.cut[rows])
             if share is not None:
                 fill = fill * share.ravel()[self._zl]
                 before, target = target, fill[:n] + fill[n:]
                 joint_cut = target < before - EPS_MW
         return target, zone_cut, national_cut, joint_cut
+
+    def _fits(self, target: F64, budgets: _Budgets) -> bool:
+        """Whether the load of ``target`` is within every budget (then a fill under them keeps it)."""
+        load = np.bincount(self._zone, weights=target, minlength=self._z)
+        if np.any(load > budgets.zone + EPS_MW):
+            return False
+        if budgets.national is not None and float(load.sum()) > budgets.national + EPS_MW:
+            return False
+        return not (
+            budgets.cut is not None and self._matrix is not None and np.any(self._matrix @ load > budgets.cut + EPS_MW)
+        )
 
     def _look_ahead(
         self,
@@ -438,6 +456,8 @@ class Dispatcher:
                 continue
             low = self._budgets(zone_low, nat_low, cut_low, grid, uncontrolled)
             low.zone = np.minimum(low.zone, budgets.zone)
+            if self._fits(target, low):  # the lower forecast would give the same caps
+                continue
             low_target = self._allocate(demand, request, low)[0]
             slow = self._horizon >= h
             out = np.where(slow, np.minimum(out, low_target), out)

@@ -53,6 +53,12 @@ class SurplusForecast:
         Standard deviation of the national forecast's error [MW].
     source
         Where the numbers came from, for the record (e.g. the scenario hour replayed).
+    set_member
+        The network's zone sets, Boolean matrix (sets, zones), or None when the feed gives
+        zone and national figures only.
+    set_values_mw
+        Forecast of the most extra load each zone set can take together [MW], shape (sets,),
+        or None (:func:`offtake.surplus.assess.set_surplus`).
     """
 
     interval_start: datetime
@@ -63,6 +69,8 @@ class SurplusForecast:
     national_forecast_mw: float | None
     national_sigma_mw: float
     source: str
+    set_member: NDArray[np.bool_] | None = None
+    set_values_mw: F64 | None = None
 
 
 @runtime_checkable
@@ -126,6 +134,9 @@ class ScenarioReplayFeed:
         Largest unit held as reserve [MW], or None.
     reference_tariff_usd_per_mwh
         The scenario's tariff [USD/MWh].
+    sets
+        The scenario's zone sets and their value per scenario interval, shapes (sets, zones)
+        and (intervals, sets) [MW], or None.
     """
 
     def __init__(
@@ -142,6 +153,7 @@ class ScenarioReplayFeed:
         hourly_persistence: float,
         largest_unit_mw: float | None,
         reference_tariff_usd_per_mwh: float,
+        sets: tuple[NDArray[np.bool_], F64] | None = None,
     ) -> None:
         if len(index) == 0:
             raise InputError("the scenario has no intervals", field="grid_feed")
@@ -154,6 +166,8 @@ class ScenarioReplayFeed:
         self._zone = np.maximum(np.asarray(zone_mw, dtype=float), 0.0)
         self._national = None if national_mw is None else np.maximum(np.asarray(national_mw, dtype=float), 0.0)
         self._demand = np.asarray(demand_mw, dtype=float)
+        self._set_member = None if sets is None else np.asarray(sets[0], dtype=bool)
+        self._sets = None if sets is None else np.maximum(np.asarray(sets[1], dtype=float), 0.0)
         self._rel_sigma = float(demand_error_rel_sigma)
         self._persistence = float(hourly_persistence)
         self._span_s = len(index) * self._resolution_s
@@ -170,9 +184,11 @@ class ScenarioReplayFeed:
         from offtake import scenario as scenario_mod
         from offtake.dispatch.policy import load_defaults
         from offtake.surplus import assess_surplus
+        from offtake.surplus.assess import set_surplus
 
         loaded = scenario_mod.load(name_or_path)
         result = assess_surplus(loaded)
+        sets = set_surplus(loaded, result.tariff_usd_per_mwh, result.baseline)
         zones = tuple(loaded.zone_ids)
         forecast = load_defaults()["forecast"]
         reserve = loaded.reserve
@@ -188,6 +204,7 @@ class ScenarioReplayFeed:
             hourly_persistence=float(forecast["hourly_persistence"]),
             largest_unit_mw=reserve.largest_unit_mw if reserve.hold_largest_unit else None,
             reference_tariff_usd_per_mwh=loaded.default_tariff_usd_per_mwh,
+            sets=sets,
         )
 
     def _position(self, instant: datetime) -> float:
@@ -241,6 +258,9 @@ class ScenarioReplayFeed:
         national = None
         if self._national is not None:
             national = float((1.0 - weight) * self._national[lo_i] + weight * self._national[hi_i])
+        values = None
+        if self._sets is not None:
+            values = np.asarray((1.0 - weight) * self._sets[lo_i] + weight * self._sets[hi_i], dtype=float)
         replayed = self._index[k].strftime("%Y-%m-%dT%H:%MZ")
         return SurplusForecast(
             interval_start=start,
@@ -251,6 +271,8 @@ class ScenarioReplayFeed:
             national_forecast_mw=national,
             national_sigma_mw=float(np.sqrt(np.sum(sigma * sigma))),
             source=f"{self.name} replaying {replayed}",
+            set_member=self._set_member,
+            set_values_mw=values,
         )
 
 

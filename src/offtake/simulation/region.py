@@ -304,8 +304,11 @@ class Trouble:
             if national is not None and nat is not None:
                 national[lo:hi] = nat
             over = matrix @ served_mw[lo:hi].T - values
-            which[lo:hi] = over.argmax(axis=0)
-            excess[lo:hi] = over[which[lo:hi], np.arange(hi - lo)]
+            excess[lo:hi] = over.max(axis=0)
+            which[lo:hi] = self.sets.national_index or 0
+            hot = np.flatnonzero(excess[lo:hi] > 0.0)  # the set left matters only when one was
+            if hot.size:
+                which[lo + hot] = over[:, hot].argmax(axis=0)
             # Most load within the region and the allocations: each zone alone gives at most
             # min(real, allocation); a set U at most its value plus what the zones outside it
             # give alone. By submodularity this is exact when every zone set is listed.

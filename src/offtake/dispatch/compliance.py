@@ -133,6 +133,8 @@ class ComplianceMonitor:
         self.rule = rule or ComplianceRule.default()
         self.interval_s = float(interval_s)
         self._response = np.asarray(response_time_s, dtype=float)
+        tau = np.maximum(self._response * (1.0 + self.rule.response_time_tolerance), 1e-3)
+        self._lag = (tau / self.interval_s) * (1.0 - np.exp(-self.interval_s / tau))
         self._threshold = self.rule.threshold_mw(allocated_mw)
         n = len(self._threshold)
         self.streak = np.zeros(n, dtype=np.int64)
@@ -156,9 +158,8 @@ class ComplianceMonitor:
         numpy.ndarray
             True for sites flagged in this interval.
         """
-        allowed = allowed_draw_mw(
-            cap_mw, start_draw_mw, self._response, self.interval_s, self.rule.response_time_tolerance
-        )
+        cap = np.asarray(cap_mw, dtype=float)
+        allowed = np.maximum(cap + (np.asarray(start_draw_mw, dtype=float) - cap) * self._lag, cap)
         over = np.asarray(mean_draw_mw, dtype=float) - allowed
         self.last_over_mw = over
         self.streak = np.where(over > self._threshold, self.streak + 1, 0)

@@ -288,12 +288,17 @@ class Dispatcher:
         uncontrolled = None
         if sites.uncontrolled_mw is not None:
             uncontrolled = np.bincount(self._zone, weights=sites.uncontrolled_mw, minlength=self._z).astype(float)
+        margin = None
+        if grid.cut_mw is not None and self._matrix is not None:
+            margin = policy.safety_k * set_sigma_mw(self._matrix, grid.surplus_sigma_mw)
+            if uncontrolled is not None:
+                margin = margin + self._matrix @ uncontrolled
         budgets = self._budgets(
-            grid.surplus_forecast_mw, grid.national_limit_mw, grid.cut_mw, grid, uncontrolled
+            grid.surplus_forecast_mw, grid.national_limit_mw, grid.cut_mw, grid, uncontrolled, margin
         )
         target, zone_cut, national_cut, joint_cut = self._allocate(demand, request, budgets)
         # Look-ahead: slow sites capped to the lowest forecast over their response time.
-        target, held = self._look_ahead(grid, demand, request, budgets, uncontrolled, target)
+        target, held = self._look_ahead(grid, demand, request, budgets, uncontrolled, margin, target)
         lookahead = float(held.sum()) if held is not None else 0.0
         look_cut = held > EPS_MW if held is not None else None
         # Rule 4: emergency.
@@ -355,8 +360,12 @@ class Dispatcher:
         cut_mw: F64 | None,
         grid: GridState,
         uncontrolled: F64 | None,
+        cut_margin: F64 | None,
     ) -> _Budgets:
-        """Forecasts less the safety margin and the draw of sites that ignore their caps."""
+        """Forecasts less the safety margin and the draw of sites that ignore their caps.
+
+        ``cut_margin`` is the zone sets' margin and reserved draw, computed once per interval.
+        """
         k = self.policy.safety_k
         zone = zone_mw - k * grid.surplus_sigma_mw
         if uncontrolled is not None:
@@ -368,11 +377,8 @@ class Dispatcher:
                 national -= float(uncontrolled.sum())
             national = max(0.0, national)
         cut = None
-        if cut_mw is not None and self._matrix is not None:
-            cut = cut_mw - k * set_sigma_mw(self._matrix, grid.surplus_sigma_mw)
-            if uncontrolled is not None:
-                cut = cut - self._matrix @ uncontrolled
-            cut = np.maximum(cut, 0.0)
+        if cut_mw is not None and cut_margin is not None:
+            cut = np.maximum(cut_mw - cut_margin, 0.0)
         return _Budgets(np.maximum(zone, 0.0), national, cut)
 
     def _allocate(
@@ -422,6 +428,7 @@ class Dispatcher:
         request: F64,
         budgets: _Budgets,
         uncontrolled: F64 | None,
+        cut_margin: F64 | None,
         target: F64,
     ) -> tuple[F64, F64 | None]:
         """Cap each slow site to its share under the lowest forecast over its response time.
@@ -454,7 +461,7 @@ class Dispatcher:
                 done = h
             if not lower:  # nothing falls over this horizon: the caps stand
                 continue
-            low = self._budgets(zone_low, nat_low, cut_low, grid, uncontrolled)
+            low = self._budgets(zone_low, nat_low, cut_low, grid, uncontrolled, cut_margin)
             low.zone = np.minimum(low.zone, budgets.zone)
             if self._fits(target, low):  # the lower forecast would give the same caps
                 continue

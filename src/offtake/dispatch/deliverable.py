@@ -181,9 +181,16 @@ def zone_values_first(member: B, values_mw: F64) -> F64:
     n_z = member.shape[1]
     out = np.empty((n_z, *values.shape[1:]))
     if n_z > 1 and is_lattice(member):
-        cube = _cube(values)
-        for z in range(n_z):
-            out[z] = np.take(cube, 1, axis=n_z - 1 - z).min(axis=tuple(range(n_z - 1)))
+        # Peel one zone axis at a time: the sets holding zone z are the half of what is left
+        # with index 1 on its axis; then fold that axis away. About 2 x 2^n values read.
+        rest = values.shape[1:]
+        block = _cube(values).reshape((2, -1, *rest))
+        for axis in range(n_z):
+            z = n_z - 1 - axis
+            out[z] = block[1].min(axis=0)
+            block = np.minimum(block[0], block[1])
+            if axis < n_z - 1:
+                block = block.reshape((2, -1, *rest))
         return out
     for z in range(n_z):
         held = member[:, z]

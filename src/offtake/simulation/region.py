@@ -93,7 +93,9 @@ class ScheduledSets:
         weight = x - below
         i0 = np.clip(below.astype(np.int64), 0, n_periods - 1)
         i1 = np.clip(below.astype(np.int64) + 1, 0, n_periods - 1)
-        return np.asarray(values[:, i0] * (1.0 - weight) + values[:, i1] * weight)
+        first = int(i0.min())
+        window = np.ascontiguousarray(values[:, first : int(i1.max()) + 1])  # a few periods
+        return np.asarray(window[:, i0 - first] * (1.0 - weight) + window[:, i1 - first] * weight)
 
     def perturb(
         self,

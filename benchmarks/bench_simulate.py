@@ -1,9 +1,14 @@
 """The Pakistan year at 5-minute steps (105,120 intervals, 20 sites) through the dispatch core.
 
 Target: under 30 s for the simulated year (trouble generation, 105,120 core calls, site
-response and metering). The surplus assessment runs first and is timed separately.
-Figure on this machine (2 cores shared, load average about 5.7): 17.0 s for the year
-(0.16 ms per interval); 6.8-9.2 s when the machine was quieter. Assessment 22 s.
+response and metering). The surplus assessment (with the value of every zone set) runs first
+and is timed separately.
+Figure on this machine (2 cores shared, load average about 9): 73.2 s for the year (0.70 ms
+per interval), target NOT met. Every interval now carries all 2,047 zone sets of the 11-zone
+network: the forecast of each set now and one interval on (look-ahead), the real value of
+each set to check the metered load against the whole region, and the core's joint
+deliverability over the 255 sets seen through the 8 zones with sites. Before zone sets and
+look-ahead: 15.7 s at the start of this session, 17.0 s at load 5.7 earlier. Assessment 20 s.
 
 Run: PYTHONPATH=src python benchmarks/bench_simulate.py
 """

@@ -203,3 +203,17 @@ def test_slow_but_obedient_sites_are_never_suspended(scenario, surplus) -> None:
     result = run(scenario, surplus, seed=6, ignoring_site=None, params=params)
     assert (result.flagged_step == -1).all()
     assert not (result.reason == Reason.SUSPENDED).any()
+
+
+def test_a_flagged_site_is_disconnected_at_once_in_an_emergency(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    """With the crew's delay longer than the week, only an emergency can take the site off."""
+    params = TroubleParams.default(emergencies_per_year=2000.0, disconnect_delay_h=10_000.0)
+    result = run(scenario, surplus, seed=3, ignoring_site="mine-south-1", params=params)
+    i = result.contracts.site_ids.index("mine-south-1")
+    flagged, gone = int(result.flagged_step[i]), int(result.disconnected_step[i])
+    assert 0 <= flagged <= gone
+    zone = result.contracts.zone_index[i]
+    assert result.emergency_zone[gone, zone]
+    # Not earlier: the first emergency interval over its zone after the flag.
+    assert not result.emergency_zone[flagged:gone, zone].any()
+    assert (result.draw_mw[gone + 1 :, i] == 0.0).all()

@@ -3,11 +3,11 @@
 Every call checks joint deliverability over all 2,047 zone sets (a ring of corridors that binds
 in almost every interval) and the look-ahead of slow sites over the next interval's forecast.
 Target: median under 0.5 ms per interval. Prints the median and 95th/99th percentile per call.
-Figure on this machine (2 cores shared, load average about 10): median 0.41-0.42 ms, thread CPU
-time p99 0.97 ms, with the zone sets binding in 4,940 of 5,000 intervals and the look-ahead in
-4,832. The core before zone sets and look-ahead, measured in the same minute: median 0.067 ms
-(0.086-0.089 ms earlier at load 5.7). Wall-clock p95/p99 of 10-17 ms is time spent waiting for
-a core.
+Figure on this machine (2 cores shared): median 0.350 ms, p99 0.505 ms at load average 3.9
+(0.41-0.42 ms median at load 10), with the zone sets binding in 4,940 of 5,000 intervals and
+the look-ahead in 4,832. The core before zone sets and look-ahead, measured in the same minute:
+median 0.065 ms (0.067 ms at load 10; 0.086-0.089 ms earlier at load 5.7). Wall-clock p95/p99
+of 10-17 ms at load 10 is time spent waiting for a core.
 
 Run: PYTHONPATH=src python benchmarks/bench_dispatch.py
 """

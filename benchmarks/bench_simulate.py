@@ -1,9 +1,15 @@
 """The Pakistan year at 5-minute steps (105,120 intervals, 20 sites) through the dispatch core.
 
 Target: under 30 s for the simulated year (trouble generation, 105,120 core calls, site
-response and metering). The surplus assessment runs first and is timed separately.
-Figure on this machine (2 cores shared, load average about 5.7): 17.0 s for the year
-(0.16 ms per interval); 6.8-9.2 s when the machine was quieter. Assessment 22 s.
+response and metering). The surplus assessment (with the value of every zone set) runs first
+and is timed separately.
+Figure on this machine (2 cores shared): 31.6 s for the year (0.30 ms per interval) at load
+average 3.9, 73.2 s at load 9; target NOT met (just over at the lower load). Every interval
+now carries all 2,047 zone sets of the 11-zone network: the forecast of each set now and one
+interval on (look-ahead), the real value of each set to check the metered load against the
+whole region, and the core's joint deliverability over the 255 sets seen through the 8 zones
+with sites. Before zone sets and look-ahead: 9.7-15.7 s in this session, 17.0 s at load 5.7
+earlier. Assessment 8-20 s.
 
 Run: PYTHONPATH=src python benchmarks/bench_simulate.py
 """
@@ -16,7 +22,9 @@ from pathlib import Path
 from offtake import scenario as scenario_mod
 from offtake.dispatch import read_allocation
 from offtake.simulation import compute_kpis, simulate
+from offtake.simulation.region import ScheduledSets
 from offtake.surplus import assess_surplus
+from offtake.surplus.assess import set_surplus
 
 ALLOCATION = Path(__file__).parent / "data" / "pakistan-2025-allocation.csv"
 
@@ -26,6 +34,7 @@ def main() -> None:
     contracts = read_allocation(ALLOCATION, scenario.zone_ids)
     start = time.perf_counter()
     assessed = assess_surplus(scenario)
+    sets = ScheduledSets(*set_surplus(scenario, assessed.tariff_usd_per_mwh, assessed.baseline))
     assess_s = time.perf_counter() - start
     start = time.perf_counter()
     result = simulate(
@@ -33,6 +42,7 @@ def main() -> None:
         contracts,
         assessed.zone_mw,
         national_surplus_mw=assessed.national_mw,
+        sets=sets,
         step_s=300,
         seed=1,
     )

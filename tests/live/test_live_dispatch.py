@@ -581,3 +581,41 @@ def expected_reasons(feed: ScenarioReplayFeed) -> dict[str, int]:
     for _, reason in expected_caps(feed, NOON, {}).values():
         reasons[reason] = reasons.get(reason, 0) + 1
     return reasons
+
+
+def test_a_site_ignoring_its_cap_is_flagged_with_evidence_and_ordered_off_in_an_emergency(
+    programme: Programme,
+) -> None:
+    """The ignoring miner is flagged after three intervals over its cap; a slow obedient one is not."""
+    factory, live, grid = programme.factory, programme.live, programme.grid
+    for site in SITE_LICENCE:
+        report_draw(factory, site, NOON - timedelta(minutes=5), 45.0)
+    live.run_round(NOON)
+    for site in SITE_LICENCE:
+        report_draw(factory, site, NOON, 45.0)
+    live.declare_emergency(grid, zone=None, message="loss of 1,100 MW", at=NOON + timedelta(minutes=2))
+    # mine-south-1 keeps drawing 150 MW at cap zero; mine-north-1 sheds with a lag 1.5x its contract.
+    tau_s = 1.5 * 30.0
+    lag = tau_s / 300.0 * (1.0 - np.exp(-300.0 / tau_s))
+    for k, slot in enumerate((5, 10, 15)):
+        start = NOON + timedelta(minutes=slot)
+        if slot > 5:
+            live.run_round(start)
+        report_draw(factory, "mine-south-1", start, 150.0)
+        report_draw(factory, "mine-north-1", start, 45.0 * lag if k == 0 else 0.0)
+        report_draw(factory, "ai-city-1", start, 35.0)
+    outcome = live.run_round(NOON + timedelta(minutes=20))
+    caps = {c.site_id: c for c in outcome.caps}
+    assert caps["mine-south-1"].cap_w == 0 and "ordered off the grid" in caps["mine-south-1"].note
+    with factory() as s:
+        flags = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "dispatch.cap_ignored")))
+        assert [f.object_id for f in flags] == ["mine-south-1"]
+        evidence = flags[0].detail["intervals"]
+        assert len(evidence) == 3 and all(e["cap_w"] == 0 and e["mean_draw_w"] == 150_000_000 for e in evidence)
+        assert flags[0].ledger_seq >= 0 and flags[0].operator_id == "op-a"
+        orders = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "dispatch.disconnect_ordered")))
+        assert [o.object_id for o in orders] == ["mine-south-1"]
+    # Flagged once: the next round does not flag it again.
+    live.run_round(NOON + timedelta(minutes=25))
+    with factory() as s:
+        assert len(list(s.scalars(select(AuditEvent).where(AuditEvent.action == "dispatch.cap_ignored")))) == 1

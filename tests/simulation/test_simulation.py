@@ -13,6 +13,7 @@ from offtake import scenario as scenario_mod
 from offtake.dispatch import Reason, read_allocation
 from offtake.errors import InputError
 from offtake.simulation import SimulationResult, TroubleParams, compute_kpis, simulate
+from offtake.simulation.region import ScheduledSets
 
 DATA = Path(__file__).parents[1] / "data"
 ALLOCATION = DATA / "dispatch" / "three-zone-allocation.csv"
@@ -42,10 +43,18 @@ def run(
     ignoring_site: str | None = "auto",
     params: TroubleParams | None = None,
     step_s: float = 300.0,
+    sets: ScheduledSets | None = None,
 ) -> SimulationResult:
     contracts = read_allocation(ALLOCATION, scenario.zone_ids)
     return simulate(
-        scenario, contracts, surplus, seed=seed, ignoring_site=ignoring_site, params=params, step_s=step_s
+        scenario,
+        contracts,
+        surplus,
+        seed=seed,
+        ignoring_site=ignoring_site,
+        params=params,
+        step_s=step_s,
+        sets=sets,
     )
 
 
@@ -103,7 +112,7 @@ def test_caps_fit_forecast_and_curtailment_follows_the_evening_dip(
         assert ok.all()
     # Without an ignoring site, what exceedance there is comes from trouble, not from dispatch.
     by_cause = k["safety"]["by_cause"]
-    assert by_cause["site ignoring its cap"]["zone_intervals"] == 0
+    assert by_cause["site ignoring its cap"]["intervals"] == 0
     assert k["energy"]["share_of_hindsight_bound"] > 0.9
 
 
@@ -186,3 +195,45 @@ def test_energy_figure_leaves_out_the_suspended_site(scenario: scenario_mod.Scen
     assert e["licensed_sites_planner_bound_mwh"] == pytest.approx(bound)
     assert e["licensed_sites_share_of_planner_bound"] == pytest.approx(within / bound)
     assert e["meets_target"] == (within / bound >= e["target_share"])
+
+
+def test_real_surplus_is_consistent_under_zone_cuts(scenario) -> None:  # type: ignore[no-untyped-def]
+    """With the network's zone sets, a zone never has more real surplus than the nation."""
+    from offtake.surplus import assess_surplus
+    from offtake.surplus.assess import set_surplus
+
+    assessed = assess_surplus(scenario)
+    sets = ScheduledSets(*set_surplus(scenario, assessed.tariff_usd_per_mwh, assessed.baseline))
+    params = TroubleParams.default(emergencies_per_year=400.0)  # plenty of emergencies in a week
+    result = run(scenario, assessed.zone_mw, sets=sets, seed=4, params=params)
+    assert result.national_real_mw is not None and result.emergencies
+    assert np.all(result.real_surplus_mw <= result.national_real_mw[:, None] + 1e-6)
+    k = compute_kpis(result)["safety"]
+    assert k["zone_real_within_national"] and k["zone_sets"] == 7
+    # Every interval over a zone's or the nation's real surplus is one outside the region.
+    assert k["intervals_over_real_surplus"] >= k["national_intervals_over_real_surplus"]
+    served = result.draw_mw @ np.eye(3)[result.contracts.zone_index]
+    over_zone = (served - result.real_surplus_mw > 1e-3).any(axis=1)
+    assert np.all(result.joint_excess_mw[over_zone] > 1e-3)
+    assert sum(c["intervals"] for c in k["by_cause"].values()) == k["intervals_over_real_surplus"]
+
+
+def test_slow_but_obedient_sites_are_never_suspended(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    params = TroubleParams.default(response_factor=(1.5, 1.5))
+    result = run(scenario, surplus, seed=6, ignoring_site=None, params=params)
+    assert (result.flagged_step == -1).all()
+    assert not (result.reason == Reason.SUSPENDED).any()
+
+
+def test_a_flagged_site_is_disconnected_at_once_in_an_emergency(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    """With the crew's delay longer than the week, only an emergency can take the site off."""
+    params = TroubleParams.default(emergencies_per_year=2000.0, disconnect_delay_h=10_000.0)
+    result = run(scenario, surplus, seed=3, ignoring_site="mine-south-1", params=params)
+    i = result.contracts.site_ids.index("mine-south-1")
+    flagged, gone = int(result.flagged_step[i]), int(result.disconnected_step[i])
+    assert 0 <= flagged <= gone
+    zone = result.contracts.zone_index[i]
+    assert result.emergency_zone[gone, zone]
+    # Not earlier: the first emergency interval over its zone after the flag.
+    assert not result.emergency_zone[flagged:gone, zone].any()
+    assert (result.draw_mw[gone + 1 :, i] == 0.0).all()

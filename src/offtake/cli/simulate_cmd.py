@@ -89,6 +89,10 @@ def register(app: typer.Typer) -> None:
         except ImportError:
             raise InputError("the surplus assessment (offtake.surplus) is not installed") from None
         assessed = assess_surplus(scen)
+        from offtake.simulation.region import ScheduledSets
+        from offtake.surplus.assess import set_surplus
+
+        sets = ScheduledSets(*set_surplus(scen, assessed.tariff_usd_per_mwh, assessed.baseline))
         largest = scen.reserve.largest_unit_mw if scen.reserve.hold_largest_unit else None
         policy = DispatchPolicy.default(
             interval_s=step_s,
@@ -114,6 +118,7 @@ def register(app: typer.Typer) -> None:
             contracts,
             assessed.zone_mw,
             national_surplus_mw=assessed.national_mw,
+            sets=sets,
             step_s=step_s,
             seed=seed,
             policy=policy,

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from offtake.dispatch.contracts import Contracts
+from offtake.dispatch.deliverable import joint_fill, set_sigma_mw
 from offtake.dispatch.policy import DispatchPolicy
 from offtake.errors import InputError
 
@@ -63,6 +64,10 @@ class Reason(IntEnum):
     """An AI data centre held at its contracted floor by an emergency."""
     SUSPENDED = 7
     """Licence suspended: zero."""
+    JOINT_LIMIT = 8
+    """Cut so that every set of zones stays within what the network can bring into it."""
+    LOOKAHEAD = 9
+    """Held to the lowest forecast over the site's response time (a slow site)."""
 
 
 @dataclass
@@ -83,6 +88,19 @@ class GridState:
         A national emergency is in force.
     emergency_zone
         Zones under an emergency, shape (zones,), or None for none.
+    cut_mw
+        Forecast of the most extra load each zone set of the dispatcher
+        (:attr:`Dispatcher.sets`) can take together [MW], shape (sets,), or None to check
+        zones and the nation only. The safety margin of a set is ``safety_k`` x the root sum
+        of squares of its zones' sigmas.
+    ahead_surplus_mw
+        Forecast surplus per zone for the next intervals [MW], shape (horizon, zones), or
+        None. A site whose contracted response time spans ``h`` intervals is capped to what
+        it would get under the lowest forecast over now and the next ``h`` intervals.
+    ahead_cut_mw
+        The same for the zone sets [MW], shape (horizon, sets), or None.
+    ahead_national_mw
+        The same for the national limit [MW], shape (horizon,), or None.
     """
 
     surplus_forecast_mw: F64
@@ -91,6 +109,10 @@ class GridState:
     national_sigma_mw: float = 0.0
     emergency_national: bool = False
     emergency_zone: B | None = None
+    cut_mw: F64 | None = None
+    ahead_surplus_mw: F64 | None = None
+    ahead_cut_mw: F64 | None = None
+    ahead_national_mw: F64 | None = None
 
 
 @dataclass
@@ -147,6 +169,8 @@ class DispatchResult:
         Deliverable power per zone after the safety margin [MW].
     deferred_mw
         Curtailment deferred by the stagger, summed over sites [MW].
+    lookahead_mw
+        Power held back by the look-ahead for slow sites, summed over sites [MW].
     """
 
     cap_mw: F64
@@ -154,6 +178,16 @@ class DispatchResult:
     target_mw: F64
     zone_budget_mw: F64
     deferred_mw: float
+    lookahead_mw: float = 0.0
+
+
+@dataclass
+class _Budgets:
+    """What may be granted in one interval after margins and uncontrolled draw [MW]."""
+
+    zone: F64
+    national: float | None
+    cut: F64 | None
 
 
 class Dispatcher:
@@ -165,9 +199,13 @@ class Dispatcher:
         Allocations and contract terms.
     policy
         Safety margin, contingency and ramp limits, interval length.
+    sets
+        Zone sets whose summed load is limited (the network's cuts, projected onto the
+        zones that host sites: :class:`offtake.dispatch.deliverable.SetProjection`),
+        Boolean matrix (sets, zones), or None. :attr:`GridState.cut_mw` gives their limits.
     """
 
-    def __init__(self, contracts: Contracts, policy: DispatchPolicy) -> None:
+    def __init__(self, contracts: Contracts, policy: DispatchPolicy, sets: B | None = None) -> None:
         self.contracts = contracts
         self.policy = policy
         n = contracts.n_sites
@@ -198,6 +236,26 @@ class Dispatcher:
         self._zl = zone2 * self._levels + level
         self._level = level
         self._buf = np.empty(2 * n)
+        self.sets: B | None = None
+        self._matrix: F64 | None = None
+        self._set_alloc = np.zeros(0)
+        if sets is not None:
+            member = np.asarray(sets, dtype=bool)
+            if member.ndim != 2 or member.shape[1] != z:
+                raise InputError(f"zone sets must have shape (sets, {z}), got {member.shape}", field="sets")
+            self.sets = member
+            self._matrix = member.astype(float)
+            zone_alloc = np.bincount(self._zone, weights=self._alloc, minlength=z).astype(float)
+            self._set_alloc = self._matrix @ zone_alloc
+        # Look-ahead: intervals each site's contracted response time spans.
+        steps = np.ceil(contracts.response_time_s / policy.interval_s - 1e-9)
+        self._horizon = np.maximum(steps, 0.0).astype(np.int64)
+        self._horizons = [int(h) for h in np.unique(self._horizon) if h > 0]
+
+    @property
+    def horizon(self) -> int:
+        """Intervals of forecast the look-ahead uses: the longest response time, in intervals."""
+        return max(self._horizons, default=0)
 
     def step(self, grid: GridState, sites: SiteState) -> DispatchResult:
         """Caps for one interval.
@@ -205,7 +263,8 @@ class Dispatcher:
         Parameters
         ----------
         grid
-            Surplus forecast and uncertainty per zone, national limit, emergencies.
+            Surplus forecast and uncertainty per zone and zone set, national limit,
+            emergencies, and the forecast of the next intervals.
         sites
             Licence state, last metered draw and ramp limits of every site.
 
@@ -214,7 +273,7 @@ class Dispatcher:
         DispatchResult
             Cap and reason per site.
         """
-        n, z, lv = self._n, self._z, self._levels
+        n = self._n
         alloc = self._alloc
         policy = self.policy
         active = sites.licence_active
@@ -225,24 +284,23 @@ class Dispatcher:
         demand = self._buf
         np.minimum(request, self._firm, out=demand[:n])
         np.subtract(request, demand[:n], out=demand[n:])
-        # Rule 3: zone budgets and priority fill.
-        budget = grid.surplus_forecast_mw - policy.safety_k * grid.surplus_sigma_mw
+        # Rule 3: zone budgets, national limit and zone sets, each in priority order.
+        uncontrolled = None
         if sites.uncontrolled_mw is not None:
-            budget = budget - np.bincount(self._zone, weights=sites.uncontrolled_mw, minlength=z)
-        budget = np.maximum(budget, 0.0)
-        fill = _priority_fill(demand, self._zl, budget, z, lv)
-        zone_cut = (fill[:n] + fill[n:]) < request - EPS_MW
-        national_cut = None
-        if grid.national_limit_mw is not None:
-            nat_budget = max(0.0, grid.national_limit_mw - policy.safety_k * grid.national_sigma_mw)
-            if sites.uncontrolled_mw is not None:
-                nat_budget = max(0.0, nat_budget - float(sites.uncontrolled_mw.sum()))
-            before = fill[:n] + fill[n:]
-            fill = _priority_fill(fill, self._level, np.array([nat_budget]), 1, lv)
-            target = fill[:n] + fill[n:]
-            national_cut = target < before - EPS_MW
-        else:
-            target = fill[:n] + fill[n:]
+            uncontrolled = np.bincount(self._zone, weights=sites.uncontrolled_mw, minlength=self._z).astype(float)
+        margin = None
+        if grid.cut_mw is not None and self._matrix is not None:
+            margin = policy.safety_k * set_sigma_mw(self._matrix, grid.surplus_sigma_mw)
+            if uncontrolled is not None:
+                margin = margin + self._matrix @ uncontrolled
+        budgets = self._budgets(
+            grid.surplus_forecast_mw, grid.national_limit_mw, grid.cut_mw, grid, uncontrolled, margin
+        )
+        target, zone_cut, national_cut, joint_cut = self._allocate(demand, request, budgets)
+        # Look-ahead: slow sites capped to the lowest forecast over their response time.
+        target, held = self._look_ahead(grid, demand, request, budgets, uncontrolled, margin, target)
+        lookahead = float(held.sum()) if held is not None else 0.0
+        look_cut = held > EPS_MW if held is not None else None
         # Rule 4: emergency.
         emergency = None
         if grid.emergency_national:
@@ -276,21 +334,141 @@ class Dispatcher:
         # Reasons, later rules overriding earlier ones.
         reason = np.zeros(n, dtype=np.int8)
         reason[zone_cut] = Reason.ZONE_LIMIT
-        if national_cut is not None:
-            reason[national_cut] = Reason.NATIONAL_LIMIT
-        ramp_bound = (request < alloc - EPS_MW) & ~zone_cut
-        if national_cut is not None:
-            ramp_bound &= ~national_cut
+        bound = zone_cut
+        for mask, code in ((national_cut, Reason.NATIONAL_LIMIT), (joint_cut, Reason.JOINT_LIMIT)):
+            if mask is not None:
+                reason[mask] = code
+                bound = bound | mask
+        ramp_bound = (request < alloc - EPS_MW) & ~bound
         if pickup_cut is not None:
             ramp_bound |= pickup_cut
         reason[ramp_bound] = Reason.RAMP_LIMIT
+        if look_cut is not None:
+            reason[look_cut] = Reason.LOOKAHEAD
         reason[cap > target + EPS_MW] = Reason.STAGGER
         if emergency is not None and floor_bound is not None:
             reason[emergency & self._miner] = Reason.EMERGENCY
             reason[floor_bound] = Reason.CONTRACT_FLOOR
         reason[~active] = Reason.SUSPENDED
         deferred = float((cap - target).sum()) if total_drop > limit else 0.0
-        return DispatchResult(cap, reason, target, budget, deferred)
+        return DispatchResult(cap, reason, target, budgets.zone, deferred, lookahead)
+
+    def _budgets(
+        self,
+        zone_mw: F64,
+        national_mw: float | None,
+        cut_mw: F64 | None,
+        grid: GridState,
+        uncontrolled: F64 | None,
+        cut_margin: F64 | None,
+    ) -> _Budgets:
+        """Forecasts less the safety margin and the draw of sites that ignore their caps.
+
+        ``cut_margin`` is the zone sets' margin and reserved draw, computed once per interval.
+        """
+        k = self.policy.safety_k
+        zone = zone_mw - k * grid.surplus_sigma_mw
+        if uncontrolled is not None:
+            zone = zone - uncontrolled
+        national = None
+        if national_mw is not None:
+            national = national_mw - k * grid.national_sigma_mw
+            if uncontrolled is not None:
+                national -= float(uncontrolled.sum())
+            national = max(0.0, national)
+        cut = None
+        if cut_mw is not None and cut_margin is not None:
+            cut = np.maximum(cut_mw - cut_margin, 0.0)
+        return _Budgets(np.maximum(zone, 0.0), national, cut)
+
+    def _allocate(
+        self, demand: F64, request: F64, budgets: _Budgets
+    ) -> tuple[F64, B, B | None, B | None]:
+        """Priority fill within zone budgets, then the national limit, then the zone sets.
+
+        Returns the target per site and which sites each stage cut.
+        """
+        n, z, lv = self._n, self._z, self._levels
+        fill = _priority_fill(demand, self._zl, budgets.zone, z, lv)
+        target = fill[:n] + fill[n:]
+        zone_cut = target < request - EPS_MW
+        national_cut = joint_cut = None
+        if budgets.national is not None:
+            fill = _priority_fill(fill, self._level, np.array([budgets.national]), 1, lv)
+            before, target = target, fill[:n] + fill[n:]
+            national_cut = target < before - EPS_MW
+        if budgets.cut is not None and self._matrix is not None and self.sets is not None:
+            # Only sets whose limit is below the allocation they hold can bind.
+            rows = budgets.cut < self._set_alloc - EPS_MW
+            if not rows.any():
+                return target, zone_cut, national_cut, joint_cut
+            totals = np.bincount(self._zl, weights=fill, minlength=z * lv).reshape(z, lv).astype(float)
+            share = joint_fill(totals, self._matrix[rows], self.sets[rows], budgets.cut[rows])
+            if share is not None:
+                fill = fill * share.ravel()[self._zl]
+                before, target = target, fill[:n] + fill[n:]
+                joint_cut = target < before - EPS_MW
+        return target, zone_cut, national_cut, joint_cut
+
+    def _fits(self, target: F64, budgets: _Budgets) -> bool:
+        """Whether the load of ``target`` is within every budget (then a fill under them keeps it)."""
+        load = np.bincount(self._zone, weights=target, minlength=self._z)
+        if np.any(load > budgets.zone + EPS_MW):
+            return False
+        if budgets.national is not None and float(load.sum()) > budgets.national + EPS_MW:
+            return False
+        return not (
+            budgets.cut is not None and self._matrix is not None and np.any(self._matrix @ load > budgets.cut + EPS_MW)
+        )
+
+    def _look_ahead(
+        self,
+        grid: GridState,
+        demand: F64,
+        request: F64,
+        budgets: _Budgets,
+        uncontrolled: F64 | None,
+        cut_margin: F64 | None,
+        target: F64,
+    ) -> tuple[F64, F64 | None]:
+        """Cap each slow site to its share under the lowest forecast over its response time.
+
+        Returns the new target and the power held back per site [MW] (None if nothing to do).
+        """
+        ahead = grid.ahead_surplus_mw
+        if ahead is None or not self._horizons or len(ahead) == 0:
+            return target, None
+        out = target
+        zone_low = grid.surplus_forecast_mw
+        nat_low = grid.national_limit_mw
+        cut_low = grid.cut_mw
+        done = 0
+        lower = False
+        for h in self._horizons:
+            h = min(h, len(ahead))
+            if h > done:
+                step_low = ahead[done:h].min(axis=0)
+                lower = lower or bool(np.any(step_low < zone_low))
+                zone_low = np.minimum(zone_low, step_low)
+                if nat_low is not None and grid.ahead_national_mw is not None:
+                    nat_step = float(np.min(grid.ahead_national_mw[done:h]))
+                    lower = lower or nat_step < nat_low
+                    nat_low = min(nat_low, nat_step)
+                if cut_low is not None and grid.ahead_cut_mw is not None:
+                    cut_step = grid.ahead_cut_mw[done:h].min(axis=0)
+                    lower = lower or bool(np.any(cut_step < cut_low))
+                    cut_low = np.minimum(cut_low, cut_step)
+                done = h
+            if not lower:  # nothing falls over this horizon: the caps stand
+                continue
+            low = self._budgets(zone_low, nat_low, cut_low, grid, uncontrolled, cut_margin)
+            low.zone = np.minimum(low.zone, budgets.zone)
+            if self._fits(target, low):  # the lower forecast would give the same caps
+                continue
+            low_target = self._allocate(demand, request, low)[0]
+            slow = self._horizon >= h
+            out = np.where(slow, np.minimum(out, low_target), out)
+        return out, target - out
 
     def validate(self, grid: GridState, sites: SiteState) -> None:
         """Check array shapes and values of live inputs; raise :class:`InputError`.
@@ -309,6 +487,10 @@ class Dispatcher:
             shapes["emergency_zone"] = (grid.emergency_zone, z)
         if sites.uncontrolled_mw is not None:
             shapes["uncontrolled_mw"] = (sites.uncontrolled_mw, n)
+        if grid.cut_mw is not None:
+            if self.sets is None:
+                raise InputError("zone set limits given to a dispatcher without zone sets", field="cut_mw")
+            shapes["cut_mw"] = (grid.cut_mw, len(self.sets))
         for name, (values, size) in shapes.items():
             array = np.asarray(values)
             if array.shape != (size,):

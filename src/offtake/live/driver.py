@@ -39,14 +39,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from offtake.allocation import ALLOCATION_COLUMNS
+from offtake.dispatch.compliance import ComplianceRule
 from offtake.dispatch.contracts import Contracts
 from offtake.dispatch.core import Dispatcher, GridState, Reason, SiteState
+from offtake.dispatch.deliverable import SetProjection
 from offtake.dispatch.policy import DispatchPolicy, load_defaults
 from offtake.errors import InputError
 from offtake.identity.principal import Principal
 from offtake.ledger import CapRecord, record_caps
 from offtake.ledger.audit import record_change
 from offtake.ledger.encoding import format_time
+from offtake.live.compliance import FLAG_ACTION, flag_sites, flagged_sites, order_disconnection
 from offtake.live.feed import GridFeed, SurplusForecast, open_feed
 from offtake.live.records import (
     DispatchCap,
@@ -275,6 +278,78 @@ def _grid_state(forecast: SurplusForecast, emergencies: list[GridEmergency]) -> 
     return grid, ignored
 
 
+def _dispatcher(
+    contracts: Contracts, policy: DispatchPolicy, forecast: SurplusForecast, grid: GridState
+) -> tuple[Dispatcher, SetProjection | None]:
+    """Build the core for this round: with the feed's zone sets, seen through the zones with sites."""
+    if forecast.set_member is None or forecast.set_values_mw is None:
+        return Dispatcher(contracts, policy), None
+    used = np.zeros(len(forecast.zone_ids), dtype=bool)
+    used[contracts.zone_index] = True
+    projection = SetProjection.build(forecast.set_member, used)
+    grid.cut_mw = projection.reduce(forecast.set_values_mw)
+    return Dispatcher(contracts, policy, sets=projection.member), projection
+
+
+def _look_ahead(
+    grid: GridState,
+    dispatcher: Dispatcher,
+    projection: SetProjection | None,
+    feed: GridFeed,
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Add the feed's forecasts of the next intervals, as far as the slowest site's response time."""
+    horizon = dispatcher.horizon
+    if horizon == 0:
+        return
+    step = end - start
+    ahead = [feed.surplus_at(start + step * k, end + step * k) for k in range(1, horizon + 1)]
+    grid.ahead_surplus_mw = np.stack([a.surplus_forecast_mw for a in ahead])
+    if grid.national_limit_mw is not None and all(a.national_forecast_mw is not None for a in ahead):
+        grid.ahead_national_mw = np.array([float(a.national_forecast_mw or 0.0) for a in ahead])
+    if projection is not None and all(a.set_values_mw is not None for a in ahead):
+        grid.ahead_cut_mw = np.stack([projection.reduce(np.asarray(a.set_values_mw)) for a in ahead])
+
+
+def _enforce(
+    session: Session,
+    principal: Principal,
+    inputs: _Inputs,
+    grid: GridState,
+    start: datetime,
+    interval_s: int,
+    emergencies: list[GridEmergency],
+    now: datetime,
+) -> list[str]:
+    """Flag sites ignoring their caps; reserve their draw; order them off in an emergency."""
+    contracts = inputs.contracts
+    ids = [s.id for s in inputs.sites]
+    response = {s.id: float(contracts.response_time_s[i]) for i, s in enumerate(inputs.sites)}
+    allocated = {s.id: float(contracts.allocated_mw[i]) for i, s in enumerate(inputs.sites)}
+    found = flag_sites(
+        session, principal, inputs.sites, response, allocated, start, interval_s, ComplianceRule.default(), now=now
+    )
+    flagged = flagged_sites(session, ids)
+    notes = [f"site {site}: flagged as ignoring its cap (audit {FLAG_ACTION})" for site in sorted(found)]
+    if not flagged:
+        return notes
+    mask = np.array([site in flagged for site in ids], dtype=bool)
+    inputs.state.uncontrolled_mw = np.where(mask, inputs.state.last_draw_mw, 0.0)
+    covered = np.zeros(len(ids), dtype=bool)
+    if grid.emergency_national:
+        covered[:] = True
+    elif grid.emergency_zone is not None:
+        covered = grid.emergency_zone[contracts.zone_index]
+    for i in np.flatnonzero(mask & covered):
+        site = inputs.sites[int(i)]
+        inputs.state.licence_active[i] = False
+        inputs.notes[i] = "ignoring its cap: ordered off the grid at once in the emergency"
+        order_disconnection(session, principal, site, [e.id for e in emergencies], start, now=now)
+        notes.append(f"site {site.id}: ignoring its cap, ordered off the grid in the emergency")
+    return notes
+
+
 def _digest(caps: list[dict[str, Any]]) -> str:
     """SHA-256 of the round's (site, cap, reason) list, so the ledger seals every reason."""
     text = json.dumps(
@@ -387,7 +462,9 @@ class LiveDispatch:
             inputs = _gather(session, start, feed.zone_ids, policy)
             emergencies = emergencies_overlapping(session, start, end)
             grid, notes = _grid_state(forecast, emergencies)
-            dispatcher = Dispatcher(inputs.contracts, policy)
+            dispatcher, projection = _dispatcher(inputs.contracts, policy, forecast, grid)
+            _look_ahead(grid, dispatcher, projection, feed, start, end)
+            notes += _enforce(session, principal, inputs, grid, start, self.interval_s, emergencies, now)
             dispatcher.validate(grid, inputs.state)
             result = dispatcher.step(grid, inputs.state)
             contracts = inputs.contracts

@@ -100,6 +100,12 @@ class SurplusForecast:
         Standard deviation of the national forecast's error [MW].
     source
         Where the numbers came from, for the record (e.g. the scenario hour replayed).
+    set_member
+        The network's zone sets, Boolean matrix (sets, zones), or None when the feed gives
+        zone and national figures only.
+    set_values_mw
+        Forecast of the most extra load each zone set can take together [MW], shape (sets,),
+        or None (:func:`offtake.surplus.assess.set_surplus`).
     """
 
     interval_start: datetime
@@ -110,6 +116,8 @@ class SurplusForecast:
     national_forecast_mw: float | None
     national_sigma_mw: float
     source: str
+    set_member: NDArray[np.bool_] | None = None
+    set_values_mw: F64 | None = None
 
 
 @runtime_checkable
@@ -173,6 +181,9 @@ class ScenarioReplayFeed:
         Largest unit held as reserve [MW], or None.
     reference_tariff_usd_per_mwh
         The scenario's tariff [USD/MWh].
+    sets
+        The scenario's zone sets and their value per scenario interval, shapes (sets, zones)
+        and (intervals, sets) [MW], or None.
     """
 
     def __init__(
@@ -189,6 +200,7 @@ class ScenarioReplayFeed:
         hourly_persistence: float,
         largest_unit_mw: float | None,
         reference_tariff_usd_per_mwh: float,
+        sets: tuple[NDArray[np.bool_], F64] | None = None,
     ) -> None:
         if len(index) == 0:
             raise InputError("the scenario has no intervals", field="grid_feed")
@@ -201,6 +213,8 @@ class ScenarioReplayFeed:
         self._zone = np.maximum(np.asarray(zone_mw, dtype=float), 0.0)
         self._national = None if national_mw is None else np.maximum(np.asarray(national_mw, dtype=float), 0.0)
         self._demand = np.asarray(demand_mw, dtype=float)
+        self._set_member = None if sets is None else np.asarray(sets[0], dtype=bool)
+        self._sets = None if sets is None else np.maximum(np.asarray(sets[1], dtype=float), 0.0)
         self._rel_sigma = float(demand_error_rel_sigma)
         self._persistence = float(hourly_persistence)
         self._span_s = len(index) * self._resolution_s
@@ -252,11 +266,15 @@ class ScenarioReplayFeed:
         prepared = "cache"
         if arrays is None:
             from offtake.surplus import assess_surplus
+            from offtake.surplus.assess import set_surplus
 
             result = assess_surplus(loaded)
+            member, values = set_surplus(loaded, result.tariff_usd_per_mwh, result.baseline)
             arrays = (
                 result.zone_mw[list(zones)].to_numpy(dtype=float),
                 result.national_mw.to_numpy(dtype=float),
+                member,
+                values,
             )
             prepared = "assessed"
             _write_cache(cache_file, arrays)
@@ -274,6 +292,7 @@ class ScenarioReplayFeed:
             hourly_persistence=float(forecast["hourly_persistence"]),
             largest_unit_mw=reserve.largest_unit_mw if reserve.hold_largest_unit else None,
             reference_tariff_usd_per_mwh=loaded.default_tariff_usd_per_mwh,
+            sets=(arrays[2], arrays[3]),
         )
         feed.prepared = prepared
         feed.cache_file = cache_file
@@ -330,6 +349,9 @@ class ScenarioReplayFeed:
         national = None
         if self._national is not None:
             national = float((1.0 - weight) * self._national[lo_i] + weight * self._national[hi_i])
+        values = None
+        if self._sets is not None:
+            values = np.asarray((1.0 - weight) * self._sets[lo_i] + weight * self._sets[hi_i], dtype=float)
         replayed = self._index[k].strftime("%Y-%m-%dT%H:%MZ")
         return SurplusForecast(
             interval_start=start,
@@ -340,25 +362,36 @@ class ScenarioReplayFeed:
             national_forecast_mw=national,
             national_sigma_mw=float(np.sqrt(np.sum(sigma * sigma))),
             source=f"{self.name} replaying {replayed}",
+            set_member=self._set_member,
+            set_values_mw=values,
         )
 
 
-def _read_cache(path: Path | None, intervals: int, zones: int) -> tuple[F64, F64] | None:
-    """Read the cached (zone, national) surplus arrays; None if absent, unreadable or of another shape."""
+#: Prepared surplus of a scenario feed: per zone, national [MW], the zone sets (sets, zones) and
+#: each set's value per interval (intervals, sets) [MW].
+FeedArrays = tuple[F64, F64, NDArray[np.bool_], F64]
+
+
+def _read_cache(path: Path | None, intervals: int, zones: int) -> FeedArrays | None:
+    """Read the cached surplus arrays; None if absent, unreadable or of another shape."""
     if path is None or not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
             zone = np.asarray(data["zone_mw"], dtype=float)
             national = np.asarray(data["national_mw"], dtype=float)
+            member = np.asarray(data["set_member"], dtype=bool)
+            values = np.asarray(data["set_values_mw"], dtype=float)
     except (OSError, KeyError, ValueError):
         return None
     if zone.shape != (intervals, zones) or national.shape != (intervals,):
         return None
-    return zone, national
+    if member.ndim != 2 or member.shape[1] != zones or values.shape != (intervals, member.shape[0]):
+        return None
+    return zone, national, member, values
 
 
-def _write_cache(path: Path | None, arrays: tuple[F64, F64]) -> None:
+def _write_cache(path: Path | None, arrays: FeedArrays) -> None:
     """Write the cache file atomically; a folder that cannot be written only costs the cache."""
     if path is None:
         return
@@ -366,7 +399,7 @@ def _write_cache(path: Path | None, arrays: tuple[F64, F64]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".feed-", suffix=".npz")
         with os.fdopen(handle, "wb") as out:
-            np.savez(out, zone_mw=arrays[0], national_mw=arrays[1])
+            np.savez(out, zone_mw=arrays[0], national_mw=arrays[1], set_member=arrays[2], set_values_mw=arrays[3])
         os.replace(temporary, path)
     except OSError:
         return

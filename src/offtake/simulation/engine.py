@@ -2,17 +2,20 @@
 
 Timeline of one interval ``t``:
 
-1. The control room knows the scheduled surplus of ``t`` (the assessment, brought to the
-   step), which units were out in ``t-1`` and the demand forecast error of ``t-1`` (from
-   telemetry). Its forecast is ``S[t] - outage_loss[t-1] - phi * error[t-1]``, with the
-   one-step error's standard deviation as uncertainty. Emergencies are signalled at once.
-2. The dispatch core computes caps from that forecast and the sites' last metered draw.
+1. The control room knows the scheduled value of every zone set at ``t`` (the assessment's
+   cuts, brought to the step), which units were out in ``t-1`` and the demand forecast error
+   of ``t-1`` (from telemetry), and the emergencies declared now with the loss they bring.
+   Its forecast for ``t`` and the next steps is the schedule with those as extra demand
+   (:mod:`offtake.simulation.region`), with the one-step error's standard deviation as
+   uncertainty.
+2. The dispatch core computes caps from that forecast (every zone set, the look-ahead for
+   slow sites) and the sites' last metered draw.
 3. Sites follow their caps with a first-order lag (time constant = their actual response
-   time); one site ignores its cap. The real surplus of ``t`` is the scheduled one less this
-   interval's outages and demand error (and an emergency's loss).
-4. Metering compares each site's mean draw with what its cap and contracted response time
-   allow. A site over-drawing for several intervals in a row is flagged: its draw is then
-   reserved in the zone budget, its licence suspended, and it is disconnected after a delay.
+   time); one site ignores its cap. The real region of ``t`` is the schedule with this
+   interval's outages, demand error and emergencies.
+4. Metering applies :mod:`offtake.dispatch.compliance`, the rule the live driver uses. A
+   flagged site's draw is reserved in the budgets, its licence suspended, and it is
+   disconnected after a delay, or at once when an emergency covers its zone.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from offtake.dispatch import Contracts, Dispatcher, DispatchPolicy, GridState, SiteState
+from offtake.dispatch.compliance import ComplianceMonitor, ComplianceRule
+from offtake.dispatch.deliverable import SetProjection
 from offtake.errors import InputError
 from offtake.scenario import Scenario
+from offtake.simulation.region import Forecasts, ScheduledSets, Trouble
 from offtake.simulation.trouble import (
     Emergency,
     Outage,
@@ -38,11 +44,13 @@ from offtake.simulation.trouble import (
     to_steps,
 )
 
-__all__ = ["SimulationResult", "simulate"]
+__all__ = ["SimulationResult", "simulate", "zone_served"]
 
 F64 = NDArray[np.float64]
 #: Power below which a difference is treated as zero [MW].
 TOL_MW = 1e-3
+#: Steps whose forecasts are made in one vectorised block.
+_BLOCK = 512
 
 
 @dataclass
@@ -62,9 +70,12 @@ class SimulationResult:
     cap_mw, reason, draw_mw
         Cap, reason code and metered mean draw per interval and site, shape (T, n).
     real_surplus_mw, forecast_mw, scheduled_mw
-        Real, forecast and scheduled (assessed) surplus per interval and zone [MW].
+        Real, forecast and scheduled (assessed) stand-alone surplus per interval and zone
+        [MW]: the least value of the zone sets holding the zone
+        (:mod:`offtake.simulation.region`).
     national_real_mw
-        Real national surplus per interval [MW], or None.
+        Real national surplus per interval [MW] (the set of all zones), or None; never
+        below a zone's.
     deferred_mw
         Curtailment deferred by the stagger per interval [MW].
     emergency_zone
@@ -78,10 +89,17 @@ class SimulationResult:
     flagged_step, disconnected_step
         Interval in which each site was flagged / disconnected (-1 if never), shape (n,).
     bound_hindsight_mwh
-        Energy the sites could have taken with perfect knowledge of the real surplus,
+        Energy the sites could have taken with perfect knowledge of the real region,
         at the step and without ramp or stagger limits [MWh].
     policy, params
         Settings used.
+    lookahead_mw
+        Power held back by the look-ahead for slow sites per interval [MW].
+    joint_excess_mw, joint_set
+        Largest excess of metered load over a zone set's real value per interval [MW] (not
+        positive when the load was deliverable) and the row of ``set_member`` it was on.
+    set_member
+        The zone sets, Boolean matrix (sets, zones).
     """
 
     index: pd.DatetimeIndex
@@ -107,6 +125,10 @@ class SimulationResult:
     policy: DispatchPolicy
     params: TroubleParams
     zone_ids: list[str] = field(default_factory=list)
+    lookahead_mw: F64 = field(default_factory=lambda: np.zeros(0))
+    joint_excess_mw: F64 = field(default_factory=lambda: np.zeros(0))
+    joint_set: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    set_member: NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
 
     @property
     def step_h(self) -> float:
@@ -120,6 +142,7 @@ def simulate(
     zone_surplus_mw: pd.DataFrame,
     *,
     national_surplus_mw: pd.Series | None = None,
+    sets: ScheduledSets | None = None,
     step_s: float = 300.0,
     seed: int = 0,
     policy: DispatchPolicy | None = None,
@@ -140,6 +163,10 @@ def simulate(
         Surplus per scenario interval and zone (``assess_surplus(scenario).zone_mw``) [MW].
     national_surplus_mw
         National joint surplus per scenario interval [MW], or None for no national limit.
+    sets
+        The value of every zone set per scenario interval
+        (:func:`offtake.surplus.assess.set_surplus`), or None to use each zone alone and the
+        nation (``zone_surplus_mw`` and ``national_surplus_mw``).
     step_s
         Simulation and dispatch step [s]; must divide the scenario's resolution.
     seed
@@ -198,7 +225,6 @@ def simulate(
     index = pd.date_range(scenario.index[0], periods=n_steps, freq=pd.Timedelta(seconds=step_s))
 
     # Trouble, drawn in bulk.
-    scheduled = np.maximum(to_steps(zone_surplus_mw[zone_ids], per, interpolate=interpolate), 0.0)
     demand = to_steps(scenario.demand_mw[zone_ids], per, interpolate=False)
     error = demand_error_mw(demand, step_s, params, rng)
     loss, outages = draw_outages(scenario, n_steps, per, step_s, tariff, params, rng)
@@ -207,78 +233,93 @@ def simulate(
     factor = rng.uniform(*params.response_factor, size=n)
     ignoring = _pick_ignoring(contracts, ignoring_site, rng)
 
-    severity = np.zeros((n_steps, n_zones))
+    zone_sev = np.zeros((n_steps, n_zones))
+    national_sev = np.zeros(n_steps)
     emergency_zone = np.zeros((n_steps, n_zones), dtype=bool)
     emergency_national = np.zeros(n_steps, dtype=bool)
     zone_pos = {z: i for i, z in enumerate(zone_ids)}
     for event in emergencies:
-        cols = slice(None) if event.zone is None else zone_pos[event.zone]
-        severity[event.start : event.end, cols] = np.maximum(
-            severity[event.start : event.end, cols], event.severity
-        )
-        emergency_zone[event.start : event.end, cols] = True
+        span = slice(event.start, event.end)
         if event.zone is None:
-            emergency_national[event.start : event.end] = True
+            national_sev[span] = np.maximum(national_sev[span], event.severity)
+            emergency_zone[span, :] = True
+            emergency_national[span] = True
+        else:
+            z = zone_pos[event.zone]
+            zone_sev[span, z] = np.maximum(zone_sev[span, z], event.severity)
+            emergency_zone[span, z] = True
     new_outage_zone = np.zeros((n_steps, n_zones), dtype=bool)
     for outage in outages:
         new_outage_zone[outage.start, zone_pos[outage.zone]] = True
-
-    real = np.where(scheduled > 0.0, np.maximum(scheduled - loss - error, 0.0), 0.0) * (
-        1.0 - severity
-    )
+    if sets is None:
+        national_hourly = None if national_surplus_mw is None else national_surplus_mw.to_numpy(dtype=float)
+        sets = ScheduledSets.from_zone_and_national(zone_surplus_mw[zone_ids].to_numpy(dtype=float), national_hourly)
+    elif sets.member.shape[1] != n_zones or sets.values_mw.shape[0] != len(scenario.index):
+        raise InputError(
+            f"zone sets cover {sets.member.shape[1]} zones and {sets.values_mw.shape[0]} intervals, "
+            f"the scenario {n_zones} and {len(scenario.index)}",
+            field="sets",
+        )
     phi = params.step_persistence(step_s)
-    forecast = scheduled.copy()
-    forecast[1:] -= loss[:-1] + phi * error[:-1]
-    forecast[scheduled <= 0.0] = 0.0  # the schedule says the zone has nothing to give
     sigma = params.demand_error_rel_sigma * demand * math.sqrt(1.0 - phi * phi)
-    national_real = national_forecast = national_sigma = None
-    if national_surplus_mw is not None:
-        nat = to_steps(national_surplus_mw.to_frame(), per, interpolate=interpolate)[:, 0]
-        nat = np.maximum(nat, 0.0)
-        national_real = np.maximum(nat - loss.sum(axis=1) - error.sum(axis=1), 0.0)
-        zone_loss = (
-            np.where(scheduled > 0.0, np.maximum(scheduled - loss - error, 0.0), 0.0) * severity
-        ).sum(axis=1)
-        national_real = np.maximum(national_real - zone_loss, 0.0)
-        national_forecast = nat.copy()
-        national_forecast[1:] -= loss[:-1].sum(axis=1) + phi * error[:-1].sum(axis=1)
-        national_sigma = np.sqrt((sigma * sigma).sum(axis=1))
+    national_sigma = np.sqrt((sigma * sigma).sum(axis=1))
+    trouble = Trouble(sets, per, interpolate, loss, error, phi, zone_sev, national_sev)
 
     # The year, interval by interval.
-    dispatcher = Dispatcher(contracts, policy)
+    used = np.zeros(n_zones, dtype=bool)
+    used[contracts.zone_index] = True
+    projection = SetProjection.build(sets.member, used)
+    dispatcher = Dispatcher(contracts, policy, sets=projection.member)
+    horizon = dispatcher.horizon
     alloc = contracts.allocated_mw
     state = SiteState.initial(contracts, policy)
-    state.last_draw_mw = _warm_start(contracts, policy, forecast[0], sigma[0])
     tau_actual = np.maximum(contracts.response_time_s * factor, 1e-3)
     a_act = np.exp(-step_s / tau_actual)
     b_act = (tau_actual / step_s) * (1.0 - a_act)
-    tau_contract = np.maximum(contracts.response_time_s, 1e-3)
-    b_con = (tau_contract / step_s) * (1.0 - np.exp(-step_s / tau_contract))
-    tolerance = np.maximum(params.detection_tolerance_mw, params.detection_tolerance_share * alloc)
+    rule = ComplianceRule(
+        params.detection_tolerance_mw,
+        params.detection_tolerance_share,
+        params.detection_response_tolerance,
+        params.detection_consecutive,
+    )
+    monitor = ComplianceMonitor(alloc, contracts.response_time_s, step_s, rule)
     delay_steps = max(1, round(params.disconnect_delay_h * 3600.0 / step_s))
 
     cap_out = np.empty((n_steps, n))
     reason_out = np.empty((n_steps, n), dtype=np.int8)
     draw_out = np.empty((n_steps, n))
+    forecast = np.empty((n_steps, n_zones))
     deferred = np.zeros(n_steps)
+    lookahead = np.zeros(n_steps)
     flagged_step = np.full(n, -1, dtype=np.int64)
     disconnected_step = np.full(n, -1, dtype=np.int64)
     ignores = np.zeros(n, dtype=bool)
     if ignoring is not None:
         ignores[ignoring] = True
     connected = np.ones(n, dtype=bool)
-    flagged = np.zeros(n, dtype=bool)
-    streak = np.zeros(n, dtype=np.int64)
-    end_draw = state.last_draw_mw.copy()
-    grid = GridState(forecast[0], sigma[0])
+    end_draw = np.zeros(n)
+    grid = GridState(np.zeros(n_zones), sigma[0])
     any_emergency_zone: NDArray[np.bool_] = np.asarray(emergency_zone.any(axis=1))
     report_every = max(1, n_steps // 20)
+    block = Forecasts.empty()
     for t in range(n_steps):
-        grid.surplus_forecast_mw = forecast[t]
+        if t >= block.stop:
+            block = trouble.forecasts(t, min(n_steps, t + _BLOCK), horizon, projection)
+            forecast[block.start : block.stop] = block.zone[:, 0]
+            if t == 0:
+                end_draw = _warm_start(contracts, policy, projection, block, sigma[0])
+                state.last_draw_mw = end_draw
+        k = t - block.start
+        grid.surplus_forecast_mw = block.zone[k, 0]
+        grid.cut_mw = block.cut[k, 0]
         grid.surplus_sigma_mw = sigma[t]
-        if national_forecast is not None and national_sigma is not None:
-            grid.national_limit_mw = float(national_forecast[t])
+        if block.national is not None:
+            grid.national_limit_mw = float(block.national[k, 0])
             grid.national_sigma_mw = float(national_sigma[t])
+        if horizon:
+            grid.ahead_surplus_mw = block.zone[k, 1:]
+            grid.ahead_cut_mw = block.cut[k, 1:]
+            grid.ahead_national_mw = None if block.national is None else block.national[k, 1:]
         grid.emergency_national = bool(emergency_national[t])
         grid.emergency_zone = emergency_zone[t] if any_emergency_zone[t] else None
         state.last_draw_mw = end_draw
@@ -292,38 +333,32 @@ def simulate(
         if not connected.all():
             mean_draw *= connected
             end_draw *= connected
-        # Metering: over-draw beyond what the contracted response time allows.
-        allowed = np.maximum(cap + (start_draw - cap) * b_con, cap)
-        over = (mean_draw - allowed) > tolerance
-        streak = np.where(over, streak + 1, 0)
-        if (streak >= params.detection_consecutive).any():
-            newly = (streak >= params.detection_consecutive) & ~flagged
-            if newly.any():
-                flagged |= newly
-                flagged_step[newly] = t
-                state.licence_active = state.licence_active & ~newly
+        # Metering: the same rule as the live driver (offtake.dispatch.compliance).
+        newly = monitor.observe(cap, start_draw, mean_draw)
+        if newly.any():
+            flagged_step[newly] = t
+            state.licence_active = state.licence_active & ~newly
+        flagged = monitor.flagged
         if flagged.any():
             due = flagged & connected & (t - flagged_step >= delay_steps)
+            if any_emergency_zone[t]:  # in an emergency a flagged site goes at once
+                due |= flagged & connected & emergency_zone[t][contracts.zone_index]
             if due.any():
                 connected &= ~due
                 disconnected_step[due] = t
+                end_draw = end_draw * connected
             state.uncontrolled_mw = np.where(flagged & connected, end_draw, 0.0)
         cap_out[t] = cap
         reason_out[t] = result.reason
         draw_out[t] = mean_draw
         deferred[t] = result.deferred_mw
+        lookahead[t] = result.lookahead_mw
         if progress is not None and t % report_every == 0:
             progress(t / n_steps)
     if progress is not None:
         progress(1.0)
 
-    # Hindsight bound: each zone's real surplus, capped by the zone's allocation.
-    zone_alloc = np.bincount(contracts.zone_index, weights=alloc, minlength=n_zones)
-    served_bound = np.minimum(real, zone_alloc[None, :])
-    if national_real is not None:
-        total = served_bound.sum(axis=1)
-        scale = np.where(total > national_real, national_real / np.maximum(total, TOL_MW), 1.0)
-        served_bound *= scale[:, None]
+    real = trouble.real(n_steps, zone_served(contracts, draw_out, n_zones), alloc, contracts.zone_index)
     return SimulationResult(
         index=index,
         step_s=float(step_s),
@@ -332,10 +367,10 @@ def simulate(
         cap_mw=cap_out,
         reason=reason_out,
         draw_mw=draw_out,
-        real_surplus_mw=real,
+        real_surplus_mw=real.zone,
         forecast_mw=forecast,
-        scheduled_mw=scheduled,
-        national_real_mw=national_real,
+        scheduled_mw=real.scheduled,
+        national_real_mw=real.national,
         deferred_mw=deferred,
         emergency_zone=emergency_zone,
         new_outage_zone=new_outage_zone,
@@ -344,10 +379,14 @@ def simulate(
         ignoring_site=ignoring,
         flagged_step=flagged_step,
         disconnected_step=disconnected_step,
-        bound_hindsight_mwh=float(served_bound.sum() * step_h),
+        bound_hindsight_mwh=float(real.bound_mw.sum() * step_h),
         policy=policy,
         params=params,
         zone_ids=list(zone_ids),
+        lookahead_mw=lookahead,
+        joint_excess_mw=real.joint_excess,
+        joint_set=real.joint_set,
+        set_member=sets.member,
     )
 
 
@@ -367,9 +406,20 @@ def _pick_ignoring(
     return int(pool[int(rng.integers(0, pool.size))])
 
 
-def _warm_start(contracts: Contracts, policy: DispatchPolicy, forecast: F64, sigma: F64) -> F64:
+def _warm_start(
+    contracts: Contracts, policy: DispatchPolicy, projection: SetProjection, block: Forecasts, sigma: F64
+) -> F64:
     """Draw at the start of the year: what the rules give with no ramp or stagger history."""
     free = replace(policy, contingency_limit_mw=1e12)
     state = SiteState.initial(contracts, free, draw_mw=contracts.allocated_mw)
     state.ramp_up_mw_per_min = np.full(contracts.n_sites, 1e12)
-    return Dispatcher(contracts, free).step(GridState(forecast, sigma), state).cap_mw.copy()
+    national = None if block.national is None else float(block.national[0, 0])
+    grid = GridState(block.zone[0, 0], sigma, national_limit_mw=national, cut_mw=block.cut[0, 0])
+    return Dispatcher(contracts, free, sets=projection.member).step(grid, state).cap_mw.copy()
+
+
+def zone_served(contracts: Contracts, draw_mw: F64, n_zones: int) -> F64:
+    """Metered flexible load per interval and zone [MW], shape (T, Z)."""
+    onehot = np.zeros((contracts.n_sites, n_zones))
+    onehot[np.arange(contracts.n_sites), contracts.zone_index] = 1.0
+    return np.asarray(draw_mw @ onehot, dtype=float)

@@ -13,11 +13,14 @@ from offtake.units import SiteKind
 
 __all__ = ["EXCEEDANCE_CAUSES", "compute_kpis", "curtailment_runs", "zone_served_mw"]
 
-#: Causes an interval of served load above real surplus is put down to, in the order tried.
+#: Causes an interval of served load outside the real deliverable region is put down to, in
+#: the order tried. The first three are events nobody can foresee inside an interval (or a
+#: site breaking its contract); the rest are dispatch's own.
 EXCEEDANCE_CAUSES = (
-    "emergency floor",
     "site ignoring its cap",
+    "emergency onset",
     "unit trip within the interval",
+    "emergency after onset",
     "site response lag",
     "staggered curtailment",
     "forecast error beyond margin",
@@ -87,53 +90,13 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
             within_mwh / result.bound_hindsight_mwh if result.bound_hindsight_mwh > 0 else None
         ),
         "allocated_energy_mwh": float(c.allocated_mw.sum() * hours),
+        # Caps lowered by the look-ahead for slow sites, summed [MWh]: the most it can have cost.
+        "lookahead_cost_mwh": float(result.lookahead_mw.sum() * step_h),
     }
 
     served = zone_served_mw(result)
-    excess = served - result.real_surplus_mw
-    over_zone = excess > TOL_MW
-    over_any = over_zone.any(axis=1)
-    excess_pos = np.where(over_zone, excess, 0.0)
+    safety = _safety(result, served, draw, cap)
     over_cap = np.maximum(draw - cap, 0.0)
-    onehot = np.zeros((c.n_sites, len(result.zone_ids)))
-    onehot[np.arange(c.n_sites), c.zone_index] = 1.0
-    lag_zone = over_cap @ onehot
-    ign_zone = np.zeros_like(lag_zone)
-    if result.ignoring_site is not None:
-        i = result.ignoring_site
-        ign_zone[:, c.zone_index[i]] = over_cap[:, i]
-    masks = [
-        result.emergency_zone,
-        ign_zone >= excess - TOL_MW,
-        result.new_outage_zone,
-        lag_zone >= excess - TOL_MW,
-        np.broadcast_to((result.deferred_mw > TOL_MW)[:, None], excess.shape),
-        np.ones_like(over_zone),
-    ]
-    causes: dict[str, dict[str, float]] = {}
-    left = over_zone.copy()
-    for name, mask in zip(EXCEEDANCE_CAUSES, masks, strict=True):
-        hit = left & mask
-        causes[name] = {
-            "zone_intervals": int(hit.sum()),
-            "energy_mwh": float(excess_pos[hit].sum() * step_h),
-        }
-        left &= ~hit
-    safety: dict[str, Any] = {
-        "intervals_over_real_surplus": int(over_any.sum()),
-        "zone_intervals_over_real_surplus": int(over_zone.sum()),
-        "energy_over_real_surplus_mwh": float(excess_pos.sum() * step_h),
-        "max_excess_mw": float(excess_pos.max()) if excess_pos.size else 0.0,
-        "target_intervals": 0,
-        "by_cause": causes,
-    }
-    if result.national_real_mw is not None:
-        nat_excess = served.sum(axis=1) - result.national_real_mw
-        safety["national_intervals_over_real_surplus"] = int((nat_excess > TOL_MW).sum())
-        safety["national_energy_over_real_surplus_mwh"] = float(
-            np.maximum(nat_excess, 0.0).sum() * step_h
-        )
-
     # Curtailment under the contract: below allocation for a grid reason (not a suspension).
     curtailed = (cap < c.allocated_mw[None, :] - TOL_MW) & (result.reason != Reason.SUSPENDED)
     sites = []
@@ -267,3 +230,82 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
         "reasons": reasons,
         "run": run,
     }
+
+
+def _safety(
+    result: SimulationResult, served: NDArray[np.float64], draw: NDArray[np.float64], cap: NDArray[np.float64]
+) -> dict[str, Any]:
+    """Check served load against the real region: per zone, nationally and over every zone set.
+
+    Zone and national real surplus are both read off the same zone sets (the least value of
+    the sets holding a zone, the value of all zones), so a zone never exceeds the nation and an
+    interval over a zone's or the nation's real surplus is always one over some set.
+    """
+    c = result.contracts
+    step_h = result.step_h
+    n_z = len(result.zone_ids)
+    excess = served - result.real_surplus_mw
+    over_zone = excess > TOL_MW
+    excess_pos = np.where(over_zone, excess, 0.0)
+    joint = result.joint_excess_mw
+    over = joint > TOL_MW
+    safety: dict[str, Any] = {
+        "intervals_over_real_surplus": int(over.sum()),
+        "energy_over_real_surplus_mwh": float(np.maximum(joint, 0.0).sum() * step_h),
+        "max_excess_mw": float(max(0.0, joint.max())) if joint.size else 0.0,
+        "target_intervals": 0,
+        "zone_intervals_over_real_surplus": int(over_zone.sum()),
+        "zone_energy_over_real_surplus_mwh": float(excess_pos.sum() * step_h),
+        "zone_sets": int(result.set_member.shape[0]),
+    }
+    if result.national_real_mw is not None:
+        nat_excess = served.sum(axis=1) - result.national_real_mw
+        safety["national_intervals_over_real_surplus"] = int((nat_excess > TOL_MW).sum())
+        safety["national_energy_over_real_surplus_mwh"] = float(np.maximum(nat_excess, 0.0).sum() * step_h)
+        gap = result.real_surplus_mw - result.national_real_mw[:, None]
+        safety["zone_real_within_national"] = bool(np.all(gap <= TOL_MW))
+    # Attribute each interval outside the region to a cause, on the zone set it left.
+    member = result.set_member[result.joint_set]  # (T, Z): the zones of the set left
+    onehot = np.zeros((c.n_sites, n_z))
+    onehot[np.arange(c.n_sites), c.zone_index] = 1.0
+    over_cap = np.maximum(draw - cap, 0.0)
+    lag = ((over_cap @ onehot) * member).sum(axis=1)
+    ignoring = np.zeros_like(lag)
+    if result.ignoring_site is not None:
+        i = result.ignoring_site
+        ignoring = over_cap[:, i] * member[:, c.zone_index[i]]
+    onset = _emergency_onset(result)
+    in_emergency = (result.emergency_zone & member).any(axis=1)
+    masks = [
+        ignoring >= joint - TOL_MW,
+        (onset & member).any(axis=1),
+        (result.new_outage_zone & member).any(axis=1),
+        in_emergency,
+        lag >= joint - TOL_MW,
+        result.deferred_mw > TOL_MW,
+        np.ones_like(over),
+    ]
+    causes: dict[str, dict[str, float]] = {}
+    left = over.copy()
+    for name, mask in zip(EXCEEDANCE_CAUSES, masks, strict=True):
+        hit = left & mask
+        causes[name] = {"intervals": int(hit.sum()), "energy_mwh": float(joint[hit].sum() * step_h)}
+        left &= ~hit
+    safety["by_cause"] = causes
+    return safety
+
+
+def _emergency_onset(result: SimulationResult) -> NDArray[np.bool_]:
+    """Intervals within the sites' longest contracted response time of an emergency's start."""
+    c = result.contracts
+    longest = float(c.response_time_s.max()) if c.n_sites else 0.0
+    steps = 1 + int(np.ceil(longest / result.step_s - 1e-9))
+    onset = np.zeros_like(result.emergency_zone)
+    zone_pos = {z: i for i, z in enumerate(result.zone_ids)}
+    for event in result.emergencies:
+        span = slice(event.start, min(event.end, event.start + steps))
+        if event.zone is None:
+            onset[span, :] = True
+        else:
+            onset[span, zone_pos[event.zone]] = True
+    return onset

@@ -74,10 +74,18 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
             + "); a suspended site loses its energy by enforcement, not by dispatch."
         ),
         (
-            f"Intervals where served flexible load exceeded real surplus in some zone: "
+            f"Intervals where served flexible load left the real deliverable region (some set "
+            f"of zones, of {s['zone_sets']:,}, took more than the network could bring in): "
             f"{s['intervals_over_real_surplus']:,} (target 0), "
             f"{s['energy_over_real_surplus_mwh']:,.1f} MWh in all, "
-            f"at most {s['max_excess_mw']:,.1f} MW."
+            f"at most {s['max_excess_mw']:,.1f} MW; over a zone's own real surplus "
+            f"{s['zone_intervals_over_real_surplus']:,} zone-intervals"
+            + (
+                f", over the national real surplus {s['national_intervals_over_real_surplus']:,} intervals"
+                if "national_intervals_over_real_surplus" in s
+                else ""
+            )
+            + f". Look-ahead for slow sites held back at most {e['lookahead_cost_mwh']:,.1f} MWh."
         ),
         (
             f"Curtailment events: {k['events']['count']:,}, mean {k['events']['mean_h']:.2f} h, "
@@ -110,10 +118,12 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
 
     page.heading("Served load above real surplus, by cause")
     causes = pd.DataFrame(s["by_cause"]).T
-    causes.columns = ["zone-intervals", "energy [MWh]"]
-    causes["zone-intervals"] = causes["zone-intervals"].astype(int)
+    causes.columns = ["intervals", "energy [MWh]"]
+    causes["intervals"] = causes["intervals"].astype(int)
     page.table(
-        causes, "Each zone-interval is put down to the first cause that explains it, in this order."
+        causes,
+        "Each interval outside the real region is put down to the first cause that explains it on the "
+        "set of zones it left, in this order.",
     )
 
     page.heading("Sites against their contract terms")

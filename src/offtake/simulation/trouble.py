@@ -78,6 +78,7 @@ class TroubleParams:
     detection_tolerance_share: float
     detection_consecutive: int
     disconnect_delay_h: float
+    detection_response_tolerance: float = 1.0
 
     @classmethod
     def default(cls, **overrides: Any) -> TroubleParams:
@@ -108,6 +109,7 @@ class TroubleParams:
             "detection_tolerance_share": float(det["tolerance_share"]),
             "detection_consecutive": int(det["consecutive_intervals"]),
             "disconnect_delay_h": float(det["disconnect_delay_h"]),
+            "detection_response_tolerance": float(det["response_time_tolerance"]),
         }
         values.update(overrides)
         return cls(**values)

@@ -12,7 +12,7 @@ from offtake.grid.baseline import Baseline, least_cost_dispatch
 from offtake.scenario import Scenario
 from offtake.surplus.network import ZoneCuts
 
-__all__ = ["SurplusResult", "assess_surplus", "mw_in_share_of_hours", "surplus_arrays", "tariff_curve"]
+__all__ = ["SurplusResult", "assess_surplus", "mw_in_share_of_hours", "set_surplus", "surplus_arrays", "tariff_curve"]
 
 #: Shares of hours for which the tariff-surplus curve reports the MW available [-].
 HOUR_SHARES = (0.5, 0.9, 0.99)
@@ -66,8 +66,54 @@ def surplus_arrays(
     scenario: Scenario, baseline: Baseline, tariff_usd_per_mwh: float, cuts: ZoneCuts | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-zone and national surplus as arrays, shapes (intervals, zones) and (intervals,) [MW]."""
-    fleet = baseline.fleet
     cuts = cuts or ZoneCuts.from_scenario(scenario)
+    inputs = _network_inputs(scenario, baseline, tariff_usd_per_mwh)
+    zone_mw, national_mw = cuts.surplus_mw(*inputs)
+    short = _short(baseline)
+    zone_mw[short] = 0.0
+    national_mw[short] = 0.0
+    return zone_mw, national_mw
+
+
+def set_surplus(
+    scenario: Scenario, tariff_usd_per_mwh: float | None = None, baseline: Baseline | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Most extra load every set of zones can take in total, per interval [MW].
+
+    The deliverable region of extra load: ``x`` per zone is deliverable when
+    ``x(U) <= value(U)`` for every non-empty zone set ``U``; :func:`assess_surplus`'s zone
+    surplus is the least value over the sets holding the zone, its national surplus the value
+    of the set of all zones. Values are clipped at zero, and zero where the baseline falls
+    short of demand or reserve.
+
+    Returns
+    -------
+    member : numpy.ndarray
+        Boolean matrix (sets, zones) in the scenario's zone order.
+    values_mw : numpy.ndarray
+        Value of each set per interval, shape (intervals, sets) [MW].
+    """
+    tariff = scenario.default_tariff_usd_per_mwh if tariff_usd_per_mwh is None else float(tariff_usd_per_mwh)
+    baseline = baseline or least_cost_dispatch(scenario)
+    cuts = ZoneCuts.from_scenario(scenario)
+    values = np.maximum(cuts.set_values_mw(*_network_inputs(scenario, baseline, tariff)), 0.0)
+    values[_short(baseline)] = 0.0
+    return cuts.member.copy(), values
+
+
+def _short(baseline: Baseline) -> np.ndarray:
+    """Intervals where the baseline falls short of demand or reserve."""
+    return np.asarray((baseline.unserved_mw.sum(axis=1) + baseline.reserve_short_mw) > _SLACK_TOLERANCE_MW)
+
+
+def _network_inputs(
+    scenario: Scenario, baseline: Baseline, tariff_usd_per_mwh: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return what :meth:`ZoneCuts.surplus_mw` takes, in order, from the baseline at a tariff.
+
+    Dispatchable, variable and must-run output per interval and zone, demand, and the pool.
+    """
+    fleet = baseline.fleet
     n_z = len(scenario.zones)
     available = fleet.available_mw
     cheap = fleet.marginal_cost_usd_per_mwh <= tariff_usd_per_mwh
@@ -83,17 +129,8 @@ def surplus_arrays(
     disp = fleet.dispatchable
     reserve = scenario.reserve_requirement_mw().to_numpy()
     pool = available[:, disp].sum(axis=1) - reserve
-    zone_mw, national_mw = cuts.surplus_mw(
-        dispatchable_mw=by_zone(usable, disp),
-        variable_mw=by_zone(usable, ~disp),
-        must_run_mw=by_zone(must_run, fleet.must_run),
-        demand_mw=scenario.demand_mw.to_numpy(),
-        pool_mw=pool,
-    )
-    short = (baseline.unserved_mw.sum(axis=1) + baseline.reserve_short_mw) > _SLACK_TOLERANCE_MW
-    zone_mw[short] = 0.0
-    national_mw[short] = 0.0
-    return zone_mw, national_mw
+    demand = scenario.demand_mw.to_numpy()
+    return by_zone(usable, disp), by_zone(usable, ~disp), by_zone(must_run, fleet.must_run), demand, pool
 
 
 def assess_surplus(

@@ -69,6 +69,34 @@ class ZoneCuts:
             limit += cap * (~member[:, src] & member[:, dst])
         return cls(member=member, import_limit_mw=limit)
 
+    def set_values_mw(
+        self,
+        dispatchable_mw: np.ndarray,
+        variable_mw: np.ndarray,
+        must_run_mw: np.ndarray,
+        demand_mw: np.ndarray,
+        pool_mw: np.ndarray,
+    ) -> np.ndarray:
+        """Most extra load each zone set can take in total, per interval [MW], unclipped.
+
+        Extra load ``x`` per zone is deliverable when ``x(U) <= value(U)`` for every set
+        ``U`` (Gale's feasibility theorem); a zone's surplus is the least value over the sets
+        holding it. Arguments as in :meth:`surplus_mw`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``min(A(U), B(U)) + import_limit(U)``, shape (intervals, sets) [MW].
+        """
+        m = self.member.astype(float)
+        net_vre = (variable_mw - demand_mw).T
+        cut_a = m @ (dispatchable_mw.T + net_vre)
+        cut_b = m @ (net_vre + must_run_mw.T)
+        cut_b += pool_mw - must_run_mw.sum(axis=1)
+        value = np.minimum(cut_a, cut_b)
+        value += self.import_limit_mw[:, None]
+        return np.asarray(value.T)
+
     def surplus_mw(
         self,
         dispatchable_mw: np.ndarray,
@@ -104,20 +132,20 @@ class ZoneCuts:
             Extra load the whole system could take, placed anywhere, shape (intervals,) [MW].
         """
         n_t, n_z = demand_mw.shape
-        m = self.member.astype(float)
         full = np.flatnonzero(self.member.all(axis=1))[0]
         zone_out = np.empty((n_t, n_z))
         national = np.empty(n_t)
         for lo in range(0, n_t, chunk):
             hi = min(lo + chunk, n_t)
-            net_vre = (variable_mw[lo:hi] - demand_mw[lo:hi]).T
-            cut_a = m @ (dispatchable_mw[lo:hi].T + net_vre)
-            cut_b = m @ (net_vre + must_run_mw[lo:hi].T)
-            cut_b += pool_mw[lo:hi] - must_run_mw[lo:hi].sum(axis=1)
-            value = np.empty((len(m) + 1, hi - lo))
+            value = np.empty((len(self.member) + 1, hi - lo))
             value[0] = np.inf  # the empty set: never a cut for a zone
-            np.minimum(cut_a, cut_b, out=value[1:])
-            value[1:] += self.import_limit_mw[:, None]
+            value[1:] = self.set_values_mw(
+                dispatchable_mw[lo:hi],
+                variable_mw[lo:hi],
+                must_run_mw[lo:hi],
+                demand_mw[lo:hi],
+                pool_mw[lo:hi],
+            ).T
             # Row k holds the set whose bit z is (k >> z) & 1, so in the reshaped array axis
             # n_z - 1 - z is zone z; index 1 on it selects the sets holding z, as a view.
             cube = value.reshape((2,) * n_z + (hi - lo,))

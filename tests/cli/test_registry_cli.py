@@ -116,6 +116,11 @@ def test_a_bill_without_a_contract_is_stated_in_pkr_at_the_scenarios_rate(cli: C
     allocation = tmp_path / "allocation.csv"
     allocation.write_text(HEADER + "\nS1,op1,LESCO,mining,10,30,40,1,6,0.1,60,70,300000,200,40,5\n")
     ok(cli, tmp_path, "registry", "import-allocation", str(allocation), "--valid-from", "2025-07-01T00:00:00Z")
+    at = ("--at", "2025-06-01T00:00:00Z")
+    ok(cli, tmp_path, "registry", "licence", "apply", "op1", "--kind", "mining", "--id", "L1", *at)
+    ok(cli, tmp_path, "registry", "licence", "approve", "L1", *at)
+    ok(cli, tmp_path, "registry", "licence", "activate", "L1", *at)
+    ok(cli, tmp_path, "registry", "attach-licence", "S1", "L1")  # energy without a licence is not billed
     readings = tmp_path / "readings.csv"
     readings.write_text(
         "site_id,meter_id,interval_start,interval_end,energy_wh\nS1,m1,2025-07-02T00:00:00Z,2025-07-02T01:00:00Z,1000000\n"

@@ -1,9 +1,9 @@
-"""Active allocations and contract terms as arrays, built once from ``allocation.csv``."""
+"""Active allocations and contract terms as arrays: from ``allocation.csv`` or from the registry's terms."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +12,51 @@ from numpy.typing import NDArray
 
 from offtake.allocation import PRIORITY_COLUMN, validate_allocation
 from offtake.allocation import read_allocation as read_allocation_table
+from offtake.errors import InputError
+from offtake.units import SiteKind
 
-__all__ = ["Contracts", "read_allocation"]
+__all__ = ["Contracts", "SiteTerms", "read_allocation"]
 
 F64 = NDArray[np.float64]
 _TEXT = ("site_id", "operator", "zone", "kind", PRIORITY_COLUMN)
+
+
+@dataclass(frozen=True)
+class SiteTerms:
+    """One site's allocation and contract terms in force, as the registry holds them.
+
+    Parameters
+    ----------
+    site_id, operator, zone, kind
+        The site, its operator, zone and kind (``mining`` or ``ai``).
+    firm_mw, interruptible_mw
+        Tranches [MW].
+    max_curtailment_fraction
+        Deepest curtailment accepted, share of allocation [-].
+    max_curtailment_duration_h
+        Longest single curtailment event accepted [h].
+    annual_curtailment_limit
+        Curtailed energy over allocated energy accepted in a year [-].
+    response_time_s
+        Contracted time to reach a new cap [s].
+    tariff_usd_per_mwh
+        Tariff [USD/MWh].
+    expected_energy_mwh
+        Energy the planner expects the site to take in a year [MWh].
+    """
+
+    site_id: str
+    operator: str
+    zone: str
+    kind: str
+    firm_mw: float
+    interruptible_mw: float
+    max_curtailment_fraction: float
+    max_curtailment_duration_h: float
+    annual_curtailment_limit: float
+    response_time_s: float
+    tariff_usd_per_mwh: float
+    expected_energy_mwh: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -108,22 +148,69 @@ class Contracts:
             The validated contracts.
         """
         table = validate_allocation(frame.reset_index(drop=True), file=file, zone_ids=zone_ids)
-        zones = tuple(str(z) for z in zone_ids)
-        zone_pos = {z: i for i, z in enumerate(zones)}
         numeric: dict[str, F64] = {c: table[c].to_numpy(dtype=float) for c in table.columns if c not in _TEXT}
-        site_ids = tuple(str(s) for s in table["site_id"])
-        zone_index = np.array([zone_pos[z] for z in table["zone"]], dtype=np.int64)
-        kinds = list(table["kind"])
-        by_bid = (table[PRIORITY_COLUMN] == "bid").to_numpy(dtype=bool)
+        return cls._build(
+            zone_ids,
+            site_ids=[str(s) for s in table["site_id"]],
+            operators=[str(o) for o in table["operator"]],
+            zones=[str(z) for z in table["zone"]],
+            kinds=[str(k) for k in table["kind"]],
+            numeric=numeric,
+            by_bid=(table[PRIORITY_COLUMN] == "bid").to_numpy(dtype=bool),
+        )
+
+    @classmethod
+    def from_sites(cls, sites: Sequence[SiteTerms], zone_ids: Sequence[str]) -> Contracts:
+        """Build the arrays from terms the registry holds (already validated when they were stored).
+
+        Parameters
+        ----------
+        sites
+            One entry per site.
+        zone_ids
+            The grid's zone ids; every site's zone must be one of them.
+
+        Returns
+        -------
+        Contracts
+            The contracts, in the order of ``sites``; every site is served pro rata.
+        """
+        unknown = sorted({s.zone for s in sites} - set(zone_ids))
+        if unknown:
+            raise InputError(f"zone(s) {', '.join(unknown)} are not zones of the grid", field="zone")
+        names = [f.name for f in fields(SiteTerms) if f.type == "float"]
+        numeric = {name: np.array([getattr(s, name) for s in sites], dtype=float) for name in names}
+        return cls._build(
+            zone_ids,
+            site_ids=[s.site_id for s in sites],
+            operators=[s.operator for s in sites],
+            zones=[s.zone for s in sites],
+            kinds=[s.kind for s in sites],
+            numeric=numeric,
+            by_bid=np.zeros(len(sites), dtype=bool),
+        )
+
+    @classmethod
+    def _build(
+        cls,
+        zone_ids: Sequence[str],
+        *,
+        site_ids: list[str],
+        operators: list[str],
+        zones: list[str],
+        kinds: list[str],
+        numeric: dict[str, F64],
+        by_bid: NDArray[np.bool_],
+    ) -> Contracts:
+        zone_pos = {str(z): i for i, z in enumerate(zone_ids)}
         allocated = numeric["firm_mw"] + numeric["interruptible_mw"]
         fraction = numeric["max_curtailment_fraction"]
-        is_ai = np.array([k == "ai" for k in kinds], dtype=bool)
         return cls(
-            site_ids=site_ids,
-            operators=tuple(str(o) for o in table["operator"]),
-            zone_ids=zones,
-            zone_index=zone_index,
-            is_ai=is_ai,
+            site_ids=tuple(site_ids),
+            operators=tuple(operators),
+            zone_ids=tuple(str(z) for z in zone_ids),
+            zone_index=np.array([zone_pos[z] for z in zones], dtype=np.int64),
+            is_ai=np.array([k == SiteKind.AI for k in kinds], dtype=bool),
             firm_mw=numeric["firm_mw"],
             interruptible_mw=numeric["interruptible_mw"],
             allocated_mw=allocated,

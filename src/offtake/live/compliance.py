@@ -27,6 +27,7 @@ from offtake.ledger.audit import record_change
 from offtake.ledger.encoding import format_time
 from offtake.live.records import DispatchCap
 from offtake.persistence.schema import AuditEvent, Reading, Site
+from offtake.units import W_PER_MW
 
 __all__ = ["DISCONNECT_ACTION", "FLAG_ACTION", "flag_sites", "flagged_sites", "order_disconnection"]
 
@@ -34,7 +35,6 @@ __all__ = ["DISCONNECT_ACTION", "FLAG_ACTION", "flag_sites", "flagged_sites", "o
 FLAG_ACTION = "dispatch.cap_ignored"
 #: Audit action of a flagged site ordered off the grid in an emergency.
 DISCONNECT_ACTION = "dispatch.disconnect_ordered"
-_W_PER_MW = 1e6
 
 
 def flagged_sites(session: Session, site_ids: list[str]) -> set[str]:
@@ -68,7 +68,7 @@ def _mean_draws(
         covered[(site_id, slot, meter_id)] += (r_end - r_start).total_seconds()
     full = {(s, slot) for (s, slot, _), seconds in covered.items() if seconds >= interval_s - 1e-6}
     hours = interval_s / 3600.0
-    return {key: wh / hours / _W_PER_MW for key, wh in energy.items() if key in full}
+    return {key: wh / hours / W_PER_MW for key, wh in energy.items() if key in full}
 
 
 def flag_sites(
@@ -164,8 +164,8 @@ def _evidence(
         before = draws.get((site_id, slot - step))
         if before is None:
             before_cap = caps.get((site_id, slot - step))
-            before = cap_w / _W_PER_MW if before_cap is None else before_cap / _W_PER_MW
-        cap = cap_w / _W_PER_MW
+            before = cap_w / W_PER_MW if before_cap is None else before_cap / W_PER_MW
+        cap = cap_w / W_PER_MW
         allowed = float(
             allowed_draw_mw(
                 np.array([cap]),
@@ -181,9 +181,9 @@ def _evidence(
             {
                 "interval_start": format_time(slot),
                 "cap_w": cap_w,
-                "mean_draw_w": round(mean * _W_PER_MW),
-                "allowed_w": round(allowed * _W_PER_MW),
-                "threshold_w": round(threshold * _W_PER_MW),
+                "mean_draw_w": round(mean * W_PER_MW),
+                "allowed_w": round(allowed * W_PER_MW),
+                "threshold_w": round(threshold * W_PER_MW),
             }
         )
     return rows

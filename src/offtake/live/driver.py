@@ -33,14 +33,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from offtake.allocation import ALLOCATION_COLUMNS
 from offtake.dispatch.compliance import ComplianceRule
-from offtake.dispatch.contracts import Contracts
+from offtake.dispatch.contracts import Contracts, SiteTerms
 from offtake.dispatch.core import Dispatcher, GridState, Reason, SiteState
 from offtake.dispatch.deliverable import SetProjection
 from offtake.dispatch.policy import DispatchPolicy, load_defaults
@@ -63,6 +61,7 @@ from offtake.live.records import (
 from offtake.persistence.schema import Allocation, Cap, Contract, Reading, Site
 from offtake.registry.eligibility import SiteTimeline, eligible_sites
 from offtake.timeutil import require_aware
+from offtake.units import MICRO_USD_PER_USD, S_PER_H, W_PER_MW
 
 __all__ = [
     "DISPATCHER",
@@ -149,7 +148,7 @@ class RoundOutcome:
             "created": self.created,
             "published": self.published,
             "sites": len(self.caps),
-            "total_cap_mw": sum(c.cap_w for c in self.caps) / 1e6,
+            "total_cap_mw": sum(c.cap_w for c in self.caps) / W_PER_MW,
             "reasons": dict(sorted(reasons.items())),
             "feed": self.round.feed,
         }
@@ -184,8 +183,8 @@ def _last_draws(
         elif (r_start, r_end) == (seen[0], seen[1]):  # another meter of the same site
             latest[site_id] = (r_start, r_end, seen[2] + energy_wh)
     for site_id, (r_start, r_end, energy_wh) in latest.items():
-        hours = (r_end - r_start).total_seconds() / 3600.0
-        out[site_id] = (energy_wh / hours / 1e6, "reading")
+        hours = (r_end - r_start).total_seconds() / S_PER_H
+        out[site_id] = (energy_wh / hours / W_PER_MW, "reading")
     missing = [s for s in site_ids if s not in out]
     if missing:
         caps = session.execute(
@@ -194,7 +193,7 @@ def _last_draws(
             .order_by(Cap.interval_start)
         )
         for site_id, _, cap_w in caps:
-            out[site_id] = (cap_w / 1e6, "cap")
+            out[site_id] = (cap_w / W_PER_MW, "cap")
     return out
 
 
@@ -204,7 +203,7 @@ def _gather(session: Session, start: datetime, zone_ids: tuple[str, ...], policy
     eligible = {e.site_id: e for e in eligible_sites(session, start)}
     sites: list[Site] = []
     excluded: list[tuple[Site, int, str]] = []
-    rows: dict[str, list[Any]] = {c: [] for c in ALLOCATION_COLUMNS}
+    terms_in_force: list[SiteTerms] = []
     active: list[bool] = []
     notes: list[str] = []
     for site in _in_force(session, start):
@@ -217,35 +216,31 @@ def _gather(session: Session, start: datetime, zone_ids: tuple[str, ...], policy
             excluded.append((site, granted_w, f"the grid feed reports no zone '{site.zone}'"))
             continue
         entry = eligible.get(site.id)
-        limit_w = round(entry.limit_mw * 1e6) if entry is not None else granted_w
+        limit_w = round(entry.limit_mw * W_PER_MW) if entry is not None else granted_w
         firm_w = min(terms.firm_w, limit_w)
         sites.append(site)
         active.append(entry is not None)
         if entry is None:
             notes.append(timeline.ineligibility(start) or "licence activity cap (energy) reached")
         else:
-            notes.append("" if limit_w == granted_w else f"clipped to the licence's {limit_w / 1e6:g} MW")
-        values = {
-            "site_id": site.id,
-            "operator": site.operator_id,
-            "zone": site.zone,
-            "kind": site.kind,
-            "firm_mw": firm_w / 1e6,
-            "interruptible_mw": (limit_w - firm_w) / 1e6,
-            "allocated_mw": limit_w / 1e6,
-            "max_curtailment_fraction": terms.max_curtailment_fraction,
-            "max_curtailment_duration_h": terms.max_curtailment_duration_h,
-            "annual_curtailment_limit": terms.annual_curtailment_limit,
-            "response_time_s": terms.response_time_s,
-            "tariff_usd_per_mwh": terms.tariff_micro_usd_per_mwh / 1e6,
-            "expected_energy_mwh": getattr(terms, "expected_energy_mwh", 0.0),
-            "curtailed_hours": 0.0,
-            "curtailment_events": 0,
-            "mean_event_h": 0.0,
-        }
-        for column in ALLOCATION_COLUMNS:
-            rows[column].append(values[column])
-    contracts = Contracts.from_frame(pd.DataFrame(rows), zone_ids, file="registry")
+            notes.append("" if limit_w == granted_w else f"clipped to the licence's {limit_w / W_PER_MW:g} MW")
+        terms_in_force.append(
+            SiteTerms(
+                site_id=site.id,
+                operator=site.operator_id,
+                zone=site.zone,
+                kind=site.kind,
+                firm_mw=firm_w / W_PER_MW,
+                interruptible_mw=(limit_w - firm_w) / W_PER_MW,
+                max_curtailment_fraction=terms.max_curtailment_fraction,
+                max_curtailment_duration_h=terms.max_curtailment_duration_h,
+                annual_curtailment_limit=terms.annual_curtailment_limit,
+                response_time_s=terms.response_time_s,
+                tariff_usd_per_mwh=terms.tariff_micro_usd_per_mwh / MICRO_USD_PER_USD,
+                expected_energy_mwh=getattr(terms, "expected_energy_mwh", 0.0),
+            )
+        )
+    contracts = Contracts.from_sites(terms_in_force, zone_ids)
     max_age_s = float(load_defaults()["live"]["reading_max_age_s"])
     draws = _last_draws(session, [s.id for s in sites], start, max_age_s)
     draw_mw = np.array([draws.get(s.id, (0.0, "none"))[0] for s in sites], dtype=float)
@@ -470,19 +465,19 @@ class LiveDispatch:
             contracts = inputs.contracts
             planned: list[dict[str, Any]] = []
             for i, site in enumerate(inputs.sites):
-                allocation_w = round(float(contracts.allocated_mw[i]) * 1e6)
+                allocation_w = round(float(contracts.allocated_mw[i]) * W_PER_MW)
                 planned.append(
                     {
                         "site_id": site.id,
                         "operator_id": site.operator_id,
                         "zone": site.zone,
                         "kind": site.kind,
-                        "cap_w": min(round(float(result.cap_mw[i]) * 1e6), allocation_w),
+                        "cap_w": min(round(float(result.cap_mw[i]) * W_PER_MW), allocation_w),
                         "reason": Reason(int(result.reason[i])).name.lower(),
-                        "target_w": round(float(result.target_mw[i]) * 1e6),
+                        "target_w": round(float(result.target_mw[i]) * W_PER_MW),
                         "allocation_w": allocation_w,
-                        "floor_w": round(float(contracts.floor_mw[i]) * 1e6),
-                        "last_draw_w": round(float(inputs.state.last_draw_mw[i]) * 1e6),
+                        "floor_w": round(float(contracts.floor_mw[i]) * W_PER_MW),
+                        "last_draw_w": round(float(inputs.state.last_draw_mw[i]) * W_PER_MW),
                         "draw_source": inputs.draw_source[i],
                         "note": inputs.notes[i],
                     }
@@ -506,7 +501,7 @@ class LiveDispatch:
                 )
                 notes.append(f"site {site.id}: {why}")
             planned.sort(key=lambda c: c["site_id"])
-            budgets = {z: round(float(b) * 1e6) for z, b in zip(feed.zone_ids, result.zone_budget_mw, strict=True)}
+            budgets = {z: round(float(b) * W_PER_MW) for z, b in zip(feed.zone_ids, result.zone_budget_mw, strict=True)}
             stored = DispatchRound(
                 interval_start=start,
                 interval_end=end,
@@ -514,7 +509,7 @@ class LiveDispatch:
                 by_client=principal.client_id,
                 feed=forecast.source,
                 sites=len(planned),
-                deferred_w=round(result.deferred_mw * 1e6),
+                deferred_w=round(result.deferred_mw * W_PER_MW),
                 detail={
                     "zone_budget_w": budgets,
                     "emergencies": [e.id for e in emergencies],
@@ -568,7 +563,7 @@ class LiveDispatch:
         from offtake.vtn.programme import SiteCap
 
         error: str | None = None
-        caps = [SiteCap(c.site_id, c.interval_start, c.interval_end, c.cap_w / 1e6) for c in outcome.caps]
+        caps = [SiteCap(c.site_id, c.interval_start, c.interval_end, c.cap_w / W_PER_MW) for c in outcome.caps]
         kinds = {c.site_id: c.kind for c in outcome.caps}
         try:
             if caps:

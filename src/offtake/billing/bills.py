@@ -36,6 +36,7 @@ from offtake.ledger.encoding import format_time
 from offtake.ledger.store import TreeHead, open_appender
 from offtake.persistence.schema import Bill, Site
 from offtake.registry.eligibility import SiteTimeline
+from offtake.units import WH_PER_MWH
 
 __all__ = [
     "BillLine",
@@ -86,7 +87,7 @@ class BillLine:
     @property
     def energy_micro_usd(self) -> int:
         """Energy charge [micro-USD]."""
-        return round(Fraction(self.energy_wh * self.tariff_micro_usd_per_mwh, 1_000_000))
+        return round(Fraction(self.energy_wh * self.tariff_micro_usd_per_mwh, WH_PER_MWH))
 
     @property
     def penalty_micro_usd(self) -> int:

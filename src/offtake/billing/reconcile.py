@@ -46,6 +46,7 @@ from offtake.ledger.store import TreeHead, tree_head
 from offtake.persistence.schema import Site
 from offtake.registry.eligibility import SiteTimeline
 from offtake.timeutil import require_aware
+from offtake.units import WH_PER_MWH
 
 __all__ = ["IntervalCheck", "Reconciliation", "allowed_energy_wh", "reconcile_site"]
 
@@ -96,7 +97,7 @@ class IntervalCheck:
             "energy_wh": self.energy_wh,
             "allowed_wh": self.allowed_wh,
             "overdraw_wh": self.overdraw_wh,
-            "overdraw_mwh": self.overdraw_wh / 1e6,
+            "overdraw_mwh": self.overdraw_wh / WH_PER_MWH,
             "cap_source": self.cap_source,
             "contract_id": self.contract_id,
             "penalty_micro_usd": round(self.penalty_micro_usd),
@@ -144,7 +145,7 @@ class Reconciliation:
             "end": format_time(self.end),
             "energy_wh": self.energy_wh,
             "overdraw_wh": self.overdraw_wh,
-            "overdraw_mwh": self.overdraw_wh / 1e6,
+            "overdraw_mwh": self.overdraw_wh / WH_PER_MWH,
             "penalty_micro_usd": self.penalty_micro_usd,
             "intervals_over_cap": sum(1 for i in self.intervals if i.overdraw_wh > 0),
             "violations": len(self.violations),
@@ -290,7 +291,7 @@ def _check_interval(
     if energy_wh * 10_000 > allowed_wh * (10_000 + tolerance_bp):
         overdraw_wh = energy_wh - allowed_wh
         if contract is not None and violation is None:
-            penalty = Fraction(overdraw_wh * contract.overdraw_penalty_micro_usd_per_mwh, 1_000_000)
+            penalty = Fraction(overdraw_wh * contract.overdraw_penalty_micro_usd_per_mwh, WH_PER_MWH)
     return IntervalCheck(
         interval_start=s,
         interval_end=e,

@@ -35,6 +35,7 @@ from offtake.ledger import merkle
 from offtake.ledger.encoding import parse_time
 from offtake.ledger.export import verify_export
 from offtake.ledger.signing import CheckpointStatement
+from offtake.units import WH_PER_MWH
 
 __all__ = ["BillCheck", "load_bill", "verify_bill"]
 
@@ -86,7 +87,7 @@ def _check_amounts(bill: Mapping[str, Any], problems: list[str]) -> None:
     totals = {"energy_wh": 0, "energy_micro_usd": 0, "penalty_micro_usd": 0, "total_micro_usd": 0}
     paisa: int | None = 0
     for number, line in enumerate(bill.get("lines", [])):
-        energy_usd = round(Fraction(line["energy_wh"] * line["tariff_micro_usd_per_mwh"], 1_000_000))
+        energy_usd = round(Fraction(line["energy_wh"] * line["tariff_micro_usd_per_mwh"], WH_PER_MWH))
         total = energy_usd + line["penalty_micro_usd"]
         rate = line["exchange_rate_micro_pkr_per_usd"]
         line_paisa = None if rate is None else round(Fraction(total * rate, 10**10))

@@ -12,6 +12,7 @@ import typer
 
 from offtake.cli._platform import admin_session
 from offtake.cli.server_cmd import DatabaseOpt, DataDirOpt
+from offtake.units import MICRO_USD_PER_USD, W_PER_MW
 
 if TYPE_CHECKING:
     from offtake.billing.bills import MonthlyBill
@@ -62,7 +63,7 @@ def state_missing_rates(bill: MonthlyBill, scenario: str) -> list[str]:
         bill.warnings.append(f"energy without a contract is stated in PKR at {source}'s rate")
     stated = []
     for line in bill.lines:
-        rate = (line.exchange_rate_micro_pkr_per_usd or 0) / 1e6
+        rate = (line.exchange_rate_micro_pkr_per_usd or 0) / MICRO_USD_PER_USD
         whose = f"contract {line.contract_id}" if line.contract_id else f"allocation tariff, scenario {scenario}"
         stated.append(f"{rate:,.4f} PKR/USD ({whose})")
     return stated
@@ -169,9 +170,9 @@ def register(registry: typer.Typer) -> None:
                     site_id=site_id,
                     valid_from=start,
                     valid_until=end,
-                    tariff_usd_per_mwh=f"{row.tariff_micro_usd_per_mwh / 1e6:.6f}",
-                    firm_mw=row.firm_w / 1e6,
-                    interruptible_mw=row.interruptible_w / 1e6,
+                    tariff_usd_per_mwh=f"{row.tariff_micro_usd_per_mwh / MICRO_USD_PER_USD:.6f}",
+                    firm_mw=row.firm_w / W_PER_MW,
+                    interruptible_mw=row.interruptible_w / W_PER_MW,
                     max_curtailment_fraction=row.max_curtailment_fraction,
                     max_curtailment_duration_h=row.max_curtailment_duration_h,
                     annual_curtailment_limit=row.annual_curtailment_limit,
@@ -180,7 +181,7 @@ def register(registry: typer.Typer) -> None:
                     overdraw_penalty_usd_per_mwh=overdraw_penalty,
                     exchange_rate_pkr_per_usd=rate,
                 )
-                signed.append(f"  contract {contract.id} for {site_id}: {row.allocated_w / 1e6:,.1f} MW")
+                signed.append(f"  contract {contract.id} for {site_id}: {row.allocated_w / W_PER_MW:,.1f} MW")
         typer.echo(f"signed {len(signed)} contracts from {start.isoformat()}; bills at {rate} PKR/USD ({source})")
         for line in signed:
             typer.echo(line)
@@ -200,8 +201,9 @@ def register(registry: typer.Typer) -> None:
                 until = c.valid_until.isoformat() if c.valid_until else "open"
                 typer.echo(
                     f"{c.id}\t{c.site_id}\t{c.valid_from.isoformat()}\t{until}\t"
-                    f"{c.tariff_micro_usd_per_mwh / 1e6:g}\t{c.firm_w / 1e6:g}+{c.interruptible_w / 1e6:g}\t"
-                    f"{c.exchange_rate_micro_pkr_per_usd / 1e6:g}"
+                    f"{c.tariff_micro_usd_per_mwh / MICRO_USD_PER_USD:g}\t"
+                    f"{c.firm_w / W_PER_MW:g}+{c.interruptible_w / W_PER_MW:g}\t"
+                    f"{c.exchange_rate_micro_pkr_per_usd / MICRO_USD_PER_USD:g}"
                 )
 
     registry.add_typer(group, name="contract")

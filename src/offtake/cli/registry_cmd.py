@@ -14,6 +14,7 @@ import typer
 
 from offtake.cli._platform import admin_session
 from offtake.cli.server_cmd import DatabaseOpt, DataDirOpt
+from offtake.units import MICRO_USD_PER_USD, WH_PER_MWH
 
 __all__ = ["register"]
 
@@ -178,11 +179,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(result, indent=2))
             return
         typer.echo(
-            f"bill {site_id} {month} ({tz}): {result['energy_wh'] / 1e6:,.3f} MWh, "
-            f"over-draw {result['overdraw_wh'] / 1e6:,.3f} MWh"
+            f"bill {site_id} {month} ({tz}): {result['energy_wh'] / WH_PER_MWH:,.3f} MWh, "
+            f"over-draw {result['overdraw_wh'] / WH_PER_MWH:,.3f} MWh"
         )
-        typer.echo(f"  energy  USD {result['energy_micro_usd'] / 1e6:,.2f}")
-        typer.echo(f"  penalty USD {result['penalty_micro_usd'] / 1e6:,.2f}")
+        typer.echo(f"  energy  USD {result['energy_micro_usd'] / MICRO_USD_PER_USD:,.2f}")
+        typer.echo(f"  penalty USD {result['penalty_micro_usd'] / MICRO_USD_PER_USD:,.2f}")
         typer.echo(f"  total   USD {result['total_usd']}  PKR {result['total_pkr']}")
         for line in rates:
             typer.echo(f"  rate    {line}")

@@ -30,7 +30,7 @@ from offtake.ledger.ingest import (
 from offtake.ledger.integrity import ledger_caps
 from offtake.ledger.store import open_appender
 from offtake.persistence.schema import Cap, Site
-from offtake.units import validate_id
+from offtake.units import W_PER_MW, validate_id
 
 __all__ = ["CapRecord", "CapsResult", "caps_between", "record_caps"]
 
@@ -57,7 +57,7 @@ class CapRecord:
     @classmethod
     def from_mw(cls, site_id: str, interval_start: datetime, interval_end: datetime, cap_mw: float) -> CapRecord:
         """Build a cap from a value in MW (rounded to whole watts)."""
-        return cls(site_id, interval_start, interval_end, round(cap_mw * 1_000_000))
+        return cls(site_id, interval_start, interval_end, round(cap_mw * W_PER_MW))
 
 
 @dataclass(frozen=True)

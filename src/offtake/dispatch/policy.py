@@ -10,7 +10,7 @@ from typing import Any
 
 from offtake.errors import InputError
 
-__all__ = ["DispatchPolicy", "load_defaults"]
+__all__ = ["DispatchPolicy", "contingency_limit", "load_defaults"]
 
 
 @cache
@@ -21,6 +21,32 @@ def _defaults_text() -> str:
 def load_defaults() -> dict[str, Any]:
     """Return the sourced defaults of dispatch and simulation (``data/dispatch/defaults.toml``)."""
     return tomllib.loads(_defaults_text())
+
+
+def contingency_limit(largest_unit_mw: float | None) -> tuple[float, str]:
+    """Return the most load the flexible fleet may drop or pick up at once [MW], and why.
+
+    The one rule, used by dispatch (the stagger) and by planning (the curtailment-step rows):
+    ``[policy] contingency_limit_mw`` of ``data/dispatch/defaults.toml`` (the load loss a large
+    system tolerates), or the scenario's largest unit where the scenario holds reserve for it
+    and the defaults say so (``limit_to_largest_unit``): a load step of that size is a
+    contingency the grid is built for.
+
+    Parameters
+    ----------
+    largest_unit_mw
+        The largest unit the scenario holds reserve for [MW], or None.
+
+    Returns
+    -------
+    tuple
+        The limit [MW] and its basis in words.
+    """
+    p = load_defaults()["policy"]
+    limit = float(p["contingency_limit_mw"])
+    if largest_unit_mw is not None and 0 < largest_unit_mw < limit and bool(p["limit_to_largest_unit"]):
+        return float(largest_unit_mw), "the scenario's largest unit, which its reserve covers"
+    return limit, "the largest load loss the system tolerates (data/dispatch/defaults.toml)"
 
 
 @dataclass(frozen=True)
@@ -90,9 +116,7 @@ class DispatchPolicy:
             Safety factor [-]; the default file's value if None.
         """
         p = load_defaults()["policy"]
-        limit = float(p["contingency_limit_mw"])
-        if largest_unit_mw is not None and largest_unit_mw > 0 and bool(p["limit_to_largest_unit"]):
-            limit = min(limit, float(largest_unit_mw))
+        limit, _ = contingency_limit(largest_unit_mw)
         return cls(
             interval_s=float(interval_s if interval_s is not None else p["interval_s"]),
             safety_k=float(safety_k if safety_k is not None else p["safety_k"]),

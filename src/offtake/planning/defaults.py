@@ -1,9 +1,9 @@
-"""Planning numbers that come from the world: contingency step limit and capacity payments.
+"""Planning numbers that come from the world: the capacity payments a plan is measured against.
 
-The step limit lives in ``src/offtake/data/<country>/planning.toml`` files, each naming the
-scenarios it applies to, with a source for every number; the capacity payments of a country
-covered by such a file are read from its economics data (``data/economics/<country>.toml``),
-their one home.
+``src/offtake/data/<country>/planning.toml`` names the scenarios of a country; their capacity
+payments are read from the country's economics data (``data/economics/<country>.toml``), their
+one home. The curtailment-step limit is the dispatch contingency rule
+(:func:`offtake.dispatch.policy.contingency_limit`), the same for plan and dispatch.
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ class PlanningDefaults:
 
     Parameters
     ----------
-    max_curtailment_step_mw
-        Largest simultaneous curtailment step [MW], or None if no data file covers the scenario.
-    step_source
-        Where that number comes from.
     capacity_payments_pkr
         Capacity payments of the year [PKR], or None if unknown.
     capacity_payments_year
@@ -39,8 +35,6 @@ class PlanningDefaults:
         Where that number comes from.
     """
 
-    max_curtailment_step_mw: float | None = None
-    step_source: str = ""
     capacity_payments_pkr: float | None = None
     capacity_payments_year: str = ""
     capacity_payments_source: str = ""
@@ -71,13 +65,9 @@ def planning_defaults(scenario_name: str) -> PlanningDefaults:
             raise InputError(f"invalid TOML: {exc}", file=path) from None
         if scenario_name not in config.get("scenarios", []):
             continue
-        contingency = config.get("contingency", {})
-        step = contingency.get("max_curtailment_step_mw")
         country = load_country(economics.data_path(f"{path.parent.name}.toml"))
         payments = country.quantities["power_sector.capacity_payments_pkr_per_year"]
         return PlanningDefaults(
-            max_curtailment_step_mw=float(step) if step is not None else None,
-            step_source=f"{contingency.get('basis', '')}; {contingency.get('source', '')}".strip("; "),
             capacity_payments_pkr=payments.value,
             capacity_payments_year=country.capacity_payments_fiscal_year,
             capacity_payments_source=payments.source,

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from offtake.dispatch.policy import contingency_limit
 from offtake.grid.baseline import Baseline, least_cost_dispatch
 from offtake.grid.model import Grid
 from offtake.grid.solve import SolveError, solve_model
-from offtake.planning.defaults import planning_defaults
 from offtake.planning.model import (
     PlanOptions,
     add_step_rows,
@@ -56,10 +56,8 @@ def resolve_step_limit(scenario: Scenario, options: PlanOptions) -> tuple[float 
     """
     if options.max_curtailment_step_mw is not None:
         return options.max_curtailment_step_mw, "given for this run"
-    defaults = planning_defaults(scenario.name)
-    if defaults.max_curtailment_step_mw is not None:
-        return defaults.max_curtailment_step_mw, defaults.step_source
-    return scenario.reserve.largest_unit_mw, "the scenario's largest unit (reserve rule)"
+    reserve = scenario.reserve
+    return contingency_limit(reserve.largest_unit_mw if reserve.hold_largest_unit else None)
 
 
 def plan(

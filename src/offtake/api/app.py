@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +21,7 @@ import offtake
 from offtake.api.auth import token_router
 from offtake.api.errors import install_error_handlers
 from offtake.api.lifecycle import checkpoint_if_due, checkpoint_loop, live_dispatch
+from offtake.api.schemas import Health
 from offtake.ledger.signing import Signer, load_or_create_signer
 from offtake.live.driver import run_on_clock
 from offtake.persistence.db import make_engine, make_session_factory
@@ -100,10 +100,10 @@ def create_app(
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
-    def healthz() -> dict[str, Any]:
+    def healthz() -> Health:
         with engine.connect() as connection:
             connection.execute(text("select 1"))
-        return {"status": "ok", "version": offtake.__version__}
+        return Health(status="ok", version=offtake.__version__)
 
     from offtake.api.routes import billing, dispatch, ledger, readings, registry
 

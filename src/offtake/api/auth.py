@@ -7,9 +7,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
+from offtake.api.body import BodyError, StrictJsonRoute, parse_json
+from offtake.api.deps import DbSession
+from offtake.api.schemas import PROBLEM_RESPONSES, TokenOut
 from offtake.identity.client_cache import DEFAULT_RECHECK_S, ClientCache
 from offtake.identity.credentials import AuthError, decode_token, issue_token
 from offtake.identity.principal import Principal
@@ -31,7 +34,10 @@ def get_principal(request: Request) -> Principal:
         raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'")
     state = request.app.state
     claims = decode_token(state.token_secret, token.strip())
-    record = client_cache(state).get(str(claims["sub"]))
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("the bearer token names no client (claim 'sub')")
+    record = client_cache(state).get(subject)
     if record is None:
         raise AuthError("the client of this token is disabled or removed")
     return record.principal(claims)
@@ -92,14 +98,10 @@ def token_router(path: str = "/auth/token") -> APIRouter:
     Credentials are accepted by HTTP Basic (RFC 6749 §2.3.1) or as ``client_id`` and
     ``client_secret`` form fields; ``grant_type`` must be ``client_credentials``.
     """
-    router = APIRouter(tags=["auth"])
+    router = APIRouter(tags=["auth"], route_class=StrictJsonRoute, responses=PROBLEM_RESPONSES)
 
-    @router.post(
-        path,
-        summary="Issue a bearer token (OAuth2 client credentials)",
-        responses={400: {"description": "bad request"}, 401: {"description": "bad client"}},
-    )
-    async def create_token(request: Request) -> JSONResponse:
+    @router.post(path, response_model=TokenOut, summary="Issue a bearer token (OAuth2 client credentials)")
+    async def create_token(request: Request, response: Response, session: DbSession) -> dict[str, Any]:
         form = await _read_form(request)
         grant_type = form.get("grant_type")
         if grant_type != "client_credentials":
@@ -109,18 +111,17 @@ def token_router(path: str = "/auth/token") -> APIRouter:
                 status=400,
             )
         client_id, client_secret = _credentials(request, form)
-        factory = request.app.state.session_factory
-        settings = request.app.state.settings
-        with factory() as session:
-            answer = issue_token(
-                session,
-                request.app.state.token_secret,
-                client_id,
-                client_secret,
-                scope=form.get("scope"),
-                lifetime_s=settings.token_lifetime_s,
-            )
-        return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        answer = await run_in_threadpool(
+            issue_token,
+            session,
+            request.app.state.token_secret,
+            client_id,
+            client_secret,
+            scope=form.get("scope"),
+            lifetime_s=request.app.state.settings.token_lifetime_s,
+        )
+        response.headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return answer.as_dict()
 
     return router
 
@@ -129,9 +130,9 @@ async def _read_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         try:
-            body = await request.json()
-        except ValueError:
-            raise AuthError("the body is not valid JSON", error="invalid_request", status=400) from None
+            body = parse_json(await request.body())
+        except BodyError as exc:
+            raise AuthError(exc.location_message(), error="invalid_request", status=400) from None
         if not isinstance(body, dict):
             raise AuthError("the body must be a JSON object", error="invalid_request", status=400)
         return {str(k): str(v) for k, v in body.items() if v is not None}

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from offtake.api.body import BodyError
 from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
 from offtake.identity.credentials import AuthError
 
@@ -109,6 +110,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _conflict(_request: Request, exc: ConflictError) -> JSONResponse:
         return problem(409, exc.message, field=exc.field, errors=_errors_of(exc))
 
+    @app.exception_handler(BodyError)
+    async def _body(_request: Request, exc: BodyError) -> JSONResponse:
+        return problem(400, exc.location_message(), field=exc.field)
+
     @app.exception_handler(InputError)
     async def _input(_request: Request, exc: InputError) -> JSONResponse:
         return problem(422, exc.location_message(), field=exc.field, errors=_errors_of(exc))
@@ -120,4 +125,5 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"no such endpoint: {_request.method} {_request.url.path}"
         if exc.status_code == 405:
             detail = f"method {_request.method} is not allowed on {_request.url.path}"
-        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        field = getattr(exc, "field", None)
+        return problem(exc.status_code, detail, field=field, headers=getattr(exc, "headers", None))

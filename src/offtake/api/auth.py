@@ -92,6 +92,20 @@ def require(*scopes: str, roles: Iterable[str] | None = None) -> Callable[..., P
     return dependency
 
 
+_FORM = "application/x-www-form-urlencoded"
+#: The token request (RFC 6749 §4.4.2); the credentials may come by HTTP Basic instead.
+_TOKEN_REQUEST = {
+    "type": "object",
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+        "client_id": {"type": "string"},
+        "client_secret": {"type": "string"},
+        "scope": {"type": "string"},
+    },
+    "required": ["grant_type"],
+}
+
+
 def token_router(path: str = "/auth/token") -> APIRouter:
     """Return a router with the OAuth2 client-credentials token endpoint at ``path``.
 
@@ -100,7 +114,12 @@ def token_router(path: str = "/auth/token") -> APIRouter:
     """
     router = APIRouter(tags=["auth"], route_class=StrictJsonRoute, responses=PROBLEM_RESPONSES)
 
-    @router.post(path, response_model=TokenOut, summary="Issue a bearer token (OAuth2 client credentials)")
+    @router.post(
+        path,
+        response_model=TokenOut,
+        summary="Issue a bearer token (OAuth2 client credentials)",
+        openapi_extra={"requestBody": {"required": True, "content": {_FORM: {"schema": _TOKEN_REQUEST}}}},
+    )
     async def create_token(request: Request, response: Response, session: DbSession) -> dict[str, Any]:
         form = await _read_form(request)
         grant_type = form.get("grant_type")

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from platform_fixtures import Live
+from sqlalchemy import text
 
 from offtake.identity.credentials import encode_token
 from offtake.persistence.db import make_engine, make_session_factory, session_scope
@@ -184,3 +185,21 @@ def test_a_validly_signed_token_without_a_client_is_a_401(live: Live) -> None:
             answer = httpx.get(f"{live.url}{path}", headers=headers)
             assert answer.status_code == 401, (claims, path, answer.text)
             assert answer.json()["detail"]
+
+
+def test_a_non_finite_number_stored_by_hand_does_not_break_a_rest_listing(live: Live) -> None:
+    # the response models serialise through pydantic, which writes a non-finite float as null
+    if not live.settings.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's json type cannot hold NaN at all")
+    engine = make_engine(live.settings.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("""update licence set limits = '{"max_mw": NaN}' where id = 'L1'"""))
+    finally:
+        engine.dispose()
+    for name in ("regulator", "op1"):
+        with _client(live, name) as client:
+            answer = client.get("/api/v1/licences")
+            assert answer.status_code == 200, answer.text
+            limits = {licence["id"]: licence["limits"] for licence in answer.json()["licences"]}
+            assert limits["L1"] == {"max_mw": None}

@@ -4,14 +4,16 @@ Transactions
 ------------
 Every handler that touches the database takes the request's session from :data:`DbSession`:
 one session per request, opened lazily, rolled back and closed when the request ends, whatever
-happened. A handler that writes calls :func:`commit` once, after its domain call and before it
-shapes the answer; :func:`commit` commits and then signs a ledger checkpoint if one is due (a
-failed checkpoint never undoes the write). Handlers open no sessions of their own and commit
-nowhere else. An ``async`` handler (one that reads a raw body, the OpenADR routes) runs its
-database work on the same session with ``run_in_threadpool``, so the event loop never blocks;
-SQLite writers of the OpenADR routes queue on :func:`offtake.persistence.db.writer_lock`
-around their transaction. Work that is not a request (the checkpoint timer, the live dispatch
-loop) uses :func:`offtake.persistence.db.session_scope` instead.
+happened. A handler that writes commits once, after its domain call and before it shapes the
+answer: REST handlers with :func:`commit`, which then signs a ledger checkpoint if one is due (a
+failed checkpoint never undoes the write); the OpenADR handlers with ``session.commit()`` in
+their worker thread, under :func:`offtake.persistence.db.writer_lock` on SQLite (their ledger
+entries are checkpointed by the timer). ``async`` handlers (a raw body, the OpenADR routes, the
+token endpoint) run their database work on the same session with ``run_in_threadpool``, so the
+event loop never blocks. Handlers open no sessions of their own and commit nowhere else; the
+control room's emergency routes hand their work to the live driver, which keeps its own
+transactions, as do the tasks that are not requests (the checkpoint timer, the dispatch loop),
+with :func:`offtake.persistence.db.session_scope`.
 """
 
 from __future__ import annotations

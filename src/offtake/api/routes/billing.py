@@ -25,7 +25,11 @@ from offtake.ledger.encoding import format_time
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["billing"], route_class=StrictJsonRoute, responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    tags=["billing"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 BillReader = Annotated[Principal, Depends(require("bills:read"))]
 

@@ -34,7 +34,12 @@ from offtake.live.records import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/dispatch", tags=["dispatch"], route_class=StrictJsonRoute, responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/dispatch",
+    tags=["dispatch"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 Reader = Annotated[Principal, Depends(require("caps:read"))]
 ControlRoom = Annotated[Principal, Depends(require("caps:write", roles=["grid_operator"]))]

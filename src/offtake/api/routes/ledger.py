@@ -32,7 +32,12 @@ from offtake.persistence.schema import LedgerEntry
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/ledger", tags=["ledger"], route_class=StrictJsonRoute, responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/ledger",
+    tags=["ledger"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 Reader = Annotated[Principal, Depends(require("ledger:read"))]
 

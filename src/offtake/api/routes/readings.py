@@ -29,7 +29,11 @@ from offtake.persistence.schema import Cap, Reading, Site
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["metering"], route_class=StrictJsonRoute, responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    tags=["metering"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 
 class ReadingIn(BaseModel):

@@ -40,7 +40,11 @@ from offtake.registry import allocations, contracts, eligibility, kinds, licence
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["registry"], route_class=StrictJsonRoute, responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    tags=["registry"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 Reader = Annotated[Principal, Depends(require("registry:read"))]
 Writer = Annotated[Principal, Depends(require("registry:write"))]

@@ -33,11 +33,11 @@ from sqlalchemy.orm import Session
 from offtake.api.auth import get_principal, token_router
 from offtake.api.body import BodyError, StrictJsonRoute, parse_json
 from offtake.api.deps import DbSession
-from offtake.api.schemas import Problem
+from offtake.api.openadr_doc import ERRORS, OBJECT, TEXT, answer, merge, parameters, request_body, search_params
 from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
 from offtake.identity.credentials import AuthError
 from offtake.persistence.db import writer_lock
-from offtake.vtn import models, service, store
+from offtake.vtn import service, store
 from offtake.vtn.cache import DEPENDS_ON, ListingCache
 from offtake.vtn.ledger_bridge import ledger_ingest
 from offtake.vtn.notify import WebhookNotifier
@@ -58,15 +58,6 @@ _COLLECTIONS = {
     "subscriptions": ("SUBSCRIPTION", "subscriptionID"),
     "vens": ("VEN", "venID"),
     "resources": ("RESOURCE", "resourceID"),
-}
-#: Request models of each objectType (a business-logic client's and a VEN's where they differ).
-_REQUESTS: dict[str, tuple[type[models.OadrModel], ...]] = {
-    "PROGRAM": (models.ProgramRequest,),
-    "EVENT": (models.EventRequest,),
-    "REPORT": (models.ReportRequest,),
-    "SUBSCRIPTION": (models.SubscriptionRequest,),
-    "VEN": (models.BlVenRequest, models.VenVenRequest),
-    "RESOURCE": (models.BlResourceRequest, models.VenResourceRequest),
 }
 _TARGET_FIELDS = ("targets",)
 
@@ -153,125 +144,6 @@ def _walk(data: Any, convert: Callable[[Any], Any]) -> Any:
     if isinstance(data, list):
         return [_walk(item, convert) for item in data]
     return data
-
-
-# --- the OpenAPI description --------------------------------------------------------------
-
-
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """Return a model's JSON schema with its ``$defs`` substituted (a self-contained schema)."""
-    defs = schema.get("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(defs[ref.removeprefix("#/$defs/")])
-            return {key: resolve(value) for key, value in node.items() if key != "$defs"}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    resolved: dict[str, Any] = resolve(schema)
-    return resolved
-
-
-def _legacy_targets(schema: Any) -> Any:
-    """Let ``targets`` of a schema be 3.0 valuesMaps as well as 3.1 strings."""
-    if isinstance(schema, dict):
-        out = {key: _legacy_targets(value) for key, value in schema.items()}
-        targets = out.get("properties", {}).get("targets")
-        if targets is not None:
-            values_map = {
-                "type": "object",
-                "properties": {"type": {"type": "string"}, "values": {"type": "array", "items": {"type": "string"}}},
-                "required": ["type", "values"],
-            }
-            out["properties"]["targets"] = {
-                "anyOf": [{"type": "array", "items": {"anyOf": [{"type": "string"}, values_map]}}, {"type": "null"}]
-            }
-        return out
-    if isinstance(schema, list):
-        return [_legacy_targets(item) for item in schema]
-    return schema
-
-
-def _body_doc(object_type: str, dialect: Dialect) -> dict[str, Any]:
-    schemas = [_inline(model.model_json_schema()) for model in _REQUESTS[object_type]]
-    schema = schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
-    if dialect == "3.0.1":
-        schema = _legacy_targets(schema)
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-_OBJECT = {
-    "type": "object",
-    "properties": {"id": {"type": "string"}, "objectType": {"type": "string"}},
-    "additionalProperties": True,
-}
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": title}
-    for status, title in (
-        (400, "Malformed request"),
-        (401, "Missing or invalid token"),
-        (403, "Not allowed"),
-        (404, "Not found or not visible"),
-        (409, "Conflict"),
-        (413, "Body too large"),
-        (429, "Too many requests"),
-    )
-}
-
-
-def _answer(status: int, schema: dict[str, Any], what: str) -> dict[str, Any]:
-    return {"responses": {str(status): {"description": what, "content": {"application/json": {"schema": schema}}}}}
-
-
-def _parameters(*specs: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "parameters": [
-            {"name": name, "in": where, "required": where == "path", "schema": schema} for name, where, schema in specs
-        ]
-    }
-
-
-_TEXT: dict[str, Any] = {"type": "string"}
-_TEXTS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
-
-
-def _search_params(object_type: str) -> list[tuple[str, str, dict[str, Any]]]:
-    specs: list[tuple[str, str, dict[str, Any]]] = [
-        ("programID", "query", _TEXT),
-        ("targetType", "query", _TEXT),
-        ("targetValues", "query", _TEXTS),
-        ("targets", "query", _TEXTS),
-        ("skip", "query", {"type": "integer", "minimum": 0}),
-        ("limit", "query", {"type": "integer", "minimum": 0, "maximum": service.MAX_LIMIT}),
-    ]
-    if object_type in ("REPORT", "SUBSCRIPTION"):
-        specs += [("eventID", "query", _TEXT), ("clientName", "query", _TEXT)]
-    if object_type == "EVENT":
-        specs += [("dateStart", "query", {"type": "string", "format": "date-time"})]
-        specs += [("dateEnd", "query", {"type": "string", "format": "date-time"})]
-        specs += [("active", "query", {"type": "boolean"})]
-    if object_type == "VEN":
-        specs.append(("venName", "query", _TEXT))
-    if object_type == "RESOURCE":
-        specs += [("resourceName", "query", _TEXT), ("venID", "query", _TEXT)]
-    return specs
-
-
-def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, dict):
-                merged.setdefault(key, {}).update(value)
-            elif isinstance(value, list):
-                merged.setdefault(key, []).extend(value)
-            else:
-                merged[key] = value
-    return merged
 
 
 # --- request plumbing ---------------------------------------------------------------------
@@ -570,63 +442,27 @@ def _delete_route(vtn: _Vtn, object_type: str, id_name: str) -> Callable[..., An
 def _add_collection(router: APIRouter, vtn: _Vtn, collection: str) -> None:
     object_type, id_name = _COLLECTIONS[collection]
     noun = object_type.lower()
-    listing_doc = _merge(
-        _parameters(*_search_params(object_type)),
-        _answer(200, {"type": "array", "items": _OBJECT}, "A page of objects"),
+    body = request_body(object_type, vtn.dialect)
+    item = parameters((id_name, "path", TEXT))
+    one = answer(200, OBJECT, f"The {noun}")
+    found = answer(200, {"type": "array", "items": OBJECT}, "A page of objects")
+    path = "/{" + id_name + "}"
+    routes = (
+        ("", "GET", _search_route(vtn, object_type), "search", merge(parameters(*search_params(object_type)), found)),
+        ("", "POST", _create_route(vtn, object_type), "create", merge(body, answer(201, OBJECT, f"The new {noun}"))),
+        (path, "GET", _read_route(vtn, object_type, id_name), "read", merge(item, one)),
+        (path, "PUT", _update_route(vtn, object_type, id_name), "update", merge(item, body, one)),
+        (path, "DELETE", _delete_route(vtn, object_type, id_name), "delete", merge(item, one)),
     )
-    body_doc = _body_doc(object_type, vtn.dialect)
-    id_doc = _parameters((id_name, "path", _TEXT))
-    one = _answer(200, _OBJECT, f"The {noun}")
-    routes: tuple[tuple[str, str, Callable[..., Any], str, str, dict[str, Any], int], ...] = (
-        (
-            f"/{collection}",
-            "GET",
-            _search_route(vtn, object_type),
-            f"Search {noun}s",
-            f"search_{collection}",
-            listing_doc,
-            200,
-        ),
-        (
-            f"/{collection}",
-            "POST",
-            _create_route(vtn, object_type),
-            f"Create a {noun}",
-            f"create_{noun}",
-            _merge(body_doc, _answer(201, _OBJECT, f"The new {noun}")),
-            201,
-        ),
-        (
-            f"/{collection}/{{{id_name}}}",
-            "GET",
-            _read_route(vtn, object_type, id_name),
-            f"Read a {noun}",
-            f"read_{noun}",
-            _merge(id_doc, one),
-            200,
-        ),
-        (
-            f"/{collection}/{{{id_name}}}",
-            "PUT",
-            _update_route(vtn, object_type, id_name),
-            f"Replace a {noun}",
-            f"update_{noun}",
-            _merge(id_doc, body_doc, one),
-            200,
-        ),
-        (
-            f"/{collection}/{{{id_name}}}",
-            "DELETE",
-            _delete_route(vtn, object_type, id_name),
-            f"Delete a {noun}",
-            f"delete_{noun}",
-            _merge(id_doc, one),
-            200,
-        ),
-    )
-    for path, method, endpoint, summary, name, doc, status in routes:
+    for suffix, method, endpoint, verb, doc in routes:
         router.add_api_route(
-            path, endpoint, methods=[method], summary=summary, name=name, status_code=status, openapi_extra=doc
+            f"/{collection}{suffix}",
+            endpoint,
+            methods=[method],
+            summary=f"{verb.capitalize()} {noun}s" if verb == "search" else f"{verb.capitalize()} a {noun}",
+            name=f"search_{collection}" if verb == "search" else f"{verb}_{noun}",
+            status_code=201 if method == "POST" else 200,
+            openapi_extra=doc,
         )
 
 
@@ -707,14 +543,14 @@ def _nested_route(vtn: _Vtn, method: str) -> Callable[..., Any]:
 
 
 def _add_ven_resources(router: APIRouter, vtn: _Vtn) -> None:
-    ven_doc = _parameters(("venID", "path", _TEXT))
-    item_doc = _parameters(("venID", "path", _TEXT), ("resourceID", "path", _TEXT))
-    body_doc = _body_doc("RESOURCE", vtn.dialect)
-    one = _answer(200, _OBJECT, "The resource")
-    search_doc = _merge(
+    ven_doc = parameters(("venID", "path", TEXT))
+    item_doc = parameters(("venID", "path", TEXT), ("resourceID", "path", TEXT))
+    body = request_body("RESOURCE", vtn.dialect)
+    one = answer(200, OBJECT, "The resource")
+    search_doc = merge(
         ven_doc,
-        _parameters(*_search_params("RESOURCE")[1:]),
-        _answer(200, {"type": "array", "items": _OBJECT}, "A page of resources"),
+        parameters(*search_params("RESOURCE")[1:]),
+        answer(200, {"type": "array", "items": OBJECT}, "A page of resources"),
     )
     router.add_api_route(
         "/vens/{venID}/resources",
@@ -731,7 +567,7 @@ def _add_ven_resources(router: APIRouter, vtn: _Vtn) -> None:
         summary="Create a resource",
         status_code=201,
         name="create_ven_resource",
-        openapi_extra=_merge(ven_doc, body_doc, _answer(201, _OBJECT, "The new resource")),
+        openapi_extra=merge(ven_doc, body, answer(201, OBJECT, "The new resource")),
     )
     for method in ("GET", "PUT", "DELETE"):
         router.add_api_route(
@@ -740,7 +576,7 @@ def _add_ven_resources(router: APIRouter, vtn: _Vtn) -> None:
             methods=[method],
             summary=f"{method} a resource",
             name=f"{method.lower()}_ven_resource",
-            openapi_extra=_merge(item_doc, body_doc if method == "PUT" else {}, one),
+            openapi_extra=merge(item_doc, body if method == "PUT" else {}, one),
         )
 
 
@@ -758,7 +594,7 @@ def _add_discovery(router: APIRouter, vtn: _Vtn) -> None:
         auth_server,
         methods=["GET"],
         summary="Where to get a token",
-        openapi_extra=_answer(200, server_doc, "The token endpoint"),
+        openapi_extra=answer(200, server_doc, "The token endpoint"),
     )
     router.include_router(token_router("/auth/token"))
     notifiers_doc = {"type": "object", "additionalProperties": {"type": "boolean"}}
@@ -767,7 +603,7 @@ def _add_discovery(router: APIRouter, vtn: _Vtn) -> None:
         notifiers,
         methods=["GET"],
         summary="Notification bindings this VTN supports",
-        openapi_extra=_answer(200, notifiers_doc, "Bindings"),
+        openapi_extra=answer(200, notifiers_doc, "Bindings"),
     )
 
 
@@ -786,7 +622,7 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         Programs, events, reports, subscriptions, vens, resources (also nested under
         ``/vens/{venID}/resources``), ``/auth/server``, ``/auth/token`` and ``/notifiers``.
     """
-    router = APIRouter(tags=[f"OpenADR {dialect}"], route_class=StrictJsonRoute, responses=_ERRORS)
+    router = APIRouter(tags=[f"OpenADR {dialect}"], route_class=StrictJsonRoute, responses=ERRORS)
     vtn = _Vtn(dialect)
     _add_discovery(router, vtn)
     for collection in _COLLECTIONS:

@@ -258,7 +258,8 @@ class _Vtn:
         try:
             body = json.dumps(self.out(result), allow_nan=False, separators=(",", ":")).encode()
         except ValueError:
-            log.error("OpenADR object '%s' holds a non-finite number and cannot be answered", result.get("id"))
+            ident = result.get("id") if isinstance(result, dict) else None
+            log.error("OpenADR object '%s' holds a non-finite number and cannot be answered", ident)
             detail = "this object holds a value that is not valid JSON; an operator must correct it"
             return _problem(409, "Conflict", detail)
         return Response(body, status_code=status, media_type="application/json")

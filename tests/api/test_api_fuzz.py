@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from platform_fixtures import Live
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -34,6 +35,8 @@ ROLES = {"grid": "grid_operator", "regulator": "regulator", "op1": "operator", "
 #: 3.1.0) gets fewer. ``OFFTAKE_FUZZ_EXAMPLES=200`` digs deeper by hand.
 EXAMPLES = int(os.environ.get("OFFTAKE_FUZZ_EXAMPLES", "4"))
 LEGACY_EXAMPLES = max(1, EXAMPLES // 4)
+#: ``positive`` draws requests the document allows; ``negative`` ones it forbids (then a 4xx is due).
+MODE = GenerationMode(os.environ.get("OFFTAKE_FUZZ_MODE", "positive"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -59,7 +62,7 @@ def _fuzz_operation(operation: Any, call: Callable[[Any], None], examples: int) 
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(), _nothing=st.just(None))
+    @given(case=operation.as_strategy(generation_mode=MODE), _nothing=st.just(None))
     def run(case: Any, _nothing: None) -> None:
         call(case)
 

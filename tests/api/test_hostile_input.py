@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from platform_fixtures import Live
+from platform_fixtures import HEADER, Live
 from sqlalchemy import text
 
 from offtake.identity.credentials import encode_token
@@ -32,6 +32,7 @@ READING = {
 }
 CAPS = {"caps": [{"site_id": "S1", "interval_start": "2025-07-01T00:00:00Z", "interval_end": "2025-07-01T01:00:00Z"}]}
 NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e400")
+JSON = {"content-type": "application/json"}
 
 
 def _json(data: Any, bad: str) -> str:
@@ -156,6 +157,24 @@ def test_out_of_range_values_are_4xx_problems_naming_the_field(live: Live) -> No
         early = {**READING, "interval_start": "0001-01-01T00:00:00Z", "energy_wh": 1}
         late = {**READING, "interval_end": "9999-12-31T23:00:00Z", "energy_wh": 1}
         period = {"start": "0001-01-01T00:00:00Z", "duration": "-PT1H"}
+        event = grid.post(f"{OADR}/events", json={"programID": program, "targets": ["VEN_NAME:S1"]}).json()["id"]
+        usage = {"start": "2025-07-01T00:00:00Z", "duration": "PT1H"}
+        huge = [{"id": 0, "payloads": [{"type": "USAGE", "values": [1e300]}]}]
+        report = {"eventID": event, "clientName": "S1", "resources": [{"resourceName": "S1", "intervalPeriod": usage}]}
+        report["resources"][0]["intervals"] = huge
+        contract = {
+            "site_id": "S1",
+            "valid_from": "2025-01-01T00:00:00Z",
+            "firm_mw": 1,
+            "interruptible_mw": 1,
+            "max_curtailment_fraction": 0.1,
+            "max_curtailment_duration_h": 1,
+            "annual_curtailment_limit": 0.1,
+            "response_time_s": 1,
+            "overdraw_tolerance_fraction": 0.1,
+            "overdraw_penalty_usd_per_mwh": 1,
+            "exchange_rate_pkr_per_usd": 280,
+        }
         cases: list[tuple[httpx.Client, str, str, Any, str]] = [
             (ven, "POST", "/api/v1/readings", early, "interval_start"),
             (ven, "POST", "/api/v1/readings", late, "interval_end"),
@@ -172,12 +191,31 @@ def test_out_of_range_values_are_4xx_problems_naming_the_field(live: Live) -> No
             (grid, "POST", f"{OADR}/events", {"programID": program, "priority": 2**64}, "priority"),
             (grid, "GET", f"{OADR}/events?skip={2**70}", None, "skip"),
             (grid, "GET", f"{OADR}/events?dateStart=yesterday", None, "dateStart"),
+            (ven, "POST", f"{OADR}/reports", report, "resources[0].intervals[0].payloads[0].values[0]"),
+            (grid, "POST", "/api/v1/contracts", {**contract, "tariff_usd_per_mwh": "1e30"}, "tariff_usd_per_mwh"),
+            (grid, "GET", "/api/v1/sites/S1/bills/9999-12", None, "month"),
+            (grid, "POST", "/api/v1/sites/S1/bills", {"month": "0000-01"}, "month"),
         ]
         for client, method, path, data, field in cases:
             content = None if data is None else json.dumps(data).encode()
             answer = client.request(method, path, content=content, headers={"content-type": "application/json"})
             assert 400 <= answer.status_code < 500, (path, field, answer.status_code, answer.text[:300])
             assert field in answer.json()["detail"] or field in str(answer.json().get("field")), (path, answer.text)
+
+
+def test_numbers_too_large_to_parse_or_store_are_4xx(live: Live) -> None:
+    with _client(live, "grid") as grid:
+        digits = grid.post("/api/v1/caps", content=b'{"caps": [' + b"9" * 5000 + b"]}", headers=JSON)
+        assert digits.status_code == 400 and "out of range" in digits.json()["detail"], digits.text
+        row = "S7,op1,LESCO,mining,1e300,0,1e300,0.1,1,0.1,60,50,1,0,0,0"
+        csv = grid.post(
+            "/api/v1/allocations/import",
+            params={"valid_from": "2025-01-01T00:00:00Z"},
+            content=f"{HEADER}\n{row}\n".encode(),
+            headers={"content-type": "text/csv"},
+        )
+        assert csv.status_code == 422 and "out of range" in csv.json()["detail"], csv.text
+        assert grid.get("/api/v1/sites/S7").status_code == 404  # nothing of the file was kept
 
 
 def test_a_validly_signed_token_without_a_client_is_a_401(live: Live) -> None:

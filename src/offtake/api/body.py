@@ -135,6 +135,8 @@ def parse_json(raw: bytes | str) -> Any:
         raise BodyError(f"the body is nested too deeply; at most {MAX_DEPTH} levels are accepted") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise JsonSyntaxError(f"the body is not valid JSON: {exc}", exc) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise BodyError(f"the body holds a number out of range: {exc}") from None
     if not seen and _brackets(raw) <= MAX_DEPTH:
         return data
     depth, where, bad = _scan(data)

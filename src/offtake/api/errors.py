@@ -7,6 +7,7 @@ wrong and what was expected, ``field`` names the offending field (``readings[3].
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from offtake.api.body import BodyError
@@ -21,6 +23,8 @@ from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeErro
 from offtake.identity.credentials import AuthError
 
 __all__ = ["install_error_handlers", "problem"]
+
+log = logging.getLogger(__name__)
 
 
 def problem(
@@ -117,6 +121,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def _input(_request: Request, exc: InputError) -> JSONResponse:
         return problem(422, exc.location_message(), field=exc.field, errors=_errors_of(exc))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+        # the request models bound every number they name; this catches one that reached the
+        # database by another way (a column of an uploaded file) and is too large to store
+        log.warning("a value out of range reached the database: %s", exc)
+        return problem(422, "a value in the request is out of range for storage; send smaller numbers")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -15,17 +15,22 @@ years 1900-2999, so arithmetic on it cannot overflow) and the 64-bit integer bou
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
     "INT64_MAX",
+    "MAX_AMOUNT",
     "MAX_POWER_MW",
+    "MAX_TERM_H",
+    "MONTH_PATTERN",
     "PROBLEM_RESPONSES",
     "AllocationImportOut",
     "AllocationList",
     "AllocationOut",
+    "Amount",
     "AuditEventOut",
     "AuditList",
     "BillList",
@@ -88,6 +93,28 @@ def _in_range(value: datetime) -> datetime:
         raise ValueError(f"year {value.year} is out of range; give a time in years {FIRST_YEAR}-{LAST_YEAR}")
     return value
 
+
+#: Largest amount of money per unit a request may name (USD/MWh, PKR/USD): its value in
+#: millionths must stay a 64-bit integer.
+MAX_AMOUNT = 1_000_000_000
+#: Longest duration a contract term may name [h] (a leap year).
+MAX_TERM_H = 366 * 24.0
+#: A month ``YYYY-MM`` in years 1900-2999.
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+
+
+def _amount_in_range(value: float | str) -> float | str:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return value  # the domain names the field and says what was expected
+    if amount.is_finite() and abs(amount) > MAX_AMOUNT:
+        raise ValueError(f"{value} is out of range; at most {MAX_AMOUNT}")
+    return value
+
+
+#: An amount of money as a number or decimal text, at most :data:`MAX_AMOUNT`.
+Amount = Annotated[float | Annotated[str, Field(max_length=40)], AfterValidator(_amount_in_range)]
 
 #: An aware time (with offset) in years 1900-2999.
 Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]

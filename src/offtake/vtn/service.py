@@ -556,10 +556,7 @@ _COLUMNS = {
 def _ingest(
     session: Session, caller: Caller, request: ReportRequest, ingest: IngestReadings | None
 ) -> None:
-    try:
-        readings = readings_from_report(request)
-    except InputError as exc:
-        raise _bad(exc.location_message(), field=exc.field) from None
+    readings = readings_from_report(request)
     if not readings:
         return
     if caller.site_id is None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from offtake.api.auth import require
 from offtake.api.body import StrictJsonRoute
 from offtake.api.deps import DbSession, commit
 from offtake.api.schemas import (
+    MONTH_PATTERN,
     PROBLEM_RESPONSES,
     BillList,
     Instant,
@@ -49,7 +50,7 @@ def read_reconciliation(
 @router.get("/sites/{site_id}/bills/{month}", response_model=MonthlyBillOut, summary="A site's bill for a month")
 def read_bill(
     site_id: str,
-    month: str,
+    month: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
     session: DbSession,
     who: BillReader,
     tz: Annotated[str, Query(description="billing time zone")] = "UTC",
@@ -62,7 +63,7 @@ class IssueIn(BaseModel):
     """Which month to issue."""
 
     model_config = ConfigDict(extra="forbid")
-    month: str = Field(max_length=7, description="YYYY-MM")
+    month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM")
     tz: str = Field(default="UTC", max_length=64, description="IANA time zone of the billing month")
 
 

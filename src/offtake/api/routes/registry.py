@@ -14,9 +14,11 @@ from offtake.api.body import StrictJsonRoute
 from offtake.api.deps import DbSession, commit
 from offtake.api.schemas import (
     MAX_POWER_MW,
+    MAX_TERM_H,
     PROBLEM_RESPONSES,
     AllocationImportOut,
     AllocationList,
+    Amount,
     AuditList,
     ContractList,
     ContractOut,
@@ -37,6 +39,7 @@ from offtake.ledger.audit import list_audit
 from offtake.ledger.encoding import format_time
 from offtake.persistence.schema import Allocation, Contract, Licence, LicenceKind, Operator, Site
 from offtake.registry import allocations, contracts, eligibility, kinds, licences, sites
+from offtake.units import S_PER_H
 
 __all__ = ["router"]
 
@@ -372,16 +375,16 @@ class ContractIn(BaseModel):
     valid_from: Instant
     valid_until: Instant | None = None
     id: str | None = None
-    tariff_usd_per_mwh: float | str
+    tariff_usd_per_mwh: Amount
     firm_mw: float = Field(ge=0, le=MAX_POWER_MW)
     interruptible_mw: float = Field(ge=0, le=MAX_POWER_MW)
     max_curtailment_fraction: float = Field(ge=0, le=1)
-    max_curtailment_duration_h: float = Field(ge=0)
+    max_curtailment_duration_h: float = Field(ge=0, le=MAX_TERM_H)
     annual_curtailment_limit: float = Field(ge=0, le=1)
-    response_time_s: float = Field(ge=0)
+    response_time_s: float = Field(ge=0, le=MAX_TERM_H * S_PER_H)
     overdraw_tolerance_fraction: float = Field(ge=0, le=1)
-    overdraw_penalty_usd_per_mwh: float | str
-    exchange_rate_pkr_per_usd: float | str
+    overdraw_penalty_usd_per_mwh: Amount
+    exchange_rate_pkr_per_usd: Amount
 
 
 @router.post("/contracts", status_code=201, response_model=ContractOut, summary="Sign a contract")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -26,6 +25,7 @@ from offtake.api.console.routes import mount_console
 from offtake.api.errors import install_error_handlers
 from offtake.api.lifecycle import checkpoint_if_due, checkpoint_loop, live_dispatch
 from offtake.api.limits import BodyLimit
+from offtake.api.schemas import Health
 from offtake.ledger.signing import Signer, load_or_create_signer
 from offtake.ledger.witness import CheckpointLog, check_witnessed
 from offtake.live.driver import run_on_clock
@@ -118,10 +118,10 @@ def create_app(
     mount_console(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
-    def healthz() -> dict[str, Any]:
+    def healthz() -> Health:
         with engine.connect() as connection:
             connection.execute(text("select 1"))
-        return {"status": "ok", "version": offtake.__version__}
+        return Health(status="ok", version=offtake.__version__)
 
     from offtake.api.routes import billing, dispatch, ledger, readings, registry
 

@@ -8,13 +8,15 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
+from offtake.api.body import BodyError, StrictJsonRoute, parse_json
+from offtake.api.deps import DbSession
 from offtake.api.limits import AuthThrottle, Throttled
+from offtake.api.schemas import PROBLEM_RESPONSES, TokenOut
 from offtake.identity.client_cache import DEFAULT_RECHECK_S, ClientCache
-from offtake.identity.credentials import AuthError, TokenResponse, decode_token, issue_token
+from offtake.identity.credentials import AuthError, decode_token, issue_token
 from offtake.identity.principal import Principal
 
 __all__ = ["CurrentPrincipal", "auth_throttle", "client_cache", "get_principal", "require", "token_router"]
@@ -34,7 +36,10 @@ def get_principal(request: Request) -> Principal:
         raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'")
     state = request.app.state
     claims = decode_token(state.token_secret, token.strip())
-    record = client_cache(state).get(str(claims["sub"]))
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("the bearer token names no client (claim 'sub')")
+    record = client_cache(state).get(subject)
     if record is None:
         raise AuthError("the client of this token is disabled or removed")
     return record.principal(claims)
@@ -104,6 +109,20 @@ def require(*scopes: str, roles: Iterable[str] | None = None) -> Callable[..., P
     return dependency
 
 
+_FORM = "application/x-www-form-urlencoded"
+#: The token request (RFC 6749 §4.4.2); the credentials may come by HTTP Basic instead.
+_TOKEN_REQUEST = {
+    "type": "object",
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+        "client_id": {"type": "string"},
+        "client_secret": {"type": "string"},
+        "scope": {"type": "string"},
+    },
+    "required": ["grant_type"],
+}
+
+
 def token_router(path: str = "/auth/token") -> APIRouter:
     """Return a router with the OAuth2 client-credentials token endpoint at ``path``.
 
@@ -112,18 +131,15 @@ def token_router(path: str = "/auth/token") -> APIRouter:
     is hashed in a worker thread, never on the event loop; a client id or address with too
     many recent failures is answered 429 with ``Retry-After`` before anything is hashed.
     """
-    router = APIRouter(tags=["auth"])
+    router = APIRouter(tags=["auth"], route_class=StrictJsonRoute, responses=PROBLEM_RESPONSES)
 
     @router.post(
         path,
+        response_model=TokenOut,
         summary="Issue a bearer token (OAuth2 client credentials)",
-        responses={
-            400: {"description": "bad request"},
-            401: {"description": "bad client"},
-            429: {"description": "too many failed authentications; see Retry-After"},
-        },
+        openapi_extra={"requestBody": {"required": True, "content": {_FORM: {"schema": _TOKEN_REQUEST}}}},
     )
-    async def create_token(request: Request) -> JSONResponse:
+    async def create_token(request: Request, response: Response, session: DbSession) -> dict[str, Any]:
         state = request.app.state
         throttle = auth_throttle(state)
         address = request.client.host if request.client is not None else None
@@ -138,26 +154,23 @@ def token_router(path: str = "/auth/token") -> APIRouter:
             )
         client_id, client_secret = _credentials(request, form)
         await _checked(throttle, client_id, None)
-
-        def issue() -> TokenResponse:
-            with state.session_factory() as session:
-                return issue_token(
-                    session,
-                    state.token_secret,
-                    client_id,
-                    client_secret,
-                    scope=form.get("scope"),
-                    lifetime_s=state.settings.token_lifetime_s,
-                )
-
         try:
-            answer = await run_in_threadpool(issue)
+            answer = await run_in_threadpool(
+                issue_token,
+                session,
+                state.token_secret,
+                client_id,
+                client_secret,
+                scope=form.get("scope"),
+                lifetime_s=state.settings.token_lifetime_s,
+            )
         except AuthError as exc:
             if exc.error == "invalid_client":
                 throttle.failed(client_id, address)
             raise
         throttle.succeeded(client_id)
-        return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        response.headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return answer.as_dict()
 
     return router
 
@@ -180,9 +193,9 @@ async def _read_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         try:
-            body = await request.json()
-        except ValueError:
-            raise AuthError("the body is not valid JSON", error="invalid_request", status=400) from None
+            body = parse_json(await request.body())
+        except BodyError as exc:
+            raise AuthError(exc.location_message(), error="invalid_request", status=400) from None
         if not isinstance(body, dict):
             raise AuthError("the body must be a JSON object", error="invalid_request", status=400)
         return {str(k): str(v) for k, v in body.items() if v is not None}

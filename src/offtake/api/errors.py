@@ -7,6 +7,7 @@ wrong and what was expected, ``field`` names the offending field (``readings[3].
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -14,13 +15,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from offtake.api.body import BodyError
 from offtake.api.limits import Throttled
 from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
 from offtake.identity.credentials import AuthError
 
 __all__ = ["install_error_handlers", "problem"]
+
+log = logging.getLogger(__name__)
 
 
 def problem(
@@ -119,9 +124,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _conflict(_request: Request, exc: ConflictError) -> JSONResponse:
         return problem(409, exc.message, field=exc.field, errors=_errors_of(exc))
 
+    @app.exception_handler(BodyError)
+    async def _body(_request: Request, exc: BodyError) -> JSONResponse:
+        return problem(400, exc.location_message(), field=exc.field)
+
     @app.exception_handler(InputError)
     async def _input(_request: Request, exc: InputError) -> JSONResponse:
         return problem(422, exc.location_message(), field=exc.field, errors=_errors_of(exc))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+        # the request models bound every number they name; this catches one that reached the
+        # database by another way (a column of an uploaded file) and is too large to store
+        log.warning("a value out of range reached the database: %s", exc)
+        return problem(422, "a value in the request is out of range for storage; send smaller numbers")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -130,4 +147,5 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"no such endpoint: {_request.method} {_request.url.path}"
         if exc.status_code == 405:
             detail = f"method {_request.method} is not allowed on {_request.url.path}"
-        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        field = getattr(exc, "field", None)
+        return problem(exc.status_code, detail, field=field, headers=getattr(exc, "headers", None))

@@ -11,11 +11,10 @@ from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
-from offtake.errors import ConflictError, InputError, PermissionDenied
 from offtake.identity.principal import ROLE_SCOPES
 from offtake.ledger import MeterReading, ingest_readings
 from offtake.vtn.readings import ReportReading
-from offtake.vtn.service import Caller, VtnError
+from offtake.vtn.service import Caller
 
 __all__ = ["ledger_ingest"]
 
@@ -34,9 +33,12 @@ def ledger_ingest(session: Session, caller: Caller, readings: list[ReportReading
 
     Raises
     ------
-    VtnError
-        400 for readings the ledger finds invalid, 409 for readings that contradict
-        accepted ones, 403 if the client may not report for the site.
+    InputError
+        For readings the ledger finds invalid.
+    ConflictError
+        For readings that contradict accepted ones.
+    PermissionDenied
+        If the client may not report for the site.
     """
     site_id = caller.site_id or ""
     batch = [
@@ -58,11 +60,4 @@ def ledger_ingest(session: Session, caller: Caller, readings: list[ReportReading
         and not principal.has_scope("readings:write")
     ):
         principal = replace(principal, scopes=principal.scopes | {"readings:write"})
-    try:
-        ingest_readings(session, principal, batch)
-    except ConflictError as exc:
-        raise VtnError(409, "Conflict", exc.message) from None
-    except PermissionDenied as exc:
-        raise VtnError(403, "Forbidden", str(exc)) from None
-    except InputError as exc:
-        raise VtnError(400, "Bad Request", exc.location_message()) from None
+    ingest_readings(session, principal, batch)

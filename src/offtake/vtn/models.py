@@ -112,12 +112,15 @@ def duration_to_timedelta(text: str) -> timedelta:
     if years or months:
         raise ValueError(f"duration '{text}' uses years or months, which have no fixed length")
     day_count = int(days or 0) * (7 if day_unit == "W" else 1)
-    delta = timedelta(
-        days=day_count,
-        hours=int(hours or 0),
-        minutes=int(minutes or 0),
-        seconds=float(seconds or 0),
-    )
+    try:
+        delta = timedelta(
+            days=day_count,
+            hours=int(hours or 0),
+            minutes=int(minutes or 0),
+            seconds=float(seconds or 0),
+        )
+    except OverflowError:
+        raise ValueError(f"duration '{text}' is too long") from None
     return -delta if sign else delta
 
 
@@ -162,15 +165,36 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Target = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+#: Longest duration and widest year range accepted, so that time arithmetic cannot overflow.
+MAX_DURATION = timedelta(days=100 * 366)
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
 def _check_duration(text: str) -> str:
-    if _DURATION_RE.match(text) is None:
+    match = _DURATION_RE.match(text)
+    if match is None:
         raise ValueError(f"'{text}' is not an ISO 8601 duration such as PT1H")
+    years, months = int(match.group(2) or 0), int(match.group(3) or 0)
+    if years * 12 + months > 100 * 12:
+        raise ValueError(f"duration '{text}' is longer than 100 years")
+    if not years and not months and abs(duration_to_timedelta(text)) > MAX_DURATION:
+        raise ValueError(f"duration '{text}' is longer than 100 years")
     return text
+
+
+def _check_year(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year {value.year} is out of range; give a time in years {FIRST_YEAR}-{LAST_YEAR}")
+    return value
 
 
 Duration = Annotated[str, AfterValidator(_check_duration)]
 Uri = Annotated[str, StringConstraints(min_length=2, max_length=8000)]
-DateTime = Annotated[AwareDatetime, PlainSerializer(format_datetime, return_type=str)]
+DateTime = Annotated[
+    AwareDatetime, AfterValidator(_check_year), PlainSerializer(format_datetime, return_type=str)
+]
+#: An integer a 64-bit column or client holds.
+Int64 = Annotated[int, Field(ge=-(2**63), lt=2**63)]
 ObjectType = Literal["PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"]
 Operation = Literal["READ", "CREATE", "UPDATE", "DELETE"]
 
@@ -211,7 +235,7 @@ class ValuesMap(OadrModel):
     """One or more values of one type, e.g. ``{"type": "SIMPLE", "values": [3]}``."""
 
     type: Name
-    values: list[bool | int | float | str | Point]
+    values: list[bool | Int64 | float | str | Point]
 
 
 class IntervalPeriod(OadrModel):
@@ -258,11 +282,11 @@ class ReportDescriptor(OadrModel):
     units: Name | None = None
     targets: list[Target] | None = None
     aggregate: bool = False
-    startInterval: int = -1
-    numIntervals: int = -1
+    startInterval: Int64 = -1
+    numIntervals: Int64 = -1
     historical: bool = True
-    frequency: int = -1
-    repeat: int = 1
+    frequency: Int64 = -1
+    repeat: Int64 = 1
     reportIntervals: Literal["INTERVALS", "SUB_INTERVALS", "OPEN_INTERVALS"] = "INTERVALS"
 
 
@@ -292,7 +316,7 @@ class EventRequest(OadrModel):
     programID: ObjectID
     eventName: str | None = None
     duration: Duration | None = None
-    priority: int | None = Field(default=None, ge=0)
+    priority: int | None = Field(default=None, ge=0, lt=2**63)
     targets: list[Target] | None = None
     reportDescriptors: list[ReportDescriptor] | None = None
     payloadDescriptors: list[EventPayloadDescriptor] | None = None

@@ -130,6 +130,10 @@ def _resolve_periods(
     return bounds
 
 
+#: Readings must fit a 64-bit integer of watt-hours (the site's own bound is the ledger's).
+_MAX_WH = Decimal(2**63 - 1)
+
+
 def readings_from_report(report: ReportRequest) -> list[ReportReading]:
     """Extract the metered energy readings of a report.
 
@@ -200,6 +204,8 @@ def readings_from_report(report: ReportRequest) -> list[ReportReading]:
                         1_000_000
                     )
                     energy = value * POWER_UNITS_W[units] * seconds / _SECONDS_PER_HOUR
+                if not abs(energy) < _MAX_WH:
+                    raise InputError(f"{payload.values[0]} {units} is out of range", field=f"{where}.values[0]")
                 energy_wh = int(energy.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
                 readings.append(
                     ReportReading(

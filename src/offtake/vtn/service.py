@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from offtake.errors import InputError
+from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
 from offtake.vtn import privacy, store, webhooks
 from offtake.vtn.models import (
     BlResourceRequest,
@@ -41,7 +41,7 @@ __all__ = [
     "Caller",
     "Delivery",
     "Outcome",
-    "VtnError",
+    "UnknownEvent",
     "check_listing",
     "create",
     "delete",
@@ -66,40 +66,20 @@ MAX_LIMIT = 50
 IngestReadings = Callable[[Session, "Caller", list[ReportReading]], None]
 
 
-class VtnError(Exception):
-    """A failure reported to the client as a problem response.
-
-    Parameters
-    ----------
-    status
-        HTTP status (400, 401, 403, 404, 409).
-    title
-        Short summary, e.g. ``Not Found``.
-    detail
-        What went wrong with this request.
-    """
-
-    def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
+class UnknownEvent(ConflictError):
+    """A report names an event the reporting client cannot see (OpenADR answers 409)."""
 
 
-def _bad(detail: str) -> VtnError:
-    return VtnError(400, "Bad Request", detail)
+def _bad(detail: str, field: str | None = None) -> InputError:
+    return InputError(detail, field=field)
 
 
-def _forbidden(detail: str) -> VtnError:
-    return VtnError(403, "Forbidden", detail)
+def _forbidden(detail: str) -> PermissionDenied:
+    return PermissionDenied(detail)
 
 
-def _not_found(object_type: str, object_id: str) -> VtnError:
-    return VtnError(
-        404,
-        "Not Found",
-        f"no {object_type.lower()} with id '{object_id}' is visible to this client",
-    )
+def _not_found(object_type: str, object_id: str) -> NotFoundError:
+    return NotFoundError(f"no {object_type.lower()} with id '{object_id}' is visible to this client")
 
 
 @dataclass(frozen=True)
@@ -128,7 +108,7 @@ class Caller:
         return "read_all" in self.scopes
 
     def require(self, scope: str) -> None:
-        """Raise 403 unless the client holds ``scope``."""
+        """Raise :class:`PermissionDenied` unless the client holds ``scope``."""
         if scope not in self.scopes:
             raise _forbidden(
                 f"this operation needs the '{scope}' scope, which client '{self.client_id}' lacks"
@@ -158,7 +138,7 @@ def _validate(model: type[BaseModel], body: Any) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise _bad(f"{where}: {first['msg']}") from None
+        raise _bad(str(first["msg"]), field=where) from None
 
 
 def _span(request: EventRequest) -> tuple[int | None, int | None]:
@@ -240,7 +220,7 @@ def _require_read(caller: Caller, object_type: str) -> None:
 
 
 def get(session: Session, caller: Caller, object_type: str, object_id: str) -> dict[str, Any]:
-    """Return one object visible to the caller, or raise 404."""
+    """Return one object visible to the caller, or raise :class:`NotFoundError`."""
     _require_read(caller, object_type)
     obj = store.get_object(session, object_type, object_id)
     if obj is None or not _can_see(session, caller, obj):
@@ -258,9 +238,9 @@ def _page(skip: int | None, limit: int | None) -> tuple[int, int]:
     skip = 0 if skip is None else skip
     limit = MAX_LIMIT if limit is None else limit
     if skip < 0:
-        raise _bad(f"skip: must be 0 or more, got {skip}")
+        raise _bad(f"must be 0 or more, got {skip}", field="skip")
     if not 0 <= limit <= MAX_LIMIT:
-        raise _bad(f"limit: must be between 0 and {MAX_LIMIT}, got {limit}")
+        raise _bad(f"must be between 0 and {MAX_LIMIT}, got {limit}", field="limit")
     return skip, limit
 
 
@@ -272,11 +252,19 @@ def check_listing(
     target_type: str | None,
     target_values: Sequence[str] | None,
 ) -> tuple[int, int]:
-    """Check a search's scope and query; return its page (first, count) or raise 400/403."""
+    """Check a search's scope and query; return its page (first, count).
+
+    Raises
+    ------
+    InputError
+        For a bad page or a targetType without targetValues.
+    PermissionDenied
+        If the caller may not read objects of this type.
+    """
     _require_read(caller, object_type)
     first, count = _page(skip, limit)
     if (target_type is None) != (not target_values):
-        raise _bad("targetType and targetValues must be given together")
+        raise _bad("targetType and targetValues must be given together", field="targetType")
     return first, count
 
 
@@ -390,14 +378,14 @@ def matching_deliveries(
 # --- writes -------------------------------------------------------------------------------
 
 
-def _integrity(exc: IntegrityError, what: str) -> VtnError:
-    return VtnError(409, "Conflict", f"{what} already exists")
+def _integrity(exc: IntegrityError, what: str) -> ConflictError:
+    return ConflictError(f"{what} already exists")
 
 
 def _check_unique(
     session: Session, object_type: str, key: str | None, current: VtnObject | None
 ) -> None:
-    """Raise 409 if another object of this type has the unique key (name) ``key``.
+    """Raise :class:`ConflictError` if another object of this type has the unique key ``key``.
 
     A race between two writers is still caught by the unique constraint at flush; the
     caller's transaction is then rolled back whole.
@@ -410,7 +398,7 @@ def _check_unique(
         .first()
     )
     if other is not None and (current is None or other.id != current.id):
-        raise VtnError(409, "Conflict", f"a {object_type.lower()} named '{key}' already exists")
+        raise ConflictError(f"a {object_type.lower()} named '{key}' already exists")
 
 
 def _program_columns(
@@ -432,7 +420,7 @@ def _event_columns(
     caller.require("write_events")
     request: EventRequest = _validate(EventRequest, body)
     if store.get_object(session, "PROGRAM", request.programID) is None:
-        raise _bad(f"programID: no program with id '{request.programID}'")
+        raise _bad(f"no program with id '{request.programID}'", field="programID")
     return {
         "body": request.wire(),
         "name": request.eventName,
@@ -452,7 +440,7 @@ def _subscription_columns(
         request.programID is not None
         and store.get_object(session, "PROGRAM", request.programID) is None
     ):
-        raise _bad(f"programID: no program with id '{request.programID}'")
+        raise _bad(f"no program with id '{request.programID}'", field="programID")
     owner = current.client_id if current is not None else caller.client_id
     return {
         "body": {**request.wire(), "clientID": owner},
@@ -524,7 +512,7 @@ def _resource_columns(
         )
     ven = store.get_object(session, "VEN", request.venID)
     if ven is None or not _can_see(session, caller, ven):
-        raise _bad(f"venID: no ven with id '{request.venID}' is visible to this client")
+        raise _bad(f"no ven with id '{request.venID}' is visible to this client", field="venID")
     client_id = ven.client_id
     wire: dict[str, Any] = {
         "clientID": client_id,
@@ -552,10 +540,8 @@ def _report_columns(
     request: ReportRequest = _validate(ReportRequest, body)
     event = store.get_object(session, "EVENT", request.eventID)
     if event is None or not _can_see(session, caller, event):
-        raise VtnError(
-            409,
-            "Conflict",
-            f"eventID: no event with id '{request.eventID}' is visible to this client",
+        raise UnknownEvent(
+            f"no event with id '{request.eventID}' is visible to this client", field="eventID"
         )
     owner = current.client_id if current is not None else caller.client_id
     wire = {**request.wire(), "clientID": owner, "programID": event.program_id}
@@ -583,10 +569,7 @@ _COLUMNS = {
 def _ingest(
     session: Session, caller: Caller, request: ReportRequest, ingest: IngestReadings | None
 ) -> None:
-    try:
-        readings = readings_from_report(request)
-    except InputError as exc:
-        raise _bad(exc.location_message()) from None
+    readings = readings_from_report(request)
     if not readings:
         return
     if caller.site_id is None:
@@ -602,15 +585,12 @@ def _ingest(
     for index, resource in enumerate(request.resources):
         if resource.resourceName not in allowed:
             raise _bad(
-                f"resources[{index}].resourceName: '{resource.resourceName}' "
-                f"is not a resource of site '{caller.site_id}'"
+                f"'{resource.resourceName}' is not a resource of site '{caller.site_id}'",
+                field=f"resources[{index}].resourceName",
             )
     if ingest is None:
-        raise VtnError(500, "Internal Server Error", "no metering ledger is attached to this VTN")
-    try:
-        ingest(session, caller, readings)
-    except InputError as exc:
-        raise _bad(exc.location_message()) from None
+        raise OfftakeError("no metering ledger is attached to this VTN")
+    ingest(session, caller, readings)
 
 
 def create(

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from offtake.api.auth import require
-from offtake.api.deps import DbSession
-from offtake.api.lifecycle import after_write
+from offtake.api.body import StrictJsonRoute
+from offtake.api.deps import DbSession, commit
+from offtake.api.schemas import (
+    MONTH_PATTERN,
+    PROBLEM_RESPONSES,
+    BillList,
+    Instant,
+    IssuedBillOut,
+    MonthlyBillOut,
+    ReconciliationOut,
+)
 from offtake.billing.bills import issue_bill, list_bills, monthly_bill
 from offtake.billing.reconcile import reconcile_site
 from offtake.identity.principal import Principal
@@ -18,27 +26,31 @@ from offtake.ledger.encoding import format_time
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(
+    tags=["billing"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 BillReader = Annotated[Principal, Depends(require("bills:read"))]
 
 
-@router.get("/sites/{site_id}/reconciliation", summary="Metered draw against caps")
+@router.get("/sites/{site_id}/reconciliation", response_model=ReconciliationOut, summary="Metered draw against caps")
 def read_reconciliation(
     site_id: str,
     session: DbSession,
     who: Annotated[Principal, Depends(require("readings:read"))],
-    start: Annotated[AwareDatetime, Query()],
-    end: Annotated[AwareDatetime, Query()],
+    start: Annotated[Instant, Query()],
+    end: Annotated[Instant, Query()],
 ) -> dict[str, Any]:
     """Reconcile each interval in ``[start, end)``: allowed energy, over-draw and penalty."""
     return reconcile_site(session, who, site_id, start, end).as_dict()
 
 
-@router.get("/sites/{site_id}/bills/{month}", summary="A site's bill for a month")
+@router.get("/sites/{site_id}/bills/{month}", response_model=MonthlyBillOut, summary="A site's bill for a month")
 def read_bill(
     site_id: str,
-    month: str,
+    month: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
     session: DbSession,
     who: BillReader,
     tz: Annotated[str, Query(description="billing time zone")] = "UTC",
@@ -51,34 +63,30 @@ class IssueIn(BaseModel):
     """Which month to issue."""
 
     model_config = ConfigDict(extra="forbid")
-    month: str
-    tz: str = "UTC"
+    month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM")
+    tz: str = Field(default="UTC", max_length=64, description="IANA time zone of the billing month")
 
 
-@router.post("/sites/{site_id}/bills", status_code=201, summary="Issue a monthly bill")
+@router.post("/sites/{site_id}/bills", status_code=201, response_model=IssuedBillOut, summary="Issue a monthly bill")
 def create_bill(
     site_id: str,
     body: IssueIn,
     request: Request,
     session: DbSession,
     who: Annotated[Principal, Depends(require("bills:write"))],
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Fix a finished month's bill and append it to the ledger (once)."""
     bill = issue_bill(session, who, site_id, body.month, tz=body.tz)
-    session.commit()
-    after_write(request.app)
-    return JSONResponse(
-        {
-            "month": bill.month,
-            "issued_at": format_time(bill.issued_at),
-            "ledger_seq": bill.ledger_seq,
-            "bill": bill.content,
-        },
-        status_code=201,
-    )
+    commit(request, session)
+    return {
+        "month": bill.month,
+        "issued_at": format_time(bill.issued_at),
+        "ledger_seq": bill.ledger_seq,
+        "bill": bill.content,
+    }
 
 
-@router.get("/sites/{site_id}/bills", summary="Issued bills of a site")
+@router.get("/sites/{site_id}/bills", response_model=BillList, summary="Issued bills of a site")
 def read_bills(site_id: str, session: DbSession, who: BillReader) -> dict[str, Any]:
     """Bills issued so far, newest month first."""
     return {

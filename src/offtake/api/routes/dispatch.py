@@ -7,12 +7,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from offtake.api.auth import require
+from offtake.api.body import StrictJsonRoute
 from offtake.api.deps import DbSession
 from offtake.api.lifecycle import after_write, live_dispatch
+from offtake.api.schemas import (
+    PROBLEM_RESPONSES,
+    DispatchCapList,
+    EmergencyAnswer,
+    EmergencyList,
+    Instant,
+    RoundList,
+)
 from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
 from offtake.live.records import (
@@ -26,10 +34,19 @@ from offtake.live.records import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/dispatch", tags=["dispatch"])
+router = APIRouter(
+    prefix="/dispatch",
+    tags=["dispatch"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 Reader = Annotated[Principal, Depends(require("caps:read"))]
 ControlRoom = Annotated[Principal, Depends(require("caps:write", roles=["grid_operator"]))]
+
+
+#: Longest emergency a declaration may name [s] (a year); a longer one is cleared by hand.
+MAX_EMERGENCY_S = 366 * 24 * 3600.0
 
 
 class EmergencyIn(BaseModel):
@@ -39,7 +56,7 @@ class EmergencyIn(BaseModel):
 
     zone: str | None = None
     message: str = Field(min_length=1, max_length=500)
-    duration_s: float | None = Field(default=None, gt=0)
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_EMERGENCY_S, description="[s]")
 
 
 def cap_out(c: DispatchCap) -> dict[str, Any]:
@@ -83,13 +100,13 @@ def round_out(r: DispatchRound) -> dict[str, Any]:
     }
 
 
-@router.get("/caps", summary="Dispatched caps with the rule that set each")
+@router.get("/caps", response_model=DispatchCapList, summary="Dispatched caps with the rule that set each")
 def read_caps(
     session: DbSession,
     who: Reader,
     site_id: str | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="intervals starting at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="intervals starting before")] = None,
+    since: Annotated[Instant | None, Query(description="intervals starting at or after")] = None,
+    until: Annotated[Instant | None, Query(description="intervals starting before")] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
 ) -> dict[str, Any]:
     """Caps of the latest round (or of ``[since, until)``); an operator sees its own sites only."""
@@ -97,27 +114,32 @@ def read_caps(
     return {"caps": [cap_out(c) for c in caps]}
 
 
-@router.get("/rounds", summary="Dispatch rounds: feed, zone budgets, emergencies")
+@router.get("/rounds", response_model=RoundList, summary="Dispatch rounds: feed, zone budgets, emergencies")
 def read_rounds(
     session: DbSession,
     who: Reader,
-    since: Annotated[AwareDatetime | None, Query()] = None,
+    since: Annotated[Instant | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 288,
 ) -> dict[str, Any]:
     """List rounds, newest first (grid operator and regulator)."""
     return {"rounds": [round_out(r) for r in list_rounds(session, who, since=since, limit=limit)]}
 
 
-@router.get("/emergency", summary="Grid emergencies")
+@router.get("/emergency", response_model=EmergencyList, summary="Grid emergencies")
 def read_emergencies(
-    session: DbSession, who: Reader, since: Annotated[AwareDatetime | None, Query()] = None
+    session: DbSession, who: Reader, since: Annotated[Instant | None, Query()] = None
 ) -> dict[str, Any]:
     """Emergencies ending after ``since`` (all by default), newest first."""
     return {"emergencies": emergencies_seen_by(session, who, since=since)}
 
 
-@router.post("/emergency", status_code=201, summary="Declare a grid emergency (control room)")
-async def declare_emergency(body: EmergencyIn, request: Request, who: ControlRoom) -> JSONResponse:
+@router.post(
+    "/emergency",
+    status_code=201,
+    response_model=EmergencyAnswer,
+    summary="Declare a grid emergency (control room)",
+)
+async def declare_emergency(body: EmergencyIn, request: Request, who: ControlRoom) -> dict[str, Any]:
     """Record the emergency, send SIMPLE/ALERT_GRID_EMERGENCY events at once, dispatch the next interval."""
     live = live_dispatch(request.app)
     duration = None if body.duration_s is None else timedelta(seconds=body.duration_s)
@@ -127,10 +149,14 @@ async def declare_emergency(body: EmergencyIn, request: Request, who: ControlRoo
     after_write(request.app)
     answer: dict[str, Any] = {"emergency": emergency_as_dict(emergency)}
     answer["next_round"] = None if outcome is None else outcome.summary()
-    return JSONResponse(answer, status_code=201)
+    return answer
 
 
-@router.post("/emergency/{emergency_id}/clear", summary="Clear a grid emergency (control room)")
+@router.post(
+    "/emergency/{emergency_id}/clear",
+    response_model=EmergencyAnswer,
+    summary="Clear a grid emergency (control room)",
+)
 async def clear_emergency(emergency_id: str, request: Request, who: ControlRoom) -> dict[str, Any]:
     """End the emergency now; the next round is dispatched without it."""
     live = live_dispatch(request.app)

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from offtake.api.auth import require
-from offtake.api.deps import DbSession, get_signer
+from offtake.api.body import StrictJsonRoute
+from offtake.api.deps import DbSession, commit, get_signer
+from offtake.api.schemas import (
+    INT64_MAX,
+    PROBLEM_RESPONSES,
+    CheckpointList,
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    Index,
+    LedgerEntryList,
+    LedgerEntryOut,
+    LedgerHead,
+    PublicKeyOut,
+)
 from offtake.errors import NotVisibleError
 from offtake.identity.principal import Principal
 from offtake.ledger import store
@@ -18,7 +31,12 @@ from offtake.persistence.schema import LedgerEntry
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/ledger", tags=["ledger"])
+router = APIRouter(
+    prefix="/ledger",
+    tags=["ledger"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 Reader = Annotated[Principal, Depends(require("ledger:read"))]
 
@@ -38,7 +56,7 @@ def _check_entry(who: Principal, entry: LedgerEntry) -> None:
         raise NotVisibleError(f"ledger entry {entry.seq}")
 
 
-@router.get("/head", summary="Ledger size, root and latest checkpoint")
+@router.get("/head", response_model=LedgerHead, summary="Ledger size, root and latest checkpoint")
 def read_head(session: DbSession, who: Reader) -> dict[str, Any]:
     """Return the current tree head (unsigned) and the latest signed checkpoint."""
     head = store.tree_head(session)
@@ -50,7 +68,7 @@ def read_head(session: DbSession, who: Reader) -> dict[str, Any]:
     }
 
 
-@router.get("/public-key", summary="Checkpoint signing key")
+@router.get("/public-key", response_model=PublicKeyOut, summary="Checkpoint signing key")
 def read_public_key(who: Reader, signer: Annotated[Signer, Depends(get_signer)]) -> dict[str, Any]:
     """Return the Ed25519 public key verifiers need (PEM and raw hex)."""
     from cryptography.hazmat.primitives import serialization
@@ -64,18 +82,18 @@ def read_public_key(who: Reader, signer: Annotated[Signer, Depends(get_signer)])
     }
 
 
-@router.get("/checkpoints", summary="Signed checkpoints")
+@router.get("/checkpoints", response_model=CheckpointList, summary="Signed checkpoints")
 def read_checkpoints(
     session: DbSession,
     who: Reader,
-    after_size: Annotated[int, Query(ge=-1)] = -1,
+    after_size: Annotated[int, Query(ge=-1, le=INT64_MAX)] = -1,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Checkpoints with size above ``after_size``, oldest first."""
     return {"checkpoints": [c.as_dict() for c in store.list_checkpoints(session, after_size=after_size, limit=limit)]}
 
 
-@router.get("/checkpoints/latest", summary="Latest signed checkpoint")
+@router.get("/checkpoints/latest", response_model=CheckpointOut, summary="Latest signed checkpoint")
 def read_latest_checkpoint(session: DbSession, who: Reader) -> dict[str, Any]:
     """Return the most recent checkpoint (404 if none yet)."""
     latest = store.latest_checkpoint(session)
@@ -86,34 +104,43 @@ def read_latest_checkpoint(session: DbSession, who: Reader) -> dict[str, Any]:
     return latest.as_dict()
 
 
-@router.post("/checkpoints", summary="Sign a checkpoint now")
+@router.post(
+    "/checkpoints",
+    status_code=201,
+    response_model=CheckpointOut,
+    responses={200: {"model": CheckpointOut, "description": "The ledger has not grown: the latest checkpoint"}},
+    summary="Sign a checkpoint now",
+)
 def create_checkpoint(
+    request: Request,
+    response: Response,
     session: DbSession,
     who: Annotated[Principal, Depends(require("ledger:checkpoint"))],
     signer: Annotated[Signer, Depends(get_signer)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Sign the current tree head (201), or return the latest if the ledger has not grown (200)."""
     made = store.make_checkpoint(session, signer)
-    session.commit()
+    commit(request, session)
     if made is not None:
-        return JSONResponse(made.as_dict(), status_code=201)
+        return made.as_dict()
+    response.status_code = 200
     latest = store.latest_checkpoint(session)
-    return JSONResponse(latest.as_dict() if latest else {"size": 0}, status_code=200)
+    return latest.as_dict() if latest else {"size": 0}
 
 
-@router.get("/entries/{seq}", summary="One ledger entry")
-def read_entry(seq: int, session: DbSession, who: Reader) -> dict[str, Any]:
+@router.get("/entries/{seq}", response_model=LedgerEntryOut, summary="One ledger entry")
+def read_entry(seq: Annotated[int, Path(ge=0, le=INT64_MAX)], session: DbSession, who: Reader) -> dict[str, Any]:
     """Return the entry's canonical bytes (``data``), decoded (``entry``) and leaf hash."""
     entry = store.get_entry(session, seq)
     _check_entry(who, entry)
     return _entry_out(entry)
 
 
-@router.get("/entries", summary="Ledger entries in order")
+@router.get("/entries", response_model=LedgerEntryList, summary="Ledger entries in order")
 def read_entries(
     session: DbSession,
     who: Reader,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[Index, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Entries from ``start``; an operator sees only its own entries."""
@@ -121,24 +148,24 @@ def read_entries(
     return {"entries": [_entry_out(e) for e in store.entries(session, start, limit, operator_id=operator_id)]}
 
 
-@router.get("/proofs/inclusion", summary="Inclusion proof of an entry")
+@router.get("/proofs/inclusion", response_model=InclusionProofOut, summary="Inclusion proof of an entry")
 def read_inclusion_proof(
     session: DbSession,
     who: Reader,
-    seq: Annotated[int, Query(ge=0)],
-    size: Annotated[int | None, Query(ge=1)] = None,
+    seq: Annotated[Index, Query()],
+    size: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> dict[str, Any]:
     """Audit path (RFC 9162 §2.1.3) of entry ``seq`` in the tree of ``size`` entries."""
     _check_entry(who, store.get_entry(session, seq))
     return store.inclusion_proof(session, seq, size)
 
 
-@router.get("/proofs/consistency", summary="Consistency proof between two sizes")
+@router.get("/proofs/consistency", response_model=ConsistencyProofOut, summary="Consistency proof between two sizes")
 def read_consistency_proof(
     session: DbSession,
     who: Reader,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int | None, Query(ge=0)] = None,
+    first: Annotated[Index, Query()],
+    second: Annotated[Index | None, Query()] = None,
 ) -> dict[str, Any]:
     """Prove (RFC 9162 §2.1.4) the first ``first`` entries unchanged in the tree of ``second``."""
     return store.consistency_proof(session, first, second)

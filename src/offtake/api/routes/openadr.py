@@ -4,9 +4,13 @@ Mount with ``app.include_router(vtn_router(), prefix="/openadr3/3.1.0")``. The a
 provide ``state.session_factory`` and ``state.token_secret`` (the platform server does);
 ``state.vtn_notifier`` and ``state.vtn_ingest`` are set on first use if absent.
 
-Errors are answered as the specification's ``problem`` objects with status 400, 401, 403,
-404 or 409. Query parameters and bodies are parsed here rather than by FastAPI so that a
-malformed one is a 400 problem, as the specification asks, not a 422.
+The service raises the platform's domain errors; this module alone turns them into the
+specification's ``problem`` objects (media type ``application/json``): a malformed body or
+query :class:`~offtake.errors.InputError` 400, a bad token 401,
+:class:`~offtake.errors.PermissionDenied` 403, :class:`~offtake.errors.NotFoundError` 404,
+:class:`~offtake.errors.ConflictError` 409. Query parameters and bodies are parsed here rather
+than by FastAPI so that a malformed one is a 400 problem, as the specification asks, not a 422;
+the OpenAPI document still describes them (request bodies from :mod:`offtake.vtn.models`).
 
 The ``3.0.1`` dialect (for clients written against OpenADR 3.0, such as toadr3) differs
 only in the shape of ``targets``: 3.0 writes ``[{"type": "VEN_NAME", "values": ["x"]}]``
@@ -16,7 +20,8 @@ where 3.1 writes ``["VEN_NAME:x"]``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import Any, Literal
 
@@ -26,37 +31,45 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from offtake.api.auth import get_principal, token_router
-from offtake.errors import InputError
+from offtake.api.body import BodyError, StrictJsonRoute, parse_json
+from offtake.api.deps import DbSession
+from offtake.api.openadr_doc import ERRORS, OBJECT, TEXT, answer, merge, parameters, request_body, search_params
+from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
 from offtake.identity.credentials import AuthError
 from offtake.persistence.db import writer_lock
 from offtake.vtn import service, store
 from offtake.vtn.cache import DEPENDS_ON, ListingCache
 from offtake.vtn.ledger_bridge import ledger_ingest
 from offtake.vtn.notify import WebhookNotifier
-from offtake.vtn.service import Caller, Outcome, VtnError
+from offtake.vtn.service import Caller, Outcome
 from offtake.vtn.store import Filters
 
-__all__ = ["Dialect", "vtn_router"]
+__all__ = ["Dialect", "oadr_problem", "vtn_router"]
+
+log = logging.getLogger(__name__)
 
 Dialect = Literal["3.1.0", "3.0.1"]
 
+#: Collection path → (objectType, name of the id in item paths).
 _COLLECTIONS = {
-    "programs": "PROGRAM",
-    "events": "EVENT",
-    "reports": "REPORT",
-    "subscriptions": "SUBSCRIPTION",
-    "vens": "VEN",
-    "resources": "RESOURCE",
-}
-_OBJECT_PATHS = {
-    "programs": "programID",
-    "events": "eventID",
-    "reports": "reportID",
-    "subscriptions": "subscriptionID",
-    "vens": "venID",
-    "resources": "resourceID",
+    "programs": ("PROGRAM", "programID"),
+    "events": ("EVENT", "eventID"),
+    "reports": ("REPORT", "reportID"),
+    "subscriptions": ("SUBSCRIPTION", "subscriptionID"),
+    "vens": ("VEN", "venID"),
+    "resources": ("RESOURCE", "resourceID"),
 }
 _TARGET_FIELDS = ("targets",)
+
+# --- domain errors → OpenADR problems -----------------------------------------------------
+
+#: First match wins: another tenant's object (NotVisibleError, both kinds) answers like an unknown one.
+_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (InputError, 400, "Bad Request"),
+    (NotFoundError, 404, "Not Found"),
+    (PermissionDenied, 403, "Forbidden"),
+    (ConflictError, 409, "Conflict"),
+)
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -65,6 +78,36 @@ def _problem(status: int, title: str, detail: str) -> JSONResponse:
         status_code=status,
         media_type="application/problem+json" if status >= 500 else "application/json",
     )
+
+
+def _detail(exc: Exception) -> str:
+    if isinstance(exc, InputError):
+        return exc.location_message()
+    field = getattr(exc, "field", None)
+    message = str(getattr(exc, "message", exc))
+    return f"field '{field}': {message}" if field else message
+
+
+def oadr_problem(exc: Exception) -> JSONResponse:
+    """Answer a domain error as the specification's problem object.
+
+    Parameters
+    ----------
+    exc
+        An :class:`~offtake.errors.OfftakeError` or an :class:`AuthError`.
+
+    Returns
+    -------
+    JSONResponse
+        400, 401, 403, 404 or 409 with ``title`` and ``detail``; 500 for an error of the
+        server's own set-up (no metering ledger attached).
+    """
+    if isinstance(exc, AuthError):
+        return _problem(exc.status, "Unauthorized" if exc.status == 401 else "Bad Request", exc.message)
+    for kind, status, title in _STATUS:
+        if isinstance(exc, kind):
+            return _problem(status, title, _detail(exc))
+    return _problem(500, "Internal Server Error", str(exc))
 
 
 # --- 3.0.1 dialect: targets as valuesMaps ---------------------------------------------------
@@ -96,9 +139,7 @@ def _targets_from_30(targets: Any) -> Any:
 def _walk(data: Any, convert: Callable[[Any], Any]) -> Any:
     if isinstance(data, dict):
         return {
-            key: convert(value)
-            if key in _TARGET_FIELDS and value is not None
-            else _walk(value, convert)
+            key: convert(value) if key in _TARGET_FIELDS and value is not None else _walk(value, convert)
             for key, value in data.items()
         }
     if isinstance(data, list):
@@ -110,7 +151,7 @@ def _walk(data: Any, convert: Callable[[Any], Any]) -> Any:
 
 
 class _Query:
-    """Typed access to query parameters, with 400 problems for malformed ones."""
+    """Typed access to query parameters; a malformed one is an :class:`InputError`."""
 
     def __init__(self, request: Request) -> None:
         self._params = request.query_params
@@ -130,11 +171,12 @@ class _Query:
         if value is None:
             return None
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
-            raise VtnError(
-                400, "Bad Request", f"{name}: expected an integer, got '{value}'"
-            ) from None
+            raise InputError(f"expected an integer, got '{value}'", field=name) from None
+        if not -(2**63) <= number < 2**63:
+            raise InputError(f"{value} is out of range", field=name)
+        return number
 
     def boolean(self, name: str) -> bool | None:
         value = self.text(name)
@@ -144,7 +186,7 @@ class _Query:
             return True
         if value.lower() in ("false", "0"):
             return False
-        raise VtnError(400, "Bad Request", f"{name}: expected true or false, got '{value}'")
+        raise InputError(f"expected true or false, got '{value}'", field=name)
 
     def epoch_s(self, name: str) -> int | None:
         from offtake.timeutil import parse_utc
@@ -152,19 +194,14 @@ class _Query:
         value = self.text(name)
         if value is None:
             return None
-        from offtake.errors import InputError
-
         try:
             return int(parse_utc(value, field=name).timestamp())
-        except InputError as exc:
-            raise VtnError(400, "Bad Request", exc.location_message()) from None
+        except (OverflowError, OSError):
+            raise InputError(f"'{value}' is out of range", field=name) from None
 
 
 def _caller(request: Request) -> Caller:
-    try:
-        principal = get_principal(request)
-    except AuthError as exc:
-        raise VtnError(401, "Unauthorized", exc.message) from None
+    principal = get_principal(request)
     return Caller(principal.client_id, principal.scopes, principal.site_id, principal)
 
 
@@ -190,6 +227,388 @@ def _ingest(request: Request) -> service.IngestReadings:
     return getattr(request.app.state, "vtn_ingest", None) or ledger_ingest
 
 
+def _render_list(rows: Sequence[dict[str, Any]], convert: Callable[[Any], Any]) -> bytes:
+    """Serialise a listing object by object; one that cannot be written is left out and logged."""
+    parts: list[bytes] = []
+    for row in rows:
+        try:
+            parts.append(json.dumps(convert(row), allow_nan=False, separators=(",", ":")).encode())
+        except (ValueError, TypeError) as exc:
+            log.error("OpenADR %s '%s' left out of a listing: %s", row.get("objectType"), row.get("id"), exc)
+    return b"[" + b",".join(parts) + b"]"
+
+
+class _Vtn:
+    """The VTN's request handling in one dialect: parse, run in a transaction, answer."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.legacy = dialect == "3.0.1"
+
+    def out(self, data: Any) -> Any:
+        return _walk(data, _targets_to_30) if self.legacy else data
+
+    async def body(self, request: Request) -> Any:
+        raw = await request.body()
+        if not raw:
+            raise BodyError("the request needs a JSON body")
+        data = parse_json(raw)
+        return _walk(data, _targets_from_30) if self.legacy else data
+
+    def _answer(self, result: Any, status: int) -> Response:
+        try:
+            body = json.dumps(self.out(result), allow_nan=False, separators=(",", ":")).encode()
+        except ValueError:
+            ident = result.get("id") if isinstance(result, dict) else None
+            log.error("OpenADR object '%s' holds a non-finite number and cannot be answered", ident)
+            detail = "this object holds a value that is not valid JSON; an operator must correct it"
+            return _problem(409, "Conflict", detail)
+        return Response(body, status_code=status, media_type="application/json")
+
+    async def run(
+        self,
+        request: Request,
+        session: Session,
+        work: Callable[[Session, Caller], Any],
+        status: int = 200,
+    ) -> Response:
+        """Run ``work`` in the request's transaction (one writer at a time on SQLite)."""
+        writes = request.method != "GET"
+        engine = request.app.state.session_factory.kw["bind"]
+
+        def in_thread() -> Any:
+            caller = _caller(request)
+            with writer_lock(engine) if writes else nullcontext():
+                try:
+                    result = work(session, caller)
+                    session.commit()
+                finally:
+                    session.close()
+            return result
+
+        try:
+            result = await run_in_threadpool(in_thread)
+        except (OfftakeError, AuthError) as exc:
+            return oadr_problem(exc)
+        if isinstance(result, Outcome):
+            _notifier(request).submit(result.deliveries)
+            result = result.object
+        return self._answer(result, status)
+
+    async def listing(self, request: Request, session: Session, search: _Search) -> Response:
+        """Answer a search, from the listing cache while the objects are unchanged."""
+        cache = _listing_cache(request)
+
+        def in_thread() -> bytes:
+            caller = _caller(request)
+            service.check_listing(
+                caller, search.object_type, search.skip, search.limit, search.target_type, search.target_values
+            )
+            key = (self.dialect, caller.client_id, caller.site_id, caller.is_business, search)
+            try:
+                # counters first: the answer computed below is at least this new
+                versions = store.read_versions(session.connection(), DEPENDS_ON[search.object_type])
+                body = cache.get(key, versions)
+                if body is None:
+                    body = _render_list(search.run(session, caller), self.out)
+                    cache.put(key, versions, body)
+            finally:
+                session.close()
+            return body
+
+        try:
+            body = await run_in_threadpool(in_thread)
+        except (OfftakeError, AuthError) as exc:
+            return oadr_problem(exc)
+        return Response(body, media_type="application/json")
+
+
+class _Search:
+    """A search's parameters, hashable so that it keys the listing cache."""
+
+    def __init__(self, object_type: str, request: Request) -> None:
+        query = _Query(request)
+        start_s = query.epoch_s("dateStart")
+        end_s = query.epoch_s("dateEnd")
+        if query.boolean("active"):
+            now_s = int(service.now_utc().timestamp())
+            start_s = now_s if start_s is None else max(start_s, now_s)
+        self.object_type = object_type
+        self.filters = Filters(
+            program_id=query.text("programID"),
+            event_id=query.text("eventID"),
+            client_name=query.text("clientName"),
+            name=query.text({"VEN": "venName", "RESOURCE": "resourceName"}.get(object_type, "-")),
+            ven_id=query.text("venID") if object_type == "RESOURCE" else None,
+            start_s=start_s if object_type == "EVENT" else None,
+            end_s=end_s if object_type == "EVENT" else None,
+        )
+        self.target_strings: tuple[str, ...] = tuple(_targets_from_30(query.texts("targets")))
+        self.target_type = query.text("targetType")
+        self.target_values = tuple(query.texts("targetValues"))
+        self.skip, self.limit = query.integer("skip"), query.integer("limit")
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.object_type,
+            self.filters,
+            self.target_strings,
+            self.target_type,
+            self.target_values,
+            self.skip,
+            self.limit,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Search) and self._key() == other._key()
+
+    def run(self, session: Session, caller: Caller) -> list[dict[str, Any]]:
+        """Return the page of objects this search finds for ``caller``."""
+        return service.listing(
+            session,
+            caller,
+            self.object_type,
+            filters=self.filters,
+            target_strings=list(self.target_strings),
+            target_type=self.target_type,
+            target_values=list(self.target_values),
+            skip=self.skip,
+            limit=self.limit,
+        )
+
+
+# --- routes -------------------------------------------------------------------------------
+
+
+def _search_route(vtn: _Vtn, object_type: str) -> Callable[..., Any]:
+    async def search(request: Request, session: DbSession) -> Response:
+        try:
+            params = _Search(object_type, request)
+        except InputError as exc:  # a malformed query parameter
+            return oadr_problem(exc)
+        return await vtn.listing(request, session, params)
+
+    return search
+
+
+def _create_route(vtn: _Vtn, object_type: str) -> Callable[..., Any]:
+    async def create(request: Request, session: DbSession) -> Response:
+        try:
+            body = await vtn.body(request)
+        except BodyError as exc:
+            return oadr_problem(exc)
+        ingest = _ingest(request)
+        return await vtn.run(
+            request, session, lambda s, caller: service.create(s, caller, object_type, body, ingest=ingest), 201
+        )
+
+    return create
+
+
+def _read_route(vtn: _Vtn, object_type: str, id_name: str) -> Callable[..., Any]:
+    async def read(request: Request, session: DbSession) -> Response:
+        object_id = request.path_params[id_name]
+        return await vtn.run(request, session, lambda s, caller: service.get(s, caller, object_type, object_id))
+
+    return read
+
+
+def _update_route(vtn: _Vtn, object_type: str, id_name: str) -> Callable[..., Any]:
+    async def update(request: Request, session: DbSession) -> Response:
+        object_id = request.path_params[id_name]
+        try:
+            body = await vtn.body(request)
+        except BodyError as exc:
+            return oadr_problem(exc)
+        ingest = _ingest(request)
+        return await vtn.run(
+            request,
+            session,
+            lambda s, caller: service.replace(s, caller, object_type, object_id, body, ingest=ingest),
+        )
+
+    return update
+
+
+def _delete_route(vtn: _Vtn, object_type: str, id_name: str) -> Callable[..., Any]:
+    async def remove(request: Request, session: DbSession) -> Response:
+        object_id = request.path_params[id_name]
+        return await vtn.run(request, session, lambda s, caller: service.delete(s, caller, object_type, object_id))
+
+    return remove
+
+
+def _add_collection(router: APIRouter, vtn: _Vtn, collection: str) -> None:
+    object_type, id_name = _COLLECTIONS[collection]
+    noun = object_type.lower()
+    body = request_body(object_type, vtn.dialect)
+    item = parameters((id_name, "path", TEXT))
+    one = answer(200, OBJECT, f"The {noun}")
+    found = answer(200, {"type": "array", "items": OBJECT}, "A page of objects")
+    path = "/{" + id_name + "}"
+    routes = (
+        ("", "GET", _search_route(vtn, object_type), "search", merge(parameters(*search_params(object_type)), found)),
+        ("", "POST", _create_route(vtn, object_type), "create", merge(body, answer(201, OBJECT, f"The new {noun}"))),
+        (path, "GET", _read_route(vtn, object_type, id_name), "read", merge(item, one)),
+        (path, "PUT", _update_route(vtn, object_type, id_name), "update", merge(item, body, one)),
+        (path, "DELETE", _delete_route(vtn, object_type, id_name), "delete", merge(item, one)),
+    )
+    for suffix, method, endpoint, verb, doc in routes:
+        router.add_api_route(
+            f"/{collection}{suffix}",
+            endpoint,
+            methods=[method],
+            summary=f"{verb.capitalize()} {noun}s" if verb == "search" else f"{verb.capitalize()} a {noun}",
+            name=f"search_{collection}" if verb == "search" else f"{verb}_{noun}",
+            status_code=201 if method == "POST" else 200,
+            openapi_extra=doc,
+        )
+
+
+# --- 3.0 layout of resources: /vens/{venID}/resources ---------------------------------------
+
+
+def _ven_resources_route(vtn: _Vtn) -> Callable[..., Any]:
+    async def ven_resources(request: Request, session: DbSession) -> Response:
+        ven_id = request.path_params["venID"]
+        query = _Query(request)
+        try:
+            skip, limit = query.integer("skip"), query.integer("limit")
+        except InputError as exc:
+            return oadr_problem(exc)
+
+        def work(s: Session, caller: Caller) -> Any:
+            service.get(s, caller, "VEN", ven_id)
+            return service.listing(
+                s,
+                caller,
+                "RESOURCE",
+                filters=Filters(ven_id=ven_id, name=query.text("resourceName")),
+                target_strings=None,
+                target_type=query.text("targetType"),
+                target_values=query.texts("targetValues"),
+                skip=skip,
+                limit=limit,
+            )
+
+        return await vtn.run(request, session, work)
+
+    return ven_resources
+
+
+def _ven_resource_create_route(vtn: _Vtn) -> Callable[..., Any]:
+    async def ven_resource_create(request: Request, session: DbSession) -> Response:
+        ven_id = request.path_params["venID"]
+        try:
+            body = await vtn.body(request)
+        except BodyError as exc:
+            return oadr_problem(exc)
+        if isinstance(body, dict):
+            body = {**body, "venID": ven_id}
+        return await vtn.run(request, session, lambda s, caller: service.create(s, caller, "RESOURCE", body), 201)
+
+    return ven_resource_create
+
+
+def _nested_resource_work(method: str, ven_id: str, resource_id: str, body: Any) -> Callable[[Session, Caller], Any]:
+    def work(session: Session, caller: Caller) -> Any:
+        resource = service.get(session, caller, "RESOURCE", resource_id)
+        if resource.get("venID") != ven_id:
+            raise NotFoundError(f"ven '{ven_id}' has no resource '{resource_id}'")
+        if method == "GET":
+            return resource
+        if method == "PUT":
+            return service.replace(session, caller, "RESOURCE", resource_id, body)
+        return service.delete(session, caller, "RESOURCE", resource_id)
+
+    return work
+
+
+def _nested_route(vtn: _Vtn, method: str) -> Callable[..., Any]:
+    async def handler(request: Request, session: DbSession) -> Response:
+        ven_id = request.path_params["venID"]
+        body: Any = None
+        if method == "PUT":
+            try:
+                body = await vtn.body(request)
+            except BodyError as exc:
+                return oadr_problem(exc)
+            if isinstance(body, dict):
+                body = {**body, "venID": ven_id}
+        work = _nested_resource_work(method, ven_id, request.path_params["resourceID"], body)
+        return await vtn.run(request, session, work)
+
+    return handler
+
+
+def _add_ven_resources(router: APIRouter, vtn: _Vtn) -> None:
+    ven_doc = parameters(("venID", "path", TEXT))
+    item_doc = parameters(("venID", "path", TEXT), ("resourceID", "path", TEXT))
+    body = request_body("RESOURCE", vtn.dialect)
+    one = answer(200, OBJECT, "The resource")
+    search_doc = merge(
+        ven_doc,
+        parameters(*search_params("RESOURCE")[1:]),
+        answer(200, {"type": "array", "items": OBJECT}, "A page of resources"),
+    )
+    router.add_api_route(
+        "/vens/{venID}/resources",
+        _ven_resources_route(vtn),
+        methods=["GET"],
+        summary="Search a ven's resources",
+        name="search_ven_resources",
+        openapi_extra=search_doc,
+    )
+    router.add_api_route(
+        "/vens/{venID}/resources",
+        _ven_resource_create_route(vtn),
+        methods=["POST"],
+        summary="Create a resource",
+        status_code=201,
+        name="create_ven_resource",
+        openapi_extra=merge(ven_doc, body, answer(201, OBJECT, "The new resource")),
+    )
+    for method in ("GET", "PUT", "DELETE"):
+        router.add_api_route(
+            "/vens/{venID}/resources/{resourceID}",
+            _nested_route(vtn, method),
+            methods=[method],
+            summary=f"{method} a resource",
+            name=f"{method.lower()}_ven_resource",
+            openapi_extra=merge(item_doc, body if method == "PUT" else {}, one),
+        )
+
+
+def _add_discovery(router: APIRouter, vtn: _Vtn) -> None:
+    async def auth_server(request: Request) -> JSONResponse:
+        token_url = str(request.url).split("?", 1)[0].removesuffix("/server") + "/token"
+        return JSONResponse({"tokenURL": token_url})
+
+    async def notifiers(request: Request, session: DbSession) -> Response:
+        return await vtn.run(request, session, lambda s, caller: {"WEBHOOK": True})
+
+    server_doc = {"type": "object", "properties": {"tokenURL": {"type": "string"}}, "required": ["tokenURL"]}
+    router.add_api_route(
+        "/auth/server",
+        auth_server,
+        methods=["GET"],
+        summary="Where to get a token",
+        openapi_extra=answer(200, server_doc, "The token endpoint"),
+    )
+    router.include_router(token_router("/auth/token"))
+    notifiers_doc = {"type": "object", "additionalProperties": {"type": "boolean"}}
+    router.add_api_route(
+        "/notifiers",
+        notifiers,
+        methods=["GET"],
+        summary="Notification bindings this VTN supports",
+        openapi_extra=answer(200, notifiers_doc, "Bindings"),
+    )
+
+
 def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
     """Build the VTN's routes.
 
@@ -205,314 +624,10 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
         Programs, events, reports, subscriptions, vens, resources (also nested under
         ``/vens/{venID}/resources``), ``/auth/server``, ``/auth/token`` and ``/notifiers``.
     """
-    router = APIRouter(tags=[f"OpenADR {dialect}"])
-    legacy = dialect == "3.0.1"
-
-    def out(data: Any) -> Any:
-        return _walk(data, _targets_to_30) if legacy else data
-
-    async def body_of(request: Request) -> Any:
-        raw = await request.body()
-        if not raw:
-            raise VtnError(400, "Bad Request", "the request needs a JSON body")
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise VtnError(400, "Bad Request", f"the body is not valid JSON: {exc}") from None
-        return _walk(data, _targets_from_30) if legacy else data
-
-    async def run(
-        request: Request, work: Callable[[Session, Caller], Any], status: int = 200
-    ) -> Response:
-        factory = request.app.state.session_factory
-        writes = request.method != "GET"
-
-        def in_thread() -> Any:
-            caller = _caller(request)
-            with (
-                writer_lock(factory.kw["bind"]) if writes else nullcontext(),
-                factory() as session,
-            ):
-                try:
-                    result = work(session, caller)
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-            return result
-
-        try:
-            result = await run_in_threadpool(in_thread)
-        except VtnError as exc:
-            return _problem(exc.status, exc.title, exc.detail)
-        except InputError as exc:  # a domain check naming the field (e.g. a callback URL)
-            return _problem(400, "Bad Request", exc.location_message())
-        if isinstance(result, Outcome):
-            _notifier(request).submit(result.deliveries)
-            result = result.object
-        return JSONResponse(out(result), status_code=status)
-
-    async def listing(
-        request: Request,
-        object_type: str,
-        filters: Filters,
-        target_strings: list[str],
-        target_type: str | None,
-        target_values: list[str],
-        skip: int | None,
-        limit: int | None,
-    ) -> Response:
-        """Answer a search, from the listing cache while the objects are unchanged."""
-        factory = request.app.state.session_factory
-        cache = _listing_cache(request)
-
-        def in_thread() -> bytes:
-            caller = _caller(request)
-            service.check_listing(caller, object_type, skip, limit, target_type, target_values)
-            key = (
-                dialect,
-                object_type,
-                caller.client_id,
-                caller.site_id,
-                caller.is_business,
-                filters,
-                tuple(target_strings),
-                target_type,
-                tuple(target_values),
-                skip,
-                limit,
-            )
-            with factory.kw["bind"].connect() as connection:
-                # counters first: the answer computed below is at least this new
-                versions = store.read_versions(connection, DEPENDS_ON[object_type])
-            body = cache.get(key, versions)
-            if body is not None:
-                return body
-            with factory() as session:
-                rows = service.listing(
-                    session,
-                    caller,
-                    object_type,
-                    filters=filters,
-                    target_strings=target_strings,
-                    target_type=target_type,
-                    target_values=target_values,
-                    skip=skip,
-                    limit=limit,
-                )
-            body = bytes(JSONResponse(out(rows)).body)
-            cache.put(key, versions, body)
-            return body
-
-        try:
-            body = await run_in_threadpool(in_thread)
-        except VtnError as exc:
-            return _problem(exc.status, exc.title, exc.detail)
-        return Response(body, media_type="application/json")
-
-    # --- discovery and tokens ---
-
-    @router.get("/auth/server", summary="Where to get a token")
-    async def auth_server(request: Request) -> JSONResponse:
-        token_url = str(request.url).split("?", 1)[0].removesuffix("/server") + "/token"
-        return JSONResponse({"tokenURL": token_url})
-
-    router.include_router(token_router("/auth/token"))
-
-    @router.get("/notifiers", summary="Notification bindings this VTN supports")
-    async def notifiers(request: Request) -> Response:
-        return await run(request, lambda session, caller: {"WEBHOOK": True})
-
-    # --- collections ---
-
-    def add_collection(collection: str) -> None:
-        object_type = _COLLECTIONS[collection]
-        id_name = _OBJECT_PATHS[collection]
-
-        def search_query(request: Request) -> tuple[Any, ...]:
-            query = _Query(request)
-            start_s = query.epoch_s("dateStart")
-            end_s = query.epoch_s("dateEnd")
-            if query.boolean("active"):
-                now_s = int(service.now_utc().timestamp())
-                start_s = now_s if start_s is None else max(start_s, now_s)
-            filters = Filters(
-                program_id=query.text("programID"),
-                event_id=query.text("eventID"),
-                client_name=query.text("clientName"),
-                name=query.text(
-                    {"VEN": "venName", "RESOURCE": "resourceName"}.get(object_type, "-")
-                ),
-                ven_id=query.text("venID") if object_type == "RESOURCE" else None,
-                start_s=start_s if object_type == "EVENT" else None,
-                end_s=end_s if object_type == "EVENT" else None,
-            )
-            target_strings = _targets_from_30(query.texts("targets"))
-            target_type = query.text("targetType")
-            target_values = query.texts("targetValues")
-            skip, limit = query.integer("skip"), query.integer("limit")
-            return (object_type, filters, target_strings, target_type, target_values, skip, limit)
-
-        async def search(request: Request) -> Response:
-            try:
-                params = search_query(request)
-            except VtnError as exc:  # a malformed query parameter
-                return _problem(exc.status, exc.title, exc.detail)
-            return await listing(request, *params)
-
-        async def create(request: Request) -> Response:
-            try:
-                body = await body_of(request)
-            except VtnError as exc:
-                return _problem(exc.status, exc.title, exc.detail)
-            ingest = _ingest(request)
-            return await run(
-                request,
-                lambda session, caller: service.create(
-                    session, caller, object_type, body, ingest=ingest
-                ),
-                status=201,
-            )
-
-        async def read(request: Request) -> Response:
-            object_id = request.path_params[id_name]
-            return await run(
-                request,
-                lambda session, caller: service.get(session, caller, object_type, object_id),
-            )
-
-        async def update(request: Request) -> Response:
-            object_id = request.path_params[id_name]
-            try:
-                body = await body_of(request)
-            except VtnError as exc:
-                return _problem(exc.status, exc.title, exc.detail)
-            ingest = _ingest(request)
-            return await run(
-                request,
-                lambda session, caller: service.replace(
-                    session, caller, object_type, object_id, body, ingest=ingest
-                ),
-            )
-
-        async def remove(request: Request) -> Response:
-            object_id = request.path_params[id_name]
-            return await run(
-                request,
-                lambda session, caller: service.delete(session, caller, object_type, object_id),
-            )
-
-        noun = object_type.lower()
-        router.add_api_route(
-            f"/{collection}", search, methods=["GET"], summary=f"Search {noun}s", name=f"search_{collection}"
-        )
-        router.add_api_route(
-            f"/{collection}",
-            create,
-            methods=["POST"],
-            summary=f"Create a {noun}",
-            status_code=201,
-            name=f"create_{noun}",
-        )
-        item = f"/{collection}/{{{id_name}}}"
-        router.add_api_route(item, read, methods=["GET"], summary=f"Read a {noun}", name=f"read_{noun}")
-        router.add_api_route(item, update, methods=["PUT"], summary=f"Replace a {noun}", name=f"update_{noun}")
-        router.add_api_route(item, remove, methods=["DELETE"], summary=f"Delete a {noun}", name=f"delete_{noun}")
-
+    router = APIRouter(tags=[f"OpenADR {dialect}"], route_class=StrictJsonRoute, responses=ERRORS)
+    vtn = _Vtn(dialect)
+    _add_discovery(router, vtn)
     for collection in _COLLECTIONS:
-        add_collection(collection)
-
-    # --- 3.0 layout of resources: /vens/{venID}/resources ---
-
-    async def ven_resources(request: Request) -> Response:
-        ven_id = request.path_params["venID"]
-        query = _Query(request)
-        name = query.text("resourceName")
-        try:
-            skip, limit = query.integer("skip"), query.integer("limit")
-        except VtnError as exc:
-            return _problem(exc.status, exc.title, exc.detail)
-
-        def work(session: Session, caller: Caller) -> Any:
-            service.get(session, caller, "VEN", ven_id)
-            return service.listing(
-                session,
-                caller,
-                "RESOURCE",
-                filters=Filters(ven_id=ven_id, name=name),
-                target_strings=None,
-                target_type=query.text("targetType"),
-                target_values=query.texts("targetValues"),
-                skip=skip,
-                limit=limit,
-            )
-
-        return await run(request, work)
-
-    async def ven_resource_create(request: Request) -> Response:
-        ven_id = request.path_params["venID"]
-        try:
-            body = await body_of(request)
-        except VtnError as exc:
-            return _problem(exc.status, exc.title, exc.detail)
-        if isinstance(body, dict):
-            body = {**body, "venID": ven_id}
-        return await run(
-            request,
-            lambda session, caller: service.create(session, caller, "RESOURCE", body),
-            status=201,
-        )
-
-    def nested(method: str) -> Callable[[Request], Any]:
-        async def handler(request: Request) -> Response:
-            ven_id = request.path_params["venID"]
-            resource_id = request.path_params["resourceID"]
-            body: Any = None
-            if method == "PUT":
-                try:
-                    body = await body_of(request)
-                except VtnError as exc:
-                    return _problem(exc.status, exc.title, exc.detail)
-                if isinstance(body, dict):
-                    body = {**body, "venID": ven_id}
-
-            def work(session: Session, caller: Caller) -> Any:
-                resource = service.get(session, caller, "RESOURCE", resource_id)
-                if resource.get("venID") != ven_id:
-                    raise VtnError(
-                        404, "Not Found", f"ven '{ven_id}' has no resource '{resource_id}'"
-                    )
-                if method == "GET":
-                    return resource
-                if method == "PUT":
-                    return service.replace(session, caller, "RESOURCE", resource_id, body)
-                return service.delete(session, caller, "RESOURCE", resource_id)
-
-            return await run(request, work)
-
-        return handler
-
-    router.add_api_route(
-        "/vens/{venID}/resources",
-        ven_resources,
-        methods=["GET"],
-        summary="Search a ven's resources",
-        name="search_ven_resources",
-    )
-    router.add_api_route(
-        "/vens/{venID}/resources",
-        ven_resource_create,
-        methods=["POST"],
-        summary="Create a resource",
-        status_code=201,
-        name="create_ven_resource",
-    )
-    for method in ("GET", "PUT", "DELETE"):
-        router.add_api_route(
-            "/vens/{venID}/resources/{resourceID}",
-            nested(method),
-            methods=[method],
-            summary=f"{method} a resource",
-            name=f"{method.lower()}_ven_resource",
-        )
+        _add_collection(router, vtn, collection)
+    _add_ven_resources(router, vtn)
     return router

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import select
 
 from offtake.api.auth import require
-from offtake.api.deps import DbSession
-from offtake.api.lifecycle import after_write
+from offtake.api.body import StrictJsonRoute
+from offtake.api.deps import DbSession, commit
+from offtake.api.schemas import (
+    INT64_MAX,
+    MAX_POWER_MW,
+    PROBLEM_RESPONSES,
+    CapList,
+    CapsRecordedOut,
+    IngestOut,
+    Instant,
+    ReadingList,
+)
 from offtake.errors import InputError, NotFoundError
 from offtake.identity.principal import Principal
 from offtake.ledger import CapRecord, MeterReading, ingest_readings, record_caps
@@ -21,7 +30,11 @@ from offtake.registry.sites import require_sites_visible
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["metering"])
+router = APIRouter(
+    tags=["metering"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 
 class ReadingIn(BaseModel):
@@ -31,9 +44,9 @@ class ReadingIn(BaseModel):
 
     site_id: str
     meter_id: str
-    interval_start: AwareDatetime
-    interval_end: AwareDatetime
-    energy_wh: StrictInt
+    interval_start: Instant
+    interval_end: Instant
+    energy_wh: Annotated[StrictInt, Field(ge=-INT64_MAX, le=INT64_MAX)]
 
 
 class ReadingBatchIn(BaseModel):
@@ -50,9 +63,9 @@ class CapIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     site_id: str
-    interval_start: AwareDatetime
-    interval_end: AwareDatetime
-    cap_mw: float = Field(ge=0)
+    interval_start: Instant
+    interval_end: Instant
+    cap_mw: float = Field(ge=0, le=MAX_POWER_MW)
 
 
 class CapBatchIn(BaseModel):
@@ -67,7 +80,9 @@ def _to_reading(r: ReadingIn) -> MeterReading:
     return MeterReading(r.site_id, r.meter_id, r.interval_start, r.interval_end, r.energy_wh)
 
 
-def _ingest(request: Request, session: DbSession, who: Principal, items: list[ReadingIn]) -> JSONResponse:
+def _ingest(
+    request: Request, response: Response, session: DbSession, who: Principal, items: list[ReadingIn]
+) -> dict[str, Any]:
     most = request.app.state.settings.max_readings_per_batch
     if len(items) > most:
         raise InputError(
@@ -77,31 +92,45 @@ def _ingest(request: Request, session: DbSession, who: Principal, items: list[Re
         )
     require_sites_visible(session, who, (r.site_id for r in items))
     result = ingest_readings(session, who, [_to_reading(r) for r in items])
-    session.commit()
-    after_write(request.app)
-    return JSONResponse(result.as_dict(), status_code=201 if result.accepted else 200)
+    commit(request, session)
+    response.status_code = 201 if result.accepted else 200
+    return result.as_dict()
 
 
-@router.post("/readings", status_code=201, summary="Report one meter reading")
+@router.post(
+    "/readings",
+    status_code=201,
+    response_model=IngestOut,
+    responses={200: {"model": IngestOut, "description": "A duplicate of a reading already accepted"}},
+    summary="Report one meter reading",
+)
 def create_reading(
     body: ReadingIn,
     request: Request,
+    response: Response,
     session: DbSession,
     who: Annotated[Principal, Depends(require("readings:write"))],
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Store a reading (201), or report it as a duplicate (200)."""
-    return _ingest(request, session, who, [body])
+    return _ingest(request, response, session, who, [body])
 
 
-@router.post("/readings/batch", status_code=201, summary="Report a batch of meter readings")
+@router.post(
+    "/readings/batch",
+    status_code=201,
+    response_model=IngestOut,
+    responses={200: {"model": IngestOut, "description": "Every reading was a duplicate"}},
+    summary="Report a batch of meter readings",
+)
 def create_readings(
     body: ReadingBatchIn,
     request: Request,
+    response: Response,
     session: DbSession,
     who: Annotated[Principal, Depends(require("readings:write"))],
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Store a batch atomically; each item is accepted or a duplicate."""
-    return _ingest(request, session, who, body.readings)
+    return _ingest(request, response, session, who, body.readings)
 
 
 def _reading_out(r: Reading) -> dict[str, Any]:
@@ -125,13 +154,13 @@ def _site_for(session: DbSession, who: Principal, site_id: str) -> Site:
     return site
 
 
-@router.get("/readings", summary="Readings of a site")
+@router.get("/readings", response_model=ReadingList, summary="Readings of a site")
 def read_readings(
     session: DbSession,
     who: Annotated[Principal, Depends(require("readings:read"))],
     site_id: str,
-    start: Annotated[AwareDatetime | None, Query()] = None,
-    end: Annotated[AwareDatetime | None, Query()] = None,
+    start: Annotated[Instant | None, Query()] = None,
+    end: Annotated[Instant | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
 ) -> dict[str, Any]:
     """List readings of ``site_id`` whose interval starts in ``[start, end)``."""
@@ -145,39 +174,43 @@ def read_readings(
     return {"site_id": site_id, "readings": [_reading_out(r) for r in rows]}
 
 
-@router.post("/caps", status_code=201, summary="Record dispatched caps")
+@router.post(
+    "/caps",
+    status_code=201,
+    response_model=CapsRecordedOut,
+    responses={200: {"model": CapsRecordedOut, "description": "Every cap was a duplicate"}},
+    summary="Record dispatched caps",
+)
 def create_caps(
     body: CapBatchIn,
     request: Request,
+    response: Response,
     session: DbSession,
     who: Annotated[Principal, Depends(require("caps:write"))],
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Store caps per site and interval (idempotent; conflicting values are refused)."""
     result = record_caps(
         session,
         who,
         [CapRecord.from_mw(c.site_id, c.interval_start, c.interval_end, c.cap_mw) for c in body.caps],
     )
-    session.commit()
-    after_write(request.app)
-    return JSONResponse(
-        {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "ledger_size": result.ledger_size,
-            "seqs": result.seqs,
-        },
-        status_code=201 if result.accepted else 200,
-    )
+    commit(request, session)
+    response.status_code = 201 if result.accepted else 200
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "ledger_size": result.ledger_size,
+        "seqs": result.seqs,
+    }
 
 
-@router.get("/caps", summary="Caps of a site")
+@router.get("/caps", response_model=CapList, summary="Caps of a site")
 def read_caps(
     session: DbSession,
     who: Annotated[Principal, Depends(require("caps:read"))],
     site_id: str,
-    start: Annotated[AwareDatetime | None, Query()] = None,
-    end: Annotated[AwareDatetime | None, Query()] = None,
+    start: Annotated[Instant | None, Query()] = None,
+    end: Annotated[Instant | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
 ) -> dict[str, Any]:
     """Caps of ``site_id`` whose interval starts in ``[start, end)``."""

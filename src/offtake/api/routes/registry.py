@@ -6,22 +6,48 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
 from offtake.api.auth import require
-from offtake.api.deps import DbSession
-from offtake.api.lifecycle import after_write
+from offtake.api.body import StrictJsonRoute
+from offtake.api.deps import DbSession, commit
+from offtake.api.schemas import (
+    MAX_POWER_MW,
+    MAX_TERM_H,
+    PROBLEM_RESPONSES,
+    AllocationImportOut,
+    AllocationList,
+    Amount,
+    AuditList,
+    ContractList,
+    ContractOut,
+    EligibilityOut,
+    Instant,
+    LicenceKindList,
+    LicenceKindOut,
+    LicenceList,
+    LicenceOut,
+    OperatorList,
+    OperatorOut,
+    SiteList,
+    SiteOut,
+)
 from offtake.errors import InputError
 from offtake.identity.principal import Principal
 from offtake.ledger.audit import list_audit
 from offtake.ledger.encoding import format_time
 from offtake.persistence.schema import Allocation, Contract, Licence, LicenceKind, Operator, Site
 from offtake.registry import allocations, contracts, eligibility, kinds, licences, sites
+from offtake.units import S_PER_H
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(
+    tags=["registry"],
+    route_class=StrictJsonRoute,
+    responses=PROBLEM_RESPONSES,
+)
 
 Reader = Annotated[Principal, Depends(require("registry:read"))]
 Writer = Annotated[Principal, Depends(require("registry:write"))]
@@ -134,11 +160,6 @@ def allocation_out(a: Allocation) -> dict[str, Any]:
     }
 
 
-def _created(body: dict[str, Any], request: Request) -> JSONResponse:
-    after_write(request.app)
-    return JSONResponse(body, status_code=201)
-
-
 # ------------------------------------------------------------------ operators
 
 
@@ -150,26 +171,26 @@ class OperatorIn(BaseModel):
     name: str
 
 
-@router.post("/operators", status_code=201, summary="Register an operator")
+@router.post("/operators", status_code=201, response_model=OperatorOut, summary="Register an operator")
 def create_operator(
     body: OperatorIn,
     request: Request,
     session: DbSession,
     who: Annotated[Principal, Depends(require())],
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Register an operator (regulator or grid operator)."""
     op = sites.create_operator(session, who, body.id, body.name)
-    session.commit()
-    return _created(operator_out(op), request)
+    commit(request, session)
+    return operator_out(op)
 
 
-@router.get("/operators", summary="List operators")
+@router.get("/operators", response_model=OperatorList, summary="List operators")
 def read_operators(session: DbSession, who: Reader) -> dict[str, Any]:
     """Operators the caller may see."""
     return {"operators": [operator_out(o) for o in sites.list_operators(session, who)]}
 
 
-@router.get("/operators/{operator_id}", summary="One operator")
+@router.get("/operators/{operator_id}", response_model=OperatorOut, summary="One operator")
 def read_operator(operator_id: str, session: DbSession, who: Reader) -> dict[str, Any]:
     """Return an operator (an operator may read only itself)."""
     return operator_out(sites.get_operator(session, who, operator_id))
@@ -186,23 +207,23 @@ class LicenceKindIn(BaseModel):
     name: str
     description: str = ""
     site_kinds: list[str] = Field(default_factory=list)
-    max_term_days: int | None = Field(default=None, gt=0)
+    max_term_days: int | None = Field(default=None, gt=0, le=36_500)
     limits: dict[str, Any] = Field(default_factory=dict)
     source: str = ""
 
 
-@router.get("/licence-kinds", summary="List licence kinds")
+@router.get("/licence-kinds", response_model=LicenceKindList, summary="List licence kinds")
 def read_licence_kinds(session: DbSession, who: Reader) -> dict[str, Any]:
     """Every licence kind."""
     return {"licence_kinds": [kind_out(k) for k in kinds.list_licence_kinds(session)]}
 
 
-@router.post("/licence-kinds", status_code=201, summary="Add a licence kind")
-def create_licence_kind(body: LicenceKindIn, request: Request, session: DbSession, who: Regulator) -> JSONResponse:
+@router.post("/licence-kinds", status_code=201, response_model=LicenceKindOut, summary="Add a licence kind")
+def create_licence_kind(body: LicenceKindIn, request: Request, session: DbSession, who: Regulator) -> dict[str, Any]:
     """Add a licence kind (regulator)."""
     kind = kinds.create_licence_kind(session, who, body.model_dump())
-    session.commit()
-    return _created(kind_out(kind), request)
+    commit(request, session)
+    return kind_out(kind)
 
 
 class LicenceIn(BaseModel):
@@ -216,13 +237,13 @@ class LicenceIn(BaseModel):
     limits: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/licences", status_code=201, summary="Apply for a licence")
+@router.post("/licences", status_code=201, response_model=LicenceOut, summary="Apply for a licence")
 def create_licence(
     body: LicenceIn,
     request: Request,
     session: DbSession,
     who: Annotated[Principal, Depends(require())],
-) -> JSONResponse:
+) -> dict[str, Any]:
     """File an application (operator for itself, or the regulator)."""
     lic = licences.apply_for_licence(
         session,
@@ -233,17 +254,17 @@ def create_licence(
         reference=body.reference,
         limits=body.limits,
     )
-    session.commit()
-    return _created(licence_out(lic, licences.licence_events(session, lic.id)), request)
+    commit(request, session)
+    return licence_out(lic, licences.licence_events(session, lic.id))
 
 
-@router.get("/licences", summary="List licences")
+@router.get("/licences", response_model=LicenceList, summary="List licences")
 def read_licences(session: DbSession, who: Reader, operator_id: str | None = None) -> dict[str, Any]:
     """Licences the caller may see."""
     return {"licences": [licence_out(x) for x in licences.list_licences(session, who, operator_id=operator_id)]}
 
 
-@router.get("/licences/{licence_id}", summary="One licence with its history")
+@router.get("/licences/{licence_id}", response_model=LicenceOut, summary="One licence with its history")
 def read_licence(licence_id: str, session: DbSession, who: Reader) -> dict[str, Any]:
     """Return a licence and every state change (who, when, why)."""
     lic = licences.get_licence(session, who, licence_id)
@@ -256,17 +277,17 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to_state: str
     reason: str = ""
-    at: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    at: Instant | None = None
+    valid_until: Instant | None = None
     limits: dict[str, Any] | None = Field(
         default=None, description="the licence's limits, set by the regulator at approval"
     )
 
 
-@router.post("/licences/{licence_id}/transitions", summary="Change a licence's state")
+@router.post("/licences/{licence_id}/transitions", response_model=LicenceOut, summary="Change a licence's state")
 def transition_licence(
     licence_id: str, body: TransitionIn, request: Request, session: DbSession, who: Regulator
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Approve, activate, suspend, reinstate or revoke (regulator)."""
     lic = licences.transition_licence(
         session,
@@ -278,9 +299,8 @@ def transition_licence(
         valid_until=body.valid_until,
         limits=body.limits,
     )
-    session.commit()
-    after_write(request.app)
-    return JSONResponse(licence_out(lic, licences.licence_events(session, licence_id)))
+    commit(request, session)
+    return licence_out(lic, licences.licence_events(session, licence_id))
 
 
 class LimitsIn(BaseModel):
@@ -289,18 +309,19 @@ class LimitsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limits: dict[str, Any]
     reason: str = Field(min_length=1, max_length=500)
-    at: AwareDatetime | None = None
+    at: Instant | None = None
 
 
-@router.put("/licences/{licence_id}/limits", summary="Amend a licence's limits (regulator)")
+@router.put(
+    "/licences/{licence_id}/limits", response_model=LicenceOut, summary="Amend a licence's limits (regulator)"
+)
 def amend_licence_limits(
     licence_id: str, body: LimitsIn, request: Request, session: DbSession, who: Regulator
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Replace the licence's limits; the old and new values are audited and ledgered."""
     lic = licences.amend_licence_limits(session, who, licence_id, body.limits, reason=body.reason, at=body.at)
-    session.commit()
-    after_write(request.app)
-    return JSONResponse(licence_out(lic, licences.licence_events(session, licence_id)))
+    commit(request, session)
+    return licence_out(lic, licences.licence_events(session, licence_id))
 
 
 # ------------------------------------------------------------------ sites
@@ -316,11 +337,11 @@ class SiteIn(BaseModel):
     kind: str
     name: str = ""
     licence_id: str | None = None
-    connection_mw: float | None = Field(default=None, ge=0)
+    connection_mw: float | None = Field(default=None, ge=0, le=MAX_POWER_MW)
 
 
-@router.post("/sites", status_code=201, summary="Register a site")
-def create_site(body: SiteIn, request: Request, session: DbSession, who: Writer) -> JSONResponse:
+@router.post("/sites", status_code=201, response_model=SiteOut, summary="Register a site")
+def create_site(body: SiteIn, request: Request, session: DbSession, who: Writer) -> dict[str, Any]:
     """Register a site (grid operator)."""
     site = sites.create_site(
         session,
@@ -333,11 +354,11 @@ def create_site(body: SiteIn, request: Request, session: DbSession, who: Writer)
         licence_id=body.licence_id,
         connection_mw=body.connection_mw,
     )
-    session.commit()
-    return _created(site_out(site), request)
+    commit(request, session)
+    return site_out(site)
 
 
-@router.get("/sites", summary="List sites")
+@router.get("/sites", response_model=SiteList, summary="List sites")
 def read_sites(
     session: DbSession, who: Reader, operator_id: str | None = None, zone: str | None = None
 ) -> dict[str, Any]:
@@ -345,7 +366,7 @@ def read_sites(
     return {"sites": [site_out(s) for s in sites.list_sites(session, who, operator_id=operator_id, zone=zone)]}
 
 
-@router.get("/sites/{site_id}", summary="One site")
+@router.get("/sites/{site_id}", response_model=SiteOut, summary="One site")
 def read_site(site_id: str, session: DbSession, who: Annotated[Principal, Depends(require())]) -> dict[str, Any]:
     """Return a site (an operator only its own)."""
     return site_out(sites.get_site(session, who, site_id))
@@ -358,14 +379,13 @@ class SiteLicenceIn(BaseModel):
     licence_id: str | None
 
 
-@router.put("/sites/{site_id}/licence", summary="Attach a licence to a site")
+@router.put("/sites/{site_id}/licence", response_model=SiteOut, summary="Attach a licence to a site")
 def update_site_licence(
     site_id: str, body: SiteLicenceIn, request: Request, session: DbSession, who: Writer
 ) -> dict[str, Any]:
     """Set (or clear) the licence of a site."""
     site = sites.attach_licence(session, who, site_id, body.licence_id)
-    session.commit()
-    after_write(request.app)
+    commit(request, session)
     return site_out(site)
 
 
@@ -377,37 +397,37 @@ class ContractIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     site_id: str
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant
+    valid_until: Instant | None = None
     id: str | None = None
-    tariff_usd_per_mwh: float | str
-    firm_mw: float = Field(ge=0)
-    interruptible_mw: float = Field(ge=0)
+    tariff_usd_per_mwh: Amount
+    firm_mw: float = Field(ge=0, le=MAX_POWER_MW)
+    interruptible_mw: float = Field(ge=0, le=MAX_POWER_MW)
     max_curtailment_fraction: float = Field(ge=0, le=1)
-    max_curtailment_duration_h: float = Field(ge=0)
+    max_curtailment_duration_h: float = Field(ge=0, le=MAX_TERM_H)
     annual_curtailment_limit: float = Field(ge=0, le=1)
-    response_time_s: float = Field(ge=0)
+    response_time_s: float = Field(ge=0, le=MAX_TERM_H * S_PER_H)
     overdraw_tolerance_fraction: float = Field(ge=0, le=1)
-    overdraw_penalty_usd_per_mwh: float | str
-    exchange_rate_pkr_per_usd: float | str
+    overdraw_penalty_usd_per_mwh: Amount
+    exchange_rate_pkr_per_usd: Amount
 
 
-@router.post("/contracts", status_code=201, summary="Sign a contract")
-def create_contract(body: ContractIn, request: Request, session: DbSession, who: Writer) -> JSONResponse:
+@router.post("/contracts", status_code=201, response_model=ContractOut, summary="Sign a contract")
+def create_contract(body: ContractIn, request: Request, session: DbSession, who: Writer) -> dict[str, Any]:
     """Create a site's contract (grid operator)."""
     values = body.model_dump()
     contract = contracts.create_contract(session, who, contract_id=values.pop("id"), **values)
-    session.commit()
-    return _created(contract_out(contract), request)
+    commit(request, session)
+    return contract_out(contract)
 
 
-@router.get("/contracts", summary="List contracts")
+@router.get("/contracts", response_model=ContractList, summary="List contracts")
 def read_contracts(session: DbSession, who: Reader, site_id: str | None = None) -> dict[str, Any]:
     """Contracts the caller may see."""
     return {"contracts": [contract_out(c) for c in contracts.list_contracts(session, who, site_id=site_id)]}
 
 
-@router.get("/contracts/{contract_id}", summary="One contract")
+@router.get("/contracts/{contract_id}", response_model=ContractOut, summary="One contract")
 def read_contract(contract_id: str, session: DbSession, who: Reader) -> dict[str, Any]:
     """Return a contract (an operator only its own)."""
     return contract_out(contracts.get_contract(session, who, contract_id))
@@ -416,30 +436,30 @@ def read_contract(contract_id: str, session: DbSession, who: Reader) -> dict[str
 @router.post(
     "/allocations/import",
     status_code=201,
+    response_model=AllocationImportOut,
     summary="Import the planner's allocation.csv",
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}},
 )
 async def import_allocation(
     request: Request,
+    session: DbSession,
     who: Writer,
-    valid_from: Annotated[AwareDatetime, Query(description="when the allocation takes effect")],
-    filename: Annotated[str, Query()] = "allocation.csv",
+    valid_from: Annotated[Instant, Query(description="when the allocation takes effect")],
+    filename: Annotated[str, Query(max_length=500)] = "allocation.csv",
     create_sites: Annotated[bool, Query()] = True,
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Import an ``allocation.csv`` sent as the request body (``text/csv``)."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("the file is not UTF-8 text", file=filename) from None
-    from fastapi.concurrency import run_in_threadpool
 
     def work() -> dict[str, Any]:
-        with request.app.state.session_factory() as session:
-            result = allocations.import_allocation(
-                session, who, filename, valid_from=valid_from, text=text, create_sites=create_sites
-            )
-            session.commit()
+        result = allocations.import_allocation(
+            session, who, filename, valid_from=valid_from, text=text, create_sites=create_sites
+        )
+        commit(request, session)
         return {
             "import_id": result.import_id,
             "rows": result.rows,
@@ -447,20 +467,18 @@ async def import_allocation(
             "allocated_mw": result.allocated_mw,
         }
 
-    body = await run_in_threadpool(work)
-    after_write(request.app)
-    return JSONResponse(body, status_code=201)
+    return await run_in_threadpool(work)
 
 
-@router.get("/allocations", summary="List allocations")
+@router.get("/allocations", response_model=AllocationList, summary="List allocations")
 def read_allocations(session: DbSession, who: Reader, site_id: str | None = None) -> dict[str, Any]:
     """Allocation rows the caller may see, newest first."""
     return {"allocations": [allocation_out(a) for a in allocations.list_allocations(session, who, site_id=site_id)]}
 
 
-@router.get("/eligibility", summary="Sites that may draw power at an instant")
+@router.get("/eligibility", response_model=EligibilityOut, summary="Sites that may draw power at an instant")
 def read_eligibility(
-    session: DbSession, who: Reader, at: Annotated[AwareDatetime | None, Query()] = None
+    session: DbSession, who: Reader, at: Annotated[Instant | None, Query()] = None
 ) -> dict[str, Any]:
     """Eligible sites and their power limits; a site without an active licence gets no power."""
     instant = at or datetime.now(UTC)
@@ -470,7 +488,7 @@ def read_eligibility(
     return {"at": format_time(instant), "sites": [r.__dict__ for r in rows]}
 
 
-@router.get("/audit", summary="Audit log")
+@router.get("/audit", response_model=AuditList, summary="Audit log")
 def read_audit(
     session: DbSession,
     who: Annotated[Principal, Depends(require("audit:read"))],

@@ -121,6 +121,9 @@ def _seed_draw(app: Any, sites: list[DemoSite], rated_mw: float) -> None:
 
 
 def _site_toml(folder: Path, url: str, site: DemoSite, index: int, miners: int, meter_port: int) -> Path:
+    from offtake.agent.fakes.whatsminer import MinerSpec
+
+    spec = MinerSpec.whatsminer()  # the fake fleet's machines, as the agent is told of them
     secret = folder / f"{site.site_id}.secret"
     secret.write_text(site.client_secret)
     secret.chmod(0o600)
@@ -144,9 +147,9 @@ log = "logs/{site.site_id}-commands.log"
 
 [[asic]]
 hosts = ["127.{_DEMO_BLOCK}.{index + 1}.2-{miners + 1}"]
-max_w = 3472
-min_w = 1736
-standby_w = 20
+max_w = {spec.rated_w:g}
+min_w = {spec.min_power_limit_w:g}
+standby_w = {spec.standby_w:g}
 
 [meter]
 kind = "modbus"
@@ -259,7 +262,10 @@ def run_demo(
                                 dispatch_interval_s=_INTERVAL_S)  # fmt: skip
     app = create_app(settings)
     prepare_database(app.state.engine)
-    rated_mw = round(miners * 3472 / 1e6, 6)
+    from offtake.agent.fakes.whatsminer import MinerSpec
+    from offtake.units import W_PER_MW
+
+    rated_mw = round(miners * MinerSpec.whatsminer().rated_w / W_PER_MW, 6)
     _register(app, demo_sites, folder / "allocation.csv", rated_mw)
     echo(f"registered {sites} sites, their operators, licences, contracts and VEN clients in {folder}")
     echo(f"assessing scenario {scenario} for the grid feed (tens of seconds on a small machine)")

@@ -68,7 +68,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     with factory() as session:
         session.add(Operator(id="op-agent", name="Agent Op", created_at=datetime.now(UTC)))
         session.flush()
-        session.add(Site(id=SITE, operator_id="op-agent", zone="LESCO", kind="mining", created_at=datetime.now(UTC)))
+        # a connection capacity bounds what the meter may report (the ledger refuses readings without one)
+        site = Site(id=SITE, operator_id="op-agent", zone="LESCO", kind="mining", connection_w=1_000_000)
+        site.created_at = datetime.now(UTC)
+        session.add(site)
         session.flush()
         cred = create_client(session, f"agent {SITE}", "ven", site_id=SITE)
         session.commit()

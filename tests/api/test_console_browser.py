@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from offtake import scenario
 from offtake.api.app import create_app
 from offtake.identity.users import create_user
 from offtake.ledger import merkle
@@ -206,6 +207,25 @@ def test_control_room_declares_an_emergency_and_sees_the_caps_fall(
     page.wait_for_selector("#no-emergency")
     watcher.wait_for_selector("#no-emergency", timeout=10_000)
     watcher.context.close()
+
+
+def test_control_room_map_shows_every_zone_and_corridor(page: Page, console: Console) -> None:
+    sign_in(page, console, "control")
+    grid_map = page.get_by_role("img", name="Schematic map of the zones and corridors", exact=False)
+    assert grid_map.is_visible()
+    zones, corridors = scenario.load_layout(DATA / "three-zone")
+    drawn = page.locator("#grid-map g.zone").evaluate_all("gs => gs.map(g => g.dataset.zone)")
+    assert sorted(drawn) == sorted(z.id for z in zones)
+    lines = page.locator("#grid-map line").evaluate_all("ls => ls.map(l => l.dataset.corridor)")
+    assert sorted(lines) == sorted(c.id for c in corridors)
+    for zone in zones:  # each zone's fill tells how much of its deliverable power the caps use
+        row = page.locator("table.zones tbody tr", has=page.locator(f"th:text-is('{zone.id}')"))
+        caps, budget = (float(row.locator("td.num").nth(i).inner_text().replace(",", "")) for i in (1, 0))
+        use = page.locator(f"#grid-map g[data-zone='{zone.id}']").get_attribute("data-use")
+        assert use == ("use-0" if budget <= 0 else "use-5" if caps >= budget else use), zone.id
+        assert use != "use-0" or budget <= 0
+        assert zone.id in str(page.locator("#map-desc").text_content())
+    page.locator("#grid-map").screenshot(path=str(console.shots / "control-room-map.png"))
 
 
 def test_control_room_filters_and_sorts_sites(page: Page, console: Console) -> None:

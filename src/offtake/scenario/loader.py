@@ -297,7 +297,7 @@ _POSITION_RANGE = {"lat": 90.0, "lon": 180.0}
 
 
 def _position(entry: Mapping[str, Any], where: str, file: Path) -> tuple[float | None, float | None]:
-    """A zone's optional ``lat``/``lon`` [degrees]: both or neither, numbers within range."""
+    """Read a zone's optional ``lat``/``lon`` [degrees]: both or neither, numbers within range."""
     given = [key for key in ("lat", "lon") if key in entry]
     if len(given) == 1:
         other = "lon" if given[0] == "lat" else "lat"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from offtake.api.console import views
 from offtake.api.console.programme import programme_routes
 from offtake.api.console.render import page
+from offtake.api.console.schematic import SchematicMap, schematic_map
 from offtake.api.console.session import (
     COOKIE,
     ConsoleAuthError,
@@ -30,6 +31,7 @@ from offtake.api.console.session import (
 from offtake.errors import OfftakeError
 from offtake.identity.users import SignInError, authenticate_user, end_session, open_session
 from offtake.ledger import store as ledger_store
+from offtake.live.layout import feed_layout
 from offtake.registry.licences import transition_licence
 
 __all__ = ["console_router", "mount_console"]
@@ -176,13 +178,13 @@ def _sign_in_routes(router: APIRouter) -> None:
 def _control_routes(router: APIRouter) -> None:
     @router.get("/control", response_class=HTMLResponse)
     async def control(request: Request, viewer: ControlRoomViewer) -> HTMLResponse:
-        view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
-        return page(request, "control.html", viewer, view=view, zones=_zone_choices(request, view))
+        view, drawing = await _control_view(request, viewer)
+        return page(request, "control.html", viewer, view=view, map=drawing, zones=_zone_choices(request, view))
 
     @router.get("/control/live", response_class=HTMLResponse)
     async def control_live(request: Request, viewer: ControlRoomViewer) -> HTMLResponse:
-        view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
-        return page(request, "control_live.html", viewer, view=view)
+        view, drawing = await _control_view(request, viewer)
+        return page(request, "control_live.html", viewer, view=view, map=drawing)
 
     @router.get("/control/stream")
     async def control_stream(request: Request, viewer: ControlRoomViewer) -> StreamingResponse:
@@ -236,14 +238,30 @@ def _live(request: Request) -> Any:
     return live_dispatch(request.app)
 
 
+async def _control_view(request: Request, viewer: Viewer) -> tuple[views.ControlRoom, SchematicMap | str | None]:
+    """Return the control-room picture and its schematic map (None without a scenario feed, a text if unreadable)."""
+
+    def work(session: Session) -> tuple[views.ControlRoom, SchematicMap | str | None]:
+        view = views.control_room(session, viewer.principal, datetime.now(UTC))
+        try:
+            layout = feed_layout(request.app.state.settings.grid_feed)
+        except OfftakeError as exc:
+            return view, f"the map cannot be drawn: {exc}"
+        return view, None if layout is None else schematic_map(layout, view.zones)
+
+    return await _read(request, work)
+
+
 def _zone_choices(request: Request, view: views.ControlRoom) -> list[str]:
     return [z.zone for z in view.zones]
 
 
 async def _control_with(request: Request, viewer: Viewer, message: str) -> HTMLResponse:
-    view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
+    view, drawing = await _control_view(request, viewer)
     zones = _zone_choices(request, view)
-    return page(request, "control.html", viewer, status_code=400, view=view, zones=zones, message=message)
+    return page(
+        request, "control.html", viewer, status_code=400, view=view, map=drawing, zones=zones, message=message
+    )
 
 
 async def _changes(request: Request) -> AsyncIterator[bytes]:

@@ -186,6 +186,7 @@ class RegulatorView:
     checkpoint: dict[str, Any] | None
     entries_by_kind: dict[str, int]
     sites: list[Site]
+    key_id: str = ""
 
 
 def regulator_view(session: Session, principal: Principal) -> RegulatorView:

@@ -32,9 +32,11 @@ USE_CLASSES = (
     (math.inf, "use-5", "fully used"),
 )
 #: Size of the drawing [SVG units] and its margin round the zones.
-WIDTH, HEIGHT, MARGIN = 600.0, 520.0, 60.0
+WIDTH, HEIGHT, MARGIN = 640.0, 600.0, 60.0
 #: Radius of a zone circle: smallest and added for the largest deliverable power [SVG units].
-R_MIN, R_SPAN = 9.0, 21.0
+R_MIN, R_SPAN = 8.0, 16.0
+#: Room kept between two zone circles for their labels [SVG units], and the passes that make it.
+GAP, PASSES = 44.0, 80
 
 
 @dataclass
@@ -108,6 +110,38 @@ def _project(points: dict[str, tuple[float, float]]) -> dict[str, tuple[float, f
     return {z: (round(x0 + k * xs[z], 1), round(y0 + k * ys[z], 1)) for z in points}
 
 
+def _separate(points: dict[str, tuple[float, float]], radii: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Push apart circles closer than their radii and :data:`GAP` (a schematic, not a survey), then refit.
+
+    Each pass moves both circles of a crowded pair half the shortfall along the line
+    joining them; the result is shrunk back into the margins if it grew past them.
+    """
+    at = {z: [x, y] for z, (x, y) in points.items()}
+    ids = sorted(at)
+    for _ in range(PASSES):
+        moved = False
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                dx, dy = at[b][0] - at[a][0], at[b][1] - at[a][1]
+                distance = math.hypot(dx, dy)
+                short = radii[a] + radii[b] + GAP - distance
+                if short <= 0:
+                    continue
+                ux, uy = (dx / distance, dy / distance) if distance > 1e-6 else (1.0, 0.0)
+                at[a][0] -= ux * short / 2
+                at[a][1] -= uy * short / 2
+                at[b][0] += ux * short / 2
+                at[b][1] += uy * short / 2
+                moved = True
+        if not moved:
+            break
+    xs, ys = [p[0] for p in at.values()], [p[1] for p in at.values()]
+    k = min(1.0, (WIDTH - 2 * MARGIN) / ((max(xs) - min(xs)) or 1.0))
+    k = min(k, (HEIGHT - 2 * MARGIN) / ((max(ys) - min(ys)) or 1.0))
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    return {z: (round(WIDTH / 2 + k * (x - cx), 1), round(HEIGHT / 2 + k * (y - cy), 1)) for z, (x, y) in at.items()}
+
+
 def schematic_map(layout: GridLayout, rows: list[ZoneRow]) -> SchematicMap:
     """Draw ``layout`` with the latest round's ``rows`` (deliverable, caps, emergencies per zone [MW])."""
     by_zone = {r.zone: r for r in rows}
@@ -116,6 +150,12 @@ def schematic_map(layout: GridLayout, rows: list[ZoneRow]) -> SchematicMap:
     colours = zone_colours([z.id for z in layout.zones])
     drawing.colours = colours
     largest = max((r.budget_mw for r in rows), default=0.0)
+    radii = {
+        z: R_MIN + (R_SPAN * math.sqrt(by_zone[z].budget_mw / largest) if largest > 0 and z in by_zone else 0.0)
+        for z in positions
+    }
+    if positions:
+        positions = _separate(positions, radii)
     for zone in layout.zones:
         if zone.id not in positions:
             drawing.unplaced.append(zone.id)
@@ -124,7 +164,7 @@ def schematic_map(layout: GridLayout, rows: list[ZoneRow]) -> SchematicMap:
         budget = row.budget_mw if row else 0.0
         use_class, use_label = _use(row)
         x, y = positions[zone.id]
-        r = R_MIN + (R_SPAN * math.sqrt(budget / largest) if largest > 0 else 0.0)
+        r = radii[zone.id]
         drawing.zones.append(
             MapZone(zone.id, zone.name, x, y, round(r, 1), colours[zone.id], use_class, use_label, budget,
                     row.caps_mw if row else 0.0, bool(row and row.emergency))

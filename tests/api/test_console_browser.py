@@ -288,6 +288,19 @@ def test_an_operator_sees_only_its_own_sites_and_cannot_reach_others(page: Page,
     shown = page.locator("section[data-site]").evaluate_all("els => els.map(e => e.dataset.site)")
     assert shown == ["mine-south-1"]
     assert "mine-north-1" not in page.content()
+    _check_caps_now_and_ahead(page, console)
+    # curtailment against the contract's limits: 5 % of 150 MW over a year, 24 h events, 100 % depth
+    limits = page.locator("table.curtailment td.limit").all_inner_texts()
+    assert limits == ["65,700.0 MWh", "100 % of allocation", "24.00 h"]
+    with console.factory() as s:
+        caps = s.scalars(select(DispatchCap).where(DispatchCap.site_id == "mine-south-1")).all()
+        curtailed = sum(
+            (c.allocation_w - c.cap_w) * (c.interval_end - c.interval_start).total_seconds() / 3600 / WH_PER_MWH
+            for c in caps
+            if c.interval_start < datetime.now(UTC)
+        )
+    used = float(page.locator("table.curtailment td.used").first.inner_text().split()[0].replace(",", ""))
+    assert used == pytest.approx(curtailed, abs=0.06)  # shown to 0.1 MWh
     page.screenshot(path=str(console.shots / "operator.png"), full_page=True)
     for path in ("/control", "/control/live", "/regulator", "/regulator/proof?seq=0"):
         answer = page.goto(console.url + path)
@@ -300,6 +313,26 @@ def test_an_operator_sees_only_its_own_sites_and_cannot_reach_others(page: Page,
     unknown = page.locator("p.message").inner_text()
     assert other.replace("mine-north-1", "X") == unknown.replace("no-such-site", "X")  # another's = unknown
     assert page.locator("#bill").count() == 0
+
+
+def _check_caps_now_and_ahead(page: Page, console: Console) -> None:
+    """The operator's "now" cap is the one in force, "ahead" the next dispatched, as recorded."""
+    for _ in range(3):  # a round may land while the page loads: then look again
+        before = datetime.now(UTC)
+        page.reload()
+        shown_now = page.locator(".cap-now").inner_text()
+        shown_ahead = page.locator(".cap-ahead").inner_text()
+        after = datetime.now(UTC)
+        with console.factory() as s:
+            rows = s.scalars(select(DispatchCap).where(DispatchCap.site_id == "mine-south-1")).all()
+        in_force = [c for c in rows if c.interval_start <= before and c.interval_end > after]
+        ahead = sorted((c for c in rows if c.interval_start > after), key=lambda c: c.interval_start)
+        if len(in_force) == 1:
+            assert shown_now == f"{in_force[0].cap_w / 1e6:,.1f}"
+            assert shown_ahead == (f"{ahead[0].cap_w / 1e6:,.1f}" if ahead else "—")
+            assert page.locator("table.caps tr[data-when='now']").count() == 1
+            return
+    pytest.fail("no cap in force while the operator's page loaded")
 
 
 def test_sign_out_ends_the_session_and_wrong_passwords_lock_the_account(page: Page, console: Console) -> None:

@@ -422,7 +422,7 @@ def _regulator_routes(router: APIRouter) -> None:
 def _operator_routes(router: APIRouter) -> None:
     @router.get("/operator", response_class=HTMLResponse)
     async def operator(request: Request, viewer: OperatorViewer) -> HTMLResponse:
-        view = await _read(request, lambda s: views.operator_view(s, viewer.principal))
+        view = await _read(request, lambda s: views.operator_view(s, viewer.principal, datetime.now(UTC)))
         return page(request, "operator.html", viewer, view=view)
 
     @router.get("/operator/bills", response_class=HTMLResponse)

@@ -25,15 +25,24 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from offtake import scenario
 from offtake.api.app import create_app
 from offtake.identity.users import create_user
 from offtake.ledger import merkle
 from offtake.ledger import store as ledger_store
+from offtake.ledger.audit import record_change
+from offtake.ledger.encoding import format_time
+from offtake.ledger.export import verify_export
+from offtake.ledger.ingest import MeterReading, ingest_readings
+from offtake.ledger.signing import load_public_key
+from offtake.live.compliance import FLAG_ACTION
 from offtake.live.records import DispatchCap, GridEmergency
 from offtake.persistence.db import make_engine, make_session_factory, session_scope
+from offtake.persistence.schema import AuditEvent
 from offtake.registry import allocations, licences, sites
 from offtake.registry.setup import prepare_database
 from offtake.settings import Settings
+from offtake.units import WH_PER_MWH
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -208,6 +217,25 @@ def test_control_room_declares_an_emergency_and_sees_the_caps_fall(
     watcher.context.close()
 
 
+def test_control_room_map_shows_every_zone_and_corridor(page: Page, console: Console) -> None:
+    sign_in(page, console, "control")
+    grid_map = page.get_by_role("img", name="Schematic map of the zones and corridors", exact=False)
+    assert grid_map.is_visible()
+    zones, corridors = scenario.load_layout(DATA / "three-zone")
+    drawn = page.locator("#grid-map g.zone").evaluate_all("gs => gs.map(g => g.dataset.zone)")
+    assert sorted(drawn) == sorted(z.id for z in zones)
+    lines = page.locator("#grid-map line").evaluate_all("ls => ls.map(l => l.dataset.corridor)")
+    assert sorted(lines) == sorted(c.id for c in corridors)
+    for zone in zones:  # each zone's fill tells how much of its deliverable power the caps use
+        row = page.locator("table.zones tbody tr", has=page.locator(f"th:text-is('{zone.id}')"))
+        caps, budget = (float(row.locator("td.num").nth(i).inner_text().replace(",", "")) for i in (1, 0))
+        use = page.locator(f"#grid-map g[data-zone='{zone.id}']").get_attribute("data-use")
+        assert use == ("use-0" if budget <= 0 else "use-5" if caps >= budget else use), zone.id
+        assert use != "use-0" or budget <= 0
+        assert zone.id in str(page.locator("#map-desc").text_content())
+    page.locator("#grid-map").screenshot(path=str(console.shots / "control-room-map.png"))
+
+
 def test_control_room_filters_and_sorts_sites(page: Page, console: Console) -> None:
     sign_in(page, console, "control")
     page.get_by_label("Filter").fill("north")
@@ -260,6 +288,19 @@ def test_an_operator_sees_only_its_own_sites_and_cannot_reach_others(page: Page,
     shown = page.locator("section[data-site]").evaluate_all("els => els.map(e => e.dataset.site)")
     assert shown == ["mine-south-1"]
     assert "mine-north-1" not in page.content()
+    _check_caps_now_and_ahead(page, console)
+    # curtailment against the contract's limits: 5 % of 150 MW over a year, 24 h events, 100 % depth
+    limits = page.locator("table.curtailment td.limit").all_inner_texts()
+    assert limits == ["65,700.0 MWh", "100 % of allocation", "24.00 h"]
+    with console.factory() as s:
+        caps = s.scalars(select(DispatchCap).where(DispatchCap.site_id == "mine-south-1")).all()
+        curtailed = sum(
+            (c.allocation_w - c.cap_w) * (c.interval_end - c.interval_start).total_seconds() / 3600 / WH_PER_MWH
+            for c in caps
+            if c.interval_start < datetime.now(UTC)
+        )
+    used = float(page.locator("table.curtailment td.used").first.inner_text().split()[0].replace(",", ""))
+    assert used == pytest.approx(curtailed, abs=0.06)  # shown to 0.1 MWh
     page.screenshot(path=str(console.shots / "operator.png"), full_page=True)
     for path in ("/control", "/control/live", "/regulator", "/regulator/proof?seq=0"):
         answer = page.goto(console.url + path)
@@ -272,6 +313,26 @@ def test_an_operator_sees_only_its_own_sites_and_cannot_reach_others(page: Page,
     unknown = page.locator("p.message").inner_text()
     assert other.replace("mine-north-1", "X") == unknown.replace("no-such-site", "X")  # another's = unknown
     assert page.locator("#bill").count() == 0
+
+
+def _check_caps_now_and_ahead(page: Page, console: Console) -> None:
+    """The operator's "now" cap is the one in force, "ahead" the next dispatched, as recorded."""
+    for _ in range(3):  # a round may land while the page loads: then look again
+        before = datetime.now(UTC)
+        page.reload()
+        shown_now = page.locator(".cap-now").inner_text()
+        shown_ahead = page.locator(".cap-ahead").inner_text()
+        after = datetime.now(UTC)
+        with console.factory() as s:
+            rows = s.scalars(select(DispatchCap).where(DispatchCap.site_id == "mine-south-1")).all()
+        in_force = [c for c in rows if c.interval_start <= before and c.interval_end > after]
+        ahead = sorted((c for c in rows if c.interval_start > after), key=lambda c: c.interval_start)
+        if len(in_force) == 1:
+            assert shown_now == f"{in_force[0].cap_w / 1e6:,.1f}"
+            assert shown_ahead == (f"{ahead[0].cap_w / 1e6:,.1f}" if ahead else "—")
+            assert page.locator("table.caps tr[data-when='now']").count() == 1
+            return
+    pytest.fail("no cap in force while the operator's page loaded")
 
 
 def test_sign_out_ends_the_session_and_wrong_passwords_lock_the_account(page: Page, console: Console) -> None:
@@ -287,6 +348,14 @@ def test_sign_out_ends_the_session_and_wrong_passwords_lock_the_account(page: Pa
         assert "wrong name or password" in page.content()
     sign_in(page, console, "opb")  # the right password no longer opens a locked account
     assert "/login" in page.url
+    with console.factory() as s:  # signing in and out and the lockout are audited under the person's name
+        events = s.scalars(select(AuditEvent).where(AuditEvent.object_type == "user", AuditEvent.object_id == "opb"))
+        actions = [(e.action, e.client_id) for e in events]
+    assert actions == [
+        ("console.sign_in", "user:opb"),
+        ("console.sign_out", "user:opb"),
+        ("console.locked", "user:opb"),
+    ]
 
 
 def test_a_form_from_another_site_or_without_the_csrf_token_is_refused(page: Page, console: Console) -> None:
@@ -318,17 +387,21 @@ def test_api_docs_are_served_from_the_package(page: Page, console: Console) -> N
 
 
 AXE = DATA / "axe-core" / "axe.min.js"
+SERIOUS = (
+    "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)"
+)
 
 
-@pytest.mark.parametrize(("user", "path"), [("control", "/control"), ("reg", "/regulator"), ("opa", "/operator")])
+@pytest.mark.parametrize(
+    ("user", "path"),
+    [("control", "/control"), ("reg", "/regulator"), ("reg", "/regulator/violations"), ("opa", "/operator")],
+)
 def test_pages_pass_the_axe_core_accessibility_check(page: Page, console: Console, user: str, path: str) -> None:
     sign_in(page, console, user)
     page.goto(console.url + path)
     page.add_script_tag(path=str(AXE))
-    serious = (
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)"
-    )
+    serious = SERIOUS
     assert page.evaluate(serious) == []
     page.evaluate("() => document.body.append(document.createElement('button'))")  # the check can fail
     assert "button-name" in page.evaluate(serious)
@@ -351,3 +424,87 @@ def test_programme_office_runs_an_assessment_in_the_background_and_opens_its_rep
     row.locator("a", has_text="report").click()
     page.wait_for_load_state()
     assert "<html" in page.content().lower() and "three-zone" in page.content()
+
+
+def test_regulator_downloads_the_ledger_export_and_its_key_and_verifies_them_offline(
+    page: Page, console: Console, browser: Browser, tmp_path: Path
+) -> None:
+    sign_in(page, console, "reg")
+    with page.expect_download() as key_download:
+        page.get_by_role("link", name="Download the public key").click()
+    key_file = tmp_path / key_download.value.suggested_filename
+    key_download.value.save_as(key_file)
+    with page.expect_download() as export_download:
+        page.get_by_role("link", name="Download the ledger export").click()
+    export_file = tmp_path / export_download.value.suggested_filename
+    export_download.value.save_as(export_file)
+    with console.factory() as s:
+        size = ledger_store.tree_head(s).size
+    report = verify_export(export_file, load_public_key(key_file))
+    assert report.ok, report
+    assert report.entries >= size - 1  # the sign-in above may be the only entry since
+    lines = export_file.read_text().splitlines()
+    lines[1] = lines[1].replace('"', "'", 1)  # the same check finds an altered entry
+    export_file.write_text("\n".join(lines) + "\n")
+    assert not verify_export(export_file, load_public_key(key_file)).ok
+    other = browser.new_context()  # another role cannot download it
+    other.route("**/*", lambda r: _local_only(r, console))
+    operator_page = other.new_page()
+    sign_in(operator_page, console, "opa")
+    for path in ("/regulator/ledger/export", "/regulator/ledger/public-key.pem", "/regulator/violations"):
+        assert operator_page.request.get(console.url + path).status == 403, path
+    other.close()
+
+
+def _seed_violations(console: Console) -> dict[str, int]:
+    """An over-draw by mine-south-1, a site drawing with no licence, and a site flagged for ignoring caps."""
+    grid = principal("grid_operator", "grid")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    with session_scope(console.factory) as s:
+        sites.create_site(s, grid, site_id="rogue-1", operator_id="op-c", zone="city", kind="mining", connection_mw=20)
+        over = ingest_readings(  # 200 MWh in an hour against an allocation of 150 MW (before any cap)
+            s, principal("operator", "opa", "op-a"),
+            [MeterReading("mine-south-1", "m1", hour, hour + timedelta(hours=1), 200 * WH_PER_MWH)],
+        )  # fmt: skip
+        rogue = ingest_readings(
+            s, principal("operator", "opc", "op-c"),
+            [MeterReading("rogue-1", "m1", hour, hour + timedelta(hours=1), 10 * WH_PER_MWH)],
+        )  # fmt: skip
+        evidence = {
+            "site_id": "mine-north-1",
+            "intervals": [{"interval_start": format_time(hour), "cap_w": 10_000_000, "mean_draw_w": 60_000_000,
+                           "allowed_w": 12_000_000, "threshold_w": 1_000_000}],
+        }  # fmt: skip
+        flag = record_change(s, grid, FLAG_ACTION, "site", "mine-north-1", evidence, operator_id="op-b")
+        return {"over": over.items[0].seq, "rogue": rogue.items[0].seq, "flag": flag.ledger_seq}
+
+
+def test_regulator_sees_violations_with_their_evidence(page: Page, console: Console) -> None:
+    seqs = _seed_violations(console)
+    sign_in(page, console, "reg")
+    page.get_by_role("link", name="Violations").click()
+    page.wait_for_load_state()
+    over = page.locator("#overdraw tr[data-site='mine-south-1']")
+    assert over.count() == 1
+    cells = over.locator("td.num")
+    assert cells.nth(0).inner_text() == "200.000" and cells.nth(1).inner_text() == "150.000"
+    assert cells.nth(2).inner_text() == "50.000"
+    assert str(seqs["over"]) in over.locator("td.seqs").inner_text()
+    rogue = page.locator("#unlicensed tr[data-site='rogue-1']")
+    assert "no licence attached" in rogue.locator("td.reason").inner_text()
+    assert str(seqs["rogue"]) in rogue.locator("td.seqs").inner_text()
+    assert page.locator("#overdraw tr[data-site='rogue-1']").count() == 0  # not billed as over-draw too
+    flag = page.locator("#flags tr[data-site='mine-north-1']")
+    assert "ignoring caps" in flag.inner_text() and "draw 60.0" in flag.inner_text()
+    page.screenshot(path=str(console.shots / "violations.png"), full_page=True)
+    page.add_script_tag(path=str(AXE))  # accessible with its tables filled, too
+    assert page.evaluate(SERIOUS) == []
+    flag.get_by_role("link", name=f"inclusion proof of ledger entry {seqs['flag']}").click()
+    page.locator("#proof-result[data-verified]").wait_for()
+    assert page.locator("#proof-result").get_attribute("data-verified") == "yes"
+    assert "dispatch.cap_ignored" in page.content()
+    for days in ("0", "32"):  # outside 1..31 days: said so, the default period shown
+        answer = page.goto(console.url + f"/regulator/violations?days={days}")
+        assert answer is not None and answer.status == 400
+        assert "must be 1 to 31 days" in page.locator("p.message").inner_text()
+        assert page.locator("#overdraw tr[data-site='mine-south-1']").count() == 1

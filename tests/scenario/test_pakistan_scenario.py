@@ -133,3 +133,14 @@ def test_build_is_reproducible(tmp_path: Path) -> None:
     bundled = ROOT / "src/offtake/data/scenarios/pakistan-2025"
     for name in ("scenario.toml", "plants.csv", "demand.csv", "profiles.csv", "SOURCES.md"):
         assert (tmp_path / name).read_bytes() == (bundled / name).read_bytes(), name
+
+
+def test_every_zone_has_a_map_position_inside_pakistan() -> None:
+    zones, _ = scenario.load_layout("pakistan-2025")
+    for z in zones:
+        assert z.lat is not None and z.lon is not None, z.id
+        assert 23.5 < z.lat < 37.1 and 60.8 < z.lon < 77.9, z.id  # Pakistan's extent [degrees]
+    lat = {z.id: z.lat or 0.0 for z in zones}
+    lon = {z.id: z.lon or 0.0 for z in zones}
+    assert lat["PESCO"] > lat["LESCO"] > lat["KE"]  # north to south
+    assert lon["QESCO"] < lon["MEPCO"] < lon["LESCO"]  # west to east

@@ -226,3 +226,40 @@ def test_in_service_date_zeroes_availability(three_zone_copy: Path) -> None:
 
     assert (avail[local_dates < dt.date(2025, 1, 9)] == 0).all()
     assert (avail[local_dates >= dt.date(2025, 1, 9)] == 0.9).all()
+
+
+def test_zone_positions_and_the_layout_alone() -> None:
+    zones, corridors = scenario.load_layout(DATA / "three-zone")
+    full = scenario.load(DATA / "three-zone").zones
+    assert [(z.id, z.lat, z.lon) for z in zones] == [(z.id, z.lat, z.lon) for z in full]
+    assert all(z.lat is not None and z.lon is not None for z in zones)
+    assert {(c.from_zone, c.to_zone) for c in corridors} == {("south", "north"), ("south", "city"), ("north", "city")}
+
+
+def test_zone_positions_are_optional(three_zone_copy: Path) -> None:
+    text = (three_zone_copy / "scenario.toml").read_text()
+    (three_zone_copy / "scenario.toml").write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith(("lat =", "lon =")))
+    )
+    zones, _ = scenario.load_layout(three_zone_copy)
+    assert all(z.lat is None and z.lon is None for z in zones)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        ("lat = 33.7\n", "", "zones[0].lat", "'lon' is given without 'lat'"),
+        ("lon = 68.4\n", "", "zones[1].lon", "'lat' is given without 'lon'"),
+        ("lat = 33.7", "lat = 91", "zones[0].lat", "between -90 and 90"),
+        ("lon = 66.0", "lon = -180.5", "zones[2].lon", "between -180 and 180"),
+        ("lat = 25.4", 'lat = "25.4"', "zones[1].lat", "got '25.4'"),
+        ("lon = 73.0", "lon = true", "zones[0].lon", "got True"),
+        ("lat = 28.0", "lat = nan", "zones[2].lat", "got nan"),
+    ],
+)
+def test_bad_zone_position(three_zone_copy: Path, old: str, new: str, field: str, message: str) -> None:
+    _edit(three_zone_copy / "scenario.toml", old, new)
+    with pytest.raises(InputError, match=message) as err:
+        scenario.load_layout(three_zone_copy)
+    assert err.value.field == field
+    assert err.value.file is not None and Path(err.value.file).name == "scenario.toml"

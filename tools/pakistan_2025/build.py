@@ -229,6 +229,8 @@ def scenario_toml(facts: dict, start_utc: pd.Timestamp, end_utc: pd.Timestamp, t
             f"id = {toml_string(z['id'])}",
             f"name = {toml_string(z['name'])}",
             f"region = {toml_string(z['region'])}",
+            f"lat = {z['lat']:.2f}",
+            f"lon = {z['lon']:.2f}",
         ]
     for c in facts["corridors"]:
         lines += [
@@ -287,6 +289,9 @@ def sources_md(facts: dict, plant_frame: pd.DataFrame, tariff_usd: float) -> str
         f"- DISCO shares: {z['disco_share_source']}. PESCO includes TESCO.",
         f"- K-Electric share {z['ke_share']}: {z['ke_share_source']}.",
         f"- Thar node share {z['thar_share']}: {z['thar_share_source']}.",
+        f"- Positions (`lat`, `lon`): {z['position_source']}: "
+        + ", ".join(f"{e['id']} {e['city']}" for e in z["list"])
+        + ".",
         "- Zone demand is national demand times a constant share [estimate: the zones' own daily shapes are not published].",
         "",
         "| zone | name | DISCO share |",

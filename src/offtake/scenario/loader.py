@@ -15,7 +15,7 @@ from offtake.errors import InputError
 from offtake.scenario.model import Corridor, ReserveRule, Scenario, Zone
 from offtake.timeutil import parse_utc, to_utc_index
 
-__all__ = ["bundled_names", "load", "resolve_path"]
+__all__ = ["bundled_names", "load", "load_layout", "resolve_path"]
 
 PLANT_COLUMNS = (
     "name",
@@ -91,10 +91,7 @@ def load(path_or_name: str | Path) -> Scenario:
     """
     folder = resolve_path(path_or_name)
     toml_path = folder / "scenario.toml"
-    try:
-        config = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"invalid TOML: {exc}", file=toml_path) from None
+    config = _read_toml(toml_path)
     name = _get(config, "name", str, toml_path)
     expected, resolution_s, display_timezone = _period(config, toml_path)
     rate, tariff = _money(config, toml_path)
@@ -129,6 +126,37 @@ def load(path_or_name: str | Path) -> Scenario:
         demand_mw=demand,
         sources={str(k): str(v) for k, v in dict(config.get("sources", {})).items()},
     )
+
+
+def load_layout(path_or_name: str | Path) -> tuple[tuple[Zone, ...], tuple[Corridor, ...]]:
+    """Read only a scenario's zones (with their map positions) and corridors, for drawing the grid.
+
+    Parameters
+    ----------
+    path_or_name
+        A scenario folder, or the name of a bundled scenario.
+
+    Returns
+    -------
+    tuple
+        The zones and the corridors, validated as :func:`load` does, without reading the CSV files.
+
+    Raises
+    ------
+    InputError
+        If ``scenario.toml`` is missing or wrong; the message names the file and field.
+    """
+    toml_path = resolve_path(path_or_name) / "scenario.toml"
+    config = _read_toml(toml_path)
+    zones = _zones(config, toml_path)
+    return zones, _corridors(config, {z.id for z in zones}, toml_path)
+
+
+def _read_toml(toml_path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", file=toml_path) from None
 
 
 def _period(config: Mapping[str, Any], toml_path: Path) -> tuple[pd.DatetimeIndex, int, str]:
@@ -257,8 +285,34 @@ def _zones(config: Mapping[str, Any], file: Path) -> tuple[Zone, ...]:
         if zid in seen:
             raise InputError(f"zone id '{zid}' is defined twice", file=file, field=f"zones[{i}].id")
         seen.add(zid)
-        zones.append(Zone(id=zid, name=str(entry.get("name", zid)), region=str(entry.get("region", ""))))
+        lat, lon = _position(entry, f"zones[{i}]", file)
+        zones.append(
+            Zone(id=zid, name=str(entry.get("name", zid)), region=str(entry.get("region", "")), lat=lat, lon=lon)
+        )
     return tuple(zones)
+
+
+#: Allowed range of a zone's latitude and longitude [degrees].
+_POSITION_RANGE = {"lat": 90.0, "lon": 180.0}
+
+
+def _position(entry: Mapping[str, Any], where: str, file: Path) -> tuple[float | None, float | None]:
+    """Read a zone's optional ``lat``/``lon`` [degrees]: both or neither, numbers within range."""
+    given = [key for key in ("lat", "lon") if key in entry]
+    if len(given) == 1:
+        other = "lon" if given[0] == "lat" else "lat"
+        raise InputError(f"'{given[0]}' is given without '{other}'", file=file, field=f"{where}.{other}")
+    if not given:
+        return None, None
+    values = []
+    for key, bound in _POSITION_RANGE.items():
+        value = entry[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -bound <= value <= bound:
+            raise InputError(
+                f"expected degrees between {-bound:g} and {bound:g}, got {value!r}", file=file, field=f"{where}.{key}"
+            )
+        values.append(float(value))
+    return values[0], values[1]
 
 
 def _corridors(config: Mapping[str, Any], zone_ids: set[str], file: Path) -> tuple[Corridor, ...]:

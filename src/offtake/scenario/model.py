@@ -23,11 +23,16 @@ class Zone:
         Full name.
     region
         Province or region, for grouping in reports.
+    lat, lon
+        Position on the schematic map, e.g. the zone's main city [degrees north, degrees east],
+        or None when the scenario gives none.
     """
 
     id: str
     name: str
     region: str
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)

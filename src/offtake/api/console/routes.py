@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,13 +13,15 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.background import BackgroundTask
 
 from offtake.api.console import views
 from offtake.api.console.programme import programme_routes
 from offtake.api.console.render import page
+from offtake.api.console.schematic import SchematicMap, schematic_map
 from offtake.api.console.session import (
     COOKIE,
     ConsoleAuthError,
@@ -27,9 +31,22 @@ from offtake.api.console.session import (
     current_viewer,
     require_role,
 )
+from offtake.api.console.violations import MAX_DAYS, violations_view
 from offtake.errors import OfftakeError
-from offtake.identity.users import SignInError, authenticate_user, end_session, open_session
+from offtake.identity.users import (
+    SignInError,
+    authenticate_user,
+    end_session,
+    open_session,
+    session_user,
+    user_principal,
+)
 from offtake.ledger import store as ledger_store
+from offtake.ledger.audit import record_change
+from offtake.ledger.export import ExportSummary, export_ledger
+from offtake.ledger.signing import Signer
+from offtake.live.layout import feed_layout
+from offtake.persistence.schema import ConsoleUser
 from offtake.registry.licences import transition_licence
 
 __all__ = ["console_router", "mount_console"]
@@ -136,11 +153,16 @@ def _sign_in_routes(router: APIRouter) -> None:
         check_same_origin(request)
 
         def work(session: Session) -> tuple[str, str] | str:
+            known = session.get(ConsoleUser, name)
+            locked_before = known.locked_until if known is not None else None
             try:
                 user = authenticate_user(session, name, password)
             except SignInError as exc:
+                if known is not None and known.locked_until != locked_before:
+                    _audit(session, known, "console.locked", {"reason": "repeated wrong passwords"})
                 return str(exc)
             signed = open_session(session, user, lifetime_s=SESSION_LIFETIME_S)
+            _audit(session, user, "console.sign_in", {"lifetime_s": SESSION_LIFETIME_S})
             return signed.token, user.role
 
         outcome = await _write(request, work)
@@ -164,10 +186,27 @@ def _sign_in_routes(router: APIRouter) -> None:
         check_same_origin(request)
         token = request.cookies.get(COOKIE)
         if token:
-            await _write(request, lambda s: end_session(s, token))
+
+            def work(session: Session) -> None:
+                found = session_user(session, token)
+                end_session(session, token)
+                if found is not None:
+                    _audit(session, found[0], "console.sign_out", {})
+
+            await _write(request, work)
         response = RedirectResponse("/login?why=signed+out", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
+
+
+def _audit(session: Session, user: ConsoleUser, action: str, detail: dict[str, Any]) -> None:
+    """Record a sign-in, sign-out or lockout in the audit log (and so the ledger) under the user's name.
+
+    These are few (people, not meters), and a regulator asks who was at the console when a
+    cap or a licence changed, so they go where every other action goes, tamper-evident. A
+    wrong password for an unknown name is not recorded: anyone could fill the ledger so.
+    """
+    record_change(session, user_principal(user), action, "user", user.name, detail, operator_id=user.operator_id)
 
 
 # --------------------------------------------------------------------------- control room
@@ -176,13 +215,13 @@ def _sign_in_routes(router: APIRouter) -> None:
 def _control_routes(router: APIRouter) -> None:
     @router.get("/control", response_class=HTMLResponse)
     async def control(request: Request, viewer: ControlRoomViewer) -> HTMLResponse:
-        view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
-        return page(request, "control.html", viewer, view=view, zones=_zone_choices(request, view))
+        view, drawing = await _control_view(request, viewer)
+        return page(request, "control.html", viewer, view=view, map=drawing, zones=_zone_choices(request, view))
 
     @router.get("/control/live", response_class=HTMLResponse)
     async def control_live(request: Request, viewer: ControlRoomViewer) -> HTMLResponse:
-        view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
-        return page(request, "control_live.html", viewer, view=view)
+        view, drawing = await _control_view(request, viewer)
+        return page(request, "control_live.html", viewer, view=view, map=drawing)
 
     @router.get("/control/stream")
     async def control_stream(request: Request, viewer: ControlRoomViewer) -> StreamingResponse:
@@ -236,14 +275,30 @@ def _live(request: Request) -> Any:
     return live_dispatch(request.app)
 
 
+async def _control_view(request: Request, viewer: Viewer) -> tuple[views.ControlRoom, SchematicMap | str | None]:
+    """Return the control-room picture and its schematic map (None without a scenario feed, a text if unreadable)."""
+
+    def work(session: Session) -> tuple[views.ControlRoom, SchematicMap | str | None]:
+        view = views.control_room(session, viewer.principal, datetime.now(UTC))
+        try:
+            layout = feed_layout(request.app.state.settings.grid_feed)
+        except OfftakeError as exc:
+            return view, f"the map cannot be drawn: {exc}"
+        return view, None if layout is None else schematic_map(layout, view.zones)
+
+    return await _read(request, work)
+
+
 def _zone_choices(request: Request, view: views.ControlRoom) -> list[str]:
     return [z.zone for z in view.zones]
 
 
 async def _control_with(request: Request, viewer: Viewer, message: str) -> HTMLResponse:
-    view = await _read(request, lambda s: views.control_room(s, viewer.principal, datetime.now(UTC)))
+    view, drawing = await _control_view(request, viewer)
     zones = _zone_choices(request, view)
-    return page(request, "control.html", viewer, status_code=400, view=view, zones=zones, message=message)
+    return page(
+        request, "control.html", viewer, status_code=400, view=view, map=drawing, zones=zones, message=message
+    )
 
 
 async def _changes(request: Request) -> AsyncIterator[bytes]:
@@ -268,6 +323,7 @@ def _regulator_routes(router: APIRouter) -> None:
     @router.get("/regulator", response_class=HTMLResponse)
     async def regulator(request: Request, viewer: RegulatorViewer, message: str = "") -> HTMLResponse:
         view = await _read(request, lambda s: views.regulator_view(s, viewer.principal))
+        view.key_id = request.app.state.signer.key_id
         return page(request, "regulator.html", viewer, view=view, message=message)
 
     @router.post("/regulator/licences/{licence_id}/{action}")
@@ -293,6 +349,45 @@ def _regulator_routes(router: APIRouter) -> None:
         except OfftakeError as exc:
             return RedirectResponse(f"/regulator?message={exc}", status_code=303)
         return RedirectResponse(f"/regulator?message=licence+{licence_id}+{state}", status_code=303)
+
+    @router.get("/regulator/violations", response_class=HTMLResponse)
+    async def violations(request: Request, viewer: RegulatorViewer, days: int = 7) -> HTMLResponse:
+        message, status = "", 200
+        if not 1 <= days <= MAX_DAYS:
+            message, status, days = f"the period must be 1 to {MAX_DAYS} days; showing 7", 400, 7
+        view = await _read(request, lambda s: violations_view(s, viewer.principal, datetime.now(UTC), days))
+        return page(request, "violations.html", viewer, status, view=view, max_days=MAX_DAYS, message=message)
+
+    @router.get("/regulator/ledger/export")
+    async def ledger_export(request: Request, viewer: RegulatorViewer) -> Response:
+        signer: Signer = request.app.state.signer
+        folder = Path(tempfile.mkdtemp(prefix="offtake-export-"))  # private (0700), removed once sent
+        target = folder / "ledger.offtake"
+
+        def work(session: Session) -> ExportSummary:
+            return export_ledger(session, target, signer)
+
+        try:
+            summary = await _read(request, work)
+        except OfftakeError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            return RedirectResponse(f"/regulator?message=export+refused:+{exc}", status_code=303)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return FileResponse(
+            summary.path,
+            media_type="text/plain; charset=us-ascii",
+            filename=f"offtake-ledger-{summary.entries}-{stamp}.txt",
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
+
+    @router.get("/regulator/ledger/public-key.pem")
+    async def ledger_public_key(request: Request, viewer: RegulatorViewer) -> Response:
+        signer: Signer = request.app.state.signer
+        return Response(
+            signer.public_pem(),
+            media_type="application/x-pem-file",
+            headers={"Content-Disposition": f'attachment; filename="offtake-ledger-{signer.key_id}.pem"'},
+        )
 
     @router.get("/regulator/proof", response_class=HTMLResponse)
     async def proof(request: Request, viewer: RegulatorViewer, seq: int) -> HTMLResponse:
@@ -327,7 +422,7 @@ def _regulator_routes(router: APIRouter) -> None:
 def _operator_routes(router: APIRouter) -> None:
     @router.get("/operator", response_class=HTMLResponse)
     async def operator(request: Request, viewer: OperatorViewer) -> HTMLResponse:
-        view = await _read(request, lambda s: views.operator_view(s, viewer.principal))
+        view = await _read(request, lambda s: views.operator_view(s, viewer.principal, datetime.now(UTC)))
         return page(request, "operator.html", viewer, view=view)
 
     @router.get("/operator/bills", response_class=HTMLResponse)

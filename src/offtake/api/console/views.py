@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from offtake.billing.bills import monthly_bill
 from offtake.identity.principal import Principal
 from offtake.ledger import store as ledger_store
+from offtake.live.curtailment import CurtailmentUse, curtailment_used
 from offtake.live.records import effective_end, list_dispatch_caps, list_emergencies, list_rounds
 from offtake.persistence.schema import DispatchRound, GridEmergency, LedgerEntry, Licence, Reading, Site
 from offtake.registry.licences import list_licences
@@ -186,6 +187,7 @@ class RegulatorView:
     checkpoint: dict[str, Any] | None
     entries_by_kind: dict[str, int]
     sites: list[Site]
+    key_id: str = ""
 
 
 def regulator_view(session: Session, principal: Principal) -> RegulatorView:
@@ -217,22 +219,35 @@ def regulator_view(session: Session, principal: Principal) -> RegulatorView:
 
 @dataclass
 class OperatorView:
-    """An operator's own sites: caps now, metered draw, licences and bills."""
+    """An operator's own sites: caps now and ahead, metered draw, curtailment, licences and bills."""
 
     sites: list[Site]
     caps: dict[str, list[dict[str, Any]]]
     readings: dict[str, list[dict[str, Any]]]
     licences: list[Licence]
+    curtailment: dict[str, CurtailmentUse] = field(default_factory=dict)
 
 
-def operator_view(session: Session, principal: Principal, *, readings_per_site: int = 12) -> OperatorView:
-    """Gather an operator's page (only what the principal may see)."""
+#: How far back the operator's cap table reaches.
+CAPS_BACK = timedelta(hours=1)
+
+
+def _when(start: datetime, end: datetime, now: datetime) -> str:
+    return "ahead" if start > now else ("now" if end > now else "past")
+
+
+def operator_view(
+    session: Session, principal: Principal, now: datetime, *, readings_per_site: int = 12
+) -> OperatorView:
+    """Gather an operator's page (only what the principal may see): caps from an hour ago to the last dispatched."""
     own = list_sites(session, principal)
     caps: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for cap in list_dispatch_caps(session, principal):
+    for cap in reversed(list_dispatch_caps(session, principal, since=now - CAPS_BACK, until=now + CAPS_BACK)):
         caps[cap.site_id].append(
             {
                 "interval": local_time(cap.interval_start),
+                "when": _when(cap.interval_start, cap.interval_end, now),
+                "ends": local_time(cap.interval_end)[11:],
                 "cap_mw": _mw(cap.cap_w),
                 "last_draw_mw": _mw(cap.last_draw_w),
                 "reason": cap.reason,
@@ -255,7 +270,8 @@ def operator_view(session: Session, principal: Principal, *, readings_per_site: 
             }
             for r in rows
         ]
-    return OperatorView(own, dict(caps), readings, list_licences(session, principal))
+    curtailment = {site.id: curtailment_used(session, principal, site.id, now) for site in own}
+    return OperatorView(own, dict(caps), readings, list_licences(session, principal), curtailment)
 
 
 def bill_view(session: Session, principal: Principal, site_id: str, month: str) -> dict[str, Any]:

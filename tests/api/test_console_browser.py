@@ -255,11 +255,13 @@ def test_regulator_approves_a_licence_and_checks_a_proof_in_the_browser(page: Pa
     assert page.url.endswith("/regulator")
     row = page.locator("tr[data-licence='Lnew']")
     assert row.locator("td.state").inner_text() == "applied"
+    row.get_by_label("Max MW", exact=True).fill("12.5")  # the regulator sets the limits as it approves
     row.get_by_role("button", name="Approve licence Lnew").click()
     page.wait_for_load_state()
     assert page.locator("tr[data-licence='Lnew'] td.state").inner_text() == "approved"
     with console.factory() as s:
-        assert licences.get_licence(s, principal("regulator", "r"), "Lnew").state == "approved"
+        approved = licences.get_licence(s, principal("regulator", "r"), "Lnew")
+        assert approved.state == "approved" and approved.limits == {"max_mw": 12.5}
         size = ledger_store.tree_head(s).size
     page.screenshot(path=str(console.shots / "regulator.png"), full_page=True)
 
@@ -333,6 +335,20 @@ def _check_caps_now_and_ahead(page: Page, console: Console) -> None:
             assert page.locator("table.caps tr[data-when='now']").count() == 1
             return
     pytest.fail("no cap in force while the operator's page loaded")
+
+
+def test_an_operator_applies_for_a_licence_without_limits(page: Page, console: Console) -> None:
+    sign_in(page, console, "opa")
+    page.get_by_label("Apply for a licence of kind").select_option("mining")
+    page.get_by_label("Reference").fill("second site")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_load_state()
+    assert "applied for licence" in page.locator("p.message").inner_text()
+    with console.factory() as s:
+        mine = licences.list_licences(s, principal("operator", "c", "op-a"), operator_id="op-a")
+    applied = [lic for lic in mine if lic.reference == "second site"]
+    assert len(applied) == 1 and applied[0].state == "applied" and not applied[0].limits
+    assert page.locator(f"tr[data-licence='{applied[0].id}'] td.state").inner_text() == "applied"
 
 
 def test_sign_out_ends_the_session_and_wrong_passwords_lock_the_account(page: Page, console: Console) -> None:

@@ -47,7 +47,8 @@ from offtake.ledger.export import ExportSummary, export_ledger
 from offtake.ledger.signing import Signer
 from offtake.live.layout import feed_layout
 from offtake.persistence.schema import ConsoleUser
-from offtake.registry.licences import transition_licence
+from offtake.registry.kinds import list_licence_kinds
+from offtake.registry.licences import apply_for_licence, transition_licence
 
 __all__ = ["console_router", "mount_console"]
 
@@ -319,6 +320,13 @@ async def _changes(request: Request) -> AsyncIterator[bytes]:
 _TRANSITIONS = {"approve": "approved", "activate": "active", "suspend": "suspended", "revoke": "revoked"}
 
 
+def _limits(max_mw: str, max_energy_mwh: str) -> dict[str, float] | None:
+    """Read the limits the regulator typed at approval (MW, MWh); None when both are empty."""
+    given = {"max_mw": max_mw.strip(), "max_energy_mwh": max_energy_mwh.strip()}
+    limits = {key: float(value) for key, value in given.items() if value}
+    return limits or None
+
+
 def _regulator_routes(router: APIRouter) -> None:
     @router.get("/regulator", response_class=HTMLResponse)
     async def regulator(request: Request, viewer: RegulatorViewer, message: str = "") -> HTMLResponse:
@@ -334,15 +342,23 @@ def _regulator_routes(router: APIRouter) -> None:
         viewer: RegulatorViewer,
         csrf: Annotated[str, Form()],
         reason: Annotated[str, Form()] = "",
+        max_mw: Annotated[str, Form()] = "",
+        max_energy_mwh: Annotated[str, Form()] = "",
     ) -> Response:
         check_same_origin(request)
         check_csrf(viewer, csrf)
         state = _TRANSITIONS.get(action)
         if state is None:
             return RedirectResponse(f"/regulator?message=unknown+action+{action}", status_code=303)
+        try:
+            limits = _limits(max_mw, max_energy_mwh) if state == "approved" else None
+        except ValueError:
+            return RedirectResponse("/regulator?message=limits+must+be+numbers", status_code=303)
 
         def work(session: Session) -> None:
-            transition_licence(session, viewer.principal, licence_id, state, at=datetime.now(UTC), reason=reason)
+            transition_licence(
+                session, viewer.principal, licence_id, state, at=datetime.now(UTC), reason=reason, limits=limits
+            )
 
         try:
             await _write(request, work)
@@ -421,9 +437,33 @@ def _regulator_routes(router: APIRouter) -> None:
 
 def _operator_routes(router: APIRouter) -> None:
     @router.get("/operator", response_class=HTMLResponse)
-    async def operator(request: Request, viewer: OperatorViewer) -> HTMLResponse:
+    async def operator(request: Request, viewer: OperatorViewer, message: str = "") -> HTMLResponse:
         view = await _read(request, lambda s: views.operator_view(s, viewer.principal, datetime.now(UTC)))
-        return page(request, "operator.html", viewer, view=view)
+        kinds = await _read(request, lambda s: [k.id for k in list_licence_kinds(s)])
+        return page(request, "operator.html", viewer, view=view, kinds=kinds, message=message)
+
+    @router.post("/operator/licences")
+    async def apply(
+        request: Request,
+        viewer: OperatorViewer,
+        csrf: Annotated[str, Form()],
+        kind_id: Annotated[str, Form()],
+        reference: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_same_origin(request)
+        check_csrf(viewer, csrf)
+
+        def work(session: Session) -> str:
+            licence = apply_for_licence(
+                session, viewer.principal, operator_id=str(viewer.operator_id), kind_id=kind_id, reference=reference
+            )
+            return licence.id
+
+        try:
+            licence_id = await _write(request, work)
+        except OfftakeError as exc:
+            return RedirectResponse(f"/operator?message={exc}", status_code=303)
+        return RedirectResponse(f"/operator?message=applied+for+licence+{licence_id}", status_code=303)
 
     @router.get("/operator/bills", response_class=HTMLResponse)
     async def operator_bill(request: Request, viewer: OperatorViewer, site_id: str, month: str) -> HTMLResponse:

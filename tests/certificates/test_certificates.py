@@ -130,7 +130,14 @@ def test_transfer_splits_and_retire_cancels(metered: World) -> None:
     assert holdings(metered, "op2") == {cid: 1_500_000}
     with session_scope(metered.factory) as s:
         retire_certificate(
-            s, metered.op2, cid, "op2", 1_500_000, beneficiary="AI campus op2", claim="hourly-matched July 2025", now=NOW
+            s,
+            metered.op2,
+            cid,
+            "op2",
+            1_500_000,
+            beneficiary="AI campus op2",
+            claim="hourly-matched July 2025",
+            now=NOW,
         )
     assert holdings(metered, "op2") == {}
     with metered.factory() as s:

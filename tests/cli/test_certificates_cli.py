@@ -63,8 +63,14 @@ def test_issue_transfer_retire_list_and_verify_offline(cli: CliRunner, tmp_path:
     export, key = tmp_path / "ledger.txt", tmp_path / "key.pem"
     assert run(cli, "ledger", "export", str(export), *d)[0] == 0
     assert run(cli, "ledger", "public-key", "--out", str(key), *d)[0] == 0
-    code, out = run(cli, "ledger", "verify-certificates", str(export), "--public-key", str(key))
+    code, out = run(
+        cli, "ledger", "verify-certificates", str(export), "--public-key", str(key), "--shares", str(shares)
+    )
     assert code == 0 and "3 certificates, 3000000 Wh issued, 1 transfers, 400000 Wh retired" in out, out
+    other = tmp_path / "other-shares.csv"
+    other.write_text(shares.read_text().replace("solar_pv,500000", "solar_pv,400000", 1))
+    code, out = run(cli, "ledger", "verify-certificates", str(export), "--public-key", str(key), "--shares", str(other))
+    assert code == 1 and "share 500000 ppm of solar_pv in zone 'LESCO'" in out and "say 400000 ppm" in out, out
 
     lines = export.read_text().splitlines(keepends=True)
     i = next(n for n, line in enumerate(lines) if '"kind":"cert_retire"' in line)

@@ -223,6 +223,9 @@ class Book:
                 return f"certificate {certificate}: a transfer from '{holder}' to itself"
         elif verb == "transfers":
             raise ValueError("'to' is not a text")
+        else:
+            for name in ("beneficiary", "claim"):
+                _text(body, name)
         if certificate not in self.certificates:
             return f"certificate {certificate} was never issued; the entry {verb} {volume} Wh of it"
         if volume <= 0:
@@ -239,6 +242,8 @@ class Book:
 
     def _issue_problem(self, seq: int, body: Mapping[str, Any]) -> str | None:
         site = _text(body, "site")
+        for name in ("operator", "zone"):
+            _text(body, name)
         consumed = body["readings"]
         if not isinstance(consumed, list) or not consumed:
             raise ValueError("'readings' is not a list of reading seqs")

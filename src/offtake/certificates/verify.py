@@ -18,8 +18,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from offtake.certificates.book import KINDS, Book, ReadingFact
-from offtake.certificates.shares import CertificateRules, load_rules
+from offtake.certificates.book import ISSUE, KINDS, Book, ReadingFact
+from offtake.certificates.shares import CertificateRules, ShareTable, load_rules
+from offtake.errors import InputError
 from offtake.ledger.encoding import parse_time
 from offtake.ledger.export import Finding, VerifyReport, verify_export
 from offtake.ledger.signing import CheckpointStatement
@@ -50,6 +51,7 @@ def verify_certificates(
     public_key: Ed25519PublicKey,
     *,
     known: tuple[CheckpointStatement, ...] = (),
+    shares: ShareTable | None = None,
     rules: CertificateRules | None = None,
 ) -> CertificateReport:
     """Verify an export, then replay its readings and certificates and report every over-claim.
@@ -62,6 +64,9 @@ def verify_certificates(
         The ledger's public key, obtained independently.
     known
         Checkpoints the verifier already holds (see :func:`~offtake.ledger.export.verify_export`).
+    shares
+        Renewable shares the verifier computed itself (``offtake certificates shares``): each
+        certificate's ``share_ppm`` must be the one for its zone, hour and technology.
     rules
         Certificate rules (bundled by default).
     """
@@ -76,7 +81,7 @@ def verify_certificates(
             parts = line.rstrip(b"\n").split(b"\t", 3)
             if len(parts) != 4:
                 continue  # reported by verify_export
-            _replay(book, parts[3], number, report)
+            _replay(book, parts[3], number, report, shares)
     report.certificates = len(book.certificates)
     report.issued_wh = sum(c.volume_wh for c in book.certificates.values())
     report.retired_wh = sum(book.retired_wh.values())
@@ -84,7 +89,7 @@ def verify_certificates(
     return report
 
 
-def _replay(book: Book, data: bytes, number: int, report: CertificateReport) -> None:
+def _replay(book: Book, data: bytes, number: int, report: CertificateReport, shares: ShareTable | None) -> None:
     try:
         body = json.loads(data)
         kind, seq = body["kind"], int(body["seq"])
@@ -107,3 +112,28 @@ def _replay(book: Book, data: bytes, number: int, report: CertificateReport) -> 
     problem = book.replay(seq, kind, body)
     if problem is not None:
         report.findings.append(Finding("over-claim", problem, number, seq, seq))
+    elif kind == ISSUE and shares is not None:
+        for cert in body["certificates"]:
+            _check_share(cert, str(body["zone"]), shares, number, seq, report)
+
+
+def _check_share(
+    cert: dict[str, object], zone: str, shares: ShareTable, number: int, seq: int, report: CertificateReport
+) -> None:
+    start = parse_time(str(cert["start"]))
+    try:
+        expected = shares.of(zone, start).get(str(cert["technology"]), 0)
+    except InputError as exc:
+        report.findings.append(Finding("share", f"certificate {cert['id']}: {exc.message}", number, seq, seq))
+        return
+    if cert["share_ppm"] != expected:
+        report.findings.append(
+            Finding(
+                "share",
+                f"certificate {cert['id']}: share {cert['share_ppm']} ppm of {cert['technology']} in zone '{zone}' "
+                f"at {cert['start']}, but the shares given say {expected} ppm",
+                number,
+                seq,
+                seq,
+            )
+        )

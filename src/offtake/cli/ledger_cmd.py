@@ -96,16 +96,23 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="Export file.")],
         public_key: Annotated[str, typer.Option("--public-key", help="Ledger public key: PEM file or 64 hex digits.")],
         known_checkpoint: KnownOpt = None,
+        shares: Annotated[
+            Path | None,
+            typer.Option("--shares", help="Share CSV you computed (offtake certificates shares): check every share."),
+        ] = None,
     ) -> None:
         """Verify an export and replay its certificates offline; print every over-claim."""
+        from offtake.certificates.shares import read_shares
         from offtake.certificates.verify import verify_certificates
         from offtake.errors import InputError
         from offtake.ledger.signing import load_public_key
 
-        if not file.exists():
-            raise InputError("file does not exist", file=file)
+        for given in (file, shares):
+            if given is not None and not given.exists():
+                raise InputError("file does not exist", file=given)
         known = tuple(_known(known_checkpoint))
-        report = verify_certificates(file, load_public_key(public_key), known=known)
+        table = None if shares is None else read_shares(shares)
+        report = verify_certificates(file, load_public_key(public_key), known=known, shares=table)
         for finding in [*report.ledger.findings, *report.findings]:
             typer.echo(f"{file}: {finding}")
         if not report.ok:

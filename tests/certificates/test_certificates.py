@@ -238,3 +238,17 @@ def test_a_forged_issuance_in_the_database_is_refused(metered: World) -> None:
         entry.leaf_hash = hashlib.sha256(b"\x00" + entry.data).digest()
     with metered.factory() as s, pytest.raises(ConflictError, match="over-claim"):
         list_holdings(s, principal("regulator", "reg2"))
+
+
+def test_a_rolled_back_write_leaves_no_trace_in_the_book(metered: World) -> None:
+    """The replay kept between writes holds only committed entries."""
+    cid = issue(metered)[0]
+    before = holdings(metered, "op1")
+    with pytest.raises(RuntimeError, match="abort"), session_scope(metered.factory) as s:
+        transfer_certificate(s, metered.op1, cid, "op1", "op2", before[cid], now=NOW)
+        assert {h.holder for h in list_holdings(s, SYSTEM) if h.certificate.id == cid} == {"op2"}
+        raise RuntimeError("abort")
+    assert holdings(metered, "op1") == before and holdings(metered, "op2") == {}
+    with session_scope(metered.factory) as s:
+        transfer_certificate(s, metered.op1, cid, "op1", "op2", before[cid], now=NOW)
+    assert holdings(metered, "op2") == {cid: before[cid]}

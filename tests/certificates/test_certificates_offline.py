@@ -116,3 +116,24 @@ def test_a_double_issuance_is_found(exported: tuple[Path, Signer, str]) -> None:
     path.write_text("".join(lines))
     report = verify_certificates(path, signer.public_key)
     assert any("double issuance" in f.message for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    ("kind", "edit"),
+    [
+        ("cert_issue", {"operator": None}),
+        ("cert_issue", {"readings": "all"}),
+        ("cert_issue", {"certificates": {"id": "GC-0-0"}}),
+        ("cert_retire", {"claim": ""}),
+        ("cert_transfer", {"to": 7}),
+        ("cert_transfer", {"volume_wh": "1000000"}),
+    ],
+)
+def test_a_malformed_certificate_entry_is_a_finding_not_a_crash(
+    exported: tuple[Path, Signer, str], kind: str, edit: dict[str, object]
+) -> None:
+    path, signer, _wind = exported
+    seq = forge(path, kind, edit)
+    report = verify_certificates(path, signer.public_key)
+    assert report.findings and report.findings[0].first_seq == seq
+    assert "malformed" in report.findings[0].message

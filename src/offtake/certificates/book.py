@@ -189,6 +189,20 @@ class Book:
     retirements: list[Retirement] = field(default_factory=list)
     issued_readings: dict[int, int] = field(default_factory=dict)
 
+    def copy(self) -> Book:
+        """Return a book with the same state that can be changed independently (certificates are immutable)."""
+        return Book(
+            self.hour,
+            self.denominator,
+            dict(self.readings),
+            self.check_readings,
+            dict(self.certificates),
+            dict(self.holdings),
+            dict(self.retired_wh),
+            list(self.retirements),
+            dict(self.issued_readings),
+        )
+
     def held(self, certificate: str, holder: str) -> int:
         """Wh of ``certificate`` that ``holder`` holds now."""
         return self.holdings.get((certificate, holder), 0)
@@ -255,19 +269,20 @@ class Book:
                     f"reading {reading} of site '{site}' was already issued against by entry "
                     f"{self.issued_readings[reading]}: a double issuance, refused"
                 )
-        if len(set(consumed)) != len(consumed):
+        listed = set(consumed)
+        if len(listed) != len(consumed):
             return f"issuance {seq} lists a reading twice"
         by_hour: dict[datetime, dict[str, int]] = {}
         for n, cert in enumerate(body["certificates"]):
             if cert["id"] != f"GC-{seq}-{n}" or cert["id"] in self.certificates:
                 return f"certificate id {cert['id']!r} at position {n} of entry {seq} is not GC-{seq}-{n}"
-            problem = self._certificate_problem(site, cert, consumed, by_hour)
+            problem = self._certificate_problem(site, cert, listed, by_hour)
             if problem:
                 return problem
         return None
 
     def _certificate_problem(
-        self, site: str, cert: Mapping[str, Any], consumed: list[int], by_hour: dict[datetime, dict[str, int]]
+        self, site: str, cert: Mapping[str, Any], consumed: set[int], by_hour: dict[datetime, dict[str, int]]
     ) -> str | None:
         cid = _text(cert, "id")
         start, end = parse_time(_text(cert, "start")), parse_time(_text(cert, "end"))

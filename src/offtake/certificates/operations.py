@@ -1,15 +1,18 @@
 """Issue, transfer, retire and list certificates: each a ledger entry, checked against the book.
 
 Every write locks the ledger (:func:`offtake.ledger.store.open_appender`), replays the
-certificate entries into a :class:`~offtake.certificates.book.Book`, checks the new entry
-with the book's rules and appends it; nothing is committed here (the caller commits). State
-is never read from a projection table, so a database row edited behind the ledger's back
-cannot create Wh: the entries are checked against their leaf hashes as they are replayed.
+certificate entries into a :class:`~offtake.certificates.book.Book` (:func:`load_book`: only
+those added since the replay this process kept, while the ledger's root over the kept entries
+is unchanged), checks the new entry with the book's rules and appends it; nothing is
+committed here (the caller commits). State is never read from a projection table, so a row
+edited behind the ledger's back cannot create Wh: entries are checked against their leaf
+hashes as they are replayed, and the offline verifier replays them all.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +37,7 @@ from offtake.errors import ConflictError, InputError, NotFoundError, NotVisibleE
 from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
 from offtake.ledger.integrity import LedgerIntegrityError, LedgerReading, check_leaf, ledger_readings
-from offtake.ledger.store import open_appender
+from offtake.ledger.store import open_appender, tree_head
 from offtake.persistence.schema import LedgerEntry, Licence, Operator, Site
 from offtake.registry.licences import licence_active_at, licence_events
 from offtake.timeutil import require_aware
@@ -76,8 +79,36 @@ class Holding:
     volume_wh: int
 
 
+@dataclass(frozen=True)
+class _Replayed:
+    """A book replayed from the first ``size`` ledger entries, whose Merkle root is ``root``."""
+
+    size: int
+    root: bytes
+    book: Book
+
+
+#: Books already replayed, per database and rules: a write replays only the entries added since.
+_REPLAYED: dict[tuple[str, CertificateRules], _Replayed] = {}
+_REPLAYED_LOCK = threading.Lock()
+
+
+def _cached(session: Session, key: tuple[str, CertificateRules], size: int) -> _Replayed | None:
+    """Return the kept replay if the ledger still begins with the entries it was made from."""
+    with _REPLAYED_LOCK:
+        cached = _REPLAYED.get(key)
+    if cached is None or cached.size > size or tree_head(session, cached.size).root != cached.root:
+        return None
+    return cached
+
+
 def load_book(session: Session, *, rules: CertificateRules | None = None) -> Book:
-    """Replay every certificate entry of the ledger into a book.
+    """Replay every certificate entry of the committed ledger into a book.
+
+    The replay of the entries seen before is kept per database (in this process) and only
+    the entries added since are read, each checked against its leaf hash; the kept replay is
+    used only while the ledger's Merkle root over its entries is unchanged (a ledger rolled
+    back, rewritten or replaced is replayed from the start).
 
     Raises
     ------
@@ -85,10 +116,17 @@ def load_book(session: Session, *, rules: CertificateRules | None = None) -> Boo
         An entry does not match its leaf hash, or breaks the book's rules (it was forged).
     """
     rules = rules or load_rules()
-    book = Book(rules.hour, rules.share_denominator)
+    head = tree_head(session)
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), rules)
+    cached = _cached(session, key, head.size)
+    book = cached.book.copy() if cached else Book(rules.hour, rules.share_denominator)
     query = (
         select(LedgerEntry.seq, LedgerEntry.kind, LedgerEntry.data, LedgerEntry.leaf_hash)
-        .where(LedgerEntry.kind.in_(KINDS))
+        .where(
+            LedgerEntry.kind.in_(KINDS),
+            LedgerEntry.seq >= (cached.size if cached else 0),
+            LedgerEntry.seq < head.size,
+        )
         .order_by(LedgerEntry.seq)
     )
     for seq, kind, data, leaf in session.execute(query).tuples():
@@ -99,6 +137,8 @@ def load_book(session: Session, *, rules: CertificateRules | None = None) -> Boo
         problem = book.replay(seq, kind, body)
         if problem is not None:
             raise LedgerIntegrityError(f"ledger entry {seq}: {problem}", seq=seq)
+    with _REPLAYED_LOCK:
+        _REPLAYED[key] = _Replayed(head.size, head.root, book.copy())
     return book
 
 

@@ -36,6 +36,7 @@ SHARES = ShareTable(
         ("LESCO", T0): {"solar_pv": 400_000, "hydro": 250_000},
         ("LESCO", T0 + H): {"solar_pv": 123_457},
         ("LESCO", T0 + 2 * H): {},
+        ("LESCO", T0 + 3 * H): {"wind": 100_000},
     },
     "test shares",
 )
@@ -116,10 +117,17 @@ def test_double_issuance_is_refused_and_new_readings_only_are_issued(metered: Wo
         issue(metered)
     with pytest.raises(InputError, match="no reading left"):
         issue(metered, new_only=True)
+    [late] = ingest(metered, ("S1", T0 + 3 * H, T0 + 4 * H, 2_000_000))
+    with pytest.raises(ConflictError, match="double issuance"):
+        issue(metered, T0, T0 + 4 * H)
+    [added] = issue(metered, T0, T0 + 4 * H, new_only=True)
+    with metered.factory() as s:
+        cert = load_book(s).certificates[added]
+    assert (cert.start, cert.technology, cert.volume_wh, cert.readings) == (T0 + 3 * H, "wind", 200_000, (late,))
+    assert set(holdings(metered, "op1")) == {*first, added}
     ingest(metered, ("S1", T0 - H, T0, 1))
-    with pytest.raises(InputError, match="no renewable share"):
-        issue(metered, T0 - H, T0 + 3 * H, new_only=True)
-    assert len(holdings(metered, "op1")) == len(first)
+    with pytest.raises(InputError, match="no renewable share for zone 'LESCO'"):
+        issue(metered, T0 - H, T0 + 4 * H, new_only=True)
 
 
 def test_transfer_splits_and_retire_cancels(metered: World) -> None:
@@ -206,6 +214,8 @@ def test_hostile_moves_are_refused(metered: World) -> None:
             transfer_certificate(s, SYSTEM, certificate, source, target, volume, now=NOW)  # type: ignore[arg-type]
     with session_scope(metered.factory) as s, pytest.raises(InputError, match="claim"):
         retire_certificate(s, metered.op1, cid, "op1", 1, beneficiary="op1", claim="  ", now=NOW)
+    with session_scope(metered.factory) as s, pytest.raises(InputError, match="at most 2000"):
+        retire_certificate(s, metered.op1, cid, "op1", 1, beneficiary="op1", claim="x" * 2001, now=NOW)
     assert sum(holdings(metered, "op1").values()) == sum(
         c.volume_wh for c in load_book(metered.factory()).certificates.values()
     )

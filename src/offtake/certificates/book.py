@@ -230,10 +230,10 @@ class Book:
     def _move_problem(self, body: Mapping[str, Any], holder: str, verb: str) -> str | None:
         certificate = _text(body, "certificate")
         volume = _int(body, "volume_wh")
-        if kind_to := body.get("to"):
-            if not isinstance(kind_to, str):
+        if target := body.get("to"):
+            if not isinstance(target, str):
                 raise ValueError("'to' is not a text")
-            if kind_to == holder:
+            if target == holder:
                 return f"certificate {certificate}: a transfer from '{holder}' to itself"
         elif verb == "transfers":
             raise ValueError("'to' is not a text")

@@ -379,9 +379,11 @@ def retire_certificate(
     ConflictError
         The holder holds fewer Wh (already retired or transferred away: a double claim).
     """
-    for name, value in (("beneficiary", beneficiary), ("claim", claim)):
+    for name, value, longest in (("beneficiary", beneficiary, 200), ("claim", claim, 2000)):
         if not value.strip():
             raise InputError(f"give the {name} of the retirement", field=name)
+        if len(value) > longest:
+            raise InputError(f"the {name} is {len(value)} characters; at most {longest}", field=name)
     body = {
         "certificate": certificate,
         "holder": holder,

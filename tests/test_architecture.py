@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"grid", "persistence"},
     {"identity"},
     {"surplus", "planning", "economics", "risk", "dispatch"},
-    {"registry", "ledger", "billing", "vtn"},
+    {"registry", "ledger", "billing", "vtn", "certificates"},
     {"simulation", "live", "agent"},
     {"api", "cli", "__main__"},
 ]

@@ -49,6 +49,7 @@ def _register() -> None:
     from offtake.cli import (
         agent_cmd,
         assess_cmd,
+        certificates_cmd,
         demo_cmd,
         dispatch_cmd,
         ledger_cmd,
@@ -68,6 +69,7 @@ def _register() -> None:
     simulate_cmd.register(app)
     server_cmd.register(app)
     ledger_cmd.register(app)
+    certificates_cmd.register(app)
     registry_cmd.register(app)
     dispatch_cmd.register(app)
     user_cmd.register(app)

@@ -1,6 +1,6 @@
 """``offtake ledger``: readings in, export, offline checks, inclusion proofs, checkpoints, public key.
 
-Offline checks cover an export, a bill against an export, and an inclusion proof.
+Offline checks cover an export, its certificates, a bill against an export, and an inclusion proof.
 """
 
 from __future__ import annotations
@@ -90,6 +90,39 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         root = report.root.hex() if report.root else ""
         typer.echo(f"OK: {report.entries} entries, {report.checkpoints} signed checkpoints, root {root}")
+
+    @group.command("verify-certificates")
+    def verify_certificates_cmd(
+        file: Annotated[Path, typer.Argument(help="Export file.")],
+        public_key: Annotated[str, typer.Option("--public-key", help="Ledger public key: PEM file or 64 hex digits.")],
+        known_checkpoint: KnownOpt = None,
+        shares: Annotated[
+            Path | None,
+            typer.Option("--shares", help="Share CSV you computed (offtake certificates shares): check every share."),
+        ] = None,
+    ) -> None:
+        """Verify an export and replay its certificates offline; print every over-claim."""
+        from offtake.certificates.shares import read_shares
+        from offtake.certificates.verify import verify_certificates
+        from offtake.errors import InputError
+        from offtake.ledger.signing import load_public_key
+
+        for given in (file, shares):
+            if given is not None and not given.exists():
+                raise InputError("file does not exist", file=given)
+        known = tuple(_known(known_checkpoint))
+        table = None if shares is None else read_shares(shares)
+        report = verify_certificates(file, load_public_key(public_key), known=known, shares=table)
+        for finding in [*report.ledger.findings, *report.findings]:
+            typer.echo(f"{file}: {finding}")
+        if not report.ok:
+            problems = len(report.ledger.findings) + len(report.findings)
+            typer.echo(f"FAILED: {problems} problem(s) in {report.ledger.entries} entries", err=True)
+            raise typer.Exit(1)
+        typer.echo(
+            f"OK: {report.ledger.entries} entries, {report.certificates} certificates, {report.issued_wh} Wh issued, "
+            f"{report.transfers} transfers, {report.retired_wh} Wh retired, {report.held_wh} Wh held"
+        )
 
     @group.command("verify-bill")
     def verify_bill_cmd(

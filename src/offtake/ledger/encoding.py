@@ -9,8 +9,9 @@ A ledger leaf is the UTF-8 bytes of a JSON object written canonically:
 - times as RFC 3339 UTC text ending in ``Z`` (``2025-07-01T10:00:00Z``, microseconds only
   when not zero);
 - every entry has ``seq`` (its 0-based position), ``kind`` (``reading``, ``cap``,
-  ``registry``, ``bill``), ``at`` (when it was recorded) and ``by`` (the client id), plus
-  the fields of its kind.
+  ``registry``, ``bill``, and the certificates' ``cert_issue``, ``cert_transfer``,
+  ``cert_retire``: :mod:`offtake.certificates.book`), ``at`` (when it was recorded) and
+  ``by`` (the client id), plus the fields of its kind.
 
 Because ``seq`` is inside the hashed bytes, an entry cannot be moved to another position
 without changing its leaf hash.

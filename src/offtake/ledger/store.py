@@ -131,7 +131,8 @@ class Appender:
         Parameters
         ----------
         kind
-            ``reading``, ``cap``, ``registry`` or ``bill``.
+            ``reading``, ``cap``, ``registry``, ``bill`` or a certificate kind
+            (``cert_issue``, ``cert_transfer``, ``cert_retire``).
         payload
             Fields of the entry (integers, text, lists, objects; no floats).
         by
@@ -143,7 +144,7 @@ class Appender:
         checked
             The payload is known to hold no floats (skips that scan; the ingest path).
         key
-            Site, interval start and end of a reading or cap (UTC), as in ``payload``:
+            Site, interval start and end of a reading, cap or issuance (UTC), as in ``payload``:
             stored beside the entry so checks find a site's entries by time.
         """
         seq = self.frontier.size

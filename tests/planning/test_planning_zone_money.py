@@ -58,7 +58,7 @@ def test_serving_cost_is_served_energy_at_zone_prices(without_south: PlanResult)
         expected = float((energy * r.zone_price_usd_per_mwh[zone].to_numpy()).sum())
         assert r.zones.loc[zone, "serving_cost_usd"] == pytest.approx(expected, rel=1e-9)
         # at the margin a site never costs more than its tariff earns (or it would not be served)
-        row = r.zones.loc[zone]
+        row = r.zones.to_dict("index")[zone]
         margin, revenue = float(row["margin_at_zone_price_usd"]), float(row["revenue_usd"])
         assert margin >= -1e-6 * revenue
 

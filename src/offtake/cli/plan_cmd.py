@@ -64,6 +64,14 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "auto",
         days: DaysOpt = None,
+        solver_log: Annotated[
+            bool,
+            typer.Option(
+                "--solver-log",
+                help="Show HiGHS's own log of the allocation solve on stderr (iterations, "
+                "primal-dual gap, time).",
+            ),
+        ] = False,
     ) -> None:
         """Plan how many MW each site gets, firm or interruptible.
 
@@ -79,6 +87,7 @@ def register(app: typer.Typer) -> None:
             min_sizes=min_sizes,
             max_curtailment_step_mw=max_step_mw,
             method=method,  # type: ignore[arg-type]  # checked by PlanOptions
+            solver_options={"output_flag": True} if solver_log else {},
         )
         with StepProgress("plan") as progress:
             progress(f"loading scenario {scenario}")

@@ -118,3 +118,24 @@ def test_an_hourly_dual_above_its_bound_withholds_the_row(case: tuple[Scenario, 
     assert withheld == ["reserve requirement"] and table.empty
     note = withheld_note(withheld, 100.0, "USD/MWh", "pdlp")
     assert note.startswith("1 shadow price(s) withheld") and "reserve requirement" in note and "simplex" in note
+
+
+def test_serving_cost_at_impossible_zone_prices_is_withheld(
+    case: tuple[Scenario, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import offtake.planning.readout as readout
+
+    s, sites = case
+    # a bound below every price where sites are served: every zone with served sites is withheld
+    monkeypatch.setattr(readout, "price_bound_per_mwh", lambda _: 1.0)
+    r = plan(s, sites[sites["zone"] != "south"], PlanOptions(cap_mw=300.0))
+    zones = r.zones.to_dict("index")
+    served_zones = {z for z in ("north", "city") if float(zones[z]["energy_mwh"]) > 0}
+    assert served_zones
+    for zone in served_zones:
+        assert np.isnan(float(zones[zone]["serving_cost_usd"]))
+    assert float(zones["south"]["serving_cost_usd"]) == 0.0
+    assert np.isnan(float(zones["national"]["serving_cost_usd"]))  # no national total from a partial sum
+    assert any(w.startswith(f"Serving cost at zone prices withheld for {len(served_zones)} zone") for w in r.warnings)
+    assert r.binding.empty  # every shadow price is above that bound too
+    assert any("shadow price(s) withheld" in w for w in r.warnings)

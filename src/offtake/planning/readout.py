@@ -193,7 +193,7 @@ def _zone_table(s: Solved, allocation: pd.DataFrame, served: np.ndarray, prices:
         for z in grid.zones
     ]
     zones = pd.DataFrame(rows).set_index("zone")
-    total = _zone_row("national", allocation, float(zones["serving_cost_usd"].sum(min_count=1)), surplus_national)
+    total = _zone_row("national", allocation, float(zones["serving_cost_usd"].sum(skipna=False)), surplus_national)
     total["sites"] = int(zones["sites"].sum())
     zones.loc["national"] = {k: v for k, v in total.items() if k != "zone"}
     zones["margin_at_zone_price_usd"] = zones["revenue_usd"] - zones["serving_cost_usd"]
@@ -209,22 +209,27 @@ def _serving_cost(s: Solved, served: np.ndarray, prices: pd.DataFrame) -> dict[s
     if s.options.objective != "margin" or any(z not in prices.columns for z in s.grid.zones):
         return {}
     site_zone = s.sites["zone"].to_numpy()
-    bound = price_bound_per_mwh(s) * (1 + 1e-6) + PDLP_BINDING_SHARE
+    bound = price_bound_per_mwh(s)
     out: dict[str, float] = {}
-    impossible: list[str] = []
+    impossible: dict[str, int] = {}
     for z in s.grid.zones:
         in_zone = site_zone == z
         energy = served[:, in_zone].sum(axis=1) * s.grid.duration_h
         price = prices[z].to_numpy(dtype=float)
-        if (price[energy > 0] > bound).any():
-            impossible.append(z)
+        beyond = int((price[energy > 0] > bound * (1 + 1e-6) + PDLP_BINDING_SHARE).sum())
+        if beyond:
+            impossible[z] = beyond
             out[z] = np.nan
             continue
         out[z] = float((energy * price).sum()) if in_zone.any() else 0.0
     if impossible:
+        hint = " (PDLP's duals are approximate; --method simplex gives exact ones)" if s.method == "pdlp" else ""
         s.warnings.append(
-            "Serving cost withheld for " + ", ".join(impossible) + ": a zone price where its sites are served "
-            "exceeds what one MWh can be worth (the solver's duals are approximate there)."
+            f"Serving cost at zone prices withheld for {len(impossible)} zone(s){hint}: the zone price exceeds "
+            f"what one MWh can be worth ({bound:,.4g} USD/MWh, the higher of the highest tariff and the dearest "
+            "unit's cost) in intervals where their sites are served: "
+            + ", ".join(f"{z} ({n} intervals)" for z, n in impossible.items())
+            + "."
         )
     return out
 

@@ -312,7 +312,7 @@ def _outcomes_section(report: HtmlReport, result: RiskResult) -> None:
     report.table(
         _in_millions(result.percentiles()),
         caption="P5/P50/P95 across paths at the allocation's tariffs; money in M USD and bn PKR.",
-        float_format="{:,.3g}",
+        float_format="{:,.1f}",
     )
     paths = result.outcome_paths()
     fig = Figure(figsize=(13, 3.4))
@@ -379,7 +379,7 @@ def _tariff_section(report: HtmlReport, result: RiskResult) -> None:
     )
     ax.plot(grid, probs["p_miner_leaves"].iloc[1:], marker="o", label="P(a mining site leaves)")
     ax.axhline(
-        opts.max_probability, color="grey", ls=":", label=f"limit {opts.max_probability:.0%}"
+        opts.max_probability, color="grey", ls=":", label=f"limit {format_probability(opts.max_probability, 0)}"
     )
     if solved is not None:
         ax.axvline(solved, color="tab:red", ls="--", label=f"solved tariff {solved:g} USD/MWh")
@@ -395,7 +395,7 @@ def _tariff_section(report: HtmlReport, result: RiskResult) -> None:
     report.table(
         shown,
         caption="Per tariff case: probabilities and medians (money in M USD).",
-        float_format="{:,.3g}",
+        float_format="{:,.1f}",
         formats={c: "{}" for c in ("p_miner_stops", "p_miner_leaves", "expected_mining_mw_left_share")},
     )
 

@@ -204,11 +204,12 @@ def _zone_table(s: Solved, allocation: pd.DataFrame, served: np.ndarray, prices:
 def _serving_cost(s: Solved, served: np.ndarray, prices: pd.DataFrame) -> dict[str, float]:
     """Cost of serving each zone's sites at the zone prices [USD]; empty under the energy objective.
 
-    Under the energy objective the balance duals are in MWh per MWh, not money.
+    Under the energy objective the balance duals are in MWh per MWh, not money: only zones
+    without sites (zero) are known.
     """
-    if s.options.objective != "margin" or any(z not in prices.columns for z in s.grid.zones):
-        return {}
     site_zone = s.sites["zone"].to_numpy()
+    if s.options.objective != "margin" or any(z not in prices.columns for z in s.grid.zones):
+        return {z: 0.0 for z in s.grid.zones if not (site_zone == z).any()}
     bound = price_bound_per_mwh(s)
     out: dict[str, float] = {}
     impossible: dict[str, int] = {}

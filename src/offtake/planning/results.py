@@ -108,7 +108,8 @@ class PlanResult:
         Per zone and a ``national`` row: ``allocated_mw``, ``firm_mw``, ``interruptible_mw``,
         ``energy_mwh``, ``surplus_energy_mwh``, ``surplus_use``, ``revenue_usd`` (what the
         zone's sites pay), ``serving_cost_usd`` (their served energy at the zone price of each
-        interval; NaN under the energy objective, whose duals are not money) and
+        interval; under the energy objective, whose duals are not money, NaN where the zone has
+        sites) and
         ``margin_at_zone_price_usd`` (the difference). A zone without sites shows zeros. The
         extra fuel burnt is national only (``national["fuel_cost_usd"]``): re-dispatch moves
         fuel between zones in ways that do not follow where the sites are.

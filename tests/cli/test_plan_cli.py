@@ -70,3 +70,21 @@ def test_bad_sites_file_is_one_line(tmp_path: Path) -> None:
     lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "sites.csv:2" in lines[0] and "zone" in lines[0]
     assert "Traceback" not in r.stderr
+
+def test_plan_summary_has_money_per_zone_and_fuel_nationally(tmp_path: Path) -> None:
+    r = run("plan", "--scenario", str(DATA / "three-zone"), "--sites", str(SITES), "--cap-mw", "300",
+            "--days", "2", "--out", str(tmp_path / "p"))
+    assert r.returncode == 0, r.stderr
+    header = r.stdout.splitlines()[0]
+    assert "serving_cost_musd" in header and "margin_at_zone_price_musd" in header
+    assert "fuel" not in header  # fuel per zone is re-dispatch noise
+    assert "extra fuel (national)" in r.stdout and "net margin" in r.stdout
+    assert "Iter" not in r.stderr  # the solver's own log only when asked
+
+
+def test_plan_solver_log_shows_the_solvers_progress(tmp_path: Path) -> None:
+    r = run("plan", "--scenario", str(DATA / "three-zone"), "--sites", str(SITES), "--cap-mw", "300",
+            "--days", "2", "--method", "pdlp", "--solver-log", "--out", str(tmp_path / "p"))
+    assert r.returncode == 0, r.stderr
+    assert "Iter" in r.stderr and "Gap" in r.stderr  # PDLP's iteration log: objective, gap, time
+    assert "Iter" not in r.stdout  # results stay on stdout alone

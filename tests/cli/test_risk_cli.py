@@ -1,7 +1,10 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,3 +68,20 @@ def test_cli_risk_bad_allocation_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "alloc.csv:1" in done.stderr and "operator" in done.stderr
+
+
+def test_cli_risk_counts_import_tax_only_when_asked(tmp_path: Path) -> None:
+    args = ["risk", "--scenario", "tests/data/three-zone", "--allocation", "tests/data/allocations/three-zone.csv",
+            "--paths", "50", "--months", "3", "--seed", "1"]
+    default = offtake(*args, "--out", str(tmp_path / "d"))
+    counted = offtake(*args, "--count-import-tax", "--out", str(tmp_path / "c"))
+    assert default.returncode == 0 and counted.returncode == 0, default.stderr + counted.stderr
+    assert re.search(r"P\(miner leaves\) (\d+(\.\d+)? %|[<>] \S+ %);", default.stdout), default.stdout
+    d = json.loads((tmp_path / "d" / "summary.json").read_text())
+    c = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert d["incentives"]["import_tax_counted"] is False and c["incentives"]["import_tax_counted"] is True
+    waived = d["incentives"]["import_tax_waived_usd"]
+    assert waived > 0
+    assert d["country_expected"]["import taxes forgone"]["USD"] == 0.0
+    assert c["country_expected"]["net gain"]["USD"] == pytest.approx(d["country_expected"]["net gain"]["USD"] - waived)
+    assert "Counterfactual" in (tmp_path / "d" / "report.html").read_text()

@@ -62,7 +62,7 @@ def test_country_view_arithmetic_in_usd_and_pkr() -> None:
         period_years=1.0,
         exchange_rate_pkr_per_usd=280.0,
         data=data,
-        incentives=Incentives(hardware_import_exemption=True, ai_tax_reduction=True),
+        incentives=Incentives(hardware_import_exemption=True, ai_tax_reduction=True, import_tax_counted=True),
         hardware_value_usd=100e6,
         ai_taxable_profit_usd=40e6,
     )
@@ -100,3 +100,12 @@ def test_country_view_without_incentives_forgoes_nothing() -> None:
     assert view.tax_forgone_usd == 0.0
     assert view.net_gain_usd == pytest.approx(6.0)
     assert view.capacity_payments_usd == pytest.approx(2 * 1806.18e9 / 300.0)
+
+
+def test_waived_import_tax_is_not_counted_unless_asked() -> None:
+    data = load_country()
+    waived = Incentives().import_tax_waived_usd(data, 100e6)
+    assert waived == pytest.approx(100e6 * data.hardware_import_tax_fraction)
+    assert Incentives().import_tax_forgone_usd(data, 100e6) == 0.0
+    assert Incentives(import_tax_counted=True).import_tax_forgone_usd(data, 100e6) == pytest.approx(waived)
+    assert Incentives(hardware_import_exemption=False, import_tax_counted=True).import_tax_forgone_usd(data, 1e6) == 0.0

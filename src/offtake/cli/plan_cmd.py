@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from offtake import scenario as scenario_mod
 from offtake.cli._period import DaysOpt, first_days
+from offtake.cli._progress import StepProgress
+
+if TYPE_CHECKING:
+    from offtake.planning import PlanResult
 
 __all__ = ["register"]
-
-
-class _Progress:
-    """Print each step of the plan with the time elapsed since the command started [s]."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        typer.echo(f"[plan {time.perf_counter() - self.started:7.1f} s] {message}", err=True)
 
 
 def _check_cap(cap_mw: float, installed_mw: float | None = None) -> None:
@@ -71,6 +64,14 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "auto",
         days: DaysOpt = None,
+        solver_log: Annotated[
+            bool,
+            typer.Option(
+                "--solver-log",
+                help="Show HiGHS's own log of the allocation solve on stderr (iterations, "
+                "primal-dual gap, time).",
+            ),
+        ] = False,
     ) -> None:
         """Plan how many MW each site gets, firm or interruptible.
 
@@ -79,7 +80,6 @@ def register(app: typer.Typer) -> None:
         from offtake.planning import PlanOptions, plan, read_sites, write_allocation_csv
         from offtake.planning.report import write_report
 
-        _progress = _Progress()
         _check_cap(cap_mw)
         options = PlanOptions(
             cap_mw=cap_mw,
@@ -87,32 +87,40 @@ def register(app: typer.Typer) -> None:
             min_sizes=min_sizes,
             max_curtailment_step_mw=max_step_mw,
             method=method,  # type: ignore[arg-type]  # checked by PlanOptions
+            solver_options={"output_flag": True} if solver_log else {},
         )
-        _progress(f"loading scenario {scenario}")
-        s = first_days(scenario_mod.load(scenario), days)
-        _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
-        candidates = read_sites(sites, s.zone_ids)
-        result = plan(s, candidates, options, progress=_progress)
-        out.mkdir(parents=True, exist_ok=True)
-        _progress("writing allocation.csv and report.html")
-        write_allocation_csv(result, out / "allocation.csv")
-        write_report(result, out / "report.html")
-        nat = result.national
-        typer.echo(result.summary().to_string())
-        line = (
-            f"allocated {nat['allocated_mw']:,.0f} MW of {cap_mw:,.0f} MW "
-            f"({nat['firm_mw']:,.0f} firm, {nat['interruptible_mw']:,.0f} interruptible) to "
-            f"{int((result.allocation['allocated_mw'] > 0).sum())} of {len(candidates)} sites; "
-            f"net margin {nat['net_margin_usd'] / 1e6:,.2f} M USD over {result.horizon_h:,.0f} h"
-        )
-        if nat.get("capacity_payments_offset_share") is not None:
-            share = 100 * nat["capacity_payments_offset_share"]
-            line += f", {share:.2f} % of {nat['capacity_payments_year']} capacity payments"
-        typer.echo(line)
-        if not result.binding.empty:
-            top = result.binding.iloc[0]
-            typer.echo(
-                f"binds most: {top['constraint']} ({top['worth_per_year']:,.0f} {top['unit']})"
-            )
-        typer.echo(f"wrote {out / 'allocation.csv'} and {out / 'report.html'}")
-        _progress("done")
+        with StepProgress("plan") as progress:
+            progress(f"loading scenario {scenario}")
+            s = first_days(scenario_mod.load(scenario), days)
+            _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
+            candidates = read_sites(sites, s.zone_ids)
+            result = plan(s, candidates, options, progress=progress)
+            out.mkdir(parents=True, exist_ok=True)
+            progress("writing allocation.csv and report.html")
+            write_allocation_csv(result, out / "allocation.csv")
+            write_report(result, out / "report.html")
+            progress("done")
+        _print_summary(result, cap_mw, len(candidates), out)
+
+
+def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Path) -> None:
+    """Print the per-zone table, the national line, what binds most and any figures withheld."""
+    nat = result.national
+    typer.echo(result.summary().to_string())
+    line = (
+        f"allocated {nat['allocated_mw']:,.0f} MW of {cap_mw:,.0f} MW "
+        f"({nat['firm_mw']:,.0f} firm, {nat['interruptible_mw']:,.0f} interruptible) to "
+        f"{int((result.allocation['allocated_mw'] > 0).sum())} of {n_candidates} sites; "
+        f"revenue {nat['revenue_usd'] / 1e6:,.2f} M USD, extra fuel (national) {nat['fuel_cost_usd'] / 1e6:,.2f} "
+        f"M USD, net margin {nat['net_margin_usd'] / 1e6:,.2f} M USD over {result.horizon_h:,.0f} h"
+    )
+    if nat.get("capacity_payments_offset_share") is not None:
+        share = 100 * nat["capacity_payments_offset_share"]
+        line += f", {share:.2f} % of {nat['capacity_payments_year']} capacity payments"
+    typer.echo(line)
+    if not result.binding.empty:
+        top = result.binding.iloc[0]
+        typer.echo(f"binds most: {top['constraint']} ({top['worth_per_year']:,.0f} {top['unit']})")
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"wrote {out / 'allocation.csv'} and {out / 'report.html'}")

@@ -13,7 +13,7 @@ from offtake.economics.country import Incentives
 from offtake.errors import InputError
 from offtake.risk.from_scenario import prepare_inputs
 from offtake.risk.inputs import read_allocation
-from offtake.risk.report import RunInfo, write_outputs
+from offtake.risk.report import RunInfo, format_probability, write_outputs
 from offtake.risk.run import RiskOptions, build_model, default_tariff_grid, run_risk
 
 __all__ = ["register"]
@@ -58,6 +58,13 @@ def register(app: typer.Typer) -> None:
         ai_tax_reduction: Annotated[
             bool, typer.Option(help="Grant the AI facility tax reduction.")
         ] = True,
+        count_import_tax: Annotated[
+            bool,
+            typer.Option(
+                help="Count the import tax the exemption waives as forgone by the country (as if the "
+                "programme's hardware would be imported without it; off: it would not be)."
+            ),
+        ] = False,
     ) -> None:
         """Simulate BTC price, hashrate, fees, halving, demand and solar; write report.html."""
         started = time.perf_counter()
@@ -86,7 +93,9 @@ def register(app: typer.Typer) -> None:
             tariff_grid_usd_per_mwh=grid,
             asic_model=asic,
             incentives=Incentives(
-                hardware_import_exemption=import_exemption, ai_tax_reduction=ai_tax_reduction
+                hardware_import_exemption=import_exemption,
+                ai_tax_reduction=ai_tax_reduction,
+                import_tax_counted=count_import_tax,
             ),
             target="leave" if target == "leave" else "stop",
             max_probability=max_probability,
@@ -101,8 +110,8 @@ def register(app: typer.Typer) -> None:
         absorbed_twh = float(result.outcome_paths()["absorbed_twh"].median())
         typer.echo(
             f"absorbed P50 {absorbed_twh:.2f} TWh; P(miner leaves) "
-            f"{result.arrays['miners_left'][0].mean():.1%}; tariff for P({target}) <= "
-            f"{max_probability:.0%}: "
+            f"{format_probability(float(result.arrays['miners_left'][0].mean()))}; tariff for P({target}) <= "
+            f"{format_probability(max_probability, 0)}: "
             f"{'none in the grid' if solved is None else f'{solved:g} USD/MWh'}; report "
             f"{written['report']}"
         )

@@ -3,8 +3,13 @@
 Capacity payments to idle plants are owed whether or not the surplus is sold (PKR 1,806 bn in
 FY25). Selling surplus energy earns the tariff and costs the fuel burnt to make it (including the
 energy lost on the way) and the network's cost of carrying it. The announced incentives cost the
-treasury the taxes forgone: import taxes on mining and server hardware and part of the income tax
-of AI facilities.
+treasury the taxes forgone: part of the income tax of AI facilities and, only where the
+imports would happen without the programme, the import taxes on mining and server hardware.
+
+The counterfactual is no programme. Without it the programme's hardware would not be imported,
+so the import tax its exemption waives is not revenue the country loses: by default it is not
+counted (``Incentives.import_tax_counted`` counts it, for a reader who holds that the imports
+would happen anyway).
 
     net_gain = tariff_revenue - fuel_cost - network_cost - tax_forgone
 
@@ -86,10 +91,15 @@ class Incentives:
         Mining and server hardware enter free of import taxes.
     ai_tax_reduction
         AI facilities pay the reduced income tax rate.
+    import_tax_counted
+        Count the import tax the exemption waives as forgone by the country. Off by default:
+        without the programme its hardware would not be imported, so no such tax would be
+        collected.
     """
 
     hardware_import_exemption: bool = True
     ai_tax_reduction: bool = True
+    import_tax_counted: bool = False
 
     def import_tax_fraction(self, data: CountryData) -> float:
         """Import tax the operators pay on hardware [-]."""
@@ -107,13 +117,17 @@ class Incentives:
         """Income tax rate mining operators pay (no announced reduction) [-]."""
         return data.corporate_income_tax_fraction
 
-    def import_tax_forgone_usd(self, data: CountryData, hardware_value_usd: float) -> float:
-        """Import taxes not collected on imported hardware of a value [USD]."""
+    def import_tax_waived_usd(self, data: CountryData, hardware_value_usd: float) -> float:
+        """Import taxes the exemption waives on hardware of a value, counted or not [USD]."""
         return (
             hardware_value_usd * data.hardware_import_tax_fraction
             if self.hardware_import_exemption
             else 0.0
         )
+
+    def import_tax_forgone_usd(self, data: CountryData, hardware_value_usd: float) -> float:
+        """Import taxes counted as forgone by the country: the waived tax if counted, else 0 [USD]."""
+        return self.import_tax_waived_usd(data, hardware_value_usd) if self.import_tax_counted else 0.0
 
     def ai_tax_forgone_usd(self, data: CountryData, ai_taxable_profit_usd: float) -> float:
         """Income tax not collected on AI facilities' taxable profit [USD]."""

@@ -20,7 +20,7 @@ from offtake.scenario import Scenario
 from offtake.surplus.assess import assess_surplus
 from offtake.timeutil import HOURS_PER_YEAR
 
-__all__ = ["Solved", "baseline_notes", "read_plan"]
+__all__ = ["Solved", "baseline_notes", "binding_table", "price_bound_per_mwh", "read_plan", "withheld_note"]
 
 #: A dual smaller than this (in objective units per MW) counts as not binding [-].
 BINDING_TOLERANCE = 1e-7
@@ -53,6 +53,7 @@ class Solved:
     objective_value: float
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def method(self) -> str:
@@ -91,8 +92,8 @@ def read_plan(s: Solved) -> PlanResult:
     base_out = s.grid.fleet.plant_output_mw(s.scenario.available_mw, s.baseline.generation_mw)
     flow = _flows(s)
     allocation = _site_table(s, firm, intr, served)
-    zones = _zone_table(s, allocation, plant_out, base_out)
     prices = _zone_prices(s)
+    zones = _zone_table(s, allocation, served, prices)
     return PlanResult(
         scenario_name=s.scenario.name,
         objective=s.options.objective,
@@ -114,6 +115,7 @@ def read_plan(s: Solved) -> PlanResult:
         reserve_shortfall_mw=pd.Series(s.baseline.reserve_short_mw, index=index, name="reserve_shortfall_mw"),
         timings_s=s.timings,
         notes=s.notes,
+        warnings=s.warnings,
     )
 
 
@@ -176,27 +178,64 @@ def _site_table(s: Solved, firm: np.ndarray, intr: np.ndarray, served: np.ndarra
     return allocation
 
 
-def _zone_table(s: Solved, allocation: pd.DataFrame, plant_out: pd.DataFrame, base_out: pd.DataFrame) -> pd.DataFrame:
-    """Per zone and nationally: sites, MW, energy, use of the surplus, revenue, fuel and margin."""
-    scenario, grid = s.scenario, s.grid
-    mc = scenario.plants["marginal_cost_usd_per_mwh"]
-    extra_fuel = ((plant_out - base_out) * mc).sum(axis=0) * grid.duration_h
-    fuel_by_zone = extra_fuel.groupby(scenario.plants["zone"]).sum().reindex(grid.zones, fill_value=0.0)
-    surplus_zone, surplus_national = _surplus(scenario, s.baseline)
+def _zone_table(s: Solved, allocation: pd.DataFrame, served: np.ndarray, prices: pd.DataFrame) -> pd.DataFrame:
+    """Per zone and nationally: sites, MW, energy, use of the surplus, what the sites pay and serving cost.
+
+    A zone's serving cost is its sites' served energy valued at the zone price (the dual of the
+    zone balance) in each interval; fuel is a national figure only (re-dispatch moves fuel between
+    zones in ways that say nothing about where the sites are), see :func:`_national`.
+    """
+    grid = s.grid
+    surplus_zone, surplus_national = _surplus(s.scenario, s.baseline)
+    cost = _serving_cost(s, served, prices)
     rows = [
-        _zone_row(z, allocation[allocation["zone"] == z], float(fuel_by_zone[z]), surplus_zone.get(z, np.nan))
+        _zone_row(z, allocation[allocation["zone"] == z], cost.get(z, np.nan), surplus_zone.get(z, np.nan))
         for z in grid.zones
     ]
     zones = pd.DataFrame(rows).set_index("zone")
-    total = _zone_row("national", allocation, float(zones["fuel_cost_usd"].sum()), surplus_national)
+    total = _zone_row("national", allocation, float(zones["serving_cost_usd"].sum(skipna=False)), surplus_national)
     total["sites"] = int(zones["sites"].sum())
     zones.loc["national"] = {k: v for k, v in total.items() if k != "zone"}
-    zones["net_margin_usd"] = zones["revenue_usd"] - zones["fuel_cost_usd"]
+    zones["margin_at_zone_price_usd"] = zones["revenue_usd"] - zones["serving_cost_usd"]
     zones["sites"] = zones["sites"].astype(int)
     return zones
 
 
-def _zone_row(zone: str, a: pd.DataFrame, fuel_cost_usd: float, surplus_mwh: float) -> dict[str, Any]:
+def _serving_cost(s: Solved, served: np.ndarray, prices: pd.DataFrame) -> dict[str, float]:
+    """Cost of serving each zone's sites at the zone prices [USD]; empty under the energy objective.
+
+    Under the energy objective the balance duals are in MWh per MWh, not money: only zones
+    without sites (zero) are known.
+    """
+    site_zone = s.sites["zone"].to_numpy()
+    if s.options.objective != "margin" or any(z not in prices.columns for z in s.grid.zones):
+        return {z: 0.0 for z in s.grid.zones if not (site_zone == z).any()}
+    bound = price_bound_per_mwh(s)
+    out: dict[str, float] = {}
+    impossible: dict[str, int] = {}
+    for z in s.grid.zones:
+        in_zone = site_zone == z
+        energy = served[:, in_zone].sum(axis=1) * s.grid.duration_h
+        price = prices[z].to_numpy(dtype=float)
+        beyond = int((price[energy > 0] > bound * (1 + 1e-6) + PDLP_BINDING_SHARE).sum())
+        if beyond:
+            impossible[z] = beyond
+            out[z] = np.nan
+            continue
+        out[z] = float((energy * price).sum()) if in_zone.any() else 0.0
+    if impossible:
+        hint = " (PDLP's duals are approximate; --method simplex gives exact ones)" if s.method == "pdlp" else ""
+        s.warnings.append(
+            f"Serving cost at zone prices withheld for {len(impossible)} zone(s){hint}: the zone price exceeds "
+            f"what one MWh can be worth ({bound:,.4g} USD/MWh, the higher of the highest tariff and the dearest "
+            "unit's cost) in intervals where their sites are served: "
+            + ", ".join(f"{z} ({n} intervals)" for z, n in impossible.items())
+            + "."
+        )
+    return out
+
+
+def _zone_row(zone: str, a: pd.DataFrame, serving_cost_usd: float, surplus_mwh: float) -> dict[str, Any]:
     energy = float(a["expected_energy_mwh"].sum())
     return {
         "zone": zone,
@@ -208,7 +247,7 @@ def _zone_row(zone: str, a: pd.DataFrame, fuel_cost_usd: float, surplus_mwh: flo
         "surplus_energy_mwh": surplus_mwh,
         "surplus_use": energy / surplus_mwh if surplus_mwh and surplus_mwh > 0 else np.nan,
         "revenue_usd": float(a["revenue_usd"].sum()),
-        "fuel_cost_usd": fuel_cost_usd,
+        "serving_cost_usd": serving_cost_usd,
     }
 
 
@@ -220,7 +259,8 @@ def _national(
     mc = scenario.plants["marginal_cost_usd_per_mwh"]
     defaults = planning_defaults(scenario.name)
     nat = zones.loc["national"].to_dict()
-    net_margin = float(nat["net_margin_usd"])
+    fuel = float(((plant_out - base_out) * mc).to_numpy().sum() * dt)
+    net_margin = float(nat["revenue_usd"]) - fuel
     share = None
     if defaults.capacity_payments_pkr:
         share = net_margin * s.annual * scenario.exchange_rate_pkr_per_usd / defaults.capacity_payments_pkr
@@ -230,7 +270,8 @@ def _national(
         "interruptible_mw": float(intr.sum()),
         "energy_mwh": float(nat["energy_mwh"]),
         "revenue_usd": float(nat["revenue_usd"]),
-        "fuel_cost_usd": float(nat["fuel_cost_usd"]),
+        "fuel_cost_usd": fuel,
+        "serving_cost_usd": float(nat["serving_cost_usd"]),
         "net_margin_usd": net_margin,
         "net_margin_usd_per_year": net_margin * s.annual,
         "capacity_payments_pkr": defaults.capacity_payments_pkr,
@@ -256,6 +297,21 @@ def _zone_prices(s: Solved) -> pd.DataFrame:
     return pd.DataFrame(columns, index=s.scenario.index)
 
 
+def price_bound_per_mwh(s: Solved) -> float:
+    """Return the most one MWh can be worth to the objective [USD/MWh] (MWh/MWh under the energy objective).
+
+    One more MW in an interval earns at most the highest tariff (a site served more) or saves at
+    most the dearest unit's fuel (generation moved to a cheaper unit); so a MW-year at the larger
+    of the two bounds the worth of relaxing any MW limit. Under the energy objective one more MW
+    absorbs at most one MW.
+    """
+    if s.options.objective != "margin":
+        return 1.0
+    tariff = float(s.sites["tariff_usd_per_mwh"].max())
+    dearest = float(s.scenario.plants["marginal_cost_usd_per_mwh"].max())
+    return max(tariff, dearest)
+
+
 def _binding_table(s: Solved, flow: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     dt = s.grid.duration_h
     if s.method == "pdlp":
@@ -265,17 +321,33 @@ def _binding_table(s: Solved, flow: pd.DataFrame, prices: pd.DataFrame) -> pd.Da
         tolerance = BINDING_TOLERANCE
     # in objective units per MW and interval, for the corridor limits (every zone needed)
     zone_price = prices[s.grid.zones].to_numpy() * dt if len(prices.columns) == len(s.grid.zones) else None
-    return _binding(
+    bound = price_bound_per_mwh(s)
+    table, withheld = binding_table(
         s.grid,
         s.sites,
         s.duals,
-        s.annual,
-        s.options.objective,
-        s.step_limit,
-        flow.to_numpy(dtype=float) if len(s.grid.corridors) else None,
-        zone_price,
-        tolerance,
-        s.subsidy_rows,
+        annual=s.annual,
+        objective=s.options.objective,
+        step_limit=s.step_limit,
+        flow_mw=flow.to_numpy(dtype=float) if len(s.grid.corridors) else None,
+        zone_price=zone_price,
+        tolerance=tolerance,
+        no_subsidy_rows=s.subsidy_rows,
+        bound_per_mwh=bound,
+    )
+    if withheld:
+        unit = "USD/MWh" if s.options.objective == "margin" else "MWh/MWh"
+        s.warnings.append(withheld_note(withheld, bound, unit, s.method))
+    return table
+
+
+def withheld_note(withheld: list[str], bound_per_mwh: float, unit: str, method: str) -> str:
+    """Say which shadow prices were withheld as impossible, and why."""
+    hint = " (PDLP's duals are approximate; --method simplex gives exact ones)" if method == "pdlp" else ""
+    return (
+        f"{len(withheld)} shadow price(s) withheld as impossible{hint}: in some interval they exceed what one "
+        f"more MW can be worth ({bound_per_mwh:,.4g} {unit}, the higher of the highest tariff and the dearest "
+        f"unit's cost): {', '.join(withheld)}."
     )
 
 
@@ -318,10 +390,11 @@ def baseline_notes(baseline: Baseline) -> list[str]:
     return notes
 
 
-def _binding(
+def binding_table(
     grid: Grid,
     sites: pd.DataFrame,
     duals: dict[str, np.ndarray],
+    *,
     annual: float,
     objective: str,
     step_limit: float | None,
@@ -329,13 +402,51 @@ def _binding(
     zone_price: np.ndarray | None,
     tolerance: float,
     no_subsidy_rows: list[NoSubsidyRow],
-) -> pd.DataFrame:
+    bound_per_mwh: float,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Tabulate what binds and what relaxing it by 1 MW is worth a year; withhold impossible values.
+
+    Parameters
+    ----------
+    grid, sites, duals
+        The grid, the candidate sites and the duals of the model's rows (objective units per
+        interval).
+    annual
+        Factor from the period to a year [-].
+    objective
+        ``margin`` (worth in USD/yr per MW) or ``energy`` (MWh/yr per MW).
+    step_limit
+        The curtailment step limit [MW], for the row's name.
+    flow_mw, zone_price
+        Flows [MW] and zone prices in objective units per MW and interval, for the corridors.
+    tolerance
+        Duals at or below this count as not binding.
+    no_subsidy_rows
+        The model's no-subsidy rows.
+    bound_per_mwh
+        The most one MWh can be worth to the objective [USD/MWh]: a row whose dual exceeds it
+        times the interval length in some interval (times the period for a period-long limit)
+        is withheld.
+
+    Returns
+    -------
+    tuple
+        The table (``constraint``, ``kind``, ``hours_binding``, ``worth_per_year``, ``unit``;
+        most valuable first) and the names of the rows withheld.
+    """
     unit = "USD/yr per MW" if objective == "margin" else "MWh/yr per MW"
     rows: list[dict[str, object]] = []
+    withheld: list[str] = []
+    dt = grid.duration_h
+    horizon = grid.n_intervals * dt
 
-    def add(name: str, kind: str, values: np.ndarray) -> None:
+    def add(name: str, kind: str, values: np.ndarray, *, period: bool = False) -> None:
         v = np.abs(np.nan_to_num(np.atleast_1d(values)))
         v = np.where(v > tolerance, v, 0.0)
+        limit = bound_per_mwh * (horizon if period else dt)
+        if (v > limit * (1 + 1e-6) + tolerance).any():
+            withheld.append(name)
+            return
         hours = int((v > 0).sum())
         if hours:
             rows.append(
@@ -360,7 +471,7 @@ def _binding(
                 )
                 add(f"corridor {cid} {arrow}", "corridor", d[:, j])
     if "national_cap" in duals:
-        add("national cap", "cap", duals["national_cap"])
+        add("national cap", "cap", duals["national_cap"], period=True)
     step_duals = [np.nan_to_num(v) for k, v in duals.items() if is_step_row(k)]
     if step_duals:
         add(
@@ -375,8 +486,8 @@ def _binding(
             add(f"no subsidy at {row.tariff_usd_per_mwh:g} USD/MWh", "no-subsidy", duals[row.name])
     if "request" in duals:
         for j, sid in enumerate(sites.index):
-            add(f"request of site {sid}", "site request", duals["request"][j])
+            add(f"request of site {sid}", "site request", duals["request"][j], period=True)
     table = pd.DataFrame(
         rows, columns=["constraint", "kind", "hours_binding", "worth_per_year", "unit"]
     )
-    return table.sort_values("worth_per_year", ascending=False, ignore_index=True)
+    return table.sort_values("worth_per_year", ascending=False, ignore_index=True), withheld

@@ -109,7 +109,7 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
     nat = result.national
     report = HtmlReport(title or f"Allocation plan: {result.scenario_name}", _subtitle(result))
     report.kpis(_kpis(result))
-    for note in result.notes:
+    for note in [*result.warnings, *result.notes]:
         report.caution(note)
     _zones_section(report, result)
     _sites_section(report, result)
@@ -165,9 +165,12 @@ def _zones_section(report: HtmlReport, result: PlanResult) -> None:
     fmt.update({c: "{:,.0f}" for c in zones.columns if c.endswith("_usd") or c.endswith("_mwh")})
     report.table(zones, formats=fmt)
     report.paragraph(
-        "Fuel cost is the extra fuel burnt by plants in each zone compared with the dispatch without any site; "
-        "a zone's net margin is the revenue of its sites minus that fuel, so it shows where money is earned and "
-        "where fuel is burnt (nationally the two sides balance)."
+        "Revenue is what each zone's sites pay at their tariffs. Serving cost values their served energy at the "
+        "zone price of each interval (the marginal cost of one more MWh in that zone, from the zone balance), "
+        "so a zone's margin at zone price is what its sites pay above what serving them costs at the margin; a "
+        "zone without sites shows zero. The extra fuel burnt is shown only nationally "
+        f"({nat['fuel_cost_usd'] / 1e6:,.2f} M USD, net margin {nat['net_margin_usd'] / 1e6:,.2f} M USD): "
+        "re-dispatch moves fuel between zones, so fuel per zone says nothing about where the sites are."
     )
     share = nat.get("capacity_payments_offset_share")
     if share is not None:

@@ -106,8 +106,13 @@ class PlanResult:
         objective's money per MWh (MWh per MWh under the energy objective).
     zones
         Per zone and a ``national`` row: ``allocated_mw``, ``firm_mw``, ``interruptible_mw``,
-        ``energy_mwh``, ``surplus_energy_mwh``, ``surplus_use``, ``revenue_usd``,
-        ``fuel_cost_usd`` (extra fuel burnt by plants in the zone), ``net_margin_usd``.
+        ``energy_mwh``, ``surplus_energy_mwh``, ``surplus_use``, ``revenue_usd`` (what the
+        zone's sites pay), ``serving_cost_usd`` (their served energy at the zone price of each
+        interval; under the energy objective, whose duals are not money, NaN where the zone has
+        sites) and
+        ``margin_at_zone_price_usd`` (the difference). A zone without sites shows zeros. The
+        extra fuel burnt is national only (``national["fuel_cost_usd"]``): re-dispatch moves
+        fuel between zones in ways that do not follow where the sites are.
     binding
         One row per constraint that binds: ``constraint``, ``kind``, ``hours_binding``,
         ``worth_per_year`` (value of relaxing it by 1 MW, in every interval for hourly
@@ -120,6 +125,9 @@ class PlanResult:
         Wall time of each stage [s].
     notes
         Plain-language caveats for the report.
+    warnings
+        Figures withheld as impossible (shadow prices or zone prices beyond what one MW can be
+        worth), in words; the report and the command line show them.
     """
 
     scenario_name: str
@@ -142,6 +150,7 @@ class PlanResult:
     reserve_shortfall_mw: pd.Series
     timings_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def annual_factor(self) -> float:
@@ -154,7 +163,7 @@ class PlanResult:
         return table.loc[:, list(ALLOCATION_COLUMNS)]
 
     def summary(self) -> pd.DataFrame:
-        """Per-zone summary for printing: MW, GWh, money in million USD."""
+        """Per-zone summary for printing: MW, GWh, money in million USD (fuel: see ``national``)."""
         z = self.zones
         out = pd.DataFrame(
             {
@@ -164,8 +173,8 @@ class PlanResult:
                 "energy_gwh": (z["energy_mwh"] / 1e3).round(1),
                 "surplus_use_pct": (100 * z["surplus_use"]).round(1),
                 "revenue_musd": (z["revenue_usd"] / 1e6).round(2),
-                "fuel_cost_musd": (z["fuel_cost_usd"] / 1e6).round(2),
-                "net_margin_musd": (z["net_margin_usd"] / 1e6).round(2),
+                "serving_cost_musd": (z["serving_cost_usd"] / 1e6).round(2),
+                "margin_at_zone_price_musd": (z["margin_at_zone_price_usd"] / 1e6).round(2),
             },
             index=z.index,
         )

@@ -17,7 +17,42 @@ from offtake.economics.subsidy import NoSubsidyResult
 from offtake.report import HtmlReport
 from offtake.risk.run import RiskResult
 
-__all__ = ["RunInfo", "write_outputs"]
+__all__ = ["RunInfo", "country_finding", "format_probability", "money", "write_outputs"]
+
+
+def format_probability(p: float, decimals: int = 1) -> str:
+    """Write a probability as a percentage that is 0 % or 100 % only when exact.
+
+    ``0.9995`` is ``99.95 %``, not ``100.0 %``; decimals are added (up to four) until the figure
+    no longer rounds to an end, and beyond that it reads ``> 99.9999 %`` or ``< 0.0001 %``.
+
+    Parameters
+    ----------
+    p
+        A probability [-].
+    decimals
+        Decimals of the percentage when they suffice [-].
+
+    Returns
+    -------
+    str
+        E.g. ``12.3 %``.
+    """
+    if not math.isfinite(p) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"not a probability: {p!r}")
+    if p in (0.0, 1.0):
+        return f"{100 * p:.0f} %"
+    most = 4
+    for d in range(decimals, most + 1):
+        text = f"{100 * p:.{d}f}"
+        if 0.0 < float(text) < 100.0:
+            return f"{text} %"
+    return f"> {100 - 10.0**-most:.{most}f} %" if p > 0.5 else f"< {10.0**-most:.{most}f} %"
+
+
+def money(usd: float, rate_pkr_per_usd: float) -> str:
+    """Write an amount as ``M USD (bn PKR)``, the reports' one way of showing money."""
+    return f"{usd / 1e6:,.0f} M USD ({usd * rate_pkr_per_usd / 1e9:,.1f} bn PKR)"
 
 
 @dataclass(frozen=True)
@@ -82,6 +117,10 @@ def _summary(
         "incentives": {
             "hardware_import_exemption": opts.incentives.hardware_import_exemption,
             "ai_tax_reduction": opts.incentives.ai_tax_reduction,
+            "import_tax_counted": opts.incentives.import_tax_counted,
+            "import_tax_waived_usd": opts.incentives.import_tax_waived_usd(
+                result.context.country, result.context.hardware_value_usd
+            ),
         },
         "percentiles": {
             str(row): {str(c): clean(float(v)) for c, v in zip(pct.columns, values, strict=True)}
@@ -204,26 +243,22 @@ def _findings(result: RiskResult, summary: dict[str, Any], no_subsidy: NoSubsidy
     rate = result.context.exchange_rate_pkr_per_usd
     solved = result.solved_tariff_usd_per_mwh()
     probs = result.probabilities()
-    view = country_expected_view(result)
     absorbed = summary["percentiles"]["absorbed_twh"]
     event = "a mining site leaves" if opts.target == "leave" else "a mining site stops for a month"
     findings = [
         f"Absorbed energy over the horizon: P50 {absorbed['P50']:.2f} TWh "
         f"(P5 {absorbed['P5']:.2f}, P95 {absorbed['P95']:.2f}).",
         "Probability that a mining site stops for at least a month: "
-        f"{probs['p_miner_stops'].iloc[0]:.1%}; "
+        f"{format_probability(float(probs['p_miner_stops'].iloc[0]))}; "
         f"that one leaves (no margin for {result.model.drivers.leave_after_months} months in a row): "
-        f"{probs['p_miner_leaves'].iloc[0]:.1%}.",
+        f"{format_probability(float(probs['p_miner_leaves'].iloc[0]))}.",
         (
-            f"Highest uniform tariff keeping P({event}) at or under {opts.max_probability:.0%}: "
+            f"Highest uniform tariff keeping P({event}) at or under {format_probability(opts.max_probability, 0)}: "
             f"{solved:.0f} USD/MWh ({solved * rate / 1000:.2f} PKR/kWh)."
             if solved is not None
-            else f"No tariff of the grid keeps P({event}) at or under {opts.max_probability:.0%}."
+            else f"No tariff of the grid keeps P({event}) at or under {format_probability(opts.max_probability, 0)}."
         ),
-        f"Country's expected net gain: {view.net_gain_usd / 1e6:,.0f} M USD "
-        f"({view.net_gain_usd * rate / 1e9:,.1f} bn PKR), "
-        f"{view.share_of_capacity_payments:.1%} of the capacity payments owed anyway over the period "
-        f"({view.capacity_payments_usd * rate / 1e9:,.0f} bn PKR).",
+        country_finding(result),
     ]
     if no_subsidy is not None:
         verdict = (
@@ -238,14 +273,46 @@ def _findings(result: RiskResult, summary: dict[str, Any], no_subsidy: NoSubsidy
     return findings
 
 
+def country_finding(result: RiskResult) -> str:
+    """Say the country's expected net gain, what it is made of, and the counterfactual it assumes."""
+    ctx = result.context
+    inc, rate = ctx.options.incentives, ctx.exchange_rate_pkr_per_usd
+    view = country_expected_view(result)
+    waived = inc.import_tax_waived_usd(ctx.country, ctx.hardware_value_usd)
+    fraction = ctx.country.hardware_import_tax_fraction
+    estimate = " estimated" if ctx.country.quantities["incentives.hardware_import_tax_fraction"].estimate else ""
+    parts = (
+        f"Country's expected net gain over the period: {money(view.net_gain_usd, rate)} = tariff revenue "
+        f"{view.tariff_revenue_usd / 1e6:,.0f} - fuel incl. losses {view.fuel_cost_usd / 1e6:,.0f} - network "
+        f"{view.network_cost_usd / 1e6:,.0f} - taxes forgone by incentives {view.tax_forgone_usd / 1e6:,.0f} "
+        f"(AI income tax {view.ai_tax_forgone_usd / 1e6:,.0f}, hardware import tax "
+        f"{view.import_tax_forgone_usd / 1e6:,.0f}) M USD; {100 * view.share_of_capacity_payments:,.2f} % "
+        "of the capacity payments owed anyway "
+        f"({view.capacity_payments_usd * rate / 1e9:,.0f} bn PKR). "
+    )
+    if not inc.hardware_import_exemption:
+        return parts + "Counterfactual: no programme; hardware pays import tax (no exemption granted)."
+    if inc.import_tax_counted:
+        return parts + (
+            f"Counterfactual: the{estimate} {100 * fraction:g} % import tax waived on the programme's hardware "
+            f"({ctx.hardware_value_usd / 1e6:,.0f} M USD) is counted as forgone, as if those imports would happen "
+            f"without the programme (--count-import-tax); without that assumption the net gain is "
+            f"{money(view.net_gain_usd + waived, rate)}."
+        )
+    return parts + (
+        f"Counterfactual: no programme, in which the programme's hardware ({ctx.hardware_value_usd / 1e6:,.0f} M USD) "
+        f"would not be imported; so the{estimate} {100 * fraction:g} % import tax its exemption waives "
+        f"({waived / 1e6:,.0f} M USD) is not a cost and not counted (--count-import-tax counts it)."
+    )
+
+
 def _outcomes_section(report: HtmlReport, result: RiskResult) -> None:
     ctx = result.context
     report.heading("Outcomes over the horizon")
-    pct = result.percentiles().copy()
     report.table(
-        pct,
-        caption="P5/P50/P95 across paths at the allocation's tariffs; money in USD and PKR.",
-        float_format="{:,.3g}",
+        _in_millions(result.percentiles()),
+        caption="P5/P50/P95 across paths at the allocation's tariffs; money in M USD and bn PKR.",
+        float_format="{:,.1f}",
     )
     paths = result.outcome_paths()
     fig = Figure(figsize=(13, 3.4))
@@ -312,7 +379,7 @@ def _tariff_section(report: HtmlReport, result: RiskResult) -> None:
     )
     ax.plot(grid, probs["p_miner_leaves"].iloc[1:], marker="o", label="P(a mining site leaves)")
     ax.axhline(
-        opts.max_probability, color="grey", ls=":", label=f"limit {opts.max_probability:.0%}"
+        opts.max_probability, color="grey", ls=":", label=f"limit {format_probability(opts.max_probability, 0)}"
     )
     if solved is not None:
         ax.axvline(solved, color="tab:red", ls="--", label=f"solved tariff {solved:g} USD/MWh")
@@ -324,11 +391,12 @@ def _tariff_section(report: HtmlReport, result: RiskResult) -> None:
         fig,
         "Every tariff of the grid is evaluated on the same random paths (common random numbers).",
     )
-    shown = probs.copy()
+    shown = _in_millions(probs.T).T.infer_objects()
     report.table(
         shown,
-        caption="Per tariff case: probabilities and medians (money in USD).",
-        float_format="{:,.3g}",
+        caption="Per tariff case: probabilities and medians (money in M USD).",
+        float_format="{:,.1f}",
+        formats={c: "{}" for c in ("p_miner_stops", "p_miner_leaves", "expected_mining_mw_left_share")},
     )
 
 
@@ -337,8 +405,10 @@ def _country_section(report: HtmlReport, result: RiskResult) -> None:
     rate = ctx.exchange_rate_pkr_per_usd
     view = country_expected_view(result)
     report.heading("The country's view (mean over paths)")
+    report.paragraph(country_finding(result))
+    frame = view.to_frame()
     report.table(
-        view.to_frame(),
+        pd.DataFrame({"M USD": frame["USD"] / 1e6, "bn PKR": frame["PKR"] / 1e9}),
         caption=(
             "Tariff revenue less fuel (with losses) and network cost, less the taxes forgone by "
             "the incentives "
@@ -348,8 +418,32 @@ def _country_section(report: HtmlReport, result: RiskResult) -> None:
             f"(PKR {ctx.country.capacity_payments_pkr_per_year / 1e9:,.0f} bn a year). PKR at "
             f"{rate:g} PKR/USD."
         ),
-        float_format="{:,.4g}",
+        float_format="{:,.1f}",
     )
+
+
+def _in_millions(table: pd.DataFrame) -> pd.DataFrame:
+    """Show money rows in M USD and bn PKR and probability rows as percentages.
+
+    Rows named ``*_usd`` become ``*_musd`` [M USD], ``*_pkr`` become ``*_bn_pkr`` [bn PKR]; rows
+    named ``p_*`` or ``*_share`` are written by :func:`format_probability`.
+    """
+    out = table.astype(object).copy()
+    names = []
+    for name in table.index:
+        row = str(name)
+        values = table.loc[name]
+        if row.endswith(("_usd", "_usd_p50")):
+            out.loc[name] = values / 1e6
+            row = row.replace("_usd", "_musd")
+        elif row.endswith("_pkr"):
+            out.loc[name] = values / 1e9
+            row = row[: -len("_pkr")] + "_bn_pkr"
+        elif row.startswith("p_") or row.endswith("_share"):
+            out.loc[name] = [format_probability(float(v)) for v in values]
+        names.append(row)
+    out.index = pd.Index(names, name=table.index.name)
+    return out.infer_objects()
 
 
 def _no_subsidy_section(report: HtmlReport, no_subsidy: NoSubsidyResult) -> None:

@@ -103,9 +103,7 @@ def test_cuts_equal_lp_every_hour(
     check_dispatch_rules(three, three_baseline, lp, tariff)
 
 
-def _variant(
-    tmp: Path, must_run: set[str], added: list[str], reserve_fraction: float
-) -> scenario.Scenario:
+def _variant(tmp: Path, must_run: set[str], added: list[str], reserve_fraction: float) -> scenario.Scenario:
     """The three-zone week with some plants made must-run, plants added and another reserve share."""
     root = tmp / "variant"
     shutil.copytree(DATA / "three-zone", root)

@@ -7,8 +7,8 @@ corridors within their limits, the reserve kept, must-run output taken, and unit
 marginal cost is above the tariff producing no more than in the least-cost baseline. Where
 the baseline spills must-run output no demand or corridor can take, the LP may spill as
 much, and no more (the one rule of :mod:`offtake.grid.baseline`); so it answers in every
-hour where the baseline meets demand and reserve. It returns the full dispatch, so the invariants can be checked, and it serves as the
-independent check of the cut enumeration.
+hour where the baseline meets demand and reserve. It returns the full dispatch, so the
+invariants can be checked, and it serves as the independent check of the cut enumeration.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ TARGET_GB = 2.0
 def main() -> int:
     started = time.perf_counter()
     loaded = scenario.load("pakistan-2025")
-    result = run_assessment(loaded, progress=Progress(4))
+    result = run_assessment(loaded, progress=Progress(5))
     with tempfile.TemporaryDirectory() as out:
         write_outputs(result, out)
     elapsed_s = time.perf_counter() - started

@@ -26,8 +26,8 @@ intervals whose dispatch may change. The baseline LP is a minimum-cost flow (sou
 reserve-limited pool of dispatchable groups, zones, corridors, slacks), and every cycle of its
 residual network raises one group and lowers another, or involves a slack whose penalty
 dwarfs any fuel cost. So the old dispatch stays optimal in an interval unless some group ``i``
-that was not dearer than ``j`` becomes cheaper than ``j`` while ``i`` has room to rise and
-``j`` produces something; only such intervals are solved again.
+turns cheaper than ``j`` (within the flow tie-break) while ``i`` has room to rise and ``j``
+produces something; only such intervals are solved again.
 """
 
 from __future__ import annotations
@@ -248,17 +248,18 @@ def hops_margin_usd_per_mwh(grid: Grid) -> float:
 def displacing_pairs(grid: Grid, cost_usd_per_mwh: np.ndarray) -> list[tuple[int, int]]:
     """Pairs of groups ``(i, j)`` where ``i`` may now displace ``j`` (fleet positions).
 
-    ``i`` and ``j`` are groups the dispatch chooses (not must-run); ``i`` was not clearly
-    dearer than ``j`` at the old costs (within the flow tie-break of a cycle) and is cheaper
-    at ``cost_usd_per_mwh``. Any other pair keeps the sign of every cycle that raises one
-    and lowers the other.
+    ``i`` and ``j`` are groups the dispatch chooses (not must-run); ``i`` turned cheaper
+    relative to ``j``, was not clearly cheaper before and is not clearly dearer now ("clearly":
+    by more than the flow tie-break a cycle can carry). Any other pair keeps the sign of every
+    cycle that raises one and lowers the other.
     """
     free = np.flatnonzero(grid.fleet.free)
     old = grid.fleet.marginal_cost_usd_per_mwh[free]
     new = np.asarray(cost_usd_per_mwh, dtype=float)[free]
     gap_old = old[:, None] - old[None, :]
     gap_new = new[:, None] - new[None, :]
-    risky = (gap_new < gap_old) & (gap_new < 0.0) & (gap_old >= -hops_margin_usd_per_mwh(grid))
+    hops = hops_margin_usd_per_mwh(grid)
+    risky = (gap_new < gap_old) & (gap_new < hops) & (gap_old >= -hops)
     return [(int(free[i]), int(free[j])) for i, j in zip(*np.nonzero(risky), strict=True)]
 
 

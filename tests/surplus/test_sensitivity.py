@@ -146,3 +146,36 @@ def test_csv_has_the_documented_columns(tmp_path: Path, three: scenario.Scenario
         assert re.search(rf"`{column}`", section), column
     surplus = pd.read_csv(paths["surplus"])
     assert _national(table, "base", 0.0, "mean_mw") == pytest.approx(surplus["national"].mean(), abs=0.1)
+
+
+def _write_costs(tmp: Path, factors: dict[str, float]) -> scenario.Scenario:
+    """The three-zone week with several technologies' costs scaled in plants.csv."""
+    root = tmp / "costs"
+    shutil.copytree(DATA / "three-zone", root)
+    plants = pd.read_csv(root / "plants.csv", dtype=str)
+    cost = plants["marginal_cost_usd_per_mwh"].astype(float)
+    scale = plants["technology"].map(factors).fillna(1.0).astype(float)
+    plants["marginal_cost_usd_per_mwh"] = [f"{c:.6f}" for c in cost * scale]
+    plants.to_csv(root / "plants.csv", index=False)
+    return scenario.load(root)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shortcut_equals_a_fresh_solve_for_random_prices(
+    tmp_path: Path, three: scenario.Scenario, three_baseline: Baseline, seed: int
+) -> None:
+    """Any cost vector: the base surplus where the shortcut applies, else redispatch, equals a fresh solve."""
+    from offtake.surplus.sensitivity import _surplus_unchanged
+
+    rng = np.random.default_rng(seed)
+    factors = {t: float(rng.uniform(0.6, 1.4)) for t in ("gas", "coal", "oil", "nuclear")}
+    fleet = three_baseline.fleet
+    scale = np.array([factors.get(str(t), 1.0) for t in fleet.technology])
+    costs = fleet.marginal_cost_usd_per_mwh * scale
+    changed = _write_costs(tmp_path, factors)
+    fresh_zone, fresh_national = surplus_arrays(changed, least_cost_dispatch(changed), TARIFF)
+    if _surplus_unchanged(three_baseline, costs, TARIFF):
+        zone_mw, national_mw = surplus_arrays(three, three_baseline, TARIFF)
+    else:
+        zone_mw, national_mw = surplus_arrays(three, redispatch(three_baseline, costs)[0], TARIFF)
+    assert np.allclose(zone_mw, fresh_zone, atol=1e-5) and np.allclose(national_mw, fresh_national, atol=1e-5)

@@ -261,7 +261,7 @@ def build_report(a: Assessment) -> HtmlReport:
         f"{a.surplus.tariff_usd_per_mwh:.2f} USD/MWh; times shown in {s.display_timezone}.",
     )
     report.heading("Findings", "findings")
-    report.bullets(findings(a))
+    report.bullets([*findings(a), *sensitivity_findings(a)])
     report.heading("Surplus by area", "summary")
     report.table(
         summary_table(a),
@@ -279,7 +279,6 @@ def build_report(a: Assessment) -> HtmlReport:
     report.table(wide.iloc[::2], "National tariff-surplus curve [MW] (every 10 USD/MWh).", float_format="{:,.0f}")
     if a.sensitivity is not None:
         report.heading("Sensitivity to fuel prices and the tariff", "sensitivity")
-        report.bullets(sensitivity_findings(a))
         table = _national_sensitivity(a)
         report.figure(
             _tornado(a, table),

@@ -19,7 +19,7 @@ def test_assess_writes_report_and_csvs(tmp_path: Path) -> None:
     result = run("assess", "--scenario", str(DATA / "three-zone"), "--out", str(tmp_path), "--tariff", "80")
     assert result.returncode == 0, result.stderr
     # progress on stderr, summary table on stdout
-    assert "[1/6]" in result.stderr and "finished" in result.stderr
+    assert "[1/7]" in result.stderr and "finished" in result.stderr
     assert "national" in result.stdout and "headroom_1pct_mw" in result.stdout
     surplus = pd.read_csv(tmp_path / "surplus.csv")
     assert list(surplus.columns) == ["interval_start", "interval_end", "north", "south", "city", "national"]
@@ -31,10 +31,22 @@ def test_assess_writes_report_and_csvs(tmp_path: Path) -> None:
     assert sorted(headroom["curtailment_rate"].unique()) == [0.0025, 0.005, 0.01, 0.05]
     curve = pd.read_csv(tmp_path / "tariff_curve.csv")
     assert curve["tariff_usd_per_mwh"].min() == 0 and curve["tariff_usd_per_mwh"].max() == 150
+    sens = pd.read_csv(tmp_path / "sensitivity.csv")
+    assert set(sens["driver"]) == {"base", "tariff", "oil", "gas", "coal", "nuclear"}
+    assert "sensitivity: " in result.stdout
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") >= 4
+    assert html.count("data:image/png;base64,") >= 5
+    assert "Sensitivity to fuel prices and the tariff" in html
     assert "Findings" in html and "80.00 USD/MWh" in html
     assert "http://" not in html and "https://" not in html  # self-contained
+
+
+def test_assess_without_sensitivity(tmp_path: Path) -> None:
+    result = run("assess", "--scenario", str(DATA / "three-zone"), "--out", str(tmp_path), "--no-sensitivity")
+    assert result.returncode == 0, result.stderr
+    assert "[1/6]" in result.stderr and "sensitivity" not in result.stdout
+    assert (tmp_path / "surplus.csv").exists() and not (tmp_path / "sensitivity.csv").exists()
+    assert "Sensitivity to fuel prices" not in (tmp_path / "report.html").read_text()
 
 
 def test_bad_scenario_is_one_line(tmp_path: Path) -> None:

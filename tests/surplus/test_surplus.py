@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,9 @@ def check_dispatch_rules(s: scenario.Scenario, baseline: Baseline, lp: ExtraLoad
     for k, c in enumerate(s.corridors):
         assert (lp.flow_mw[:, k] <= c.forward_mw + TOL_MW).all()
         assert (-lp.flow_mw[:, k] <= c.reverse_mw + TOL_MW).all()
-    # every zone balances: generation + imports = demand + extra (demand always met)
+    # spill never above the baseline's
+    assert (lp.spilled_mw <= baseline.spilled_mw[idx] + TOL_MW).all()
+    # every zone balances: generation + imports = demand + extra + spill (demand always met)
     demand = s.demand_mw.to_numpy()[idx]
     for zi, z in enumerate(s.zone_ids):
         injection = gen[:, fleet.zone_index == zi].sum(axis=1)
@@ -69,7 +72,7 @@ def check_dispatch_rules(s: scenario.Scenario, baseline: Baseline, lp: ExtraLoad
                 injection = injection - lp.flow_mw[:, k]
             if c.to_zone == z:
                 injection = injection + lp.flow_mw[:, k]
-        assert np.allclose(injection, demand[:, zi] + lp.extra_mw[:, zi], atol=1e-5)
+        assert np.allclose(injection, demand[:, zi] + lp.extra_mw[:, zi] + lp.spilled_mw[:, zi], atol=1e-5)
     # reserve kept on dispatchable units
     reserve = s.reserve_requirement_mw().to_numpy()[idx]
     headroom = (avail - gen)[:, fleet.dispatchable].sum(axis=1)
@@ -98,6 +101,65 @@ def test_cuts_equal_lp_every_hour(
     expected = national_mw if zone is None else zone_mw[:, three.zone_ids.index(zone)]
     assert np.allclose(lp.extra_mw.sum(axis=1), expected, atol=1e-6)
     check_dispatch_rules(three, three_baseline, lp, tariff)
+
+
+def _variant(tmp: Path, must_run: set[str], added: list[str], reserve_fraction: float) -> scenario.Scenario:
+    """The three-zone week with some plants made must-run, plants added and another reserve share."""
+    root = tmp / "variant"
+    shutil.copytree(DATA / "three-zone", root)
+    plants = root / "plants.csv"
+    lines = plants.read_text(encoding="utf-8").splitlines()
+    rows = [lines[0]]
+    for line in lines[1:]:
+        fields = line.split(",")
+        if fields[0] in must_run:
+            fields[5] = "true"
+        rows.append(",".join(fields))
+    plants.write_text("\n".join([*rows, *added]) + "\n", encoding="utf-8")
+    toml = root / "scenario.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert "fraction_of_demand = 0.03" in text
+    toml.write_text(text.replace("fraction_of_demand = 0.03", f"fraction_of_demand = {reserve_fraction}"), "utf-8")
+    return scenario.load(root)
+
+
+#: Networks where must-run wind and solar meet a binding reserve, and where must-run output spills.
+VARIANTS = {
+    "variable-must-run": ({"Wind South", "Solar South"}, [], 0.03),
+    "variable-must-run-tight-reserve": ({"Wind South", "Solar South"}, [], 0.4),
+    "spill": ({"Solar South"}, ["Wind North,wind,north,2500,0,true,wind_south"], 0.1),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_cuts_equal_lp_with_variable_must_run_and_spill(tmp_path: Path, variant: str) -> None:
+    must_run, added, fraction = VARIANTS[variant]
+    s = _variant(tmp_path, must_run, added, fraction)
+    baseline = least_cost_dispatch(s)
+    fleet = baseline.fleet
+    assert (fleet.must_run & fleet.variable).any()
+    if variant == "spill":
+        assert (baseline.spilled_mw.sum(axis=1) > 1.0).sum() >= 10
+    idx = np.flatnonzero(~baseline.short)
+    assert len(idx) >= len(s.index) // 2
+    for tariff in (50.0, 80.0, 150.0):
+        zone_mw, national_mw = surplus_arrays(s, baseline, tariff)
+        for zone in [*s.zone_ids, None]:
+            lp = max_extra_load(s, baseline, tariff, idx, zone)
+            expected = national_mw[idx] if zone is None else zone_mw[idx, s.zone_ids.index(zone)]
+            assert np.allclose(lp.extra_mw.sum(axis=1), expected, atol=1e-5), (tariff, zone)
+            check_dispatch_rules(s, baseline, lp, tariff)
+
+
+def test_variable_must_run_does_not_draw_on_the_reserve_pool(tmp_path: Path) -> None:
+    """Flagging wind and solar must-run leaves the surplus as it was: they are taken either way."""
+    plain = _variant(tmp_path / "plain", set(), [], 0.4)
+    flagged = _variant(tmp_path / "flagged", {"Wind South", "Solar South"}, [], 0.4)
+    for tariff in (80.0, 150.0):
+        z_plain, n_plain = surplus_arrays(plain, least_cost_dispatch(plain), tariff)
+        z_flag, n_flag = surplus_arrays(flagged, least_cost_dispatch(flagged), tariff)
+        assert z_plain.max() > 0
+        assert np.allclose(z_plain, z_flag, atol=1e-6) and np.allclose(n_plain, n_flag, atol=1e-6)
 
 
 def test_cuts_equal_lp_on_pakistan_sample(pk: scenario.Scenario, pk_baseline: Baseline) -> None:

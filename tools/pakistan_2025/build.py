@@ -309,6 +309,10 @@ def sources_md(facts: dict, plant_frame: pd.DataFrame, tariff_usd: float) -> str
         f"| {c['id']} | {c['from']} | {c['to']} | {c['forward_mw']} | {c['reverse_mw']} | {c['description']} |"
         for c in facts["corridors"]
     ]
+    checks = facts.get("corridor_review", {}).get("checks", [])
+    if checks:
+        out += ["", "### Corridor checks", ""]
+        out += [f"- {check}" for check in checks]
     out += [
         "",
         "## Reserve",

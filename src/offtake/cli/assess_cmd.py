@@ -23,6 +23,12 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option("--tariff", help="Off-take tariff [USD/MWh]; the scenario's default if omitted.")
         ] = None,
         days: DaysOpt = None,
+        no_sensitivity: Annotated[
+            bool,
+            typer.Option(
+                "--no-sensitivity", help="Leave out the sweep of each fuel's price and the tariff (sensitivity.csv)."
+            ),
+        ] = False,
     ) -> None:
         """Assess surplus per zone and hour, the tariff-surplus curve and headroom; write report.html and CSVs."""
         from offtake import scenario as scenario_mod
@@ -34,10 +40,10 @@ def register(app: typer.Typer) -> None:
             from offtake.errors import InputError
 
             raise InputError(f"must be a tariff > 0 [USD/MWh], got {tariff_usd_per_mwh:g}", field="--tariff")
-        progress = Progress(6)
+        progress = Progress(6 if no_sensitivity else 7)
         progress.step(f"loading scenario {scenario}")
         loaded = first_days(scenario_mod.load(scenario), days)
-        result = run_assessment(loaded, tariff_usd_per_mwh, progress=progress)
+        result = run_assessment(loaded, tariff_usd_per_mwh, progress=progress, with_sensitivity=not no_sensitivity)
         progress.step(f"writing report and CSV files to {out}")
         paths = write_outputs(result, out)
         progress.done("assessment finished")

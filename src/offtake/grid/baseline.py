@@ -20,11 +20,19 @@ Must-run and slack treatment (the one rule of offtake):
 * A tiny cost on the size of corridor flows (``FLOW_TIEBREAK_USD_PER_MWH``) removes loop flows.
 * A plan (and the no-subsidy check) keeps the baseline's slacks: it never sheds demand, takes
   reserve or spills more than the baseline does, and it may absorb what the baseline spills.
+
+When marginal costs change (a fuel-price sensitivity), :func:`redispatch` re-solves only the
+intervals whose dispatch may change. The baseline LP is a minimum-cost flow (sources, a
+reserve-limited pool of dispatchable groups, zones, corridors, slacks), and every cycle of its
+residual network raises one group and lowers another, or involves a slack whose penalty
+dwarfs any fuel cost. So the old dispatch stays optimal in an interval unless some group ``i``
+turns cheaper than ``j`` (within the flow tie-break) while ``i`` has room to rise and ``j``
+produces something; only such intervals are solved again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import linopy
 import numpy as np
@@ -34,7 +42,14 @@ from offtake.grid.model import Grid, add_grid
 from offtake.grid.solve import solve_model
 from offtake.scenario import Scenario
 
-__all__ = ["Baseline", "least_cost_dispatch", "slack_penalties_usd_per_mwh"]
+__all__ = [
+    "Baseline",
+    "displacing_pairs",
+    "hops_margin_usd_per_mwh",
+    "least_cost_dispatch",
+    "redispatch",
+    "slack_penalties_usd_per_mwh",
+]
 
 #: Reserve and spill penalty as a multiple of (dearest marginal cost + 1 USD/MWh) [-].
 SLACK_PENALTY_FACTOR = 100.0
@@ -160,16 +175,115 @@ def least_cost_dispatch(
     )
 
 
+def redispatch(
+    baseline: Baseline, cost_usd_per_mwh: np.ndarray, block_intervals: int = DEFAULT_BLOCK_INTERVALS
+) -> tuple[Baseline, np.ndarray]:
+    """Dispatch at new marginal costs least-cost, re-solving only the intervals that may change.
+
+    The slack penalties stay those of ``baseline`` (they are modelling devices, far above
+    any fuel cost), so the re-solved intervals rank the slacks as before.
+
+    Parameters
+    ----------
+    baseline
+        The least-cost dispatch at the old costs.
+    cost_usd_per_mwh
+        New marginal cost of every fleet group [USD/MWh], shape (groups,).
+    block_intervals
+        Intervals per LP.
+
+    Returns
+    -------
+    baseline : Baseline
+        Dispatch at the new costs, on a grid whose fleet has the new costs. Zone prices are
+        the re-solved ones where intervals were solved again, the old ones elsewhere.
+    resolved : numpy.ndarray
+        True for the intervals solved again.
+    """
+    old = baseline.fleet
+    cost = np.asarray(cost_usd_per_mwh, dtype=float)
+    if cost.shape != old.marginal_cost_usd_per_mwh.shape or not np.isfinite(cost).all():
+        raise ValueError(f"expected {len(old.names)} finite marginal costs, got shape {cost.shape}")
+    grid = replace(baseline.grid, fleet=replace(old, marginal_cost_usd_per_mwh=cost))
+    resolved = _intervals_to_resolve(baseline, cost)
+    rows = np.flatnonzero(resolved)
+    generation = baseline.generation_mw.copy()
+    flow = baseline.flow_mw.copy()
+    slacks = [baseline.unserved_mw.copy(), baseline.spilled_mw.copy(), baseline.reserve_short_mw.copy()]
+    prices = baseline.zone_price_usd_per_mwh.copy()
+    penalties = slack_penalties_usd_per_mwh(baseline.grid)
+    for lo in range(0, len(rows), block_intervals):
+        block = rows[lo : lo + block_intervals]
+        part = _solve_block(grid, block, penalties)
+        generation[block], flow[block], prices[block] = part[0], part[1], part[5]
+        for k, values in enumerate(part[2:5]):
+            slacks[k][block] = np.where(values > SLACK_TOLERANCE_MW, values, 0.0)
+    free = grid.fleet.free
+    dt = grid.duration_h
+    objective = dt * (
+        float((generation[:, free] * cost[free]).sum())
+        + penalties[0] * float(slacks[0].sum())
+        + penalties[1] * float(slacks[1].sum() + slacks[2].sum())
+        + FLOW_TIEBREAK_USD_PER_MWH * float(np.abs(flow).sum())
+    )
+    result = Baseline(
+        grid=grid,
+        generation_mw=generation,
+        flow_mw=flow,
+        unserved_mw=slacks[0],
+        spilled_mw=slacks[1],
+        reserve_short_mw=slacks[2],
+        zone_price_usd_per_mwh=prices,
+        fuel_cost_usd=float((generation * cost).sum() * dt),
+        objective_usd=objective,
+    )
+    return result, resolved
+
+
+def hops_margin_usd_per_mwh(grid: Grid) -> float:
+    """Most the flow tie-break adds to the cost of one cycle of the dispatch [USD/MWh]."""
+    return FLOW_TIEBREAK_USD_PER_MWH * (len(grid.corridors) + 1)
+
+
+def displacing_pairs(grid: Grid, cost_usd_per_mwh: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs of groups ``(i, j)`` where ``i`` may now displace ``j`` (fleet positions).
+
+    ``i`` and ``j`` are groups the dispatch chooses (not must-run); ``i`` turned cheaper
+    relative to ``j``, was not clearly cheaper before and is not clearly dearer now ("clearly":
+    by more than the flow tie-break a cycle can carry). Any other pair keeps the sign of every
+    cycle that raises one and lowers the other.
+    """
+    free = np.flatnonzero(grid.fleet.free)
+    old = grid.fleet.marginal_cost_usd_per_mwh[free]
+    new = np.asarray(cost_usd_per_mwh, dtype=float)[free]
+    gap_old = old[:, None] - old[None, :]
+    gap_new = new[:, None] - new[None, :]
+    hops = hops_margin_usd_per_mwh(grid)
+    risky = (gap_new < gap_old) & (gap_new < hops) & (gap_old >= -hops)
+    return [(int(free[i]), int(free[j])) for i, j in zip(*np.nonzero(risky), strict=True)]
+
+
+def _intervals_to_resolve(baseline: Baseline, cost: np.ndarray) -> np.ndarray:
+    """Intervals where a group turned cheaper than another could displace it (see the module note)."""
+    gen = baseline.generation_mw
+    room = gen < baseline.fleet.available_mw - SLACK_TOLERANCE_MW
+    running = gen > SLACK_TOLERANCE_MW
+    out = np.zeros(gen.shape[0], dtype=bool)
+    for i, j in displacing_pairs(baseline.grid, cost):
+        out |= room[:, i] & running[:, j]
+    return out
+
+
 def _solve_block(
-    grid: Grid, rows: np.ndarray
+    grid: Grid, rows: np.ndarray, penalties: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Solve the least-cost dispatch for the intervals ``rows``."""
+    """Solve the least-cost dispatch for the intervals ``rows`` (slack penalties of ``grid`` if not given)."""
     n_t, n_z = len(rows), len(grid.zones)
     unbounded = np.full((n_t, n_z), np.inf)
     m = linopy.Model(force_dim_names=True)
     v = add_grid(m, grid, rows, unserved_mw=unbounded, spill_mw=unbounded, shortfall_mw=np.full(n_t, np.inf))
     assert v.unserved is not None and v.spill is not None and v.shortfall is not None
-    unserved_pen, reserve_pen = slack_penalties_usd_per_mwh(grid)
+    unserved_pen, reserve_pen = penalties or slack_penalties_usd_per_mwh(grid)
     dt = grid.duration_h
     objective = (
         v.fuel_cost_usd

@@ -4,9 +4,11 @@ The same question as :mod:`offtake.surplus.network` answers by enumerating cuts,
 linopy and HiGHS directly on the grid model of :mod:`offtake.grid.model`: maximise the extra
 load in one zone (or in all zones together) with existing demand met in every zone,
 corridors within their limits, the reserve kept, must-run output taken, and units whose
-marginal cost is above the tariff producing no more than in the least-cost baseline. It
-returns the full dispatch, so the invariants can be checked, and it serves as the
-independent check of the cut enumeration.
+marginal cost is above the tariff producing no more than in the least-cost baseline. Where
+the baseline spills must-run output no demand or corridor can take, the LP may spill as
+much, and no more (the one rule of :mod:`offtake.grid.baseline`); so it answers in every
+hour where the baseline meets demand and reserve. It returns the full dispatch, so the
+invariants can be checked, and it serves as the independent check of the cut enumeration.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class ExtraLoadDispatch:
     upper_mw
         The output limit each group had: availability, or the baseline output for groups above
         the tariff [MW].
+    spilled_mw
+        Must-run output spilled per interval and zone [MW], at most the baseline's spill.
     """
 
     intervals: np.ndarray
@@ -50,6 +54,7 @@ class ExtraLoadDispatch:
     generation_mw: np.ndarray
     flow_mw: np.ndarray
     upper_mw: np.ndarray
+    spilled_mw: np.ndarray
 
 
 def max_extra_load(
@@ -89,6 +94,7 @@ def max_extra_load(
     available = fleet.available_mw[idx]
     cheap = fleet.marginal_cost_usd_per_mwh <= tariff_usd_per_mwh
     upper = np.where(cheap, available, np.minimum(baseline.generation_mw[idx], available))
+    spill_bound = baseline.spilled_mw[idx]
     time = pd.RangeIndex(len(idx), name="time")
     m = linopy.Model(force_dim_names=True)
     extra = m.add_variables(lower=0.0, coords=[time, pd.Index(takers, name="zone")], name="extra")
@@ -98,6 +104,7 @@ def max_extra_load(
         idx,
         extra_load={z: extra.sel(zone=z) for z in takers},
         gen_upper_mw=upper[:, fleet.free],
+        spill_mw=spill_bound if spill_bound.any() else None,
     )
     m.add_objective(-1 * extra.sum())
     solve_model(m, what="extra-load LP", quiet=True)
@@ -105,6 +112,9 @@ def max_extra_load(
     values = extra.solution.transpose("time", "zone").to_numpy()
     for k, z in enumerate(takers):
         extra_full[:, zones.index(z)] = values[:, k]
+    spilled = (
+        v.spill.solution.transpose("time", "zone").to_numpy() if v.spill is not None else np.zeros_like(spill_bound)
+    )
     flows = v.flow.solution.transpose("time", "corridor").to_numpy() if v.flow is not None else np.zeros((len(idx), 0))
     return ExtraLoadDispatch(
         intervals=idx,
@@ -112,4 +122,5 @@ def max_extra_load(
         generation_mw=grid.full_generation_mw(v.gen.solution.transpose("time", "group").to_numpy(), idx),
         flow_mw=flows,
         upper_mw=upper,
+        spilled_mw=spilled,
     )

@@ -85,6 +85,11 @@ class Fleet:
         )
 
     @property
+    def technology(self) -> np.ndarray:
+        """Technology of each group (from its label)."""
+        return np.asarray([name.split("|")[1] for name in self.names])
+
+    @property
     def dispatchable(self) -> np.ndarray:
         """True for groups that count towards reserve (not variable)."""
         return np.asarray(~self.variable)

@@ -111,7 +111,9 @@ def _network_inputs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return what :meth:`ZoneCuts.surplus_mw` takes, in order, from the baseline at a tariff.
 
-    Dispatchable, variable and must-run output per interval and zone, demand, and the pool.
+    Dispatchable and variable output per interval and zone, the must-run output of
+    dispatchable groups (the only must-run output drawn from the reserve-limited pool; a
+    must-run wind or solar group is variable output like any other), demand, and the pool.
     """
     fleet = baseline.fleet
     n_z = len(scenario.zones)
@@ -130,7 +132,7 @@ def _network_inputs(
     reserve = scenario.reserve_requirement_mw().to_numpy()
     pool = available[:, disp].sum(axis=1) - reserve
     demand = scenario.demand_mw.to_numpy()
-    return by_zone(usable, disp), by_zone(usable, ~disp), by_zone(must_run, fleet.must_run), demand, pool
+    return by_zone(usable, disp), by_zone(usable, ~disp), by_zone(must_run, fleet.must_run & disp), demand, pool
 
 
 def assess_surplus(

@@ -10,12 +10,20 @@ the max-flow min-cut theorem with lower bounds (Hoffman), the largest extra load
     B(U) = pool + vre(U) - demand(U) - must_run(V \\ U) + import_limit(U)
 
 where ``cap_disp`` is the dispatchable capacity that may serve extra load, ``vre`` the
-variable output, ``must_run`` the must-run output (a lower bound), ``pool`` the most the
-dispatchable units may produce while keeping the reserve, and ``import_limit(U)`` the sum
-of corridor limits into ``U``. The national joint surplus (extra load placed anywhere) is
-the case ``U`` = all zones. With a dozen zones the 2^n sets are few, and every interval is
-done at once with matrix products, so a year takes a fraction of a second. The tests check
-the result against the linear programme in :mod:`offtake.grid.extra_load`.
+variable output, ``must_run`` the must-run output of dispatchable units (a lower bound on
+what they draw from the pool), ``pool`` the most the dispatchable units may produce while
+keeping the reserve, and ``import_limit(U)`` the sum of corridor limits into ``U``. A
+must-run variable unit (wind, solar) draws nothing from the pool: its output is part of
+``vre`` and never enters ``must_run``.
+
+Where the baseline spills must-run output, the network has the spill as an optional sink
+bounded by the baseline's spill; it adds to no cut that can be least, so the values above
+are unchanged, and the baseline itself (extra load zero) shows the flow is feasible.
+
+The national joint surplus (extra load placed anywhere) is the case ``U`` = all zones.
+With a dozen zones the 2^n sets are few, and every interval is done at once with matrix
+products, so a year takes a fraction of a second. The tests check the result against the
+linear programme in :mod:`offtake.grid.extra_load`.
 """
 
 from __future__ import annotations
@@ -115,7 +123,8 @@ class ZoneCuts:
         variable_mw
             Variable renewable output available, per interval and zone [MW].
         must_run_mw
-            Must-run output that has to be taken, per interval and zone [MW].
+            Must-run output of dispatchable (not variable) units, which has to be taken from
+            the pool, per interval and zone [MW].
         demand_mw
             Existing demand per interval and zone [MW].
         pool_mw

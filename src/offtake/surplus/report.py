@@ -10,7 +10,7 @@ from offtake.report import HtmlReport
 from offtake.surplus.assess import mw_in_share_of_hours
 from offtake.surplus.study import NATIONAL, Assessment
 
-__all__ = ["build_report", "findings", "summary_table"]
+__all__ = ["build_report", "findings", "sensitivity_findings", "summary_table"]
 
 _SHARES = ("mw_in_50pct_of_hours", "mw_in_90pct_of_hours", "mw_in_99pct_of_hours")
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -184,6 +184,74 @@ def _mix_figure(a: Assessment) -> Figure:
     return fig
 
 
+def _national_sensitivity(a: Assessment) -> pd.DataFrame:
+    """National mean surplus change [MW] per driver at the lower and upper price, largest swing first."""
+    assert a.sensitivity is not None
+    nat = a.sensitivity[(a.sensitivity["area"] == NATIONAL) & (a.sensitivity["driver"] != "base")]
+    wide = nat.pivot_table(index="driver", columns="change_pct", values="mean_change_mw", sort=False)
+    prices = nat.pivot_table(index="driver", columns="change_pct", values="price_usd_per_mwh", sort=False)
+    out = pd.DataFrame(
+        {
+            "base_price_usd_per_mwh": nat.groupby("driver", sort=False)["base_price_usd_per_mwh"].first(),
+            "low_price_usd_per_mwh": prices[prices.columns.min()],
+            "low_mean_change_mw": wide[wide.columns.min()],
+            "high_price_usd_per_mwh": prices[prices.columns.max()],
+            "high_mean_change_mw": wide[wide.columns.max()],
+            "crosses_tariff_at_pct": nat.groupby("driver", sort=False)["crosses_tariff_at_pct"].first(),
+        }
+    )
+    swing = out[["low_mean_change_mw", "high_mean_change_mw"]].abs().max(axis=1)
+    return out.loc[swing.sort_values(ascending=False, kind="stable").index]
+
+
+def _tornado(a: Assessment, table: pd.DataFrame) -> Figure:
+    base = float(a.surplus.national_mw.mean())
+    fig = Figure(figsize=(9, 0.45 * len(table) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    rows = np.arange(len(table))[::-1]
+    low = table["low_mean_change_mw"].to_numpy()
+    high = table["high_mean_change_mw"].to_numpy()
+    ax.barh(rows, low, left=base, color="tab:blue", label="price 10 % lower")
+    ax.barh(rows, high, left=base, color="tab:red", alpha=0.7, label="price 10 % higher")
+    ax.axvline(base, color="grey", linewidth=1, label=f"base {base:,.0f} MW")
+    ends = np.concatenate([[base], base + low, base + high])
+    pad = max(0.05 * float(ends.max() - ends.min()), 0.02 * abs(base), 1.0)
+    ax.set_xlim(float(ends.min()) - pad, float(ends.max()) + pad)
+    ax.set_yticks(rows, [str(d) for d in table.index])
+    ax.set_xlabel("national mean surplus [MW]")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def sensitivity_findings(a: Assessment) -> list[str]:
+    """Plain-language lines on which prices move the surplus (empty without the sweep)."""
+    if a.sensitivity is None:
+        return []
+    table = _national_sensitivity(a)
+    base = float(a.surplus.national_mw.mean())
+    tariff = a.surplus.tariff_usd_per_mwh
+    moving = table[table[["low_mean_change_mw", "high_mean_change_mw"]].abs().max(axis=1) >= 1.0]
+    if moving.empty:
+        return [f"No fuel price nor the tariff moving by 10 % changes the national mean surplus of {base:,.0f} MW."]
+    out = []
+    for driver, row in moving.iterrows():
+        side = "low" if abs(float(row["low_mean_change_mw"])) >= abs(float(row["high_mean_change_mw"])) else "high"
+        worst = float(row[f"{side}_mean_change_mw"])
+        which = "lower" if side == "low" else "higher"
+        if driver == "tariff":
+            what = f"A tariff 10 % {which} ({float(row[f'{side}_price_usd_per_mwh']):.2f} USD/MWh)"
+        else:
+            cross = float(row["crosses_tariff_at_pct"])
+            move = f"a {'rise' if cross > 0 else 'fall'} of {abs(cross):.1f} %"
+            what = (
+                f"{driver} at {row['base_price_usd_per_mwh']:.2f} USD/MWh reaches the {tariff:.2f} tariff with "
+                f"{move} in its price; a price 10 % {which}"
+            )
+        out.append(f"{what} moves the national mean surplus from {base:,.0f} to {base + worst:,.0f} MW.")
+    return out
+
+
 def build_report(a: Assessment) -> HtmlReport:
     """Assemble the assessment report."""
     s = a.scenario
@@ -193,7 +261,7 @@ def build_report(a: Assessment) -> HtmlReport:
         f"{a.surplus.tariff_usd_per_mwh:.2f} USD/MWh; times shown in {s.display_timezone}.",
     )
     report.heading("Findings", "findings")
-    report.bullets(findings(a))
+    report.bullets([*findings(a), *sensitivity_findings(a)])
     report.heading("Surplus by area", "summary")
     report.table(
         summary_table(a),
@@ -209,6 +277,20 @@ def build_report(a: Assessment) -> HtmlReport:
     report.figure(_tariff_curve(a), "MW available nationally in 50, 90 and 99 % of hours at each tariff.")
     wide = a.tariff_curve[a.tariff_curve["area"] == NATIONAL].set_index("tariff_usd_per_mwh")[list(_SHARES)]
     report.table(wide.iloc[::2], "National tariff-surplus curve [MW] (every 10 USD/MWh).", float_format="{:,.0f}")
+    if a.sensitivity is not None:
+        report.heading("Sensitivity to fuel prices and the tariff", "sensitivity")
+        table = _national_sensitivity(a)
+        report.figure(
+            _tornado(a, table),
+            "National mean surplus with each fuel's marginal cost, and the tariff, 10 % lower and higher, one at a "
+            "time. A fuel moves the surplus only when it crosses the tariff (or reorders the dear units).",
+        )
+        report.table(
+            table,
+            "Change of the national mean surplus [MW] at each price [USD/MWh]; crosses_tariff_at_pct: the change "
+            "of the fuel's price at which it reaches the tariff [%]. Every zone is in sensitivity.csv.",
+            float_format="{:,.1f}",
+        )
     report.heading("Headroom (Duke method)", "headroom")
     shown = a.headroom[
         [

@@ -1,7 +1,8 @@
-"""The regional surplus assessment as one job: baseline, surplus, tariff curve and headroom.
+"""The regional surplus assessment as one job: baseline, surplus, tariff curve, sensitivity and headroom.
 
 :func:`run_assessment` computes everything a planner reads; :func:`write_outputs` writes
-``surplus.csv``, ``tariff_curve.csv``, ``headroom.csv``, ``baseline.csv`` and ``report.html``.
+``surplus.csv``, ``tariff_curve.csv``, ``sensitivity.csv`` (unless the sweep was left out),
+``headroom.csv``, ``baseline.csv`` and ``report.html``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from offtake.progress import Progress
 from offtake.scenario import Scenario
 from offtake.surplus.assess import SurplusResult, assess_surplus, tariff_curve
 from offtake.surplus.headroom import duke_seasonal_threshold, headroom
+from offtake.surplus.network import ZoneCuts
+from offtake.surplus.sensitivity import sensitivity as sensitivity_sweep
 
 __all__ = ["DUKE_RATES", "TARIFF_GRID_USD_PER_MWH", "Assessment", "run_assessment", "write_outputs"]
 
@@ -47,6 +50,9 @@ class Assessment:
         Per corridor: limits, hours at the limit in each direction, mean flow [MW].
     generation_mix
         Baseline generation by technology [GWh and share].
+    sensitivity
+        Surplus with each fuel's price and the tariff moved one at a time
+        (:func:`offtake.surplus.sensitivity.sensitivity`); None when left out.
     """
 
     scenario: Scenario
@@ -55,6 +61,7 @@ class Assessment:
     headroom: pd.DataFrame
     corridor_use: pd.DataFrame
     generation_mix: pd.DataFrame
+    sensitivity: pd.DataFrame | None = None
 
 
 def run_assessment(
@@ -62,6 +69,8 @@ def run_assessment(
     tariff_usd_per_mwh: float | None = None,
     rates: tuple[float, ...] = DUKE_RATES,
     progress: Progress | None = None,
+    *,
+    with_sensitivity: bool = True,
 ) -> Assessment:
     """Assess surplus and headroom of a scenario.
 
@@ -74,20 +83,27 @@ def run_assessment(
     rates
         Annual curtailment rates for headroom [fraction].
     progress
-        Where to report the steps (four steps).
+        Where to report the steps (five steps, four without the sensitivity).
+    with_sensitivity
+        Sweep each fuel's price and the tariff (:mod:`offtake.surplus.sensitivity`).
 
     Returns
     -------
     Assessment
         All results.
     """
-    progress = progress or Progress(4, stream=None)
+    progress = progress or Progress(5 if with_sensitivity else 4, stream=None)
     progress.step("least-cost dispatch of existing demand (linopy + HiGHS)")
     baseline = least_cost_dispatch(scenario)
     progress.step("surplus per zone and hour (exact cut enumeration)")
     surplus = assess_surplus(scenario, tariff_usd_per_mwh, baseline=baseline)
     progress.step(f"tariff-surplus curve at {len(TARIFF_GRID_USD_PER_MWH)} tariffs")
     curve = tariff_curve(scenario, baseline, TARIFF_GRID_USD_PER_MWH)
+    table_sens = None
+    if with_sensitivity:
+        progress.step("sensitivity to each fuel's price and to the tariff")
+        cuts = ZoneCuts.from_scenario(scenario)
+        table_sens = sensitivity_sweep(scenario, baseline, surplus.tariff_usd_per_mwh, cuts=cuts)
     progress.step("headroom per zone and national (Duke method)")
     table = _headroom_table(scenario, surplus, rates)
     return Assessment(
@@ -97,6 +113,7 @@ def run_assessment(
         headroom=table,
         corridor_use=_corridor_use(scenario, surplus),
         generation_mix=_generation_mix(scenario, surplus),
+        sensitivity=table_sens,
     )
 
 
@@ -184,12 +201,16 @@ def write_outputs(assessment: Assessment, out_dir: str | Path) -> dict[str, Path
         "surplus": out / "surplus.csv",
         "headroom": out / "headroom.csv",
         "tariff_curve": out / "tariff_curve.csv",
-        "baseline": out / "baseline.csv",
-        "report": out / "report.html",
     }
+    if assessment.sensitivity is not None:
+        paths["sensitivity"] = out / "sensitivity.csv"
+    paths["baseline"] = out / "baseline.csv"
+    paths["report"] = out / "report.html"
     surplus.to_csv(paths["surplus"], index=False)
     assessment.headroom.to_csv(paths["headroom"], index=False, float_format="%.4f")
     assessment.tariff_curve.to_csv(paths["tariff_curve"], index=False, float_format="%.1f")
+    if assessment.sensitivity is not None:
+        assessment.sensitivity.to_csv(paths["sensitivity"], index=False, float_format="%.3f")
     baseline = _time_columns(s)
     base = assessment.surplus.baseline
     for zi, z in enumerate(s.zone_ids):

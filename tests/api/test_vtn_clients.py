@@ -553,3 +553,14 @@ def test_a_301_subscriber_gets_30_targets_in_its_webhooks(server: Server) -> Non
     finally:
         receiver.shutdown()
         receiver.server_close()
+
+
+def test_a_ven_may_not_take_another_sites_name(server: Server) -> None:
+    with _http(server, "lhr-mine-1") as ven:
+        taken = ven.post("/vens", json={"objectType": "VEN_VEN_REQUEST", "venName": "khi-ai-1"})
+        assert taken.status_code == 403, taken.text
+        assert "another site" in taken.json()["detail"] and "'lhr-mine-1'" in taken.json()["detail"]
+        free = ven.post("/vens", json={"objectType": "VEN_VEN_REQUEST", "venName": "conformance-ven-1"})
+        assert free.status_code == 201, free.text
+        assert free.json()["targets"] == ["VEN_NAME:lhr-mine-1"]
+        assert ven.delete(f"/vens/{free.json()['id']}").status_code == 200

@@ -216,3 +216,26 @@ def test_a_301_subscriber_is_notified_with_30_targets(factory: sessionmaker[Sess
         assert old_style[0]["object"]["targets"] == old_style[0]["targets"]
         assert [n["object"]["targets"] for n in new_style] == [["VEN_NAME:site-b"]]
         session.rollback()
+
+
+def test_unknown_resources_are_the_sites_meter_and_vens_may_choose_their_names(
+    factory: sessionmaker[Session],
+) -> None:
+    ledger = _Ledger()
+    with factory() as session:
+        event_id = _program_and_event(session)
+        ven = service.create(session, VEN_A, "VEN", {"venName": "elaad-test-ven"}).object
+        assert ven["targets"] == ["VEN_NAME:site-a"] and ven["clientID"] == "ven-a"
+        rack = {"objectType": "VEN_RESOURCE_REQUEST", "resourceName": "rack-1", "venID": ven["id"]}
+        service.create(session, VEN_A, "RESOURCE", rack)
+        body = _guide_report(event_id, [1, 2])
+        body["resources"] += [
+            {**body["resources"][0], "resourceName": name} for name in ("rack-1", "never-registered")
+        ]
+        service.create(session, VEN_A, "REPORT", body, ingest=ledger)
+        meters = [r.resource_name for r in ledger.batches[0]]
+        assert meters == ["site-a", "site-a", "rack-1", "rack-1", "site-a", "site-a"]
+        # another client's resource of the same name is not VEN_B's meter
+        service.create(session, VEN_B, "REPORT", _guide_report(event_id, [3], "rack-1"), ingest=ledger)
+        assert [r.resource_name for r in ledger.batches[1]] == ["site-b"]
+        session.rollback()

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
+from offtake.persistence.schema import Site
 from offtake.vtn import privacy, store, webhooks
 from offtake.vtn.dialect import LEGACY, to_dialect
 from offtake.vtn.models import (
@@ -480,11 +481,7 @@ def _ven_columns(
                 "a VEN may not write a BL_VEN_REQUEST; send objectType VEN_VEN_REQUEST"
             )
         request = _validate(VenVenRequest, {**body, "objectType": "VEN_VEN_REQUEST"})
-        if caller.site_id is not None and request.venName != caller.site_id:
-            raise _forbidden(
-                f"client '{caller.client_id}' is bound to site '{caller.site_id}'; "
-                f"its ven must be named '{caller.site_id}'"
-            )
+        _check_ven_name(session, caller, request.venName)
         client_id = current.client_id if current is not None else caller.client_id
         kept = list(current.body.get("targets", [])) if current is not None else []
         targets = kept or ([f"VEN_NAME:{caller.site_id}"] if caller.site_id is not None else [])
@@ -500,6 +497,23 @@ def _ven_columns(
         "client_id": client_id,
         "targets": targets,
     }
+
+
+def _check_ven_name(session: Session, caller: Caller, name: str) -> None:
+    """Refuse a VEN's ven named after a site that is not its own.
+
+    A VEN client is bound to one site; the ven it writes may have any name (the VTN sets its
+    targets from the site, so events reach it whatever its name), except the id of another
+    registered site, which would pass it off as that site's VEN.
+    """
+    if caller.site_id is None or name == caller.site_id:
+        return
+    if session.get(Site, name) is not None:
+        raise _forbidden(
+            f"venName '{name}' is the id of another site; client '{caller.client_id}' is bound to "
+            f"site '{caller.site_id}': name its ven '{caller.site_id}' (the VTN provisions that ven) "
+            "or any name that is not another site's id"
+        )
 
 
 def _resource_columns(
@@ -625,20 +639,20 @@ def _ingest(
         return
     if caller.site_id is None:
         raise _forbidden("only a client bound to a site may report metered energy")
-    allowed = {caller.site_id, "AGGREGATED_REPORT"}
-    if any(resource.resourceName not in allowed for resource in request.resources):
-        allowed.update(
+    meters = {caller.site_id}
+    if any(reading.resource_name not in meters for reading in readings):
+        meters.update(
             row.name or ""
             for row in store.list_objects(
                 session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000
             )
         )
-    for index, resource in enumerate(request.resources):
-        if resource.resourceName not in allowed:
-            raise _bad(
-                f"'{resource.resourceName}' is not a resource of site '{caller.site_id}'",
-                field=f"resources[{index}].resourceName",
-            )
+    # A resource the VEN registered is a meter of its own; any other name (AGGREGATED_REPORT,
+    # a name the VTN never heard of) is the site's meter, so it can never count energy twice.
+    readings = [
+        r if r.resource_name in meters else replace_fields(r, resource_name=caller.site_id)
+        for r in readings
+    ]
     if ingest is None:
         raise OfftakeError("no metering ledger is attached to this VTN")
     ingest(session, caller, readings)

@@ -638,7 +638,10 @@ def _ingest(
     if not readings:
         return
     if caller.site_id is None:
-        raise _forbidden("only a client bound to a site may report metered energy")
+        raise _forbidden(
+            "only a client bound to a site may report metered energy; the programme office binds one "
+            "with 'offtake client add NAME --role ven --site SITE'"
+        )
     meters = {caller.site_id}
     if any(reading.resource_name not in meters for reading in readings):
         meters.update(

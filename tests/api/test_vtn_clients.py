@@ -475,6 +475,9 @@ def test_401_answers_carry_a_bearer_challenge(server: Server) -> None:
     )
     assert wrong.status_code == 401
     assert wrong.headers["www-authenticate"].startswith('Basic realm="offtake"')
+    spec = httpx.get(server.base + "/openapi.json").json()
+    for path in ("/openadr3/3.1.0/events", "/api/v1/sites"):
+        assert "WWW-Authenticate" in spec["paths"][path]["get"]["responses"]["401"]["headers"], path
 
 
 def test_a_guide_style_report_takes_its_events_period_and_a_retry_is_the_same_report(server: Server) -> None:

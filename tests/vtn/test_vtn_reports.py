@@ -239,3 +239,17 @@ def test_unknown_resources_are_the_sites_meter_and_vens_may_choose_their_names(
         service.create(session, VEN_B, "REPORT", _guide_report(event_id, [3], "rack-1"), ingest=ledger)
         assert [r.resource_name for r in ledger.batches[1]] == ["site-b"]
         session.rollback()
+
+
+def test_a_resource_period_without_a_duration_takes_the_events() -> None:
+    body = _guide_report("evt-1", [1, 1])
+    body["resources"][0]["intervalPeriod"] = {"start": "2026-03-02T00:00:00Z"}
+    report = ReportRequest.model_validate(body)
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    readings = readings_from_report(report, EventRequest.model_validate(_event()))
+    assert [(r.interval_start, r.interval_end) for r in readings] == [
+        (day, day + timedelta(minutes=15)),
+        (day + timedelta(minutes=15), day + timedelta(minutes=30)),
+    ]
+    with pytest.raises(InputError, match="no duration"):
+        readings_from_report(report)

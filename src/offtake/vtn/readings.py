@@ -163,14 +163,19 @@ def _resolve_periods(
 
     Each part of an interval's period is taken from, in order: the interval's own
     ``intervalPeriod``; the resource's ``intervalPeriod`` (an interval without a start begins
-    where the previous one ended, the first at the default start); the event's interval with
-    the same ``id``; the event's ``intervalPeriod`` (with the same chaining of starts).
+    where the previous one ended, the first at the default start), completed by the event's;
+    where the resource has none, the event's interval with the same ``id``, then the event's
+    ``intervalPeriod`` (with the same chaining of starts).
     """
     event_default, by_id = event
-    if default is None and event_default is not None:
-        default, fallback = event_default, True
-    else:
-        fallback = default is None
+    fallback = default is None  # the event's intervals count only where the resource has no period
+    if default is None:
+        default = event_default
+    elif event_default is not None:  # a part the resource leaves out is the event's
+        default = IntervalPeriod(
+            start=default.start or event_default.start,
+            duration=default.duration or event_default.duration,
+        )
     bounds: list[tuple[datetime, datetime]] = []
     cursor = default.start if default is not None else None
     default_duration = default.duration if default is not None else None

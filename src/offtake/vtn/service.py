@@ -608,7 +608,7 @@ def report_key(wire: dict[str, Any]) -> str:
         ``report:`` and a SHA-256 in hex.
     """
     content = {key: wire.get(key) for key in _REPORT_CONTENT}
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return "report:" + hashlib.sha256(text.encode()).hexdigest()
 
 

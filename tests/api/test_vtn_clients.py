@@ -444,3 +444,126 @@ def test_subscription_urls_are_checked_and_tokens_stay_with_their_owner(server: 
             )
         finally:
             assert ven.delete(f"/subscriptions/{sub_id}").status_code == 200
+
+
+def _http(server: Server, name: str, dialect: str = "3.1.0") -> httpx.Client:
+    """A plain HTTP client of the VTN in ``dialect``, with a token of client ``name``."""
+    cred = server.creds[name]
+    token = httpx.post(
+        server.base + PREFIX + "/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(cred.client_id, cred.client_secret),
+    ).json()["access_token"]
+    return httpx.Client(
+        base_url=f"{server.base}/openadr3/{dialect}", headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_401_answers_carry_a_bearer_challenge(server: Server) -> None:
+    for path in ("/openadr3/3.1.0/events", "/openadr3/3.0.1/programs", "/api/v1/sites"):
+        bare = httpx.get(server.base + path)
+        assert bare.status_code == 401, path
+        assert bare.headers["www-authenticate"] == 'Bearer realm="offtake"', path
+        forged = httpx.get(server.base + path, headers={"Authorization": "Bearer not.a.token"})
+        assert forged.status_code == 401, path
+        challenge = forged.headers["www-authenticate"]
+        assert challenge.startswith('Bearer realm="offtake", error="invalid_token", error_description="'), path
+    wrong = httpx.post(
+        server.base + PREFIX + "/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(server.creds["lhr-mine-1"].client_id, "wrong"),
+    )
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"].startswith('Basic realm="offtake"')
+    spec = httpx.get(server.base + "/openapi.json").json()
+    for path in ("/openadr3/3.1.0/events", "/api/v1/sites"):
+        assert "WWW-Authenticate" in spec["paths"][path]["get"]["responses"]["401"]["headers"], path
+
+
+def test_a_guide_style_report_takes_its_events_period_and_a_retry_is_the_same_report(server: Server) -> None:
+    with _http(server, "lhr-mine-2") as ven:
+        program = ven.get("/programs", params={"targetType": "PROGRAM_NAME", "targetValues": "surplus-mining"})
+        events = ven.get("/events", params={"programID": program.json()[0]["id"]}).json()
+        event = next(e for e in events if e["eventName"].startswith("cap-lhr-mine-2-"))
+        body = {
+            "objectType": "REPORT",
+            "programID": event["programID"],
+            "eventID": event["id"],
+            "clientName": "lhr-mine-2",
+            "reportName": "usage",
+            "payloadDescriptors": [
+                {
+                    "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
+                    "payloadType": "USAGE",
+                    "readingType": "DIRECT_READ",
+                    "units": "KWH",
+                }
+            ],
+            "resources": [
+                {
+                    "resourceName": "lhr-mine-2",
+                    "intervals": [{"id": 0, "payloads": [{"type": "USAGE", "values": [1200]}]}],
+                }
+            ],
+        }
+        created = ven.post("/reports", json=body)
+        assert created.status_code == 201, created.text
+        retried = ven.post("/reports", json=body)
+        assert retried.status_code == 201, retried.text
+        assert retried.json() == created.json()
+        assert [r["id"] for r in ven.get("/reports").json()].count(created.json()["id"]) == 1
+        assert len(ven.get("/reports", params={"eventID": event["id"]}).json()) == 1
+    start = datetime.fromisoformat(event["intervalPeriod"]["start"])
+    assert [(r.interval_start, r.interval_end, r.energy_wh) for r in server.readings("lhr-mine-2")] == [
+        (start, start + timedelta(minutes=15), 1_200_000)
+    ]
+
+
+class _Receiver30(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        _Receiver30.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_301_subscriber_gets_30_targets_in_its_webhooks(server: Server) -> None:
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver30)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/notify"
+    hook = {"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": url}
+    try:
+        with _http(server, "lhr-mine-1", "3.0.1") as ven:
+            created = ven.post("/subscriptions", json={"clientName": "lhr-mine-1", "objectOperations": [hook]})
+            assert created.status_code == 201, created.text
+            later = HOUR + timedelta(hours=3)
+            server.vtn.publish_caps(
+                [SiteCap("lhr-mine-1", later, later + timedelta(minutes=15), 4.0)], {"lhr-mine-1": "mining"}
+            )
+            deadline = time.monotonic() + 10
+            while not _Receiver30.received and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert ven.delete(f"/subscriptions/{created.json()['id']}").status_code == 200
+        assert len(_Receiver30.received) == 1
+        note = _Receiver30.received[0]
+        assert all(isinstance(target, dict) for target in note["targets"]), note["targets"]
+        assert {"type": "VEN_NAME", "values": ["lhr-mine-1"]} in note["targets"]
+        assert note["object"]["targets"] == note["targets"]
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+
+def test_a_ven_may_not_take_another_sites_name(server: Server) -> None:
+    with _http(server, "lhr-mine-1") as ven:
+        taken = ven.post("/vens", json={"objectType": "VEN_VEN_REQUEST", "venName": "khi-ai-1"})
+        assert taken.status_code == 403, taken.text
+        assert "another site" in taken.json()["detail"] and "'lhr-mine-1'" in taken.json()["detail"]
+        free = ven.post("/vens", json={"objectType": "VEN_VEN_REQUEST", "venName": "conformance-ven-1"})
+        assert free.status_code == 201, free.text
+        assert free.json()["targets"] == ["VEN_NAME:lhr-mine-1"]
+        assert ven.delete(f"/vens/{free.json()['id']}").status_code == 200

@@ -33,7 +33,9 @@ def get_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'")
+        raise AuthError(
+            "missing bearer token: send 'Authorization: Bearer <token>'", credentials_given=False
+        )
     state = request.app.state
     claims = decode_token(state.token_secret, token.strip())
     subject = claims.get("sub")

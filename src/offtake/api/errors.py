@@ -95,7 +95,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AuthError)
     async def _auth(_request: Request, exc: AuthError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer realm="offtake"'} if exc.status == 401 else None
+        challenge = exc.challenge()
+        headers = {"WWW-Authenticate": challenge} if challenge is not None else None
         return problem(
             exc.status,
             exc.message,

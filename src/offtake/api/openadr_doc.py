@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from offtake.api.schemas import Problem
+from offtake.api.schemas import CHALLENGE_HEADER, Problem
 from offtake.vtn import models, service
 
 __all__ = ["ERRORS", "OBJECT", "TEXT", "answer", "merge", "parameters", "request_body", "search_params"]
@@ -77,7 +77,7 @@ OBJECT = {
     "additionalProperties": True,
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": title}
+    status: {"model": Problem, "description": title, **({"headers": CHALLENGE_HEADER} if status == 401 else {})}
     for status, title in (
         (400, "Malformed request"),
         (401, "Missing or invalid token"),

@@ -140,6 +140,15 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+#: The header of every 401 answer (RFC 6750 §3).
+CHALLENGE_HEADER: dict[str, Any] = {
+    "WWW-Authenticate": {
+        "description": 'Bearer realm="offtake", with error="invalid_token" and error_description for a '
+        'refused token; Basic realm="offtake" for a client refused at a token endpoint',
+        "schema": {"type": "string"},
+    }
+}
+
 _PROBLEM = {
     "model": Problem,
     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
@@ -148,7 +157,7 @@ _PROBLEM = {
 #: Error answers every route may give, as FastAPI ``responses=``.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {**_PROBLEM, "description": "Malformed body (not JSON, non-finite number, nested too deeply)"},
-    401: {**_PROBLEM, "description": "Missing, invalid or expired bearer token"},
+    401: {**_PROBLEM, "description": "Missing, invalid or expired bearer token", "headers": CHALLENGE_HEADER},
     403: {**_PROBLEM, "description": "The caller may not do this"},
     404: {**_PROBLEM, "description": "No such object, or not visible to the caller"},
     405: {**_PROBLEM, "description": "Method not allowed"},

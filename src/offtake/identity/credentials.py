@@ -62,11 +62,36 @@ class AuthError(OfftakeError):
         HTTP status to answer with.
     """
 
-    def __init__(self, message: str, *, error: str = "invalid_token", status: int = 401) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str = "invalid_token",
+        status: int = 401,
+        credentials_given: bool = True,
+    ) -> None:
         self.message = message
         self.error = error
         self.status = status
+        self.credentials_given = credentials_given
         super().__init__(message)
+
+    def challenge(self, realm: str = "offtake") -> str | None:
+        """Return the ``WWW-Authenticate`` value of this error's 401 answer (``None`` if not 401).
+
+        RFC 6750 §3: a request without credentials is answered with the bare ``Bearer``
+        challenge; a refused token adds ``error`` and ``error_description``. A client refused
+        at the token endpoint (``invalid_client``, RFC 6749 §5.2) is challenged with ``Basic``,
+        the scheme it authenticates with there.
+        """
+        if self.status != 401:
+            return None
+        if self.error == "invalid_client":
+            return f'Basic realm="{realm}", charset="UTF-8"'
+        if not self.credentials_given:
+            return f'Bearer realm="{realm}"'
+        description = "".join(c for c in self.message if c.isascii() and c.isprintable() and c not in '"\\')
+        return f'Bearer realm="{realm}", error="{self.error}", error_description="{description}"'
 
 
 # --------------------------------------------------------------------------- secrets

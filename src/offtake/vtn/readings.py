@@ -17,13 +17,20 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from offtake.errors import InputError
 from offtake.vtn.models import (
+    EventRequest,
     IntervalPeriod,
     ReportPayloadDescriptor,
     ReportRequest,
     duration_to_timedelta,
 )
 
-__all__ = ["ENERGY_UNITS_WH", "POWER_UNITS_W", "ReportReading", "readings_from_report"]
+__all__ = [
+    "ENERGY_UNITS_WH",
+    "POWER_UNITS_W",
+    "ReportReading",
+    "event_periods",
+    "readings_from_report",
+]
 
 #: Energy units accepted in USAGE payloads, in Wh per unit.
 ENERGY_UNITS_WH: dict[str, Decimal] = {
@@ -90,40 +97,104 @@ def _decimal(value: object, field: str) -> Decimal:
     return number
 
 
-def _resolve_periods(
-    default: IntervalPeriod | None, own: list[IntervalPeriod | None], field: str
-) -> list[tuple[datetime, datetime]]:
-    """Return (start, end) of each interval, inheriting from the resource's intervalPeriod.
+#: An event's intervals resolved for reports: interval id → (start, duration), either may be unknown.
+EventPeriods = dict[int, tuple[datetime | None, timedelta | None]]
 
-    An interval without its own start begins where the previous one ended (the first one at
-    the default start); an interval without its own duration takes the default duration.
+
+def _timedelta(text: str | None, where: str) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        duration = duration_to_timedelta(text)
+    except ValueError as exc:
+        raise InputError(str(exc), field=f"{where}.duration") from None
+    if duration <= timedelta(0):
+        raise InputError(f"duration '{text}' must be positive", field=f"{where}.duration")
+    return duration
+
+
+def event_periods(event: EventRequest | None) -> tuple[IntervalPeriod | None, EventPeriods]:
+    """Return an event's default intervalPeriod and the period of each of its intervals.
+
+    A report may leave its periods out: OpenADR 3.1.0 lets a report's intervals take their
+    period from the event they answer (the interval with the same ``id``, else the event's
+    own ``intervalPeriod``). An event's interval without its own start begins where the
+    previous one ended, as in the event itself. Unknown or open-ended parts stay ``None``.
+
+    Parameters
+    ----------
+    event
+        The event a report answers, as stored; ``None`` if unknown.
+
+    Returns
+    -------
+    tuple
+        The event's ``intervalPeriod`` (or ``None``) and a map interval id → (start,
+        duration [timedelta]).
     """
+    if event is None:
+        return None, {}
+    default = event.intervalPeriod
+    cursor = default.start if default is not None else None
+    default_text = default.duration if default is not None else None
+    periods: EventPeriods = {}
+    for interval in event.intervals or []:
+        own = interval.intervalPeriod
+        start = own.start if own is not None and own.start is not None else cursor
+        text = own.duration if own is not None and own.duration is not None else default_text
+        try:
+            duration = duration_to_timedelta(text) if text is not None else None
+        except ValueError:
+            duration = None
+        if duration is not None and duration <= timedelta(0):
+            duration = None
+        periods.setdefault(interval.id, (start, duration))
+        cursor = start + duration if start is not None and duration is not None else None
+    return default, periods
+
+
+def _resolve_periods(
+    default: IntervalPeriod | None,
+    intervals: list[tuple[int, IntervalPeriod | None]],
+    field: str,
+    event: tuple[IntervalPeriod | None, EventPeriods] = (None, {}),
+) -> list[tuple[datetime, datetime]]:
+    """Return (start, end) of each interval of a report resource.
+
+    Each part of an interval's period is taken from, in order: the interval's own
+    ``intervalPeriod``; the resource's ``intervalPeriod`` (an interval without a start begins
+    where the previous one ended, the first at the default start), completed by the event's;
+    where the resource has none, the event's interval with the same ``id``, then the event's
+    ``intervalPeriod`` (with the same chaining of starts).
+    """
+    event_default, by_id = event
+    fallback = default is None  # the event's intervals count only where the resource has no period
+    if default is None:
+        default = event_default
+    elif event_default is not None:  # a part the resource leaves out is the event's
+        default = IntervalPeriod(
+            start=default.start or event_default.start,
+            duration=default.duration or event_default.duration,
+        )
     bounds: list[tuple[datetime, datetime]] = []
     cursor = default.start if default is not None else None
     default_duration = default.duration if default is not None else None
-    for index, period in enumerate(own):
+    for index, (interval_id, period) in enumerate(intervals):
         where = f"{field}.intervals[{index}].intervalPeriod"
-        start = period.start if period is not None and period.start is not None else cursor
-        duration_text = (
-            period.duration
-            if period is not None and period.duration is not None
-            else default_duration
-        )
+        from_event = by_id.get(interval_id, (None, None)) if fallback else (None, None)
+        start = period.start if period is not None and period.start is not None else None
+        start = start or from_event[0] or cursor
+        duration = _timedelta(period.duration if period is not None else None, where)
+        duration = duration or from_event[1] or _timedelta(default_duration, where)
         if start is None:
             raise InputError(
-                "interval has no start, here or in the resource's intervalPeriod", field=where
+                "interval has no start, here, in the resource's intervalPeriod or in its event",
+                field=where,
             )
-        if duration_text is None:
+        if duration is None:
             raise InputError(
-                "interval has no duration, here or in the resource's intervalPeriod", field=where
-            )
-        try:
-            duration = duration_to_timedelta(duration_text)
-        except ValueError as exc:
-            raise InputError(str(exc), field=f"{where}.duration") from None
-        if duration <= timedelta(0):
-            raise InputError(
-                f"duration '{duration_text}' must be positive", field=f"{where}.duration"
+                "interval has no duration, here, in the resource's intervalPeriod or in its event",
+                field=where,
             )
         bounds.append((start, start + duration))
         cursor = start + duration
@@ -134,13 +205,18 @@ def _resolve_periods(
 _MAX_WH = Decimal(2**63 - 1)
 
 
-def readings_from_report(report: ReportRequest) -> list[ReportReading]:
+def readings_from_report(
+    report: ReportRequest, event: EventRequest | None = None
+) -> list[ReportReading]:
     """Extract the metered energy readings of a report.
 
     Parameters
     ----------
     report
         A validated report.
+    event
+        The event it answers; intervals of the report without a period take the event's
+        (see :func:`event_periods`).
 
     Returns
     -------
@@ -154,12 +230,14 @@ def readings_from_report(report: ReportRequest) -> list[ReportReading]:
         start or duration, or a reading that does not round to whole watt-hours sensibly.
     """
     readings: list[ReportReading] = []
+    from_event = event_periods(event)
     for r_index, resource in enumerate(report.resources):
         field = f"resources[{r_index}]"
         periods = _resolve_periods(
             resource.intervalPeriod,
-            [interval.intervalPeriod for interval in resource.intervals],
+            [(interval.id, interval.intervalPeriod) for interval in resource.intervals],
             field,
+            from_event,
         )
         for i_index, (interval, (start, end)) in enumerate(
             zip(resource.intervals, periods, strict=True)

@@ -8,6 +8,8 @@ make once the session is committed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_fields
@@ -15,11 +17,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
+from offtake.persistence.schema import Site
 from offtake.vtn import privacy, store, webhooks
+from offtake.vtn.dialect import LEGACY, to_dialect
 from offtake.vtn.models import (
     BlResourceRequest,
     BlVenRequest,
@@ -49,6 +54,7 @@ __all__ = [
     "listing",
     "matching_deliveries",
     "replace",
+    "report_key",
 ]
 
 #: Scopes of a business-logic client (programme office, control room).
@@ -101,6 +107,8 @@ class Caller:
     site_id: str | None = None
     #: The platform's own principal object for this client, handed on to the ledger.
     principal: Any = field(default=None, compare=False, repr=False)
+    #: The wire dialect the client speaks (a 3.0.1 subscriber is notified in 3.0 form).
+    dialect: str = "3.1.0"
 
     @property
     def is_business(self) -> bool:
@@ -367,6 +375,7 @@ def matching_deliveries(
         notification = base if shown is obj else {**base, "object": shown}
         if shown is not obj and "targets" in base:
             notification["targets"] = shown.get("targets")
+        notification = to_dialect(notification, body.get(store.DIALECT_KEY))
         deliveries.extend(
             Delivery(ops["callbackUrl"], ops.get("bearerToken"), notification)
             for ops in body.get("objectOperations", [])
@@ -442,8 +451,11 @@ def _subscription_columns(
     ):
         raise _bad(f"no program with id '{request.programID}'", field="programID")
     owner = current.client_id if current is not None else caller.client_id
+    body_out: dict[str, Any] = {**request.wire(), "clientID": owner}
+    if caller.dialect == LEGACY:
+        body_out[store.DIALECT_KEY] = LEGACY
     return {
-        "body": {**request.wire(), "clientID": owner},
+        "body": body_out,
         "name": request.clientName,
         "client_name": request.clientName,
         "client_id": owner,
@@ -469,11 +481,7 @@ def _ven_columns(
                 "a VEN may not write a BL_VEN_REQUEST; send objectType VEN_VEN_REQUEST"
             )
         request = _validate(VenVenRequest, {**body, "objectType": "VEN_VEN_REQUEST"})
-        if caller.site_id is not None and request.venName != caller.site_id:
-            raise _forbidden(
-                f"client '{caller.client_id}' is bound to site '{caller.site_id}'; "
-                f"its ven must be named '{caller.site_id}'"
-            )
+        _check_ven_name(session, caller, request.venName)
         client_id = current.client_id if current is not None else caller.client_id
         kept = list(current.body.get("targets", [])) if current is not None else []
         targets = kept or ([f"VEN_NAME:{caller.site_id}"] if caller.site_id is not None else [])
@@ -489,6 +497,23 @@ def _ven_columns(
         "client_id": client_id,
         "targets": targets,
     }
+
+
+def _check_ven_name(session: Session, caller: Caller, name: str) -> None:
+    """Refuse a VEN's ven named after a site that is not its own.
+
+    A VEN client is bound to one site; the ven it writes may have any name (the VTN sets its
+    targets from the site, so events reach it whatever its name), except the id of another
+    registered site, which would pass it off as that site's VEN.
+    """
+    if caller.site_id is None or name == caller.site_id:
+        return
+    if session.get(Site, name) is not None:
+        raise _forbidden(
+            f"venName '{name}' is the id of another site; client '{caller.client_id}' is bound to "
+            f"site '{caller.site_id}': name its ven '{caller.site_id}' (the VTN provisions that ven) "
+            "or any name that is not another site's id"
+        )
 
 
 def _resource_columns(
@@ -547,13 +572,49 @@ def _report_columns(
     wire = {**request.wire(), "clientID": owner, "programID": event.program_id}
     return {
         "body": wire,
+        "unique_key": report_key(wire),
         "name": request.reportName,
         "client_name": request.clientName,
         "client_id": owner,
         "program_id": event.program_id,
         "event_id": request.eventID,
         "request": request,
+        "event": _stored_event(event),
     }
+
+
+def _stored_event(event: VtnObject) -> EventRequest | None:
+    try:
+        return EventRequest.model_validate(event.body)
+    except ValidationError:  # an event stored before a rule was added: its periods are unknown
+        return None
+
+
+def report_key(wire: dict[str, Any]) -> str:
+    """Return the key that makes a report's retry find the report it repeats.
+
+    Two reports have the same key when the same client sent the same content for the same
+    event: client, event, clientName, reportName, payload descriptors and resources with
+    their intervals and values, as validated (so formatting and key order do not matter).
+
+    Parameters
+    ----------
+    wire
+        The report as stored (its ``clientID`` is the owner).
+
+    Returns
+    -------
+    str
+        ``report:`` and a SHA-256 in hex.
+    """
+    content = {key: wire.get(key) for key in _REPORT_CONTENT}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return "report:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+_REPORT_CONTENT = (
+    "clientID", "programID", "eventID", "clientName", "reportName", "payloadDescriptors", "resources"
+)
 
 
 _COLUMNS = {
@@ -567,30 +628,43 @@ _COLUMNS = {
 
 
 def _ingest(
-    session: Session, caller: Caller, request: ReportRequest, ingest: IngestReadings | None
+    session: Session,
+    caller: Caller,
+    request: ReportRequest,
+    event: EventRequest | None,
+    ingest: IngestReadings | None,
 ) -> None:
-    readings = readings_from_report(request)
+    readings = readings_from_report(request, event)
     if not readings:
         return
     if caller.site_id is None:
-        raise _forbidden("only a client bound to a site may report metered energy")
-    allowed = {caller.site_id, "AGGREGATED_REPORT"}
-    if any(resource.resourceName not in allowed for resource in request.resources):
-        allowed.update(
+        raise _forbidden(
+            "only a client bound to a site may report metered energy; the programme office binds one "
+            "with 'offtake client add NAME --role ven --site SITE'"
+        )
+    meters = {caller.site_id}
+    if any(reading.resource_name not in meters for reading in readings):
+        meters.update(
             row.name or ""
             for row in store.list_objects(
                 session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000
             )
         )
-    for index, resource in enumerate(request.resources):
-        if resource.resourceName not in allowed:
-            raise _bad(
-                f"'{resource.resourceName}' is not a resource of site '{caller.site_id}'",
-                field=f"resources[{index}].resourceName",
-            )
+    # A resource the VEN registered is a meter of its own; any other name (AGGREGATED_REPORT,
+    # a name the VTN never heard of) is the site's meter, so it can never count energy twice.
+    readings = [
+        r if r.resource_name in meters else replace_fields(r, resource_name=caller.site_id)
+        for r in readings
+    ]
     if ingest is None:
         raise OfftakeError("no metering ledger is attached to this VTN")
     ingest(session, caller, readings)
+
+
+def _same_report(session: Session, key: str) -> VtnObject | None:
+    return session.scalars(
+        select(VtnObject).where(VtnObject.object_type == "REPORT", VtnObject.unique_key == key)
+    ).first()
 
 
 def create(
@@ -601,20 +675,37 @@ def create(
     *,
     ingest: IngestReadings | None = None,
 ) -> Outcome:
-    """Validate and store a new object; a report's readings go to the metering ledger."""
+    """Validate and store a new object; a report's readings go to the metering ledger.
+
+    A report is idempotent: a retry of one already stored (same client, event and content,
+    :func:`report_key`) answers the stored report and changes nothing, so a VEN that resends
+    after a lost answer creates no duplicate.
+    """
     if not isinstance(body, dict):
         raise _bad("the request body must be a JSON object")
     columns = _COLUMNS[object_type](session, caller, body, None)
     request = columns.pop("request", None)
+    event = columns.pop("event", None)
+    if object_type == "REPORT":
+        repeated = _same_report(session, columns["unique_key"])
+        if repeated is not None:
+            return Outcome(store.to_wire(repeated))
     _check_unique(session, object_type, columns.get("unique_key"), None)
     try:
         obj = store.insert_object(session, object_type, **columns)
     except IntegrityError as exc:
+        if object_type == "REPORT":
+            # A concurrent retry committed the same report first: answer with it. Nothing
+            # of this transaction precedes the insert but reads, so rolling back loses nothing.
+            session.rollback()
+            repeated = _same_report(session, columns["unique_key"])
+            if repeated is not None:
+                return Outcome(store.to_wire(repeated))
         raise _integrity(
             exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'"
         ) from None
     if object_type == "REPORT":
-        _ingest(session, caller, request, ingest)
+        _ingest(session, caller, request, event, ingest)
     wire = store.to_wire(obj)
     return Outcome(wire, matching_deliveries(session, wire, "CREATE", obj.client_id))
 
@@ -644,6 +735,11 @@ def replace(
     obj = _writable(session, caller, object_type, object_id)
     columns = _COLUMNS[object_type](session, caller, body, obj)
     request = columns.pop("request", None)
+    event = columns.pop("event", None)
+    if object_type == "REPORT":
+        repeated = _same_report(session, columns["unique_key"])
+        if repeated is not None and repeated.id != obj.id:
+            raise ConflictError(f"report '{repeated.id}' already holds this content")
     _check_unique(session, object_type, columns.get("unique_key"), obj)
     try:
         store.update_object(session, obj, **columns)
@@ -652,7 +748,7 @@ def replace(
             exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'"
         ) from None
     if object_type == "REPORT":
-        _ingest(session, caller, request, ingest)
+        _ingest(session, caller, request, event, ingest)
     wire = store.to_wire(obj)
     return Outcome(wire, matching_deliveries(session, wire, "UPDATE", obj.client_id))
 

@@ -35,6 +35,7 @@ from offtake.persistence.schema import VtnObject, VtnTarget, VtnVersion
 from offtake.vtn.models import format_datetime
 
 __all__ = [
+    "DIALECT_KEY",
     "OBJECT_TYPES",
     "Filters",
     "VtnObject",
@@ -64,6 +65,8 @@ _ID_PREFIX = {
 
 
 _CHANGED = "offtake.vtn.changed"
+#: Private key of a subscription's stored body: the dialect its notifications are written in.
+DIALECT_KEY = "_offtakeDialect"
 
 
 def _changed(session: Session, object_type: str) -> None:
@@ -268,11 +271,14 @@ def targets_of_client(session: Session, client_id: str) -> list[str]:
 
 
 def to_wire(obj: VtnObject) -> dict[str, Any]:
-    """Return the object as the specification's JSON: metadata plus body."""
+    """Return the object as the specification's JSON: metadata plus body (without private keys)."""
+    body = obj.body
+    if DIALECT_KEY in body:
+        body = {key: value for key, value in body.items() if key != DIALECT_KEY}
     return {
         "id": obj.id,
         "createdDateTime": obj.created,
         "modificationDateTime": obj.modified,
         "objectType": obj.object_type,
-        **obj.body,
+        **body,
     }

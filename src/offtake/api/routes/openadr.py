@@ -23,7 +23,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -39,6 +39,7 @@ from offtake.identity.credentials import AuthError
 from offtake.persistence.db import writer_lock
 from offtake.vtn import service, store
 from offtake.vtn.cache import DEPENDS_ON, ListingCache
+from offtake.vtn.dialect import Dialect, targets_from_30, to_dialect, walk
 from offtake.vtn.ledger_bridge import ledger_ingest
 from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.service import Caller, Outcome
@@ -48,7 +49,6 @@ __all__ = ["Dialect", "oadr_problem", "vtn_router"]
 
 log = logging.getLogger(__name__)
 
-Dialect = Literal["3.1.0", "3.0.1"]
 
 #: Collection path → (objectType, name of the id in item paths).
 _COLLECTIONS = {
@@ -59,7 +59,6 @@ _COLLECTIONS = {
     "vens": ("VEN", "venID"),
     "resources": ("RESOURCE", "resourceID"),
 }
-_TARGET_FIELDS = ("targets",)
 
 # --- domain errors → OpenADR problems -----------------------------------------------------
 
@@ -72,10 +71,11 @@ _STATUS: tuple[tuple[type[Exception], int, str], ...] = (
 )
 
 
-def _problem(status: int, title: str, detail: str) -> JSONResponse:
+def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {"type": "about:blank", "title": title, "status": status, "detail": detail},
         status_code=status,
+        headers=headers,
         media_type="application/problem+json" if status >= 500 else "application/json",
     )
 
@@ -103,48 +103,14 @@ def oadr_problem(exc: Exception) -> JSONResponse:
         server's own set-up (no metering ledger attached).
     """
     if isinstance(exc, AuthError):
-        return _problem(exc.status, "Unauthorized" if exc.status == 401 else "Bad Request", exc.message)
+        challenge = exc.challenge()
+        headers = {"WWW-Authenticate": challenge} if challenge is not None else None
+        title = "Unauthorized" if exc.status == 401 else "Bad Request"
+        return _problem(exc.status, title, exc.message, headers)
     for kind, status, title in _STATUS:
         if isinstance(exc, kind):
             return _problem(status, title, _detail(exc))
     return _problem(500, "Internal Server Error", str(exc))
-
-
-# --- 3.0.1 dialect: targets as valuesMaps ---------------------------------------------------
-
-
-def _targets_to_30(targets: list[str]) -> list[dict[str, Any]]:
-    grouped: dict[str, list[str]] = {}
-    for target in targets:
-        kind, sep, value = target.partition(":")
-        if sep and kind.isupper():
-            grouped.setdefault(kind, []).append(value)
-        else:
-            grouped.setdefault("GROUP", []).append(target)
-    return [{"type": kind, "values": values} for kind, values in grouped.items()]
-
-
-def _targets_from_30(targets: Any) -> Any:
-    if not isinstance(targets, list):
-        return targets
-    out: list[Any] = []
-    for target in targets:
-        if isinstance(target, dict) and isinstance(target.get("values"), list):
-            out.extend(f"{target.get('type')}:{value}" for value in target["values"])
-        else:
-            out.append(target)
-    return out
-
-
-def _walk(data: Any, convert: Callable[[Any], Any]) -> Any:
-    if isinstance(data, dict):
-        return {
-            key: convert(value) if key in _TARGET_FIELDS and value is not None else _walk(value, convert)
-            for key, value in data.items()
-        }
-    if isinstance(data, list):
-        return [_walk(item, convert) for item in data]
-    return data
 
 
 # --- request plumbing ---------------------------------------------------------------------
@@ -200,9 +166,9 @@ class _Query:
             raise InputError(f"'{value}' is out of range", field=name) from None
 
 
-def _caller(request: Request) -> Caller:
+def _caller(request: Request, dialect: Dialect = "3.1.0") -> Caller:
     principal = get_principal(request)
-    return Caller(principal.client_id, principal.scopes, principal.site_id, principal)
+    return Caller(principal.client_id, principal.scopes, principal.site_id, principal, dialect)
 
 
 def _notifier(request: Request) -> WebhookNotifier:
@@ -246,14 +212,14 @@ class _Vtn:
         self.legacy = dialect == "3.0.1"
 
     def out(self, data: Any) -> Any:
-        return _walk(data, _targets_to_30) if self.legacy else data
+        return to_dialect(data, self.dialect)
 
     async def body(self, request: Request) -> Any:
         raw = await request.body()
         if not raw:
             raise BodyError("the request needs a JSON body")
         data = parse_json(raw)
-        return _walk(data, _targets_from_30) if self.legacy else data
+        return walk(data, targets_from_30) if self.legacy else data
 
     def _answer(self, result: Any, status: int) -> Response:
         try:
@@ -277,7 +243,7 @@ class _Vtn:
         engine = request.app.state.session_factory.kw["bind"]
 
         def in_thread() -> Any:
-            caller = _caller(request)
+            caller = _caller(request, self.dialect)
             with writer_lock(engine) if writes else nullcontext():
                 try:
                     result = work(session, caller)
@@ -343,7 +309,7 @@ class _Search:
             start_s=start_s if object_type == "EVENT" else None,
             end_s=end_s if object_type == "EVENT" else None,
         )
-        self.target_strings: tuple[str, ...] = tuple(_targets_from_30(query.texts("targets")))
+        self.target_strings: tuple[str, ...] = tuple(targets_from_30(query.texts("targets")))
         self.target_type = query.text("targetType")
         self.target_values = tuple(query.texts("targetValues"))
         self.skip, self.limit = query.integer("skip"), query.integer("limit")

@@ -581,3 +581,13 @@ def test_plateau_where_the_rate_equals_the_limit() -> None:
     result = headroom(hourly(demand), hourly(threshold), [0.25])
     assert result.headroom_mw(0.25) == pytest.approx(1.0)
     assert bisect_headroom(demand, threshold, 0.25, 36 / 8760) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 10, 29, 49])
+def test_a_rate_equal_to_the_share_of_hours_already_at_the_threshold_keeps_the_plateau(n: int) -> None:
+    # k of n hours have no margin: any load loses exactly k/n of its energy up to the next margin,
+    # so for the rate k/n the headroom is that margin (the plateau's far end), not 0 by round-off
+    for k in range(1, n):
+        threshold = [0.0] * k + [0.35] * (n - k)
+        result = headroom(hourly([0.0] * n), hourly(threshold), [k / n])
+        assert result.table["headroom_mw"].iloc[0] == pytest.approx(0.35, abs=1e-9), (n, k)

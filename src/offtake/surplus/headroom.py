@@ -83,6 +83,8 @@ SUMMER_THRESHOLD_MONTHS: Final = (4, 5, 6, 7, 8, 9, 10)
 _ONE_HOUR: Final = pd.Timedelta(hours=1)
 #: Relative distance within which a closed-form root is snapped onto a breakpoint.
 _SNAP_REL: Final = 1e-12
+#: A breakpoint's rate within this of the asked rate counts as equal to it [-].
+_RATE_SLACK: Final = 1e-12
 
 COLUMNS: Final = (
     "headroom_mw",
@@ -335,7 +337,9 @@ def _solve(
     breakpoint_rate = (count * breakpoints_mw - prefix_mwh[n_zero:]) / (scale_h * breakpoints_mw)
     breakpoint_rate = np.maximum.accumulate(breakpoint_rate)
 
-    last = np.searchsorted(breakpoint_rate, rates, side="right")  # breakpoints with rate <= r
+    # breakpoints with rate <= r; a rate equal to r up to round-off counts as equal (on a plateau
+    # where the rate is exactly r, e.g. half the hours already at the threshold and r = 0.5)
+    last = np.searchsorted(breakpoint_rate, rates + _RATE_SLACK, side="right")
     load_mw = np.zeros(len(rates))
     for i, (rate, n_below) in enumerate(zip(rates, last, strict=True)):
         if n_below == 0:

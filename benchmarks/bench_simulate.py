@@ -8,7 +8,7 @@ average 3.9, 73.2 s at load 9; target NOT met (just over at the lower load). Eve
 now carries all 2,047 zone sets of the 11-zone network: the forecast of each set now and one
 interval on (look-ahead), the real value of each set to check the metered load against the
 whole region, and the core's joint deliverability over the 255 sets seen through the 8 zones
-with sites. Before zone sets and look-ahead: 9.7-15.7 s in this session, 17.0 s at load 5.7
+with sites. Before zone sets and look-ahead: 9.7-15.7 s on this machine, 17.0 s at load 5.7
 earlier. Assessment 8-20 s.
 
 Run: PYTHONPATH=src python benchmarks/bench_simulate.py

@@ -27,11 +27,6 @@ __all__ = ["DemoSite", "run_demo"]
 
 _DEMO_BLOCK = 79  # loopback block 127.79.<site>.x for the fake fleets
 _INTERVAL_S = 10  # dispatch interval of the demo [s]
-_HEADER = (
-    "site_id,operator,zone,kind,firm_mw,interruptible_mw,allocated_mw,max_curtailment_fraction,"
-    "max_curtailment_duration_h,annual_curtailment_limit,response_time_s,tariff_usd_per_mwh,"
-    "expected_energy_mwh,curtailed_hours,curtailment_events,mean_event_h"
-)
 
 
 @dataclass
@@ -72,7 +67,9 @@ def _register(app: Any, sites: list[DemoSite], allocation: Path, rated_mw: float
     regulator = Principal("demo-regulator", "regulator", None, ROLE_SCOPES["regulator"], None)
     grid = Principal("demo-control-room", "grid_operator", None, ROLE_SCOPES["grid_operator"], None)
     t0 = datetime.now(UTC) - timedelta(days=1)
-    lines = [_HEADER] + [
+    from offtake.allocation import ALLOCATION_COLUMNS
+
+    lines = [",".join(ALLOCATION_COLUMNS)] + [
         f"{s.site_id},op-{i},{s.zone},mining,0,{rated_mw},{rated_mw},1.0,24,0.05,30,80,0,0,0,0"
         for i, s in enumerate(sites)
     ]

@@ -44,6 +44,10 @@ __all__ = [
 
 #: Roles a person may hold in the console (a VEN is a machine, not a person).
 CONSOLE_ROLES = ("grid_operator", "regulator", "operator", "programme_office")
+#: Wrong passwords in a row that lock an account [-] (a policy choice, stated in the README).
+MAX_FAILURES = 5
+#: How long a locked account stays locked [s].
+LOCKOUT_S = 900.0
 #: Shortest password accepted [characters].
 MIN_PASSWORD_CHARS = 10
 
@@ -121,8 +125,8 @@ def authenticate_user(
     name: str,
     password: str,
     *,
-    max_failures: int = 5,
-    lockout_s: float = 900.0,
+    max_failures: int = MAX_FAILURES,
+    lockout_s: float = LOCKOUT_S,
     now: datetime | None = None,
 ) -> ConsoleUser:
     """Check a name and password; count failures and lock the account after ``max_failures``.

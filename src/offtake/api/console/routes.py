@@ -217,7 +217,7 @@ def _control_routes(router: APIRouter) -> None:
     @router.get("/control", response_class=HTMLResponse)
     async def control(request: Request, viewer: ControlRoomViewer) -> HTMLResponse:
         view, drawing = await _control_view(request, viewer)
-        return page(request, "control.html", viewer, view=view, map=drawing, zones=_zone_choices(request, view))
+        return page(request, "control.html", viewer, view=view, map=drawing, zones=_zone_choices(view))
 
     @router.get("/control/live", response_class=HTMLResponse)
     async def control_live(request: Request, viewer: ControlRoomViewer) -> HTMLResponse:
@@ -290,13 +290,13 @@ async def _control_view(request: Request, viewer: Viewer) -> tuple[views.Control
     return await _read(request, work)
 
 
-def _zone_choices(request: Request, view: views.ControlRoom) -> list[str]:
+def _zone_choices(view: views.ControlRoom) -> list[str]:
     return [z.zone for z in view.zones]
 
 
 async def _control_with(request: Request, viewer: Viewer, message: str) -> HTMLResponse:
     view, drawing = await _control_view(request, viewer)
-    zones = _zone_choices(request, view)
+    zones = _zone_choices(view)
     return page(
         request, "control.html", viewer, status_code=400, view=view, map=drawing, zones=zones, message=message
     )

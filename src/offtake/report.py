@@ -1,31 +1,360 @@
-"""Self-contained HTML reports: text, tables and matplotlib figures embedded as PNG."""
+"""Self-contained HTML reports: text, tables that fit the page, and interactive charts that work offline.
+
+Charts are plotly figures (hover values, zoom, click a legend entry to hide or show a zone). The page embeds
+plotly.js once, inline, and each chart's data as plain JSON, so a report is one file that opens with no network.
+
+How a report adds a chart::
+
+    import plotly.graph_objects as go
+    from offtake.report import HtmlReport, new_chart, zone_colours
+
+    colours = zone_colours(scenario.zone_ids)          # the one zone -> colour mapping
+    fig = new_chart(x_title="hour (Pakistan time)", y_title="surplus [MW]")
+    for zone in scenario.zone_ids:
+        fig.add_trace(go.Scatter(x=hours, y=values[zone], name=zone, line={"color": colours[zone]}))
+    report.chart(fig, "Mean surplus by hour of day.")
+
+Times on a chart's axis are given as Pakistan wall-clock text (:func:`local_times`); money as
+:func:`money_text`; rates as given with :func:`rate_text`; the map of zones, corridors and sites is
+:func:`zone_map`.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import json
+import math
 import sys
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["HtmlReport"]
+from offtake.scenario.model import Corridor, Zone
+
+__all__ = [
+    "DISPLAY_TIMEZONE",
+    "ZONE_PALETTE",
+    "HtmlReport",
+    "chart_specs",
+    "local_times",
+    "money_text",
+    "new_chart",
+    "rate_text",
+    "zone_colours",
+    "zone_map",
+]
+
+DISPLAY_TIMEZONE = "Asia/Karachi"
+"""Time zone of every time a report shows (Pakistan time)."""
+
+ZONE_PALETTE: tuple[str, ...] = (
+    "#88CCEE",
+    "#CC6677",
+    "#DDCC77",
+    "#117733",
+    "#332288",
+    "#AA4499",
+    "#44AA99",
+    "#999933",
+    "#882255",
+    "#661100",
+    "#888888",
+)
+"""Eleven distinguishable colours for zones: CARTO's colour-blind-safe qualitative palette "Safe"."""
+
+NATIONAL_COLOUR = "#000000"
+"""Colour of national (all-zone) series."""
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; line-height: 1.45; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222;
+  line-height: 1.45; }
 h1 { margin-bottom: 0.2em; } .subtitle { color: #555; margin-top: 0; }
 h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: 0.8em 0; }
+table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+td { white-space: nowrap; } th { background: #f3f3f3; overflow-wrap: anywhere; min-width: 4em; }
+td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.9em; }
 img { max-width: 100%; } .findings li { margin: 0.3em 0; } .note { color: #666; font-size: 0.85em; }
 .caution { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5em 1em; margin: 0.5em 0; }
 .kpi { display: inline-block; margin: 0 1.5em 0.5em 0; } .kpi b { display: block; font-size: 1.3em; }
+.chart { width: 100%; min-height: 320px; }
 """
+
+_BOOT = """
+document.querySelectorAll("script.chart-data").forEach(function (el) {
+  var spec = JSON.parse(el.textContent);
+  Plotly.newPlot(document.getElementById(el.dataset.chart), spec.data, spec.layout,
+    {responsive: true, displaylogo: false, showLink: false, showSendToCloud: false});
+});
+"""
+
+
+def zone_colours(zone_ids: Iterable[str]) -> dict[str, str]:
+    """Give each zone its colour, the one mapping every chart and the map of a report use.
+
+    Parameters
+    ----------
+    zone_ids
+        The scenario's zones in the scenario's order (``Scenario.zone_ids``); the same order gives the
+        same colours in every report.
+
+    Returns
+    -------
+    dict
+        Zone id to a CSS colour; beyond eleven zones the palette repeats.
+    """
+    return {zone: ZONE_PALETTE[i % len(ZONE_PALETTE)] for i, zone in enumerate(zone_ids)}
+
+
+def new_chart(*, x_title: str = "", y_title: str = "", title: str = "", height: int = 380) -> Any:
+    """Return an empty plotly figure with the reports' layout (white, legend on the right, hover by x).
+
+    Parameters
+    ----------
+    x_title, y_title
+        Axis titles, units in brackets.
+    title
+        Title over the chart (the caption under it usually suffices).
+    height
+        Height of the chart [px].
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Add traces to it, then pass it to :meth:`HtmlReport.chart`.
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.update_layout(
+        template="plotly_white",
+        height=height,
+        margin={"l": 60, "r": 20, "t": 40 if title else 20, "b": 50},
+        hovermode="x unified",
+        title={"text": title} if title else None,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        legend={"itemclick": "toggle", "itemdoubleclick": "toggleothers"},
+    )
+    return fig
+
+
+def local_times(index: Iterable[Any], timezone: str = DISPLAY_TIMEZONE) -> list[str]:
+    """Write aware instants as wall-clock text in ``timezone`` for a chart axis (``2024-07-01 05:00``).
+
+    Parameters
+    ----------
+    index
+        Aware timestamps (UTC inside the platform).
+    timezone
+        IANA zone to show them in; Pakistan time by default.
+
+    Returns
+    -------
+    list of str
+        One text per instant, minutes resolution.
+    """
+    stamps = pd.DatetimeIndex(list(index))
+    if stamps.tz is None:
+        raise ValueError("local_times needs aware timestamps")
+    return [t.strftime("%Y-%m-%d %H:%M") for t in stamps.tz_convert(timezone)]
+
+
+def money_text(usd: float, rate_pkr_per_usd: float, decimals: int = 1) -> str:
+    """Write an amount as ``12.3 M USD (3.4 bn PKR)``, the reports' one way of showing money.
+
+    Parameters
+    ----------
+    usd
+        Amount [USD].
+    rate_pkr_per_usd
+        Exchange rate [PKR/USD]; the report states it once.
+    decimals
+        Decimals of the M USD figure.
+    """
+    return f"{usd / 1e6:,.{decimals}f} M USD ({usd * rate_pkr_per_usd / 1e9:,.{max(decimals, 1)}f} bn PKR)"
+
+
+def rate_text(fraction: float) -> str:
+    """Write a rate as the percentage it was given as: 0.0025 is ``0.25 %``, never ``0.2 %``.
+
+    Parameters
+    ----------
+    fraction
+        A share [-].
+    """
+    return f"{round(100.0 * fraction, 9):g} %"
+
+
+def zone_map(
+    zones: Sequence[Zone],
+    corridors: Sequence[Corridor],
+    colours: Mapping[str, str],
+    *,
+    sites: pd.DataFrame | None = None,
+    zone_values: Mapping[str, str] | None = None,
+    height: int = 560,
+) -> Any:
+    """Draw zones at their positions, corridors with their capacity and sites sized by MW, offline.
+
+    Schematic: longitude and latitude as plain axes (equal distances at Pakistan's latitude), no
+    tiles and no outline, so the page needs no network. Click a zone in the legend to hide or show it
+    with its sites.
+
+    Parameters
+    ----------
+    zones
+        The scenario's zones; those without ``lat``/``lon`` are left out.
+    corridors
+        Inter-zone links; each is a line whose width grows with its larger limit [MW].
+    colours
+        Zone to colour (:func:`zone_colours`).
+    sites
+        Optional, indexed by site id, with columns ``zone`` and ``mw`` [MW]: drawn around their
+        zone's point, marker area proportional to MW.
+    zone_values
+        Optional text per zone added to its hover label (e.g. ``surplus in 90 % of hours 1,200 MW``).
+    height
+        Height of the chart [px].
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        For :meth:`HtmlReport.chart`.
+    """
+    import plotly.graph_objects as go
+
+    where = {z.id: (float(z.lon), float(z.lat)) for z in zones if z.lat is not None and z.lon is not None}
+    fig = new_chart(x_title="longitude [°E]", y_title="latitude [°N]", height=height)
+    fig.update_layout(hovermode="closest")
+    _map_corridors(fig, go, corridors, where)
+    biggest = float(sites["mw"].max()) if sites is not None and len(sites) and sites["mw"].max() > 0 else 1.0
+    for zone in zones:
+        if zone.id not in where:
+            continue
+        x, y = where[zone.id]
+        extra = f"<br>{html.escape(zone_values[zone.id])}" if zone_values and zone.id in zone_values else ""
+        fig.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[y],
+                mode="markers+text",
+                text=[zone.id],
+                textposition="top center",
+                name=zone.id,
+                legendgroup=zone.id,
+                marker={"color": colours[zone.id], "size": 14, "symbol": "square"},
+                hovertemplate=f"<b>{html.escape(zone.id)}</b> {html.escape(zone.name)}{extra}<extra></extra>",
+            )
+        )
+        here = sites[sites["zone"] == zone.id] if sites is not None else None
+        if here is None or here.empty:
+            continue
+        angles = np.linspace(0.0, 2.0 * math.pi, len(here), endpoint=False) + math.pi / 4
+        mw = here["mw"].to_numpy(dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=(x + 0.35 * np.cos(angles)).tolist(),
+                y=(y + 0.3 * np.sin(angles)).tolist(),
+                mode="markers",
+                name=f"{zone.id} sites",
+                legendgroup=zone.id,
+                showlegend=False,
+                marker={
+                    "color": colours[zone.id],
+                    "size": (6 + 30 * np.sqrt(mw / biggest)).tolist(),
+                    "line": {"color": "#333", "width": 1},
+                    "opacity": 0.85,
+                },
+                customdata=[[str(s), float(m)] for s, m in zip(here.index, mw, strict=True)],
+                hovertemplate="site %{customdata[0]}: %{customdata[1]:,.1f} MW<extra>" + zone.id + "</extra>",
+            )
+        )
+    mid = math.radians(float(np.mean([p[1] for p in where.values()]))) if where else 0.0
+    fig.update_yaxes(scaleanchor="x", scaleratio=1.0 / math.cos(mid), showgrid=False, zeroline=False)
+    fig.update_xaxes(showgrid=False, zeroline=False)
+    return fig
+
+
+def _map_corridors(fig: Any, go: Any, corridors: Sequence[Corridor], where: Mapping[str, tuple[float, float]]) -> None:
+    """Add each corridor as a grey line, width by capacity, hover at its middle."""
+    shown = [c for c in corridors if c.from_zone in where and c.to_zone in where]
+    if not shown:
+        return
+    largest = max(max(c.forward_mw, c.reverse_mw) for c in shown) or 1.0
+    for i, c in enumerate(shown):
+        (x0, y0), (x1, y1) = where[c.from_zone], where[c.to_zone]
+        label = (
+            f"{c.id}: {c.from_zone}→{c.to_zone} {c.forward_mw:,.0f} MW, "
+            f"{c.to_zone}→{c.from_zone} {c.reverse_mw:,.0f} MW"
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[x0, (x0 + x1) / 2, x1],
+                y=[y0, (y0 + y1) / 2, y1],
+                mode="lines+markers",
+                name="corridors",
+                legendgroup="corridors",
+                showlegend=i == 0,
+                line={"color": "#9a9a9a", "width": 1 + 7 * max(c.forward_mw, c.reverse_mw) / largest},
+                marker={"size": [0, 6, 0], "color": "#666"},
+                hovertemplate=html.escape(label) + "<extra></extra>",
+            )
+        )
+
+
+def _plain(value: Any) -> Any:
+    """Turn a plotly figure dict into plain JSON values: typed arrays decoded, NaN as null."""
+    if isinstance(value, dict):
+        if "bdata" in value and "dtype" in value:
+            raw = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+            shape = value.get("shape")
+            if shape:
+                dims = [int(s) for s in str(shape).split(",")] if isinstance(shape, str) else list(shape)
+                raw = raw.reshape(dims)
+            return _plain(raw.tolist())
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def chart_specs(page: str) -> list[dict[str, Any]]:
+    """Read back the charts of a report page: each one's ``data`` and ``layout`` as plotly gets them.
+
+    Parameters
+    ----------
+    page
+        The HTML text of a report.
+
+    Returns
+    -------
+    list of dict
+        In page order; ``spec["data"][i]["y"]`` are the numbers a trace draws.
+    """
+    import re
+
+    found = re.findall(
+        r'<script type="application/json" class="chart-data" data-chart="[^"]+">(.*?)</script>', page, re.S
+    )
+    return [json.loads(text) for text in found]
 
 
 class HtmlReport:
@@ -37,12 +366,16 @@ class HtmlReport:
         Page title.
     subtitle
         One line under the title (scenario, date, key parameters).
+    timezone
+        Zone of the generation time shown at the foot of the page.
     """
 
-    def __init__(self, title: str, subtitle: str = "") -> None:
+    def __init__(self, title: str, subtitle: str = "", timezone: str = DISPLAY_TIMEZONE) -> None:
         self.title = title
         self.subtitle = subtitle
+        self.timezone = timezone
         self._parts: list[str] = []
+        self._charts = 0
 
     def heading(self, text: str, anchor: str | None = None) -> None:
         """Add a section heading."""
@@ -76,7 +409,11 @@ class HtmlReport:
         index: bool = True,
         formats: dict[str, str] | None = None,
     ) -> None:
-        """Add a table; numbers are formatted with ``formats[column]``, floats else with ``float_format``."""
+        """Add a table in a container that scrolls sideways when it is wider than the page.
+
+        Numbers are formatted with ``formats[column]``, floats else with ``float_format``; write
+        rates with ``"{:g}"`` (or :func:`rate_text`) so that 0.25 stays 0.25.
+        """
         shown = frame.copy()
         formats = formats or {}
         for col in shown.columns:
@@ -87,10 +424,31 @@ class HtmlReport:
                 shown[col] = shown[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
         body = shown.to_html(index=index, escape=True, border=0)
         cap = f'<p class="note">{html.escape(caption)}</p>' if caption else ""
-        self._parts.append(body + cap)
+        self._parts.append(f'<div class="table-wrap">{body}</div>{cap}')
+
+    def chart(self, fig: Any, caption: str = "", alt: str = "") -> None:
+        """Add an interactive chart (a plotly figure, e.g. from :func:`new_chart`), drawn offline.
+
+        The figure's data go into the page as plain JSON (read back with :func:`chart_specs`);
+        plotly.js is embedded once per page.
+        """
+        spec = _plain(fig.to_plotly_json())
+        payload = json.dumps({"data": spec.get("data", []), "layout": spec.get("layout", {})}, allow_nan=False)
+        payload = payload.replace("</", "<\\/").replace("<!--", "<\\!--")
+        ident = f"chart-{self._charts}"
+        self._charts += 1
+        label = html.escape(alt or caption or "chart")
+        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+        self._parts.append(
+            f'<figure><div class="chart" id="{ident}" role="img" aria-label="{label}"></div>'
+            f'<script type="application/json" class="chart-data" data-chart="{ident}">{payload}</script>{cap}</figure>'
+        )
 
     def figure(self, fig: Any, caption: str = "", alt: str = "") -> None:
-        """Add a matplotlib figure as an embedded PNG (and close it if pyplot made it)."""
+        """Add a static matplotlib figure as an embedded PNG (and close it if pyplot made it).
+
+        Prefer :meth:`chart`: readers can hover, zoom and hide series there.
+        """
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         pyplot = sys.modules.get("matplotlib.pyplot")
@@ -103,13 +461,21 @@ class HtmlReport:
 
     def render(self) -> str:
         """Return the page as HTML text."""
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.now(UTC).astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+        script = ""
+        boot = ""
+        if self._charts:
+            from plotly.offline import get_plotlyjs
+
+            script = f"<script>{get_plotlyjs()}</script>"
+            boot = f"<script>{_BOOT}</script>"
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html.escape(self.title)}</title><style>{_STYLE}</style></head><body>"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(self.title)}</title><style>{_STYLE}</style>{script}</head><body>"
             f'<h1>{html.escape(self.title)}</h1><p class="subtitle">{html.escape(self.subtitle)}</p>'
             + "\n".join(self._parts)
-            + f'<p class="note">Generated {stamp} by offtake.</p></body></html>\n'
+            + f'<p class="note">Generated {stamp} ({self.timezone}) by offtake.</p>{boot}</body></html>\n'
         )
 
     def write(self, path: str | Path) -> Path:

@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
-            write_report(result, out / "report.html")
+            write_report(result, out / "report.html", scenario=s)
             progress("done")
         _print_summary(result, cap_mw, len(candidates), out)
 

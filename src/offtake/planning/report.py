@@ -1,97 +1,132 @@
-"""``report.html``: a self-contained page (plots as embedded PNG) explaining a plan."""
+"""``report.html``: a self-contained page (interactive charts, drawn offline) explaining a plan."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from offtake.planning.results import PlanResult
-from offtake.report import HtmlReport
+from offtake.report import HtmlReport, local_times, money_text, new_chart, zone_colours, zone_map
+from offtake.scenario import Scenario
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["daily_served", "render_report", "write_report"]
 
-def _allocation_chart(result: PlanResult) -> Any:
+
+def _colours(result: PlanResult, scenario: Scenario | None) -> dict[str, str]:
+    """Return the zone colours: the scenario's order when known, else the plan's zone rows (same order)."""
+    zones = scenario.zone_ids if scenario is not None else [str(z) for z in result.zones.index if z != "national"]
+    return zone_colours(zones)
+
+
+def _allocation_chart(result: PlanResult, colours: dict[str, str]) -> Any:
+    import plotly.graph_objects as go
+
     z = result.zones.drop(index="national")
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(z) + 1.2))
-    y = np.arange(len(z))
-    ax.barh(y, z["firm_mw"], color="#1f77b4", label="firm")
-    ax.barh(y, z["interruptible_mw"], left=z["firm_mw"], color="#ff9f1c", label="interruptible")
-    ax.set_yticks(y, z.index)
-    ax.invert_yaxis()
-    ax.set_xlabel("allocated [MW]")
-    ax.set_title("Allocation by zone")
-    ax.legend(loc="lower right")
-    ax.grid(axis="x", alpha=0.3)
+    names = [str(n) for n in z.index]
+    fig = new_chart(x_title="allocated [MW]", height=80 + 30 * len(z))
+    fig.update_layout(barmode="stack", hovermode="y unified")
+    for col, label, pattern in (("firm_mw", "firm", ""), ("interruptible_mw", "interruptible", "/")):
+        fig.add_trace(
+            go.Bar(
+                y=names,
+                x=z[col].astype(float).tolist(),
+                orientation="h",
+                name=label,
+                marker={"color": [colours.get(n, "#888") for n in names], "pattern": {"shape": pattern}},
+                hovertemplate="%{x:,.1f} MW<extra>" + label + "</extra>",
+            )
+        )
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def _curtailment_chart(result: PlanResult) -> Any:
+def daily_served(result: PlanResult) -> pd.DataFrame:
+    """Load served to all sites per Pakistan-time day: ``min``, ``mean``, ``max`` [MW], indexed by day."""
     served = result.served_mw.sum(axis=1)
-    allocated = float(result.allocation["allocated_mw"].sum())
-    curtailed = (allocated - served).clip(lower=0.0)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [2.2, 1]})
     stamps = pd.DatetimeIndex(served.index)
     local = stamps.tz_convert("Asia/Karachi") if stamps.tz is not None else stamps
     series = pd.Series(served.to_numpy(), index=local)
-    if len(series) > 24 * 21:
-        daily = series.resample("D")
-        a1.fill_between(
-            daily.min().index,
-            daily.min().to_numpy(),
-            daily.max().to_numpy(),
-            color="#9ecae1",
-            label="daily range",
+    daily = series.resample("D")
+    return pd.DataFrame({"min": daily.min(), "mean": daily.mean(), "max": daily.max()}).dropna()
+
+
+def _served_chart(result: PlanResult) -> Any:
+    import plotly.graph_objects as go
+
+    served = result.served_mw.sum(axis=1)
+    allocated = float(result.allocation["allocated_mw"].sum())
+    fig = new_chart(x_title="Pakistan time", y_title="site load served [MW]")
+    if len(served) > 24 * 21:
+        daily = daily_served(result)
+        days = [d.strftime("%Y-%m-%d") for d in daily.index]
+        fig.add_trace(go.Scatter(x=days, y=daily["min"].tolist(), name="daily min", line={"color": "#9ecae1"}))
+        fig.add_trace(
+            go.Scatter(x=days, y=daily["max"].tolist(), name="daily max", fill="tonexty", line={"color": "#9ecae1"})
         )
-        a1.plot(
-            daily.mean().index, daily.mean().to_numpy(), color="#08519c", lw=1, label="daily mean"
-        )
+        fig.add_trace(go.Scatter(x=days, y=daily["mean"].tolist(), name="daily mean", line={"color": "#08519c"}))
     else:
-        a1.plot(series.index, series.to_numpy(), color="#08519c", lw=1, label="served")
-    locator = mdates.AutoDateLocator(tz=local.tz)  # type: ignore[no-untyped-call]
-    a1.xaxis.set_major_locator(locator)
-    concise = mdates.ConciseDateFormatter(locator, tz=local.tz)  # type: ignore[no-untyped-call]
-    a1.xaxis.set_major_formatter(concise)
-    a1.axhline(allocated, color="k", ls="--", lw=1, label="allocated")
-    a1.set_ylabel("site load served [MW]")
-    a1.set_title("Load served to all sites (Pakistan time)")
-    a1.legend(loc="lower left", fontsize=8)
-    a1.grid(alpha=0.3)
-    ordered = np.sort(curtailed.to_numpy())[::-1]
+        fig.add_trace(
+            go.Scatter(x=local_times(served.index), y=served.tolist(), name="served", line={"color": "#08519c"})
+        )
+    fig.add_hline(y=allocated, line={"color": "black", "dash": "dash", "width": 1})
+    fig.add_annotation(x=1.0, xref="paper", y=allocated, text=f"allocated {allocated:,.0f} MW", showarrow=False)
+    return fig
+
+
+def _duration_chart(result: PlanResult) -> Any:
+    import plotly.graph_objects as go
+
+    served = result.served_mw.sum(axis=1)
+    allocated = float(result.allocation["allocated_mw"].sum())
+    ordered = np.sort((allocated - served).clip(lower=0.0).to_numpy())[::-1]
     hours = np.arange(1, len(ordered) + 1) * result.horizon_h / max(len(ordered), 1)
-    a2.plot(hours, ordered, color="#d62728")
-    a2.set_xlabel("hours of the period")
-    a2.set_ylabel("curtailed [MW]")
-    a2.set_title("Curtailment duration curve")
-    a2.grid(alpha=0.3)
     nonzero = int((ordered > 1e-6).sum())
-    if nonzero:
-        a2.set_xlim(0, max(hours[min(nonzero, len(hours) - 1)] * 1.2, 1.0))
+    keep = min(len(ordered), max(2 * nonzero, 24))
+    fig = new_chart(x_title="hours of the period", y_title="curtailed [MW]", height=320)
+    fig.add_trace(
+        go.Scatter(x=hours[:keep].tolist(), y=ordered[:keep].tolist(), name="curtailed", line={"color": "#d62728"})
+    )
     return fig
 
 
 def _binding_chart(result: PlanResult) -> Any:
+    import plotly.graph_objects as go
+
     b = result.binding.head(12)
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(b) + 1.2))
-    y = np.arange(len(b))
-    ax.barh(y, b["worth_per_year"], color="#6a51a3")
-    ax.set_yticks(y, b["constraint"])
-    ax.invert_yaxis()
-    ax.set_xlabel(f"worth of relaxing by 1 MW [{b['unit'].iloc[0]}]")
-    ax.set_xscale("log")
-    ax.set_title("What binds")
-    ax.grid(axis="x", alpha=0.3)
+    fig = new_chart(x_title=f"worth of relaxing by 1 MW [{b['unit'].iloc[0]}] (log scale)", height=80 + 30 * len(b))
+    fig.update_layout(hovermode="closest")
+    fig.add_trace(
+        go.Bar(
+            y=[str(c) for c in b["constraint"]],
+            x=b["worth_per_year"].astype(float).tolist(),
+            orientation="h",
+            name="worth",
+            marker={"color": "#6a51a3"},
+            hovertemplate="%{y}: %{x:,.0f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def render_report(result: PlanResult, *, title: str = "") -> str:
+def _map(result: PlanResult, scenario: Scenario, colours: dict[str, str]) -> Any:
+    alloc = result.allocation
+    sites = pd.DataFrame({"zone": alloc["zone"], "mw": alloc["allocated_mw"].astype(float)}, index=alloc.index)
+    sites = sites[sites["mw"] > 0]
+    z = result.zones
+    values = {
+        str(k): f"allocated {float(z.loc[k, 'allocated_mw']):,.0f} MW at {int(z.loc[k, 'sites'])} sites"
+        for k in z.index
+        if k != "national"
+    }
+    return zone_map(scenario.zones, scenario.corridors, colours, sites=sites, zone_values=values)
+
+
+def render_report(result: PlanResult, *, title: str = "", scenario: Scenario | None = None) -> str:
     """Render a plan as a self-contained HTML page.
 
     Parameters
@@ -100,6 +135,8 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
         A plan.
     title
         Heading; defaults to the scenario name.
+    scenario
+        The scenario planned; with it the page has a map of zones, corridors and sites.
 
     Returns
     -------
@@ -107,14 +144,26 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
         The HTML text.
     """
     nat = result.national
+    colours = _colours(result, scenario)
     report = HtmlReport(title or f"Allocation plan: {result.scenario_name}", _subtitle(result))
     report.kpis(_kpis(result))
     for note in [*result.warnings, *result.notes]:
         report.caution(note)
-    _zones_section(report, result)
+    if scenario is not None:
+        report.heading("Map: zones, corridors and sites")
+        report.chart(
+            _map(result, scenario, colours),
+            "Sites drawn around their zone's main city, area by allocated MW; corridors wider for a larger limit "
+            "(hover a corridor's middle for its limits). Positions and their source: the scenario's SOURCES.md. "
+            "Schematic, drawn offline.",
+        )
+    _zones_section(report, result, colours)
     _sites_section(report, result)
     report.heading("Curtailment profile")
-    report.figure(_curtailment_chart(result), alt="load served over the period and curtailment duration curve")
+    report.chart(
+        _served_chart(result), "Load served to all sites over the period (daily range and mean for long periods)."
+    )
+    report.chart(_duration_chart(result), "Curtailment duration curve: curtailed MW sorted from largest.")
     _binding_section(report, result)
     report.heading("Model")
     t = result.timings_s
@@ -139,14 +188,15 @@ def _subtitle(result: PlanResult) -> str:
 
 def _kpis(result: PlanResult) -> list[tuple[str, str]]:
     nat = result.national
-    money = "USD"
+    rate = float(nat["exchange_rate_pkr_per_usd"])
     kpis = [
         ("allocated", f"{nat['allocated_mw']:,.0f} MW of {result.cap_mw:,.0f} MW cap"),
         ("firm / interruptible", f"{nat['firm_mw']:,.0f} / {nat['interruptible_mw']:,.0f} MW"),
         ("energy served", f"{nat['energy_mwh'] / 1e3:,.1f} GWh"),
-        ("tariff revenue", f"{nat['revenue_usd'] / 1e6:,.2f} M {money}"),
-        ("extra fuel cost", f"{nat['fuel_cost_usd'] / 1e6:,.2f} M {money}"),
-        ("net margin", f"{nat['net_margin_usd'] / 1e6:,.2f} M {money}"),
+        ("tariff revenue", money_text(nat["revenue_usd"], rate, 2)),
+        ("extra fuel cost", money_text(nat["fuel_cost_usd"], rate, 2)),
+        ("net margin", money_text(nat["net_margin_usd"], rate, 2)),
+        ("exchange rate", f"{rate:g} PKR/USD"),
     ]
     share = nat.get("capacity_payments_offset_share")
     if share is not None:
@@ -154,30 +204,51 @@ def _kpis(result: PlanResult) -> list[tuple[str, str]]:
     return kpis
 
 
-def _zones_section(report: HtmlReport, result: PlanResult) -> None:
+def money_columns(frame: pd.DataFrame, rate_pkr_per_usd: float) -> pd.DataFrame:
+    """Show ``*_usd`` columns as ``*_musd`` [M USD], with ``revenue_bn_pkr`` [bn PKR] after the revenue."""
+    out = pd.DataFrame(index=frame.index)
+    for col in frame.columns:
+        name = str(col)
+        if name.endswith("_usd"):
+            out[name[: -len("_usd")] + "_musd"] = frame[col].astype(float) / 1e6
+            if name == "revenue_usd":
+                out["revenue_bn_pkr"] = frame[col].astype(float) * rate_pkr_per_usd / 1e9
+        else:
+            out[name] = frame[col]
+    return out
+
+
+def _zones_section(report: HtmlReport, result: PlanResult, colours: dict[str, str]) -> None:
     nat = result.national
+    rate = float(nat["exchange_rate_pkr_per_usd"])
     report.heading("Allocation by zone")
-    report.figure(_allocation_chart(result), alt="firm and interruptible MW per zone")
+    report.chart(
+        _allocation_chart(result, colours),
+        "Firm (solid) and interruptible (hatched) MW per zone, in the zone's colour.",
+        alt="firm and interruptible MW per zone",
+    )
     zones = result.zones.copy()
     zones["surplus_use"] = zones["surplus_use"] * 100
-    zones = zones.rename(columns={"surplus_use": "surplus_use_pct"})
-    fmt = {"sites": "{:,.0f}", "surplus_use_pct": "{:,.1f}"}
-    fmt.update({c: "{:,.0f}" for c in zones.columns if c.endswith("_usd") or c.endswith("_mwh")})
-    report.table(zones, formats=fmt)
+    zones = money_columns(zones.rename(columns={"surplus_use": "surplus_use_pct"}), rate)
+    fmt = {"sites": "{:,.0f}", "surplus_use_pct": "{:,.1f}", "revenue_bn_pkr": "{:,.2f}"}
+    fmt.update({c: "{:,.2f}" for c in zones.columns if c.endswith("_musd")})
+    fmt.update({c: "{:,.0f}" for c in zones.columns if c.endswith("_mwh")})
+    report.table(zones, f"Money in M USD; revenue also in bn PKR at {rate:g} PKR/USD.", formats=fmt)
     report.paragraph(
         "Revenue is what each zone's sites pay at their tariffs. Serving cost values their served energy at the "
         "zone price of each interval (the marginal cost of one more MWh in that zone, from the zone balance), "
         "so a zone's margin at zone price is what its sites pay above what serving them costs at the margin; a "
         "zone without sites shows zero. The extra fuel burnt is shown only nationally "
-        f"({nat['fuel_cost_usd'] / 1e6:,.2f} M USD, net margin {nat['net_margin_usd'] / 1e6:,.2f} M USD): "
+        f"({money_text(nat['fuel_cost_usd'], rate, 2)}, net margin {money_text(nat['net_margin_usd'], rate, 2)}): "
         "re-dispatch moves fuel between zones, so fuel per zone says nothing about where the sites are."
     )
     share = nat.get("capacity_payments_offset_share")
     if share is not None:
         report.paragraph(
             f"Capacity payments {nat['capacity_payments_year']}: PKR {nat['capacity_payments_pkr'] / 1e9:,.0f} bn "
-            f"({nat['capacity_payments_source']}). Net margin per year {nat['net_margin_usd_per_year'] / 1e6:,.1f} "
-            f"M USD at {nat['exchange_rate_pkr_per_usd']:g} PKR/USD offsets {100 * share:.2f} % of them."
+            f"({nat['capacity_payments_source']}). Net margin per year "
+            f"{money_text(nat['net_margin_usd_per_year'], rate)} at {rate:g} PKR/USD offsets "
+            f"{100 * share:.2f} % of them."
         )
 
 
@@ -201,8 +272,12 @@ _SITE_COLUMNS = [
 
 def _sites_section(report: HtmlReport, result: PlanResult) -> None:
     report.heading("Sites")
-    whole = ("expected_energy_mwh", "revenue_usd", "curtailed_hours", "curtailment_events")
-    report.table(result.allocation[_SITE_COLUMNS], formats={c: "{:,.0f}" for c in whole})
+    whole = ("expected_energy_mwh", "curtailed_hours", "curtailment_events")
+    rate = float(result.national["exchange_rate_pkr_per_usd"])
+    sites = money_columns(result.allocation[_SITE_COLUMNS], rate)
+    formats = {c: "{:,.0f}" for c in whole} | {"revenue_musd": "{:,.2f}", "revenue_bn_pkr": "{:,.2f}"}
+    formats |= {"tariff_usd_per_mwh": "{:,.2f}"}
+    report.table(sites, f"Revenue in M USD and bn PKR at {rate:g} PKR/USD.", formats=formats)
 
 
 def _binding_section(report: HtmlReport, result: PlanResult) -> None:
@@ -214,7 +289,7 @@ def _binding_section(report: HtmlReport, result: PlanResult) -> None:
     if result.binding.empty:
         report.paragraph("Nothing binds: every constraint has slack.")
         return
-    report.figure(_binding_chart(result), alt="worth of relaxing each binding constraint by 1 MW")
+    report.chart(_binding_chart(result), alt="worth of relaxing each binding constraint by 1 MW")
     report.table(
         result.binding.set_index("constraint"), formats={"hours_binding": "{:,.0f}", "worth_per_year": "{:,.0f}"}
     )
@@ -238,7 +313,7 @@ def _solver_line(national: dict[str, Any]) -> str:
     return line + "."
 
 
-def write_report(result: PlanResult, path: str | Path) -> Path:
+def write_report(result: PlanResult, path: str | Path, *, scenario: Scenario | None = None) -> Path:
     """Write ``report.html`` for a plan.
 
     Parameters
@@ -247,6 +322,8 @@ def write_report(result: PlanResult, path: str | Path) -> Path:
         A plan.
     path
         The file to write.
+    scenario
+        The scenario planned, for the map of zones, corridors and sites.
 
     Returns
     -------
@@ -254,5 +331,5 @@ def write_report(result: PlanResult, path: str | Path) -> Path:
         The file written.
     """
     out = Path(path)
-    out.write_text(render_report(result), encoding="utf-8")
+    out.write_text(render_report(result, scenario=scenario), encoding="utf-8")
     return out

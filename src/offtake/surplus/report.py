@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from offtake.report import HtmlReport
+from offtake.report import NATIONAL_COLOUR, HtmlReport, money_text, new_chart, rate_text, zone_colours, zone_map
 from offtake.surplus.assess import mw_in_share_of_hours
 from offtake.surplus.study import NATIONAL, Assessment
 
-__all__ = ["build_report", "findings", "sensitivity_findings", "summary_table"]
+__all__ = [
+    "build_report",
+    "duration_points",
+    "findings",
+    "monthly_hourly_means",
+    "sensitivity_findings",
+    "summary_table",
+]
 
 _SHARES = ("mw_in_50pct_of_hours", "mw_in_90pct_of_hours", "mw_in_99pct_of_hours")
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -88,14 +96,12 @@ def findings(a: Assessment) -> list[str]:
     )
     h = a.headroom[(a.headroom["area"] == NATIONAL) & (a.headroom["threshold"] == "deliverable_supply")]
     parts = [
-        f"{mw:,.0f} MW at {rate * 100:g} %"
+        f"{mw:,.0f} MW at {rate_text(rate)}"
         for mw, rate in zip(h["headroom_mw"].to_numpy(), h["curtailment_rate"].to_numpy(), strict=True)
     ]
     out.append(
         "National headroom (flat new load curtailed only when supply runs short): "
-        f"firm {h['firm_mw'].iloc[0]:,.0f} MW; "
-        + ", ".join(parts)
-        + " annual curtailment."
+        f"firm {h['firm_mw'].iloc[0]:,.0f} MW; " + ", ".join(parts) + " annual curtailment."
     )
     use = a.corridor_use.assign(hours=lambda d: d["hours_at_forward_limit"] + d["hours_at_reverse_limit"])
     busy = use.sort_values("hours", ascending=False).head(3)
@@ -115,73 +121,108 @@ def findings(a: Assessment) -> list[str]:
     return out
 
 
-def _heatmaps(a: Assessment) -> Figure:
+_DURATION_POINTS = 201
+
+
+def duration_points(values: np.ndarray) -> tuple[list[float], list[float]]:
+    """Sample a duration curve at 201 shares of hours: (share [%], MW exceeded in that share of hours).
+
+    The value at share ``p`` is the ``ceil(p/100 * n)``-th largest value (the largest at 0 %).
+    """
+    ordered = np.sort(np.asarray(values, dtype=float))[::-1]
+    share = np.linspace(0.0, 100.0, _DURATION_POINTS)
+    rank = np.clip(np.ceil(share / 100.0 * len(ordered)).astype(int) - 1, 0, len(ordered) - 1)
+    return share.tolist(), ordered[rank].tolist()
+
+
+def monthly_hourly_means(series: pd.Series, timezone: str) -> pd.DataFrame:
+    """Mean of ``series`` by month (rows 1-12) and hour of day (columns 0-23), in local time [MW]."""
+    local, when = _local(series, timezone)
+    grid = local.groupby([when.month, when.hour]).mean().unstack()
+    return grid.reindex(index=range(1, 13), columns=range(24))
+
+
+def _heatmaps(a: Assessment) -> Any:
+    import plotly.graph_objects as go
+
     areas = _areas(a)
-    n = len(areas)
-    cols = 4
-    rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(16, 3.2 * rows))
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     vmax = max(float(s.max()) for s in areas.values()) or 1.0
-    image = None
-    for ax, (area, s) in zip(axes.flat, areas.items(), strict=False):
-        local, when = _local(s, a.scenario.display_timezone)
-        grid = local.groupby([when.month, when.hour]).mean().unstack()
-        grid = grid.reindex(range(1, 13))
-        image = ax.imshow(grid.to_numpy(), aspect="auto", origin="upper", cmap="viridis", vmin=0, vmax=vmax)
-        ax.set_title(area)
-        ax.set_yticks(range(12), _MONTHS, fontsize=7)
-        ax.set_xticks(range(0, 24, 3))
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("hour (Pakistan time)")
-    if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.6, label="mean surplus [MW]")
+    fig = new_chart(x_title="hour of day (Pakistan time)", height=420)
+    fig.update_layout(hovermode="closest")
+    for i, (area, s) in enumerate(areas.items()):
+        grid = monthly_hourly_means(s, a.scenario.display_timezone)
+        fig.add_trace(
+            go.Heatmap(
+                z=grid.to_numpy().tolist(),
+                x=list(range(24)),
+                y=_MONTHS,
+                zmin=0.0,
+                zmax=vmax,
+                colorscale="Viridis",
+                colorbar={"title": {"text": "MW"}},
+                name=area,
+                visible=i == 0,
+                hovertemplate="%{y} %{x}:00: %{z:,.0f} MW<extra>" + area + "</extra>",
+            )
+        )
+    names = list(areas)
+    buttons = [{"label": area, "method": "update", "args": [{"visible": [n == area for n in names]}]} for area in names]
+    fig.update_layout(updatemenus=[{"buttons": buttons, "x": 1.0, "y": 1.18, "xanchor": "right"}])
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def _duration_curves(a: Assessment) -> Figure:
-    fig = Figure(figsize=(14, 4.5))
-    left, right = fig.subplots(1, 2)
-    nat = np.sort(a.surplus.national_mw.to_numpy())[::-1]
-    share = np.arange(1, len(nat) + 1) / len(nat) * 100
-    left.plot(share, nat, color="black")
-    left.set_title("National (joint)")
+def _duration_curves(a: Assessment) -> Any:
+    import plotly.graph_objects as go
+
+    fig = new_chart(x_title="share of hours [%]", y_title="surplus [MW]", height=440)
+    share, nat = duration_points(a.surplus.national_mw.to_numpy())
+    fig.add_trace(go.Scatter(x=share, y=nat, name=f"{NATIONAL} (joint)", line={"color": NATIONAL_COLOUR}))
+    colours = zone_colours(a.scenario.zone_ids)
     for z in a.scenario.zone_ids:
-        values = np.sort(a.surplus.zone_mw[z].to_numpy())[::-1]
-        right.plot(share, values, label=z)
-    right.set_title("Each zone alone")
-    right.legend(ncol=3, fontsize=8)
-    for ax in (left, right):
-        ax.set_xlabel("share of hours [%]")
-        ax.set_ylabel("surplus [MW]")
-        ax.grid(alpha=0.3)
+        _, values = duration_points(a.surplus.zone_mw[z].to_numpy())
+        fig.add_trace(go.Scatter(x=share, y=values, name=z, line={"color": colours[z]}))
     return fig
 
 
-def _tariff_curve(a: Assessment) -> Figure:
+def _tariff_curve(a: Assessment) -> Any:
+    import plotly.graph_objects as go
+
     curve = a.tariff_curve[a.tariff_curve["area"] == NATIONAL]
-    fig = Figure(figsize=(9, 4.5))
-    ax = fig.subplots()
+    fig = new_chart(x_title="tariff [USD/MWh]", y_title="national surplus available [MW]")
     for col, label in zip(_SHARES, ("50 % of hours", "90 % of hours", "99 % of hours"), strict=True):
-        ax.step(curve["tariff_usd_per_mwh"], curve[col], where="post", label=label)
-    ax.axvline(a.surplus.tariff_usd_per_mwh, color="grey", linestyle="--", label="tariff assessed")
-    ax.set_xlabel("tariff [USD/MWh]")
-    ax.set_ylabel("national surplus available [MW]")
-    ax.legend()
-    ax.grid(alpha=0.3)
+        fig.add_trace(
+            go.Scatter(x=curve["tariff_usd_per_mwh"].tolist(), y=curve[col].tolist(), name=label, line={"shape": "hv"})
+        )
+    fig.add_vline(x=a.surplus.tariff_usd_per_mwh, line={"color": "grey", "dash": "dash"})
+    fig.add_annotation(x=a.surplus.tariff_usd_per_mwh, y=1.0, yref="paper", text="tariff assessed", showarrow=False)
     return fig
 
 
-def _mix_figure(a: Assessment) -> Figure:
+def _mix_figure(a: Assessment) -> Any:
+    import plotly.graph_objects as go
+
     mix = a.generation_mix
-    fig = Figure(figsize=(8, 3.8))
-    ax = fig.subplots()
-    ax.barh(mix.index[::-1], mix["energy_gwh"].to_numpy()[::-1] / 1000.0)
-    ax.set_xlabel("generation in the least-cost dispatch [TWh]")
-    ax.grid(alpha=0.3, axis="x")
+    fig = new_chart(x_title="generation in the least-cost dispatch [TWh]", height=60 + 28 * len(mix))
+    fig.update_layout(hovermode="closest")
+    fig.add_trace(
+        go.Bar(
+            y=[str(t) for t in mix.index[::-1]],
+            x=(mix["energy_gwh"].to_numpy()[::-1] / 1000.0).tolist(),
+            orientation="h",
+            name="TWh",
+            hovertemplate="%{y}: %{x:,.2f} TWh<extra></extra>",
+        )
+    )
     return fig
+
+
+def _map(a: Assessment) -> Any:
+    s = a.scenario
+    table = summary_table(a)
+    p90 = table["p90_mw"]
+    values = {z: f"surplus in 90 % of hours {float(p90[z]):,.0f} MW (alone)" for z in s.zone_ids}
+    return zone_map(s.zones, s.corridors, zone_colours(s.zone_ids), zone_values=values)
 
 
 def _national_sensitivity(a: Assessment) -> pd.DataFrame:
@@ -204,23 +245,31 @@ def _national_sensitivity(a: Assessment) -> pd.DataFrame:
     return out.loc[swing.sort_values(ascending=False, kind="stable").index]
 
 
-def _tornado(a: Assessment, table: pd.DataFrame) -> Figure:
+def _tornado(a: Assessment, table: pd.DataFrame) -> Any:
+    import plotly.graph_objects as go
+
     base = float(a.surplus.national_mw.mean())
-    fig = Figure(figsize=(9, 0.45 * len(table) + 1.6), layout="constrained")
-    ax = fig.subplots()
-    rows = np.arange(len(table))[::-1]
-    low = table["low_mean_change_mw"].to_numpy()
-    high = table["high_mean_change_mw"].to_numpy()
-    ax.barh(rows, low, left=base, color="tab:blue", label="price 10 % lower")
-    ax.barh(rows, high, left=base, color="tab:red", alpha=0.7, label="price 10 % higher")
-    ax.axvline(base, color="grey", linewidth=1, label=f"base {base:,.0f} MW")
-    ends = np.concatenate([[base], base + low, base + high])
-    pad = max(0.05 * float(ends.max() - ends.min()), 0.02 * abs(base), 1.0)
-    ax.set_xlim(float(ends.min()) - pad, float(ends.max()) + pad)
-    ax.set_yticks(rows, [str(d) for d in table.index])
-    ax.set_xlabel("national mean surplus [MW]")
-    ax.legend(loc="lower right")
-    ax.grid(alpha=0.3, axis="x")
+    fig = new_chart(x_title="national mean surplus [MW]", height=120 + 34 * len(table))
+    fig.update_layout(hovermode="closest", barmode="overlay")
+    drivers = [str(d) for d in table.index][::-1]
+    for col, label, colour in (
+        ("low_mean_change_mw", "price 10 % lower", "#1f77b4"),
+        ("high_mean_change_mw", "price 10 % higher", "#d62728"),
+    ):
+        change = table[col].to_numpy()[::-1]
+        fig.add_trace(
+            go.Bar(
+                y=drivers,
+                x=change.tolist(),
+                base=base,
+                orientation="h",
+                name=label,
+                marker={"color": colour, "opacity": 0.75},
+                hovertemplate="%{y}: %{x:+,.1f} MW<extra>" + label + "</extra>",
+            )
+        )
+    fig.add_vline(x=base, line={"color": "grey", "width": 1})
+    fig.add_annotation(x=base, y=1.0, yref="paper", text=f"base {base:,.0f} MW", showarrow=False)
     return fig
 
 
@@ -269,18 +318,27 @@ def build_report(a: Assessment) -> HtmlReport:
         "headroom = flat load with 1 % annual curtailment. Zones are each taken alone; national is the joint figure.",
         float_format="{:,.0f}",
     )
+    report.heading("Map: zones and corridors", "map")
+    report.chart(
+        _map(a),
+        "Zones at their main city (positions and their source in the scenario's SOURCES.md), corridors drawn "
+        "wider for a larger limit (hover a corridor's middle for its limits each way). Schematic, drawn offline.",
+    )
     report.heading("When the surplus is there", "heatmaps")
-    report.figure(_heatmaps(a), "Mean surplus by month and hour of day, per area (zones each alone).")
+    report.chart(
+        _heatmaps(a),
+        "Mean surplus [MW] by month and hour of day (Pakistan time); choose the area in the menu (zones each alone).",
+    )
     report.heading("Duration curves", "duration")
-    report.figure(_duration_curves(a), "Hourly surplus sorted from largest to smallest.")
+    report.chart(_duration_curves(a), "Hourly surplus sorted from largest to smallest.")
     report.heading("Tariff and surplus", "tariff")
-    report.figure(_tariff_curve(a), "MW available nationally in 50, 90 and 99 % of hours at each tariff.")
+    report.chart(_tariff_curve(a), "MW available nationally in 50, 90 and 99 % of hours at each tariff.")
     wide = a.tariff_curve[a.tariff_curve["area"] == NATIONAL].set_index("tariff_usd_per_mwh")[list(_SHARES)]
     report.table(wide.iloc[::2], "National tariff-surplus curve [MW] (every 10 USD/MWh).", float_format="{:,.0f}")
     if a.sensitivity is not None:
         report.heading("Sensitivity to fuel prices and the tariff", "sensitivity")
         table = _national_sensitivity(a)
-        report.figure(
+        report.chart(
             _tornado(a, table),
             "National mean surplus with each fuel's marginal cost, and the tariff, 10 % lower and higher, one at a "
             "time. A fuel moves the surplus only when it crosses the tariff (or reorders the dear units).",
@@ -313,9 +371,10 @@ def build_report(a: Assessment) -> HtmlReport:
         "study's historical seasonal peak (summer peak for Apr-Oct, winter peak for Nov-Mar).",
         index=False,
         float_format="{:,.1f}",
+        formats={"curtailment_rate_pct": "{:g}"},
     )
     report.heading("The least-cost dispatch behind it", "baseline")
-    report.figure(_mix_figure(a), "Generation by technology serving existing demand at least fuel cost.")
+    report.chart(_mix_figure(a), "Generation by technology serving existing demand at least fuel cost.")
     mix = a.generation_mix.assign(share_pct=lambda d: d["share"] * 100).drop(columns="share")
     report.table(mix, "Baseline generation mix.", float_format="{:,.1f}")
     report.table(
@@ -324,7 +383,8 @@ def build_report(a: Assessment) -> HtmlReport:
         float_format="{:,.0f}",
     )
     report.paragraph(
-        f"Fuel cost of the baseline: {a.surplus.baseline.fuel_cost_usd / 1e9:,.2f} billion USD. The dispatch is on "
+        f"Fuel cost of the baseline: {money_text(a.surplus.baseline.fuel_cost_usd, s.exchange_rate_pkr_per_usd, 0)} "
+        f"at {s.exchange_rate_pkr_per_usd:g} PKR/USD. The dispatch is on "
         "merit order; contracts that force fuels out of merit (for example take-or-pay LNG) are not modelled, so "
         "the mix can differ from the published one.",
         "note",

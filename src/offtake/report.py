@@ -434,7 +434,7 @@ class HtmlReport:
         """
         spec = _plain(fig.to_plotly_json())
         payload = json.dumps({"data": spec.get("data", []), "layout": spec.get("layout", {})}, allow_nan=False)
-        payload = payload.replace("</", "<\\/").replace("<!--", "<\\!--")
+        payload = payload.replace("<", "\\u003c")  # no "</script>" nor "<!--" can end the data block
         ident = f"chart-{self._charts}"
         self._charts += 1
         label = html.escape(alt or caption or "chart")

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from offtake.economics.bitcoin import miner_revenue_usd_per_mwh
 from offtake.economics.country import CountryView, country_view
 from offtake.economics.subsidy import NoSubsidyResult
-from offtake.report import HtmlReport
+from offtake.report import DISPLAY_TIMEZONE, HtmlReport, money_text, new_chart, rate_text
 from offtake.risk.run import RiskResult
 
 __all__ = ["RunInfo", "country_finding", "format_probability", "money", "write_outputs"]
@@ -51,8 +51,8 @@ def format_probability(p: float, decimals: int = 1) -> str:
 
 
 def money(usd: float, rate_pkr_per_usd: float) -> str:
-    """Write an amount as ``M USD (bn PKR)``, the reports' one way of showing money."""
-    return f"{usd / 1e6:,.0f} M USD ({usd * rate_pkr_per_usd / 1e9:,.1f} bn PKR)"
+    """Write an amount as ``M USD (bn PKR)``, the reports' one way of showing money (:func:`money_text`)."""
+    return money_text(usd, rate_pkr_per_usd, 0)
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,57 @@ class RunInfo:
     elapsed_s: float
 
 
-def _fan(ax: Any, result: RiskResult, name: str, scale: float, label: str) -> None:
+def _months(index: pd.Index) -> list[str]:
+    """Month labels (``2025-07``) of month starts, in Pakistan time when the index is aware."""
+    stamps = pd.DatetimeIndex(index)
+    if stamps.tz is not None:
+        stamps = stamps.tz_convert(DISPLAY_TIMEZONE)
+    return [t.strftime("%Y-%m") for t in stamps]
+
+
+def _fan(result: RiskResult, name: str, scale: float, label: str) -> Any:
+    """Fan chart of a monthly series: P5-P95 and P25-P75 bands and the median, per month."""
+    import plotly.graph_objects as go
+
     q = result.monthly_quantiles(name) * scale
-    x = pd.DatetimeIndex(q.index).tz_convert(None)
-    ax.fill_between(x, q["P5"], q["P95"], alpha=0.2, color="tab:blue", label="P5-P95")
-    ax.fill_between(x, q["P25"], q["P75"], alpha=0.35, color="tab:blue", label="P25-P75")
-    ax.plot(x, q["P50"], color="tab:blue", label="P50")
-    ax.set_ylabel(label)
-    ax.grid(alpha=0.3)
+    x = _months(q.index)
+    fig = new_chart(x_title="month", y_title=label, height=320)
+    for low, high, alpha in (("P5", "P95", 0.2), ("P25", "P75", 0.4)):
+        fill = f"rgba(31, 119, 180, {alpha})"
+        fig.add_trace(go.Scatter(x=x, y=q[low].tolist(), name=low, line={"width": 0}, legendgroup=low + high))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=q[high].tolist(),
+                name=f"{low}-{high}",
+                fill="tonexty",
+                fillcolor=fill,
+                line={"width": 0},
+                legendgroup=low + high,
+            )
+        )
+    fig.add_trace(go.Scatter(x=x, y=q["P50"].tolist(), name="P50", line={"color": "#1f77b4"}))
+    return fig
+
+
+def _histogram(values: Any, x_title: str) -> Any:
+    """Histogram across paths, 50 bins, as bars (counts computed here, so the page holds the counts)."""
+    import plotly.graph_objects as go
+
+    counts, edges = np.histogram(np.asarray(values, dtype=float), bins=50)
+    fig = new_chart(x_title=x_title, y_title="paths", height=300)
+    fig.update_layout(hovermode="closest", bargap=0.02)
+    fig.add_trace(
+        go.Bar(
+            x=((edges[:-1] + edges[1:]) / 2).tolist(),
+            y=[int(c) for c in counts],
+            width=float(edges[1] - edges[0]),
+            name="paths",
+            marker={"color": "#1f77b4"},
+            hovertemplate="%{x:,.3g}: %{y} paths<extra></extra>",
+        )
+    )
+    return fig
 
 
 def country_expected_view(result: RiskResult) -> CountryView:
@@ -95,9 +138,7 @@ def country_expected_view(result: RiskResult) -> CountryView:
     )
 
 
-def _summary(
-    result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | None
-) -> dict[str, Any]:
+def _summary(result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | None) -> dict[str, Any]:
     opts = result.context.options
     pct = result.percentiles()
     probs = result.probabilities()
@@ -137,8 +178,7 @@ def _summary(
             "highest_tariff_usd_per_mwh": result.solved_tariff_usd_per_mwh(),
         },
         "country_expected": {
-            k: {"USD": float(v["USD"]), "PKR": float(v["PKR"])}
-            for k, v in view.to_frame().iterrows()
+            k: {"USD": float(v["USD"]), "PKR": float(v["PKR"])} for k, v in view.to_frame().iterrows()
         },
         "country_share_of_capacity_payments": view.share_of_capacity_payments,
     }
@@ -148,13 +188,9 @@ def _summary(
             "failed_hours": no_subsidy.failed_hours,
             "failed_mwh": no_subsidy.failed_mwh,
             "subsidy_usd": clean(no_subsidy.subsidy_usd),
-            "lowest_passing_tariff_usd_per_mwh": clean(
-                no_subsidy.lowest_passing_tariff_all_usd_per_mwh
-            ),
+            "lowest_passing_tariff_usd_per_mwh": clean(no_subsidy.lowest_passing_tariff_all_usd_per_mwh),
             "below_delivered_cost_hours": no_subsidy.below_delivered_cost_hours,
-            "lowest_delivered_tariff_usd_per_mwh": clean(
-                no_subsidy.lowest_delivered_tariff_usd_per_mwh
-            ),
+            "lowest_delivered_tariff_usd_per_mwh": clean(no_subsidy.lowest_delivered_tariff_usd_per_mwh),
         }
     return out
 
@@ -315,27 +351,14 @@ def _outcomes_section(report: HtmlReport, result: RiskResult) -> None:
         float_format="{:,.1f}",
     )
     paths = result.outcome_paths()
-    fig = Figure(figsize=(13, 3.4))
-    axes = fig.subplots(1, 3)
-    for ax, (col, label, scale) in zip(
-        axes,
-        [
-            ("absorbed_twh", "absorbed energy [TWh]", 1.0),
-            ("country_net_gain_usd", "country's net gain [M USD]", 1e-6),
-            ("miners_margin_usd", "miners' cash margin [M USD]", 1e-6),
-        ],
-        strict=True,
+    for col, label, scale in (
+        ("absorbed_twh", "absorbed energy [TWh]", 1.0),
+        ("country_net_gain_usd", "country's net gain [M USD]", 1e-6),
+        ("miners_margin_usd", "miners' cash margin [M USD]", 1e-6),
     ):
-        ax.hist(paths[col] * scale, bins=50, color="tab:blue", alpha=0.8)
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("paths")
-    report.figure(fig, "Histograms across paths.")
-
-    fig = Figure(figsize=(13, 7))
-    axes = fig.subplots(2, 2, sharex=True)
-    _fan(axes[0, 0], result, "monthly_btc_price_usd", 1e-3, "BTC price [k USD]")
-    _fan(axes[0, 1], result, "monthly_hashprice_usd_per_ph_day", 1.0, "hashprice [USD/PH/day]")
+        report.chart(_histogram(paths[col] * scale, label), f"Histogram across paths: {label}.")
+    report.chart(_fan(result, "monthly_btc_price_usd", 1e-3, "BTC price [k USD]"), "BTC price per month.")
+    hashprice = _fan(result, "monthly_hashprice_usd_per_ph_day", 1.0, "hashprice [USD/PH/day]")
     mining_sites = result.model.site_is_mining
     if mining_sites.any():
         tariff_mean = float(result.model.tariff_cases_usd_per_mwh[0][mining_sites].mean())
@@ -347,48 +370,22 @@ def _outcomes_section(report: HtmlReport, result: RiskResult) -> None:
                 result.model.site_overhead_fraction,
             )
         )
-        axes[0, 1].axhline(
-            (tariff_mean + result.model.miner_other_opex_usd_per_mwh) / per_hashprice,
-            color="tab:red",
-            ls="--",
-            label="miners' cash break-even",
-        )
-    axes[0, 1].legend(loc="upper right", fontsize=8)
-    _fan(axes[1, 0], result, "monthly_energy_mwh", 1e-3, "absorbed energy [GWh/month]")
-    _fan(axes[1, 1], result, "monthly_mining_operating_share", 100.0, "mining MW running [%]")
-    report.figure(
-        fig,
-        "Fan charts per month (P5-P95, P25-P75, median). The 2028 halving shows as a step in "
-        "hashprice.",
+        even = (tariff_mean + result.model.miner_other_opex_usd_per_mwh) / per_hashprice
+        hashprice.add_hline(y=even, line={"color": "#d62728", "dash": "dash"})
+        hashprice.add_annotation(x=0.0, xref="paper", y=even, text="miners' cash break-even", showarrow=False)
+    report.chart(hashprice, "Hashprice per month; the 2028 halving shows as a step.")
+    report.chart(_fan(result, "monthly_energy_mwh", 1e-3, "absorbed energy [GWh/month]"), "Energy absorbed per month.")
+    report.chart(
+        _fan(result, "monthly_mining_operating_share", 100.0, "mining MW running [%]"),
+        "Share of mining MW running per month. Fan charts: P5-P95, P25-P75 and the median across paths.",
     )
 
 
 def _tariff_section(report: HtmlReport, result: RiskResult) -> None:
-    opts = result.context.options
-    solved = result.solved_tariff_usd_per_mwh()
     probs = result.probabilities()
     report.heading("Tariff and the risk that miners stop or leave")
-    grid = result.tariff_grid_usd_per_mwh
-    fig = Figure(figsize=(8, 3.6))
-    ax = fig.subplots()
-    ax.plot(
-        grid,
-        probs["p_miner_stops"].iloc[1:],
-        marker="o",
-        label="P(a mining site stops for a month)",
-    )
-    ax.plot(grid, probs["p_miner_leaves"].iloc[1:], marker="o", label="P(a mining site leaves)")
-    ax.axhline(
-        opts.max_probability, color="grey", ls=":", label=f"limit {format_probability(opts.max_probability, 0)}"
-    )
-    if solved is not None:
-        ax.axvline(solved, color="tab:red", ls="--", label=f"solved tariff {solved:g} USD/MWh")
-    ax.set_xlabel("uniform tariff [USD/MWh]")
-    ax.set_ylabel("probability")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    report.figure(
-        fig,
+    report.chart(
+        _tariff_chart(result),
         "Every tariff of the grid is evaluated on the same random paths (common random numbers).",
     )
     shown = _in_millions(probs.T).T.infer_objects()
@@ -398,6 +395,30 @@ def _tariff_section(report: HtmlReport, result: RiskResult) -> None:
         float_format="{:,.1f}",
         formats={c: "{}" for c in ("p_miner_stops", "p_miner_leaves", "expected_mining_mw_left_share")},
     )
+
+
+def _tariff_chart(result: RiskResult) -> Any:
+    import plotly.graph_objects as go
+
+    opts = result.context.options
+    solved = result.solved_tariff_usd_per_mwh()
+    probs = result.probabilities()
+    grid = [float(g) for g in result.tariff_grid_usd_per_mwh]
+    fig = new_chart(x_title="uniform tariff [USD/MWh]", y_title="probability [%]")
+    for col, label in (
+        ("p_miner_stops", "P(a mining site stops for a month)"),
+        ("p_miner_leaves", "P(a mining site leaves)"),
+    ):
+        fig.add_trace(
+            go.Scatter(x=grid, y=(probs[col].iloc[1:].astype(float) * 100).tolist(), mode="lines+markers", name=label)
+        )
+    limit = 100 * opts.max_probability
+    fig.add_hline(y=limit, line={"color": "grey", "dash": "dot"})
+    fig.add_annotation(x=0.0, xref="paper", y=limit, text=f"limit {format_probability(opts.max_probability, 0)}")
+    if solved is not None:
+        fig.add_vline(x=solved, line={"color": "#d62728", "dash": "dash"})
+        fig.add_annotation(x=solved, y=1.0, yref="paper", text=f"solved tariff {solved:g} USD/MWh", showarrow=False)
+    return fig
 
 
 def _country_section(report: HtmlReport, result: RiskResult) -> None:
@@ -452,17 +473,14 @@ def _no_subsidy_section(report: HtmlReport, no_subsidy: NoSubsidyResult) -> None
         "The rule (offtake.grid.subsidy, the same as the planner's): in every hour, the extra "
         "output the sites cause over the least-cost dispatch of existing demand must be "
         "shareable so that each site takes only units whose marginal cost is at or below "
-        "its tariff. Losses and the network charge are not part of the rule; "
-        + _delivery_sentence(no_subsidy)
+        "its tariff. Losses and the network charge are not part of the rule; " + _delivery_sentence(no_subsidy)
     )
     report.table(
         no_subsidy.lowest_passing_tariff_usd_per_mwh.to_frame(),
         caption="Lowest passing tariff per site [USD/MWh].",
     )
     if not no_subsidy.passed:
-        worst = (
-            no_subsidy.failures.sort_values("shortfall_usd", ascending=False).head(20).copy()
-        )
+        worst = no_subsidy.failures.sort_values("shortfall_usd", ascending=False).head(20).copy()
         worst["interval_start"] = worst["interval_start"].map(lambda t: t.isoformat())
         worst = worst.drop(columns=["interval_end"]).set_index("interval_start")
         report.table(worst, caption="Worst failing hours (up to 20).", float_format="{:,.2f}")
@@ -474,8 +492,8 @@ def _assumptions_section(report: HtmlReport, result: RiskResult) -> None:
     report.bullets(
         [
             f"Mining sites run {ctx.asic.model} ({ctx.asic.efficiency_j_per_th} J/TH), pool fee "
-            f"{result.model.pool_fee_fraction:.1%}, site overhead "
-            f"{result.model.site_overhead_fraction:.0%}.",
+            f"{rate_text(result.model.pool_fee_fraction)}, site overhead "
+            f"{rate_text(result.model.site_overhead_fraction)}.",
             "BTC price: monthly log random walk with Student-t shocks; hashrate outside the "
             "programme grows with a trend "
             "and an elasticity to hashprice against the fleet's hashcost; the programme's own "

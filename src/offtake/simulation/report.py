@@ -8,19 +8,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from offtake.dispatch import Reason
-from offtake.report import HtmlReport
+from offtake.report import DISPLAY_TIMEZONE, HtmlReport, local_times, new_chart, zone_colours
 from offtake.simulation.engine import SimulationResult
 from offtake.simulation.kpis import zone_served_mw
 
-__all__ = ["write_outputs"]
+__all__ = ["event_histogram", "monthly_energy", "step_text", "tightest_week", "write_outputs"]
 
 
-def write_outputs(
-    result: SimulationResult, kpis: dict[str, Any], out_dir: Path, title: str
-) -> tuple[Path, Path]:
+def write_outputs(result: SimulationResult, kpis: dict[str, Any], out_dir: Path, title: str) -> tuple[Path, Path]:
     """Write ``kpis.json`` and ``report.html`` into ``out_dir``.
 
     Parameters
@@ -49,10 +46,13 @@ def write_outputs(
 def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlReport:
     e, s, ign = k["energy"], k["safety"], k["ignoring_site"]
     run = k["run"]
+    tz = DISPLAY_TIMEZONE
+    colours = zone_colours(result.zone_ids)
+    days = run["intervals"] * run["step_s"] / 86400.0
     page = HtmlReport(
-        f"Simulated year of dispatch: {title}",
+        f"Simulated dispatch at {step_text(run['step_s'])} steps over {days:,.4g} days: {title}",
         f"{run['intervals']:,} intervals of {run['step_s']:g} s "
-        f"from {run['start']} to {run['end']}, "
+        f"from {_local_text(run['start'], tz)} to {_local_text(run['end'], tz)} ({tz}), "
         f"{run['sites']} sites, seed {run['seed']}, safety margin {run['safety_k']:g} sigma, "
         f"contingency limit {k['stagger']['contingency_limit_mw']:,.0f} MW",
     )
@@ -60,11 +60,7 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
     findings = [
         (
             f"Energy absorbed within caps: {e['absorbed_within_caps_mwh'] / 1000:,.1f} GWh, "
-            + (
-                f"{share:.1%} of the planner's perfect-foresight bound "
-                if share is not None
-                else ""
-            )
+            + (f"{share:.1%} of the planner's perfect-foresight bound " if share is not None else "")
             + f"({e['planner_bound_mwh'] / 1000:,.1f} GWh); "
             + f"{e['share_of_hindsight_bound'] or 0:.1%} of what this year's real surplus allowed. "
             + "Sites that kept their licence all year absorbed "
@@ -170,30 +166,33 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
         "over-draw MWh",
     ]
     page.table(
-        shown, "Curtailed % = curtailed energy over allocated energy; suspension is not counted."
+        shown,
+        "Curtailed % = curtailed energy over allocated energy; suspension is not counted. Limits as contracted.",
+        formats={"limit %": "{:g}", "depth limit %": "{:g}", "limit h": "{:g}", "curtailed %": "{:,.3g}"},
     )
-    page.figure(_fig_site_rates(sites), "Curtailment rate of each site against its annual limit.")
+    page.chart(
+        _fig_site_rates(sites, colours),
+        "Curtailment rate of each site (in its zone's colour) against its annual limit.",
+    )
 
     page.heading("The tightest week")
-    page.figure(*_fig_tight_week(result))
+    page.chart(*_fig_tight_week(result, tz))
     page.heading("Energy by month")
-    page.figure(
-        _fig_monthly(result),
-        "Energy absorbed within caps, and what the real surplus allowed, by month.",
+    page.chart(
+        _fig_monthly(result, tz),
+        "Energy absorbed within caps, and what the real surplus allowed, by calendar month in Pakistan time.",
     )
     page.heading("Curtailment events")
-    page.figure(_fig_events(k["events"]["lengths_h"]), "Lengths of curtailment events, all sites.")
+    page.chart(_fig_events(k["events"]["lengths_h"]), "Lengths of curtailment events, all sites.")
     if result.ignoring_site is not None:
         page.heading("The site that ignored its cap")
-        page.figure(_fig_ignoring(result), "Cap and metered draw of the site around its detection.")
+        page.chart(_fig_ignoring(result, tz), "Cap and metered draw of the site around its detection (Pakistan time).")
     page.heading("Why caps were set")
     reasons = pd.DataFrame(
         {"site-intervals": [k["reasons"][r.name.lower()] for r in Reason]},
         index=[r.name.lower().replace("_", " ") for r in Reason],
     )
-    reasons["share %"] = (
-        reasons["site-intervals"] / max(1, int(reasons["site-intervals"].sum())) * 100.0
-    )
+    reasons["share %"] = reasons["site-intervals"] / max(1, int(reasons["site-intervals"].sum())) * 100.0
     page.table(
         reasons,
         "Reason code of each site's cap, counted over all intervals.",
@@ -209,51 +208,84 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
     return page
 
 
-def _fig_site_rates(sites: pd.DataFrame) -> Any:
-    fig = Figure(figsize=(9, 0.3 * len(sites) + 1.2))
-    ax = fig.subplots()
-    y = np.arange(len(sites))
-    ax.barh(y, sites["curtailment_rate"] * 100.0, color="#4c72b0", label="curtailed")
-    ax.scatter(
-        sites["annual_curtailment_limit"] * 100.0,
-        y,
-        marker="|",
-        s=200,
-        color="#c44e52",
-        label="limit",
+def step_text(step_s: float) -> str:
+    """Write a dispatch step as people say it: ``5-min``, ``1-h``, ``30-s``."""
+    if step_s >= 3600 and step_s % 3600 == 0:
+        return f"{step_s / 3600:g}-h"
+    if step_s >= 60 and step_s % 60 == 0:
+        return f"{step_s / 60:g}-min"
+    return f"{step_s:g}-s"
+
+
+def _local_text(iso: str | None, timezone: str) -> str:
+    """Write an ISO instant as Pakistan wall-clock text (``2024-07-01 05:00``)."""
+    if iso is None:
+        return "?"
+    return local_times([pd.Timestamp(iso)], timezone)[0]
+
+
+def _fig_site_rates(sites: pd.DataFrame, colours: dict[str, str]) -> Any:
+    import plotly.graph_objects as go
+
+    names = [str(s) for s in sites.index]
+    fig = new_chart(x_title="curtailed energy / allocated energy [%]", height=80 + 22 * len(sites))
+    fig.update_layout(hovermode="y unified")
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=(sites["curtailment_rate"].astype(float) * 100.0).tolist(),
+            orientation="h",
+            name="curtailed",
+            marker={"color": [colours.get(str(z), "#888") for z in sites["zone"]]},
+            hovertemplate="%{x:.3g} %<extra>curtailed</extra>",
+        )
     )
-    ax.set_yticks(y, sites.index)
-    ax.invert_yaxis()
-    ax.set_xlabel("curtailed energy / allocated energy [%]")
-    ax.legend(loc="lower right")
+    fig.add_trace(
+        go.Scatter(
+            y=names,
+            x=(sites["annual_curtailment_limit"].astype(float) * 100.0).tolist(),
+            mode="markers",
+            name="limit",
+            marker={"symbol": "line-ns-open", "size": 16, "color": "#c44e52", "line": {"width": 3}},
+            hovertemplate="%{x:.3g} %<extra>limit</extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def _fig_tight_week(result: SimulationResult) -> tuple[Any, str]:
-    served = zone_served_mw(result)
+def tightest_week(result: SimulationResult) -> tuple[slice, int]:
+    """Return the intervals and the zone of the week in which the sum of caps moved most."""
     caps = result.cap_mw @ _onehot(result)
-    # The zone and week where the caps moved most: the most dispatch action.
     movement = np.abs(np.diff(caps, axis=0, prepend=caps[:1]))
     per_week = max(1, int(7 * 86400 / result.step_s))
-    n_weeks = max(1, served.shape[0] // per_week)
+    n_weeks = max(1, caps.shape[0] // per_week)
     totals = movement[: n_weeks * per_week].reshape(n_weeks, per_week, -1).sum(axis=1)
     week, zone = (int(v) for v in np.unravel_index(int(np.argmax(totals)), totals.shape))
-    span = slice(week * per_week, min(served.shape[0], (week + 1) * per_week))
-    t = result.index[span]
-    fig = Figure(figsize=(10, 3.8))
-    ax = fig.subplots()
-    ax.plot(t, result.real_surplus_mw[span, zone], color="#999", lw=0.8, label="real surplus")
-    ax.plot(t, result.forecast_mw[span, zone], color="#55a868", lw=0.8, label="forecast surplus")
-    ax.plot(t, caps[span, zone], color="#4c72b0", lw=1.0, label="sum of caps")
-    ax.plot(t, served[span, zone], color="#c44e52", lw=0.8, label="metered draw")
-    ax.set_ylabel("MW")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.autofmt_xdate()
+    return slice(week * per_week, min(caps.shape[0], (week + 1) * per_week)), zone
+
+
+def _fig_tight_week(result: SimulationResult, timezone: str) -> tuple[Any, str]:
+    import plotly.graph_objects as go
+
+    served = zone_served_mw(result)
+    caps = result.cap_mw @ _onehot(result)
+    span, zone = tightest_week(result)
+    t = local_times(result.index[span], timezone)
+    fig = new_chart(x_title=f"time ({timezone})", y_title="MW", height=400)
+    for values, label, colour in (
+        (result.real_surplus_mw[span, zone], "real surplus", "#999999"),
+        (result.forecast_mw[span, zone], "forecast surplus", "#55a868"),
+        (caps[span, zone], "sum of caps", "#4c72b0"),
+        (served[span, zone], "metered draw", "#c44e52"),
+    ):
+        fig.add_trace(go.Scatter(x=t, y=np.asarray(values, dtype=float).tolist(), name=label, line={"color": colour}))
     zone_id = result.zone_ids[zone]
-    return fig, f"Zone {zone_id}, the week in which caps moved most (times UTC)."
+    return fig, f"Zone {zone_id}, the week in which caps moved most (Pakistan time)."
 
 
-def _fig_monthly(result: SimulationResult) -> Any:
+def monthly_energy(result: SimulationResult, timezone: str) -> pd.DataFrame:
+    """Energy absorbed within caps and what the real surplus allowed, per calendar month in ``timezone`` [GWh]."""
     step_h = result.step_h
     within = np.minimum(result.draw_mw, result.cap_mw).sum(axis=1) * step_h / 1000.0
     zone_alloc = np.bincount(
@@ -262,48 +294,78 @@ def _fig_monthly(result: SimulationResult) -> Any:
         minlength=len(result.zone_ids),
     )
     bound = np.minimum(result.real_surplus_mw, zone_alloc[None, :]).sum(axis=1) * step_h / 1000.0
-    months = result.index.tz_convert("UTC").strftime("%Y-%m")
+    months = result.index.tz_convert(timezone).strftime("%Y-%m")
     frame = pd.DataFrame({"absorbed": within, "real surplus allowed": bound}, index=months)
-    monthly = frame.groupby(level=0).sum()
-    fig = Figure(figsize=(10, 3.5))
-    ax = fig.subplots()
-    monthly.plot.bar(ax=ax, color=["#4c72b0", "#bbbbbb"])
-    ax.set_ylabel("GWh")
-    ax.set_xlabel("")
+    return frame.groupby(level=0).sum()
+
+
+def _fig_monthly(result: SimulationResult, timezone: str) -> Any:
+    import plotly.graph_objects as go
+
+    monthly = monthly_energy(result, timezone)
+    fig = new_chart(x_title=f"month ({timezone})", y_title="GWh", height=360)
+    fig.update_layout(barmode="group")
+    for col, colour in (("absorbed", "#4c72b0"), ("real surplus allowed", "#bbbbbb")):
+        fig.add_trace(go.Bar(x=list(monthly.index), y=monthly[col].tolist(), name=col, marker={"color": colour}))
+    fig.update_xaxes(type="category")
     return fig
+
+
+def event_histogram(lengths_h: list[float]) -> tuple[list[float], list[float], list[int]]:
+    """Count curtailment events in 30 log-spaced bins: (bin starts [h], bin ends [h], events)."""
+    values = np.asarray(lengths_h, dtype=float)
+    if not values.size:
+        return [], [], []
+    edges = np.logspace(np.log10(max(values.min(), 1e-2)), np.log10(values.max() + 1e-9), 31)
+    counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+    return edges[:-1].tolist(), edges[1:].tolist(), [int(c) for c in counts]
 
 
 def _fig_events(lengths_h: list[float]) -> Any:
-    fig = Figure(figsize=(8, 3.2))
-    ax = fig.subplots()
-    values = np.asarray(lengths_h)
-    if values.size:
-        bins = np.logspace(np.log10(max(values.min(), 1e-2)), np.log10(values.max() + 1e-9), 30)
-        ax.hist(values, bins=list(bins), color="#4c72b0")
-        ax.set_xscale("log")
-    ax.set_xlabel("event length [h]")
-    ax.set_ylabel("events")
+    import plotly.graph_objects as go
+
+    lows, highs, counts = event_histogram(lengths_h)
+    fig = new_chart(x_title="event length [h] (log scale)", y_title="events", height=320)
+    fig.update_layout(hovermode="closest")
+    centres = [float(np.sqrt(a * b)) for a, b in zip(lows, highs, strict=True)]
+    widths = [b - a for a, b in zip(lows, highs, strict=True)]
+    fig.add_trace(
+        go.Bar(
+            x=centres,
+            y=counts,
+            width=widths,
+            name="events",
+            marker={"color": "#4c72b0"},
+            customdata=[[a, b] for a, b in zip(lows, highs, strict=True)],
+            hovertemplate="%{customdata[0]:.2f}-%{customdata[1]:.2f} h: %{y} events<extra></extra>",
+        )
+    )
+    if centres:
+        fig.update_xaxes(type="log")
     return fig
 
 
-def _fig_ignoring(result: SimulationResult) -> Any:
+def _fig_ignoring(result: SimulationResult, timezone: str) -> Any:
+    import plotly.graph_objects as go
+
     i = result.ignoring_site
     assert i is not None
     flagged = int(result.flagged_step[i])
     centre = flagged if flagged >= 0 else int(np.argmax(result.draw_mw[:, i] - result.cap_mw[:, i]))
     half = int(12 * 3600 / result.step_s)
     span = slice(max(0, centre - half), min(result.cap_mw.shape[0], centre + half))
-    fig = Figure(figsize=(10, 3.2))
-    ax = fig.subplots()
-    t = result.index[span]
-    ax.step(t, result.cap_mw[span, i], where="post", color="#4c72b0", label="cap")
-    ax.step(t, result.draw_mw[span, i], where="post", color="#c44e52", label="metered draw")
+    t = local_times(result.index[span], timezone)
+    fig = new_chart(x_title=f"time ({timezone})", y_title="MW", title=result.contracts.site_ids[i], height=340)
+    fig.add_trace(go.Scatter(x=t, y=result.cap_mw[span, i].tolist(), name="cap", line={"shape": "hv"}))
+    fig.add_trace(
+        go.Scatter(
+            x=t, y=result.draw_mw[span, i].tolist(), name="metered draw", line={"shape": "hv", "color": "#c44e52"}
+        )
+    )
     if flagged >= 0:
-        ax.axvline(result.index[flagged], color="k", ls="--", lw=0.8, label="flagged")  # type: ignore[arg-type]
-    ax.set_ylabel("MW")
-    ax.set_title(result.contracts.site_ids[i], fontsize=10)
-    ax.legend(fontsize=8)
-    fig.autofmt_xdate()
+        when = local_times([result.index[flagged]], timezone)[0]
+        fig.add_shape(type="line", x0=when, x1=when, y0=0, y1=1, yref="paper", line={"dash": "dash", "width": 1})
+        fig.add_annotation(x=when, y=1.0, yref="paper", text="flagged", showarrow=False)
     return fig
 
 

@@ -34,4 +34,5 @@ def trace(spec: dict[str, Any], name: str) -> dict[str, Any]:
     """Return the trace called ``name`` of a chart."""
     matches = [t for t in spec["data"] if t.get("name") == name]
     assert len(matches) == 1, f"{len(matches)} traces named {name!r}"
-    return matches[0]
+    found: dict[str, Any] = matches[0]
+    return found

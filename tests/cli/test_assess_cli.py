@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from report_checks import assert_self_contained
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -35,10 +36,9 @@ def test_assess_writes_report_and_csvs(tmp_path: Path) -> None:
     assert set(sens["driver"]) == {"base", "tariff", "oil", "gas", "coal", "nuclear"}
     assert "sensitivity: " in result.stdout
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") >= 5
+    assert len(assert_self_contained(html)) == 6  # map, heat map, duration, tariff, tornado, mix
     assert "Sensitivity to fuel prices and the tariff" in html
     assert "Findings" in html and "80.00 USD/MWh" in html
-    assert "http://" not in html and "https://" not in html  # self-contained
 
 
 def test_assess_without_sensitivity(tmp_path: Path) -> None:

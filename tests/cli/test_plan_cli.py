@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 from planning_fixtures import DATA, SITES
+from report_checks import assert_self_contained
 
 from offtake.planning import ALLOCATION_COLUMNS
 
@@ -44,8 +45,8 @@ def test_plan_writes_report_and_allocation(tmp_path: Path) -> None:
     assert table["allocated_mw"].sum() <= 400 + 1e-3
     assert table["allocated_mw"].sum() > 0
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") >= 3
-    assert "What binds" in page and "<script" not in page
+    assert len(assert_self_contained(page)) >= 5  # map, allocation, served, duration, what binds
+    assert "What binds" in page and "Map: zones, corridors and sites" in page
     assert "national" in r.stdout and "allocated" in r.stdout
     assert "[plan " in r.stderr and " s] " in r.stderr  # progress, with elapsed time, goes to stderr
 

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from report_checks import assert_self_contained
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,7 @@ def test_cli_risk_writes_report_and_is_reproducible(tmp_path: Path) -> None:
     assert summary["paths"] == 600 and summary["seed"] == 5
     assert "no_subsidy_test" in summary
     html = (tmp_path / "a" / "report.html").read_text()
-    assert "data:image/png;base64," in html
+    assert len(assert_self_contained(html)) == 8  # 3 histograms, 4 fan charts, the tariff chart
 
 
 def test_cli_risk_bad_allocation_is_one_line(tmp_path: Path) -> None:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from report_checks import assert_self_contained, trace
 from risk_helpers import allocation, synthetic_profiles
 
 from offtake.economics.country import Incentives
 from offtake.risk import RiskOptions, RiskResult, build_model, run_risk
-from offtake.risk.report import _in_millions, country_expected_view, country_finding, format_probability, money
+from offtake.risk.report import (
+    RunInfo,
+    _in_millions,
+    country_expected_view,
+    country_finding,
+    format_probability,
+    money,
+    write_outputs,
+)
 
 
 def run(incentives: Incentives) -> RiskResult:
@@ -101,3 +111,26 @@ def test_tables_show_money_in_millions_and_probabilities_as_percentages() -> Non
     assert probs["tariff_usd_per_mwh"].iloc[1:].tolist() == list(r.tariff_grid_usd_per_mwh)
     assert all(str(v).endswith(" %") for v in probs["p_miner_leaves"])
     assert isinstance(probs, pd.DataFrame)
+
+
+def test_report_charts_equal_the_run_and_load_nothing_from_the_network(tmp_path: Path) -> None:
+    result = run(Incentives())
+    paths = write_outputs(result, tmp_path, RunInfo("synthetic", "allocation.csv", 4, None, 0.1))
+    page = paths["report"].read_text(encoding="utf-8")
+    specs = assert_self_contained(page)
+    assert "<img" not in page and len(specs) == 8
+    fan = next(s for s in specs if s["layout"]["yaxis"]["title"]["text"] == "BTC price [k USD]")
+    q = result.monthly_quantiles("monthly_btc_price_usd") * 1e-3
+    for col in ("P5", "P50", "P95"):
+        np.testing.assert_allclose(trace(fan, col if col != "P95" else "P5-P95")["y"], q[col].to_numpy())
+    assert trace(fan, "P50")["x"][0] == pd.Timestamp(result.months[0]).tz_convert("Asia/Karachi").strftime("%Y-%m")
+    histogram = next(s for s in specs if s["layout"]["xaxis"]["title"]["text"] == "absorbed energy [TWh]")
+    counts = trace(histogram, "paths")["y"]
+    assert sum(counts) == result.n_paths
+    expected, _ = np.histogram(result.outcome_paths()["absorbed_twh"].to_numpy(), bins=50)
+    assert counts == expected.tolist()
+    tariff = next(s for s in specs if s["layout"]["xaxis"]["title"]["text"] == "uniform tariff [USD/MWh]")
+    probs = result.probabilities()
+    np.testing.assert_allclose(
+        trace(tariff, "P(a mining site leaves)")["y"], probs["p_miner_leaves"].iloc[1:].to_numpy() * 100
+    )

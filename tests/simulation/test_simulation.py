@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from report_checks import assert_self_contained
 
 from offtake import scenario as scenario_mod
 from offtake.dispatch import Reason, read_allocation
@@ -178,7 +179,8 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         in read_allocation(ALLOCATION, ["north", "south", "city"]).site_ids
     )
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") >= 4
+    assert len(assert_self_contained(html)) >= 4
+    assert "Simulated dispatch at 15-min steps over 7 days" in html
     captured = capsys.readouterr()
     assert "[3/5]" in captured.err
 

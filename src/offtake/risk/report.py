@@ -82,17 +82,28 @@ def _fan(result: RiskResult, name: str, scale: float, label: str) -> Any:
     x = _months(q.index)
     fig = new_chart(x_title="month", y_title=label, height=320)
     for low, high, alpha in (("P5", "P95", 0.2), ("P25", "P75", 0.4)):
-        fill = f"rgba(31, 119, 180, {alpha})"
-        fig.add_trace(go.Scatter(x=x, y=q[low].tolist(), name=low, line={"width": 0}, legendgroup=low + high))
+        band = f"{low}-{high}"
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=q[low].tolist(),
+                name=low,
+                line={"width": 0},
+                legendgroup=band,
+                showlegend=False,
+                hovertemplate=low + ": %{y:,.4g}<extra></extra>",
+            )
+        )
         fig.add_trace(
             go.Scatter(
                 x=x,
                 y=q[high].tolist(),
-                name=f"{low}-{high}",
+                name=band,
                 fill="tonexty",
-                fillcolor=fill,
+                fillcolor=f"rgba(31, 119, 180, {alpha})",
                 line={"width": 0},
-                legendgroup=low + high,
+                legendgroup=band,
+                hovertemplate=high + ": %{y:,.4g}<extra></extra>",
             )
         )
     fig.add_trace(go.Scatter(x=x, y=q["P50"].tolist(), name="P50", line={"color": "#1f77b4"}))

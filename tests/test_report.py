@@ -109,6 +109,7 @@ def test_tables_scroll_inside_the_page() -> None:
     page = report.render()
     assert '<div class="table-wrap">' in page and ".table-wrap { max-width: 100%; overflow-x: auto;" in page
     assert "<td>0.25</td>" in page and "<td>1,234.5</td>" in page
+    assert "<th>rate_<wbr>pct</th>" in page  # a long name breaks after an underscore, a value never
 
 
 def test_map_places_zones_corridors_and_sites() -> None:

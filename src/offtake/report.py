@@ -80,13 +80,13 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
 .table-wrap { max-width: 100%; overflow-x: auto; margin: 0.8em 0; }
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; }
-td { white-space: nowrap; } th { background: #f3f3f3; overflow-wrap: anywhere; min-width: 4em; }
+td, tbody th { white-space: nowrap; } th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.9em; }
 img { max-width: 100%; } .findings li { margin: 0.3em 0; } .note { color: #666; font-size: 0.85em; }
 .caution { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5em 1em; margin: 0.5em 0; }
 .kpi { display: inline-block; margin: 0 1.5em 0.5em 0; } .kpi b { display: block; font-size: 1.3em; }
-.chart { width: 100%; min-height: 320px; }
+.chart { width: 100%; }
 """
 
 _BOOT = """
@@ -137,7 +137,7 @@ def new_chart(*, x_title: str = "", y_title: str = "", title: str = "", height: 
     fig = go.Figure()
     fig.update_layout(
         template="plotly_white",
-        height=height,
+        height=max(height, 220),
         margin={"l": 60, "r": 20, "t": 40 if title else 20, "b": 50},
         hovermode="x unified",
         title={"text": title} if title else None,
@@ -423,6 +423,8 @@ class HtmlReport:
             if fmt is not None:
                 shown[col] = shown[col].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
         body = shown.to_html(index=index, escape=True, border=0)
+        head, sep, rest = body.partition("</thead>")
+        body = head.replace("_", "_<wbr>") + sep + rest  # long column names break after an underscore
         cap = f'<p class="note">{html.escape(caption)}</p>' if caption else ""
         self._parts.append(f'<div class="table-wrap">{body}</div>{cap}')
 

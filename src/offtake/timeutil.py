@@ -126,4 +126,3 @@ def to_utc_index(values: pd.Series, *, field: str, file: str) -> pd.DatetimeInde
     except (ValueError, TypeError) as exc:
         raise InputError(f"cannot parse timestamps: {exc}", file=file, field=field) from None
     return index
-

@@ -63,6 +63,9 @@ def test_report_charts_equal_the_simulation(result: SimulationResult, tmp_path: 
     assert "<img" not in page
     assert "Simulated dispatch at 15-min steps over 7 days: three zones" in page
     assert "from 2025-01-06 05:00 to 2025-01-13 05:00 (Asia/Karachi)" in page
+    flagged = kpis["ignoring_site"]["flagged_at"]
+    assert flagged is not None and flagged not in page  # UTC inside, Pakistan time shown
+    assert f"flagged {local_times([pd.Timestamp(flagged)])[0]}, " in page
     by_x = {s["layout"]["xaxis"]["title"]["text"]: s for s in specs}
     monthly = by_x["month (Asia/Karachi)"]
     expected = monthly_energy(result, "Asia/Karachi")

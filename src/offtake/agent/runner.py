@@ -306,8 +306,17 @@ class Agent:
     def _queue_report(self, start: datetime, end: datetime, energy_wh: float, reading: MeterReading,
                       limit: Limit) -> None:  # fmt: skip
         event_id = limit.event_id if limit.source == "cap" else self._last_event_id
-        state = "ERROR" if self.status.within_cap is False else (
-            "IDLE_CURTAILED" if limit.cap_w <= 0 else "RUNNING_CURTAILED" if limit.source != "safe" else "IDLE_NORMAL")
+        state = (
+            "ERROR"
+            if self.status.within_cap is False
+            else (
+                "IDLE_CURTAILED"
+                if limit.cap_w <= 0
+                else "RUNNING_CURTAILED"
+                if limit.source != "safe"
+                else "IDLE_NORMAL"
+            )
+        )
         body = usage_report(event_id or "", self.config.site_id, start, end - start, round(max(0.0, energy_wh)),
                             reading_type="DIRECT_READ" if reading.source == "meter" else "ESTIMATED",
                             power_w=reading.power_w, state=state)  # fmt: skip

@@ -149,10 +149,18 @@ def usage_report(
         "clientName": site_id,
         "reportName": f"usage-{site_id}-{start:%Y%m%dT%H%M%SZ}",
         "payloadDescriptors": [
-            {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "USAGE", "readingType": reading_type,
-             "units": "WH"},
-            {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "DEMAND", "readingType": "DIRECT_READ",
-             "units": "W"},
+            {
+                "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
+                "payloadType": "USAGE",
+                "readingType": reading_type,
+                "units": "WH",
+            },
+            {
+                "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
+                "payloadType": "DEMAND",
+                "readingType": "DIRECT_READ",
+                "units": "W",
+            },
             {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "OPERATING_STATE"},
         ],
         "resources": [
@@ -160,9 +168,14 @@ def usage_report(
                 "resourceName": site_id,
                 "intervalPeriod": {"start": format_datetime(start), "duration": format_duration(length)},
                 "intervals": [
-                    {"id": 0, "payloads": [{"type": "USAGE", "values": [int(energy_wh)]},
-                                           {"type": "DEMAND", "values": [round(power_w, 1)]},
-                                           {"type": "OPERATING_STATE", "values": [state]}]}
+                    {
+                        "id": 0,
+                        "payloads": [
+                            {"type": "USAGE", "values": [int(energy_wh)]},
+                            {"type": "DEMAND", "values": [round(power_w, 1)]},
+                            {"type": "OPERATING_STATE", "values": [state]},
+                        ],
+                    }
                 ],
             }
         ],

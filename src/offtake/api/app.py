@@ -106,9 +106,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(
-        engine, info={ALLOW_PRIVATE_KEY: settings.webhook_allow_private}
-    )
+    app.state.session_factory = make_session_factory(engine, info={ALLOW_PRIVATE_KEY: settings.webhook_allow_private})
     app.state.token_secret = settings.load_token_secret()
     app.state.signer = signer or load_or_create_signer(settings.signing_key_path)
     if app.state.signer.witness is None:

@@ -33,9 +33,7 @@ def get_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError(
-            "missing bearer token: send 'Authorization: Bearer <token>'", credentials_given=False
-        )
+        raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'", credentials_given=False)
     state = request.app.state
     claims = decode_token(state.token_secret, token.strip())
     subject = claims.get("sub")
@@ -227,5 +225,3 @@ def _credentials(request: Request, form: dict[str, str]) -> tuple[str, str]:
             error="invalid_client",
         )
     return form_id, form_secret
-
-

@@ -140,9 +140,7 @@ class Throttled(Exception):
     def __init__(self, retry_after_s: int, key: str) -> None:
         self.retry_after_s = retry_after_s
         self.key = key
-        super().__init__(
-            f"too many failed authentications for {key}; try again in {retry_after_s} s"
-        )
+        super().__init__(f"too many failed authentications for {key}; try again in {retry_after_s} s")
 
 
 @dataclass

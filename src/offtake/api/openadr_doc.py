@@ -24,6 +24,8 @@ _REQUESTS: dict[str, tuple[type[models.OadrModel], ...]] = {
     "VEN": (models.BlVenRequest, models.VenVenRequest),
     "RESOURCE": (models.BlResourceRequest, models.VenResourceRequest),
 }
+
+
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     """Return a model's JSON schema with its ``$defs`` substituted (a self-contained schema)."""
     defs = schema.get("$defs", {})

@@ -15,9 +15,7 @@ from fastapi import FastAPI
 __all__ = ["serve"]
 
 
-def serve(
-    app: FastAPI, host: str, port: int, *, log_level: str = "info", access_log: bool = True
-) -> None:
+def serve(app: FastAPI, host: str, port: int, *, log_level: str = "info", access_log: bool = True) -> None:
     """Serve ``app`` on ``host:port`` until interrupted.
 
     Parameters

@@ -96,7 +96,10 @@ def check_inclusion_document(path: Path, public_key: Ed25519PublicKey) -> tuple[
         root = bytes.fromhex(doc["root"])
         cp = doc["checkpoint"]
         statement = CheckpointStatement(
-            int(cp["size"]), bytes.fromhex(cp["root"]), parse_time(cp["signed_at"]), str(cp["key_id"]),
+            int(cp["size"]),
+            bytes.fromhex(cp["root"]),
+            parse_time(cp["signed_at"]),
+            str(cp["key_id"]),
             bytes.fromhex(cp["signature"]),
         )
         leaf = merkle.leaf_hash(str(doc["entry"]).encode("ascii"))

@@ -35,20 +35,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("plan")
     def plan_cmd(
-        scenario: Annotated[
-            str, typer.Option(help="Scenario folder or bundled name, e.g. pakistan-2025.")
-        ],
-        sites: Annotated[
-            Path, typer.Option(help="Candidate-sites CSV (format in docs/formats.md).")
-        ],
+        scenario: Annotated[str, typer.Option(help="Scenario folder or bundled name, e.g. pakistan-2025.")],
+        sites: Annotated[Path, typer.Option(help="Candidate-sites CSV (format in docs/formats.md).")],
         cap_mw: Annotated[float, typer.Option("--cap-mw", help="National programme cap [MW].")],
         out: Annotated[Path, typer.Option(help="Folder for report.html and allocation.csv.")],
-        objective: Annotated[
-            str, typer.Option(help="margin (tariff revenue minus fuel cost) or energy.")
-        ] = "margin",
-        min_sizes: Annotated[
-            bool, typer.Option("--min-sizes", help="Enforce each site's min_size_mw (MILP).")
-        ] = False,
+        objective: Annotated[str, typer.Option(help="margin (tariff revenue minus fuel cost) or energy.")] = "margin",
+        min_sizes: Annotated[bool, typer.Option("--min-sizes", help="Enforce each site's min_size_mw (MILP).")] = False,
         max_step_mw: Annotated[
             float | None,
             typer.Option(
@@ -68,8 +60,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--solver-log",
-                help="Show HiGHS's own log of the allocation solve on stderr (iterations, "
-                "primal-dual gap, time).",
+                help="Show HiGHS's own log of the allocation solve on stderr (iterations, primal-dual gap, time).",
             ),
         ] = False,
     ) -> None:

@@ -18,9 +18,7 @@ from offtake.units import MICRO_USD_PER_USD, WH_PER_MWH
 
 __all__ = ["register"]
 
-AtOpt = Annotated[
-    str | None, typer.Option("--at", help="When it happens (ISO 8601 with offset; default now).")
-]
+AtOpt = Annotated[str | None, typer.Option("--at", help="When it happens (ISO 8601 with offset; default now).")]
 
 
 def register(app: typer.Typer) -> None:

@@ -26,13 +26,9 @@ def register(app: typer.Typer) -> None:
     def risk(
         scenario: Annotated[str, typer.Option(help="Scenario folder or bundled name.")],
         allocation: Annotated[Path, typer.Option(help="allocation.csv (docs/formats.md).")],
-        out: Annotated[
-            Path, typer.Option(help="Folder for report.html, summary.json and CSV tables.")
-        ],
+        out: Annotated[Path, typer.Option(help="Folder for report.html, summary.json and CSV tables.")],
         paths: Annotated[int, typer.Option(help="Number of Monte Carlo paths.")] = 10_000,
-        seed: Annotated[
-            int, typer.Option(help="Random seed; the same seed gives the same result.")
-        ] = 1,
+        seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")] = 1,
         months: Annotated[int, typer.Option(help="Horizon [months].")] = 36,
         scheduler: Annotated[
             str | None,
@@ -42,22 +38,12 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(help="One tariff for every site instead of the allocation's [USD/MWh]."),
         ] = None,
-        asic: Annotated[
-            str | None, typer.Option(help="ASIC model of the mining sites (see asic_models.csv).")
-        ] = None,
-        target: Annotated[
-            str, typer.Option(help="Event the tariff solve bounds: 'leave' or 'stop'.")
-        ] = "leave",
-        max_probability: Annotated[
-            float, typer.Option(help="Highest acceptable probability of that event.")
-        ] = 0.10,
+        asic: Annotated[str | None, typer.Option(help="ASIC model of the mining sites (see asic_models.csv).")] = None,
+        target: Annotated[str, typer.Option(help="Event the tariff solve bounds: 'leave' or 'stop'.")] = "leave",
+        max_probability: Annotated[float, typer.Option(help="Highest acceptable probability of that event.")] = 0.10,
         grid_step: Annotated[float, typer.Option(help="Step of the tariff grid [USD/MWh].")] = 5.0,
-        import_exemption: Annotated[
-            bool, typer.Option(help="Grant the hardware import-tax exemption.")
-        ] = True,
-        ai_tax_reduction: Annotated[
-            bool, typer.Option(help="Grant the AI facility tax reduction.")
-        ] = True,
+        import_exemption: Annotated[bool, typer.Option(help="Grant the hardware import-tax exemption.")] = True,
+        ai_tax_reduction: Annotated[bool, typer.Option(help="Grant the AI facility tax reduction.")] = True,
         count_import_tax: Annotated[
             bool,
             typer.Option(

@@ -37,9 +37,7 @@ def register(app: typer.Typer) -> None:
         allocation: Annotated[Path, typer.Option(help="allocation.csv from offtake plan.")],
         out: Annotated[Path, typer.Option(help="Folder for report.html and kpis.json.")],
         step: Annotated[str, typer.Option(help="Dispatch step, e.g. 5min, 15min, 1h.")] = "5min",
-        seed: Annotated[
-            int, typer.Option(help="Seed of the random trouble; same seed, same year.")
-        ] = 0,
+        seed: Annotated[int, typer.Option(help="Seed of the random trouble; same seed, same year.")] = 0,
         safety_k: Annotated[
             float | None,
             typer.Option(help="Safety margin in sigma of the forecast error (default from data)."),
@@ -101,10 +99,7 @@ def register(app: typer.Typer) -> None:
             safety_k=safety_k,
         )
         n_steps = len(scen.index) * max(1, scen.resolution_s // step_s)
-        progress.step(
-            f"simulating {n_steps:,} intervals of {step_s} s, {contracts.n_sites} sites, "
-            f"seed {seed}"
-        )
+        progress.step(f"simulating {n_steps:,} intervals of {step_s} s, {contracts.n_sites} sites, seed {seed}")
 
         def tick(share: float) -> None:
             sys.stderr.write(f"\r  {share:6.1%}")
@@ -139,7 +134,9 @@ def register(app: typer.Typer) -> None:
             + (
                 f"; licensed sites {e['licensed_sites_share_of_planner_bound']:.1%})"
                 if e["licensed_sites_share_of_planner_bound"] is not None
-                else ")" if share is not None else ""
+                else ")"
+                if share is not None
+                else ""
             )
             + f"; {s['intervals_over_real_surplus']} intervals over real surplus "
             f"({s['energy_over_real_surplus_mwh']:,.1f} MWh); ignoring site "

@@ -138,16 +138,12 @@ class SiteState:
     uncontrolled_mw: F64 | None = None
 
     @classmethod
-    def initial(
-        cls, contracts: Contracts, policy: DispatchPolicy, draw_mw: F64 | None = None
-    ) -> SiteState:
+    def initial(cls, contracts: Contracts, policy: DispatchPolicy, draw_mw: F64 | None = None) -> SiteState:
         """All licences active, default ramp limits, and the given (or zero) draw."""
         n = contracts.n_sites
         return cls(
             licence_active=np.ones(n, dtype=bool),
-            last_draw_mw=np.zeros(n)
-            if draw_mw is None
-            else np.asarray(draw_mw, dtype=float).copy(),
+            last_draw_mw=np.zeros(n) if draw_mw is None else np.asarray(draw_mw, dtype=float).copy(),
             ramp_up_mw_per_min=contracts.allocated_mw * policy.ramp_up_fraction_per_min,
         )
 
@@ -220,9 +216,7 @@ class Dispatcher:
         self._zone = contracts.zone_index
         # Tranche entries: 0..n-1 firm tranches, n..2n-1 interruptible tranches.
         tier = np.concatenate([np.where(self._ai, 0, 2), np.where(self._ai, 1, 3)]).astype(np.int64)
-        bid = np.where(
-            contracts.by_bid, contracts.tariff_usd_per_mwh, policy.reference_tariff_usd_per_mwh
-        )
+        bid = np.where(contracts.by_bid, contracts.tariff_usd_per_mwh, policy.reference_tariff_usd_per_mwh)
         bid2 = np.concatenate([bid, bid])
         order = np.lexsort((-bid2, tier))
         level = np.empty(2 * n, dtype=np.int64)
@@ -381,9 +375,7 @@ class Dispatcher:
             cut = np.maximum(cut_mw - cut_margin, 0.0)
         return _Budgets(np.maximum(zone, 0.0), national, cut)
 
-    def _allocate(
-        self, demand: F64, request: F64, budgets: _Budgets
-    ) -> tuple[F64, B, B | None, B | None]:
+    def _allocate(self, demand: F64, request: F64, budgets: _Budgets) -> tuple[F64, B, B | None, B | None]:
         """Priority fill within zone budgets, then the national limit, then the zone sets.
 
         Returns the target per site and which sites each stage cut.
@@ -505,9 +497,7 @@ class Dispatcher:
                 raise InputError("values must be non-negative", field=name)
 
 
-def _priority_fill(
-    demand: F64, key: NDArray[np.int64], budget: F64, groups: int, levels: int
-) -> F64:
+def _priority_fill(demand: F64, key: NDArray[np.int64], budget: F64, groups: int, levels: int) -> F64:
     """Serve ``demand`` level by level within each group until the group's budget runs out.
 
     Entries in the same group and level share what is left pro rata.

@@ -203,9 +203,7 @@ def set_sigma_mw(matrix: F64, zone_sigma_mw: F64) -> F64:
     return np.asarray(np.sqrt(matrix @ (np.asarray(zone_sigma_mw, dtype=float) ** 2)), dtype=float)
 
 
-def joint_fill(
-    zone_level_mw: F64, matrix: F64, member: B, limit_mw: F64
-) -> F64 | None:
+def joint_fill(zone_level_mw: F64, matrix: F64, member: B, limit_mw: F64) -> F64 | None:
     """Grant zone loads level by level so that every set stays within its limit.
 
     Levels are served in order. A level whose load fits is granted whole; otherwise its

@@ -129,17 +129,13 @@ def ai_revenue_usd_per_mwh(params: AiParameters, price_usd_per_gpu_hour: Any = N
     >>> ai_revenue_usd_per_mwh(p)
     800.0
     """
-    price = (
-        params.price_usd_per_gpu_hour if price_usd_per_gpu_hour is None else price_usd_per_gpu_hour
-    )
+    price = params.price_usd_per_gpu_hour if price_usd_per_gpu_hour is None else price_usd_per_gpu_hour
     return gpus_per_mw(params) * params.utilisation_fraction * price
 
 
 def ai_capex_usd_per_mw(params: AiParameters, import_tax_fraction: float = 0.0) -> float:
     """Capital per MW of facility power: servers (with import taxes) and building [USD/MW]."""
-    per_gpu = (
-        params.capex_usd_per_gpu * (1.0 + import_tax_fraction) + params.facility_capex_usd_per_gpu
-    )
+    per_gpu = params.capex_usd_per_gpu * (1.0 + import_tax_fraction) + params.facility_capex_usd_per_gpu
     return gpus_per_mw(params) * per_gpu
 
 

@@ -141,9 +141,7 @@ class HalvingSchedule:
         total = 0.0
         height = h0
         while height < h1:
-            next_halving = (
-                height // self.halving_interval_blocks + 1
-            ) * self.halving_interval_blocks
+            next_halving = (height // self.halving_interval_blocks + 1) * self.halving_interval_blocks
             upper = min(next_halving, h1)
             total += (upper - height) * self.subsidy_btc(height)
             height = upper
@@ -264,15 +262,8 @@ def load_bitcoin(path: str | Path | None = None) -> BitcoinData:
     doc, file, q = data.doc, data.file, data.quantities
     anchors: list[tuple[int, datetime]] = []
     for i, entry in enumerate(doc.get("anchors", [])):
-        if (
-            not isinstance(entry, dict)
-            or "height" not in entry
-            or "timestamp" not in entry
-            or "source" not in entry
-        ):
-            raise InputError(
-                "each anchor needs height, timestamp and source", file=file, field=f"anchors[{i}]"
-            )
+        if not isinstance(entry, dict) or "height" not in entry or "timestamp" not in entry or "source" not in entry:
+            raise InputError("each anchor needs height, timestamp and source", file=file, field=f"anchors[{i}]")
         anchors.append(
             (
                 int(entry["height"]),
@@ -280,9 +271,7 @@ def load_bitcoin(path: str | Path | None = None) -> BitcoinData:
             )
         )
     if not anchors or any(b[0] <= a[0] or b[1] <= a[1] for a, b in itertools.pairwise(anchors)):
-        raise InputError(
-            "anchors must be non-empty and increase in height and time", file=file, field="anchors"
-        )
+        raise InputError("anchors must be non-empty and increase in height and time", file=file, field="anchors")
 
     v = data.value
 
@@ -330,14 +319,10 @@ def load_asic_models(path: str | Path | None = None) -> dict[str, AsicModel]:
             try:
                 numbers[col] = float(text) if text else math.nan
             except ValueError:
-                raise InputError(
-                    f"expected a number, got '{text}'", file=file, line=line, field=col
-                ) from None
+                raise InputError(f"expected a number, got '{text}'", file=file, line=line, field=col) from None
         eff = numbers["efficiency_j_per_th"]
         if not eff > 0:
-            raise InputError(
-                "efficiency must be > 0 J/TH", file=file, line=line, field="efficiency_j_per_th"
-            )
+            raise InputError("efficiency must be > 0 J/TH", file=file, line=line, field="efficiency_j_per_th")
         th, w = numbers["hashrate_th_s"], numbers["power_w"]
         if not math.isnan(th) and not math.isnan(w) and abs(w / th - eff) > 0.05 * eff:
             raise InputError(
@@ -373,9 +358,7 @@ def difficulty_from_hashrate(hashrate_h_per_s: Any, block_interval_s: float = 60
     return hashrate_h_per_s * block_interval_s / _HASHES_PER_DIFFICULTY
 
 
-def hashprice_usd_per_ph_day(
-    difficulty: Any, subsidy_btc: Any, fees_btc_per_block: Any, btc_price_usd: Any
-) -> Any:
+def hashprice_usd_per_ph_day(difficulty: Any, subsidy_btc: Any, fees_btc_per_block: Any, btc_price_usd: Any) -> Any:
     """Hashprice [USD/(PH/s)/day].
 
     Parameters
@@ -416,11 +399,7 @@ def miner_revenue_usd_per_mwh(
     site_overhead_fraction
         Site power on top of ASIC power [-].
     """
-    return (
-        hashprice
-        * (1.0 - pool_fee_fraction)
-        / (0.024 * efficiency_j_per_th * (1.0 + site_overhead_fraction))
-    )
+    return hashprice * (1.0 - pool_fee_fraction) / (0.024 * efficiency_j_per_th * (1.0 + site_overhead_fraction))
 
 
 def miner_breakeven_usd_per_mwh(
@@ -464,16 +443,11 @@ def miner_breakeven_usd_per_mwh(
     income_tax_fraction
         Income tax rate on the operator's profit [-].
     """
-    revenue = miner_revenue_usd_per_mwh(
-        hashprice, efficiency_j_per_th, pool_fee_fraction, site_overhead_fraction
-    )
+    revenue = miner_revenue_usd_per_mwh(hashprice, efficiency_j_per_th, pool_fee_fraction, site_overhead_fraction)
     th_per_mw = 1e6 / (efficiency_j_per_th * (1.0 + site_overhead_fraction))
     capex_usd_per_mw = th_per_mw * hardware_cost_usd_per_th * (1.0 + import_tax_fraction)
     depreciation = capex_usd_per_mw / (hardware_life_months * HOURS_PER_MONTH)
     capital_return = (
-        capex_usd_per_mw
-        * required_return_fraction_per_year
-        / (12 * HOURS_PER_MONTH)
-        / (1.0 - income_tax_fraction)
+        capex_usd_per_mw * required_return_fraction_per_year / (12 * HOURS_PER_MONTH) / (1.0 - income_tax_fraction)
     )
     return revenue - other_opex_usd_per_mwh - depreciation - capital_return

@@ -107,11 +107,7 @@ class Incentives:
 
     def ai_income_tax_fraction(self, data: CountryData) -> float:
         """Income tax rate AI facilities pay [-]."""
-        return (
-            data.ai_reduced_income_tax_fraction
-            if self.ai_tax_reduction
-            else data.corporate_income_tax_fraction
-        )
+        return data.ai_reduced_income_tax_fraction if self.ai_tax_reduction else data.corporate_income_tax_fraction
 
     def mining_income_tax_fraction(self, data: CountryData) -> float:
         """Income tax rate mining operators pay (no announced reduction) [-]."""
@@ -119,11 +115,7 @@ class Incentives:
 
     def import_tax_waived_usd(self, data: CountryData, hardware_value_usd: float) -> float:
         """Import taxes the exemption waives on hardware of a value, counted or not [USD]."""
-        return (
-            hardware_value_usd * data.hardware_import_tax_fraction
-            if self.hardware_import_exemption
-            else 0.0
-        )
+        return hardware_value_usd * data.hardware_import_tax_fraction if self.hardware_import_exemption else 0.0
 
     def import_tax_forgone_usd(self, data: CountryData, hardware_value_usd: float) -> float:
         """Import taxes counted as forgone by the country: the waived tax if counted, else 0 [USD]."""
@@ -133,9 +125,7 @@ class Incentives:
         """Income tax not collected on AI facilities' taxable profit [USD]."""
         if not self.ai_tax_reduction or ai_taxable_profit_usd <= 0:
             return 0.0
-        return ai_taxable_profit_usd * (
-            data.corporate_income_tax_fraction - data.ai_reduced_income_tax_fraction
-        )
+        return ai_taxable_profit_usd * (data.corporate_income_tax_fraction - data.ai_reduced_income_tax_fraction)
 
 
 @dataclass(frozen=True)
@@ -179,9 +169,7 @@ class CountryView:
     @property
     def relief_pkr_per_kwh(self) -> float:
         """Net gain spread over the grid's generation in the period [PKR/kWh]."""
-        return (
-            self.net_gain_usd * self.exchange_rate_pkr_per_usd / (self.grid_generation_mwh * 1000.0)
-        )
+        return self.net_gain_usd * self.exchange_rate_pkr_per_usd / (self.grid_generation_mwh * 1000.0)
 
     def to_frame(self) -> pd.DataFrame:
         """Return the view as a table with a USD and a PKR column (money rows) [USD], [PKR]."""
@@ -249,9 +237,7 @@ def country_view(
         network_cost_usd=network_cost_usd,
         import_tax_forgone_usd=inc.import_tax_forgone_usd(data, hardware_value_usd),
         ai_tax_forgone_usd=inc.ai_tax_forgone_usd(data, ai_taxable_profit_usd),
-        capacity_payments_usd=data.capacity_payments_pkr_per_year
-        * period_years
-        / exchange_rate_pkr_per_usd,
+        capacity_payments_usd=data.capacity_payments_pkr_per_year * period_years / exchange_rate_pkr_per_usd,
         exchange_rate_pkr_per_usd=exchange_rate_pkr_per_usd,
         grid_generation_mwh=data.grid_generation_mwh_per_year * period_years,
     )

@@ -82,9 +82,7 @@ def quantity(table: Mapping[str, Any], key: str, file: Path, prefix: str = "") -
         raise InputError("expected a table {value, unit, source, estimate}", file=file, field=field)
     value = entry.get("value")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(
-            f"expected a number in 'value', got {value!r}", file=file, field=f"{field}.value"
-        )
+        raise InputError(f"expected a number in 'value', got {value!r}", file=file, field=f"{field}.value")
     source = entry.get("source")
     if not isinstance(source, str) or not source.strip():
         raise InputError("every number needs a 'source'", file=file, field=f"{field}.source")

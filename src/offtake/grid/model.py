@@ -216,9 +216,7 @@ def add_grid(
     def slack(bound: np.ndarray | None, name: str) -> linopy.Variable | None:
         if bound is None:
             return None
-        upper = (
-            xr.DataArray(bound, coords=[time, zone_ix]) if bound.ndim == 2 else xr.DataArray(bound, coords=[time])
-        )
+        upper = xr.DataArray(bound, coords=[time, zone_ix]) if bound.ndim == 2 else xr.DataArray(bound, coords=[time])
         return m.add_variables(lower=0.0, upper=upper, name=name)
 
     unserved = slack(unserved_mw, "unserved")

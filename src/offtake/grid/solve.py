@@ -82,10 +82,7 @@ def solve_model(
     accepted = condition == "optimal"
     if method == "pdlp" and status == "ok" and condition == "unknown":
         quality = solution_quality(m)
-        accepted = (
-            quality["objective_error_rel"] <= PDLP_ACCEPT
-            and quality["primal_infeasibility_rel"] <= PDLP_ACCEPT
-        )
+        accepted = quality["objective_error_rel"] <= PDLP_ACCEPT and quality["primal_infeasibility_rel"] <= PDLP_ACCEPT
     if status != "ok" or not accepted:
         hint = ""
         if condition in ("infeasible", "infeasible_or_unbounded"):

@@ -99,9 +99,7 @@ def no_subsidy_rows(grid: Grid, tariffs_usd_per_mwh: np.ndarray) -> list[NoSubsi
         dear = cost > tau
         if dear.any():
             strongest[dear.tobytes()] = tau
-    return [
-        NoSubsidyRow(f"no_subsidy_{k}", tau, cost > tau) for k, tau in enumerate(sorted(strongest.values()))
-    ]
+    return [NoSubsidyRow(f"no_subsidy_{k}", tau, cost > tau) for k, tau in enumerate(sorted(strongest.values()))]
 
 
 def add_no_subsidy_rows(

@@ -82,9 +82,7 @@ def load_enabled(session: Session, client_ids: list[str]) -> dict[str, ClientRec
     found: dict[str, ClientRecord] = {}
     for i in range(0, len(client_ids), _CHUNK):
         chunk = client_ids[i : i + _CHUNK]
-        rows = session.execute(
-            select(*_COLUMNS).where(ApiClient.client_id.in_(chunk), ApiClient.disabled_at.is_(None))
-        )
+        rows = session.execute(select(*_COLUMNS).where(ApiClient.client_id.in_(chunk), ApiClient.disabled_at.is_(None)))
         for row in rows:
             record = _record(row)
             found[record.client_id] = record

@@ -91,8 +91,7 @@ def check_interval_s(interval_s: float) -> int:
     seconds = int(interval_s)
     if seconds != interval_s or seconds < 1 or _SECONDS_PER_DAY % seconds:
         raise InputError(
-            f"dispatch interval of {interval_s} s must be a whole number of seconds dividing a day "
-            "(e.g. 300 or 900)",
+            f"dispatch interval of {interval_s} s must be a whole number of seconds dividing a day (e.g. 300 or 900)",
             field="OFFTAKE_DISPATCH_INTERVAL_S",
         )
     return seconds
@@ -347,9 +346,7 @@ def _enforce(
 
 def _digest(caps: list[dict[str, Any]]) -> str:
     """SHA-256 of the round's (site, cap, reason) list, so the ledger seals every reason."""
-    text = json.dumps(
-        [[c["site_id"], c["cap_w"], c["reason"]] for c in caps], separators=(",", ":"), ensure_ascii=True
-    )
+    text = json.dumps([[c["site_id"], c["cap_w"], c["reason"]] for c in caps], separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -677,4 +674,3 @@ async def run_on_clock(live: LiveDispatch) -> None:
         now = datetime.now(UTC)
         _, end = interval_bounds(now, live.interval_s)
         await asyncio.sleep(max(0.05, (end - now).total_seconds() + 0.05))
-

@@ -435,9 +435,7 @@ def open_feed(spec: str, *, cache_dir: str | Path | None = None) -> GridFeed:
         )
     if kind == "scenario":
         return _open_scenario_feed(argument.strip(), spec.strip(), cache_dir)
-    raise InputError(
-        f"unknown grid feed kind '{kind}'; expected 'scenario:NAME_OR_PATH'", field="OFFTAKE_GRID_FEED"
-    )
+    raise InputError(f"unknown grid feed kind '{kind}'; expected 'scenario:NAME_OR_PATH'", field="OFFTAKE_GRID_FEED")
 
 
 def _open_scenario_feed(name_or_path: str, spec: str, cache_dir: str | Path | None) -> ScenarioReplayFeed:

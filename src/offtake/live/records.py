@@ -122,9 +122,7 @@ def record_emergency(
         raise InputError("an emergency needs a message for the sites", field="message")
     seconds = duration.total_seconds()
     if not 0 < seconds <= MAX_EMERGENCY_S:
-        raise InputError(
-            f"duration must be between 1 s and {MAX_EMERGENCY_S} s, got {seconds:g} s", field="duration_s"
-        )
+        raise InputError(f"duration must be between 1 s and {MAX_EMERGENCY_S} s, got {seconds:g} s", field="duration_s")
     emergency = GridEmergency(
         id=f"EM-{secrets.token_hex(4).upper()}",
         zone=zone,
@@ -154,9 +152,7 @@ def record_emergency(
     return emergency
 
 
-def clear_emergency(
-    session: Session, principal: Principal, emergency_id: str, *, at: datetime
-) -> GridEmergency:
+def clear_emergency(session: Session, principal: Principal, emergency_id: str, *, at: datetime) -> GridEmergency:
     """Clear an emergency from ``at`` (control room only); recorded like every write."""
     _require_control_room(principal)
     at = require_aware(at, field="at")

@@ -464,9 +464,7 @@ class VtnTarget(Base):
 
     __tablename__ = "vtn_target"
 
-    object_seq: Mapped[int] = mapped_column(
-        ForeignKey("vtn_object.seq", ondelete="CASCADE"), primary_key=True
-    )
+    object_seq: Mapped[int] = mapped_column(ForeignKey("vtn_object.seq", ondelete="CASCADE"), primary_key=True)
     target: Mapped[str] = mapped_column(String(128), primary_key=True)
 
     __table_args__ = (Index("ix_vtn_target_target", "target", "object_seq"),)

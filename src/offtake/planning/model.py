@@ -117,13 +117,9 @@ class PlanOptions:
         if not np.isfinite(self.cap_mw) or self.cap_mw < 0:
             raise InputError(f"must be a number >= 0 [MW], got {self.cap_mw}", field="cap_mw")
         if self.objective not in ("margin", "energy"):
-            raise InputError(
-                f"must be 'margin' or 'energy', got '{self.objective}'", field="objective"
-            )
+            raise InputError(f"must be 'margin' or 'energy', got '{self.objective}'", field="objective")
         if self.method not in ("auto", "simplex", "pdlp"):
-            raise InputError(
-                f"must be 'auto', 'simplex' or 'pdlp', got '{self.method}'", field="method"
-            )
+            raise InputError(f"must be 'auto', 'simplex' or 'pdlp', got '{self.method}'", field="method")
         if self.method == "pdlp" and self.min_sizes:
             raise InputError(
                 "minimum sizes make the plan a MILP, which PDLP cannot solve; use 'simplex'",
@@ -131,9 +127,7 @@ class PlanOptions:
             )
         step = self.max_curtailment_step_mw
         if step is not None and (not np.isfinite(step) or step < 0):
-            raise InputError(
-                f"must be a number >= 0 [MW], got {step}", field="max_curtailment_step_mw"
-            )
+            raise InputError(f"must be a number >= 0 [MW], got {step}", field="max_curtailment_step_mw")
 
 
 def build_model(
@@ -210,22 +204,16 @@ def _add_sites(
     minimum = sites["min_size_mw"].to_numpy(dtype=float)
     upper = requested.copy()
     if fixed_build is not None:
-        upper = np.where(
-            fixed_build.reindex(site_ix).fillna(False).to_numpy(dtype=bool), upper, 0.0
-        )
+        upper = np.where(fixed_build.reindex(site_ix).fillna(False).to_numpy(dtype=bool), upper, 0.0)
 
     def da(values: np.ndarray) -> xr.DataArray:
         return xr.DataArray(values, coords=[site_ix])
 
     firm = m.add_variables(lower=0.0, upper=da(upper), coords=[site_ix], name="firm")
-    interruptible = m.add_variables(
-        lower=0.0, upper=da(upper), coords=[site_ix], name="interruptible"
-    )
+    interruptible = m.add_variables(lower=0.0, upper=da(upper), coords=[site_ix], name="interruptible")
     served = m.add_variables(
         lower=0.0,
-        upper=xr.DataArray(
-            np.broadcast_to(upper, (len(time), len(site_ix))), coords=[time, site_ix]
-        ),
+        upper=xr.DataArray(np.broadcast_to(upper, (len(time), len(site_ix))), coords=[time, site_ix]),
         name="served",
     )
     allocation = firm + interruptible
@@ -258,16 +246,12 @@ def _add_sites(
             low = xr.DataArray(minimum[minimum > 0], coords=[sized])
             high = xr.DataArray(requested[minimum > 0], coords=[sized])
             m.add_constraints(allocation.sel(site=sized) - low * build >= 0.0, name="min_size_low")
-            m.add_constraints(
-                allocation.sel(site=sized) - high * build <= 0.0, name="min_size_high"
-            )
+            m.add_constraints(allocation.sel(site=sized) - high * build <= 0.0, name="min_size_high")
 
     return served
 
 
-def step_can_bind(
-    sites: pd.DataFrame, options: PlanOptions, step_limit_mw: float | None, n_intervals: int
-) -> bool:
+def step_can_bind(sites: pd.DataFrame, options: PlanOptions, step_limit_mw: float | None, n_intervals: int) -> bool:
     """Whether the sites could ever drop more than the step limit between two intervals.
 
     Parameters
@@ -318,9 +302,7 @@ def step_excess_mw(served_mw: np.ndarray, step_limit_mw: float) -> np.ndarray:
     return np.concatenate([[0.0], np.clip(drop - step_limit_mw, 0.0, None)])
 
 
-def add_step_rows(
-    m: linopy.Model, intervals: np.ndarray, step_limit_mw: float, round_no: int
-) -> None:
+def add_step_rows(m: linopy.Model, intervals: np.ndarray, step_limit_mw: float, round_no: int) -> None:
     """Add the curtailment-step limit for the given intervals.
 
     For each interval ``t`` in ``intervals`` (``t >= 1``), ``drop[t, site] >= served[t-1, site]
@@ -353,7 +335,5 @@ def add_step_rows(
     drop = m.add_variables(lower=0.0, coords=[time, sites], name=f"drop_{round_no}", mask=at_cell)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the first interval has no previous one (never limited)
-        m.add_constraints(
-            drop + served - served.shift(time=1) >= 0.0, name=f"step_drop_{round_no}", mask=at_cell
-        )
+        m.add_constraints(drop + served - served.shift(time=1) >= 0.0, name=f"step_drop_{round_no}", mask=at_cell)
     m.add_constraints(drop.sum("site") <= step_limit_mw, name=f"step_{round_no}", mask=at_time)

@@ -117,8 +117,19 @@ def plan(
         timings["duals_s"] = time.perf_counter() - t0
     say("reading results")
     solved = Solved(
-        scenario, grid, sites, options, model, duals, baseline, rows, step_limit, step_source,
-        objective_value, timings, baseline_notes(baseline),
+        scenario,
+        grid,
+        sites,
+        options,
+        model,
+        duals,
+        baseline,
+        rows,
+        step_limit,
+        step_source,
+        objective_value,
+        timings,
+        baseline_notes(baseline),
     )
     return read_plan(solved)
 
@@ -237,9 +248,7 @@ def _solve_keeping_step(
         add_step_rows(model, near, step_limit, rounds)
         rounds += 1
         value = solve_model(model, options.solver_options, what=what, method=method)
-    raise SolveError(
-        f"{what}: the curtailment step limit still broken after {MAX_STEP_ROUNDS} rounds"
-    )
+    raise SolveError(f"{what}: the curtailment step limit still broken after {MAX_STEP_ROUNDS} rounds")
 
 
 def _step_rows(model: linopy.Model) -> dict[int, np.ndarray]:

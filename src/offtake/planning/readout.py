@@ -465,9 +465,7 @@ def binding_table(
             for j, cid in enumerate(grid.corridors.index):
                 c = grid.corridors.loc[cid]
                 arrow = (
-                    f"{c['from_zone']}->{c['to_zone']}"
-                    if label == "forward"
-                    else f"{c['to_zone']}->{c['from_zone']}"
+                    f"{c['from_zone']}->{c['to_zone']}" if label == "forward" else f"{c['to_zone']}->{c['from_zone']}"
                 )
                 add(f"corridor {cid} {arrow}", "corridor", d[:, j])
     if "national_cap" in duals:
@@ -487,7 +485,5 @@ def binding_table(
     if "request" in duals:
         for j, sid in enumerate(sites.index):
             add(f"request of site {sid}", "site request", duals["request"][j], period=True)
-    table = pd.DataFrame(
-        rows, columns=["constraint", "kind", "hours_binding", "worth_per_year", "unit"]
-    )
+    table = pd.DataFrame(rows, columns=["constraint", "kind", "hours_binding", "worth_per_year", "unit"])
     return table.sort_values("worth_per_year", ascending=False, ignore_index=True), withheld

@@ -19,9 +19,7 @@ __all__ = ["ALLOCATION_COLUMNS", "PlanResult", "curtailment_stats"]
 CURTAILED_TOLERANCE = 1e-6
 
 
-def curtailment_stats(
-    served_mw: np.ndarray, allocated_mw: float, duration_h: float
-) -> dict[str, float]:
+def curtailment_stats(served_mw: np.ndarray, allocated_mw: float, duration_h: float) -> dict[str, float]:
     """Curtailment of one site over a period.
 
     Parameters

@@ -75,9 +75,7 @@ def read_sites(path: str | Path, zone_ids: Iterable[str]) -> pd.DataFrame:
     return validate_sites(raw, zone_ids, file=file)
 
 
-def validate_sites(
-    raw: pd.DataFrame, zone_ids: Iterable[str], *, file: str | Path | None = None
-) -> pd.DataFrame:
+def validate_sites(raw: pd.DataFrame, zone_ids: Iterable[str], *, file: str | Path | None = None) -> pd.DataFrame:
     """Validate a table of candidate sites given as text or numbers.
 
     Parameters
@@ -125,9 +123,7 @@ def validate_sites(
                 raise InputError("empty", file=file, line=line, field=col)
             rec[col] = text
         if rec["site_id"] in seen:
-            raise InputError(
-                f"site '{rec['site_id']}' appears twice", file=file, line=line, field="site_id"
-            )
+            raise InputError(f"site '{rec['site_id']}' appears twice", file=file, line=line, field="site_id")
         seen.add(str(rec["site_id"]))
         if rec["zone"] not in zones:
             raise InputError(
@@ -147,8 +143,7 @@ def validate_sites(
             rec[col] = _number(row[col], low, high, file, line, col)
         if float(rec["min_size_mw"]) > float(rec["requested_mw"]):  # type: ignore[arg-type]
             raise InputError(
-                f"min_size_mw {rec['min_size_mw']} is larger than requested_mw "
-                f"{rec['requested_mw']}",
+                f"min_size_mw {rec['min_size_mw']} is larger than requested_mw {rec['requested_mw']}",
                 file=file,
                 line=line,
                 field="min_size_mw",
@@ -160,22 +155,16 @@ def validate_sites(
     return sites
 
 
-def _number(
-    value: object, low: float, high: float | None, file: str | Path | None, line: int, field: str
-) -> float:
+def _number(value: object, low: float, high: float | None, file: str | Path | None, line: int, field: str) -> float:
     text = str(value).strip()
     if not text:
         raise InputError("empty; expected a number", file=file, line=line, field=field)
     try:
         number = float(text)
     except ValueError:
-        raise InputError(
-            f"expected a number, got '{text}'", file=file, line=line, field=field
-        ) from None
+        raise InputError(f"expected a number, got '{text}'", file=file, line=line, field=field) from None
     if not np.isfinite(number):
-        raise InputError(
-            f"expected a finite number, got '{text}'", file=file, line=line, field=field
-        )
+        raise InputError(f"expected a finite number, got '{text}'", file=file, line=line, field=field)
     if number < low or (high is not None and number > high):
         bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
         raise InputError(f"must be {bound}, got {number:g}", file=file, line=line, field=field)

@@ -66,7 +66,7 @@ def _now(at: datetime | None, field: str = "at") -> datetime:
 def _checked_limits(limits: dict[str, Any] | None) -> dict[str, Any]:
     """Return a copy of ``limits`` whose enforced caps are non-negative numbers."""
     if limits is not None and not isinstance(limits, dict):
-        raise InputError("limits must be an object such as {\"max_mw\": 10}", field="limits")
+        raise InputError('limits must be an object such as {"max_mw": 10}', field="limits")
     checked = dict(limits or {})
     for key in ("max_mw", "max_energy_mwh"):
         value = checked.get(key)

@@ -129,9 +129,7 @@ class BlockResult:
 
 
 def _draws(model: RiskModel, block: int, n_paths: int) -> dict[str, FloatArray]:
-    rng = np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(model.seed, spawn_key=(block,)))
-    )
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(model.seed, spawn_key=(block,))))
     m = model.n_months
     df = model.drivers.btc_student_t_df
     return {
@@ -144,9 +142,7 @@ def _draws(model: RiskModel, block: int, n_paths: int) -> dict[str, FloatArray]:
     }
 
 
-def _market_paths(
-    model: RiskModel, d: dict[str, FloatArray]
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+def _market_paths(model: RiskModel, d: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """BTC price [USD], hashrate shocks, fees [BTC/block] and GPU-price factor, each [B, M]."""
     dt = 1.0 / 12.0
     sig = model.drivers.btc_volatility_per_year
@@ -157,9 +153,7 @@ def _market_paths(
     sig_f = model.drivers.fee_volatility_per_month
     fees = model.fees_btc_per_block * np.exp(sig_f * d["fee"] - 0.5 * sig_f * sig_f)
     sig_a = model.ai_price_volatility_per_year
-    log_a = (model.ai_price_trend_per_year - 0.5 * sig_a * sig_a) * dt + sig_a * np.sqrt(dt) * d[
-        "ai"
-    ]
+    log_a = (model.ai_price_trend_per_year - 0.5 * sig_a * sig_a) * dt + sig_a * np.sqrt(dt) * d["ai"]
     ai_factor = np.exp(np.cumsum(log_a, axis=1))
     return price, hash_shock, fees, ai_factor
 
@@ -173,9 +167,7 @@ def _available_energy(model: RiskModel, d: dict[str, FloatArray]) -> tuple[Float
     f32 = np.float32
     moy = model.month_of_year
     t = model.years_from_start  # [M]
-    growth = (
-        model.drivers.demand_growth_mean_per_year + model.drivers.demand_growth_sd_per_year * d["demand"]
-    )  # [B]
+    growth = model.drivers.demand_growth_mean_per_year + model.drivers.demand_growth_sd_per_year * d["demand"]  # [B]
     solar_rate = np.maximum(
         model.drivers.solar_additions_mean_mw_per_year + model.drivers.solar_additions_sd_mw_per_year * d["solar"],
         0.0,
@@ -186,9 +178,7 @@ def _available_energy(model: RiskModel, d: dict[str, FloatArray]) -> tuple[Float
 
     zone_alloc = np.zeros(model.zone_surplus_mw.shape[0])
     np.add.at(zone_alloc, model.site_zone, model.site_allocated_mw)
-    inv_alloc = np.divide(
-        1.0, zone_alloc, out=np.zeros_like(zone_alloc), where=zone_alloc > 0
-    ).astype(f32)
+    inv_alloc = np.divide(1.0, zone_alloc, out=np.zeros_like(zone_alloc), where=zone_alloc > 0).astype(f32)
     base = model.zone_surplus_mw[:, moy, :].astype(f32)  # [Z, M, 24]
     dem = model.zone_demand_mw[:, moy, :].astype(f32)
     sol = (model.zone_solar_share[:, None, None] * shape[None]).astype(f32)  # [Z, M, 24]
@@ -212,18 +202,12 @@ def _available_energy(model: RiskModel, d: dict[str, FloatArray]) -> tuple[Float
         cap = np.divide(national, drawn, out=np.ones_like(drawn), where=drawn > national)
         ratio *= cap[:, None, :, :]
 
-    mean_ratio = (
-        ratio.sum(axis=3).astype(np.float64) / 24.0
-    )  # [B, Z, M] share of allocated power available
+    mean_ratio = ratio.sum(axis=3).astype(np.float64) / 24.0  # [B, Z, M] share of allocated power available
     mc = model.zone_marginal_cost_usd_per_mwh[:, moy, :].astype(f32)
     weighted = np.einsum("bzmh,zmh->bzm", ratio, mc).astype(np.float64) / 24.0
     mc_mean = np.divide(weighted, mean_ratio, out=np.zeros_like(weighted), where=mean_ratio > 0)
     hours = 24.0 * model.days_in_month  # [M]
-    available = (
-        mean_ratio[:, model.site_zone, :]
-        * model.site_allocated_mw[None, :, None]
-        * hours[None, None, :]
-    )
+    available = mean_ratio[:, model.site_zone, :] * model.site_allocated_mw[None, :, None] * hours[None, None, :]
     return available, mc_mean[:, model.site_zone, :]
 
 
@@ -270,20 +254,14 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
     members = np.zeros((model.n_sites, n_classes))
     members[np.arange(model.n_sites), site_class] = 1.0
     avail_c = np.einsum("bsm,sc->bcm", available, members, optimize=False)
-    fuel_c = np.einsum(
-        "bsm,sc->bcm", available * mc / (1.0 - loss)[None, :, None], members, optimize=False
-    )
+    fuel_c = np.einsum("bsm,sc->bcm", available * mc / (1.0 - loss)[None, :, None], members, optimize=False)
     network_c = np.einsum("bsm,sc->bcm", available * charge[None, :, None], members, optimize=False)
     mw_c = model.site_allocated_mw @ members  # [C]
 
     overhead = 1.0 + model.site_overhead_fraction
-    rev_per_hashprice = np.where(
-        mining, (1.0 - model.pool_fee_fraction) / (0.024 * eff * overhead), 0.0
-    )
+    rev_per_hashprice = np.where(mining, (1.0 - model.pool_fee_fraction) / (0.024 * eff * overhead), 0.0)
     hash_per_mw = np.where(mining, 1e6 / (eff * overhead) * 1e12, 0.0)  # [C] H/s per MW drawn
-    opex = np.where(
-        mining, model.miner_other_opex_usd_per_mwh, model.ai_other_opex_usd_per_mwh
-    )  # [C]
+    opex = np.where(mining, model.miner_other_opex_usd_per_mwh, model.ai_other_opex_usd_per_mwh)  # [C]
     hours = 24.0 * model.days_in_month
     mining_mw = float(mw_c[mining].sum())
     dt = 1.0 / 12.0
@@ -318,11 +296,7 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
         ai_revenue = model.ai_revenue_usd_per_mwh * ai_factor[:, m]  # [B]
         # mining classes earn hashprice x rev_per_hashprice, AI classes the GPU revenue (one of the
         # two terms is 0)
-        margin_per_mwh = (
-            hashprice[:, :, None] * rev_per_hashprice
-            + (ai_revenue[:, None] * is_ai)[None]
-            - fixed_cost
-        )
+        margin_per_mwh = hashprice[:, :, None] * rev_per_hashprice + (ai_revenue[:, None] * is_ai)[None] - fixed_cost
         below = margin_per_mwh < 0.0
         consecutive += 1
         consecutive *= below
@@ -350,9 +324,7 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
         revenue0 = (e0 * tariff[0]).sum(axis=1)
         monthly["revenue"][:, m] = revenue0
         monthly["contrib"][:, m] = revenue0 - fuel[0].sum(axis=1) - network[0].sum(axis=1)
-        monthly["ai_tax"][:, m] = (
-            (margin[0] - e0 * model.ai_depreciation_usd_per_mwh) * ~mining
-        ).sum(axis=1)
+        monthly["ai_tax"][:, m] = ((margin[0] - e0 * model.ai_depreciation_usd_per_mwh) * ~mining).sum(axis=1)
         monthly["miners"][:, m] = (margin[0] * mining).sum(axis=1)
         monthly["hashprice"][:, m] = hashprice[0]
         if mining_mw > 0:
@@ -366,9 +338,7 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
         network_cost_usd=network_sum.sum(axis=2),
         miners_margin_usd=(margin_sum * mining).sum(axis=2),
         ai_margin_usd=(margin_sum * ~mining).sum(axis=2),
-        ai_taxable_profit_usd=(
-            (margin_sum - energy_sum * model.ai_depreciation_usd_per_mwh) * ~mining
-        ).sum(axis=2),
+        ai_taxable_profit_usd=((margin_sum - energy_sum * model.ai_depreciation_usd_per_mwh) * ~mining).sum(axis=2),
         miners_stopped=(stopped_ever & mining).any(axis=2),
         miners_left=left_mining.any(axis=2),
         mining_mw_left_share=(left_mining * mw_c).sum(axis=2) / mining_mw

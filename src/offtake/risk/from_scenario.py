@@ -112,9 +112,7 @@ def prepare_inputs(
     check = check_no_subsidy(baseline, served, zone_of, tariff_of)
     marginal = _marginal_cost(baseline, served, check.dearest_cost_usd_per_mwh)
     profiles = reduce_to_profiles(surplus.zone_mw, surplus.national_mw, scenario.demand_mw, marginal)
-    test = no_subsidy_test(
-        served, zones, tariffs, check, network or load_network(), scenario.duration_h
-    )
+    test = no_subsidy_test(served, zones, tariffs, check, network or load_network(), scenario.duration_h)
     return PreparedInputs(profiles, served, marginal, test)
 
 

@@ -29,6 +29,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
+
 def read_allocation(path: str | Path, zone_ids: list[str] | None = None) -> pd.DataFrame:
     """Read an ``allocation.csv`` with :func:`offtake.allocation.read_allocation`, indexed by site.
 
@@ -95,9 +96,7 @@ def _month_hour_mean(
     by_hour_cnt = np.zeros((24, k))
     np.add.at(by_hour_sum, hours, values * ww)
     np.add.at(by_hour_cnt, hours, ww)
-    fallback = np.divide(
-        by_hour_sum, by_hour_cnt, out=np.zeros_like(by_hour_sum), where=by_hour_cnt > 0
-    )
+    fallback = np.divide(by_hour_sum, by_hour_cnt, out=np.zeros_like(by_hour_sum), where=by_hour_cnt > 0)
     mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0).reshape(12, 24, k)
     empty = counts.reshape(12, 24, k) == 0
     mean = np.where(empty, fallback[None, :, :], mean)
@@ -159,9 +158,7 @@ def reduce_to_profiles(
     )
 
 
-def solar_shape(
-    latitude_deg: float, longitude_deg: float, specific_yield_kwh_per_kw_year: float
-) -> FloatArray:
+def solar_shape(latitude_deg: float, longitude_deg: float, specific_yield_kwh_per_kw_year: float) -> FloatArray:
     """Mean output of 1 MW of rooftop PV per month and UTC hour [month, hour] [MW/MW].
 
     The shape follows the cosine of the solar zenith angle at mid-month (declination by Cooper's
@@ -236,9 +233,7 @@ def load_risk_parameters(path: str | Path | None = None) -> RiskParameters:
         quantities=q,
     )
     if params.btc_student_t_df <= 2:
-        raise InputError(
-            "must be > 2 (finite variance)", file=file, field="btc_price.student_t_df.value"
-        )
+        raise InputError("must be > 2 (finite variance)", file=file, field="btc_price.student_t_df.value")
     if not -1 <= params.hashrate_price_correlation <= 1:
         raise InputError("must be in [-1, 1]", file=file, field="hashrate.price_correlation.value")
     if params.leave_after_months < 1:
@@ -269,13 +264,9 @@ def served_hourly(
     zone_alloc = allocation.groupby("zone")["allocated_mw"].sum()
     surplus = np.clip(zone_surplus_mw[zones].to_numpy(dtype=float), 0.0, None)
     alloc = zone_alloc.reindex(zones).to_numpy(dtype=float)
-    ratio = np.clip(
-        np.divide(surplus, alloc, out=np.zeros_like(surplus), where=alloc > 0), 0.0, 1.0
-    )
+    ratio = np.clip(np.divide(surplus, alloc, out=np.zeros_like(surplus), where=alloc > 0), 0.0, 1.0)
     drawn = (ratio * alloc).sum(axis=1)
-    national = np.clip(
-        national_surplus_mw.reindex(zone_surplus_mw.index).to_numpy(dtype=float), 0.0, None
-    )
+    national = np.clip(national_surplus_mw.reindex(zone_surplus_mw.index).to_numpy(dtype=float), 0.0, None)
     cap = np.divide(national, drawn, out=np.ones_like(drawn), where=drawn > national)
     ratio *= np.minimum(cap, 1.0)[:, None]
     site_zone = [zones.index(z) for z in allocation["zone"]]

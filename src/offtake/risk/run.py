@@ -137,42 +137,27 @@ def build_model(
     ctry = country or load_country()
     asic_name = options.asic_model or btc.default_asic
     if asic_name not in models:
-        raise InputError(
-            f"unknown ASIC model '{asic_name}' (models: {', '.join(models)})", field="asic_model"
-        )
+        raise InputError(f"unknown ASIC model '{asic_name}' (models: {', '.join(models)})", field="asic_model")
     asic = models[asic_name]
 
     start = options.start
     if start is None:
         as_of = pd.Timestamp(btc.market.as_of)
-        start = (
-            as_of.tz_convert("UTC").normalize().replace(day=1) + pd.offsets.MonthBegin(1)
-        ).to_pydatetime()
+        start = (as_of.tz_convert("UTC").normalize().replace(day=1) + pd.offsets.MonthBegin(1)).to_pydatetime()
     if start.tzinfo is None:
         raise InputError("start must carry a time zone", field="start")
     edges = _month_starts(start.astimezone(UTC), options.n_months)
     months = edges[:-1]
     days = np.asarray((edges[1:] - edges[:-1]).days, dtype=float)
     subsidy = np.array(
-        [
-            btc.schedule.mean_subsidy_btc(a.to_pydatetime(), b.to_pydatetime())
-            for a, b in itertools.pairwise(edges)
-        ]
+        [btc.schedule.mean_subsidy_btc(a.to_pydatetime(), b.to_pydatetime()) for a, b in itertools.pairwise(edges)]
     )
-    seconds_from_start = (
-        np.asarray((months - months[0]).total_seconds(), dtype=float) + days * 43_200.0
-    )
+    seconds_from_start = np.asarray((months - months[0]).total_seconds(), dtype=float) + days * 43_200.0
     years_from_start = seconds_from_start / (365.25 * 86_400.0)
-    lead_years = max((months[0] - pd.Timestamp(btc.market.as_of)).total_seconds(), 0.0) / (
-        365.25 * 86_400.0
-    )
-    external_hash = btc.market.hashrate_h_per_s * float(
-        np.exp(par.hashrate_trend_per_year * lead_years)
-    )
+    lead_years = max((months[0] - pd.Timestamp(btc.market.as_of)).total_seconds(), 0.0) / (365.25 * 86_400.0)
+    external_hash = btc.market.hashrate_h_per_s * float(np.exp(par.hashrate_trend_per_year * lead_years))
 
-    zones_used = (
-        sorted(set(allocation["zone"]), key=profiles.zone_ids.index) if len(allocation) else []
-    )
+    zones_used = sorted(set(allocation["zone"]), key=profiles.zone_ids.index) if len(allocation) else []
     missing = [z for z in zones_used if z not in profiles.zone_ids]
     if missing:
         raise InputError(
@@ -182,9 +167,7 @@ def build_model(
     zi = [profiles.zone_index(z) for z in zones_used]
     all_demand = profiles.demand_mw.sum(axis=(1, 2))
     demand_share = (
-        all_demand / all_demand.sum()
-        if all_demand.sum() > 0
-        else np.full(len(all_demand), 1.0 / len(all_demand))
+        all_demand / all_demand.sum() if all_demand.sum() > 0 else np.full(len(all_demand), 1.0 / len(all_demand))
     )
     site_zone = np.array([zones_used.index(z) for z in allocation["zone"]], dtype=np.int64)
     is_mining = (allocation["kind"] == SiteKind.MINING).to_numpy()
@@ -197,9 +180,7 @@ def build_model(
     import_tax = options.incentives.import_tax_fraction(ctry)
     n_gpu = gpus_per_mw(ai_params)
     ai_dep = n_gpu * (
-        ai_params.capex_usd_per_gpu
-        * (1.0 + import_tax)
-        / (ai_params.hardware_life_months * HOURS_PER_MONTH)
+        ai_params.capex_usd_per_gpu * (1.0 + import_tax) / (ai_params.hardware_life_months * HOURS_PER_MONTH)
         + ai_params.facility_capex_usd_per_gpu / (ai_params.facility_life_months * HOURS_PER_MONTH)
     )
     alloc_mw = allocation["allocated_mw"].to_numpy(dtype=float)
@@ -264,10 +245,7 @@ def build_model(
 
 
 def _blocks(n_paths: int) -> list[tuple[int, int]]:
-    return [
-        (b, min(BLOCK_PATHS, n_paths - b * BLOCK_PATHS))
-        for b in range((n_paths + BLOCK_PATHS - 1) // BLOCK_PATHS)
-    ]
+    return [(b, min(BLOCK_PATHS, n_paths - b * BLOCK_PATHS)) for b in range((n_paths + BLOCK_PATHS - 1) // BLOCK_PATHS)]
 
 
 def _run_chunk(model: RiskModel, chunk: Sequence[tuple[int, int]]) -> list[BlockResult]:
@@ -325,12 +303,8 @@ class RiskResult:
     def country_net_usd(self, case: int = 0) -> FloatArray:
         """Country's net gain per path over the horizon [USD]."""
         a = self.arrays
-        ai_forgone = (
-            np.maximum(a["ai_taxable_profit_usd"][case], 0.0) * self.context.ai_tax_rate_gap
-        )
-        contribution = (
-            a["tariff_revenue_usd"][case] - a["fuel_cost_usd"][case] - a["network_cost_usd"][case]
-        )
+        ai_forgone = np.maximum(a["ai_taxable_profit_usd"][case], 0.0) * self.context.ai_tax_rate_gap
+        contribution = a["tariff_revenue_usd"][case] - a["fuel_cost_usd"][case] - a["network_cost_usd"][case]
         net = contribution - ai_forgone - self.context.import_tax_forgone_usd
         return np.asarray(net, dtype=np.float64)
 
@@ -394,14 +368,10 @@ class RiskResult:
             best = float(grid[i])
         return best
 
-    def monthly_quantiles(
-        self, name: str, quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)
-    ) -> pd.DataFrame:
+    def monthly_quantiles(self, name: str, quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
         """Quantiles across paths of a monthly series of case 0, per month."""
         values = np.quantile(self.arrays[name], quantiles, axis=0).T
-        return pd.DataFrame(
-            values, index=self.months, columns=[f"P{round(q * 100)}" for q in quantiles]
-        )
+        return pd.DataFrame(values, index=self.months, columns=[f"P{round(q * 100)}" for q in quantiles])
 
 
 def run_risk(
@@ -434,9 +404,7 @@ def run_risk(
         for i, (block, n) in enumerate(blocks):
             results.append(simulate_block(model, block, n))
             if progress is not None:
-                progress.write(
-                    f"risk: block {i + 1}/{len(blocks)} ({(i + 1) * 100 // len(blocks)}%)\n"
-                )
+                progress.write(f"risk: block {i + 1}/{len(blocks)} ({(i + 1) * 100 // len(blocks)}%)\n")
                 progress.flush()
     else:
         results = _run_on_dask(model, blocks, scheduler_address, progress)
@@ -453,9 +421,7 @@ def _run_on_dask(
     try:
         client = Client(address, timeout=20, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
-        raise InputError(
-            f"cannot reach the Dask scheduler at {address}: {exc}", field="scheduler"
-        ) from None
+        raise InputError(f"cannot reach the Dask scheduler at {address}: {exc}", field="scheduler") from None
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         n_chunks = min(len(blocks), 4 * n_workers)

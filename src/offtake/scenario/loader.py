@@ -188,9 +188,7 @@ def _money(config: Mapping[str, Any], toml_path: Path) -> tuple[float, float]:
     return rate, tariff
 
 
-def _demand(
-    demand_path: Path, zones: tuple[Zone, ...], expected: pd.DatetimeIndex, resolution_s: int
-) -> pd.DataFrame:
+def _demand(demand_path: Path, zones: tuple[Zone, ...], expected: pd.DatetimeIndex, resolution_s: int) -> pd.DataFrame:
     """Read demand per interval and zone [MW], one column per zone in the scenario order."""
     zone_ids = [z.id for z in zones]
     demand = _read_series_table(demand_path, expected, resolution_s)

@@ -200,9 +200,7 @@ def simulate(
         )
     missing = [z for z in zone_ids if z not in zone_surplus_mw.columns]
     if missing:
-        raise InputError(
-            f"zone surplus has no column for {', '.join(missing)}", field="zone_surplus_mw"
-        )
+        raise InputError(f"zone surplus has no column for {', '.join(missing)}", field="zone_surplus_mw")
     if len(zone_surplus_mw) != len(scenario.index):
         raise InputError(
             f"zone surplus has {len(zone_surplus_mw)} rows, the scenario {len(scenario.index)}",
@@ -212,9 +210,7 @@ def simulate(
     tariff = scenario.default_tariff_usd_per_mwh
     if policy is None:
         largest = scenario.reserve.largest_unit_mw if scenario.reserve.hold_largest_unit else None
-        policy = DispatchPolicy.default(
-            interval_s=step_s, largest_unit_mw=largest, reference_tariff_usd_per_mwh=tariff
-        )
+        policy = DispatchPolicy.default(interval_s=step_s, largest_unit_mw=largest, reference_tariff_usd_per_mwh=tariff)
     elif policy.interval_s != step_s:
         policy = replace(policy, interval_s=float(step_s))
     rng = np.random.default_rng(seed)
@@ -390,9 +386,7 @@ def simulate(
     )
 
 
-def _pick_ignoring(
-    contracts: Contracts, choice: str | None, rng: np.random.Generator
-) -> int | None:
+def _pick_ignoring(contracts: Contracts, choice: str | None, rng: np.random.Generator) -> int | None:
     if choice is None or contracts.n_sites == 0:
         return None
     if choice != "auto":

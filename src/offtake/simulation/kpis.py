@@ -108,14 +108,8 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
         all_lengths.extend(lengths_h.tolist())
         curtailed_mwh = float(np.where(curtailed[:, i], alloc - cap[:, i], 0.0).sum() * step_h)
         rate = curtailed_mwh / (alloc * hours) if alloc > 0 else 0.0
-        depth = (
-            float(np.where(curtailed[:, i], (alloc - cap[:, i]) / alloc, 0.0).max())
-            if alloc > 0
-            else 0.0
-        )
-        below_floor = (
-            cap[:, i] < c.floor_mw[i] - TOL_MW if c.is_ai[i] else np.zeros(n_steps, dtype=bool)
-        )
+        depth = float(np.where(curtailed[:, i], (alloc - cap[:, i]) / alloc, 0.0).max()) if alloc > 0 else 0.0
+        below_floor = cap[:, i] < c.floor_mw[i] - TOL_MW if c.is_ai[i] else np.zeros(n_steps, dtype=bool)
         max_h = float(lengths_h.max()) if lengths_h.size else 0.0
         limit_h = float(c.max_curtailment_duration_h[i])
         sites.append(
@@ -163,18 +157,12 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
             "site_id": c.site_ids[i],
             "found": f_step >= 0,
             "flagged_at": result.index[f_step].isoformat() if f_step >= 0 else None,
-            "first_over_draw_at": result.index[int(first_over[0])].isoformat()
-            if first_over.size
-            else None,
+            "first_over_draw_at": result.index[int(first_over[0])].isoformat() if first_over.size else None,
             "hours_to_detection": (
-                float((f_step - first_over[0] + 1) * step_h)
-                if f_step >= 0 and first_over.size
-                else None
+                float((f_step - first_over[0] + 1) * step_h) if f_step >= 0 and first_over.size else None
             ),
             "disconnected_at": (
-                result.index[int(result.disconnected_step[i])].isoformat()
-                if result.disconnected_step[i] >= 0
-                else None
+                result.index[int(result.disconnected_step[i])].isoformat() if result.disconnected_step[i] >= 0 else None
             ),
             "over_draw_mwh": float(over_cap[:, i].sum() * step_h),
             "over_draw_before_flag_mwh": float(over_cap[: max(f_step + 1, 0), i].sum() * step_h)
@@ -211,9 +199,7 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
         "intervals": n_steps,
         "sites": c.n_sites,
         "start": result.index[0].isoformat(),
-        "end": (result.index[-1] + (result.index[1] - result.index[0])).isoformat()
-        if n_steps > 1
-        else None,
+        "end": (result.index[-1] + (result.index[1] - result.index[0])).isoformat() if n_steps > 1 else None,
         "safety_k": result.policy.safety_k,
         "ramp_up_fraction_per_min": result.policy.ramp_up_fraction_per_min,
     }

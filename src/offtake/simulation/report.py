@@ -93,7 +93,8 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
             f"Site ignoring its cap: {ign['site_id']}, "
             + (
                 f"found {ign['hours_to_detection']:.2f} h after its first over-draw "
-                f"(flagged {ign['flagged_at']}, disconnected {ign['disconnected_at']}); "
+                f"(flagged {_local_text(ign['flagged_at'], tz)}, "
+                f"disconnected {_local_text(ign['disconnected_at'], tz)}, Pakistan time); "
                 if ign["found"]
                 else "NOT found; "
             )

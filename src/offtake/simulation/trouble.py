@@ -173,9 +173,7 @@ class Emergency:
     severity: float
 
 
-def demand_error_mw(
-    demand_mw: F64, step_s: float, params: TroubleParams, rng: np.random.Generator
-) -> F64:
+def demand_error_mw(demand_mw: F64, step_s: float, params: TroubleParams, rng: np.random.Generator) -> F64:
     """Demand forecast error per interval and zone, persistent (AR(1)) [MW].
 
     Parameters

@@ -311,8 +311,7 @@ def duke_seasonal_threshold(
         in_peak = np.isin(months, peak_set)
         if not in_peak.any():
             raise InputError(
-                f"the series has {name} hours but none in months {peak_set} ({timezone}) "
-                f"to take the {name} peak from",
+                f"the series has {name} hours but none in months {peak_set} ({timezone}) to take the {name} peak from",
                 field="demand_mw",
             )
         threshold[applies] = demand[in_peak].max()
@@ -322,9 +321,7 @@ def duke_seasonal_threshold(
 # --- the exact solver -----------------------------------------------------------------------
 
 
-def _solve(
-    margin_mw: FloatArray, rates: FloatArray, years: float
-) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+def _solve(margin_mw: FloatArray, rates: FloatArray, years: float) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Largest ``L`` with ``rate(L) <= r`` for each rate, from sorted margins (closed form)."""
     scale_h = HOURS_PER_YEAR * years
     sorted_mw = np.sort(margin_mw)
@@ -376,9 +373,7 @@ def _statistics(margin_mw: FloatArray, load_mw: float, years: float) -> dict[str
     hours = int(np.count_nonzero(curtailed))
     events = int(curtailed[0]) + int(np.count_nonzero(curtailed[1:] & ~curtailed[:-1]))
     kept = {
-        f"hours_kept_{round(share * 100)}pct_per_year": np.count_nonzero(
-            curtailed & (margin_mw >= share * load_mw)
-        )
+        f"hours_kept_{round(share * 100)}pct_per_year": np.count_nonzero(curtailed & (margin_mw >= share * load_mw))
         / years
         for share in KEPT_SHARES
     }
@@ -438,9 +433,7 @@ def _hourly_values(series: object, *, field: str) -> FloatArray:
 
 def _finite_scalar(value: object, *, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise InputError(
-            f"expected a Series or a number [MW], got {type(value).__name__}", field=field
-        )
+        raise InputError(f"expected a Series or a number [MW], got {type(value).__name__}", field=field)
     number = float(value)
     if not math.isfinite(number):
         raise InputError(f"must be finite, got {number}", field=field)
@@ -479,9 +472,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise InputError(
-            f"unknown time zone {name!r}; use an IANA name", field="timezone"
-        ) from None
+        raise InputError(f"unknown time zone {name!r}; use an IANA name", field="timezone") from None
 
 
 def _is_new_year(stamp: pd.Timestamp) -> bool:

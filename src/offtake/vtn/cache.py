@@ -92,8 +92,6 @@ class ListingCache:
                 self._bytes -= len(old[1])
             self._entries[key] = (versions, body)
             self._bytes += len(body)
-            while self._entries and (
-                len(self._entries) > self.max_entries or self._bytes > self.max_bytes
-            ):
+            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._bytes -= len(dropped)

@@ -158,9 +158,7 @@ def format_duration(delta: timedelta) -> str:
 
 # --- simple types -----------------------------------------------------------------------
 
-ObjectID = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9_-]*$")
-]
+ObjectID = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9_-]*$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Target = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -190,9 +188,7 @@ def _check_year(value: datetime) -> datetime:
 
 Duration = Annotated[str, AfterValidator(_check_duration)]
 Uri = Annotated[str, StringConstraints(min_length=2, max_length=8000)]
-DateTime = Annotated[
-    AwareDatetime, AfterValidator(_check_year), PlainSerializer(format_datetime, return_type=str)
-]
+DateTime = Annotated[AwareDatetime, AfterValidator(_check_year), PlainSerializer(format_datetime, return_type=str)]
 #: An integer a 64-bit column or client holds.
 Int64 = Annotated[int, Field(ge=-(2**63), lt=2**63)]
 ObjectType = Literal["PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"]

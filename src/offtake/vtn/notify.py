@@ -126,17 +126,13 @@ class WebhookNotifier:
             async with self._slots:
                 for attempt in range(ATTEMPTS):
                     try:
-                        response = await self._client.post(
-                            delivery.url, json=delivery.notification, headers=headers
-                        )
+                        response = await self._client.post(delivery.url, json=delivery.notification, headers=headers)
                         if response.is_success:
                             ok = True
                             break
                         log.warning("webhook %s answered %s", delivery.url, response.status_code)
                     except httpx.HTTPError as exc:
-                        log.warning(
-                            "webhook %s failed (attempt %d): %s", delivery.url, attempt + 1, exc
-                        )
+                        log.warning("webhook %s failed (attempt %d): %s", delivery.url, attempt + 1, exc)
                     await asyncio.sleep(0.2 * (attempt + 1))
         finally:
             with self._lock:

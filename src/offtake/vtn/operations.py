@@ -84,9 +84,7 @@ class Vtn:
             self._commit(session, outcomes)
         return ids
 
-    def provision_site(
-        self, site_id: str, *, zone: str, kind: str, client_id: str
-    ) -> dict[str, str]:
+    def provision_site(self, site_id: str, *, zone: str, kind: str, client_id: str) -> dict[str, str]:
         """Make a site a VEN with one resource, owned by the site's OAuth client.
 
         Parameters
@@ -126,22 +124,16 @@ class Vtn:
                 "venID": ven_id,
                 "targets": resource_targets(site_id),
             }
-            resources = store.list_objects(
-                session, "RESOURCE", Filters(ven_id=ven_id, name=site_id), skip=0, limit=1
-            )
+            resources = store.list_objects(session, "RESOURCE", Filters(ven_id=ven_id, name=site_id), skip=0, limit=1)
             if resources:
-                outcomes.append(
-                    service.replace(session, PLATFORM, "RESOURCE", resources[0].id, resource_body)
-                )
+                outcomes.append(service.replace(session, PLATFORM, "RESOURCE", resources[0].id, resource_body))
             else:
                 outcomes.append(service.create(session, PLATFORM, "RESOURCE", resource_body))
             resource_id = outcomes[-1].object["id"]
             self._commit(session, outcomes)
         return {"venID": ven_id, "resourceID": resource_id}
 
-    def publish_caps(
-        self, caps: Sequence[SiteCap], kinds: Mapping[str, str]
-    ) -> list[dict[str, Any]]:
+    def publish_caps(self, caps: Sequence[SiteCap], kinds: Mapping[str, str]) -> list[dict[str, Any]]:
         """Publish caps as ``IMPORT_CAPACITY_LIMIT`` events, one per site.
 
         An event with the same name (same site, same first interval) is replaced, so a
@@ -171,9 +163,7 @@ class Vtn:
                 request = cap_event_request(programs[kinds[site_id]], site_caps)
                 existing = _by_name(session, "EVENT", request.eventName or "")
                 if existing is not None:
-                    outcomes.append(
-                        service.replace(session, PLATFORM, "EVENT", existing.id, request.wire())
-                    )
+                    outcomes.append(service.replace(session, PLATFORM, "EVENT", existing.id, request.wire()))
                 else:
                     outcomes.append(service.create(session, PLATFORM, "EVENT", request.wire()))
             return self._commit(session, outcomes)

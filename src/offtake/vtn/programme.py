@@ -76,9 +76,7 @@ class SiteCap:
 def program_name(kind: str) -> str:
     """Return the programName of the program for one kind of site, e.g. ``surplus-mining``."""
     if kind not in SITE_KINDS:
-        raise InputError(
-            f"unknown site kind '{kind}'; expected one of {list(SITE_KINDS)}", field="kind"
-        )
+        raise InputError(f"unknown site kind '{kind}'; expected one of {list(SITE_KINDS)}", field="kind")
     return f"surplus-{kind}"
 
 
@@ -107,9 +105,7 @@ def resource_targets(resource_name: str) -> list[str]:
 
 
 def _usage_report_descriptor() -> ReportDescriptor:
-    return ReportDescriptor(
-        payloadType="USAGE", readingType="DIRECT_READ", units="WH", historical=True
-    )
+    return ReportDescriptor(payloadType="USAGE", readingType="DIRECT_READ", units="WH", historical=True)
 
 
 def cap_event_request(program_id: str, caps: Sequence[SiteCap]) -> EventRequest:
@@ -139,9 +135,7 @@ def cap_event_request(program_id: str, caps: Sequence[SiteCap]) -> EventRequest:
         raise InputError("no caps given", field="caps")
     sites = {cap.site_id for cap in caps}
     if len(sites) != 1:
-        raise InputError(
-            f"caps of one event must be for one site, got {sorted(sites)}", field="site_id"
-        )
+        raise InputError(f"caps of one event must be for one site, got {sorted(sites)}", field="site_id")
     ordered = sorted(caps, key=lambda cap: cap.interval_start)
     intervals: list[Interval] = []
     first_start = require_aware(ordered[0].interval_start, field="interval_start")
@@ -151,9 +145,7 @@ def cap_event_request(program_id: str, caps: Sequence[SiteCap]) -> EventRequest:
         start = require_aware(cap.interval_start, field="interval_start")
         end = require_aware(cap.interval_end, field="interval_end")
         if end <= start:
-            raise InputError(
-                f"interval ending {end.isoformat()} does not follow its start", field="interval_end"
-            )
+            raise InputError(f"interval ending {end.isoformat()} does not follow its start", field="interval_end")
         if start < cursor:
             raise InputError(
                 f"interval starting {start.isoformat()} overlaps the previous one",

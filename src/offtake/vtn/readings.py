@@ -76,9 +76,7 @@ class ReportReading:
     reading_type: str | None
 
 
-def _descriptor(
-    descriptors: list[ReportPayloadDescriptor] | None, payload_type: str
-) -> ReportPayloadDescriptor | None:
+def _descriptor(descriptors: list[ReportPayloadDescriptor] | None, payload_type: str) -> ReportPayloadDescriptor | None:
     for descriptor in descriptors or []:
         if descriptor.payloadType == payload_type:
             return descriptor
@@ -205,9 +203,7 @@ def _resolve_periods(
 _MAX_WH = Decimal(2**63 - 1)
 
 
-def readings_from_report(
-    report: ReportRequest, event: EventRequest | None = None
-) -> list[ReportReading]:
+def readings_from_report(report: ReportRequest, event: EventRequest | None = None) -> list[ReportReading]:
     """Extract the metered energy readings of a report.
 
     Parameters
@@ -239,9 +235,7 @@ def readings_from_report(
             field,
             from_event,
         )
-        for i_index, (interval, (start, end)) in enumerate(
-            zip(resource.intervals, periods, strict=True)
-        ):
+        for i_index, (interval, (start, end)) in enumerate(zip(resource.intervals, periods, strict=True)):
             for p_index, payload in enumerate(interval.payloads):
                 if payload.type not in _DEFAULT_UNITS:
                     continue
@@ -253,9 +247,7 @@ def readings_from_report(
                 if payload.type == "DEMAND" and reading_type not in (None, "MEAN", "AVERAGE"):
                     continue
                 units = (
-                    descriptor.units
-                    if descriptor is not None and descriptor.units
-                    else _DEFAULT_UNITS[payload.type]
+                    descriptor.units if descriptor is not None and descriptor.units else _DEFAULT_UNITS[payload.type]
                 ).upper()
                 if len(payload.values) != 1:
                     raise InputError(
@@ -266,21 +258,17 @@ def readings_from_report(
                 if payload.type == "USAGE":
                     if units not in ENERGY_UNITS_WH:
                         raise InputError(
-                            f"unknown energy unit '{units}'; "
-                            f"expected one of {sorted(ENERGY_UNITS_WH)}",
+                            f"unknown energy unit '{units}'; expected one of {sorted(ENERGY_UNITS_WH)}",
                             field="payloadDescriptors.units",
                         )
                     energy = value * ENERGY_UNITS_WH[units]
                 else:
                     if units not in POWER_UNITS_W:
                         raise InputError(
-                            f"unknown power unit '{units}'; "
-                            f"expected one of {sorted(POWER_UNITS_W)}",
+                            f"unknown power unit '{units}'; expected one of {sorted(POWER_UNITS_W)}",
                             field="payloadDescriptors.units",
                         )
-                    seconds = Decimal((end - start) // timedelta(microseconds=1)) / Decimal(
-                        1_000_000
-                    )
+                    seconds = Decimal((end - start) // timedelta(microseconds=1)) / Decimal(1_000_000)
                     energy = value * POWER_UNITS_W[units] * seconds / _SECONDS_PER_HOUR
                 if not abs(energy) < _MAX_WH:
                     raise InputError(f"{payload.values[0]} {units} is out of range", field=f"{where}.values[0]")

@@ -58,13 +58,9 @@ __all__ = [
 ]
 
 #: Scopes of a business-logic client (programme office, control room).
-BL_SCOPES = frozenset(
-    {"read_all", "read_bl", "write_programs", "write_events", "write_subscriptions", "write_vens"}
-)
+BL_SCOPES = frozenset({"read_all", "read_bl", "write_programs", "write_events", "write_subscriptions", "write_vens"})
 #: Scopes of a VEN (a site agent).
-VEN_SCOPES = frozenset(
-    {"read_targets", "read_ven_objects", "write_reports", "write_subscriptions", "write_vens"}
-)
+VEN_SCOPES = frozenset({"read_targets", "read_ven_objects", "write_reports", "write_subscriptions", "write_vens"})
 #: Largest page the specification allows.
 MAX_LIMIT = 50
 
@@ -118,9 +114,7 @@ class Caller:
     def require(self, scope: str) -> None:
         """Raise :class:`PermissionDenied` unless the client holds ``scope``."""
         if scope not in self.scopes:
-            raise _forbidden(
-                f"this operation needs the '{scope}' scope, which client '{self.client_id}' lacks"
-            )
+            raise _forbidden(f"this operation needs the '{scope}' scope, which client '{self.client_id}' lacks")
 
 
 @dataclass(frozen=True)
@@ -193,9 +187,7 @@ def _visible_targets(session: Session, caller: Caller) -> list[str]:
 
 
 def _owned_ven_ids(session: Session, caller: Caller) -> list[str]:
-    rows = store.list_objects(
-        session, "VEN", Filters(client_id=caller.client_id), skip=0, limit=1000
-    )
+    rows = store.list_objects(session, "VEN", Filters(client_id=caller.client_id), skip=0, limit=1000)
     return [row.id for row in rows]
 
 
@@ -341,14 +333,10 @@ def matching_deliveries(
         return []
     object_type = obj["objectType"]
     object_targets = set(obj.get("targets") or [])
-    program_id = (
-        obj.get("programID") if object_type in ("EVENT", "PROGRAM", "SUBSCRIPTION") else None
-    )
+    program_id = obj.get("programID") if object_type in ("EVENT", "PROGRAM", "SUBSCRIPTION") else None
     if object_type == "PROGRAM":
         program_id = obj["id"]
-    base = Notification(
-        objectType=object_type, operation=operation, object=obj, targets=obj.get("targets")
-    ).wire()
+    base = Notification(objectType=object_type, operation=operation, object=obj, targets=obj.get("targets")).wire()
     deliveries: list[Delivery] = []
     owner_targets: dict[str, set[str]] = {}
     for subscription in subscriptions:
@@ -365,9 +353,7 @@ def matching_deliveries(
             if object_targets:
                 if subscriber not in owner_targets:
                     site = subscription.owner_site
-                    owner_targets[subscriber] = set(
-                        _visible_targets(session, Caller(subscriber, frozenset(), site))
-                    )
+                    owner_targets[subscriber] = set(_visible_targets(session, Caller(subscriber, frozenset(), site)))
                 mine = owner_targets[subscriber]
                 if object_type == "EVENT" and not object_targets & mine:
                     continue
@@ -391,9 +377,7 @@ def _integrity(exc: IntegrityError, what: str) -> ConflictError:
     return ConflictError(f"{what} already exists")
 
 
-def _check_unique(
-    session: Session, object_type: str, key: str | None, current: VtnObject | None
-) -> None:
+def _check_unique(session: Session, object_type: str, key: str | None, current: VtnObject | None) -> None:
     """Raise :class:`ConflictError` if another object of this type has the unique key ``key``.
 
     A race between two writers is still caught by the unique constraint at flush; the
@@ -402,17 +386,13 @@ def _check_unique(
     if key is None:
         return
     other = (
-        session.query(VtnObject.id)
-        .filter(VtnObject.object_type == object_type, VtnObject.unique_key == key)
-        .first()
+        session.query(VtnObject.id).filter(VtnObject.object_type == object_type, VtnObject.unique_key == key).first()
     )
     if other is not None and (current is None or other.id != current.id):
         raise ConflictError(f"a {object_type.lower()} named '{key}' already exists")
 
 
-def _program_columns(
-    session: Session, caller: Caller, body: Any, current: VtnObject | None
-) -> dict[str, Any]:
+def _program_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
     caller.require("write_programs")
     request: ProgramRequest = _validate(ProgramRequest, body)
     return {
@@ -423,9 +403,7 @@ def _program_columns(
     }
 
 
-def _event_columns(
-    session: Session, caller: Caller, body: Any, current: VtnObject | None
-) -> dict[str, Any]:
+def _event_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
     caller.require("write_events")
     request: EventRequest = _validate(EventRequest, body)
     if store.get_object(session, "PROGRAM", request.programID) is None:
@@ -439,16 +417,11 @@ def _event_columns(
     }
 
 
-def _subscription_columns(
-    session: Session, caller: Caller, body: Any, current: VtnObject | None
-) -> dict[str, Any]:
+def _subscription_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
     caller.require("write_subscriptions")
     request: SubscriptionRequest = _validate(SubscriptionRequest, body)
     webhooks.check_subscription(request.objectOperations, allow_private=webhooks.allows_private(session))
-    if (
-        request.programID is not None
-        and store.get_object(session, "PROGRAM", request.programID) is None
-    ):
+    if request.programID is not None and store.get_object(session, "PROGRAM", request.programID) is None:
         raise _bad(f"no program with id '{request.programID}'", field="programID")
     owner = current.client_id if current is not None else caller.client_id
     body_out: dict[str, Any] = {**request.wire(), "clientID": owner}
@@ -467,9 +440,7 @@ def _subscription_columns(
     }
 
 
-def _ven_columns(
-    session: Session, caller: Caller, body: Any, current: VtnObject | None
-) -> dict[str, Any]:
+def _ven_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
     caller.require("write_vens")
     kind = body.get("objectType") if isinstance(body, dict) else None
     if caller.is_business and kind != "VEN_VEN_REQUEST":
@@ -477,9 +448,7 @@ def _ven_columns(
         client_id, targets = request.clientID, list(request.targets or [])
     else:
         if kind == "BL_VEN_REQUEST":
-            raise _forbidden(
-                "a VEN may not write a BL_VEN_REQUEST; send objectType VEN_VEN_REQUEST"
-            )
+            raise _forbidden("a VEN may not write a BL_VEN_REQUEST; send objectType VEN_VEN_REQUEST")
         request = _validate(VenVenRequest, {**body, "objectType": "VEN_VEN_REQUEST"})
         _check_ven_name(session, caller, request.venName)
         client_id = current.client_id if current is not None else caller.client_id
@@ -516,9 +485,7 @@ def _check_ven_name(session: Session, caller: Caller, name: str) -> None:
         )
 
 
-def _resource_columns(
-    session: Session, caller: Caller, body: Any, current: VtnObject | None
-) -> dict[str, Any]:
+def _resource_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
     caller.require("write_vens")
     kind = body.get("objectType") if isinstance(body, dict) else None
     if caller.is_business and kind != "VEN_RESOURCE_REQUEST":
@@ -526,15 +493,9 @@ def _resource_columns(
         targets = list(request.targets or [])
     else:
         if kind == "BL_RESOURCE_REQUEST":
-            raise _forbidden(
-                "a VEN may not write a BL_RESOURCE_REQUEST; send objectType VEN_RESOURCE_REQUEST"
-            )
+            raise _forbidden("a VEN may not write a BL_RESOURCE_REQUEST; send objectType VEN_RESOURCE_REQUEST")
         request = _validate(VenResourceRequest, {**body, "objectType": "VEN_RESOURCE_REQUEST"})
-        targets = (
-            [f"RESOURCE_NAME:{request.resourceName}"]
-            if request.resourceName == caller.site_id
-            else []
-        )
+        targets = [f"RESOURCE_NAME:{request.resourceName}"] if request.resourceName == caller.site_id else []
     ven = store.get_object(session, "VEN", request.venID)
     if ven is None or not _can_see(session, caller, ven):
         raise _bad(f"no ven with id '{request.venID}' is visible to this client", field="venID")
@@ -558,16 +519,12 @@ def _resource_columns(
     }
 
 
-def _report_columns(
-    session: Session, caller: Caller, body: Any, current: VtnObject | None
-) -> dict[str, Any]:
+def _report_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
     caller.require("write_reports")
     request: ReportRequest = _validate(ReportRequest, body)
     event = store.get_object(session, "EVENT", request.eventID)
     if event is None or not _can_see(session, caller, event):
-        raise UnknownEvent(
-            f"no event with id '{request.eventID}' is visible to this client", field="eventID"
-        )
+        raise UnknownEvent(f"no event with id '{request.eventID}' is visible to this client", field="eventID")
     owner = current.client_id if current is not None else caller.client_id
     wire = {**request.wire(), "clientID": owner, "programID": event.program_id}
     return {
@@ -612,9 +569,7 @@ def report_key(wire: dict[str, Any]) -> str:
     return "report:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-_REPORT_CONTENT = (
-    "clientID", "programID", "eventID", "clientName", "reportName", "payloadDescriptors", "resources"
-)
+_REPORT_CONTENT = ("clientID", "programID", "eventID", "clientName", "reportName", "payloadDescriptors", "resources")
 
 
 _COLUMNS = {
@@ -646,16 +601,11 @@ def _ingest(
     if any(reading.resource_name not in meters for reading in readings):
         meters.update(
             row.name or ""
-            for row in store.list_objects(
-                session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000
-            )
+            for row in store.list_objects(session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000)
         )
     # A resource the VEN registered is a meter of its own; any other name (AGGREGATED_REPORT,
     # a name the VTN never heard of) is the site's meter, so it can never count energy twice.
-    readings = [
-        r if r.resource_name in meters else replace_fields(r, resource_name=caller.site_id)
-        for r in readings
-    ]
+    readings = [r if r.resource_name in meters else replace_fields(r, resource_name=caller.site_id) for r in readings]
     if ingest is None:
         raise OfftakeError("no metering ledger is attached to this VTN")
     ingest(session, caller, readings)
@@ -701,9 +651,7 @@ def create(
             repeated = _same_report(session, columns["unique_key"])
             if repeated is not None:
                 return Outcome(store.to_wire(repeated))
-        raise _integrity(
-            exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'"
-        ) from None
+        raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
     if object_type == "REPORT":
         _ingest(session, caller, request, event, ingest)
     wire = store.to_wire(obj)
@@ -744,9 +692,7 @@ def replace(
     try:
         store.update_object(session, obj, **columns)
     except IntegrityError as exc:
-        raise _integrity(
-            exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'"
-        ) from None
+        raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
     if object_type == "REPORT":
         _ingest(session, caller, request, event, ingest)
     wire = store.to_wire(obj)

@@ -79,9 +79,7 @@ def _raise_versions(session: Session) -> None:
     changed = session.info.pop(_CHANGED, None)
     for object_type in sorted(changed or ()):
         session.execute(
-            update(VtnVersion)
-            .where(VtnVersion.object_type == object_type)
-            .values(version=VtnVersion.version + 1)
+            update(VtnVersion).where(VtnVersion.object_type == object_type).values(version=VtnVersion.version + 1)
         )
 
 
@@ -132,9 +130,7 @@ def _now_text() -> str:
     return format_datetime(datetime.now(UTC))
 
 
-def _set_targets(
-    session: Session, obj: VtnObject, targets: Iterable[str], *, new: bool = False
-) -> None:
+def _set_targets(session: Session, obj: VtnObject, targets: Iterable[str], *, new: bool = False) -> None:
     unique = sorted(set(targets))
     if not new:
         session.execute(delete(VtnTarget).where(VtnTarget.object_seq == obj.seq))
@@ -215,9 +211,7 @@ def get_object(session: Session, object_type: str, object_id: str) -> VtnObject 
     ).first()
 
 
-def list_objects(
-    session: Session, object_type: str, filters: Filters, *, skip: int, limit: int
-) -> list[VtnObject]:
+def list_objects(session: Session, object_type: str, filters: Filters, *, skip: int, limit: int) -> list[VtnObject]:
     """Return objects of one type matching ``filters``, oldest first, one page."""
     query = select(VtnObject).where(VtnObject.object_type == object_type)
     for column, value in (
@@ -234,9 +228,7 @@ def list_objects(
         conditions: list[ColumnElement[bool]] = []
         if filters.targets:
             conditions.append(
-                exists().where(
-                    VtnTarget.object_seq == VtnObject.seq, VtnTarget.target.in_(filters.targets)
-                )
+                exists().where(VtnTarget.object_seq == VtnObject.seq, VtnTarget.target.in_(filters.targets))
             )
         if filters.names:
             conditions.append(VtnObject.name.in_(filters.names))
@@ -247,9 +239,7 @@ def list_objects(
         visible: list[ColumnElement[bool]] = [VtnObject.targeted.is_(False)]
         if filters.visible_to:
             visible.append(
-                exists().where(
-                    VtnTarget.object_seq == VtnObject.seq, VtnTarget.target.in_(filters.visible_to)
-                )
+                exists().where(VtnTarget.object_seq == VtnObject.seq, VtnTarget.target.in_(filters.visible_to))
             )
         query = query.where(or_(*visible))
     if filters.start_s is not None:
@@ -265,9 +255,7 @@ def targets_of_client(session: Session, client_id: str) -> list[str]:
     owned = select(VtnObject.seq).where(
         VtnObject.client_id == client_id, VtnObject.object_type.in_(("VEN", "RESOURCE"))
     )
-    return list(
-        session.scalars(select(VtnTarget.target).where(VtnTarget.object_seq.in_(owned)).distinct())
-    )
+    return list(session.scalars(select(VtnTarget.target).where(VtnTarget.object_seq.in_(owned)).distinct()))
 
 
 def to_wire(obj: VtnObject) -> dict[str, Any]:

@@ -64,8 +64,16 @@ def programme_routes(router: APIRouter) -> None:
         runs = [as_row(j) for j in job_runner(request).jobs()]
         plans = [r for r in runs if r["kind"] == "plan" and r["state"] == "done"]
         return page(
-            request, "programme.html", viewer, runs=runs, plans=plans, scenarios=list(_scenarios(request)),
-            sites=_bundled_sites(), kinds=list(KINDS), message=message, outputs=OUTPUT_FILES,
+            request,
+            "programme.html",
+            viewer,
+            runs=runs,
+            plans=plans,
+            scenarios=list(_scenarios(request)),
+            sites=_bundled_sites(),
+            kinds=list(KINDS),
+            message=message,
+            outputs=OUTPUT_FILES,
         )
 
     @router.get("/programme/live", response_class=HTMLResponse)
@@ -117,4 +125,3 @@ def programme_routes(router: APIRouter) -> None:
         except OfftakeError as exc:
             return RedirectResponse(f"/programme?message={exc}", status_code=303)
         return RedirectResponse(f"/programme?message=allocation+of+{job_id}+imported:+{summary}", status_code=303)
-

@@ -297,9 +297,7 @@ def _zone_choices(view: views.ControlRoom) -> list[str]:
 async def _control_with(request: Request, viewer: Viewer, message: str) -> HTMLResponse:
     view, drawing = await _control_view(request, viewer)
     zones = _zone_choices(view)
-    return page(
-        request, "control.html", viewer, status_code=400, view=view, map=drawing, zones=zones, message=message
-    )
+    return page(request, "control.html", viewer, status_code=400, view=view, map=drawing, zones=zones, message=message)
 
 
 async def _changes(request: Request) -> AsyncIterator[bytes]:

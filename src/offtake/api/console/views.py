@@ -202,11 +202,7 @@ def regulator_view(session: Session, principal: Principal) -> RegulatorView:
             "signed": local_time(latest.signed_at),
             "key_id": latest.key_id,
         }
-    kinds = dict(
-        session.execute(
-            select(LedgerEntry.kind, func.count()).group_by(LedgerEntry.kind)
-        ).all()
-    )
+    kinds = dict(session.execute(select(LedgerEntry.kind, func.count()).group_by(LedgerEntry.kind)).all())
     return RegulatorView(
         licences=list_licences(session, principal),
         ledger_size=head.size,

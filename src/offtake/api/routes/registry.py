@@ -312,9 +312,7 @@ class LimitsIn(BaseModel):
     at: Instant | None = None
 
 
-@router.put(
-    "/licences/{licence_id}/limits", response_model=LicenceOut, summary="Amend a licence's limits (regulator)"
-)
+@router.put("/licences/{licence_id}/limits", response_model=LicenceOut, summary="Amend a licence's limits (regulator)")
 def amend_licence_limits(
     licence_id: str, body: LimitsIn, request: Request, session: DbSession, who: Regulator
 ) -> dict[str, Any]:
@@ -477,9 +475,7 @@ def read_allocations(session: DbSession, who: Reader, site_id: str | None = None
 
 
 @router.get("/eligibility", response_model=EligibilityOut, summary="Sites that may draw power at an instant")
-def read_eligibility(
-    session: DbSession, who: Reader, at: Annotated[Instant | None, Query()] = None
-) -> dict[str, Any]:
+def read_eligibility(session: DbSession, who: Reader, at: Annotated[Instant | None, Query()] = None) -> dict[str, Any]:
     """Eligible sites and their power limits; a site without an active licence gets no power."""
     instant = at or datetime.now(UTC)
     rows = eligibility.eligible_sites(session, instant)

@@ -86,6 +86,13 @@ def test_eleven_zones_get_eleven_distinct_colours_in_a_fixed_order() -> None:
     assert all(re.fullmatch(r"#[0-9A-F]{6}", c) for c in ZONE_PALETTE)
 
 
+def test_the_control_room_map_uses_the_reports_colours() -> None:
+    from offtake.api.console import schematic
+
+    zones = [f"Z{i}" for i in range(11)]
+    assert schematic.zone_colours(zones) == zone_colours(zones)
+
+
 @pytest.mark.parametrize(("fraction", "text"), [(0.0025, "0.25 %"), (0.01, "1 %"), (0.07, "7 %"), (0.005, "0.5 %")])
 def test_rates_are_shown_as_given(fraction: float, text: str) -> None:
     assert rate_text(fraction) == text
@@ -130,6 +137,7 @@ def test_map_places_zones_corridors_and_sites() -> None:
     assert not [t for t in spec["data"] if t.get("name") == "C"]  # no position: left out, not put at 0,0
     lines = [t for t in spec["data"] if t.get("legendgroup") == "corridors"]
     assert len(lines) == 1 and "A→B 3,000 MW, B→A 500 MW" in lines[0]["hovertemplate"]
+    assert lines[0]["text"] == ["", "3,000/500 MW", ""]  # the limits read without hovering
     a_sites = trace(spec, "A sites")
     assert [c[0] for c in a_sites["customdata"]] == ["s1", "s2"]
     small, large = a_sites["marker"]["size"]

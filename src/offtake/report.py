@@ -55,22 +55,23 @@ DISPLAY_TIMEZONE = "Asia/Karachi"
 """Time zone of every time a report shows (Pakistan time)."""
 
 ZONE_PALETTE: tuple[str, ...] = (
-    "#88CCEE",
-    "#CC6677",
-    "#DDCC77",
-    "#117733",
-    "#332288",
-    "#AA4499",
-    "#44AA99",
-    "#999933",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#000000",
     "#882255",
-    "#661100",
-    "#888888",
+    "#117733",
+    "#999933",
 )
-"""Eleven distinguishable colours for zones: CARTO's colour-blind-safe qualitative palette "Safe"."""
+"""Eleven zone colours told apart with common colour-vision deficiencies: Okabe and Ito's eight, then three of
+Paul Tol's muted scheme. The reports and the control room's schematic map share it, in scenario order."""
 
-NATIONAL_COLOUR = "#000000"
-"""Colour of national (all-zone) series."""
+NATIONAL_COLOUR = "#555555"
+"""Colour of national (all-zone) series, drawn dashed (black is a zone's colour)."""
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222;
@@ -202,7 +203,7 @@ def zone_map(
     *,
     sites: pd.DataFrame | None = None,
     zone_values: Mapping[str, str] | None = None,
-    height: int = 560,
+    height: int = 640,
 ) -> Any:
     """Draw zones at their positions, corridors with their capacity and sites sized by MW, offline.
 
@@ -281,7 +282,10 @@ def zone_map(
         )
     mid = math.radians(float(np.mean([p[1] for p in where.values()]))) if where else 0.0
     fig.update_yaxes(scaleanchor="x", scaleratio=1.0 / math.cos(mid), showgrid=False, zeroline=False)
-    fig.update_xaxes(showgrid=False, zeroline=False)
+    fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain")
+    if where:
+        lons = [p[0] for p in where.values()]
+        fig.update_xaxes(range=[min(lons) - 1.0, max(lons) + 1.0])
     return fig
 
 
@@ -301,7 +305,10 @@ def _map_corridors(fig: Any, go: Any, corridors: Sequence[Corridor], where: Mapp
             go.Scatter(
                 x=[x0, (x0 + x1) / 2, x1],
                 y=[y0, (y0 + y1) / 2, y1],
-                mode="lines+markers",
+                mode="lines+markers+text",
+                text=["", _limits(c), ""],
+                textposition="middle right",
+                textfont={"size": 9, "color": "#555"},
                 name="corridors",
                 legendgroup="corridors",
                 showlegend=i == 0,
@@ -310,6 +317,13 @@ def _map_corridors(fig: Any, go: Any, corridors: Sequence[Corridor], where: Mapp
                 hovertemplate=html.escape(label) + "<extra></extra>",
             )
         )
+
+
+def _limits(corridor: Corridor) -> str:
+    """Write a corridor's limits as ``4,000 MW`` (same both ways) or ``2,800/300 MW`` (forward/reverse)."""
+    if corridor.forward_mw == corridor.reverse_mw:
+        return f"{corridor.forward_mw:,.0f} MW"
+    return f"{corridor.forward_mw:,.0f}/{corridor.reverse_mw:,.0f} MW"
 
 
 def _plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from report_checks import assert_self_contained
 from risk_helpers import allocation, synthetic_profiles
 
 from offtake import scenario
@@ -205,6 +206,6 @@ def test_three_zone_scenario_end_to_end(tmp_path: Path) -> None:
         result, tmp_path, RunInfo(s.name, str(ALLOC), 2, None, 0.1), prepared.no_subsidy
     )
     html = written["report"].read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") >= 3
+    assert len(assert_self_contained(html)) == 8
     assert "No-subsidy test" in html
     assert pd.read_csv(written["paths"]).shape[0] == 300

@@ -177,7 +177,11 @@ def _duration_curves(a: Assessment) -> Any:
 
     fig = new_chart(x_title="share of hours [%]", y_title="surplus [MW]", height=440)
     share, nat = duration_points(a.surplus.national_mw.to_numpy())
-    fig.add_trace(go.Scatter(x=share, y=nat, name=f"{NATIONAL} (joint)", line={"color": NATIONAL_COLOUR}))
+    fig.add_trace(
+        go.Scatter(
+            x=share, y=nat, name=f"{NATIONAL} (joint)", line={"color": NATIONAL_COLOUR, "dash": "dash", "width": 3}
+        )
+    )
     colours = zone_colours(a.scenario.zone_ids)
     for z in a.scenario.zone_ids:
         _, values = duration_points(a.surplus.zone_mw[z].to_numpy())

@@ -14,15 +14,12 @@ from dataclasses import dataclass, field
 
 from offtake.api.console.views import ZoneRow
 from offtake.live.layout import GridLayout
+from offtake.report import ZONE_PALETTE, zone_colours
 
 __all__ = ["USE_CLASSES", "ZONE_COLOURS", "SchematicMap", "schematic_map", "zone_colours"]
 
-#: Ring colours of up to 11 zones, told apart with common colour-vision deficiencies
-#: (Okabe and Ito's eight, then three of Paul Tol's muted scheme), in scenario order.
-ZONE_COLOURS = (
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
-    "#CC79A7", "#000000", "#882255", "#117733", "#999933",
-)  # fmt: skip
+#: Ring colours of up to 11 zones, in scenario order: the reports' palette (one zone, one colour everywhere).
+ZONE_COLOURS = ZONE_PALETTE
 #: Fill classes by share of deliverable power the caps use: (upper bound [-], class, label).
 USE_CLASSES = (
     (0.25, "use-1", "under 25 %"),
@@ -81,11 +78,6 @@ class SchematicMap:
     description: str = ""
     colours: dict[str, str] = field(default_factory=dict)
     legend: list[tuple[str, str]] = field(default_factory=lambda: [(c, label) for _, c, label in USE_CLASSES])
-
-
-def zone_colours(zone_ids: list[str]) -> dict[str, str]:
-    """Colour of each zone, in the given order (repeats after 11 zones)."""
-    return {z: ZONE_COLOURS[i % len(ZONE_COLOURS)] for i, z in enumerate(zone_ids)}
 
 
 def _use(row: ZoneRow | None) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ __all__ = ["AsicDriver", "AsicGroup", "expand_hosts"]
 _T = TypeVar("_T")
 #: Refused power targets in a row after which a machine is stopped and resumed instead.
 _REFUSALS = 2
+#: Age after which a privileged-API token is fetched again, before pyasic's 30 minutes run out [s].
+_TOKEN_S = 20 * 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class AsicDriver(Driver):
         self._timeout = timeout_s
         self._gate = asyncio.Semaphore(concurrency)
         self._refusals: dict[str, int] = {}
+        self._token_at: dict[str, float] = {}
         import pyasic.settings
 
         # pyasic's discovery gives up after its own timeout (3 s by default); under load a
@@ -109,8 +113,24 @@ class AsicDriver(Driver):
         pyasic.settings.update("factory_get_timeout", max(1, round(timeout_s)))
 
     async def _bounded(self, coro: Awaitable[_T]) -> _T:
-        async with self._gate:
-            return await asyncio.wait_for(coro, self._timeout)
+        async with self._gate, asyncio.timeout(self._timeout):
+            return await coro
+
+    async def _warm(self, ip: str, miner: Any) -> None:
+        """Fetch the privileged-API token now (Whatsminer), so that a cap does not wait for it.
+
+        pyasic keeps a token 30 minutes; it is fetched again here after :data:`_TOKEN_S`, in the
+        telemetry round, before it runs out.
+        """
+        get_token = getattr(getattr(miner, "rpc", None), "get_token", None)
+        if not callable(get_token):
+            return
+        miner.rpc.token = None
+        try:
+            await self._bounded(get_token())
+        except Exception:  # pyasic raises APIError and parse errors; the command fetches it again
+            return
+        self._token_at[ip] = time.monotonic()
 
     async def _connect(self, ip: str) -> Any | None:
         import pyasic
@@ -124,6 +144,7 @@ class AsicDriver(Driver):
         if miner is not None:
             self._miners[ip] = miner
             self._info[ip] = self._describe(ip, miner)
+            await self._warm(ip, miner)
         return miner
 
     def _describe(self, ip: str, miner: Any) -> MachineInfo:
@@ -153,6 +174,8 @@ class AsicDriver(Driver):
         miner = await self._connect(ip)
         if miner is None:
             return Telemetry(ip, reachable=False)
+        if ip in self._token_at and time.monotonic() - self._token_at[ip] > _TOKEN_S:
+            await self._warm(ip, miner)
         include = [DataOptions.WATTAGE, DataOptions.WATTAGE_LIMIT, DataOptions.HASHRATE, DataOptions.IS_MINING,
                    DataOptions.ENVIRONMENT_TEMP]  # fmt: skip
         try:

@@ -6,6 +6,14 @@ it overrides ``set_power_limit`` (Braiins OS, Whatsminer, VNish, LuxOS, ...); st
 without one is stopped and resumed instead, and so is a machine whose firmware refuses a
 power target at run time (twice in a row: it is remembered). Every configured address is a machine of the
 site: one that does not answer still counts, at its last measured draw or its rating.
+
+A group may instead name subnets to *scan* (CIDR blocks or ranges): every address is probed on the
+API port, with bounded concurrency and a short timeout, and those where pyasic finds a miner
+become machines of the site (and stay so: a machine found once and silent later still counts).
+Scans are repeated by the agent (``rescan_s``) to find machines added since.
+
+Commands have their own concurrency bound, apart from telemetry and discovery, so a new cap is
+never queued behind a telemetry round.
 """
 
 from __future__ import annotations
@@ -20,13 +28,19 @@ from typing import Any, TypeVar
 from offtake.agent.machines import Command, CommandResult, Driver, MachineInfo, Telemetry
 from offtake.errors import InputError
 
-__all__ = ["AsicDriver", "AsicGroup", "expand_hosts"]
+__all__ = ["MAX_SCAN", "AsicDriver", "AsicGroup", "expand_hosts"]
 
 _T = TypeVar("_T")
 #: Refused power targets in a row after which a machine is stopped and resumed instead.
 _REFUSALS = 2
 #: Age after which a privileged-API token is fetched again, before pyasic's 30 minutes run out [s].
 _TOKEN_S = 20 * 60.0
+#: The cgminer-style API port every backend answers on (pyasic's factory probes it too).
+API_PORT = 4028
+#: Most addresses one group may scan (a /16).
+MAX_SCAN = 65_536
+#: Longest wait for a scanned address to accept a connection [s].
+_PROBE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +58,16 @@ class AsicGroup:
         Lowest power target the firmware accepts [W].
     standby_w
         Draw with hashing stopped [W].
+    scan
+        Subnets (CIDR blocks or ranges) searched for miners; only addresses where one answers
+        are machines.
     """
 
     hosts: tuple[str, ...]
     max_w: float
     min_w: float
     standby_w: float
+    scan: tuple[str, ...] = ()
 
 
 def expand_hosts(specs: Sequence[str], *, field: str = "hosts") -> list[str]:
@@ -92,18 +110,20 @@ class AsicDriver(Driver):
     timeout_s
         Longest wait for one machine's answer [s].
     concurrency
-        Most machines talked to at once.
+        Most machines talked to at once for telemetry and discovery (commands: as many again).
     """
 
     kind = "asic"
 
     def __init__(self, groups: Sequence[AsicGroup], *, timeout_s: float = 5.0, concurrency: int = 512) -> None:
         self._groups = {ip: g for g in groups for ip in expand_hosts(g.hosts)}
+        self._scans = [(g, expand_hosts(g.scan, field="scan")) for g in groups if g.scan]
         self._miners: dict[str, Any] = {}
         self._info: dict[str, MachineInfo] = {}
         self._running: dict[str, bool] = {}
         self._timeout = timeout_s
         self._gate = asyncio.Semaphore(concurrency)
+        self._command_gate = asyncio.Semaphore(concurrency)
         self._refusals: dict[str, int] = {}
         self._token_at: dict[str, float] = {}
         import pyasic.settings
@@ -112,9 +132,36 @@ class AsicDriver(Driver):
         # slow but healthy miner must not be taken for an absent one.
         pyasic.settings.update("factory_get_timeout", max(1, round(timeout_s)))
 
-    async def _bounded(self, coro: Awaitable[_T]) -> _T:
-        async with self._gate, asyncio.timeout(self._timeout):
+    async def _bounded(self, coro: Awaitable[_T], *, command: bool = False) -> _T:
+        async with self._command_gate if command else self._gate, asyncio.timeout(self._timeout):
             return await coro
+
+    async def _probe(self, ip: str) -> bool:
+        """Whether something accepts a connection on the miner API port of ``ip``."""
+        try:
+            async with self._gate, asyncio.timeout(_PROBE_S):
+                _, writer = await asyncio.open_connection(ip, API_PORT)
+        except (TimeoutError, OSError):
+            return False
+        writer.close()
+        return True
+
+    async def scan(self) -> list[str]:
+        """Probe the groups' subnets; return the addresses where a miner was newly found."""
+        found: list[str] = []
+
+        async def one(group: AsicGroup, ip: str) -> None:
+            if ip in self._miners or not await self._probe(ip):
+                return
+            known = self._groups.get(ip)
+            self._groups[ip] = group
+            if await self._connect(ip) is not None:
+                found.append(ip)
+            elif known is None:
+                del self._groups[ip]
+
+        await asyncio.gather(*(one(g, ip) for g, ips in self._scans for ip in ips))
+        return sorted(found, key=ipaddress.ip_address)
 
     async def _warm(self, ip: str, miner: Any) -> None:
         """Fetch the privileged-API token now (Whatsminer), so that a cap does not wait for it.
@@ -156,8 +203,9 @@ class AsicDriver(Driver):
         return MachineInfo(ip, self.kind, model, group.min_w, group.max_w, group.standby_w, takes_target)
 
     async def discover(self) -> list[MachineInfo]:
-        """Find every configured address's backend; unanswered ones are listed too."""
-        await asyncio.gather(*(self._connect(ip) for ip in self._groups))
+        """Find every configured address's backend (unanswered ones are listed too) and scan the subnets."""
+        await asyncio.gather(*(self._connect(ip) for ip in list(self._groups)))
+        await self.scan()
         return self.machines()
 
     def machines(self) -> list[MachineInfo]:
@@ -200,7 +248,7 @@ class AsicDriver(Driver):
 
     async def _call(self, command: Command, call: Callable[[], Awaitable[bool]], what: str) -> CommandResult | None:
         try:
-            ok = await self._bounded(call())
+            ok = await self._bounded(call(), command=True)
         except TimeoutError:
             return CommandResult(command, False, f"timeout: {what}")
         except OSError as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import secrets
@@ -331,7 +332,7 @@ class FakeFleet:
                 if miner.behaviour == "unreachable":
                     continue
 
-                server = await self._loop.create_server(lambda m=miner: _MinerProtocol(m), miner.ip, API_PORT,
+                server = await self._loop.create_server(functools.partial(_MinerProtocol, miner), miner.ip, API_PORT,
                                                         backlog=128)  # fmt: skip
                 self._servers.append(server)
 

@@ -43,6 +43,8 @@ __all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter"]
 
 _STUCK_S = 30.0
 _MAX_PENDING = 10_000
+#: Longest wait for a telemetry round in flight when the agent stops [s].
+_STOP_S = 15.0
 
 
 class Meter(Protocol):
@@ -430,7 +432,8 @@ class Agent:
         await self.discover()
         self.restore()
         await self.read_machines()
-        reader = asyncio.create_task(self._telemetry_loop(stop))
+        halt = asyncio.Event()
+        reader = asyncio.create_task(self._telemetry_loop(stop, halt))
         next_scan = time.monotonic() + self.config.rescan_s
         ticks = 0
         try:
@@ -445,15 +448,18 @@ class Agent:
                 wait = max(0.0, self.config.tick_s - (time.monotonic() - started))
                 await _first(stop, self._wake, wait)
         finally:
+            halt.set()
+            # a telemetry round in flight ends by itself (cancelling it would leave pyasic's connections open)
+            await asyncio.wait({reader}, timeout=_STOP_S)
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
         return self.status
 
-    async def _telemetry_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def _telemetry_loop(self, stop: asyncio.Event, halt: asyncio.Event) -> None:
+        while not (stop.is_set() or halt.is_set()):
             started = time.monotonic()
             await self.read_machines()
-            await _first(stop, None, max(0.0, self.config.telemetry_s - (time.monotonic() - started)))
+            await _first(stop, halt, max(0.0, self.config.telemetry_s - (time.monotonic() - started)))
 
     async def rescan(self) -> None:
         """Scan the drivers' subnets again and take the machines found."""

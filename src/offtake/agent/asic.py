@@ -70,19 +70,31 @@ class AsicGroup:
     scan: tuple[str, ...] = ()
 
 
-def expand_hosts(specs: Sequence[str], *, field: str = "hosts") -> list[str]:
+def expand_hosts(specs: Sequence[str], *, field: str = "hosts", limit: int | None = None) -> list[str]:
     """Expand IPs, pyasic octet ranges and CIDR blocks into addresses.
+
+    Parameters
+    ----------
+    specs
+        The entries.
+    field
+        Named in errors.
+    limit
+        Most addresses in all (checked before anything is expanded).
 
     Raises
     ------
     InputError
-        Naming the field and the bad entry.
+        Naming the field and the bad entry, or the count above ``limit``.
     """
-    out: list[str] = []
+    parsed: list[ipaddress.IPv4Network | ipaddress.IPv6Network | list[range]] = []
+    count = 0
     for spec in specs:
         try:
             if "/" in spec:
-                out.extend(str(ip) for ip in ipaddress.ip_network(spec, strict=False).hosts())
+                net = ipaddress.ip_network(spec, strict=False)
+                parsed.append(net)
+                count += max(1, net.num_addresses - 2)
                 continue
             octets = spec.split(".")
             if len(octets) != 4:
@@ -94,9 +106,19 @@ def expand_hosts(specs: Sequence[str], *, field: str = "hosts") -> list[str]:
                 if not 0 <= a <= b <= 255:
                     raise ValueError(f"octet range '{octet}' is not within 0..255")
                 ranges.append(range(a, b + 1))
-            out.extend(f"{a}.{b}.{c}.{d}" for a in ranges[0] for b in ranges[1] for c in ranges[2] for d in ranges[3])
+            parsed.append(ranges)
+            count += len(ranges[0]) * len(ranges[1]) * len(ranges[2]) * len(ranges[3])
         except ValueError as exc:
             raise InputError(f"'{spec}' is not an address, range or CIDR block ({exc})", field=field) from None
+    if limit is not None and count > limit:
+        raise InputError(f"{count} addresses; at most {limit}", field=field)
+    out: list[str] = []
+    for item in parsed:
+        if isinstance(item, list):
+            r = item
+            out.extend(f"{a}.{b}.{c}.{d}" for a in r[0] for b in r[1] for c in r[2] for d in r[3])
+        else:
+            out.extend(str(ip) for ip in item.hosts())
     return out
 
 
@@ -116,8 +138,8 @@ class AsicDriver(Driver):
     kind = "asic"
 
     def __init__(self, groups: Sequence[AsicGroup], *, timeout_s: float = 5.0, concurrency: int = 512) -> None:
-        self._groups = {ip: g for g in groups for ip in expand_hosts(g.hosts)}
-        self._scans = [(g, expand_hosts(g.scan, field="scan")) for g in groups if g.scan]
+        self._groups = {ip: g for g in groups for ip in expand_hosts(g.hosts, limit=MAX_SCAN)}
+        self._scans = [(g, expand_hosts(g.scan, field="scan", limit=MAX_SCAN)) for g in groups if g.scan]
         self._miners: dict[str, Any] = {}
         self._info: dict[str, MachineInfo] = {}
         self._running: dict[str, bool] = {}

@@ -132,19 +132,25 @@ class AsicDriver(Driver):
     timeout_s
         Longest wait for one machine's answer [s].
     concurrency
-        Most machines talked to at once for telemetry and discovery (commands: as many again).
+        Most machines commanded at once.
+    read_concurrency
+        Most machines read (telemetry, discovery, scan probes) at once. Kept lower than
+        ``concurrency``: the timeout runs from the moment a read starts, and a read among
+        hundreds in flight on a busy host waits for the whole round and would be taken
+        for an unreachable machine.
     """
 
     kind = "asic"
 
-    def __init__(self, groups: Sequence[AsicGroup], *, timeout_s: float = 5.0, concurrency: int = 512) -> None:
+    def __init__(self, groups: Sequence[AsicGroup], *, timeout_s: float = 5.0, concurrency: int = 512,
+                 read_concurrency: int = 64) -> None:  # fmt: skip
         self._groups = {ip: g for g in groups for ip in expand_hosts(g.hosts, limit=MAX_SCAN)}
         self._scans = [(g, expand_hosts(g.scan, field="scan", limit=MAX_SCAN)) for g in groups if g.scan]
         self._miners: dict[str, Any] = {}
         self._info: dict[str, MachineInfo] = {}
         self._running: dict[str, bool] = {}
         self._timeout = timeout_s
-        self._gate = asyncio.Semaphore(concurrency)
+        self._gate = asyncio.Semaphore(read_concurrency)
         self._command_gate = asyncio.Semaphore(concurrency)
         self._refusals: dict[str, int] = {}
         self._token_at: dict[str, float] = {}

@@ -108,6 +108,7 @@ def test_scheduler_tables_are_read_and_bad_ones_name_the_field(tmp_path: Path) -
            'resume = ["scontrol", "resume", "{job}"]\njob_w = 5600\nidle_w = 900\n'
     config = load_config(_toml(tmp_path, good))
     assert config.scheduler[0].suspend == ("scontrol", "suspend", "{job}") and config.scheduler[0].jobs == ("1", "2")
+    assert config.state_path == tmp_path / "site.state.json"  # named after the site file: one per site
     cases = {
         good.replace('"suspend", "{job}"', '"suspend"'): r"scheduler\[0\]\.suspend",
         good.replace('jobs = ["1", "2"]', 'jobs = ["1 2"]'): r"scheduler\[0\]\.jobs",

@@ -96,7 +96,7 @@ def test_after_a_restart_the_kept_cap_applies_before_any_machine_resumes(tmp_pat
     config_path = _site(tmp_path, first, 4)
     now = datetime.now(UTC)
     cap_w = 2.5 * RATED_W
-    save_schedule(tmp_path / "agent-state.json", [Window("e1", "cap", now - timedelta(minutes=1),
+    save_schedule(tmp_path / "site.state.json", [Window("e1", "cap", now - timedelta(minutes=1),
                                                          now + timedelta(minutes=5), cap_w, 1)], "e1", now)  # fmt: skip
     with FakeFleet.build(4, first_ip=first) as fleet:
         # the site came back from a power cut: three miners hash at full power, one is still off
@@ -113,7 +113,7 @@ def test_after_a_restart_an_expired_cap_gives_the_safe_level(tmp_path: Path) -> 
     first = first_ip()
     config_path = _site(tmp_path, first, 3)
     now = datetime.now(UTC)
-    save_schedule(tmp_path / "agent-state.json", [Window("e1", "cap", now - timedelta(minutes=10),
+    save_schedule(tmp_path / "site.state.json", [Window("e1", "cap", now - timedelta(minutes=10),
                                                          now - timedelta(minutes=5), 1e6, 1)], "e1", now)  # fmt: skip
     with FakeFleet.build(3, first_ip=first) as fleet:
         after, source, restored = _restart(config_path, fleet)
@@ -124,7 +124,7 @@ def test_after_a_restart_an_expired_cap_gives_the_safe_level(tmp_path: Path) -> 
 def test_a_damaged_schedule_file_means_the_safe_level_and_says_why(tmp_path: Path) -> None:
     first = first_ip()
     config_path = _site(tmp_path, first, 2)
-    (tmp_path / "agent-state.json").write_text("{broken")
+    (tmp_path / "site.state.json").write_text("{broken")
     with FakeFleet.build(2, first_ip=first) as fleet:
         after, source, restored = _restart(config_path, fleet)
     assert not restored and source == "safe" and not any(h for h, _ in after)

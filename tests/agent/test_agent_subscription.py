@@ -108,7 +108,7 @@ def test_a_new_cap_reaches_the_agent_through_the_webhook_before_the_next_poll(
     # the subscription's secret never reaches the operator's log; the schedule was kept on disk, owner-only
     log = (tmp_path / "logs" / "commands.log").read_text()
     assert '"subscribed"' in log and token_absent(log, tmp_path)
-    state = tmp_path / "agent-state.json"
+    state = tmp_path / "site.state.json"
     assert state.stat().st_mode & 0o777 == 0o600
     assert any(w["cap_w"] == cap_w for w in json.loads(state.read_text())["windows"])
 

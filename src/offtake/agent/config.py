@@ -26,7 +26,8 @@ Example::
     telemetry_s = 5           # a telemetry round of every machine at most this often [s]
     rescan_s = 600            # subnet scans repeated this often [s]
     log = "agent-commands.log"
-    state = "agent-state.json"   # the cap schedule kept across restarts (0600; "" keeps none)
+    state = "site.state.json"    # the cap schedule kept across restarts (0600; "" keeps none;
+                                 # default: this file's name with .state.json)
 
     [[asic]]
     hosts = ["10.0.1.1-50"]
@@ -290,7 +291,8 @@ def load_config(path: Path) -> AgentConfig:
             raise InputError(f"expected 'nvml' or 'fake', got '{driver}'", file=path, field="gpu.driver")
         gpu_cfg = GpuConfig(driver, int(_get(gpu, "count", int, "gpu", path, 0)))
     log = _get(agent, "log", str, "agent", path, "")
-    state = _get(agent, "state", str, "agent", path, "agent-state.json")
+    # beside this file, named after it: two sites' files in one folder keep separate schedules
+    state = _get(agent, "state", str, "agent", path, f"{path.stem}.state.json")
     listen, hook_url = _webhook(_get(data, "webhook", dict, "", path, None), path)
     num = (int, float)
     config = AgentConfig(

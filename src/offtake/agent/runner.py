@@ -318,6 +318,19 @@ class Agent:
         self._refresh_infos()
         return plan
 
+    async def _stop_the_rest(self, limit: Limit) -> None:
+        """In an emergency, also tell the machines whose last read failed to stop (best effort).
+
+        A read that timed out is no proof that a command will: the plan counts such machines
+        at their last draw and sends them nothing, so an emergency tries them once more.
+        """
+        rest = [Command(mid, "stop") for mid in self._machines
+                if not (t := self._telemetry.get(mid)) or not t.reachable]  # fmt: skip
+        if rest:
+            self.log.record("agent", "emergency-stop-unread", {"machines": len(rest), "event": limit.event_id},
+                            "sent")  # fmt: skip
+            await self.send(rest)
+
     async def step(self, *, read: bool = True) -> AgentStatus:
         """One tick of the loop; returns the status (``read=False``: telemetry is read elsewhere)."""
         mono = time.monotonic()
@@ -333,6 +346,8 @@ class Agent:
             self._limit_since = (limit.cap_w, mono)
             if self._telemetry:
                 await self.apply_limit(limit, mono)  # at once, from what is known: reading waits
+            if limit.source == "emergency":
+                await self._stop_the_rest(limit)
         if read:
             await self.read_machines()
         plan = await self.apply_limit(limit, mono)

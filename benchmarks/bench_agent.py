@@ -19,17 +19,26 @@ for every site (``Vtn.declare_emergency``); the time reported runs from that cal
 last fake miner's ``power_off`` as the fleet records it (same clock), and the agents' CPU
 over that window is summed.
 
-Measured on the shared 2-core development machine (8 engineers; ``uptime`` load given):
+Measured on the shared 2-core development machine, 8 engineers at work (load average 11-12):
 
-* ``python benchmarks/bench_agent.py --mode cap --miners 1000`` (load 1.9): discovery
-  4.1 s (3.3 s agent CPU), telemetry round 2.4 s, new cap to all 1000 miners 0.36 s wall
-  (0.27 s agent CPU), raise again 0.40 s; 1000 of 1000 confirmed by the fleet. Before this
-  work the same cap took 10.2 s (the first privileged command of each miner paid pyasic's
-  token exchange and two md5-crypt rounds, and the fake fleet answered through one stream
-  task per connection). Per miner the cap costs about 0.3 ms of agent CPU, so 10,000
-  miners need about 3 s of agent CPU: within 10 s where the fleet has its own cores.
-* ``python benchmarks/bench_agent.py --mode emergency --sites 4 --per-site 250`` (load
-  2.2): declaration to the last of 1000 miners powered off in 0.9 s, agents' CPU 0.5 s.
+* ``--mode cap --miners 1000``: discovery 31.1 s (4.4 s agent CPU; pyasic's backend probe
+  and the token of each miner), one telemetry round 14.5 s (2.1 s CPU), new cap to all
+  1000 miners 2.27 s wall with 0.44 s agent CPU, raised again 2.54 s (0.44 s CPU); the
+  fleet confirms 1000 of 1000 at the new target each time. At 300 miners the fleet's own
+  CPU for a cap is 0.04 s (about 0.13 ms a miner). Before this work, on the same machine
+  at load 1.8, 500 miners took 0.99 s wall and 0.85 s agent CPU (the first privileged
+  command of each miner paid pyasic's token exchange, and the fake fleet worked out two
+  md5-crypt keys per command and ran a stream task per connection); now 0.17 s and
+  0.12 s. The agent spends about 0.3 to 0.45 ms of CPU a miner on a cap, so 10,000
+  miners need 3 to 4.5 s of agent CPU: within 10 s where the agent has a core of its own
+  (not measured at that size here). A telemetry round costs about 2 ms a miner (pyasic's
+  data gathering), so a 10,000-miner site sets ``telemetry_s`` to a minute or more; the
+  round runs in the background and never holds a cap back.
+* ``--mode emergency --sites 4 --per-site 250`` (4 agent processes, webhooks): from the
+  declaration in the server to the last of 1000 miners powered off 2.33 s, agents' CPU
+  0.81 s over that window; starting the agents (discovery, tokens, first telemetry) took
+  47.5 s. 20 x 500 is ten times the commands: about 8 s of agent CPU spread over the
+  agent processes, so under 5 s needs about 4 free cores (not measured at that size here).
 
 Full size, for a quiet machine (not run here: the fleet, the agents and the server would
 share 2 cores with seven other engineers)::
@@ -64,8 +73,10 @@ fleet = FakeFleet.build(int(sys.argv[1]), first_ip=int(sys.argv[2])).start()
 print("ready", flush=True)
 for line in sys.stdin:
     up = [m for m in fleet.miners if m.behaviour != "unreachable"]
+    r = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"hashing": sum(m.hashing for m in up), "limits": [m.power_limit_w for m in up],
-                      "last_change": max((m.changed_at for m in up), default=0.0)}), flush=True)
+                      "last_change": max((m.changed_at for m in up), default=0.0),
+                      "cpu": r.ru_utime + r.ru_stime}), flush=True)
 fleet.stop()
 """
 
@@ -159,11 +170,12 @@ def start_fleets(n: int, first: int, procs: int) -> list[Child]:
 
 
 def fleet_report(fleets: list[Child]) -> dict[str, Any]:
-    """Sum the fleets' own view: hashing count, every power limit, the last change [epoch s]."""
-    out: dict[str, Any] = {"hashing": 0, "limits": [], "last_change": 0.0}
+    """Sum the fleets' own view: hashing count, every power limit, the last change [epoch s], CPU [s]."""
+    out: dict[str, Any] = {"hashing": 0, "limits": [], "last_change": 0.0, "cpu": 0.0}
     for child in fleets:
         part = json.loads(child.line("report"))
         out["hashing"] += part["hashing"]
+        out["cpu"] += part["cpu"]
         out["limits"] += part["limits"]
         out["last_change"] = max(out["last_change"], part["last_change"])
     return out
@@ -195,13 +207,15 @@ async def run_cap(n: int, first: int, fleets: list[Child]) -> None:
         await timed("telemetry round", agent.read_machines())
         agent._applied = True
         for label, share in (("new cap: every miner turned down", 0.7), ("raised again", 0.9)):
+            fleet_cpu = fleet_report(fleets)["cpu"]
             plan = await timed(label, agent.apply_limit(Limit(share * n * RATED_W, "cap", "e", None), time.monotonic()))
             targets = sorted({t.power_w for t in plan.targets.values() if t.run})
             results = agent.status.last_results
-            seen = fleet_report(fleets)["limits"]
-            took = sum(1 for w in seen if targets and abs(w - targets[0]) < 1)
+            report = fleet_report(fleets)
+            took = sum(1 for w in report["limits"] if targets and abs(w - targets[0]) < 1)
             print(f"  accepted {sum(r.ok for r in results)} of {len(results)}; the fleet shows {took} of "
-                  f"{len(seen)} at {targets}", flush=True)  # fmt: skip
+                  f"{len(report['limits'])} at {targets} (fleet CPU {report['cpu'] - fleet_cpu:.2f} s)",
+                  flush=True)  # fmt: skip
     finally:
         await agent.close()
 

@@ -149,3 +149,22 @@ def test_a_vtn_that_refuses_loopback_webhooks_leaves_the_agent_polling(
     lines = [json.loads(line) for line in (tmp_path / "logs" / "commands.log").read_text().splitlines()]
     refused = [line for line in lines if line["command"] == "subscription-refused"]
     assert refused and "loopback" in refused[0]["answer"]
+
+
+def test_webhook_tables_name_the_bad_field(tmp_path: Path) -> None:
+    from offtake.errors import InputError
+
+    (tmp_path / "s").write_text("secret")
+    (tmp_path / "s").chmod(0o600)
+    head = ('[site]\nid = "w1"\n[vtn]\nurl = "http://127.0.0.1:9/x"\nclient_id = "c"\nclient_secret_file = "s"\n'
+            '[[asic]]\nhosts = ["10.0.0.1"]\nmax_w = 3400\nstandby_w = 20\n')  # fmt: skip
+    path = tmp_path / "site.toml"
+    path.write_text(head + '[webhook]\nlisten = "0.0.0.0:8765"\nurl = "https://agent.example:8765/hook"\n')
+    config = load_config(path)
+    assert config.webhook_listen == ("0.0.0.0", 8765) and config.webhook_url == "https://agent.example:8765/hook"
+    for table, field in {'listen = "8765"\n': "webhook.listen", 'listen = "h:99999"\n': "webhook.listen",
+                         'listen = "0.0.0.0:8765"\n': "webhook.url",
+                         'listen = "127.0.0.1:1"\nurl = "ftp://x"\n': "webhook.url"}.items():  # fmt: skip
+        path.write_text(head + "[webhook]\n" + table)
+        with pytest.raises(InputError, match=field.replace(".", r"\.")):
+            load_config(path)

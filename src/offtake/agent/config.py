@@ -246,6 +246,9 @@ def _webhook(table: dict[str, Any] | None, path: Path) -> tuple[tuple[str, int] 
     url = _get(table, "url", str, "webhook", path, "") or None
     if url is not None and not url.startswith(("http://", "https://")):
         raise InputError(f"expected an http(s) URL, got '{url}'", file=path, field="webhook.url")
+    if url is None and host.strip("[]") in ("0.0.0.0", "::", ""):
+        raise InputError("listening on every address: give webhook.url, the address the VTN calls", file=path,
+                         field="webhook.url")  # fmt: skip
     return (host.strip("[]"), int(port)), url
 
 

@@ -25,12 +25,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_BODY", "WebhookListener"]
+__all__ = ["MAX_BODY", "MAX_CONNECTIONS", "WebhookListener"]
 
 #: Largest notification accepted [bytes].
 MAX_BODY = 1_000_000
 _MAX_HEAD = 16_384
 _READ_S = 10.0
+#: Most connections served at once; more are closed unanswered (the VTN retries).
+MAX_CONNECTIONS = 64
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
             411: "Length Required", 413: "Content Too Large"}  # fmt: skip
 
@@ -56,6 +58,7 @@ class WebhookListener:
         self._server: asyncio.Server | None = None
         self.received = 0
         self.refused = 0
+        self._open = 0
 
     @property
     def url(self) -> str:
@@ -76,6 +79,17 @@ class WebhookListener:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._open >= MAX_CONNECTIONS:
+            self.refused += 1
+            writer.close()
+            return
+        self._open += 1
+        try:
+            await self._answer(reader, writer)
+        finally:
+            self._open -= 1
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             async with asyncio.timeout(_READ_S):
                 status = await self._request(reader)

@@ -449,7 +449,7 @@ class Agent:
         await self.read_machines()
         halt = asyncio.Event()
         reader = asyncio.create_task(self._telemetry_loop(stop, halt))
-        next_scan = time.monotonic() + self.config.rescan_s
+        scanner = asyncio.create_task(self._scan_loop(stop, halt))
         ticks = 0
         try:
             while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
@@ -457,17 +457,15 @@ class Agent:
                 self._wake.clear()
                 await self.step(read=False)
                 ticks += 1
-                if started >= next_scan:
-                    await self.rescan()
-                    next_scan = started + self.config.rescan_s
                 wait = max(0.0, self.config.tick_s - (time.monotonic() - started))
                 await _first(stop, self._wake, wait)
         finally:
             halt.set()
             # a telemetry round in flight ends by itself (cancelling it would leave pyasic's connections open)
-            await asyncio.wait({reader}, timeout=_STOP_S)
+            await asyncio.wait({reader, scanner}, timeout=_STOP_S)
             reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            scanner.cancel()
+            await asyncio.gather(reader, scanner, return_exceptions=True)
         return self.status
 
     async def _telemetry_loop(self, stop: asyncio.Event, halt: asyncio.Event) -> None:
@@ -475,6 +473,14 @@ class Agent:
             started = time.monotonic()
             await self.read_machines()
             await _first(stop, halt, max(0.0, self.config.telemetry_s - (time.monotonic() - started)))
+
+    async def _scan_loop(self, stop: asyncio.Event, halt: asyncio.Event) -> None:
+        """Scan the subnets again every ``rescan_s``, in the background (a scan of silent addresses is slow)."""
+        while True:
+            await _first(stop, halt, self.config.rescan_s)
+            if stop.is_set() or halt.is_set():
+                return
+            await self.rescan()
 
     async def rescan(self) -> None:
         """Scan the drivers' subnets again and take the machines found."""

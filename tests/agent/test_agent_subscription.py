@@ -71,6 +71,13 @@ def test_a_new_cap_reaches_the_agent_through_the_webhook_before_the_next_poll(
                 out["subscribed"] = await _wait(lambda: agent.status.subscribed and agent.status.limit, 15)
                 assert agent._listener is not None
                 url, token = agent._listener.url, agent._listener.token
+                # the VTN loses the subscription: the next (safety) poll finds out and subscribes again
+                lost = agent._subscription
+                assert lost is not None
+                await agent.ven.unsubscribe(lost)
+                agent._next_poll = 0.0
+                agent._wake.set()
+                out["resubscribed"] = await _wait(lambda: agent._subscription not in (None, lost), 10)
                 out["events"] = publish(open_platform, cap_w / 1e6)
                 t0 = time.monotonic()
                 out["took_s"] = await _wait(lambda: agent.status.limit and agent.status.limit.cap_w == cap_w, 10)
@@ -98,6 +105,7 @@ def test_a_new_cap_reaches_the_agent_through_the_webhook_before_the_next_poll(
         out = asyncio.run(scenario())
     open_platform.vtn.end_events(out.get("events", []), end=datetime.now(UTC))
     assert out["subscribed"] is not None, "the agent did not subscribe"
+    assert out["resubscribed"] is not None, "a lost subscription was not made again"
     # the poll is 30 s away: only the webhook can have brought the cap this fast
     assert out["took_s"] is not None and out["took_s"] < 5, out
     assert out["notifications"] >= 1
@@ -107,7 +115,7 @@ def test_a_new_cap_reaches_the_agent_through_the_webhook_before_the_next_poll(
     assert out["limit_after_hostile"] == cap_w  # nothing refused was taken
     # the subscription's secret never reaches the operator's log; the schedule was kept on disk, owner-only
     log = (tmp_path / "logs" / "commands.log").read_text()
-    assert '"subscribed"' in log and token_absent(log, tmp_path)
+    assert '"subscribed"' in log and '"subscription-lost"' in log and token_absent(log, tmp_path)
     state = tmp_path / "site.state.json"
     assert state.stat().st_mode & 0o777 == 0o600
     assert any(w["cap_w"] == cap_w for w in json.loads(state.read_text())["windows"])

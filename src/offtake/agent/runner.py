@@ -174,9 +174,16 @@ class Agent:
 
     # ------------------------------------------------------------------ webhook
     async def _subscribe(self) -> None:
-        """Start the listener and subscribe, once, where a webhook is configured."""
-        if self.config.webhook_listen is None or self._subscription is not None or self._subscribe_refused:
+        """Start the listener and subscribe where a webhook is configured; subscribe again if the VTN lost it."""
+        if self.config.webhook_listen is None or self._subscribe_refused:
             return
+        if self._subscription is not None:
+            try:
+                await self.ven.request("GET", f"/subscriptions/{self._subscription}")
+                return
+            except VtnRefused:
+                self.log.record("agent", "subscription-lost", self._subscription, "subscribing again")
+                self._subscription, self.status.subscribed = None, False
         if self._listener is None:
             host, port = self.config.webhook_listen
             self._listener = WebhookListener(host, port, self.notified, self.config.webhook_url)

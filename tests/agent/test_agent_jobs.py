@@ -21,12 +21,15 @@ from offtake.errors import InputError
 FAKE = [sys.executable, "-m", "offtake.agent.fakes.scheduler"]
 
 
-def _scheduler(tmp_path: Path, jobs: dict[str, str]) -> tuple[SchedulerConfig, Path]:
+def _scheduler(tmp_path: Path, jobs: dict[str, str], *, batch: bool = False) -> tuple[SchedulerConfig, Path]:
+    """Jobs of the fake scheduler; states read one job a call, or all at once (``batch``)."""
     state = tmp_path / "jobs.json"
     state.write_text(json.dumps(jobs))
     base = [*FAKE, str(state)]
     config = SchedulerConfig(name="slurm", suspend=(*base, "suspend", "{job}"), resume=(*base, "resume", "{job}"),
-                             job_w=5600, idle_w=900, list=(*base, "list"), state=(*base, "state", "{job}"))  # fmt: skip
+                             job_w=5600, idle_w=900, list=(*base, "list"),
+                             state=() if batch else (*base, "state", "{job}"),
+                             states=(*base, "states") if batch else ())  # fmt: skip
     return config, state
 
 
@@ -72,25 +75,26 @@ def test_a_command_that_hangs_times_out_and_a_missing_program_is_refused(tmp_pat
 
 
 def test_the_agent_suspends_just_enough_jobs_under_a_cap(tmp_path: Path) -> None:
-    config, state = _scheduler(tmp_path, {str(j): "RUNNING" for j in range(1, 7)})
+    config, state = _scheduler(tmp_path, {str(j): "RUNNING" for j in range(1, 7)}, batch=True)
     agent_config = AgentConfig(site_id="gpu-site", vtn_url="http://127.0.0.1:9/x", client_id="c", client_secret="s",
                                scheduler=(config,))  # fmt: skip
     agent = Agent(agent_config, [JobHookDriver(config)], TelemetryMeter(), CommandLog(None))
 
-    async def go() -> float:
+    async def go() -> tuple[float, list[bool | None]]:
         try:
             await agent.discover()
             await agent.read_machines()
             plan = await agent.apply_limit(Limit(20_000.0, "cap", "e", None), 0.0)
-            return plan.planned_w
+            return plan.planned_w, [t.running for t in await agent.read_machines()]
         finally:
             await agent.close()
 
-    planned = asyncio.run(go())
+    planned, read_back = asyncio.run(go())
     jobs = json.loads(state.read_text())
     running = sum(v == "RUNNING" for v in jobs.values())
     # 6 jobs of 5.6 kW (0.9 kW suspended) under 20 kW: 3 run (16.8 + 2.7 = 19.5 kW), 3 are suspended
     assert running == 3 and planned <= 20_000
+    assert read_back.count(False) == 3 and read_back.count(True) == 3  # one `states` call reads them all
     assert running * config.job_w + (6 - running) * config.idle_w <= 20_000
 
 

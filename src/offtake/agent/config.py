@@ -46,7 +46,7 @@ Example::
     list = ["squeue", "-h", "-o", "%i", "-p", "flex"]
     suspend = ["scontrol", "suspend", "{job}"]
     resume = ["scontrol", "resume", "{job}"]
-    state = ["squeue", "-h", "-j", "{job}", "-o", "%T"]
+    states = ["squeue", "-h", "-p", "flex", "-o", "%i %T"]   # or per job: state = [..., "{job}", ...]
     job_w = 5600
     idle_w = 900
 
@@ -224,6 +224,7 @@ def _schedulers(tables: Any, path: Path) -> tuple[SchedulerConfig, ...]:
             suspend=_argv(t, "suspend", where, path), resume=_argv(t, "resume", where, path),
             job_w=float(_get(t, "job_w", num, where, path)), idle_w=float(_get(t, "idle_w", num, where, path, 0.0)),
             jobs=tuple(str(j) for j in jobs), list=_argv(t, "list", where, path), state=_argv(t, "state", where, path),
+            states=_argv(t, "states", where, path),
             timeout_s=float(_get(t, "timeout_s", num, where, path, 10.0)),
         )  # fmt: skip
         try:

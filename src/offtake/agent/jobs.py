@@ -10,8 +10,11 @@ Commands are argument lists (never a shell line): ``{job}`` in an argument is re
 job id, and job ids must be plain names (letters, digits, ``._-``), so nothing a scheduler
 prints can be injected into a command. A command succeeds when it exits with 0 within
 ``timeout_s``; otherwise the job is reported refused (with the end of its stderr) or timed out.
-Jobs are listed by ``list`` (one id a line) when given, else taken from ``jobs``; ``state``
-(optional) prints ``RUNNING`` or ``SUSPENDED`` (Slurm's words; anything else is unknown).
+Jobs are listed by ``list`` (one id a line) when given, else taken from ``jobs``. A job's state
+is read with ``states`` (one run a telemetry round, printing ``<job> <state>`` lines, e.g.
+``squeue -h -o "%i %T"``) or ``state`` (one run a job, printing the state); states are
+``RUNNING`` or ``SUSPENDED`` (Slurm's words, or ``R``/``S``; anything else is unknown).
+Without either the state is what the agent last commanded.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ class SchedulerConfig:
         Command printing the job ids to control, one a line.
     state
         Command printing a job's state (``{job}`` replaced).
+    states
+        Command printing every job's state, ``<job> <state>`` a line (preferred to ``state``:
+        one run a round).
     timeout_s
         Longest a command may run [s].
     """
@@ -67,6 +73,7 @@ class SchedulerConfig:
     jobs: tuple[str, ...] = ()
     list: tuple[str, ...] = ()
     state: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
     timeout_s: float = 10.0
 
     def check(self, where: str) -> None:
@@ -146,6 +153,28 @@ class JobHookDriver(Driver):
         """Return the jobs found."""
         return [self._info(mid) for mid in self._jobs]
 
+    @staticmethod
+    def _word(text: str) -> bool | None:
+        word = text.strip().upper()
+        return True if word in _RUNNING else False if word in _SUSPENDED else None
+
+    def _telemetry(self, mid: str, running: bool | None) -> Telemetry:
+        if running is None:
+            return Telemetry(mid, True, None, None)
+        self._running[mid] = running
+        return Telemetry(mid, True, running, self.config.job_w if running else self.config.idle_w)
+
+    async def _read_all(self, ids: Sequence[str]) -> list[Telemetry]:
+        code, out, _ = await self._run(self.config.states)
+        if code != 0:
+            return [Telemetry(m, False) for m in ids]
+        seen: dict[str, bool | None] = {}
+        for line in out.splitlines():
+            job, _, word = line.strip().partition(" ")
+            seen[job] = self._word(word)
+        return [self._telemetry(m, seen[self._jobs[m]]) if self._jobs.get(m) in seen else Telemetry(m, False)
+                for m in ids]  # fmt: skip
+
     async def _read_one(self, mid: str) -> Telemetry:
         job = self._jobs.get(mid)
         if job is None:
@@ -155,15 +184,13 @@ class JobHookDriver(Driver):
             code, out, _ = await self._run(self.config.state, job)
             if code != 0:
                 return Telemetry(mid, False)
-            word = out.strip().upper()
-            running = True if word in _RUNNING else False if word in _SUSPENDED else None
-        if running is None:
-            return Telemetry(mid, True, None, None)
-        self._running[mid] = running
-        return Telemetry(mid, True, running, self.config.job_w if running else self.config.idle_w)
+            running = self._word(out)
+        return self._telemetry(mid, running)
 
     async def read(self, ids: Sequence[str]) -> list[Telemetry]:
-        """Each job's state (from ``state``, or as last commanded) and its draw."""
+        """Each job's state (from ``states``, ``state``, or as last commanded) and its draw."""
+        if self.config.states:
+            return await self._read_all(ids)
         return list(await asyncio.gather(*(self._read_one(m) for m in ids)))
 
     async def _apply_one(self, c: Command) -> CommandResult:

@@ -1,4 +1,4 @@
-"""A fake job scheduler for tests: Slurm-like ``list``, ``state``, ``suspend`` and ``resume`` on a JSON file.
+"""A fake job scheduler for tests: Slurm-like ``list``, ``states``, ``state``, ``suspend``, ``resume`` on a JSON file.
 
 Run as ``python -m offtake.agent.fakes.scheduler STATE_FILE COMMAND [JOB]``. The file maps
 job ids to ``RUNNING``, ``SUSPENDED`` or ``LOCKED`` (a job the scheduler will not suspend:
@@ -18,8 +18,8 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     """Carry out one command; return the exit status."""
-    if len(argv) < 2 or argv[1] not in ("list", "state", "suspend", "resume"):
-        print("usage: scheduler STATE_FILE list|state|suspend|resume [JOB]", file=sys.stderr)
+    if len(argv) < 2 or argv[1] not in ("list", "states", "state", "suspend", "resume"):
+        print("usage: scheduler STATE_FILE list|states|state|suspend|resume [JOB]", file=sys.stderr)
         return 2
     path, command = Path(argv[0]), argv[1]
     job = argv[2] if len(argv) > 2 else ""
@@ -28,6 +28,9 @@ def main(argv: list[str]) -> int:
         jobs: dict[str, str] = json.load(f)
         if command == "list":
             print("\n".join(jobs))
+            return 0
+        if command == "states":
+            print("\n".join(f"{j} {'RUNNING' if s == 'LOCKED' else s}" for j, s in jobs.items()))
             return 0
         if job not in jobs:
             print(f"Invalid job id specified: {job}", file=sys.stderr)

@@ -176,3 +176,31 @@ def test_webhook_tables_name_the_bad_field(tmp_path: Path) -> None:
         path.write_text(head + "[webhook]\n" + table)
         with pytest.raises(InputError, match=field.replace(".", r"\.")):
             load_config(path)
+
+
+def test_a_webhook_port_already_taken_leaves_the_agent_polling(strict_platform: Platform, tmp_path: Path) -> None:
+    from platform_fixtures import free_socket
+
+    taken = free_socket()
+    taken.listen()
+    port = taken.getsockname()[1]
+    first = first_ip()
+    hook = f'[webhook]\nlisten = "127.0.0.1:{port}"\n'
+    config = load_config(write_site(tmp_path, strict_platform, first, 1, None, vtn={"poll_s": 0.3}, tail=hook))
+    try:
+        with FakeFleet.build(1, first_ip=first):
+            agent = build_agent(config)
+
+            async def scenario() -> tuple[bool, bool]:
+                try:
+                    await agent.run(asyncio.Event(), max_ticks=2)
+                    return agent.status.vtn_reachable, agent.status.subscribed
+                finally:
+                    await agent.close()
+
+            reachable, subscribed = asyncio.run(scenario())
+    finally:
+        taken.close()
+    assert reachable and not subscribed
+    lines = [json.loads(line) for line in (tmp_path / "logs" / "commands.log").read_text().splitlines()]
+    assert any(line["command"] == "webhook-not-started" for line in lines)

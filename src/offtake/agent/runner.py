@@ -186,8 +186,15 @@ class Agent:
                 self._subscription, self.status.subscribed = None, False
         if self._listener is None:
             host, port = self.config.webhook_listen
-            self._listener = WebhookListener(host, port, self.notified, self.config.webhook_url)
-            await self._listener.start()
+            listener = WebhookListener(host, port, self.notified, self.config.webhook_url)
+            try:
+                await listener.start()
+            except OSError as exc:  # the port is taken, or the address is not this host's: poll instead
+                self._subscribe_refused = True
+                self.status.problem = f"webhook: cannot listen on {host}:{port}: {exc.strerror}; polling"
+                self.log.record("agent", "webhook-not-started", f"{host}:{port}", str(exc))
+                return
+            self._listener = listener
         try:
             self._subscription = await self.ven.subscribe(self.config.site_id, self._listener.url,
                                                           self._listener.token)  # fmt: skip

@@ -63,3 +63,33 @@ def test_an_emergency_also_stops_machines_whose_last_read_failed() -> None:
     assert not any(driver.running.values())
     assert sorted(set(sent)) == ["m1", "m2"]
     assert agent.status.notifications == 1
+
+
+def test_a_notification_during_a_poll_is_not_undone_by_the_older_answer() -> None:
+    driver = FlakyReads()
+    agent = Agent(AgentConfig("s1", "http://127.0.0.1:9/x", "c", "s", poll_s=3600), [driver], TelemetryMeter(),
+                  CommandLog(None))  # fmt: skip
+    emergency = _emergency(datetime.now(UTC))
+
+    async def registered(site_id: str) -> str:
+        agent.ven.ven_id = "ven-1"
+        return "ven-1"
+
+    async def answer_computed_before_the_emergency() -> list[dict[str, object]]:
+        # the VTN answered the poll, then declared the emergency and notified before the answer arrived
+        agent.notified({"objectType": "EVENT", "operation": "CREATE", "object": emergency})
+        return []
+
+    agent.ven.register = registered  # type: ignore[method-assign]
+    agent.ven.events = answer_computed_before_the_emergency  # type: ignore[method-assign]
+
+    async def go() -> str | None:
+        try:
+            await agent.discover()
+            await agent.step()
+            return agent.status.limit.source if agent.status.limit else None
+        finally:
+            await agent.close()
+
+    assert asyncio.run(go()) == "emergency"
+    assert not any(driver.running.values())

@@ -112,6 +112,7 @@ class Agent:
         self._listener: WebhookListener | None = None
         self._subscription: str | None = None
         self._subscribe_refused = False
+        self._during_poll: dict[str, dict[str, Any] | None] | None = None  # notifications while a poll runs
         self._machines: dict[str, tuple[Driver, MachineInfo]] = {}
         self._telemetry: dict[str, Telemetry] = {}
         self._last_draw: dict[str, float] = {}
@@ -132,14 +133,23 @@ class Agent:
             if self.ven.ven_id is None:
                 await self.ven.register(self.config.site_id)
             await self._subscribe()
+            self._during_poll = {}
             events = await self.ven.events()
         except (VtnUnavailable, VtnRefused) as exc:
             if self.status.vtn_reachable:
                 self.log.record("agent", "vtn-lost", None, str(exc))
             self.status.vtn_reachable = False
             return
+        finally:
+            during, self._during_poll = self._during_poll, None
         self.status.vtn_reachable = True
         self._events = {str(e.get("id", i)): e for i, e in enumerate(events)}
+        # a notification that came while the answer was on its way may be newer than the answer
+        for event_id, body in (during or {}).items():
+            if body is None:
+                self._events.pop(event_id, None)
+            else:
+                self._events[event_id] = body
         self._set_windows()
 
     def _set_windows(self) -> None:
@@ -212,10 +222,13 @@ class Agent:
         if notification.get("objectType") != "EVENT" or not isinstance(body, dict) or "id" not in body:
             return
         self.status.notifications += 1
-        if notification.get("operation") == "DELETE":
+        deleted = notification.get("operation") == "DELETE"
+        if deleted:
             self._events.pop(str(body["id"]), None)
         else:
             self._events[str(body["id"])] = body
+        if self._during_poll is not None:
+            self._during_poll[str(body["id"])] = None if deleted else body
         self.log.record("vtn", "notification", {"operation": notification.get("operation"), "event": body["id"]},
                         "taken")  # fmt: skip
         self._set_windows()

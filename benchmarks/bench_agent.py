@@ -35,10 +35,14 @@ Measured on the shared 2-core development machine, 8 engineers at work (load ave
   data gathering), so a 10,000-miner site sets ``telemetry_s`` to a minute or more; the
   round runs in the background and never holds a cap back.
 * ``--mode emergency --sites 4 --per-site 250`` (4 agent processes, webhooks): from the
-  declaration in the server to the last of 1000 miners powered off 2.33 s, agents' CPU
-  0.81 s over that window; starting the agents (discovery, tokens, first telemetry) took
-  47.5 s. 20 x 500 is ten times the commands: about 8 s of agent CPU spread over the
-  agent processes, so under 5 s needs about 4 free cores (not measured at that size here).
+  declaration in the server to the last of 1000 miners powered off 2.33 s and 2.35 s in two
+  runs (load 11 and 8), agents' CPU 0.81 s and 0.69 s over that window (their ticks
+  included); starting the agents (discovery, tokens, first telemetry) took 28.6 to 47.5 s.
+  With polling every second instead of webhooks (``--poll``, 2 x 20 miners) 1.10 s against
+  0.34 s. In isolation one agent stops 500 miners with 0.13 to 0.16 s of CPU (about 0.3 ms
+  a miner, the command log included), so 20 x 500 needs about 3 s of agent CPU for the
+  stops, spread over the agent processes, plus about 1.3 s of fleet CPU: under 5 s where
+  the agents and the fleet have a few cores (not measured at that size here).
 
 Full size, for a quiet machine (not run here: the fleet, the agents and the server would
 share 2 cores with seven other engineers)::

@@ -7,11 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,131 +18,27 @@ import pytest
 pytest.importorskip("pyasic", reason="the agent extra (pyasic) is not installed")
 pytest.importorskip("pymodbus", reason="the agent extra (pymodbus) is not installed")
 
-import uvicorn
-from platform_fixtures import free_socket
-from sqlalchemy import select
+from agent_platform import RATED_W, SITE, Platform, first_ip, publish, start_platform, write_site
 
 from offtake.agent.config import load_config
 from offtake.agent.fakes.meter import MeterSimulator
 from offtake.agent.fakes.whatsminer import FakeFleet
 from offtake.agent.meter import register_map
 from offtake.agent.runner import Agent, build_agent
-from offtake.api.app import create_app
-from offtake.identity.credentials import create_client
-from offtake.persistence.schema import Operator, Reading, Site
-from offtake.registry.setup import prepare_database
-from offtake.settings import Settings
-from offtake.vtn.notify import WebhookNotifier
-from offtake.vtn.operations import Vtn
 from offtake.vtn.programme import SiteCap
 
-SITE = "agent-site-1"
 MINERS = 6
-RATED_W = 3472.0
-
-
-@dataclass
-class Platform:
-    url: str
-    app: Any
-    vtn: Vtn
-    secret: str
-    client_id: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def readings(self) -> list[Reading]:
-        with self.app.state.session_factory() as session:
-            return list(session.scalars(select(Reading).where(Reading.site_id == SITE)))
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    folder = tmp_path_factory.mktemp("agent-vtn")
-    app = create_app(Settings.resolve(env={}, data_dir=folder, token_secret="t" * 40))
-    prepare_database(app.state.engine)
-    factory = app.state.session_factory
-    with factory() as session:
-        session.add(Operator(id="op-agent", name="Agent Op", created_at=datetime.now(UTC)))
-        session.flush()
-        # a connection capacity bounds what the meter may report (the ledger refuses readings without one)
-        site = Site(id=SITE, operator_id="op-agent", zone="LESCO", kind="mining", connection_w=1_000_000)
-        site.created_at = datetime.now(UTC)
-        session.add(site)
-        session.flush()
-        cred = create_client(session, f"agent {SITE}", "ven", site_id=SITE)
-        session.commit()
-    notifier = WebhookNotifier()
-    app.state.vtn_notifier = notifier
-    vtn = Vtn(factory, notifier)
-    vtn.provision_site(SITE, zone="LESCO", kind="mining", client_id=cred.client_id)
-    sock = free_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    port = sock.getsockname()[1]
-    yield Platform(f"http://127.0.0.1:{port}", app, vtn, cred.client_secret, cred.client_id, server, thread)
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
-    notifier.close()
+    p = start_platform(tmp_path_factory.mktemp("agent-vtn"))
+    yield p
+    p.stop()
 
 
-def _first_ip() -> int:
-    """A loopback block of our own (127.77.<n>.x) so parallel runs do not collide."""
-    return (77 << 16) + (random.randint(1, 250) << 8) + 2
-
-
-def _write_site(folder: Path, p: Platform, first_ip: int, meter_port: int, **site: Any) -> Path:
-    secret = folder / "ven.secret"
-    secret.write_text(p.secret)
-    secret.chmod(0o600)
-    b, c = (first_ip >> 16) & 0xFF, (first_ip >> 8) & 0xFF
-    d = first_ip & 0xFF
-    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in site.items())
-    text = f"""
-[site]
-id = "{SITE}"
-safe_level_mw = 0.0
-response_time_s = 5
-{extra}
-[vtn]
-url = "{p.url}/openadr3/3.1.0"
-client_id = "{p.client_id}"
-client_secret_file = "ven.secret"
-poll_s = 0.3
-
-[agent]
-tick_s = 0.3
-report_interval_s = 2
-log = "logs/commands.log"
-
-[[asic]]
-hosts = ["127.{b}.{c}.{d}-{d + MINERS - 1}"]
-max_w = {RATED_W}
-min_w = 1736
-standby_w = 20
-
-[meter]
-kind = "modbus"
-host = "127.0.0.1"
-port = {meter_port}
-map = "pm5000"
-"""
-    path = folder / "site.toml"
-    path.write_text(text)
-    return path
-
-
-def _publish(p: Platform, cap_mw: float, minutes: int = 10) -> list[str]:
-    """Publish a cap from the start of this minute; return the ids of its events (to end them after)."""
-    start = datetime.now(UTC).replace(second=0, microsecond=0)
-    events = p.vtn.publish_caps([SiteCap(SITE, start, start + timedelta(minutes=minutes), cap_mw)], {SITE: "mining"})
-    return [str(e["id"]) for e in events]
+def _write_site(folder: Path, p: Platform, first: int, meter_port: int, **site: Any) -> Path:
+    return write_site(folder, p, first, MINERS, meter_port, **site)
 
 
 async def _run_until(agent: Agent, check: Any, limit_s: float) -> bool:
@@ -159,12 +52,12 @@ async def _run_until(agent: Agent, check: Any, limit_s: float) -> bool:
 
 
 def test_agent_follows_caps_and_an_emergency_and_reports_into_the_ledger(platform: Platform, tmp_path: Path) -> None:
-    first = _first_ip()
+    first = first_ip()
     # machine 1 has no power target (refuses it), machine 5 cannot be reached but still draws
     fleet = FakeFleet.build(MINERS, refuse=[1], unreachable=[5], first_ip=first)
     rmap = register_map({"map": "pm5000"})
     cap_w = 12_000.0
-    cap_events = _publish(platform, cap_w / 1e6)
+    cap_events = publish(platform, cap_w / 1e6)
     with fleet, MeterSimulator(fleet.total_draw_w, rmap) as meter:
         config = load_config(_write_site(tmp_path, platform, first, meter.port))
         agent = build_agent(config)
@@ -230,7 +123,7 @@ def test_agent_follows_caps_and_an_emergency_and_reports_into_the_ledger(platfor
 def test_agent_holds_the_last_cap_while_the_vtn_is_away_then_falls_to_the_safe_level(
     platform: Platform, tmp_path: Path
 ) -> None:
-    first = _first_ip()
+    first = first_ip()
     fleet = FakeFleet.build(3, first_ip=first)
     rmap = register_map({"map": "pm5000"})
     with fleet, MeterSimulator(fleet.total_draw_w, rmap) as meter:

@@ -1,5 +1,11 @@
 """The agent's loop: caps in from the VTN, machine settings out, meter readings back.
 
+Events come from polling the VTN and, where ``[webhook]`` is configured and the VTN accepts the
+subscription, from its notifications: a notified event wakes the loop at once, and polling
+slows to ``safety_poll_s`` (it still catches up with a lost notification). The schedule is
+kept on disk (:mod:`offtake.agent.state`) whenever it changes and read back at start, so
+after a restart the cap in force (or the safe level) applies before any machine resumes.
+
 Every tick: poll the VTN when due (keeping the last schedule when it cannot be reached),
 take the limit in force now (:func:`~offtake.agent.schedule.limit_at`), read the machines,
 plan the fleet (:func:`~offtake.agent.plan.plan_fleet`), send the commands that lower draw
@@ -7,6 +13,9 @@ before those that raise it, read the meter, and at each report boundary post the
 energy. The first plan after a start resumes no machine, so the current cap is applied
 before anything restarts. After the contract's response time the agent checks, from the
 meter (or telemetry), that the site is within the cap, and says why when it is not.
+A limit that changed is applied from what is known of the machines before they are read
+again, so an emergency waits for no telemetry. :meth:`Agent.run` reads telemetry in the
+background (a round every ``telemetry_s`` at most) so a large fleet's round never delays a cap.
 """
 
 from __future__ import annotations
@@ -25,12 +34,17 @@ from offtake.agent.machines import Command, CommandResult, Driver, MachineInfo, 
 from offtake.agent.meter import MeterReading, ModbusMeter, TelemetryMeter
 from offtake.agent.plan import FleetPlan, MachineView, plan_fleet
 from offtake.agent.schedule import Limit, Window, limit_at, windows_from_events
+from offtake.agent.state import load_schedule, save_schedule
 from offtake.agent.ven import VenClient, VtnRefused, VtnUnavailable, usage_report
+from offtake.agent.webhook import WebhookListener
+from offtake.errors import InputError
 
 __all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter"]
 
 _STUCK_S = 30.0
 _MAX_PENDING = 10_000
+#: Longest wait for a telemetry round in flight when the agent stops [s].
+_STOP_S = 15.0
 
 
 class Meter(Protocol):
@@ -64,6 +78,9 @@ class AgentStatus:
     reports_pending: int = 0
     commands_sent: int = 0
     commands_failed: int = 0
+    subscribed: bool = False
+    notifications: int = 0
+    restored: bool = False
     last_results: list[CommandResult] = field(default_factory=list)
 
 
@@ -90,6 +107,12 @@ class Agent:
         self.ven = VenClient(config.vtn_url, config.client_id, config.client_secret, log)
         self.status = AgentStatus()
         self._windows: list[Window] = []
+        self._events: dict[str, dict[str, Any]] = {}
+        self._wake = asyncio.Event()
+        self._listener: WebhookListener | None = None
+        self._subscription: str | None = None
+        self._subscribe_refused = False
+        self._during_poll: dict[str, dict[str, Any] | None] | None = None  # notifications while a poll runs
         self._machines: dict[str, tuple[Driver, MachineInfo]] = {}
         self._telemetry: dict[str, Telemetry] = {}
         self._last_draw: dict[str, float] = {}
@@ -109,17 +132,107 @@ class Agent:
         try:
             if self.ven.ven_id is None:
                 await self.ven.register(self.config.site_id)
+            await self._subscribe()
+            self._during_poll = {}
             events = await self.ven.events()
         except (VtnUnavailable, VtnRefused) as exc:
             if self.status.vtn_reachable:
                 self.log.record("agent", "vtn-lost", None, str(exc))
             self.status.vtn_reachable = False
             return
+        finally:
+            during, self._during_poll = self._during_poll, None
         self.status.vtn_reachable = True
-        self._windows = windows_from_events(events, emergency_level=self.config.emergency_level)
-        caps = [w for w in self._windows if w.kind == "cap"]
+        self._events = {str(e.get("id", i)): e for i, e in enumerate(events)}
+        # a notification that came while the answer was on its way may be newer than the answer
+        for event_id, body in (during or {}).items():
+            if body is None:
+                self._events.pop(event_id, None)
+            else:
+                self._events[event_id] = body
+        self._set_windows()
+
+    def _set_windows(self) -> None:
+        windows = windows_from_events(self._events.values(), emergency_level=self.config.emergency_level)
+        caps = [w for w in windows if w.kind == "cap"]
         if caps:
             self._last_event_id = caps[-1].event_id
+        if windows != self._windows and self.config.state_path is not None:
+            try:
+                save_schedule(self.config.state_path, windows, self._last_event_id, datetime.now(UTC))
+            except OSError as exc:
+                self.log.record("agent", "state-not-saved", str(self.config.state_path), str(exc))
+        self._windows = windows
+
+    def restore(self) -> None:
+        """Read the schedule kept by an earlier run (a file that cannot be read: none, and say why)."""
+        path = self.config.state_path
+        if path is None:
+            return
+        try:
+            saved = load_schedule(path)
+        except InputError as exc:
+            self.status.problem = f"schedule not restored: {exc}"
+            self.log.record("agent", "state-not-restored", str(path), str(exc))
+            return
+        if saved is None:
+            return
+        self._windows = list(saved.windows)
+        self._last_event_id = saved.last_event_id
+        self.status.restored = True
+        self.log.record("agent", "state-restored", str(path), f"{len(saved.windows)} window(s)")
+
+    # ------------------------------------------------------------------ webhook
+    async def _subscribe(self) -> None:
+        """Start the listener and subscribe where a webhook is configured; subscribe again if the VTN lost it."""
+        if self.config.webhook_listen is None or self._subscribe_refused:
+            return
+        if self._subscription is not None:
+            try:
+                await self.ven.request("GET", f"/subscriptions/{self._subscription}")
+                return
+            except VtnRefused:
+                self.log.record("agent", "subscription-lost", self._subscription, "subscribing again")
+                self._subscription, self.status.subscribed = None, False
+        if self._listener is None:
+            host, port = self.config.webhook_listen
+            listener = WebhookListener(host, port, self.notified, self.config.webhook_url)
+            try:
+                await listener.start()
+            except OSError as exc:  # the port is taken, or the address is not this host's: poll instead
+                self._subscribe_refused = True
+                self.status.problem = f"webhook: cannot listen on {host}:{port}: {exc.strerror}; polling"
+                self.log.record("agent", "webhook-not-started", f"{host}:{port}", str(exc))
+                return
+            self._listener = listener
+        try:
+            self._subscription = await self.ven.subscribe(self.config.site_id, self._listener.url,
+                                                          self._listener.token)  # fmt: skip
+        except VtnRefused as exc:
+            # e.g. a VTN that calls no private address: poll instead, and say so
+            self._subscribe_refused = True
+            self.log.record("agent", "subscription-refused", self._listener.url, str(exc))
+            return
+        self.status.subscribed = True
+        self.log.record("agent", "subscribed", self._listener.url, self._subscription)
+
+    def notified(self, notification: dict[str, Any]) -> None:
+        """Take one webhook notification: an event created, updated or deleted; wake the loop."""
+        body = notification.get("object")
+        if notification.get("objectType") != "EVENT" or not isinstance(body, dict) or "id" not in body:
+            return
+        self.status.notifications += 1
+        deleted = notification.get("operation") == "DELETE"
+        if deleted:
+            self._events.pop(str(body["id"]), None)
+        else:
+            self._events[str(body["id"])] = body
+        if self._during_poll is not None:
+            self._during_poll[str(body["id"])] = None if deleted else body
+        self.log.record("vtn", "notification", {"operation": notification.get("operation"), "event": body["id"]},
+                        "taken")  # fmt: skip
+        self._set_windows()
+        self._wake.set()
 
     # ------------------------------------------------------------------ machines
     async def discover(self) -> None:
@@ -229,26 +342,44 @@ class Agent:
             await self.send(lower)
         if raise_:
             await self.send(raise_)
-        self._applied = True
         self._refresh_infos()
         return plan
 
-    async def step(self) -> AgentStatus:
-        """One tick of the loop; returns the status."""
+    async def _stop_the_rest(self, limit: Limit) -> None:
+        """In an emergency, also tell the machines whose last read failed to stop (best effort).
+
+        A read that timed out is no proof that a command will: the plan counts such machines
+        at their last draw and sends them nothing, so an emergency tries them once more.
+        """
+        rest = [Command(mid, "stop") for mid in self._machines
+                if not (t := self._telemetry.get(mid)) or not t.reachable]  # fmt: skip
+        if rest:
+            self.log.record("agent", "emergency-stop-unread", {"machines": len(rest), "event": limit.event_id},
+                            "sent")  # fmt: skip
+            await self.send(rest)
+
+    async def step(self, *, read: bool = True) -> AgentStatus:
+        """One tick of the loop; returns the status (``read=False``: telemetry is read elsewhere)."""
         mono = time.monotonic()
         wall = datetime.now(UTC)
         self.status.last_results = []
         if mono >= self._next_poll:
             await self.poll()
-            self._next_poll = mono + self.config.poll_s
+            self._next_poll = mono + (self.config.safety_poll_s if self._subscription else self.config.poll_s)
         limit = limit_at(self._windows, wall, safe_w=self.config.safe_w)
         if limit.cap_w != self._limit_since[0]:
             self.log.record("agent", "limit", {"cap_w": limit.cap_w, "source": limit.source,
                                                "event": limit.event_id}, "in force")  # fmt: skip
             self._limit_since = (limit.cap_w, mono)
-        await self.read_machines()
+            if self._telemetry:
+                await self.apply_limit(limit, mono)  # at once, from what is known: reading waits
+            if limit.source == "emergency":
+                await self._stop_the_rest(limit)
+        if read:
+            await self.read_machines()
         plan = await self.apply_limit(limit, mono)
         self.status.limit, self.status.plan = limit, plan
+        self._applied = True  # from the next tick on, stopped machines may be resumed (staggered)
         await self._metering(wall, mono, limit)
         await self._flush_reports()
         return self.status
@@ -344,27 +475,85 @@ class Agent:
 
     # ------------------------------------------------------------------ run
     async def run(self, stop: asyncio.Event, *, max_ticks: int | None = None) -> AgentStatus:
-        """Discover the machines and run ticks until ``stop`` is set (or ``max_ticks`` ran)."""
+        """Discover the machines, restore the schedule and run ticks until ``stop`` is set (or ``max_ticks`` ran).
+
+        Telemetry is read by a background task (a round every ``telemetry_s`` at most); a
+        notification wakes the loop before its tick is due.
+        """
         await self.discover()
+        self.restore()
+        await self.read_machines()
+        halt = asyncio.Event()
+        reader = asyncio.create_task(self._telemetry_loop(stop, halt))
+        scanner = asyncio.create_task(self._scan_loop(stop, halt))
         ticks = 0
-        while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
-            started = time.monotonic()
-            await self.step()
-            ticks += 1
-            wait = max(0.0, self.config.tick_s - (time.monotonic() - started))
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-            except TimeoutError:
-                pass
+        try:
+            while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
+                started = time.monotonic()
+                self._wake.clear()
+                await self.step(read=False)
+                ticks += 1
+                wait = max(0.0, self.config.tick_s - (time.monotonic() - started))
+                await _first(stop, self._wake, wait)
+        finally:
+            halt.set()
+            # a telemetry round in flight ends by itself (cancelling it would leave pyasic's connections open)
+            await asyncio.wait({reader, scanner}, timeout=_STOP_S)
+            reader.cancel()
+            scanner.cancel()
+            await asyncio.gather(reader, scanner, return_exceptions=True)
         return self.status
 
+    async def _telemetry_loop(self, stop: asyncio.Event, halt: asyncio.Event) -> None:
+        while not (stop.is_set() or halt.is_set()):
+            started = time.monotonic()
+            await self.read_machines()
+            await _first(stop, halt, max(0.0, self.config.telemetry_s - (time.monotonic() - started)))
+
+    async def _scan_loop(self, stop: asyncio.Event, halt: asyncio.Event) -> None:
+        """Scan the subnets again every ``rescan_s``, in the background (a scan of silent addresses is slow)."""
+        while True:
+            await _first(stop, halt, self.config.rescan_s)
+            if stop.is_set() or halt.is_set():
+                return
+            await self.rescan()
+
+    async def rescan(self) -> None:
+        """Scan the drivers' subnets again and take the machines found."""
+        for driver in self.drivers:
+            scan = getattr(driver, "scan", None)
+            if callable(scan):
+                found = await scan()
+                if found:
+                    self.log.record("agent", "scan", None, f"{len(found)} new machine(s)")
+        self._refresh_infos()
+
     async def close(self) -> None:
-        """Close the VTN client, the meter, the drivers and the log."""
+        """Unsubscribe, close the listener, the VTN client, the meter, the drivers and the log."""
+        if self._subscription is not None:
+            try:
+                async with asyncio.timeout(5):
+                    await self.ven.unsubscribe(self._subscription)
+            except (VtnUnavailable, VtnRefused, TimeoutError):
+                pass
+            self._subscription = None
+        if self._listener is not None:
+            await self._listener.close()
         await self.ven.close()
         await self.meter.close()
         for driver in self.drivers:
             await driver.close()
         self.log.close()
+
+
+async def _first(stop: asyncio.Event, wake: asyncio.Event | None, timeout_s: float) -> None:
+    """Wait until ``stop`` or ``wake`` is set, at most ``timeout_s`` [s]."""
+    waits = [asyncio.ensure_future(e.wait()) for e in (stop, wake) if e is not None]
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 def make_meter(config: AgentConfig) -> Meter:
@@ -386,5 +575,9 @@ def build_agent(config: AgentConfig) -> Agent:
         from offtake.agent.gpu import GpuDriver
 
         drivers.append(GpuDriver.from_config(config.gpu))
+    if config.scheduler:
+        from offtake.agent.jobs import JobHookDriver
+
+        drivers.extend(JobHookDriver(s) for s in config.scheduler)
     log = CommandLog(config.log_path, max_bytes=config.log_max_bytes, backups=config.log_backups)
     return Agent(config, drivers, make_meter(config), log)

@@ -21,6 +21,15 @@ __all__ = ["VenClient", "VtnRefused", "VtnUnavailable", "usage_report"]
 _PAGE = 50
 
 
+def _redacted(body: Any) -> Any:
+    """Return the body as logged: a subscription's ``bearerToken`` (a secret) is left out."""
+    if isinstance(body, dict):
+        return {k: "(secret)" if k == "bearerToken" else _redacted(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_redacted(v) for v in body]
+    return body
+
+
 class VtnUnavailable(Exception):
     """The VTN could not be reached or answered a server error; try again later."""
 
@@ -96,9 +105,9 @@ class VenClient:
                 answer = await self._http.request(method, f"{self.base_url}{path}",
                                                   headers={"Authorization": f"Bearer {token}"}, **kwargs)  # fmt: skip
             except httpx.HTTPError as exc:
-                self._log.record("vtn", f"{method} {path}", kwargs.get("json"), f"unreachable: {exc}")
+                self._log.record("vtn", f"{method} {path}", _redacted(kwargs.get("json")), f"unreachable: {exc}")
                 raise VtnUnavailable(f"{method} {path}: {exc}") from exc
-            self._log.record("vtn", f"{method} {path}", kwargs.get("json"), answer.status_code)
+            self._log.record("vtn", f"{method} {path}", _redacted(kwargs.get("json")), answer.status_code)
             if answer.status_code == 401 and attempt == 0:
                 self._token = None
                 continue
@@ -128,6 +137,25 @@ class VenClient:
             out.extend(page or [])
             if not page or len(page) < _PAGE:
                 return out
+
+    async def subscribe(self, client_name: str, callback_url: str, bearer_token: str) -> str:
+        """Subscribe to events being created, updated or deleted; return the subscription's id.
+
+        This client's earlier subscriptions with the same name are deleted first (a restarted
+        agent has a new token, so they could only fail).
+        """
+        for old in await self.request("GET", "/subscriptions", params={"clientName": client_name}) or []:
+            if old.get("clientName") == client_name and old.get("id"):
+                await self.unsubscribe(str(old["id"]))
+        body = {"clientName": client_name, "objectOperations": [
+            {"objects": ["EVENT"], "operations": ["CREATE", "UPDATE", "DELETE"], "callbackUrl": callback_url,
+             "bearerToken": bearer_token}]}  # fmt: skip
+        created = await self.request("POST", "/subscriptions", json=body)
+        return str(created["id"])
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        """Delete one subscription."""
+        await self.request("DELETE", f"/subscriptions/{subscription_id}")
 
     async def post_report(self, body: dict[str, Any]) -> dict[str, Any]:
         """Post one report; return the stored report."""

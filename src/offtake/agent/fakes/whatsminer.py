@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import secrets
@@ -43,6 +44,10 @@ _PASSWORD = "admin"
 _API_VERSION = "2.0.5"
 _FIRMWARE = "20230911.12.Rel"
 _OK = "API command OK"
+#: A connection that sends no whole request within this time is closed [s].
+_IDLE_S = 10.0
+#: Longest request accepted [bytes].
+_MAX_REQUEST = 65536
 Behaviour = Literal["normal", "refuses_power_limit", "unreachable"]
 
 
@@ -123,8 +128,11 @@ class FakeMiner:
     draw_w: float = 0.0
     commands: list[str] = field(default_factory=list)
     _t: float = field(default_factory=time.monotonic)
+    changed_at: float = 0.0
     _salt: str = field(default_factory=lambda: secrets.token_hex(4))
-    _token: tuple[str, str] | None = None
+    _token: str | None = None
+    _host_passwd: str = ""
+    _cipher: Cipher[Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.power_limit_w:
@@ -185,7 +193,8 @@ class FakeMiner:
         if command == "get_token":
             time_s = str(int(time.time()))[-4:]
             newsalt = secrets.token_hex(4)
-            self._token = (time_s, newsalt)
+            # the sign a privileged command must carry, worked out once per token
+            self._token = _md5crypt_part(self._passwd() + time_s, newsalt)
             return self._status(134, {"time": time_s, "salt": self._salt, "newsalt": newsalt})
         return self._status(14, "invalid cmd", ok=False)
 
@@ -196,16 +205,22 @@ class FakeMiner:
                 "Firmware Version": f"'{_FIRMWARE}'", "MAC": "C6:07:00:00:00:01",
                 "Factory GHS": round(self.spec.rated_hashrate_ths * 1000)}  # fmt: skip
 
+    def _passwd(self) -> str:
+        if not self._host_passwd:
+            self._host_passwd = _md5crypt_part(_PASSWORD, self._salt)
+        return self._host_passwd
+
     def _privileged(self, data: str) -> dict[str, Any]:
-        host_passwd = _md5crypt_part(_PASSWORD, self._salt)
-        cipher = _aes(host_passwd)
+        if self._cipher is None:
+            self._cipher = _aes(self._passwd())
+        cipher = self._cipher
         try:
             decryptor = cipher.decryptor()
             plain = decryptor.update(base64.decodebytes(data.encode())).rstrip(b"\0")
             cmd = json.loads(plain.decode())
         except (ValueError, binascii.Error):
             return self._status(23, "invalid json", ok=False)
-        if self._token is None or cmd.get("token") != _md5crypt_part(host_passwd + self._token[0], self._token[1]):
+        if self._token is None or cmd.get("token") != self._token:
             return self._status(45, "Permission denied", ok=False)
         name = str(cmd.get("cmd", ""))
         self.commands.append(name)
@@ -227,35 +242,51 @@ class FakeMiner:
             if not self.spec.min_power_limit_w <= limit <= self.spec.rated_w:
                 return self._status(14, f"power_limit out of range {self.spec.min_power_limit_w:.0f}..", ok=False)
             self.power_limit_w = limit
+            self.changed_at = time.time()
             return self._status(131, _OK)
-        if name == "power_off":
-            self.hashing = False
-            return self._status(131, _OK)
-        if name == "power_on":
-            self.hashing = True
+        if name in ("power_off", "power_on"):
+            self.hashing = name == "power_on"
+            self.changed_at = time.time()
             return self._status(131, _OK)
         return self._status(14, "invalid cmd", ok=False)
 
 
-async def _serve_one(miner: FakeMiner, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    data = b""
-    try:
-        while True:
-            chunk = await asyncio.wait_for(reader.read(65536), timeout=10)
-            if not chunk:
-                break
-            data += chunk
-            try:
-                request = json.loads(data.decode())
-            except (ValueError, UnicodeDecodeError):
-                continue
-            writer.write(json.dumps(miner.answer(request if isinstance(request, dict) else {})).encode())
-            await writer.drain()
-            break
-    except (TimeoutError, ConnectionError):
-        pass
-    finally:
-        writer.close()
+class _MinerProtocol(asyncio.Protocol):
+    """One API connection: gather one JSON request, answer it, close (as the firmware does)."""
+
+    def __init__(self, miner: FakeMiner) -> None:
+        self._miner = miner
+        self._data = b""
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._timer = asyncio.get_running_loop().call_later(_IDLE_S, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        self._data += data
+        try:
+            request = json.loads(self._data.decode())
+        except (ValueError, UnicodeDecodeError):
+            if len(self._data) > _MAX_REQUEST:
+                self._close()
+            return
+        reply = self._miner.answer(request if isinstance(request, dict) else {})
+        if self._transport is not None:
+            self._transport.write(json.dumps(reply).encode())
+        self._close()
+
+    def _close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._transport is not None:
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 class FakeFleet:
@@ -301,10 +332,9 @@ class FakeFleet:
                 if miner.behaviour == "unreachable":
                     continue
 
-                async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter, m: FakeMiner = miner) -> None:
-                    await _serve_one(m, r, w)
-
-                self._servers.append(await asyncio.start_server(handle, miner.ip, API_PORT, backlog=64))
+                server = await self._loop.create_server(functools.partial(_MinerProtocol, miner), miner.ip, API_PORT,
+                                                        backlog=128)  # fmt: skip
+                self._servers.append(server)
 
         asyncio.run_coroutine_threadsafe(open_all(), self._loop).result(timeout=60)
         return self

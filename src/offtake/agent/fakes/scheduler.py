@@ -1,0 +1,54 @@
+"""A fake job scheduler for tests: Slurm-like ``list``, ``states``, ``state``, ``suspend``, ``resume`` on a JSON file.
+
+Run as ``python -m offtake.agent.fakes.scheduler STATE_FILE COMMAND [JOB]``. The file maps
+job ids to ``RUNNING``, ``SUSPENDED`` or ``LOCKED`` (a job the scheduler will not suspend:
+the command fails with exit 1 and says why on stderr, like ``scontrol`` on a job it refuses).
+Calls are serialised with a lock on the file, since the agent runs several at once.
+Every change is appended to ``STATE_FILE.log`` (``time job state``) so a test can tell when it happened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    """Carry out one command; return the exit status."""
+    if len(argv) < 2 or argv[1] not in ("list", "states", "state", "suspend", "resume"):
+        print("usage: scheduler STATE_FILE list|states|state|suspend|resume [JOB]", file=sys.stderr)
+        return 2
+    path, command = Path(argv[0]), argv[1]
+    job = argv[2] if len(argv) > 2 else ""
+    with path.open("r+", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        jobs: dict[str, str] = json.load(f)
+        if command == "list":
+            print("\n".join(jobs))
+            return 0
+        if command == "states":
+            print("\n".join(f"{j} {'RUNNING' if s == 'LOCKED' else s}" for j, s in jobs.items()))
+            return 0
+        if job not in jobs:
+            print(f"Invalid job id specified: {job}", file=sys.stderr)
+            return 1
+        if command == "state":
+            print("RUNNING" if jobs[job] == "LOCKED" else jobs[job])
+            return 0
+        if jobs[job] == "LOCKED":
+            print(f"Job {job} is locked by its owner", file=sys.stderr)
+            return 1
+        jobs[job] = "SUSPENDED" if command == "suspend" else "RUNNING"
+        f.seek(0)
+        f.truncate()
+        json.dump(jobs, f)
+    with path.with_suffix(path.suffix + ".log").open("a", encoding="utf-8") as log:
+        log.write(f"{time.time():.3f} {job} {jobs[job]}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

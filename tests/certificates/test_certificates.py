@@ -185,6 +185,12 @@ def test_someone_elses_certificates_cannot_be_moved(metered: World) -> None:
     cid = issue(metered)[0]
     with session_scope(metered.factory) as s, pytest.raises(NotVisibleError):
         transfer_certificate(s, metered.op2, cid, "op1", "op2", 1, now=NOW)
+    # one it never held reads like an unknown id; once it has held some, it learns it holds 0 Wh
+    with session_scope(metered.factory) as s, pytest.raises(NotVisibleError, match=f"certificate '{cid}' does not"):
+        transfer_certificate(s, metered.op2, cid, "op2", "op1", 1, now=NOW)
+    with session_scope(metered.factory) as s:
+        transfer_certificate(s, metered.op1, cid, "op1", "op2", 1, now=NOW)
+        transfer_certificate(s, metered.op2, cid, "op2", "op1", 1, now=NOW)
     with session_scope(metered.factory) as s, pytest.raises(ConflictError, match="'op2' transfers 1 Wh but holds 0"):
         transfer_certificate(s, metered.op2, cid, "op2", "op1", 1, now=NOW)
     for who in (metered.grid, metered.regulator):

@@ -177,6 +177,10 @@ class Book:
         the site being issued).
     check_readings
         Check each certificate's consumption against ``readings``.
+
+    The other fields are the replayed state; ``parties`` names every operator that has held
+    some of each certificate (the one it was issued to and every recipient of a transfer), so
+    an operator may see a certificate it sold or retired but not one it never held.
     """
 
     hour: timedelta

@@ -524,3 +524,46 @@ def test_regulator_sees_violations_with_their_evidence(page: Page, console: Cons
         assert answer is not None and answer.status == 400
         assert "must be 1 to 31 days" in page.locator("p.message").inner_text()
         assert page.locator("#overdraw tr[data-site='mine-south-1']").count() == 1
+
+
+def test_operators_see_their_certificates_and_the_regulator_sees_all(page: Page, console: Console) -> None:
+    from offtake.certificates import ShareTable, issue_certificates, retire_certificate, transfer_certificate
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    opa, opb = principal("operator", "opa", "op-a"), principal("operator", "opb", "op-b")
+    shares = ShareTable({("south", hour): {"solar_pv": 250_000}, ("south", hour + timedelta(hours=1)): {}}, "test")
+    with session_scope(console.factory) as s:
+        ingest_readings(s, opa, [MeterReading("mine-south-1", "m-cert", hour, hour + timedelta(hours=1), 40_000_000)])
+        issued = issue_certificates(
+            s, principal("grid_operator", "grid"), "mine-south-1", hour, hour + timedelta(hours=2), shares
+        )
+        cid = issued.certificates[0].id  # 10 MWh of solar
+        transfer_certificate(s, opa, cid, "op-a", "op-b", 4_000_000)
+        retire_certificate(s, opa, cid, "op-a", 1_500_000, beneficiary="Lahore AI campus", claim="hourly match")
+        retire_certificate(s, opb, cid, "op-b", 500_000, beneficiary="op-b's own load", claim="hourly match")
+    sign_in(page, console, "opa")
+    page.get_by_role("link", name="Certificates").click()
+    page.wait_for_selector("#holdings")
+    assert page.locator("#cert-scope").inner_text() == "operator op-a"
+    assert page.locator("#holdings tr[data-holder='op-a'] td.num").all_inner_texts() == ["4.500000"]
+    assert page.locator("#holdings tr[data-holder='op-b']").count() == 0
+    assert page.locator("#retirements tbody tr").first.get_attribute("data-holder") == "op-a"
+    assert "op-b's own load" not in page.content() and page.locator("#retirements tbody tr").count() == 1
+    page.screenshot(path=str(console.shots / "certificates-operator.png"), full_page=True)
+    page.add_script_tag(path=str(AXE))
+    assert page.evaluate(SERIOUS) == []
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, console, "reg")
+    page.goto(console.url + "/certificates")
+    assert page.locator("#cert-scope").inner_text() == "every operator"
+    held = dict(
+        zip(
+            page.locator(f"#holdings tr[data-certificate='{cid}']").evaluate_all("rs => rs.map(r => r.dataset.holder)"),
+            page.locator(f"#holdings tr[data-certificate='{cid}'] td.num").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert held == {"op-a": "4.500000", "op-b": "3.500000"}
+    holders = page.locator("#retirements tbody tr").evaluate_all("rs => rs.map(r => r.dataset.holder)")
+    assert {"op-a", "op-b"} <= set(holders)
+    page.screenshot(path=str(console.shots / "certificates-regulator.png"), full_page=True)

@@ -34,6 +34,7 @@ OBJECTS: dict[str, tuple[str, str, str]] = {
     "licence": ("L1", "L2", "L9"),
     "contract": ("C1", "C2", "C9"),
     "entry": ("{seq1}", "{seq2}", "999999"),
+    "certificate": ("{cert1}", "{cert2}", "GC-999999-0"),
 }
 
 #: Marks of another operator's data that must never reach op1's clients.
@@ -175,6 +176,30 @@ TABLE: list[Row] = [
     Row("GET", "/dispatch/emergency", None, _all(200)),
     Row("POST", "/dispatch/emergency", None, _all(403, grid=422), body={}),
     Row("POST", "/dispatch/emergency/{emergency_id}/clear", None, _all(403, grid=404)),
+    Row("POST", "/certificates/issuances", None, _all(403, grid=422), body={}),
+    Row("GET", "/certificates", "operator", _all(200, op1=MINE, ven1=403), params={"holder": "{id}"}),
+    Row("GET", "/certificates/retirements", "operator", _all(200, op1=MINE, ven1=403), params={"holder": "{id}"}),
+    Row("GET", "/certificates/export", None, _all(200, op1=403, ven1=403)),
+    Row(
+        "GET",
+        "/certificates/{certificate_id}",
+        "certificate",
+        _all(200, grid=SEEN, regulator=SEEN, op1=MINE, ven1=403),
+    ),
+    Row(  # more Wh than anyone holds: a 409 for the holder once it may see the certificate
+        "POST",
+        "/certificates/{certificate_id}/transfers",
+        "certificate",
+        _all(403, op1=(409, 404, 404)),
+        body={"to": "op2", "volume_wh": 10**15},
+    ),
+    Row(
+        "POST",
+        "/certificates/{certificate_id}/retirements",
+        "certificate",
+        _all(403, op1=(409, 404, 404)),
+        body={"volume_wh": 10**15, "beneficiary": "matrix", "claim": "matrix"},
+    ),
 ]
 
 #: Reads the programme office may not make (it holds no readings:read); it writes nothing.
@@ -234,6 +259,15 @@ def matrix(live: Live) -> Iterator[Matrix]:
         r = clients["grid"].post("/readings", json=reading)
         assert r.status_code in (200, 201), r.text
         seqs[name] = str(r.json()["items"][0]["seq"])
+    for name, site in (("cert1", "S1"), ("cert2", "S2")):  # one certificate of each operator
+        hour = {"start": "2025-07-03T00:00:00Z", "end": "2025-07-03T01:00:00Z"}
+        reading = {**READING, "site_id": site, "interval_start": hour["start"], "interval_end": hour["end"]}
+        r = clients["grid"].post("/readings", json={**reading, "energy_wh": 1_000_000})
+        assert r.status_code in (200, 201), r.text
+        share = {"zone": "LESCO", "hour_start": hour["start"], "technology": "solar_pv", "share_ppm": 400_000}
+        r = clients["grid"].post("/certificates/issuances", json={"site_id": site, **hour, "shares": [share]})
+        assert r.status_code == 201, r.text
+        seqs[name] = str(r.json()["certificates"][0]["id"])
     assert clients["grid"].post("/ledger/checkpoints").status_code in (200, 201)
     try:
         yield Matrix(live, clients, seqs)

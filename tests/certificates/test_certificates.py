@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from offtake.certificates import (
     ShareTable,
+    get_certificate,
     issue_certificates,
     list_holdings,
     list_retirements,
@@ -185,6 +186,12 @@ def test_someone_elses_certificates_cannot_be_moved(metered: World) -> None:
     cid = issue(metered)[0]
     with session_scope(metered.factory) as s, pytest.raises(NotVisibleError):
         transfer_certificate(s, metered.op2, cid, "op1", "op2", 1, now=NOW)
+    # one it never held reads like an unknown id; once it has held some, it learns it holds 0 Wh
+    with session_scope(metered.factory) as s, pytest.raises(NotVisibleError, match=f"certificate '{cid}' does not"):
+        transfer_certificate(s, metered.op2, cid, "op2", "op1", 1, now=NOW)
+    with session_scope(metered.factory) as s:
+        transfer_certificate(s, metered.op1, cid, "op1", "op2", 1, now=NOW)
+        transfer_certificate(s, metered.op2, cid, "op2", "op1", 1, now=NOW)
     with session_scope(metered.factory) as s, pytest.raises(ConflictError, match="'op2' transfers 1 Wh but holds 0"):
         transfer_certificate(s, metered.op2, cid, "op2", "op1", 1, now=NOW)
     for who in (metered.grid, metered.regulator):
@@ -194,6 +201,28 @@ def test_someone_elses_certificates_cannot_be_moved(metered: World) -> None:
         list_holdings(s, metered.op2, holder="op1")
     with session_scope(metered.factory) as s, pytest.raises(PermissionDenied):
         issue_certificates(s, metered.op1, "S1", T0, T0 + H, SHARES, now=NOW)
+
+
+def test_a_certificate_is_visible_to_every_operator_that_held_it_and_only_its_part(metered: World) -> None:
+    cid = issue(metered)[0]
+    with metered.factory() as s:
+        total = get_certificate(s, metered.op1, cid).held_wh
+        with pytest.raises(NotVisibleError, match=f"certificate '{cid}' does not exist"):
+            get_certificate(s, metered.op2, cid)
+    with session_scope(metered.factory) as s:
+        transfer_certificate(s, metered.op1, cid, "op1", "op2", total, now=NOW)  # all of it
+        retire_certificate(s, metered.op2, cid, "op2", 1, beneficiary="b", claim="c", now=NOW)
+    with metered.factory() as s:
+        sold = get_certificate(s, metered.op1, cid)  # op1 sold it all: still its history, nobody else's part
+        assert sold.holdings == [] and sold.retirements == []
+        bought = get_certificate(s, metered.op2, cid)
+        assert [(h.holder, h.volume_wh) for h in bought.holdings] == [("op2", total - 1)] and bought.retired_wh == 1
+        everything = get_certificate(s, metered.regulator, cid)
+        assert everything.held_wh + everything.retired_wh == total
+        with pytest.raises(NotFoundError, match="certificate 'GC-999-0' does not exist"):
+            get_certificate(s, metered.regulator, "GC-999-0")
+        with pytest.raises(PermissionDenied):
+            get_certificate(s, principal("ven", "v1", "op1", "S1"), cid)
 
 
 def test_hostile_moves_are_refused(metered: World) -> None:

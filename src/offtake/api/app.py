@@ -121,10 +121,10 @@ def create_app(
             connection.execute(text("select 1"))
         return Health(status="ok", version=offtake.__version__)
 
-    from offtake.api.routes import billing, dispatch, ledger, readings, registry
+    from offtake.api.routes import billing, certificates, dispatch, ledger, readings, registry
 
     app.include_router(token_router("/auth/token"), prefix=API_PREFIX)
-    for module in (registry, readings, ledger, billing, dispatch):
+    for module in (registry, readings, ledger, billing, dispatch, certificates):
         app.include_router(module.router, prefix=API_PREFIX)
     from offtake.api.routes.openadr import vtn_router
 

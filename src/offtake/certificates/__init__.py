@@ -10,8 +10,10 @@ Wh) and retire them against a claim, and no Wh is claimed twice.
 Entry points
 ------------
 - :func:`issue_certificates`, :func:`transfer_certificate`, :func:`retire_certificate`,
-  :func:`list_holdings`, :func:`list_retirements` — the platform's operations.
-- :func:`shares_from_dispatch`, :func:`read_shares`, :func:`write_shares` — renewable shares.
+  :func:`list_holdings`, :func:`list_retirements`, :func:`get_certificate` — the platform's
+  operations.
+- :func:`shares_from_dispatch`, :func:`read_shares`, :func:`shares_from_rows`, :func:`write_shares` —
+  renewable shares.
 - :func:`verify_certificates` — replay an export offline and find every over-claim.
 """
 
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 from offtake.certificates.book import Book, Certificate, Retirement
 from offtake.certificates.operations import (
+    CertificateState,
     Holding,
     Issuance,
+    get_certificate,
     issue_certificates,
     list_holdings,
     list_retirements,
@@ -28,17 +32,26 @@ from offtake.certificates.operations import (
     retire_certificate,
     transfer_certificate,
 )
-from offtake.certificates.shares import ShareTable, load_rules, read_shares, shares_from_dispatch, write_shares
+from offtake.certificates.shares import (
+    ShareTable,
+    load_rules,
+    read_shares,
+    shares_from_dispatch,
+    shares_from_rows,
+    write_shares,
+)
 from offtake.certificates.verify import CertificateReport, verify_certificates
 
 __all__ = [
     "Book",
     "Certificate",
     "CertificateReport",
+    "CertificateState",
     "Holding",
     "Issuance",
     "Retirement",
     "ShareTable",
+    "get_certificate",
     "issue_certificates",
     "list_holdings",
     "list_retirements",
@@ -47,6 +60,7 @@ __all__ = [
     "read_shares",
     "retire_certificate",
     "shares_from_dispatch",
+    "shares_from_rows",
     "transfer_certificate",
     "verify_certificates",
     "write_shares",

@@ -177,6 +177,10 @@ class Book:
         the site being issued).
     check_readings
         Check each certificate's consumption against ``readings``.
+
+    The other fields are the replayed state; ``parties`` names every operator that has held
+    some of each certificate (the one it was issued to and every recipient of a transfer), so
+    an operator may see a certificate it sold or retired but not one it never held.
     """
 
     hour: timedelta
@@ -188,6 +192,7 @@ class Book:
     retired_wh: dict[str, int] = field(default_factory=dict)
     retirements: list[Retirement] = field(default_factory=list)
     issued_readings: dict[int, int] = field(default_factory=dict)
+    parties: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def copy(self) -> Book:
         """Return a book with the same state that can be changed independently (certificates are immutable)."""
@@ -201,7 +206,12 @@ class Book:
             dict(self.retired_wh),
             list(self.retirements),
             dict(self.issued_readings),
+            dict(self.parties),
         )
+
+    def party_to(self, certificate: str, operator: str) -> bool:
+        """Whether ``operator`` has held any Wh of ``certificate`` (now or before)."""
+        return operator in self.parties.get(certificate, frozenset())
 
     def held(self, certificate: str, holder: str) -> int:
         """Wh of ``certificate`` that ``holder`` holds now."""
@@ -344,10 +354,12 @@ class Book:
                 )
                 self.certificates[c.id] = c
                 self.holdings[(c.id, c.operator)] = c.volume_wh
+                self.parties[c.id] = frozenset((c.operator,))
         elif kind == TRANSFER:
             self._take(body["certificate"], body["from"], body["volume_wh"])
             key = (body["certificate"], body["to"])
             self.holdings[key] = self.holdings.get(key, 0) + body["volume_wh"]
+            self.parties[body["certificate"]] = self.parties[body["certificate"]] | {body["to"]}
         elif kind == RETIRE:
             self._take(body["certificate"], body["holder"], body["volume_wh"])
             self.retired_wh[body["certificate"]] = self.retired_wh.get(body["certificate"], 0) + body["volume_wh"]

@@ -33,7 +33,14 @@ from offtake.certificates.book import (
     split_reading,
 )
 from offtake.certificates.shares import CertificateRules, ShareTable, load_rules
-from offtake.errors import ConflictError, InputError, NotFoundError, NotVisibleError, PermissionDenied
+from offtake.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    NotVisibleError,
+    PermissionDenied,
+    not_found_message,
+)
 from offtake.identity.principal import Principal
 from offtake.ledger.encoding import format_time
 from offtake.ledger.integrity import LedgerIntegrityError, LedgerReading, check_leaf, ledger_readings
@@ -44,8 +51,10 @@ from offtake.timeutil import require_aware
 from offtake.units import validate_id
 
 __all__ = [
+    "CertificateState",
     "Holding",
     "Issuance",
+    "get_certificate",
     "issue_certificates",
     "list_holdings",
     "list_retirements",
@@ -316,11 +325,10 @@ def _move(
         raise InputError("give the certificate id", field="certificate")
     now = now or datetime.now(UTC)
     appender = open_appender(session)
+    book = load_book(session)
+    _require_visible(principal, book, certificate)
     for operator in (holder, *counterparties):
         _require_licensed(session, operator, now, "to" if operator != holder else "holder")
-    book = load_book(session)
-    if certificate not in book.certificates:
-        raise NotFoundError(f"certificate '{certificate}' does not exist")
     seq = appender.size
     problem = book.problem(seq, kind, body)
     if problem is not None:
@@ -392,6 +400,62 @@ def retire_certificate(
         "claim": claim.strip(),
     }
     return _move(session, principal, RETIRE, body, holder, [], now)
+
+
+def _require_visible(principal: Principal, book: Book, certificate: str) -> None:
+    """Refuse a certificate that does not exist or, for an operator, that it never held.
+
+    Both read alike (``certificate '<id>' does not exist``, HTTP 404), so an operator cannot
+    probe which ids exist.
+    """
+    if certificate not in book.certificates:
+        raise NotFoundError(not_found_message(f"certificate '{certificate}'"))
+    if principal.is_operator_bound and not book.party_to(certificate, principal.operator_id or ""):
+        raise NotVisibleError(f"certificate '{certificate}'")
+
+
+@dataclass(frozen=True)
+class CertificateState:
+    """One certificate as the caller may see it: who holds it, what was retired of it.
+
+    An operator sees only its own holding and its own retirements of a certificate it has
+    held; a reader of everything sees every holder and retirement.
+    """
+
+    certificate: Certificate
+    holdings: list[Holding]
+    retirements: list[Retirement]
+
+    @property
+    def held_wh(self) -> int:
+        """Wh of the certificate held now by the holders shown [Wh]."""
+        return sum(h.volume_wh for h in self.holdings)
+
+    @property
+    def retired_wh(self) -> int:
+        """Wh of the certificate retired in the retirements shown [Wh]."""
+        return sum(r.volume_wh for r in self.retirements)
+
+
+def get_certificate(session: Session, principal: Principal, certificate: str) -> CertificateState:
+    """Return one certificate with its holdings and retirements, as ``principal`` may see them.
+
+    Raises
+    ------
+    NotFoundError
+        No such certificate, or (for an operator) one it has never held; both read alike.
+    """
+    principal.require_scope("ledger:read")
+    book = load_book(session)
+    _require_visible(principal, book, certificate)
+    mine = principal.operator_id if principal.is_operator_bound else None
+    holdings = [
+        Holding(book.certificates[certificate], who, wh)
+        for (cid, who), wh in sorted(book.holdings.items())
+        if cid == certificate and (mine is None or who == mine)
+    ]
+    retirements = [r for r in book.retirements if r.certificate == certificate and (mine is None or r.holder == mine)]
+    return CertificateState(book.certificates[certificate], holdings, retirements)
 
 
 def _visible_holder(principal: Principal, holder: str | None) -> str | None:

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import csv
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from offtake.errors import InputError
-from offtake.timeutil import parse_utc
+from offtake.timeutil import parse_utc, require_aware
 
 if TYPE_CHECKING:
     from offtake.grid import Baseline
@@ -38,6 +39,7 @@ __all__ = [
     "read_shares",
     "renewable_technologies",
     "shares_from_dispatch",
+    "shares_from_rows",
     "write_shares",
 ]
 
@@ -239,34 +241,67 @@ def _read_row(
     rules: CertificateRules,
 ) -> None:
     zone, tech = (row.get("zone") or "").strip(), (row.get("technology") or "").strip()
-    if not zone:
-        raise InputError("empty zone", file=path, line=line, field="zone")
     start = parse_utc(row.get("hour_start") or "", field="hour_start", file=str(path), line=line)
-    if start.timestamp() % rules.hour.total_seconds():
-        raise InputError(
-            f"{start.isoformat()} is not the start of a clock hour", file=path, line=line, field="hour_start"
-        )
     try:
         ppm = int(row.get("share_ppm") or "")
     except ValueError:
         raise InputError(
             f"share_ppm must be an integer, got {row.get('share_ppm')!r}", file=path, line=line, field="share_ppm"
         ) from None
+    _add_share(table, zone, start, tech, ppm, rules, lambda name: {"file": path, "line": line, "field": name})
+
+
+def _add_share(
+    table: dict[tuple[str, datetime], dict[str, int]],
+    zone: str,
+    start: datetime,
+    tech: str,
+    ppm: int,
+    rules: CertificateRules,
+    where: Callable[[str], dict[str, Any]],
+) -> None:
+    """Check one share and add it to ``table``; ``where(field)`` locates an error."""
+    if not zone:
+        raise InputError("empty zone", **where("zone"))
+    if start.timestamp() % rules.hour.total_seconds():
+        raise InputError(f"{start.isoformat()} is not the start of a clock hour", **where("hour_start"))
     if not 0 <= ppm <= rules.share_denominator:
-        raise InputError(
-            f"share_ppm must lie in 0..{rules.share_denominator}, got {ppm}", file=path, line=line, field="share_ppm"
-        )
+        raise InputError(f"share_ppm must lie in 0..{rules.share_denominator}, got {ppm}", **where("share_ppm"))
     techs = table.setdefault((zone, start), {})
     if tech:
         if tech in techs:
-            raise InputError(
-                f"second share of '{tech}' in zone '{zone}' at {start.isoformat()}",
-                file=path,
-                line=line,
-                field="technology",
-            )
+            raise InputError(f"second share of '{tech}' in zone '{zone}' at {start.isoformat()}", **where("technology"))
         techs[tech] = ppm
         if sum(techs.values()) > rules.share_denominator:
-            raise InputError(
-                "the shares of this zone and hour sum above the whole", file=path, line=line, field="share_ppm"
-            )
+            raise InputError("the shares of this zone and hour sum above the whole", **where("share_ppm"))
+
+
+def _field_at(prefix: str, name: str) -> dict[str, Any]:
+    return {"field": f"{prefix}.{name}"}
+
+
+def shares_from_rows(
+    rows: Iterable[tuple[str, datetime, str | None, int]],
+    source: str,
+    *,
+    field: str = "shares",
+    rules: CertificateRules | None = None,
+) -> ShareTable:
+    """Build a share table from ``(zone, hour start, technology, share_ppm)`` rows, checked as a file's.
+
+    A row without a technology (or with 0 ppm) says the zone had no renewable supply in that hour.
+    An error names the row as ``<field>[<index>].<column>``.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2025, 7, 1, tzinfo=UTC)
+    >>> shares_from_rows([("LESCO", t, "solar_pv", 250_000)], "example").of("LESCO", t)
+    {'solar_pv': 250000}
+    """
+    rules = rules or load_rules()
+    table: dict[tuple[str, datetime], dict[str, int]] = {}
+    for n, (zone, start, tech, ppm) in enumerate(rows):
+        start = require_aware(start, field=f"{field}[{n}].hour_start").astimezone(UTC)
+        _add_share(table, zone.strip(), start, (tech or "").strip(), ppm, rules, partial(_field_at, f"{field}[{n}]"))
+    return ShareTable(table, source)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
 
 from offtake.api.console import views
+from offtake.api.console.certificates import certificate_routes
 from offtake.api.console.programme import programme_routes
 from offtake.api.console.render import page
 from offtake.api.console.schematic import SchematicMap, schematic_map
@@ -110,6 +111,7 @@ def console_router() -> APIRouter:
     _regulator_routes(router)
     _operator_routes(router)
     programme_routes(router)
+    certificate_routes(router)
     return router
 
 

@@ -10,6 +10,7 @@ weather year's. The power curve comes from windpowerlib's turbine library, which
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,12 +114,15 @@ def power_curve_pu(turbine_type: str, hub_height_m: float) -> tuple[np.ndarray, 
     from windpowerlib import WindTurbine
 
     try:
-        turbine = WindTurbine(turbine_type=turbine_type, hub_height=hub_height_m)
+        with warnings.catch_warnings():
+            # windpowerlib warns, and returns a turbine without a curve, for a type it does not know.
+            warnings.simplefilter("ignore", UserWarning)
+            turbine = WindTurbine(turbine_type=turbine_type, hub_height=hub_height_m)
     except (ValueError, KeyError) as exc:
         raise InputError(f"windpowerlib has no turbine '{turbine_type}': {exc}", field="turbine.type") from None
     curve = turbine.power_curve
     if curve is None or turbine.nominal_power is None or not turbine.nominal_power > 0:
-        raise InputError(f"windpowerlib has no power curve for '{turbine_type}'", field="turbine.type")
+        raise InputError(f"windpowerlib has no turbine '{turbine_type}' with a power curve", field="turbine.type")
     speeds = curve["wind_speed"].to_numpy(dtype=float)
     return speeds, np.clip(curve["value"].to_numpy(dtype=float) / float(turbine.nominal_power), 0.0, 1.0)
 

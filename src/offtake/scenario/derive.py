@@ -122,12 +122,10 @@ def load_derived(folder: Path, config: Mapping[str, Any], toml_path: Path, _chai
     chain = (*_chain, folder)
     base_dir = _check_chain(base_folder(folder, config, toml_path), chain, toml_path)
     base = loader.load(base_dir, _chain=chain)
-    base_toml = base_dir / "scenario.toml"
-    base_config = loader._read_toml(base_toml)
     years = _years(config, toml_path)
     index = _shift(base.index, years, base.resolution_s, toml_path)
-    profiles = _profiles(folder, config, base, base_dir, base_config, index)
-    plants, availability = _plants(folder, config, toml_path, base, base_dir, base_config, profiles, index)
+    profiles = _profiles(folder, config, index)
+    plants, availability = _plants(folder, config, base, profiles)
     demand = _demand(config, toml_path, base, profiles, years, index)
     name = str(loader._get(config, "name", str, toml_path))
     rate, tariff = (
@@ -157,68 +155,100 @@ def _files(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return files if isinstance(files, dict) else {}
 
 
-def _profiles(
-    folder: Path,
-    config: Mapping[str, Any],
-    base: Scenario,
-    base_dir: Path,
-    base_config: Mapping[str, Any],
-    index: pd.DatetimeIndex,
-) -> pd.DataFrame:
-    """Return the base's profiles on the new period, with this scenario's own added or replacing them."""
-    base_path = base_dir / str(_files(base_config).get("profiles", "profiles.csv"))
-    frame = (
-        loader._read_series_table(base_path, base.index, base.resolution_s)
-        if base_path.exists()
-        else pd.DataFrame(index=base.index)
+def _own_period(folder: Path, config: Mapping[str, Any], toml_path: Path) -> tuple[pd.DatetimeIndex, int]:
+    index, resolution_s, _ = (
+        period(folder, config, toml_path) if is_derived(config) else loader._period(config, toml_path)
     )
-    frame.index = index
-    own_path = folder / str(_files(config).get("profiles", "profiles.csv"))
-    if own_path.exists():
-        own = loader._read_series_table(own_path, index, base.resolution_s)
-        loader._check_values(own, own_path, low=0.0, high=1.0, what="availability [per unit]")
+    return index, resolution_s
+
+
+def _profiles(folder: Path, config: Mapping[str, Any], index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Return the profiles of a scenario and of its bases on ``index``, the nearer scenario's first.
+
+    Each file is read on its own scenario's period and then laid, hour for hour, on ``index``.
+    """
+    toml_path = folder / "scenario.toml"
+    frame = pd.DataFrame(index=index)
+    if is_derived(config):
+        base_dir = base_folder(folder, config, toml_path)
+        frame = _profiles(base_dir, loader._read_toml(base_dir / "scenario.toml"), index)
+    path = folder / str(_files(config).get("profiles", "profiles.csv"))
+    if path.exists():
+        own_index, resolution_s = _own_period(folder, config, toml_path)
+        own = loader._read_series_table(path, own_index, resolution_s)
+        loader._check_values(own, path, low=0.0, high=1.0, what="availability [per unit]")
         for column in own.columns:
-            frame[column] = own[column]
+            frame[column] = own[column].to_numpy()
     return frame
 
 
-def _plants(
+def _variable(folder: Path, config: Mapping[str, Any]) -> set[str]:
+    """Variable technologies of a scenario and its bases."""
+    found = {str(t) for t in config.get("variable_technologies", [])}
+    if is_derived(config):
+        base_dir = base_folder(folder, config, folder / "scenario.toml")
+        found |= _variable(base_dir, loader._read_toml(base_dir / "scenario.toml"))
+    return found
+
+
+def _availability(
     folder: Path,
     config: Mapping[str, Any],
-    toml_path: Path,
-    base: Scenario,
-    base_dir: Path,
-    base_config: Mapping[str, Any],
+    zone_ids: set[str],
+    variable: set[str],
     profiles: pd.DataFrame,
-    index: pd.DatetimeIndex,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Re-read the base plants on the new period, add the new plants and apply the retirements."""
-    zone_ids = set(base.zone_ids)
-    variable = {str(t) for t in base_config.get("variable_technologies", [])}
-    variable |= {str(t) for t in config.get("variable_technologies", [])}
-    base_plants_path = base_dir / str(_files(base_config).get("plants", "plants.csv"))
-    _, availability = loader._plants(base_plants_path, zone_ids, variable, profiles, index, base.display_timezone)
-    plants = base.plants.copy()
-    availability = availability[list(plants.index)]
-    added_name = _files(config).get("plants_added")
+    timezone: str,
+) -> pd.DataFrame:
+    """Availability of every plant of a scenario and its bases on the profiles' index [per unit].
+
+    A plain scenario's ``plants.csv`` is read on that index (so in-service dates apply to it); a
+    derived one adds its own plants and applies its retirements to its base's.
+    """
+    toml_path = folder / "scenario.toml"
+    files = _files(config)
+    if not is_derived(config):
+        path = folder / str(files.get("plants", "plants.csv"))
+        return loader._plants(path, zone_ids, variable, profiles, pd.DatetimeIndex(profiles.index), timezone)[1]
+    base_dir = base_folder(folder, config, toml_path)
+    availability = _availability(
+        base_dir, loader._read_toml(base_dir / "scenario.toml"), zone_ids, variable, profiles, timezone
+    )
+    added_name = files.get("plants_added")
     if added_name is not None:
         added_path = folder / str(added_name)
-        extra, extra_availability = loader._plants(
-            added_path, zone_ids, variable, profiles, index, base.display_timezone
-        )
-        for line, name in enumerate(extra.index, start=2):
-            if name in plants.index:
+        extra = loader._plants(added_path, zone_ids, variable, profiles, pd.DatetimeIndex(profiles.index), timezone)[1]
+        for line, name in enumerate(extra.columns, start=2):
+            if name in availability.columns:
                 raise InputError(
                     f"plant '{name}' is already in the base scenario", file=added_path, line=line, field="name"
                 )
+        availability = pd.concat([availability, extra], axis=1)
+    return _retire(config, toml_path, availability, timezone)
+
+
+def _plants(
+    folder: Path, config: Mapping[str, Any], base: Scenario, profiles: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the plants (the base's rows, then this scenario's added ones) and their availability."""
+    zone_ids = set(base.zone_ids)
+    variable = _variable(folder, config)
+    availability = _availability(folder, config, zone_ids, variable, profiles, base.display_timezone)
+    plants = base.plants
+    added_name = _files(config).get("plants_added")
+    if added_name is not None:
+        extra = loader._plants(
+            folder / str(added_name),
+            zone_ids,
+            variable,
+            profiles,
+            pd.DatetimeIndex(profiles.index),
+            base.display_timezone,
+        )[0]
         plants = pd.concat([plants, extra])
-        availability = pd.concat([availability, extra_availability], axis=1)
-    return plants, _retire(config, toml_path, plants, availability, base.display_timezone)
+    return plants, availability[list(plants.index)]
 
 
-def _retire(
-    config: Mapping[str, Any], toml_path: Path, plants: pd.DataFrame, availability: pd.DataFrame, timezone: str
-) -> pd.DataFrame:
+def _retire(config: Mapping[str, Any], toml_path: Path, availability: pd.DataFrame, timezone: str) -> pd.DataFrame:
     entries = config.get("retire", [])
     if not isinstance(entries, list):
         raise InputError("expected [[retire]] entries", file=toml_path, field="retire")
@@ -228,7 +258,7 @@ def _retire(
         if not isinstance(entry, dict):
             raise InputError("expected a table", file=toml_path, field=where)
         plant = str(loader._get(entry, "plant", str, toml_path, f"{where}."))
-        if plant not in plants.index:
+        if plant not in availability.columns:
             raise InputError(f"no plant '{plant}' in the scenario", file=toml_path, field=f"{where}.plant")
         text = str(loader._get(entry, "from", str, toml_path, f"{where}."))
         try:

@@ -42,9 +42,11 @@ def register(app: typer.Typer) -> None:
 
         scenarios = [*scenarios, *(more or [])]
         programme = default_programme_mw() if programme_mw is None else programme_mw
-        if len(scenarios) < 2 or len(set(scenarios)) != len(scenarios):
-            from offtake.errors import InputError
+        from offtake.errors import InputError
 
+        if not 0 < programme < float("inf"):
+            raise InputError(f"must be > 0 [MW], got {programme:g}", field="--programme-mw")
+        if len(scenarios) < 2 or len(set(scenarios)) != len(scenarios):
             raise InputError(f"give two or more different scenarios, got {' '.join(scenarios)}", field="--scenarios")
         progress = Progress(3 * len(scenarios) + 1)
         loaded = []

@@ -222,7 +222,7 @@ def solar_profile(
     >>> r = load_resource()
     >>> day = pd.date_range("2025-06-20T19:00Z", periods=24, freq="h")
     >>> p = solar_profile(day, r.lat, r.lon, r.systems["utility"], r)
-    >>> bool(p.max() > 0.6), float(p.iloc[0])
+    >>> bool(0.4 < p.max() <= 1.0), float(p.iloc[0])
     (True, 0.0)
     """
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):

@@ -145,6 +145,7 @@ def test_a_derived_scenario_can_derive_from_a_derived_one(pair: tuple[Path, Path
         ('from = "2027-07-01"', 'from = "soon"', r"retire\[0\].from.*not a date"),
         ('id = "ke-interconnection"', 'id = "ke-teleport"', r"corridor_limits\[0\].id"),
         ("forward_mw = 2000", "forward_mw = -1", r"corridor_limits\[0\].forward_mw"),
+        ("[demand]", "[period]\nstart = 1\n[demand]", "field 'period': not read in a derived scenario"),
     ],
 )
 def test_bad_derivation_names_the_field(pair: tuple[Path, Path], old: str, new: str, message: str) -> None:

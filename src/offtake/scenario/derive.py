@@ -49,6 +49,22 @@ __all__ = ["MAX_YEARS_AHEAD", "base_folder", "is_derived", "load_derived", "peri
 
 #: Largest shift of a derived scenario from its base [years].
 MAX_YEARS_AHEAD = 50
+#: Top-level keys a derived ``scenario.toml`` may hold; the rest (period, zones, ...) come from the base.
+KEYS = frozenset(
+    {
+        "name",
+        "title",
+        "base",
+        "demand",
+        "files",
+        "rooftop",
+        "retire",
+        "corridor_limits",
+        "money",
+        "sources",
+        "variable_technologies",
+    }
+)
 
 
 def is_derived(config: Mapping[str, Any]) -> bool:
@@ -119,6 +135,14 @@ def load_derived(folder: Path, config: Mapping[str, Any], toml_path: Path, _chai
         If the base is missing or circular, or a change names an unknown zone, plant, profile or
         corridor; the message names the file, line and field.
     """
+    unknown = sorted(set(config) - KEYS)
+    if unknown:
+        raise InputError(
+            "not read in a derived scenario (it comes from the base, or is unknown); "
+            f"allowed: {', '.join(sorted(KEYS))}",
+            file=toml_path,
+            field=unknown[0],
+        )
     chain = (*_chain, folder)
     base_dir = _check_chain(base_folder(folder, config, toml_path), chain, toml_path)
     base = loader.load(base_dir, _chain=chain)

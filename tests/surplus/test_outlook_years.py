@@ -47,8 +47,32 @@ def test_programme_figures_follow_their_definitions(two_years: list[scenario.Sce
     assert row["absorbed_gwh"] == pytest.approx(np.minimum(national, p).sum() / 1000.0)
     assert row["absorbed_gwh"] + row["curtailed_gwh"] == pytest.approx(p * len(national) / 1000.0)
     assert 0 < row["absorbed_share"] < 1
+    before = year.summary.set_index("area").loc["national"]
+    for rate in (0.0025, 0.01, 0.05):
+        left = row[f"headroom_after_{rate * 100:g}pct_mw"]
+        assert 0 <= left <= before[f"headroom_{rate * 100:g}pct_mw"] + 1e-6
     fits = year.by_hour.dropna(subset=["programme_fits_share"])
     assert set(fits["area"]) == {"national"} and fits["programme_fits_share"].between(0, 1).all()
+
+
+def test_a_programme_that_always_fits_leaves_the_headroom_of_what_remains(two_years: list[scenario.Scenario]) -> None:
+    s = two_years[0]
+    surplus = assess_surplus(s)
+    p = 0.5 * float(surplus.national_mw.min())
+    assert p > 0
+    year = summarise(s, surplus, p)
+    row = year.programme.iloc[0]
+    before = year.summary.set_index("area").loc["national"]
+    assert row["share_of_hours_fits"] == 1.0 and row["absorbed_share"] == pytest.approx(1.0)
+    national = surplus.national_mw.to_numpy()
+    for rate in (0.0025, 0.005, 0.01, 0.05):
+        key = f"{rate * 100:g}pct_mw"
+        left = row[f"headroom_after_{key}"]
+        assert 0 < left < before[f"headroom_{key}"]
+        # Duke's definition on the margin left once the programme has taken p in every hour
+        # (the week is 168 of 8,760 hours of a year, so the rate's denominator is 168 L)
+        curtailed = np.maximum(0.0, left - (national - p)).sum()
+        assert curtailed / (left * len(national)) == pytest.approx(rate, abs=1e-6)
 
 
 def test_bad_outlook_input_is_refused(two_years: list[scenario.Scenario]) -> None:

@@ -162,29 +162,35 @@ def summarise(
         surplus=surplus,
         by_hour=pd.concat(hour_rows, ignore_index=True),
         summary=pd.DataFrame(summary_rows),
-        programme=_programme(scenario, surplus.national_mw.to_numpy(), programme_mw),
+        programme=_programme(scenario, surplus.national_mw, programme_mw, rates),
     )
 
 
-def _programme(scenario: Scenario, national_mw: np.ndarray, programme_mw: float) -> pd.DataFrame:
-    """Tabulate what a flat ``programme_mw`` load placed anywhere gets from the national surplus."""
+def _programme(scenario: Scenario, national: pd.Series, programme_mw: float, rates: Sequence[float]) -> pd.DataFrame:
+    """Tabulate what a flat ``programme_mw`` load placed anywhere gets from the national surplus.
+
+    ``headroom_after_<rate>pct_mw`` is the national headroom (deliverable-supply threshold) left
+    for further flat load once the programme takes what it absorbs in each hour [MW].
+    """
+    national_mw = national.to_numpy()
     hours = len(national_mw) * scenario.duration_h
     absorbed_mw = np.minimum(national_mw, programme_mw)
     wanted_gwh = programme_mw * hours / _MWH_PER_GWH
     absorbed_gwh = float(absorbed_mw.sum()) * scenario.duration_h / _MWH_PER_GWH
-    return pd.DataFrame(
-        [
-            {
-                "programme_mw": programme_mw,
-                "share_of_hours_fits": float((national_mw >= programme_mw).mean()),
-                "share_of_hours_none": float((national_mw <= 0).mean()),
-                "absorbed_gwh": absorbed_gwh,
-                "absorbed_share": absorbed_gwh / wanted_gwh,
-                "curtailed_gwh": wanted_gwh - absorbed_gwh,
-                "mean_surplus_after_mw": float((national_mw - absorbed_mw).mean()),
-            }
-        ]
-    )
+    row: dict[str, float] = {
+        "programme_mw": programme_mw,
+        "share_of_hours_fits": float((national_mw >= programme_mw).mean()),
+        "share_of_hours_none": float((national_mw <= 0).mean()),
+        "absorbed_gwh": absorbed_gwh,
+        "absorbed_share": absorbed_gwh / wanted_gwh,
+        "curtailed_gwh": wanted_gwh - absorbed_gwh,
+        "mean_surplus_after_mw": float((national_mw - absorbed_mw).mean()),
+    }
+    demand = scenario.demand_mw.sum(axis=1)
+    after = headroom(demand + absorbed_mw, demand + national, rates, timezone=scenario.display_timezone)
+    for rate in rates:
+        row[f"headroom_after_{rate * 100:g}pct_mw"] = after.headroom_mw(rate)
+    return pd.DataFrame([row])
 
 
 def run_outlook(

@@ -52,7 +52,7 @@ def test_outlook_matches_assess_on_each_year(tmp_path: Path) -> None:
         assert sorted(hours["hour"]) == list(range(24))
         assert hours["mean_surplus_mw"].mean() == pytest.approx(mine.loc["national", "mean_surplus_mw"], abs=0.01)
         national = surplus["national"].to_numpy()
-        p = programme.loc[name, "programme_mw"]
+        p = float(programme["programme_mw"].astype(float)[name])
         assert p == 2000
         absorbed_gwh = np.minimum(national, p).sum() / 1000.0
         assert programme.loc[name, "absorbed_gwh"] == pytest.approx(absorbed_gwh, abs=0.05)

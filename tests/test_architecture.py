@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "offtake"
 
 #: Top-level packages and modules of ``offtake``, bottom layer first.
 LAYERS: list[set[str]] = [
-    {"errors", "units", "timeutil", "progress", "report", "settings", "allocation", "scenario"},
+    {"errors", "units", "timeutil", "progress", "report", "settings", "allocation", "scenario", "renewables"},
     {"grid", "persistence"},
     {"identity"},
     {"surplus", "planning", "economics", "risk", "dispatch"},

@@ -53,6 +53,7 @@ def _register() -> None:
         demo_cmd,
         dispatch_cmd,
         ledger_cmd,
+        outlook_cmd,
         plan_cmd,
         registry_cmd,
         risk_cmd,
@@ -64,6 +65,7 @@ def _register() -> None:
 
     scenario_cmd.register(app)
     assess_cmd.register(app)
+    outlook_cmd.register(app)
     plan_cmd.register(app)
     risk_cmd.register(app)
     simulate_cmd.register(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,5 +32,18 @@ def register(app: typer.Typer) -> None:
             f"{len(s.zones)} zones, {len(s.corridors)} corridors, {len(s.plants)} plants "
             f"({s.plants['capacity_mw'].sum():,.0f} MW), demand {demand_gwh:,.0f} GWh"
         )
+
+    @group.command("profiles")
+    def profiles(
+        path: Annotated[str, typer.Argument(help="Scenario folder or bundled name.")],
+        out: Annotated[Path, typer.Option(help="Where to write the profiles CSV.")] = Path("out/profiles.csv"),
+    ) -> None:
+        """(Re)generate a scenario's solar (per zone, utility and rooftop) and wind profiles from physics."""
+        from offtake.progress import Progress
+        from offtake.renewables.generate import generate
+
+        progress = Progress(len(scenario_mod.load_layout(path)[0]) + 1)
+        written = generate(path, out, report=progress.step)
+        progress.done(f"profiles written to {written}")
 
     app.add_typer(group, name="scenario")

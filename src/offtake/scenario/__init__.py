@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from offtake.scenario.loader import bundled_names, load, load_layout, resolve_path
+from offtake.scenario.loader import bundled_names, load, load_layout, load_period, resolve_path
 from offtake.scenario.model import Corridor, ReserveRule, Scenario, Zone
 
-__all__ = ["Corridor", "ReserveRule", "Scenario", "Zone", "bundled_names", "load", "load_layout", "resolve_path"]
+__all__ = [
+    "Corridor",
+    "ReserveRule",
+    "Scenario",
+    "Zone",
+    "bundled_names",
+    "load",
+    "load_layout",
+    "load_period",
+    "resolve_path",
+]

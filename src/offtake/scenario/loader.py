@@ -15,7 +15,7 @@ from offtake.errors import InputError
 from offtake.scenario.model import Corridor, ReserveRule, Scenario, Zone
 from offtake.timeutil import parse_utc, to_utc_index
 
-__all__ = ["bundled_names", "load", "load_layout", "resolve_path"]
+__all__ = ["bundled_names", "load", "load_layout", "load_period", "resolve_path"]
 
 PLANT_COLUMNS = (
     "name",
@@ -64,8 +64,11 @@ def resolve_path(path_or_name: str | Path) -> Path:
     )
 
 
-def load(path_or_name: str | Path) -> Scenario:
+def load(path_or_name: str | Path, *, _chain: tuple[Path, ...] = ()) -> Scenario:
     """Load and validate a scenario.
+
+    A scenario whose ``scenario.toml`` names a ``[base]`` is derived from that base
+    (:mod:`offtake.scenario.derive`).
 
     Parameters
     ----------
@@ -92,6 +95,10 @@ def load(path_or_name: str | Path) -> Scenario:
     folder = resolve_path(path_or_name)
     toml_path = folder / "scenario.toml"
     config = _read_toml(toml_path)
+    if "base" in config:
+        from offtake.scenario import derive
+
+        return derive.load_derived(folder, config, toml_path, _chain)
     name = _get(config, "name", str, toml_path)
     expected, resolution_s, display_timezone = _period(config, toml_path)
     rate, tariff = _money(config, toml_path)
@@ -146,10 +153,32 @@ def load_layout(path_or_name: str | Path) -> tuple[tuple[Zone, ...], tuple[Corri
     InputError
         If ``scenario.toml`` is missing or wrong; the message names the file and field.
     """
-    toml_path = resolve_path(path_or_name) / "scenario.toml"
+    folder = resolve_path(path_or_name)
+    toml_path = folder / "scenario.toml"
     config = _read_toml(toml_path)
+    if "base" in config:
+        from offtake.scenario import derive
+
+        zones, corridors = load_layout(derive.base_folder(folder, config, toml_path))
+        return zones, derive._corridors(config, toml_path, corridors)
     zones = _zones(config, toml_path)
     return zones, _corridors(config, {z.id for z in zones}, toml_path)
+
+
+def load_period(path_or_name: str | Path) -> tuple[pd.DatetimeIndex, int, str]:
+    """Read only a scenario's interval starts, resolution [s] and display time zone.
+
+    For a derived scenario the base's period shifted by ``years_ahead``; what a generator of the
+    scenario's profiles needs before the scenario itself can be loaded.
+    """
+    folder = resolve_path(path_or_name)
+    toml_path = folder / "scenario.toml"
+    config = _read_toml(toml_path)
+    if "base" in config:
+        from offtake.scenario import derive
+
+        return derive.period(folder, config, toml_path, (folder,))
+    return _period(config, toml_path)
 
 
 def _read_toml(toml_path: Path) -> dict[str, Any]:

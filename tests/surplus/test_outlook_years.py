@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from report_checks import assert_self_contained, trace
 
 from offtake import scenario
 from offtake.errors import InputError
@@ -88,3 +89,19 @@ def test_default_programme_is_the_announced_one(tmp_path: Path) -> None:
     bad.write_text('programme_mw = { value = -1, source = "x" }\n')
     with pytest.raises(InputError, match="programme_mw"):
         default_programme_mw(bad)
+
+
+def test_outlook_report_charts_carry_the_hourly_means(two_years: list[scenario.Scenario], tmp_path: Path) -> None:
+    outlook = run_outlook(two_years, programme_mw=50.0)
+    paths = write_outlook(outlook, tmp_path / "out")
+    specs = assert_self_contained(Path(paths["report"]).read_text())
+    national, _demand, zones = specs
+    for year in outlook.years:
+        nat = year.by_hour[year.by_hour["area"] == "national"]
+        line = trace(national, year.scenario.name)
+        assert line["x"] == nat["hour"].tolist()
+        assert np.allclose(np.asarray(line["y"], dtype=float), nat["mean_surplus_mw"].to_numpy())
+        zone = year.scenario.zone_ids[0]
+        part = year.by_hour[year.by_hour["area"] == zone]
+        zline = trace(zones, f"{zone} {year.scenario.name}")
+        assert np.allclose(np.asarray(zline["y"], dtype=float), part["mean_surplus_mw"].to_numpy())

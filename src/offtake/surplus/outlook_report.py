@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
+from typing import Any
 
-from offtake.report import HtmlReport
+import pandas as pd
+
+from offtake.report import NATIONAL_COLOUR, HtmlReport, new_chart, zone_colours
 from offtake.surplus.outlook import Outlook, YearOutlook
 from offtake.surplus.study import NATIONAL
 
@@ -51,43 +51,42 @@ def outlook_findings(outlook: Outlook) -> list[str]:
     return lines
 
 
-def _national_figure(outlook: Outlook) -> Figure:
-    fig = Figure(figsize=(14, 4.5))
-    left, right = fig.subplots(1, 2)
+#: Line styles that tell the scenario years apart in the zone chart (colours tell the zones apart).
+_YEAR_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+
+
+def _national_chart(outlook: Outlook, column: str, y_title: str, *, programme: bool) -> Any:
+    fig = new_chart(x_title="hour of day (Pakistan time)", y_title=y_title)
     for year in outlook.years:
         nat = _national(year)
-        left.plot(nat.index, nat["mean_surplus_mw"], marker="o", ms=3, label=year.scenario.name)
-        right.plot(nat.index, nat["mean_demand_mw"], marker="o", ms=3, label=year.scenario.name)
-    left.axhline(outlook.programme_mw, color="black", ls="--", lw=1, label=f"programme {outlook.programme_mw:,.0f} MW")
-    left.set_title("Mean national surplus by hour of day")
-    right.set_title("Mean grid demand by hour of day")
-    for ax in (left, right):
-        ax.set_xlabel("hour (Pakistan time)")
-        ax.set_ylabel("MW")
-        ax.set_xticks(range(0, 24, 3))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        fig.add_scatter(x=list(nat.index), y=nat[column].to_numpy(), mode="lines+markers", name=year.scenario.name)
+    if programme:
+        fig.add_hline(
+            y=outlook.programme_mw,
+            line={"dash": "dash", "color": NATIONAL_COLOUR},
+            annotation_text=f"programme {outlook.programme_mw:,.0f} MW",
+        )
+    fig.update_xaxes(dtick=3)
     return fig
 
 
-def _zone_figure(outlook: Outlook) -> Figure:
+def _zone_chart(outlook: Outlook) -> Any:
     zones = list(outlook.years[0].scenario.zone_ids)
-    cols = 4
-    rows = int(np.ceil(len(zones) / cols))
-    fig = Figure(figsize=(16, 3.0 * rows))
-    axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
-    for ax, zone in zip(axes.flat, zones, strict=False):
-        for year in outlook.years:
+    colours = zone_colours(zones)
+    fig = new_chart(x_title="hour of day (Pakistan time)", y_title="mean surplus [MW]", height=480)
+    for i, year in enumerate(outlook.years):
+        dash = _YEAR_DASHES[i % len(_YEAR_DASHES)]
+        for zone in zones:
             part = year.by_hour[year.by_hour["area"] == zone]
-            ax.plot(part["hour"], part["mean_surplus_mw"], label=year.scenario.name)
-        ax.set_title(zone)
-        ax.set_xticks(range(0, 24, 6))
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(zones) :]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    for ax in axes[-1]:
-        ax.set_xlabel("hour (Pakistan time)")
+            fig.add_scatter(
+                x=part["hour"].tolist(),
+                y=part["mean_surplus_mw"].to_numpy(),
+                mode="lines",
+                name=f"{zone} {year.scenario.name}",
+                legendgroup=zone,
+                line={"color": colours[zone], "dash": dash},
+            )
+    fig.update_xaxes(dtick=3)
     return fig
 
 
@@ -119,9 +118,20 @@ def build_outlook_report(outlook: Outlook) -> HtmlReport:
             "and retired) are cited or marked [estimate] in the scenario's SOURCES.md."
         )
     report.heading("National surplus and demand by hour of day")
-    report.figure(_national_figure(outlook), caption="Means over the year of each hour of day (Pakistan time).")
+    report.chart(
+        _national_chart(outlook, "mean_surplus_mw", "mean national surplus [MW]", programme=True),
+        caption="Mean national surplus of each hour of day over the year (Pakistan time).",
+    )
+    report.chart(
+        _national_chart(outlook, "mean_demand_mw", "mean grid demand [MW]", programme=False),
+        caption="Mean grid demand of each hour of day over the year (Pakistan time).",
+    )
     report.heading("Surplus of each zone alone by hour of day")
-    report.figure(_zone_figure(outlook), caption="Mean surplus [MW] of each zone alone, by hour of day.")
+    report.chart(
+        _zone_chart(outlook),
+        caption="Mean surplus [MW] of each zone alone, by hour of day; one colour per zone, one line style per "
+        "scenario (click a legend entry to hide it, double-click to show it alone).",
+    )
     report.heading("Mean surplus [MW]")
     report.table(_side_by_side(outlook, "mean_surplus_mw"), float_format="{:,.0f}")
     rate_column = f"headroom_{_SHOWN_RATE * 100:g}pct_mw"

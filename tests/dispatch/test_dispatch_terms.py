@@ -55,30 +55,42 @@ def test_the_end_of_a_contract_is_staggered_like_routine_curtailment() -> None:
     assert r.reason[1] == Reason.STAGGER
 
 
-def test_a_site_whose_limit_is_used_up_is_served_ahead_of_firm_ai() -> None:
+def test_a_site_whose_limit_is_used_up_is_served_after_firm_ai_ahead_of_the_rest() -> None:
     c = make_contracts(SITES, ZONES)
     d = Dispatcher(c, policy())
     state = running(c, policy())
-    # 150 MW in zone a: without protection AI takes 100, the miners share 50 pro rata.
-    r = d.step(grid(150, 1000), state)
-    np.testing.assert_allclose(r.cap_mw[:3], [100, 100 / 3, 50 / 3])
+    # 200 MW in zone a: without protection AI takes 100, the miners share 100 pro rata.
+    r = d.step(grid(200, 1000), state)
+    np.testing.assert_allclose(r.cap_mw[:3], [100, 200 / 3, 100 / 3])
+    # mine-1 protected: the AI firm tranche (80) first, then mine-1 (100), then AI's flexible 20.
     state.protected = np.array([False, True, False, False])
+    r = d.step(grid(200, 1000), state)
+    np.testing.assert_allclose(r.cap_mw[:3], [100, 100, 0])
+    assert r.reason[1] == Reason.CURTAILMENT_LIMIT and r.reason[2] == Reason.ZONE_LIMIT
+    # 150 MW: the AI firm tranche is still served first; mine-1 gets the 70 left.
     r = d.step(grid(150, 1000), state)
-    np.testing.assert_allclose(r.cap_mw[:3], [50, 100, 0])
-    assert r.reason[1] == Reason.CURTAILMENT_LIMIT
-    assert r.reason[0] == Reason.ZONE_LIMIT
+    np.testing.assert_allclose(r.cap_mw[:3], [80, 70, 0])
+    assert r.reason[0] == Reason.ZONE_LIMIT and r.reason[1] == Reason.ZONE_LIMIT
     # Nothing short anywhere: the protection changes nothing and no reason says it did.
     r = d.step(grid(1000, 1000), state)
     assert (r.reason == Reason.ALLOCATION).all()
+
+
+def test_protected_sites_keep_the_priority_order_among_themselves() -> None:
+    c = make_contracts(SITES, ZONES)
+    state = running(c, policy())
+    state.protected = np.ones(4, dtype=bool)
+    r = Dispatcher(c, policy()).step(grid(150, 1000), state)
+    np.testing.assert_allclose(r.cap_mw[:3], [100, 100 / 3, 50 / 3])
 
 
 def test_a_protected_site_stays_within_the_deliverable_region() -> None:
     c = make_contracts(SITES, ZONES)
     state = running(c, policy())
     state.protected = np.array([False, True, True, False])
-    r = Dispatcher(c, policy()).step(grid(90, 1000), state)
-    assert zone_sums(c, r.cap_mw)[0] == pytest.approx(90.0)
-    np.testing.assert_allclose(r.cap_mw[:3], [0, 60, 30])  # pro rata among the protected
+    r = Dispatcher(c, policy()).step(grid(170, 1000), state)
+    assert zone_sums(c, r.cap_mw)[0] == pytest.approx(170.0)
+    np.testing.assert_allclose(r.cap_mw[:3], [80, 60, 30])  # pro rata among the protected
     assert r.reason[1] == Reason.ZONE_LIMIT and r.reason[2] == Reason.ZONE_LIMIT
 
 
@@ -123,10 +135,11 @@ def test_an_event_resets_when_the_site_is_served_in_full() -> None:
 
 
 def test_a_site_whose_annual_limit_is_used_up_is_not_curtailed_further_unless_an_emergency() -> None:
-    # A miner beside a firm AI site in a zone short all the time: without the rule it would
-    # be curtailed every interval; with it, once the budget is spent the miner is served first.
+    # A miner beside an AI site in a zone short all the time: without the rule it would be
+    # curtailed every interval; once its budget is spent it is served after the AI firm tranche
+    # (40) and ahead of the AI's flexible one.
     sites = [
-        SiteTerms("ai-1", "o", "a", "ai", 80.0, 0.0, 0.0, 1000.0, 1.0, 30.0, 80.0),
+        SiteTerms("ai-1", "o", "a", "ai", 40.0, 40.0, 0.5, 1000.0, 1.0, 30.0, 80.0),
         SiteTerms("mine-1", "o", "a", "mining", 0.0, 20.0, 1.0, 1000.0, 0.05, 30.0, 80.0),
     ]
     c = Contracts.from_sites(sites, ["a"])

@@ -17,8 +17,9 @@ Rules, in the order they act
    Within a tranche class sites share pro rata; sites whose contract says ``bid`` are ranked
    by their bid against the reference tariff. An optional national limit is applied the
    same way across zones. A site whose annual curtailment limit, or whose longest event, is
-   used up (``SiteState.protected``) is served ahead of every tranche: the contract's terms
-   rank above the priority order, the deliverable region above the contract.
+   used up (``SiteState.protected``) is served right after the AI firm tranches, ahead of
+   every other tranche: the floor first, then the contract's curtailment limits, then the
+   priority order; the deliverable region above them all.
 4. An emergency (national or per zone) takes miners to zero and AI data centres to their
    contracted floor at once; it never raises a cap.
 5. Routine curtailment is staggered: the load dropped in one step, summed over all sites,
@@ -74,7 +75,7 @@ class Reason(IntEnum):
     OUT_OF_CONTRACT = 10
     """Outside its contract's dates (not yet started, or ended): zero."""
     CURTAILMENT_LIMIT = 11
-    """Annual curtailment or event-length limit used up: served ahead of every other tranche,
+    """Annual curtailment or event-length limit used up: served right after the AI firm tranches,
     within the deliverable region (an emergency still curtails it)."""
 
 
@@ -145,8 +146,8 @@ class SiteState:
     protected
         True where the site's annual curtailment limit or its longest event is used up
         (:class:`offtake.dispatch.terms.TermsUsage`), shape (sites,), or None for none. Such
-        a site is served ahead of every other tranche, still within the deliverable region;
-        an emergency still curtails it.
+        a site is served right after the AI firm tranches, ahead of every other tranche,
+        still within the deliverable region; an emergency still curtails it.
     """
 
     licence_active: B
@@ -243,15 +244,16 @@ class Dispatcher:
             contracts.by_bid, contracts.tariff_usd_per_mwh, policy.reference_tariff_usd_per_mwh
         )
         bid2 = np.concatenate([bid, bid])
-        order = np.lexsort((-bid2, tier))
-        level = np.empty(2 * n, dtype=np.int64)
-        keys = np.stack([tier[order], -bid2[order]], axis=1)
-        new_level = np.ones(2 * n, dtype=bool)
-        if 2 * n > 1:
-            new_level[1:] = np.any(keys[1:] != keys[:-1], axis=1)
-        # Level 0 is kept for sites whose curtailment limits are used up (SiteState.protected).
-        level[order] = np.cumsum(new_level)
-        self._levels = int(level.max()) + 1 if n else 1
+        # Each tranche has a level as it stands and one for when its site is protected
+        # (SiteState.protected: curtailment limits used up). Group 0: AI firm tranches, first
+        # whatever happens (the floor is the contract's hardest term); group 1: the other
+        # tranches of protected sites; group 2: the rest. Within a group, the tier and bid order.
+        firm_ai = tier == 0
+        group = np.concatenate([np.where(firm_ai, 0, 2), np.where(firm_ai, 0, 1)])
+        level2 = _levels(group, np.concatenate([tier, tier]), np.concatenate([bid2, bid2]))
+        level = level2[: 2 * n]
+        self._protected_level = level2[2 * n :]
+        self._levels = int(level2.max()) + 1 if n else 1
         zone2 = np.concatenate([self._zone, self._zone])
         self._zone2 = zone2
         self._zl = zone2 * self._levels + level
@@ -416,11 +418,11 @@ class Dispatcher:
         return _Budgets(np.maximum(zone, 0.0), national, cut)
 
     def _priority_keys(self, protected: B | None) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Zone-level and level keys of every tranche, protected sites moved to level 0."""
+        """Zone-level and level keys of every tranche, protected sites moved ahead of the others."""
         if protected is None or not protected.any():
             return self._keys
         both = np.concatenate([protected, protected])
-        level = np.where(both, 0, self._level)
+        level = np.where(both, self._protected_level, self._level)
         return self._zone2 * self._levels + level, level
 
     def _allocate(
@@ -555,6 +557,18 @@ class Dispatcher:
         for name in ("last_draw_mw", "ramp_up_mw_per_min"):
             if np.any(np.asarray(getattr(sites, name)) < 0):
                 raise InputError("values must be non-negative", field=name)
+
+
+def _levels(group: NDArray[np.int64], tier: NDArray[np.int64], bid: F64) -> NDArray[np.int64]:
+    """Dense priority levels: by group, then tier, then highest bid first (ties share a level)."""
+    order = np.lexsort((-bid, tier, group))
+    keys = np.stack([group[order], tier[order], -bid[order]], axis=1)
+    new_level = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        new_level[1:] = np.any(keys[1:] != keys[:-1], axis=1)
+    level = np.empty(len(order), dtype=np.int64)
+    level[order] = np.cumsum(new_level) - 1
+    return level
 
 
 def _priority_fill(

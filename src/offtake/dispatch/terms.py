@@ -4,8 +4,9 @@ The contract bounds curtailment two ways: the curtailed energy of a year over th
 energy (``annual_curtailment_limit``) and the length of one event
 (``max_curtailment_duration_h``). :class:`TermsUsage` keeps both from the caps dispatched,
 and says which sites cannot take another curtailed interval without breaking them; the core
-serves those sites ahead of every tranche (``SiteState.protected``, reason
-``curtailment_limit``), still within the deliverable region. An emergency curtails them all
+serves those sites right after the AI firm tranches (the floor is the hardest term) and ahead
+of every other tranche (``SiteState.protected``, reason ``curtailment_limit``), still within
+the deliverable region. An emergency curtails them all
 the same (force majeure): the grid's safety ranks above the contract, and the breach is
 counted in ``kpis.json``. Both drivers use this class: the simulated year feeds it every
 interval, the live driver rebuilds it from the caps recorded since the year began.

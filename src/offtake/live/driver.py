@@ -365,6 +365,17 @@ def _enforce(
     return notes
 
 
+def _mark_protected(session: Session, inputs: _Inputs, start: datetime, interval_s: int) -> None:
+    """Mark the sites whose curtailment limits are used up this year, with a note saying so."""
+    ids = [site.id for site in inputs.sites]
+    usage = usage_this_year(session, ids, inputs.contracts, start, interval_s)
+    inputs.state.protected = usage.protected()
+    for k in np.flatnonzero(inputs.state.protected):
+        used = f"{usage.curtailed_mwh[k]:.1f} of {usage.budget_mwh[k]:.1f} MWh curtailed this year"
+        why = f"curtailment limit used up ({used}, event {usage.event_h[k]:g} h): served first"
+        inputs.notes[k] = f"{inputs.notes[k]}; {why}" if inputs.notes[k] else why
+
+
 def _digest(caps: list[dict[str, Any]]) -> str:
     """SHA-256 of the round's (site, cap, reason) list, so the ledger seals every reason."""
     text = json.dumps(
@@ -480,13 +491,7 @@ class LiveDispatch:
             dispatcher, projection = _dispatcher(inputs.contracts, policy, forecast, grid)
             _look_ahead(grid, dispatcher, projection, feed, start, end)
             notes += _enforce(session, principal, inputs, grid, start, self.interval_s, emergencies, now)
-            ids = [site.id for site in inputs.sites]
-            usage = usage_this_year(session, ids, inputs.contracts, start, self.interval_s)
-            inputs.state.protected = usage.protected()
-            for i in np.flatnonzero(inputs.state.protected):
-                used = f"{usage.curtailed_mwh[i]:.1f} of {usage.budget_mwh[i]:.1f} MWh curtailed this year"
-                why = f"curtailment limit used up ({used}, event {usage.event_h[i]:g} h): served first"
-                inputs.notes[i] = f"{inputs.notes[i]}; {why}" if inputs.notes[i] else why
+            _mark_protected(session, inputs, start, self.interval_s)
             dispatcher.validate(grid, inputs.state)
             result = dispatcher.step(grid, inputs.state)
             contracts = inputs.contracts

@@ -28,6 +28,7 @@ TOL_MW = 1e-3
 #: Reasons whose zero is not a curtailment under the contract (the licence or the contract
 #: itself is not in force).
 NOT_CURTAILMENT = (Reason.SUSPENDED, Reason.OUT_OF_CONTRACT)
+_SUSPENDED, _OUT_OF_CONTRACT = (np.int8(r.value) for r in NOT_CURTAILMENT)
 
 
 class TermsUsage:
@@ -57,18 +58,33 @@ class TermsUsage:
     """
 
     def __init__(self, contracts: Contracts, interval_s: float, year_h: float) -> None:
-        self._alloc = contracts.allocated_mw
-        self._step_h = interval_s / 3600.0
-        self.budget_mwh: F64 = contracts.annual_curtailment_limit * contracts.allocated_mw * year_h
-        self._event_limit_h = contracts.max_curtailment_duration_h
+        alloc = contracts.allocated_mw
+        step_h = interval_s / 3600.0
+        self._alloc = alloc
+        self._step_h = step_h
+        self.budget_mwh: F64 = contracts.annual_curtailment_limit * alloc * year_h
         self.curtailed_mwh: F64 = np.zeros(contracts.n_sites)
         self.event_h: F64 = np.zeros(contracts.n_sites)
+        # Thresholds precomputed for the hot path of the simulated year.
+        eps = 1e-9
+        self._below = alloc - TOL_MW
+        self._spent_at = self.budget_mwh - alloc * step_h + eps
+        self._long_at = contracts.max_curtailment_duration_h - step_h + eps
+        self._has_alloc = alloc > 0
+        self._buf = np.empty(contracts.n_sites)
 
     def observe(self, cap_mw: F64, reason: NDArray[np.int8]) -> None:
         """Count one dispatched interval: its caps [MW] and reasons."""
-        counted = (cap_mw < self._alloc - TOL_MW) & (reason != NOT_CURTAILMENT[0]) & (reason != NOT_CURTAILMENT[1])
-        self.curtailed_mwh += np.where(counted, self._alloc - cap_mw, 0.0) * self._step_h
-        self.event_h = np.where(counted, self.event_h + self._step_h, 0.0)
+        counted = cap_mw < self._below
+        counted &= reason != _SUSPENDED
+        counted &= reason != _OUT_OF_CONTRACT
+        buf = self._buf
+        np.subtract(self._alloc, cap_mw, out=buf)
+        buf *= counted
+        buf *= self._step_h
+        self.curtailed_mwh += buf
+        self.event_h += self._step_h
+        self.event_h *= counted
 
     def protected(self) -> NDArray[np.bool_]:
         """Sites that would break a term if curtailed in the next interval.
@@ -76,7 +92,7 @@ class TermsUsage:
         The annual budget is used up (within one interval of full curtailment), or the
         current event has run as long as the contract allows less one interval.
         """
-        eps = 1e-9
-        spent = self.curtailed_mwh + self._alloc * self._step_h > self.budget_mwh + eps
-        long_event = self.event_h + self._step_h > self._event_limit_h + eps
-        return np.asarray((spent | long_event) & (self._alloc > 0))
+        out = self.curtailed_mwh > self._spent_at
+        out |= self.event_h > self._long_at
+        out &= self._has_alloc
+        return out

@@ -37,7 +37,9 @@ def test_firm_tranches_fit_every_zone_set_after_the_margin(case: tuple[Scenario,
     national = limits.member.all(axis=1)
     # Without the rows the plan's firm MW break the national limit: the test can fail.
     assert firm_by_set(s, free, limits.member)[national][0] > limits.limit_mw[national][0] + 1.0
-    kept = plan(s, sites, options, baseline=base, firm_margin=margin).allocation_table()
+    result = plan(s, sites, options, baseline=base, firm_margin=margin)
+    assert any("firm deliverable surplus" in note for note in result.notes)
+    kept = result.allocation_table()
     firm = firm_by_set(s, kept, limits.member)
     assert np.all(firm <= limits.limit_mw + 1e-4)
     assert firm[national][0] == pytest.approx(limits.limit_mw[national][0], abs=1e-3)  # it binds

@@ -112,8 +112,10 @@ def plan(
         f"objective {options.objective}"
     )
     model, rows = build_model(grid, sites, options, baseline)
-    firm = _firm_rows(model, scenario, baseline, sites, firm_margin or firm_margin_for(scenario.name), say)
     timings["build_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    firm = _firm_rows(model, scenario, baseline, sites, firm_margin or firm_margin_for(scenario.name), say)
+    timings["firm_s"] = time.perf_counter() - t0
     limit = step_limit if step_can_bind(sites, options, step_limit, grid.n_intervals) else None
     t0 = time.perf_counter()
     objective_value, duals = _solve(model, grid, sites, options, limit, say)
@@ -125,7 +127,7 @@ def plan(
     say("reading results")
     solved = Solved(
         scenario, grid, sites, options, model, duals, baseline, rows, step_limit, step_source,
-        objective_value, timings, baseline_notes(baseline),
+        objective_value, timings, baseline_notes(baseline) + ([firm[2]] if firm is not None else []),
     )
     return read_plan(solved)
 
@@ -137,7 +139,7 @@ def _firm_rows(
     sites: pd.DataFrame,
     margin: FirmMargin | None,
     say: ProgressFn,
-) -> tuple[FirmLimits, list[str]] | None:
+) -> tuple[FirmLimits, list[str], str] | None:
     """Keep firm tranches within the firm deliverable surplus (:mod:`offtake.planning.firm`)."""
     if margin is None:
         return None
@@ -145,12 +147,15 @@ def _firm_rows(
     limits = firm_limits(scenario, baseline, margin)
     added = add_firm_rows(model, sites, zone_ids, limits)
     national = limits.member.all(axis=1)
-    say(
-        f"firm tranches within the firm deliverable surplus after a {margin.z:g}-sigma margin for forced "
-        f"outages and demand forecast error: {added} zone sets limited"
-        + (f", nationally {float(limits.limit_mw[national][0]):,.0f} MW" if national.any() else "")
+    note = (
+        f"Firm tranches kept within the firm deliverable surplus of every zone set after a {margin.z:g}-sigma "
+        f"margin for forced outages and demand forecast error ({margin.source or 'planning data'}): "
+        f"{added} zone sets limited"
+        + (f", nationally {float(limits.limit_mw[national][0]):,.0f} MW at most" if national.any() else "")
+        + "."
     )
-    return limits, zone_ids
+    say(note)
+    return limits, zone_ids, note
 
 
 def _baseline(scenario: Scenario, baseline: Baseline | None, say: ProgressFn, timings: dict[str, float]) -> Baseline:
@@ -210,7 +215,7 @@ def _duals_with_sizes_fixed(
     baseline: Baseline,
     limit: float | None,
     say: ProgressFn,
-    firm: tuple[FirmLimits, list[str]] | None,
+    firm: tuple[FirmLimits, list[str], str] | None,
 ) -> dict[str, np.ndarray]:
     """Shadow prices of a MILP plan: the LP with the chosen sizes fixed, solved again."""
     built = pd.Series(model.solution["build"].to_series() > 0.5)

@@ -10,6 +10,9 @@ Figure on this machine (2 cores shared): median 0.350 ms, p99 0.505 ms at load a
 the look-ahead in 4,832. The core before zone sets and look-ahead, measured in the same minute:
 median 0.065 ms (0.067 ms at load 10; 0.086-0.089 ms earlier at load 5.7). Wall-clock p95/p99
 of 10-17 ms at load 10 is time spent waiting for a core.
+With the contract terms (issue 13: dates, curtailment limits, ``TermsUsage`` timed with each
+step): median 0.441-0.445 ms at load 7.3-8.6 (0.485 ms at load 13); the same core without
+them, same minutes, 0.418 ms at load 13. Target met on a loaded machine; measure quiet.
 
 Run: PYTHONPATH=src python benchmarks/bench_dispatch.py
 """

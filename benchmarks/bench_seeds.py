@@ -29,6 +29,14 @@ Quick check (one seed, the first 14 days, the benchmark allocation only)::
     PYTHONPATH=src python benchmarks/bench_seeds.py --seeds 1 --days 14
 
 With ``--days`` the planner's bound is scaled to the days simulated (it is a year's figure).
+
+Measured (2 cores shared, load 8-11), ``--seeds 1 --days 14`` with the benchmark allocation and
+the planner's (``offtake plan`` as above with ``--cap-mw 2000``: KE's AI sites get nothing,
+the firm deliverable surplus of KE alone being 0 after the margin): 0 intervals over the real
+region by dispatch's own causes in all four runs; 1-2 unforeseen (benchmark), 0 (planner);
+energy 99.2 % (benchmark) and 99.9 % (planner) of the bound with no site ignoring its cap;
+look-ahead cost 212-300 MWh (benchmark), 44-64 MWh (planner); no obedient site suspended, no
+contract term broken; 4-6 s per 14-day run. The full five seeds over the year: not yet run.
 """
 
 from __future__ import annotations

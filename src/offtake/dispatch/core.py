@@ -255,10 +255,10 @@ class Dispatcher:
         self._protected_level = level2[2 * n :]
         self._levels = int(level2.max()) + 1 if n else 1
         zone2 = np.concatenate([self._zone, self._zone])
-        self._zone2 = zone2
         self._zl = zone2 * self._levels + level
         self._level = level
         self._keys = (self._zl, self._level)
+        self._protected_zl = zone2 * self._levels + self._protected_level
         self._buf = np.empty(2 * n)
         self.sets: B | None = None
         self._matrix: F64 | None = None
@@ -422,8 +422,7 @@ class Dispatcher:
         if protected is None or not protected.any():
             return self._keys
         both = np.concatenate([protected, protected])
-        level = np.where(both, self._protected_level, self._level)
-        return self._zone2 * self._levels + level, level
+        return np.where(both, self._protected_zl, self._zl), np.where(both, self._protected_level, self._level)
 
     def _allocate(
         self,

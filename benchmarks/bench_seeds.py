@@ -20,7 +20,7 @@ Full run (about 20 runs of the year; minutes each on a quiet machine)::
 
     offtake plan --scenario pakistan-2025 \\
         --sites src/offtake/data/scenarios/pakistan-2025/sites-illustrative.csv \\
-        --cap-mw 5000 --out /tmp/plan
+        --cap-mw 2000 --out /tmp/plan
     PYTHONPATH=src python benchmarks/bench_seeds.py \\
         --allocation planner=/tmp/plan/allocation.csv --seeds 1-5
 
@@ -31,7 +31,7 @@ Quick check (one seed, the first 14 days, the benchmark allocation only)::
 With ``--days`` the planner's bound is scaled to the days simulated (it is a year's figure).
 
 Measured (2 cores shared, load 8-11), ``--seeds 1 --days 14`` with the benchmark allocation and
-the planner's (``offtake plan`` as above with ``--cap-mw 2000``: KE's AI sites get nothing,
+the planner's (``offtake plan`` as above: KE's AI sites get nothing,
 the firm deliverable surplus of KE alone being 0 after the margin): 0 intervals over the real
 region by dispatch's own causes in all four runs; 1-2 unforeseen (benchmark), 0 (planner);
 energy 99.2 % (benchmark) and 99.9 % (planner) of the bound with no site ignoring its cap;

@@ -33,7 +33,8 @@ from offtake.identity.principal import Principal
 from offtake.ledger import MeterReading, ingest_readings
 from offtake.live.driver import LiveDispatch, RoundOutcome, interval_bounds
 from offtake.live.feed import ScenarioReplayFeed, open_feed
-from offtake.live.records import DispatchCap, GridEmergency, effective_end
+from offtake.live.records import DispatchCap, DispatchRound, GridEmergency, effective_end
+from offtake.live.terms import usage_this_year
 from offtake.persistence.db import session_scope
 from offtake.persistence.schema import AuditEvent, Cap
 from offtake.registry import allocations, contracts, licences, sites
@@ -119,6 +120,9 @@ def expected_caps(
     draw_mw: dict[str, float],
     inactive: frozenset[str] = frozenset(),
     emergency_national: bool = False,
+    *,
+    outside: frozenset[str] = frozenset(),
+    protected: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[float, str]]:
     """The core's caps computed by hand from the allocation file and the same feed."""
     from offtake.dispatch import DispatchPolicy, Reason
@@ -132,6 +136,8 @@ def expected_caps(
     forecast = feed.surplus_at(start, start + timedelta(minutes=5))
     state = SiteState.initial(contracts_, policy, draw_mw=np.array([draw_mw.get(s, 0.0) for s in contracts_.site_ids]))
     state.licence_active = np.array([s not in inactive for s in contracts_.site_ids])
+    state.in_contract = np.array([s not in outside for s in contracts_.site_ids])
+    state.protected = np.array([s in protected for s in contracts_.site_ids])
     result = Dispatcher(contracts_, policy).step(
         GridState(
             forecast.surplus_forecast_mw,
@@ -619,3 +625,127 @@ def test_a_site_ignoring_its_cap_is_flagged_with_evidence_and_ordered_off_in_an_
     live.run_round(NOON + timedelta(minutes=25))
     with factory() as s:
         assert len(list(s.scalars(select(AuditEvent).where(AuditEvent.action == "dispatch.cap_ignored")))) == 1
+
+
+def test_a_site_outside_its_contract_dates_gets_zero_with_the_reason(
+    programme: Programme, feed: ScenarioReplayFeed
+) -> None:
+    factory, live = programme.factory, programme.live
+    for site in SITE_LICENCE:
+        report_draw(factory, site, NOON - timedelta(minutes=5), 40.0)
+    with session_scope(factory) as s:
+        for site, until in (("mine-north-1", NOON - timedelta(hours=1)), ("ai-city-1", None)):
+            start = T0 if until is not None else NOON + timedelta(days=1)
+            contracts.create_contract(
+                s,
+                programme.grid,
+                site_id=site,
+                valid_from=start,
+                valid_until=until,
+                tariff_usd_per_mwh="80",
+                firm_mw=0.0,
+                interruptible_mw=100.0,
+                max_curtailment_fraction=1.0,
+                max_curtailment_duration_h=24.0,
+                annual_curtailment_limit=0.05,
+                response_time_s=30.0,
+                overdraw_tolerance_fraction=0.02,
+                overdraw_penalty_usd_per_mwh="200",
+                exchange_rate_pkr_per_usd="280",
+            )
+    outcome = live.run_round(NOON)
+    caps = {c.site_id: c for c in outcome.caps}
+    assert caps["mine-north-1"].cap_w == 0 and caps["mine-north-1"].reason == "out_of_contract"
+    assert "contract ended" in caps["mine-north-1"].note
+    assert caps["ai-city-1"].cap_w == 0 and caps["ai-city-1"].reason == "out_of_contract"
+    assert "contract starts" in caps["ai-city-1"].note
+    # mine-south-1's contract is in force: it is dispatched as the core says.
+    draws = dict.fromkeys(SITE_LICENCE, 40.0)
+    want = expected_caps(feed, NOON, draws, outside=frozenset({"mine-north-1", "ai-city-1"}))
+    assert_same(caps_of(outcome), want)
+    assert caps["mine-south-1"].cap_w > 0
+
+
+def _record_curtailed_rounds(factory: sessionmaker[Session], site: str, before: datetime, count: int) -> None:
+    """Rounds as the driver stores them, in which ``site`` was capped to zero by its zone."""
+    with session_scope(factory) as s:
+        for k in range(count, 0, -1):
+            start = before - timedelta(minutes=5 * k)
+            stored = DispatchRound(
+                interval_start=start,
+                interval_end=start + timedelta(minutes=5),
+                computed_at=start,
+                by_client="grid",
+                feed="test",
+                sites=1,
+                deferred_w=0,
+                detail={},
+                ledger_seq=-1,
+            )
+            s.add(stored)
+            s.flush()
+            s.add(
+                DispatchCap(
+                    round_id=stored.id,
+                    site_id=site,
+                    operator_id="op-a",
+                    zone="south",
+                    kind="mining",
+                    interval_start=start,
+                    interval_end=start + timedelta(minutes=5),
+                    cap_w=0,
+                    reason="zone_limit",
+                    target_w=0,
+                    allocation_w=150_000_000,
+                    floor_w=0,
+                    last_draw_w=0,
+                    draw_source="none",
+                    note="",
+                    ledger_seq=-1,
+                )
+            )
+
+
+def test_a_site_whose_event_limit_is_used_up_is_served_first_from_the_recorded_caps(
+    programme: Programme, feed: ScenarioReplayFeed
+) -> None:
+    factory, live = programme.factory, programme.live
+    for site in SITE_LICENCE:
+        report_draw(factory, site, NOON - timedelta(minutes=5), 40.0)
+    # mine-south-1 (events up to 24 h) has been curtailed for 24 h: one interval more breaks it.
+    contracts_ = read_allocation(ALLOCATION, feed.zone_ids)
+    _record_curtailed_rounds(factory, "mine-south-1", NOON - timedelta(minutes=5), 287)
+    with session_scope(factory) as s:
+        usage = usage_this_year(s, ["mine-south-1"], contracts_, NOON, 300.0)
+    assert usage.event_h[0] == pytest.approx(287 / 12) and not usage.protected()[0]
+    _record_curtailed_rounds(factory, "mine-south-1", NOON, 1)
+    with session_scope(factory) as s:
+        usage = usage_this_year(s, ["mine-south-1"], contracts_, NOON, 300.0)
+    assert usage.event_h[0] == pytest.approx(24.0) and usage.protected()[0]
+    assert usage.curtailed_mwh[0] == pytest.approx(150.0 * 24.0)
+    outcome = live.run_round(NOON)
+    caps = {c.site_id: c for c in outcome.caps}
+    assert "curtailment limit used up" in caps["mine-south-1"].note
+    draws = dict.fromkeys(SITE_LICENCE, 40.0)
+    assert_same(caps_of(outcome), expected_caps(feed, NOON, draws, protected=frozenset({"mine-south-1"})))
+
+
+def test_curtailment_of_last_year_or_a_suspension_does_not_count(
+    programme: Programme, feed: ScenarioReplayFeed
+) -> None:
+    factory = programme.factory
+    contracts_ = read_allocation(ALLOCATION, feed.zone_ids)
+    _record_curtailed_rounds(factory, "mine-south-1", datetime(2025, 1, 1, tzinfo=UTC), 10)
+    _record_curtailed_rounds(factory, "mine-south-1", NOON, 3)
+    with session_scope(factory) as s:
+        usage = usage_this_year(s, ["mine-south-1"], contracts_, NOON, 300.0)
+    assert usage.event_h[0] == pytest.approx(0.25)  # the 2024 rounds are last year's
+    assert usage.curtailed_mwh[0] == pytest.approx(150.0 * 0.25)
+    with session_scope(factory) as s:
+        query = select(DispatchCap).where(DispatchCap.interval_start == NOON - timedelta(minutes=5))
+        last = s.execute(query).scalar_one()
+        last.reason = "suspended"
+    with session_scope(factory) as s:
+        usage = usage_this_year(s, ["mine-south-1"], contracts_, NOON, 300.0)
+    assert usage.event_h[0] == 0.0  # the suspension is not curtailment: the event ended
+    assert usage.curtailed_mwh[0] == pytest.approx(150.0 * 2 / 12)

@@ -239,3 +239,49 @@ def test_a_flagged_site_is_disconnected_at_once_in_an_emergency(scenario, surplu
     # Not earlier: the first emergency interval over its zone after the flag.
     assert not result.emergency_zone[flagged:gone, zone].any()
     assert (result.draw_mw[gone + 1 :, i] == 0.0).all()
+
+
+def test_kpis_name_every_contract_term_the_year_broke(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    """A surplus too thin for the city miner's limits: its breaches are named with their size."""
+    thin = surplus.copy()
+    thin["city"] = 0.0  # nothing to give in the city all week
+    result = run(scenario, thin, seed=1, ignoring_site=None)
+    k = compute_kpis(result)
+    found = {(b["site_id"], b["term"]): b for b in k["contracts"]["breaches"]}
+    city = next(s for s in k["sites"] if s["site_id"] == "mine-city")
+    assert ("mine-city", "annual_curtailment_limit") in found
+    allowed = 0.5 * 40.0 * len(result.index) * result.step_h
+    excess = found["mine-city", "annual_curtailment_limit"]["excess_mwh"]
+    assert excess == pytest.approx(city["curtailed_mwh"] - allowed)
+    assert found["mine-city", "max_curtailment_duration_h"]["actual"] == pytest.approx(city["longest_event_h"])
+    assert city["longest_event_h"] > 24.0
+    assert "mine-city" in k["contracts"]["sites_breaking_terms"]
+    # The curtailment-limit rule asked for the miner to be served first; there was nothing to give.
+    i = result.contracts.site_ids.index("mine-city")
+    assert (result.cap_mw[:, i] == 0.0).all()
+    # Every breach names a site that really broke the term it names.
+    for (site, term), b in found.items():
+        s = next(x for x in k["sites"] if x["site_id"] == site)
+        if term == "annual_curtailment_limit":
+            assert not s["within_annual_limit"]
+        elif term == "max_curtailment_duration_h":
+            assert s["events_longer_than_contract"] == b["events_over"] > 0
+        else:
+            assert term == "floor" and s["hours_below_floor_outside_emergency"] == b["hours_below"] > 0
+
+
+def test_a_miner_at_its_event_limit_is_served_ahead_of_the_others(scenario, surplus) -> None:  # type: ignore[no-untyped-def]
+    """Long evening dips in the south: the rule serves a miner at its limit first, with its reason."""
+    low = surplus.copy()
+    low["south"] = 210.0  # the AI site (200) takes nearly all of it: the miners starve for days
+    result = run(scenario, low, seed=2, ignoring_site=None, params=TroubleParams.default(emergencies_per_year=0.0))
+    k = compute_kpis(result)
+    assert k["reasons"]["curtailment_limit"] > 0
+    hit = result.reason == Reason.CURTAILMENT_LIMIT
+    miners = ~result.contracts.is_ai
+    assert hit[:, miners].any()
+    # Served first: every site with that reason got more than it would in its normal place,
+    # so in that interval some other site of its zone was cut.
+    south = result.contracts.zone_index == result.contracts.zone_ids.index("south")
+    cut = (result.reason == Reason.ZONE_LIMIT)[:, south].any(axis=1)
+    assert cut[hit[:, south].any(axis=1)].all()

@@ -144,3 +144,6 @@ def register(app: typer.Typer) -> None:
             + (" found" if kpis["ignoring_site"].get("found") else "")
             + f"; wrote {html_path} and {kpi_path}"
         )
+        broken = kpis["contracts"]["sites_breaking_terms"]
+        if broken:
+            typer.echo(f"warning: contract terms broken by {', '.join(broken)} (kpis.json 'contracts')", err=True)

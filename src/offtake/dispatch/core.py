@@ -6,7 +6,8 @@ order are precomputed once from the contracts.
 
 Rules, in the order they act
 ----------------------------
-1. A suspended licence gets zero.
+1. A suspended licence gets zero; so does a site outside its contract's dates (its drop is
+   staggered like routine curtailment, rule 5).
 2. A site may not ask for more than its allocation, nor pick up faster than its ramp-up
    limit from its last metered draw.
 3. In each zone the caps sum to at most what the zone can deliver: the surplus forecast less
@@ -15,7 +16,10 @@ Rules, in the order they act
    tranches, AI interruptible tranches, mining firm tranches, mining interruptible tranches.
    Within a tranche class sites share pro rata; sites whose contract says ``bid`` are ranked
    by their bid against the reference tariff. An optional national limit is applied the
-   same way across zones.
+   same way across zones. A site whose annual curtailment limit, or whose longest event, is
+   used up (``SiteState.protected``) is served right after the AI firm tranches, ahead of
+   every other tranche: the floor first, then the contract's curtailment limits, then the
+   priority order; the deliverable region above them all.
 4. An emergency (national or per zone) takes miners to zero and AI data centres to their
    contracted floor at once; it never raises a cap.
 5. Routine curtailment is staggered: the load dropped in one step, summed over all sites,
@@ -68,6 +72,11 @@ class Reason(IntEnum):
     """Cut so that every set of zones stays within what the network can bring into it."""
     LOOKAHEAD = 9
     """Held to the lowest forecast over the site's response time (a slow site)."""
+    OUT_OF_CONTRACT = 10
+    """Outside its contract's dates (not yet started, or ended): zero."""
+    CURTAILMENT_LIMIT = 11
+    """Annual curtailment or event-length limit used up: served right after the AI firm tranches,
+    within the deliverable region (an emergency still curtails it)."""
 
 
 @dataclass
@@ -130,12 +139,23 @@ class SiteState:
     uncontrolled_mw
         Draw expected whatever the cap, for sites known to ignore caps [MW], shape
         (sites,), or None. It is taken off the zone's deliverable power first.
+    in_contract
+        False where the interval lies outside the site's contract dates, shape (sites,), or
+        None for all within. Such a site gets zero (reason ``out_of_contract``); the drop is
+        staggered like routine curtailment.
+    protected
+        True where the site's annual curtailment limit or its longest event is used up
+        (:class:`offtake.dispatch.terms.TermsUsage`), shape (sites,), or None for none. Such
+        a site is served right after the AI firm tranches, ahead of every other tranche,
+        still within the deliverable region; an emergency still curtails it.
     """
 
     licence_active: B
     last_draw_mw: F64
     ramp_up_mw_per_min: F64
     uncontrolled_mw: F64 | None = None
+    in_contract: B | None = None
+    protected: B | None = None
 
     @classmethod
     def initial(cls, contracts: Contracts, policy: DispatchPolicy, draw_mw: F64 | None = None) -> SiteState:
@@ -218,17 +238,21 @@ class Dispatcher:
         tier = np.concatenate([np.where(self._ai, 0, 2), np.where(self._ai, 1, 3)]).astype(np.int64)
         bid = np.where(contracts.by_bid, contracts.tariff_usd_per_mwh, policy.reference_tariff_usd_per_mwh)
         bid2 = np.concatenate([bid, bid])
-        order = np.lexsort((-bid2, tier))
-        level = np.empty(2 * n, dtype=np.int64)
-        keys = np.stack([tier[order], -bid2[order]], axis=1)
-        new_level = np.ones(2 * n, dtype=bool)
-        if 2 * n > 1:
-            new_level[1:] = np.any(keys[1:] != keys[:-1], axis=1)
-        level[order] = np.cumsum(new_level) - 1
-        self._levels = int(level.max()) + 1 if n else 1
+        # Each tranche has a level as it stands and one for when its site is protected
+        # (SiteState.protected: curtailment limits used up). Group 0: AI firm tranches, first
+        # whatever happens (the floor is the contract's hardest term); group 1: the other
+        # tranches of protected sites; group 2: the rest. Within a group, the tier and bid order.
+        firm_ai = tier == 0
+        group = np.concatenate([np.where(firm_ai, 0, 2), np.where(firm_ai, 0, 1)])
+        level2 = _levels(group, np.concatenate([tier, tier]), np.concatenate([bid2, bid2]))
+        level = level2[: 2 * n]
+        self._protected_level = level2[2 * n :]
+        self._levels = int(level2.max()) + 1 if n else 1
         zone2 = np.concatenate([self._zone, self._zone])
         self._zl = zone2 * self._levels + level
         self._level = level
+        self._keys = (self._zl, self._level)
+        self._protected_zl = zone2 * self._levels + self._protected_level
         self._buf = np.empty(2 * n)
         self.sets: B | None = None
         self._matrix: F64 | None = None
@@ -275,6 +299,9 @@ class Dispatcher:
         # Rule 2: allocation and ramp-up.
         request = np.minimum(alloc, draw + sites.ramp_up_mw_per_min * policy.interval_min)
         request *= active
+        if sites.in_contract is not None:
+            request *= sites.in_contract
+        keys = self._priority_keys(sites.protected)
         demand = self._buf
         np.minimum(request, self._firm, out=demand[:n])
         np.subtract(request, demand[:n], out=demand[n:])
@@ -290,9 +317,9 @@ class Dispatcher:
         budgets = self._budgets(
             grid.surplus_forecast_mw, grid.national_limit_mw, grid.cut_mw, grid, uncontrolled, margin
         )
-        target, zone_cut, national_cut, joint_cut = self._allocate(demand, request, budgets)
+        target, zone_cut, national_cut, joint_cut = self._allocate(demand, request, budgets, keys)
         # Look-ahead: slow sites capped to the lowest forecast over their response time.
-        target, held = self._look_ahead(grid, demand, request, budgets, uncontrolled, margin, target)
+        target, held = self._look_ahead(grid, demand, request, budgets, uncontrolled, margin, target, keys)
         lookahead = float(held.sum()) if held is not None else 0.0
         look_cut = held > EPS_MW if held is not None else None
         # Rule 4: emergency.
@@ -334,11 +361,20 @@ class Dispatcher:
                 reason[mask] = code
                 bound = bound | mask
         ramp_bound = (request < alloc - EPS_MW) & ~bound
+        outside = None
+        if sites.in_contract is not None and not sites.in_contract.all():
+            outside = ~sites.in_contract
+            ramp_bound &= sites.in_contract
+        if sites.protected is not None and sites.protected.any() and bound.any():
+            # Served in full while others were cut: the contract's limit set the cap.
+            reason[sites.protected & ~bound & (target >= request - EPS_MW)] = Reason.CURTAILMENT_LIMIT
         if pickup_cut is not None:
             ramp_bound |= pickup_cut
         reason[ramp_bound] = Reason.RAMP_LIMIT
         if look_cut is not None:
             reason[look_cut] = Reason.LOOKAHEAD
+        if outside is not None:
+            reason[outside] = Reason.OUT_OF_CONTRACT
         reason[cap > target + EPS_MW] = Reason.STAGGER
         if emergency is not None and floor_bound is not None:
             reason[emergency & self._miner] = Reason.EMERGENCY
@@ -375,18 +411,32 @@ class Dispatcher:
             cut = np.maximum(cut_mw - cut_margin, 0.0)
         return _Budgets(np.maximum(zone, 0.0), national, cut)
 
-    def _allocate(self, demand: F64, request: F64, budgets: _Budgets) -> tuple[F64, B, B | None, B | None]:
+    def _priority_keys(self, protected: B | None) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Zone-level and level keys of every tranche, protected sites moved ahead of the others."""
+        if protected is None or not protected.any():
+            return self._keys
+        both = np.concatenate([protected, protected])
+        return np.where(both, self._protected_zl, self._zl), np.where(both, self._protected_level, self._level)
+
+    def _allocate(
+        self,
+        demand: F64,
+        request: F64,
+        budgets: _Budgets,
+        keys: tuple[NDArray[np.int64], NDArray[np.int64]],
+    ) -> tuple[F64, B, B | None, B | None]:
         """Priority fill within zone budgets, then the national limit, then the zone sets.
 
         Returns the target per site and which sites each stage cut.
         """
         n, z, lv = self._n, self._z, self._levels
-        fill = _priority_fill(demand, self._zl, budgets.zone, z, lv)
+        zl, level = keys
+        fill = _priority_fill(demand, zl, budgets.zone, z, lv)
         target = fill[:n] + fill[n:]
         zone_cut = target < request - EPS_MW
         national_cut = joint_cut = None
         if budgets.national is not None:
-            fill = _priority_fill(fill, self._level, np.array([budgets.national]), 1, lv)
+            fill = _priority_fill(fill, level, np.array([budgets.national]), 1, lv)
             before, target = target, fill[:n] + fill[n:]
             national_cut = target < before - EPS_MW
         if budgets.cut is not None and self._matrix is not None and self.sets is not None:
@@ -394,10 +444,10 @@ class Dispatcher:
             rows = budgets.cut < self._set_alloc - EPS_MW
             if not rows.any():
                 return target, zone_cut, national_cut, joint_cut
-            totals = np.bincount(self._zl, weights=fill, minlength=z * lv).reshape(z, lv).astype(float)
+            totals = np.bincount(zl, weights=fill, minlength=z * lv).reshape(z, lv).astype(float)
             share = joint_fill(totals, self._matrix[rows], self.sets[rows], budgets.cut[rows])
             if share is not None:
-                fill = fill * share.ravel()[self._zl]
+                fill = fill * share.ravel()[zl]
                 before, target = target, fill[:n] + fill[n:]
                 joint_cut = target < before - EPS_MW
         return target, zone_cut, national_cut, joint_cut
@@ -422,6 +472,7 @@ class Dispatcher:
         uncontrolled: F64 | None,
         cut_margin: F64 | None,
         target: F64,
+        keys: tuple[NDArray[np.int64], NDArray[np.int64]],
     ) -> tuple[F64, F64 | None]:
         """Cap each slow site to its share under the lowest forecast over its response time.
 
@@ -457,7 +508,7 @@ class Dispatcher:
             low.zone = np.minimum(low.zone, budgets.zone)
             if self._fits(target, low):  # the lower forecast would give the same caps
                 continue
-            low_target = self._allocate(demand, request, low)[0]
+            low_target = self._allocate(demand, request, low, keys)[0]
             slow = self._horizon >= h
             out = np.where(slow, np.minimum(out, low_target), out)
         return out, target - out
@@ -479,6 +530,10 @@ class Dispatcher:
             shapes["emergency_zone"] = (grid.emergency_zone, z)
         if sites.uncontrolled_mw is not None:
             shapes["uncontrolled_mw"] = (sites.uncontrolled_mw, n)
+        if sites.in_contract is not None:
+            shapes["in_contract"] = (sites.in_contract, n)
+        if sites.protected is not None:
+            shapes["protected"] = (sites.protected, n)
         if grid.cut_mw is not None:
             if self.sets is None:
                 raise InputError("zone set limits given to a dispatcher without zone sets", field="cut_mw")
@@ -495,6 +550,18 @@ class Dispatcher:
         for name in ("last_draw_mw", "ramp_up_mw_per_min"):
             if np.any(np.asarray(getattr(sites, name)) < 0):
                 raise InputError("values must be non-negative", field=name)
+
+
+def _levels(group: NDArray[np.int64], tier: NDArray[np.int64], bid: F64) -> NDArray[np.int64]:
+    """Dense priority levels: by group, then tier, then highest bid first (ties share a level)."""
+    order = np.lexsort((-bid, tier, group))
+    keys = np.stack([group[order], tier[order], -bid[order]], axis=1)
+    new_level = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        new_level[1:] = np.any(keys[1:] != keys[:-1], axis=1)
+    level = np.empty(len(order), dtype=np.int64)
+    level[order] = np.cumsum(new_level) - 1
+    return level
 
 
 def _priority_fill(demand: F64, key: NDArray[np.int64], budget: F64, groups: int, levels: int) -> F64:

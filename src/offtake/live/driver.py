@@ -7,7 +7,10 @@ UTC. It
    allocation (or a contract) in force, their licence eligibility
    (:func:`offtake.registry.eligibility.eligible_sites`: no active licence, zero), each
    site's last metered draw (its latest reading, else its previous cap), the grid feed's
-   surplus forecast and uncertainty per zone, and the emergencies in force;
+   surplus forecast and uncertainty per zone, and the emergencies in force; which sites are
+   outside their contract's dates (zero, ``out_of_contract``) and which have used up their
+   annual curtailment or event-length limit (served first, ``curtailment_limit``), from the
+   caps recorded this year (:mod:`offtake.live.terms`);
 2. runs :meth:`offtake.dispatch.Dispatcher.step`, the same core as ``offtake simulate``;
 3. stores the caps through :func:`offtake.ledger.record_caps` (so reconciliation and bills
    use them), each with its reason, and ledgers a summary of the round;
@@ -58,6 +61,7 @@ from offtake.live.records import (
     emergencies_overlapping,
     record_emergency,
 )
+from offtake.live.terms import usage_this_year
 from offtake.persistence.schema import Allocation, Cap, Contract, Reading, Site
 from offtake.registry.eligibility import SiteTimeline, eligible_sites
 from offtake.timeutil import require_aware
@@ -204,12 +208,15 @@ def _gather(session: Session, start: datetime, zone_ids: tuple[str, ...], policy
     excluded: list[tuple[Site, int, str]] = []
     terms_in_force: list[SiteTerms] = []
     active: list[bool] = []
+    dated: list[bool] = []
     notes: list[str] = []
     for site in _in_force(session, start):
         timeline = SiteTimeline(session, site)
         terms: Allocation | Contract | None = timeline.allocation(start) or timeline.contract(start)
         if terms is None:
             continue
+        # A site with contracts, none of them in force now, is outside its contract's dates.
+        in_contract = not timeline.contracts or timeline.contract(start) is not None
         granted_w = terms.firm_w + terms.interruptible_w
         if site.zone not in zones:
             excluded.append((site, granted_w, f"the grid feed reports no zone '{site.zone}'"))
@@ -219,8 +226,11 @@ def _gather(session: Session, start: datetime, zone_ids: tuple[str, ...], policy
         firm_w = min(terms.firm_w, limit_w)
         sites.append(site)
         active.append(entry is not None)
+        dated.append(in_contract)
         if entry is None:
             notes.append(timeline.ineligibility(start) or "licence activity cap (energy) reached")
+        elif not in_contract:
+            notes.append(_contract_dates(timeline.contracts, start))
         else:
             notes.append("" if limit_w == granted_w else f"clipped to the licence's {limit_w / W_PER_MW:g} MW")
         terms_in_force.append(
@@ -245,8 +255,18 @@ def _gather(session: Session, start: datetime, zone_ids: tuple[str, ...], policy
     draw_mw = np.array([draws.get(s.id, (0.0, "none"))[0] for s in sites], dtype=float)
     state = SiteState.initial(contracts, policy, draw_mw=np.maximum(draw_mw, 0.0))
     state.licence_active = np.array(active, dtype=bool)
+    state.in_contract = np.array(dated, dtype=bool)
     sources = [draws.get(s.id, (0.0, "none"))[1] for s in sites]
     return _Inputs(sites, contracts, state, sources, notes, excluded)
+
+
+def _contract_dates(contracts: list[Contract], start: datetime) -> str:
+    """Why a site is outside its contract's dates, in words."""
+    later = [c.valid_from for c in contracts if c.valid_from > start]
+    if later:
+        return f"contract starts {format_time(min(later))}"
+    ended = [c.valid_until for c in contracts if c.valid_until is not None and c.valid_until <= start]
+    return f"contract ended {format_time(max(ended))}" if ended else "no contract in force"
 
 
 def _grid_state(forecast: SurplusForecast, emergencies: list[GridEmergency]) -> tuple[GridState, list[str]]:
@@ -342,6 +362,17 @@ def _enforce(
         order_disconnection(session, principal, site, [e.id for e in emergencies], start, now=now)
         notes.append(f"site {site.id}: ignoring its cap, ordered off the grid in the emergency")
     return notes
+
+
+def _mark_protected(session: Session, inputs: _Inputs, start: datetime, interval_s: int) -> None:
+    """Mark the sites whose curtailment limits are used up this year, with a note saying so."""
+    ids = [site.id for site in inputs.sites]
+    usage = usage_this_year(session, ids, inputs.contracts, start, interval_s)
+    inputs.state.protected = usage.protected()
+    for k in np.flatnonzero(inputs.state.protected):
+        used = f"{usage.curtailed_mwh[k]:.1f} of {usage.budget_mwh[k]:.1f} MWh curtailed this year"
+        why = f"curtailment limit used up ({used}, event {usage.event_h[k]:g} h): served first"
+        inputs.notes[k] = f"{inputs.notes[k]}; {why}" if inputs.notes[k] else why
 
 
 def _digest(caps: list[dict[str, Any]]) -> str:
@@ -457,6 +488,7 @@ class LiveDispatch:
             dispatcher, projection = _dispatcher(inputs.contracts, policy, forecast, grid)
             _look_ahead(grid, dispatcher, projection, feed, start, end)
             notes += _enforce(session, principal, inputs, grid, start, self.interval_s, emergencies, now)
+            _mark_protected(session, inputs, start, self.interval_s)
             dispatcher.validate(grid, inputs.state)
             result = dispatcher.step(grid, inputs.state)
             contracts = inputs.contracts

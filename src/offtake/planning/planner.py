@@ -15,6 +15,7 @@ from offtake.dispatch.policy import contingency_limit
 from offtake.grid.baseline import Baseline, least_cost_dispatch
 from offtake.grid.model import Grid
 from offtake.grid.solve import SolveError, solve_model
+from offtake.planning.firm import FirmLimits, FirmMargin, add_firm_rows, firm_limits, firm_margin_for
 from offtake.planning.model import (
     PlanOptions,
     add_step_rows,
@@ -67,6 +68,7 @@ def plan(
     *,
     progress: ProgressFn | None = None,
     baseline: Baseline | None = None,
+    firm_margin: FirmMargin | None = None,
 ) -> PlanResult:
     """Plan the allocation of the programme cap to candidate sites.
 
@@ -84,6 +86,10 @@ def plan(
         The least-cost dispatch of ``scenario`` without sites, if already solved (by
         :func:`offtake.grid.least_cost_dispatch`); solved here otherwise. The plan's
         no-subsidy rule and its surplus figures are measured against it.
+    firm_margin
+        Margin that keeps firm tranches within the firm deliverable surplus
+        (:mod:`offtake.planning.firm`); the scenario's planning data file's if None (no such
+        rows when the scenario has none).
 
     Returns
     -------
@@ -107,13 +113,16 @@ def plan(
     )
     model, rows = build_model(grid, sites, options, baseline)
     timings["build_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    firm = _firm_rows(model, scenario, baseline, sites, firm_margin or firm_margin_for(scenario.name), say)
+    timings["firm_s"] = time.perf_counter() - t0
     limit = step_limit if step_can_bind(sites, options, step_limit, grid.n_intervals) else None
     t0 = time.perf_counter()
     objective_value, duals = _solve(model, grid, sites, options, limit, say)
     timings["solve_s"] = time.perf_counter() - t0
     if options.min_sizes and "build" in model.variables:
         t0 = time.perf_counter()
-        duals = _duals_with_sizes_fixed(model, grid, sites, options, baseline, limit, say)
+        duals = _duals_with_sizes_fixed(model, grid, sites, options, baseline, limit, say, firm)
         timings["duals_s"] = time.perf_counter() - t0
     say("reading results")
     solved = Solved(
@@ -129,9 +138,35 @@ def plan(
         step_source,
         objective_value,
         timings,
-        baseline_notes(baseline),
+        baseline_notes(baseline) + ([firm[2]] if firm is not None else []),
     )
     return read_plan(solved)
+
+
+def _firm_rows(
+    model: linopy.Model,
+    scenario: Scenario,
+    baseline: Baseline,
+    sites: pd.DataFrame,
+    margin: FirmMargin | None,
+    say: ProgressFn,
+) -> tuple[FirmLimits, list[str], str] | None:
+    """Keep firm tranches within the firm deliverable surplus (:mod:`offtake.planning.firm`)."""
+    if margin is None:
+        return None
+    zone_ids = list(scenario.zone_ids)
+    limits = firm_limits(scenario, baseline, margin)
+    added = add_firm_rows(model, sites, zone_ids, limits)
+    national = limits.member.all(axis=1)
+    note = (
+        f"Firm tranches kept within the firm deliverable surplus of every zone set after a {margin.z:g}-sigma "
+        f"margin for forced outages and demand forecast error ({margin.source or 'planning data'}): "
+        f"{added} zone sets limited"
+        + (f", nationally {float(limits.limit_mw[national][0]):,.0f} MW at most" if national.any() else "")
+        + "."
+    )
+    say(note)
+    return limits, zone_ids, note
 
 
 def _baseline(scenario: Scenario, baseline: Baseline | None, say: ProgressFn, timings: dict[str, float]) -> Baseline:
@@ -191,11 +226,14 @@ def _duals_with_sizes_fixed(
     baseline: Baseline,
     limit: float | None,
     say: ProgressFn,
+    firm: tuple[FirmLimits, list[str], str] | None,
 ) -> dict[str, np.ndarray]:
     """Shadow prices of a MILP plan: the LP with the chosen sizes fixed, solved again."""
     built = pd.Series(model.solution["build"].to_series() > 0.5)
     say(f"reading shadow prices with the {int(built.sum())} sized sites fixed")
     fixed, _ = build_model(grid, sites, options, baseline, fixed_build=_fixed_choices(sites, built))
+    if firm is not None:
+        add_firm_rows(fixed, sites, firm[1], firm[0])
     _copy_step_rows(model, fixed, limit)
     method = options.resolved_method(grid.n_intervals)
     _solve_keeping_step(fixed, options, method, limit, say, what="plan with fixed sizes")

@@ -10,6 +10,8 @@ Timeline of one interval ``t``:
    uncertainty.
 2. The dispatch core computes caps from that forecast (every zone set, the look-ahead for
    slow sites) and the sites' last metered draw.
+   Sites whose annual curtailment or event-length limit is used up
+   (:class:`offtake.dispatch.terms.TermsUsage`) are served first.
 3. Sites follow their caps with a first-order lag (time constant = their actual response
    time); one site ignores its cap. The real region of ``t`` is the schedule with this
    interval's outages, demand error and emergencies.
@@ -31,6 +33,7 @@ from numpy.typing import NDArray
 from offtake.dispatch import Contracts, Dispatcher, DispatchPolicy, GridState, SiteState
 from offtake.dispatch.compliance import ComplianceMonitor, ComplianceRule
 from offtake.dispatch.deliverable import SetProjection
+from offtake.dispatch.terms import TermsUsage
 from offtake.errors import InputError
 from offtake.scenario import Scenario
 from offtake.simulation.region import Forecasts, ScheduledSets, Trouble
@@ -280,6 +283,7 @@ def simulate(
     )
     monitor = ComplianceMonitor(alloc, contracts.response_time_s, step_s, rule)
     delay_steps = max(1, round(params.disconnect_delay_h * 3600.0 / step_s))
+    usage = TermsUsage(contracts, step_s, n_steps * step_h)
 
     cap_out = np.empty((n_steps, n))
     reason_out = np.empty((n_steps, n), dtype=np.int8)
@@ -319,8 +323,10 @@ def simulate(
         grid.emergency_national = bool(emergency_national[t])
         grid.emergency_zone = emergency_zone[t] if any_emergency_zone[t] else None
         state.last_draw_mw = end_draw
+        state.protected = usage.protected()
         result = dispatcher.step(grid, state)
         cap = result.cap_mw
+        usage.observe(cap, result.reason)
         goal = np.where(ignores, alloc, np.minimum(cap, alloc))
         goal *= connected
         start_draw = end_draw

@@ -11,7 +11,7 @@ from offtake.dispatch import Reason
 from offtake.simulation.engine import TOL_MW, SimulationResult
 from offtake.units import SiteKind
 
-__all__ = ["EXCEEDANCE_CAUSES", "compute_kpis", "curtailment_runs", "zone_served_mw"]
+__all__ = ["EXCEEDANCE_CAUSES", "compute_kpis", "contract_breaches", "curtailment_runs", "zone_served_mw"]
 
 #: Causes an interval of served load outside the real deliverable region is put down to, in
 #: the order tried. The first three are events nobody can foresee inside an interval (or a
@@ -110,6 +110,8 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
         rate = curtailed_mwh / (alloc * hours) if alloc > 0 else 0.0
         depth = float(np.where(curtailed[:, i], (alloc - cap[:, i]) / alloc, 0.0).max()) if alloc > 0 else 0.0
         below_floor = cap[:, i] < c.floor_mw[i] - TOL_MW if c.is_ai[i] else np.zeros(n_steps, dtype=bool)
+        # Floors are released in a declared emergency (force majeure): only hours outside count.
+        below_outside = below_floor & ~result.emergency_zone[:, c.zone_index[i]]
         max_h = float(lengths_h.max()) if lengths_h.size else 0.0
         limit_h = float(c.max_curtailment_duration_h[i])
         sites.append(
@@ -128,6 +130,8 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
                 "max_curtailment_fraction": float(c.max_curtailment_fraction[i]),
                 "within_depth": bool(depth <= c.max_curtailment_fraction[i] + 1e-6),
                 "hours_below_floor": float(below_floor.sum() * step_h),
+                "hours_below_floor_outside_emergency": float(below_outside.sum() * step_h),
+                "floor_mw": float(c.floor_mw[i]),
                 "curtailed_hours": float(curtailed[:, i].sum() * step_h),
                 "suspended_hours": float((result.reason[:, i] == Reason.SUSPENDED).sum() * step_h),
                 "events": int(lengths.size),
@@ -208,6 +212,7 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
     return {
         "energy": energy,
         "safety": safety,
+        "contracts": contract_breaches(sites, hours),
         "sites": sites,
         "events": events,
         "ignoring_site": ignoring,
@@ -215,6 +220,69 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
         "trouble": trouble,
         "reasons": reasons,
         "run": run,
+    }
+
+
+def contract_breaches(sites: list[dict[str, Any]], hours: float) -> dict[str, Any]:
+    """Which contract terms each site's simulated year broke, and by how much.
+
+    Parameters
+    ----------
+    sites
+        The per-site figures of :func:`compute_kpis`.
+    hours
+        Length of the simulated period [h].
+
+    Returns
+    -------
+    dict
+        ``sites_breaking_terms`` (ids), ``breaches`` (one entry per site and term broken:
+        ``annual_curtailment_limit`` with the curtailed energy over the limit [MWh],
+        ``max_curtailment_duration_h`` with the longest event and the events over it, ``floor``
+        with the hours below it outside declared emergencies) and the ``rule`` in words.
+    """
+    breaches: list[dict[str, Any]] = []
+    for site in sites:
+        sid = site["site_id"]
+        if not site["within_annual_limit"]:
+            allowed_mwh = site["annual_curtailment_limit"] * site["allocated_mw"] * hours
+            breaches.append(
+                {
+                    "site_id": sid,
+                    "term": "annual_curtailment_limit",
+                    "limit": site["annual_curtailment_limit"],
+                    "actual": site["curtailment_rate"],
+                    "excess_mwh": site["curtailed_mwh"] - allowed_mwh,
+                }
+            )
+        if site["events_longer_than_contract"]:
+            breaches.append(
+                {
+                    "site_id": sid,
+                    "term": "max_curtailment_duration_h",
+                    "limit": site["max_curtailment_duration_h"],
+                    "actual": site["longest_event_h"],
+                    "events_over": site["events_longer_than_contract"],
+                }
+            )
+        if site["hours_below_floor_outside_emergency"] > 0:
+            breaches.append(
+                {
+                    "site_id": sid,
+                    "term": "floor",
+                    "limit": site["floor_mw"],
+                    "actual": site["hours_below_floor_outside_emergency"],
+                    "hours_below": site["hours_below_floor_outside_emergency"],
+                }
+            )
+    return {
+        "sites_breaking_terms": sorted({b["site_id"] for b in breaches}),
+        "breaches": breaches,
+        "rule": (
+            "curtailment counts every interval capped below the allocation except for a suspended licence "
+            "or outside the contract's dates; floors are released in a declared emergency, so only hours "
+            "below the floor outside emergencies break the contract"
+        ),
     }
 
 

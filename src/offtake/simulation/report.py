@@ -110,6 +110,12 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
         f"{k['stagger']['intervals_with_deferred_curtailment']} intervals "
         f"(at most {k['stagger']['max_deferred_mw']:,.1f} MW)."
     )
+    broken = k["contracts"]["sites_breaking_terms"]
+    findings.append(
+        f"CONTRACT TERMS BROKEN by {len(broken)} site(s): {', '.join(broken)} (table below)."
+        if broken
+        else "Every site kept its contracted floor, annual curtailment and event-length terms."
+    )
     page.heading("Key figures")
     page.bullets(findings)
 
@@ -175,6 +181,16 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
         _fig_site_rates(sites, colours),
         "Curtailment rate of each site (in its zone's colour) against its annual limit.",
     )
+    if broken:
+        page.heading("Contract terms broken")
+        table = pd.DataFrame(k["contracts"]["breaches"]).set_index("site_id")[["term", "limit", "actual"]]
+        page.table(
+            table,
+            "annual_curtailment_limit: share of allocated energy; max_curtailment_duration_h: longest event [h]; "
+            "floor: floor [MW] and hours below it outside declared emergencies. "
+            + k["contracts"]["rule"].capitalize()
+            + ".",
+        )
 
     page.heading("The tightest week")
     page.chart(*_fig_tight_week(result, tz))

@@ -1,7 +1,8 @@
 """The allocation problem written independently in PyPSA, as a trusted peer for the planner.
 
 Native PyPSA components carry most of it: one bus per zone, loads, plants as generators
-(must-run as p_min_pu = p_max_pu = availability), corridors as lossless links with
+(must-run as p_min_pu = p_max_pu = availability, a fuel contract's minimum off-take as
+p_min_pu = the minimum loading), corridors as lossless links with
 p_min_pu = -reverse/forward, and each site as an extendable generator of negative output
 (p_min_pu = -1, p_max_pu = -(1 - max_curtailment_fraction), marginal_cost = tariff, so its
 cost is minus the tariff revenue), with the national cap as a
@@ -30,9 +31,12 @@ def _network(scenario: Scenario, sites: pd.DataFrame | None, cap_mw: float) -> p
     for z in scenario.zone_ids:
         n.add("Bus", z, carrier="ac")
         n.add("Load", f"demand {z}", bus=z, p_set=scenario.demand_mw[z].to_numpy())
+    floor_mw = scenario.min_output_mw
     for name, p in scenario.plants.iterrows():
         assert isinstance(name, str)
         avail = scenario.availability_pu[name].to_numpy()
+        # a fuel contract's minimum off-take: at least that share of capacity, or all available
+        floor_pu = floor_mw[name].to_numpy() / p["capacity_mw"] if p["capacity_mw"] > 0 else 0.0 * avail
         n.add(
             "Generator",
             name,
@@ -40,7 +44,7 @@ def _network(scenario: Scenario, sites: pd.DataFrame | None, cap_mw: float) -> p
             carrier=p["technology"],
             p_nom=p["capacity_mw"],
             p_max_pu=avail,
-            p_min_pu=avail if p["must_run"] else 0.0,
+            p_min_pu=avail if p["must_run"] else floor_pu,
             marginal_cost=p["marginal_cost_usd_per_mwh"],
         )
     for c in scenario.corridors:

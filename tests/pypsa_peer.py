@@ -248,5 +248,6 @@ def solve_peer_surplus(scenario: Scenario, g0: pd.DataFrame, tariff_usd_per_mwh:
         extra_functionality=lambda net, _: add_reserve(net),
         solver_options={"output_flag": False},
     )
-    extra = -n.generators_t.p[[f"extra {z}" for z in takers]].sum(axis=1)
-    return extra.to_numpy(dtype=float)
+    extra: pd.Series = -n.generators_t.p[[f"extra {z}" for z in takers]].sum(axis=1)
+    values: np.ndarray = extra.to_numpy(dtype=float)
+    return values

@@ -2,8 +2,9 @@
 
 Five zones in a meshed ring, two days of hours, no storage: must-run hydro held to a daily water
 budget (its availability), must-run wind and solar (variable output that draws nothing from the
-reserve pool), fuel contracts (minimum loadings) on a cheap and on a dear unit, units above and
-below the tariffs tried, and a reserve that binds. The surplus of :mod:`offtake.surplus` (cut
+reserve pool), fuel contracts (minimum loadings) on cheap and dear units, a desert zone whose
+solar and contracted gas outgrow its export links, units above and below the tariffs tried, and a
+reserve that binds. The surplus of :mod:`offtake.surplus` (cut
 enumeration) must equal the largest extra load PyPSA finds on the same network, zone by zone and
 nationally, with PyPSA's own baseline.
 """
@@ -18,7 +19,9 @@ import pytest
 
 from offtake import scenario
 from offtake.grid import Baseline, least_cost_dispatch
-from offtake.surplus.assess import surplus_arrays
+from offtake.grid.extra_load import max_extra_load
+from offtake.surplus.assess import _network_inputs, surplus_arrays
+from offtake.surplus.network import ZoneCuts
 
 pytest.importorskip("pypsa")
 
@@ -28,9 +31,9 @@ HOURS = 48
 ZONES = ("hills", "plain", "coast", "desert", "metro")
 #: Corridors: a ring and one chord, (id, from, to, forward MW, reverse MW).
 CORRIDORS = (
-    ("hills-plain", "hills", "plain", 900, 600),
-    ("plain-metro", "plain", "metro", 700, 700),
-    ("coast-metro", "coast", "metro", 600, 300),
+    ("hills-plain", "hills", "plain", 2500, 2000),
+    ("plain-metro", "plain", "metro", 2200, 2200),
+    ("coast-metro", "coast", "metro", 2000, 1500),
     ("desert-coast", "desert", "coast", 800, 500),
     ("hills-desert", "hills", "desert", 400, 400),
     ("plain-coast", "plain", "coast", 350, 350),
@@ -42,15 +45,17 @@ PLANTS = (
     ("Coal Plain", "coal", "plain", 800, 44, "false", "0.85", ""),
     ("Wind Coast", "wind", "coast", 600, 0, "true", "wind_coast", ""),
     ("Nuclear Coast", "nuclear", "coast", 300, 9, "true", "0.9", ""),
-    ("Solar Desert", "solar_pv", "desert", 500, 0, "false", "solar_desert", ""),
+    ("Solar Desert", "solar_pv", "desert", 1800, 0, "false", "solar_desert", ""),
+    ("Gas Desert", "gas", "desert", 300, 58, "false", "0.9", "0.6"),
     ("Solar Metro", "solar_pv", "metro", 200, 0, "true", "solar_desert", ""),
     ("RLNG Metro", "rlng_ccgt", "metro", 700, 86, "false", "0.9", "0.3"),
     ("Gas Metro", "gas", "metro", 400, 72, "false", "0.9", ""),
     ("Oil Metro", "oil", "metro", 300, 125, "false", "0.8", ""),
     ("Oil Plain", "oil", "plain", 250, 133, "false", "0.8", ""),
 )
-#: Tariffs compared with PyPSA: each leaves a unit under a fuel contract above the tariff.
-TARIFFS = (50.0, 80.0)
+#: Tariffs compared with PyPSA: at 50 and 80 a unit under a fuel contract lies above the tariff; at
+#: 150 every unit is below it and the reserve pool binds, where the contracts' floors enter the cuts.
+TARIFFS = (50.0, 80.0, 150.0)
 
 
 def _write_network(root: Path) -> Path:
@@ -148,6 +153,17 @@ def test_the_network_exercises_what_it_is_for(five: scenario.Scenario, five_base
     # and in some hours a zone is limited by its corridors: it alone takes less than the nation
     zone_mw, _ = surplus_arrays(five, baseline, 150.0)
     assert (zone_mw.min(axis=1) < national_mw - 1.0).any()
+    # the contracts' floors bind in the cuts: desert's floored gas and its curtailed solar leave
+    # less of the reserve pool to the other zones than the cuts without the floors would claim
+    dispatchable, variable, least, demand, pool = _network_inputs(five, baseline, 150.0)
+    floors = np.zeros_like(least)
+    for g in np.flatnonzero(fleet.free & fleet.dispatchable):
+        floors[:, fleet.zone_index[g]] += fleet.min_output_mw[:, g]
+    cuts = ZoneCuts.from_scenario(five)
+    with_floors, _ = cuts.surplus_mw(dispatchable, variable, least, demand, pool)
+    without, _ = cuts.surplus_mw(dispatchable, variable, least - floors, demand, pool)
+    assert np.allclose(with_floors, zone_mw)
+    assert (without > with_floors + 100.0).any()
 
 
 @pytest.mark.parametrize("tariff", TARIFFS)
@@ -165,3 +181,6 @@ def test_surplus_equals_pypsa(
         theirs = solve_peer_surplus(five, g0, tariff, zone)
         expected = national_mw if zone is None else zone_mw[:, five.zone_ids.index(zone)]
         np.testing.assert_allclose(expected, theirs, atol=1e-4, err_msg=f"zone {zone}")
+        # and the extra-load LP on offtake's grid model agrees with both
+        lp = max_extra_load(five, baseline, tariff, np.arange(len(five.index)), zone)
+        np.testing.assert_allclose(lp.extra_mw.sum(axis=1), theirs, atol=1e-4, err_msg=f"LP, zone {zone}")

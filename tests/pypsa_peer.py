@@ -1,7 +1,8 @@
 """The allocation problem written independently in PyPSA, as a trusted peer for the planner.
 
 Native PyPSA components carry most of it: one bus per zone, loads, plants as generators
-(must-run as p_min_pu = p_max_pu = availability), corridors as lossless links with
+(must-run as p_min_pu = p_max_pu = availability, a fuel contract's minimum off-take as
+p_min_pu = the minimum loading), corridors as lossless links with
 p_min_pu = -reverse/forward, and each site as an extendable generator of negative output
 (p_min_pu = -1, p_max_pu = -(1 - max_curtailment_fraction), marginal_cost = tariff, so its
 cost is minus the tariff revenue), with the national cap as a
@@ -30,9 +31,12 @@ def _network(scenario: Scenario, sites: pd.DataFrame | None, cap_mw: float) -> p
     for z in scenario.zone_ids:
         n.add("Bus", z, carrier="ac")
         n.add("Load", f"demand {z}", bus=z, p_set=scenario.demand_mw[z].to_numpy())
+    floor_mw = scenario.min_output_mw
     for name, p in scenario.plants.iterrows():
         assert isinstance(name, str)
         avail = scenario.availability_pu[name].to_numpy()
+        # a fuel contract's minimum off-take: at least that share of capacity, or all available
+        floor_pu = floor_mw[name].to_numpy() / p["capacity_mw"] if p["capacity_mw"] > 0 else 0.0 * avail
         n.add(
             "Generator",
             name,
@@ -40,7 +44,7 @@ def _network(scenario: Scenario, sites: pd.DataFrame | None, cap_mw: float) -> p
             carrier=p["technology"],
             p_nom=p["capacity_mw"],
             p_max_pu=avail,
-            p_min_pu=avail if p["must_run"] else 0.0,
+            p_min_pu=avail if p["must_run"] else floor_pu,
             marginal_cost=p["marginal_cost_usd_per_mwh"],
         )
     for c in scenario.corridors:
@@ -188,3 +192,62 @@ def peer_site_results(n: pypsa.Network, sites: pd.DataFrame) -> tuple[pd.Series,
 def numpy_index(frame: pd.DataFrame) -> np.ndarray:
     """Values of a frame as a float array."""
     return frame.to_numpy(dtype=float)
+
+
+#: Weight of the extra load in the surplus peer's objective [USD/MWh]: far above any fuel cost, so
+#: the optimum serves the most extra load and only then saves fuel.
+EXTRA_WEIGHT_USD_PER_MWH = 1e5
+#: Size of the extra-load generator of the surplus peer [MW], above any surplus of a test network.
+EXTRA_SIZE_MW = 1e6
+
+
+def solve_peer_baseline(scenario: Scenario) -> pd.DataFrame:
+    """Least-cost dispatch of existing demand in PyPSA (reserve and fuel contracts included) [MW]."""
+    add_reserve = _reserve_adder(scenario)
+    base = _network(scenario, None, 0.0)
+    base.optimize(
+        solver_name="highs",
+        extra_functionality=lambda n, _: add_reserve(n),
+        solver_options={"output_flag": False},
+    )
+    dispatch: pd.DataFrame = base.generators_t.p[list(scenario.plants.index)]
+    return dispatch
+
+
+def solve_peer_surplus(scenario: Scenario, g0: pd.DataFrame, tariff_usd_per_mwh: float, zone: str | None) -> np.ndarray:
+    """Largest extra load per snapshot at ``zone`` (all zones jointly if None), written in PyPSA [MW].
+
+    The surplus rule on PyPSA components: plants above the tariff produce at most their
+    baseline output ``g0`` (p_max_pu), must-run plants and fuel contracts keep their lower
+    bounds (p_min_pu), the reserve is the same extra row as the baseline's, and the extra load
+    is a generator of negative output at each taking bus whose negative cost outweighs any fuel.
+    """
+    n = _network(scenario, None, 0.0)
+    plants = scenario.plants
+    for name in plants.index[plants["marginal_cost_usd_per_mwh"] > tariff_usd_per_mwh]:
+        capacity = float(plants.loc[name, "capacity_mw"])
+        available = scenario.availability_pu[name].to_numpy()
+        lowest = n.generators_t.p_min_pu[name].to_numpy() if name in n.generators_t.p_min_pu else 0.0
+        limit = np.maximum(np.minimum(g0[name].to_numpy() / capacity, available), lowest)
+        n.generators_t.p_max_pu[name] = limit
+    takers = scenario.zone_ids if zone is None else [zone]
+    for z in takers:
+        n.add(
+            "Generator",
+            f"extra {z}",
+            bus=z,
+            carrier="site",
+            p_nom=EXTRA_SIZE_MW,
+            p_min_pu=-1.0,
+            p_max_pu=0.0,
+            marginal_cost=EXTRA_WEIGHT_USD_PER_MWH,
+        )
+    add_reserve = _reserve_adder(scenario)
+    n.optimize(
+        solver_name="highs",
+        extra_functionality=lambda net, _: add_reserve(net),
+        solver_options={"output_flag": False},
+    )
+    extra: pd.Series = -n.generators_t.p[[f"extra {z}" for z in takers]].sum(axis=1)
+    values: np.ndarray = extra.to_numpy(dtype=float)
+    return values

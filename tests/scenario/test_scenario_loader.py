@@ -263,3 +263,44 @@ def test_bad_zone_position(three_zone_copy: Path, old: str, new: str, field: str
         scenario.load_layout(three_zone_copy)
     assert err.value.field == field
     assert err.value.file is not None and Path(err.value.file).name == "scenario.toml"
+
+
+def _with_min_output(folder: Path, values: dict[str, str]) -> None:
+    """Add the optional ``min_output_pu`` column to the three-zone plants, blank where not given."""
+    path = folder / "plants.csv"
+    rows = _csv_rows(path)
+    out = [rows[0] + ",min_output_pu"] + [row + "," + values.get(row.split(",")[0], "") for row in rows[1:]]
+    path.write_text("\n".join(out) + "\n")
+
+
+def test_min_output_is_optional_and_zero_by_default() -> None:
+    s = scenario.load(DATA / "three-zone")
+    assert (s.plants["min_output_pu"] == 0.0).all()
+    assert (s.min_output_mw.to_numpy() == 0.0).all()
+
+
+def test_min_output_is_a_floor_capped_by_availability(three_zone_copy: Path) -> None:
+    _with_min_output(three_zone_copy, {"Gas North": "0.5", "Coal South": "0.9"})
+    s = scenario.load(three_zone_copy)
+    assert s.plants.loc["Gas North", "min_output_pu"] == 0.5
+    floor = s.min_output_mw
+    assert np.allclose(floor["Gas North"], 0.5 * 800)  # availability 0.9 leaves room
+    assert np.allclose(floor["Coal South"], 0.85 * 900)  # more than available: all it has
+    assert (floor.drop(columns=["Gas North", "Coal South"]).to_numpy() == 0.0).all()
+
+
+@pytest.mark.parametrize(
+    ("plant", "value", "message"),
+    [
+        ("Gas North", "1.5", "must be in \\[0, 1\\]"),
+        ("Gas North", "-0.1", "must be in \\[0, 1\\]"),
+        ("Gas North", "half", "expected a number"),
+        ("Nuclear South", "0.5", "must-run plant"),
+    ],
+)
+def test_bad_min_output(three_zone_copy: Path, plant: str, value: str, message: str) -> None:
+    _with_min_output(three_zone_copy, {plant: value})
+    with pytest.raises(InputError, match=message) as err:
+        scenario.load(three_zone_copy)
+    line = next(i + 1 for i, row in enumerate(_csv_rows(three_zone_copy / "plants.csv")) if row.startswith(plant))
+    assert (err.value.field, err.value.line) == ("min_output_pu", line)

@@ -57,6 +57,9 @@ def check_dispatch_rules(s: scenario.Scenario, baseline: Baseline, lp: ExtraLoad
         gen[:, fleet.must_run]
         >= np.minimum(baseline.generation_mw[idx][:, fleet.must_run], avail[:, fleet.must_run]) - TOL_MW
     ).all()
+    # contractual minimum off-take held by the groups the dispatch chooses
+    free = fleet.free
+    assert (gen[:, free] >= fleet.min_output_mw[idx][:, free] - TOL_MW).all()
     # corridors within limits
     for k, c in enumerate(s.corridors):
         assert (lp.flow_mw[:, k] <= c.forward_mw + TOL_MW).all()
@@ -149,6 +152,52 @@ def test_cuts_equal_lp_with_variable_must_run_and_spill(tmp_path: Path, variant:
             expected = national_mw[idx] if zone is None else zone_mw[idx, s.zone_ids.index(zone)]
             assert np.allclose(lp.extra_mw.sum(axis=1), expected, atol=1e-5), (tariff, zone)
             check_dispatch_rules(s, baseline, lp, tariff)
+
+
+#: Minimum loadings of the fuel-contract network: a cheap unit, one near and one above the tariffs tried.
+MIN_OUTPUT = {"Coal South": "0.5", "Gas City": "0.6", "Oil North": "0.3"}
+
+
+def _with_min_output(tmp: Path, floors: dict[str, str]) -> scenario.Scenario:
+    """The three-zone week with the optional ``min_output_pu`` column (fuel contracts)."""
+    root = tmp / "contracts"
+    shutil.copytree(DATA / "three-zone", root)
+    plants = root / "plants.csv"
+    lines = plants.read_text(encoding="utf-8").splitlines()
+    rows = [lines[0] + ",min_output_pu"] + [line + "," + floors.get(line.split(",")[0], "") for line in lines[1:]]
+    plants.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return scenario.load(root)
+
+
+def test_cuts_equal_lp_with_minimum_offtake(tmp_path: Path, three: scenario.Scenario) -> None:
+    """Minimum loadings are lower bounds in the cuts exactly as in the LP, and they change the surplus.
+
+    They may raise it as well as lower it: a floor on a unit above the tariff makes the baseline
+    run it, and what it displaces is then free for extra load.
+    """
+    s = _with_min_output(tmp_path, MIN_OUTPUT)
+    baseline = least_cost_dispatch(s)
+    fleet = baseline.fleet
+    floored = fleet.min_output_mw.max(axis=0) > 0
+    assert floored.sum() == 3
+    assert (baseline.generation_mw >= fleet.min_output_mw - TOL_MW).all()
+    # the oil floor makes the baseline run oil it would not run otherwise
+    oil = [i for i, name in enumerate(fleet.names) if name.startswith("north|oil")]
+    assert (baseline.generation_mw[:, oil] > 1.0).all()
+    idx = np.flatnonzero(~baseline.short)
+    assert len(idx) == len(s.index)
+    plain = least_cost_dispatch(three)
+    changed = False
+    for tariff in (50.0, 80.0, 150.0):
+        zone_mw, national_mw = surplus_arrays(s, baseline, tariff)
+        zone_plain, _ = surplus_arrays(three, plain, tariff)
+        changed |= not np.allclose(zone_mw, zone_plain, atol=1.0)
+        for zone in [*s.zone_ids, None]:
+            lp = max_extra_load(s, baseline, tariff, idx, zone)
+            expected = national_mw if zone is None else zone_mw[:, s.zone_ids.index(zone)]
+            assert np.allclose(lp.extra_mw.sum(axis=1), expected, atol=1e-5), (tariff, zone)
+            check_dispatch_rules(s, baseline, lp, tariff)
+    assert changed
 
 
 def test_variable_must_run_does_not_draw_on_the_reserve_pool(tmp_path: Path) -> None:

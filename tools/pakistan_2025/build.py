@@ -173,6 +173,7 @@ def plants(facts: dict, rate: float) -> pd.DataFrame:
     ]
     frame["must_run"] = ["true" if techs[t]["must_run"] else "false" for t in frame["technology"]]
     frame["availability"] = [str(techs[t]["availability"]) for t in frame["technology"]]
+    frame["min_output_pu"] = minimum_offtake(facts, frame)
     return frame[
         [
             "name",
@@ -183,8 +184,20 @@ def plants(facts: dict, rate: float) -> pd.DataFrame:
             "must_run",
             "availability",
             "in_service_from",
+            "min_output_pu",
         ]
     ]
+
+
+def minimum_offtake(facts: dict, frame: pd.DataFrame) -> list[str]:
+    """The ``min_output_pu`` column: each plant's contractual minimum loading, blank for none."""
+    value = {name: "" for name in frame["name"]}
+    for contract in facts.get("minimum_offtake", []):
+        for name in contract["plants"]:
+            if name not in value:
+                raise SystemExit(f"minimum_offtake names an unknown plant: {name}")
+            value[name] = f"{contract['min_output_pu']:g}"
+    return [value[name] for name in frame["name"]]
 
 
 def toml_string(value: str) -> str:
@@ -253,6 +266,21 @@ def scenario_toml(facts: dict, start_utc: pd.Timestamp, end_utc: pd.Timestamp, t
         'all = "Every number is cited in SOURCES.md"',
     ]
     return "\n".join(lines) + "\n"
+
+
+def mix_check_lines(facts: dict) -> list[str]:
+    """Lines of SOURCES.md that state the published generation mix the dispatch is checked against."""
+    mix = facts.get("generation_mix")
+    if not mix:
+        return []
+    shares = ", ".join(f"{t} {v} %" for t, v in mix["published_percent"].items())
+    return [
+        "## Generation mix check",
+        "",
+        "The least-cost dispatch of this scenario is tested to give each technology's share of annual generation",
+        f"within {mix['tolerance_points']} percentage points of the published FY25 share: {shares}.",
+        f"Source: {mix['source']}.",
+    ]
 
 
 def sources_md(facts: dict, plant_frame: pd.DataFrame, tariff_usd: float) -> str:
@@ -331,6 +359,21 @@ def sources_md(facts: dict, plant_frame: pd.DataFrame, tariff_usd: float) -> str
     out += [
         "",
         "Marginal cost [USD/MWh] = fuel cost [PKR/kWh] x 1000 / exchange rate.",
+        "",
+        "## Fuel contracts (minimum off-take)",
+        "",
+        "Column `min_output_pu` of `plants.csv`: the share of its capacity a plant must produce in every hour",
+        "(or all it has available when that is less), a take-or-pay fuel supply written as a minimum loading.",
+        "",
+        "| plants | minimum loading [share of capacity] | source |",
+        "|---|---|---|",
+    ]
+    out += [
+        f"| {', '.join(c['plants'])} | {c['min_output_pu']} | {c['source']} |"
+        for c in facts.get("minimum_offtake", [])
+    ]
+    out += ["", *mix_check_lines(facts)]
+    out += [
         "",
         "## Profiles",
         "",

@@ -8,7 +8,9 @@ their limits per direction, demand met in every zone, reserve held on dispatchab
 Must-run and slack treatment (the one rule of offtake):
 
 * Must-run groups produce their available output; it enters each zone balance as a constant.
-  Output that no demand and no corridor can take is *spilled* (``spill[time, zone]``).
+  Groups under a minimum off-take (a take-or-pay fuel contract, :attr:`Fleet.min_output_mw`)
+  produce at least that minimum in every interval. Output that no demand and no corridor can
+  take is *spilled* (``spill[time, zone]``).
 * Demand that the grid cannot serve is *unserved* (``unserved[time, zone]``); reserve it
   cannot hold is *short* (``reserve_shortfall[time]``).
 * The slacks are priced far above any fuel cost, in a fixed order: unserved demand
@@ -27,7 +29,7 @@ reserve-limited pool of dispatchable groups, zones, corridors, slacks), and ever
 residual network raises one group and lowers another, or involves a slack whose penalty
 dwarfs any fuel cost. So the old dispatch stays optimal in an interval unless some group ``i``
 turns cheaper than ``j`` (within the flow tie-break) while ``i`` has room to rise and ``j``
-produces something; only such intervals are solved again.
+produces more than its contractual minimum; only such intervals are solved again.
 """
 
 from __future__ import annotations
@@ -267,7 +269,7 @@ def _intervals_to_resolve(baseline: Baseline, cost: np.ndarray) -> np.ndarray:
     """Intervals where a group turned cheaper than another could displace it (see the module note)."""
     gen = baseline.generation_mw
     room = gen < baseline.fleet.available_mw - SLACK_TOLERANCE_MW
-    running = gen > SLACK_TOLERANCE_MW
+    running = gen > baseline.fleet.min_output_mw + SLACK_TOLERANCE_MW
     out = np.zeros(gen.shape[0], dtype=bool)
     for i, j in displacing_pairs(baseline.grid, cost):
         out |= room[:, i] & running[:, j]

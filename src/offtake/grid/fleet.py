@@ -1,7 +1,8 @@
 """The generating fleet reduced to groups that an LP treats alike: the one plant grouping.
 
-Plants in the same zone with the same technology, marginal cost and must-run flag are
-interchangeable in a linear dispatch, so summing their available capacity is exact. The
+Plants in the same zone with the same technology, marginal cost, must-run flag and minimum
+loading are interchangeable in a linear dispatch, so summing their available capacity (and
+their contractual minimum output) is exact. The
 surplus assessment, the planner and the no-subsidy check all dispatch these groups; a
 group's output is split back over its plants in proportion to their availability.
 """
@@ -25,7 +26,8 @@ class Fleet:
     Attributes
     ----------
     names
-        Group labels, ``zone|technology|cost|must_run``.
+        Group labels, ``zone|technology|cost|must_run``, with ``|min<share>`` appended for
+        plants under a minimum off-take of that share of capacity.
     zone_index
         Zone position (in ``Scenario.zone_ids``) of each group.
     marginal_cost_usd_per_mwh
@@ -36,6 +38,9 @@ class Fleet:
         True for variable renewables, which hold no reserve.
     available_mw
         Available capacity per interval and group [MW], shape (intervals, groups).
+    min_output_mw
+        Least output per interval and group that fuel contracts require (minimum off-take)
+        [MW], shape (intervals, groups); 0 for groups without one, at most ``available_mw``.
     plant_group
         Group label of every plant (index: plant id).
     """
@@ -46,6 +51,7 @@ class Fleet:
     must_run: np.ndarray
     variable: np.ndarray
     available_mw: np.ndarray
+    min_output_mw: np.ndarray
     plant_group: pd.Series
 
     @classmethod
@@ -53,14 +59,18 @@ class Fleet:
         """Group the plants of ``scenario``."""
         plants = scenario.plants
         zone_pos = {z: i for i, z in enumerate(scenario.zone_ids)}
+        floor_pu = (
+            plants["min_output_pu"] if "min_output_pu" in plants.columns else pd.Series(0.0, index=plants.index)
+        )
         labels = pd.Series(
             [
-                f"{z}|{t}|{c:g}|{int(m)}"
-                for z, t, c, m in zip(
+                f"{z}|{t}|{c:g}|{int(m)}" + (f"|min{f:g}" if f > 0 else "")
+                for z, t, c, m, f in zip(
                     plants["zone"],
                     plants["technology"],
                     plants["marginal_cost_usd_per_mwh"],
                     plants["must_run"],
+                    floor_pu.to_numpy(dtype=float),
                     strict=True,
                 )
             ],
@@ -69,10 +79,13 @@ class Fleet:
         )
         order = list(dict.fromkeys(labels))
         available = scenario.available_mw.to_numpy()
+        floor = scenario.min_output_mw.to_numpy()
         grouped = np.zeros((len(scenario.index), len(order)))
+        grouped_floor = np.zeros_like(grouped)
         position = {name: i for i, name in enumerate(order)}
         for col, label in enumerate(labels):
             grouped[:, position[label]] += available[:, col]
+            grouped_floor[:, position[label]] += floor[:, col]
         first = plants.groupby(labels.to_numpy(), sort=False).first().loc[order]
         return cls(
             names=order,
@@ -81,6 +94,7 @@ class Fleet:
             must_run=first["must_run"].to_numpy(dtype=bool),
             variable=first["variable"].to_numpy(dtype=bool),
             available_mw=grouped,
+            min_output_mw=grouped_floor,
             plant_group=labels,
         )
 

@@ -7,8 +7,10 @@ One transport model, written once and reused by the least-cost baseline
 (:mod:`offtake.grid.subsidy`):
 
 * ``gen[time, group]``: output of the plant groups that are not must-run [MW],
-  ``0 <= gen <= available`` (or a lower upper bound given by the caller). Must-run groups
-  produce their available output and enter each zone balance as a constant.
+  ``minimum <= gen <= available`` (or a lower upper bound given by the caller), where
+  ``minimum`` is the contractual minimum off-take of the group (a minimum loading per
+  interval, 0 for most groups; see :attr:`offtake.grid.fleet.Fleet.min_output_mw`). Must-run
+  groups produce their available output and enter each zone balance as a constant.
 * ``flow[time, corridor]``: transfer from the corridor's ``from`` zone to its ``to`` zone [MW],
   ``-reverse_mw <= flow <= forward_mw`` as variable bounds.
 * ``balance_<zone>``: generation + imports - exports - extra load + unserved - spill
@@ -121,6 +123,11 @@ class Grid:
         return np.asarray(self.fleet.available_mw[:, self.fleet.free])
 
     @property
+    def group_min_output_mw(self) -> np.ndarray:
+        """Contractual minimum output of the groups in :attr:`groups` [MW], shape (time, group)."""
+        return np.asarray(self.fleet.min_output_mw[:, self.fleet.free])
+
+    @property
     def group_reserve(self) -> np.ndarray:
         """True for groups in :attr:`groups` that hold reserve (not variable)."""
         return np.asarray(self.fleet.dispatchable[self.fleet.free])
@@ -191,7 +198,8 @@ def add_grid(
     extra_load
         Extra load per zone (sites, or the extra load of the surplus LP), dims (time,) [MW].
     gen_upper_mw
-        Upper bound of ``gen`` [MW], shape (time, group); availability if None.
+        Upper bound of ``gen`` [MW], shape (time, group); availability if None. The lower
+        bound is the groups' contractual minimum output, never above this upper bound.
     unserved_mw, spill_mw
         Upper bounds of the demand and must-run slacks [MW], shape (time, zone); no slack
         if None (``numpy.inf`` for an unbounded one).
@@ -210,7 +218,12 @@ def add_grid(
     zone_ix = pd.Index(grid.zones, name="zone")
     available = grid.group_available_mw[rows]
     upper = available if gen_upper_mw is None else gen_upper_mw
-    gen = m.add_variables(lower=0.0, upper=xr.DataArray(upper, coords=[time, grid.groups]), name="gen")
+    lower = np.minimum(grid.group_min_output_mw[rows], upper)
+    gen = m.add_variables(
+        lower=xr.DataArray(lower, coords=[time, grid.groups]),
+        upper=xr.DataArray(upper, coords=[time, grid.groups]),
+        name="gen",
+    )
     flow = _add_flow(m, grid, time)
 
     def slack(bound: np.ndarray | None, name: str) -> linopy.Variable | None:

@@ -26,6 +26,9 @@ PLANT_COLUMNS = (
     "must_run",
     "availability",
 )
+#: Optional plant columns and their meaning when absent: ``in_service_from`` (in service all
+#: period) and ``min_output_pu`` (no contractual minimum off-take).
+OPTIONAL_PLANT_COLUMNS = ("in_service_from", "min_output_pu")
 TIME_COLUMNS = ("interval_start", "interval_end")
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0", ""}
@@ -474,6 +477,29 @@ def _parse_float(text: str, path: Path, line: int, field: str) -> float:
     return value
 
 
+def _min_output(text: str, must_run: bool, path: Path, line: int) -> float:
+    """Read a plant's contractual minimum loading [per unit of capacity]; 0 when blank."""
+    text = text.strip()
+    if not text:
+        return 0.0
+    value = _parse_float(text, path, line, "min_output_pu")
+    if not 0.0 <= value <= 1.0:
+        raise InputError(
+            f"minimum output must be in [0, 1] (a share of capacity), got {value}",
+            file=path,
+            line=line,
+            field="min_output_pu",
+        )
+    if must_run and value > 0.0:
+        raise InputError(
+            "a must-run plant already produces all its available output; leave min_output_pu empty",
+            file=path,
+            line=line,
+            field="min_output_pu",
+        )
+    return value
+
+
 def _plants(
     path: Path,
     zone_ids: set[str],
@@ -548,6 +574,7 @@ def _plants(
             if since.tzinfo is None:
                 since = since.tz_localize(display_timezone)
             series = np.where(index >= since, series, 0.0)
+        min_output = _min_output(row.get("min_output_pu", ""), must_run, path, line)
         columns[name] = series
         records.append(
             {
@@ -558,6 +585,7 @@ def _plants(
                 "marginal_cost_usd_per_mwh": cost,
                 "must_run": must_run,
                 "variable": technology in variable_techs,
+                "min_output_pu": min_output,
             }
         )
     plants = pd.DataFrame.from_records(records).set_index("name")

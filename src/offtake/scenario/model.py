@@ -117,7 +117,8 @@ class Scenario:
         Off-take tariff when none is given [USD/MWh].
     plants
         One row per plant, indexed by name, with columns ``technology``, ``zone``,
-        ``capacity_mw``, ``marginal_cost_usd_per_mwh``, ``must_run`` and ``variable``.
+        ``capacity_mw``, ``marginal_cost_usd_per_mwh``, ``must_run``, ``variable`` and
+        ``min_output_pu`` (contractual minimum loading, a share of capacity [-]; 0 for none).
     availability_pu
         Available share of capacity per interval and plant [-], 0 before a plant's
         in-service date.
@@ -162,6 +163,23 @@ class Scenario:
     def available_mw(self) -> pd.DataFrame:
         """Available capacity per interval and plant [MW]."""
         return self.availability_pu * self.plants["capacity_mw"]
+
+    @property
+    def min_output_mw(self) -> pd.DataFrame:
+        """Least output per interval and plant that its fuel contract requires [MW].
+
+        A plant with a minimum off-take (``min_output_pu`` > 0, e.g. a take-or-pay gas
+        supply) must produce at least that share of its capacity in every interval, or all it
+        has available when that is less. Zero for every other plant.
+        """
+        plants = self.plants
+        floor_pu = (
+            plants["min_output_pu"] if "min_output_pu" in plants.columns else pd.Series(0.0, index=plants.index)
+        )
+        floor = floor_pu.to_numpy(dtype=float) * plants["capacity_mw"].to_numpy(dtype=float)
+        available = self.available_mw
+        values = np.minimum(available.to_numpy(dtype=float), floor[None, :])
+        return pd.DataFrame(values, index=available.index, columns=available.columns)
 
     def reserve_requirement_mw(self) -> pd.Series:
         """National reserve requirement per interval [MW]."""

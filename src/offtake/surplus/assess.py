@@ -111,16 +111,21 @@ def _network_inputs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return what :meth:`ZoneCuts.surplus_mw` takes, in order, from the baseline at a tariff.
 
-    Dispatchable and variable output per interval and zone, the must-run output of
-    dispatchable groups (the only must-run output drawn from the reserve-limited pool; a
-    must-run wind or solar group is variable output like any other), demand, and the pool.
+    Dispatchable and variable output per interval and zone, the least output of dispatchable
+    groups (their must-run output, or the minimum off-take of a fuel contract: the only output
+    that must be drawn from the reserve-limited pool; a must-run wind or solar group is
+    variable output like any other), demand, and the pool.
     """
     fleet = baseline.fleet
     n_z = len(scenario.zones)
     available = fleet.available_mw
     cheap = fleet.marginal_cost_usd_per_mwh <= tariff_usd_per_mwh
     usable = np.where(cheap, available, np.minimum(baseline.generation_mw, available))
-    must_run = np.where(fleet.must_run, np.minimum(baseline.generation_mw, usable), 0.0)
+    least = np.where(
+        fleet.must_run[None, :],
+        np.minimum(baseline.generation_mw, usable),
+        np.minimum(fleet.min_output_mw, usable),
+    )
 
     def by_zone(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out = np.zeros((values.shape[0], n_z))
@@ -132,7 +137,7 @@ def _network_inputs(
     reserve = scenario.reserve_requirement_mw().to_numpy()
     pool = available[:, disp].sum(axis=1) - reserve
     demand = scenario.demand_mw.to_numpy()
-    return by_zone(usable, disp), by_zone(usable, ~disp), by_zone(must_run, fleet.must_run & disp), demand, pool
+    return by_zone(usable, disp), by_zone(usable, ~disp), by_zone(least, disp), demand, pool
 
 
 def assess_surplus(

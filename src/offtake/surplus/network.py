@@ -10,11 +10,20 @@ the max-flow min-cut theorem with lower bounds (Hoffman), the largest extra load
     B(U) = pool + vre(U) - demand(U) - must_run(V \\ U) + import_limit(U)
 
 where ``cap_disp`` is the dispatchable capacity that may serve extra load, ``vre`` the
-variable output, ``must_run`` the must-run output of dispatchable units (a lower bound on
-what they draw from the pool), ``pool`` the most the dispatchable units may produce while
-keeping the reserve, and ``import_limit(U)`` the sum of corridor limits into ``U``. A
-must-run variable unit (wind, solar) draws nothing from the pool: its output is part of
-``vre`` and never enters ``must_run``.
+variable output, ``must_run`` the least output of dispatchable units (must-run output, or
+the minimum off-take of a fuel contract: a lower bound on what they draw from the pool),
+``pool`` the most the dispatchable units may produce while keeping the reserve, and
+``import_limit(U)`` the sum of corridor limits into ``U``. A must-run variable unit (wind,
+solar) draws nothing from the pool: its output is part of ``vre`` and never enters
+``must_run``.
+
+A lower bound on a group's output appears only in ``B``: with the pool on the sink side of
+the cut, the groups of zones outside ``U`` stay on the source side, and the arc from the
+pool to each of them carries its lower bound across the cut (Hoffman's condition); in ``A``
+and for the groups inside ``U`` no lower-bounded arc crosses the cut. So a minimum loading
+per interval (a floor on each hour's output) keeps the surplus hourly and these cuts exact;
+a minimum energy per month would couple the hours of the month and could not be written as
+cuts of one interval.
 
 Where the baseline spills must-run output, the network has the spill as an optional sink
 bounded by the baseline's spill; it adds to no cut that can be least, so the values above
@@ -123,8 +132,8 @@ class ZoneCuts:
         variable_mw
             Variable renewable output available, per interval and zone [MW].
         must_run_mw
-            Must-run output of dispatchable (not variable) units, which has to be taken from
-            the pool, per interval and zone [MW].
+            Least output of dispatchable (not variable) units, which has to be taken from the
+            pool: must-run output and contractual minimum off-take, per interval and zone [MW].
         demand_mw
             Existing demand per interval and zone [MW].
         pool_mw

@@ -15,6 +15,8 @@ from offtake.dispatch.policy import contingency_limit
 from offtake.grid.baseline import Baseline, least_cost_dispatch
 from offtake.grid.model import Grid
 from offtake.grid.solve import SolveError, solve_model
+from offtake.planning.expansion import ExpansionCase
+from offtake.planning.expansion_results import add_expansion_result, read_expansion
 from offtake.planning.model import (
     PlanOptions,
     add_step_rows,
@@ -67,6 +69,7 @@ def plan(
     *,
     progress: ProgressFn | None = None,
     baseline: Baseline | None = None,
+    expansion: ExpansionCase | None = None,
 ) -> PlanResult:
     """Plan the allocation of the programme cap to candidate sites.
 
@@ -84,6 +87,9 @@ def plan(
         The least-cost dispatch of ``scenario`` without sites, if already solved (by
         :func:`offtake.grid.least_cost_dispatch`); solved here otherwise. The plan's
         no-subsidy rule and its surplus figures are measured against it.
+    expansion
+        New solar, wind and storage the off-take may build for its sites (see
+        :func:`offtake.planning.expansion.expansion_case`); margin objective only.
 
     Returns
     -------
@@ -105,7 +111,12 @@ def plan(
         f"building the allocation model: {len(sites)} sites, cap {options.cap_mw:,.0f} MW, "
         f"objective {options.objective}"
     )
-    model, rows = build_model(grid, sites, options, baseline)
+    if expansion is not None:
+        say(
+            f"with expansion: {len(expansion.generators)} solar/wind candidates and "
+            f"{len(expansion.stores)} battery zones"
+        )
+    model, rows = build_model(grid, sites, options, baseline, expansion=expansion)
     timings["build_s"] = time.perf_counter() - t0
     limit = step_limit if step_can_bind(sites, options, step_limit, grid.n_intervals) else None
     t0 = time.perf_counter()
@@ -113,14 +124,17 @@ def plan(
     timings["solve_s"] = time.perf_counter() - t0
     if options.min_sizes and "build" in model.variables:
         t0 = time.perf_counter()
-        duals = _duals_with_sizes_fixed(model, grid, sites, options, baseline, limit, say)
+        duals = _duals_with_sizes_fixed(model, grid, sites, options, baseline, limit, say, expansion)
         timings["duals_s"] = time.perf_counter() - t0
     say("reading results")
     solved = Solved(
         scenario, grid, sites, options, model, duals, baseline, rows, step_limit, step_source,
         objective_value, timings, baseline_notes(baseline),
     )
-    return read_plan(solved)
+    result = read_plan(solved)
+    if expansion is not None:
+        add_expansion_result(result, read_expansion(expansion, model, sites, result.served_mw, grid.duration_h))
+    return result
 
 
 def _baseline(scenario: Scenario, baseline: Baseline | None, say: ProgressFn, timings: dict[str, float]) -> Baseline:
@@ -180,11 +194,14 @@ def _duals_with_sizes_fixed(
     baseline: Baseline,
     limit: float | None,
     say: ProgressFn,
+    expansion: ExpansionCase | None = None,
 ) -> dict[str, np.ndarray]:
     """Shadow prices of a MILP plan: the LP with the chosen sizes fixed, solved again."""
     built = pd.Series(model.solution["build"].to_series() > 0.5)
     say(f"reading shadow prices with the {int(built.sum())} sized sites fixed")
-    fixed, _ = build_model(grid, sites, options, baseline, fixed_build=_fixed_choices(sites, built))
+    fixed, _ = build_model(
+        grid, sites, options, baseline, fixed_build=_fixed_choices(sites, built), expansion=expansion
+    )
     _copy_step_rows(model, fixed, limit)
     method = options.resolved_method(grid.n_intervals)
     _solve_keeping_step(fixed, options, method, limit, say, what="plan with fixed sizes")

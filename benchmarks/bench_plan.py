@@ -36,7 +36,9 @@ import time
 from pathlib import Path
 
 from offtake import scenario
+from offtake.cli._period import first_days
 from offtake.planning import PlanOptions, plan, read_sites
+from offtake.planning.expansion import expansion_case, load_expansion
 from offtake.planning.planner import resolve_step_limit
 
 
@@ -49,9 +51,15 @@ def main() -> None:
     parser.add_argument("--time-limit-s", type=float, default=900.0)
     parser.add_argument("--skip-pypsa", action="store_true")
     parser.add_argument("--method", choices=["auto", "simplex", "pdlp"], default="auto")
+    parser.add_argument(
+        "--expand", action="store_true", help="with the capacity-expansion option (bundled candidates)"
+    )
+    parser.add_argument("--days", type=int, default=None, help="only the first N days")
     args = parser.parse_args()
 
     s = scenario.load("pakistan-2025")
+    if args.days is not None:
+        s = first_days(s, args.days)
     folder = scenario.resolve_path("pakistan-2025")
     sites = read_sites(folder / "sites-illustrative.csv", s.zone_ids)
     options = PlanOptions(
@@ -60,7 +68,8 @@ def main() -> None:
     step, _ = resolve_step_limit(s, options)
 
     t0 = time.perf_counter()
-    result = plan(s, sites, options, progress=lambda msg: print(f"  {msg}", flush=True))
+    case = expansion_case(s, sites, load_expansion()) if args.expand else None
+    result = plan(s, sites, options, progress=lambda msg: print(f"  {msg}", flush=True), expansion=case)
     total_s = time.perf_counter() - t0
     t = result.timings_s
     n = result.national
@@ -78,6 +87,15 @@ def main() -> None:
         f"net margin {n['net_margin_usd']:,.0f} USD; peak memory {peak_mb():,.0f} MB",
         flush=True,
     )
+    if result.expansion is not None:
+        e, z = result.expansion.totals, result.expansion.zones.loc["national"]
+        print(
+            f"expansion: solar {z['solar_mw']:,.0f} MW, wind {z['wind_mw']:,.0f} MW, battery "
+            f"{z['battery_mw']:,.0f} MW / {z['battery_mwh']:,.0f} MWh; new energy to sites "
+            f"{e['renewable_energy_mwh']:,.0f} MWh ({100 * e['renewable_share']:.1f} % of their energy) at "
+            f"{e['cost_usd_per_mwh']:,.1f} USD/MWh",
+            flush=True,
+        )
     del result
 
     if not args.skip_pypsa:

@@ -12,7 +12,11 @@ from offtake.cli._period import DaysOpt, first_days
 from offtake.cli._progress import StepProgress
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from offtake.planning import PlanResult
+    from offtake.planning.expansion import ExpansionCase
+    from offtake.scenario import Scenario
 
 __all__ = ["register"]
 
@@ -64,6 +68,21 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "auto",
         days: DaysOpt = None,
+        expand: Annotated[
+            bool,
+            typer.Option(
+                "--expand",
+                help="Also decide new solar, wind and batteries per zone, paid by the off-take, serving the sites "
+                "(writes expansion.csv and renewable_share.csv).",
+            ),
+        ] = False,
+        expansion_data: Annotated[
+            Path | None,
+            typer.Option(
+                "--expansion-data",
+                help="Candidates and costs for --expand (default: the bundled data/economics/expansion.toml).",
+            ),
+        ] = None,
         solver_log: Annotated[
             bool,
             typer.Option(
@@ -94,13 +113,41 @@ def register(app: typer.Typer) -> None:
             s = first_days(scenario_mod.load(scenario), days)
             _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
             candidates = read_sites(sites, s.zone_ids)
-            result = plan(s, candidates, options, progress=progress)
+            case = _expansion(s, candidates, expand, expansion_data, objective)
+            result = plan(s, candidates, options, progress=progress, expansion=case)
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
             write_report(result, out / "report.html")
+            _write_expansion(result, out)
             progress("done")
         _print_summary(result, cap_mw, len(candidates), out)
+
+
+def _expansion(
+    s: Scenario, candidates: pd.DataFrame, expand: bool, data: Path | None, objective: str
+) -> ExpansionCase | None:
+    """Return the expansion candidates bound to the scenario, or None without ``--expand``."""
+    from offtake.errors import InputError
+    from offtake.planning.expansion import expansion_case, load_expansion
+
+    if not expand:
+        if data is not None:
+            raise InputError("given without --expand", field="--expansion-data")
+        return None
+    if objective != "margin":
+        raise InputError("--expand needs --objective margin (the build is paid from the margin)", field="--objective")
+    return expansion_case(s, candidates, load_expansion(data))
+
+
+def _write_expansion(result: PlanResult, out: Path) -> None:
+    """Write expansion.csv (what to build) and renewable_share.csv (per interval and site)."""
+    from offtake.planning.expansion_results import write_renewable_share_csv
+
+    if result.expansion is None:
+        return
+    result.expansion.build.round(6).to_csv(out / "expansion.csv")
+    write_renewable_share_csv(result.expansion, out / "renewable_share.csv")
 
 
 def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Path) -> None:
@@ -121,6 +168,15 @@ def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Pa
     if not result.binding.empty:
         top = result.binding.iloc[0]
         typer.echo(f"binds most: {top['constraint']} ({top['worth_per_year']:,.0f} {top['unit']})")
+    if result.expansion is not None:
+        e, z = result.expansion.totals, result.expansion.zones.loc["national"]
+        typer.echo(
+            f"build: solar {z['solar_mw']:,.0f} MW, wind {z['wind_mw']:,.0f} MW, batteries {z['battery_mw']:,.0f} MW / "
+            f"{z['battery_mwh']:,.0f} MWh; {e['renewable_energy_mwh'] / 1e3:,.1f} GWh of new renewable energy to the "
+            f"sites ({100 * e['renewable_share']:.1f} % of their energy) at {e['cost_usd_per_mwh']:,.1f} USD/MWh; "
+            f"net margin after the build {nat['net_margin_usd'] / 1e6:,.2f} M USD"
+        )
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    typer.echo(f"wrote {out / 'allocation.csv'} and {out / 'report.html'}")
+    extra = ", expansion.csv, renewable_share.csv" if result.expansion is not None else ""
+    typer.echo(f"wrote {out / 'allocation.csv'}{extra} and {out / 'report.html'}")

@@ -52,6 +52,10 @@ class ExpansionResult:
         Renewable share per interval and site [-] (NaN where the site draws nothing).
     renewable_mw
         New renewable power delivered per interval and site [MW].
+    generation_mw
+        Output of each built candidate per interval [MW] (columns as ``build``'s generators).
+    charge_mw, discharge_mw, soc_mwh
+        Per interval and battery zone: charge and discharge (grid side) [MW], state of charge [MWh].
     totals
         ``cost_usd`` (period), ``cost_usd_per_year``, ``renewable_energy_mwh`` (delivered),
         ``cost_usd_per_mwh`` (of delivered new energy), ``generated_mwh``, ``curtailed_mwh``,
@@ -67,6 +71,10 @@ class ExpansionResult:
     site_share: pd.DataFrame
     share: pd.DataFrame
     renewable_mw: pd.DataFrame
+    generation_mw: pd.DataFrame
+    charge_mw: pd.DataFrame
+    discharge_mw: pd.DataFrame
+    soc_mwh: pd.DataFrame
     totals: dict[str, float]
     notes: list[str]
     sources: dict[str, str]
@@ -101,9 +109,11 @@ def read_expansion(
     ]
     charge = np.zeros((len(served_mw), len(case.stores)))
     discharge = np.zeros_like(charge)
+    soc = np.zeros_like(charge)
     if len(case.stores) and case.storage is not None:
         charge = np.clip(sol["charge"].transpose("time", "store").to_numpy(), 0.0, None)
         discharge = np.clip(sol["discharge"].transpose("time", "store").to_numpy(), 0.0, None)
+        soc = np.clip(sol["soc"].transpose("time", "store").to_numpy(), 0.0, None)
         power = _clean(sol["store_mw"].to_series().reindex(case.stores.index).to_numpy(dtype=float))
         energy = _clean(sol["store_mwh"].to_series().reindex(case.stores.index).to_numpy(dtype=float))
         for j, zone in enumerate(case.stores.index):
@@ -151,7 +161,26 @@ def read_expansion(
             for k, q in case.data.sources.items()
         },
     }
-    return ExpansionResult(build, zones, site_share, share, renewable, totals, notes, sources)
+    index = served_mw.index
+
+    def frame(values: np.ndarray, columns: pd.Index) -> pd.DataFrame:
+        return pd.DataFrame(values, index=index, columns=columns)
+
+    stores = pd.Index(case.stores.index, name="store")
+    return ExpansionResult(
+        build=build,
+        zones=zones,
+        site_share=site_share,
+        share=share,
+        renewable_mw=renewable,
+        generation_mw=frame(gen, pd.Index(gens.index, name="candidate")),
+        charge_mw=frame(charge, stores),
+        discharge_mw=frame(discharge, stores),
+        soc_mwh=frame(soc, stores),
+        totals=totals,
+        notes=notes,
+        sources=sources,
+    )
 
 
 def _clean(values: np.ndarray) -> np.ndarray:

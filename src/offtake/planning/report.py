@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from offtake.planning.expansion_report import expansion_section
 from offtake.planning.results import PlanResult
 from offtake.report import HtmlReport
 
@@ -116,6 +117,7 @@ def render_report(result: PlanResult, *, title: str = "") -> str:
     report.heading("Curtailment profile")
     report.figure(_curtailment_chart(result), alt="load served over the period and curtailment duration curve")
     _binding_section(report, result)
+    expansion_section(report, result)
     report.heading("Model")
     t = result.timings_s
     report.paragraph(

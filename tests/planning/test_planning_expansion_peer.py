@@ -50,10 +50,10 @@ def test_same_build_and_cost_as_pypsa(tmp_path: Path, cap_mw: float, step_mw: fl
     capital = float((n.generators["p_nom_opt"] * n.generators["capital_cost"]).sum())
     capital += float((n.stores["e_nom_opt"] * n.stores["capital_cost"]).sum())
     capital += float((n.links["p_nom_opt"] * n.links["capital_cost"]).sum())
-    vom = sum(
-        float(n.generators_t.p[f"candidate {c}"].sum()) * float(case.generators.at[c, "variable_om_usd_per_mwh"])
-        for c in case.generators.index
-    )
+    vom_rate = case.generators["variable_om_usd_per_mwh"].to_dict()
+    vom = 0.0
+    for c in case.generators.index:
+        vom += float(n.generators_t.p[f"candidate {c}"].sum()) * float(vom_rate[c])
     assert e.totals["cost_usd"] == pytest.approx(capital + vom, rel=1e-6)
     # the new energy the sites draw: the export links and battery discharge into the zones
     delivered = sum(float(n.links_t.p1[f"export {z}"].sum()) for z in dict.fromkeys(case.generators["zone"]))

@@ -15,6 +15,7 @@ from offtake import scenario
 from offtake.errors import InputError
 from offtake.planning import PlanOptions, PlanResult, plan, read_sites
 from offtake.planning.expansion import ExpansionCase, annuity_factor, expansion_case, load_expansion
+from offtake.planning.expansion_plan import plan_with_expansion, sample_weeks
 from offtake.planning.expansion_results import write_renewable_share_csv
 from offtake.planning.report import render_report
 from offtake.scenario import Scenario
@@ -244,3 +245,34 @@ def _solution(result: PlanResult) -> dict[str, pd.DataFrame]:
     e = result.expansion
     assert e is not None
     return {"new_gen": e.generation_mw, "charge": e.charge_mw, "discharge": e.discharge_mw, "soc": e.soc_mwh}
+
+
+def test_fixing_the_sized_build_gives_the_same_plan(
+    case: tuple[Scenario, pd.DataFrame, ExpansionCase], plans: tuple[PlanResult, PlanResult]
+) -> None:
+    # one week sampled from a one-week scenario is the whole period: sizing on it and then planning
+    # with the build fixed must reach the optimum of sizing and planning in one LP
+    s, sites, _ = case
+    result = plan_with_expansion(
+        s, sites, PlanOptions(cap_mw=CAP_MW, method="simplex"), load_expansion(EXPANSION), weeks=1
+    )
+    one_lp = plans[1]
+    assert result.expansion is not None and one_lp.expansion is not None
+    assert result.national["objective_value"] == pytest.approx(one_lp.national["objective_value"], rel=1e-7)
+    np.testing.assert_allclose(
+        result.expansion.build["built_mw"].to_numpy(), one_lp.expansion.build["built_mw"].to_numpy(), atol=1e-3
+    )
+    assert "sizing_s" in result.timings_s and any("sized on 1 weeks" in n for n in result.notes)
+
+
+def test_sample_weeks_spread_over_the_year() -> None:
+    s = scenario.load("pakistan-2025")
+    sample = sample_weeks(s, 4)
+    assert len(sample.index) == 4 * 168
+    starts = sample.index[::168]
+    assert starts[0] == s.index[0] and starts[-1] >= s.index[-1] - pd.Timedelta(days=14)
+    assert sample.demand_mw.index.equals(sample.index) and sample.availability_pu.index.equals(sample.index)
+    for bad in (0, 53):
+        with pytest.raises(InputError) as err:
+            sample_weeks(s, bad)
+        assert err.value.field == "weeks"

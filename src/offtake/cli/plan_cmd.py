@@ -12,11 +12,8 @@ from offtake.cli._period import DaysOpt, first_days
 from offtake.cli._progress import StepProgress
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from offtake.planning import PlanResult
-    from offtake.planning.expansion import ExpansionCase
-    from offtake.scenario import Scenario
+    from offtake.planning.expansion import ExpansionData
 
 __all__ = ["register"]
 
@@ -76,6 +73,14 @@ def register(app: typer.Typer) -> None:
                 "(writes expansion.csv and renewable_share.csv).",
             ),
         ] = False,
+        expand_weeks: Annotated[
+            int | None,
+            typer.Option(
+                "--expand-weeks",
+                help="With --expand: size the build on N weeks spread over the period, then plan the whole "
+                "period with it fixed (faster than sizing on a whole year of hours).",
+            ),
+        ] = None,
         expansion_data: Annotated[
             Path | None,
             typer.Option(
@@ -97,6 +102,7 @@ def register(app: typer.Typer) -> None:
         Writes report.html and allocation.csv to OUT and prints a summary per zone.
         """
         from offtake.planning import PlanOptions, plan, read_sites, write_allocation_csv
+        from offtake.planning.expansion_plan import plan_with_expansion
         from offtake.planning.report import write_report
 
         _check_cap(cap_mw)
@@ -113,8 +119,11 @@ def register(app: typer.Typer) -> None:
             s = first_days(scenario_mod.load(scenario), days)
             _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
             candidates = read_sites(sites, s.zone_ids)
-            case = _expansion(s, candidates, expand, expansion_data, objective)
-            result = plan(s, candidates, options, progress=progress, expansion=case)
+            data = _expansion_data(expand, expand_weeks, expansion_data, objective)
+            if data is None:
+                result = plan(s, candidates, options, progress=progress)
+            else:
+                result = plan_with_expansion(s, candidates, options, data, weeks=expand_weeks, progress=progress)
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
@@ -124,20 +133,19 @@ def register(app: typer.Typer) -> None:
         _print_summary(result, cap_mw, len(candidates), out)
 
 
-def _expansion(
-    s: Scenario, candidates: pd.DataFrame, expand: bool, data: Path | None, objective: str
-) -> ExpansionCase | None:
-    """Return the expansion candidates bound to the scenario, or None without ``--expand``."""
+def _expansion_data(expand: bool, weeks: int | None, data: Path | None, objective: str) -> ExpansionData | None:
+    """Return the expansion candidates and costs, or None without ``--expand``."""
     from offtake.errors import InputError
-    from offtake.planning.expansion import expansion_case, load_expansion
+    from offtake.planning.expansion import load_expansion
 
     if not expand:
-        if data is not None:
-            raise InputError("given without --expand", field="--expansion-data")
+        for value, name in ((data, "--expansion-data"), (weeks, "--expand-weeks")):
+            if value is not None:
+                raise InputError("given without --expand", field=name)
         return None
     if objective != "margin":
         raise InputError("--expand needs --objective margin (the build is paid from the margin)", field="--objective")
-    return expansion_case(s, candidates, load_expansion(data))
+    return load_expansion(data)
 
 
 def _write_expansion(result: PlanResult, out: Path) -> None:

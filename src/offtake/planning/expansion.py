@@ -27,7 +27,7 @@ renewable share from the solution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "add_expansion",
     "annuity_factor",
     "expansion_case",
+    "fix_build",
     "load_expansion",
 ]
 
@@ -296,6 +297,9 @@ class ExpansionCase:
         Share of a year the period is [-]: fixed costs are paid pro rata.
     notes
         Candidates left out, in words.
+    fixed
+        The build is given (``max_mw`` and ``max_mwh`` are what is built), not chosen: the
+        model only dispatches it (see :func:`fix_build`).
     """
 
     data: ExpansionData
@@ -304,6 +308,7 @@ class ExpansionCase:
     stores: pd.DataFrame
     horizon_share: float
     notes: tuple[str, ...] = ()
+    fixed: bool = False
 
     @property
     def storage(self) -> StorageCost | None:
@@ -373,6 +378,25 @@ def expansion_case(scenario: Scenario, sites: pd.DataFrame, data: ExpansionData)
     )
 
 
+def fix_build(case: ExpansionCase, build: pd.DataFrame) -> ExpansionCase:
+    """Return ``case`` with its build fixed to ``build`` (``built_mw``, ``built_mwh`` per asset).
+
+    Parameters
+    ----------
+    case
+        Candidates bound to a scenario (the same candidates ``build`` was chosen from).
+    build
+        The build table of :class:`offtake.planning.expansion_results.ExpansionResult`.
+    """
+    gens = case.generators.copy()
+    gens["max_mw"] = build["built_mw"].reindex(gens.index).fillna(0.0).to_numpy(dtype=float)
+    stores = case.stores.copy()
+    assets = [f"{z} {STORAGE_TECHNOLOGY}" for z in stores.index]
+    stores["max_mw"] = build["built_mw"].reindex(assets).fillna(0.0).to_numpy(dtype=float)
+    stores["max_mwh"] = build["built_mwh"].reindex(assets).fillna(0.0).to_numpy(dtype=float)
+    return replace(case, generators=gens, stores=stores, fixed=True)
+
+
 @dataclass(frozen=True)
 class ExpansionVariables:
     """What :func:`add_expansion` gives back to the model builder.
@@ -410,9 +434,8 @@ def add_expansion(
     time = served.indexes["time"]
     gens = case.generators
     cand = pd.Index(gens.index, name="candidate")
-    new_mw = m.add_variables(
-        lower=0.0, upper=xr.DataArray(gens["max_mw"].to_numpy(dtype=float), coords=[cand]), name="new_mw"
-    )
+    limit = xr.DataArray(gens["max_mw"].to_numpy(dtype=float), coords=[cand])
+    new_mw = m.add_variables(lower=limit if case.fixed else 0.0, upper=limit, name="new_mw")
     new_gen = m.add_variables(lower=0.0, coords=[time, cand], name="new_gen")
     m.add_constraints(new_gen - xr.DataArray(case.profiles, coords=[time, cand]) * new_mw <= 0.0, name="new_avail")
     share = case.horizon_share
@@ -443,12 +466,10 @@ def _add_storage(
     """Batteries: power, energy, charge, discharge and a cyclic state of charge."""
     assert case.storage is not None
     store = pd.Index(case.stores.index, name="store")
-    power = m.add_variables(
-        lower=0.0, upper=xr.DataArray(case.stores["max_mw"].to_numpy(dtype=float), coords=[store]), name="store_mw"
-    )
-    energy = m.add_variables(
-        lower=0.0, upper=xr.DataArray(case.stores["max_mwh"].to_numpy(dtype=float), coords=[store]), name="store_mwh"
-    )
+    power_max = xr.DataArray(case.stores["max_mw"].to_numpy(dtype=float), coords=[store])
+    energy_max = xr.DataArray(case.stores["max_mwh"].to_numpy(dtype=float), coords=[store])
+    power = m.add_variables(lower=power_max if case.fixed else 0.0, upper=power_max, name="store_mw")
+    energy = m.add_variables(lower=energy_max if case.fixed else 0.0, upper=energy_max, name="store_mwh")
     charge = m.add_variables(lower=0.0, coords=[time, store], name="charge")
     discharge = m.add_variables(lower=0.0, coords=[time, store], name="discharge")
     soc = m.add_variables(lower=0.0, coords=[time, store], name="soc")

@@ -1,0 +1,96 @@
+"""Plan with the expansion option over the whole period, or size the build on representative weeks first.
+
+A whole year of hours with investment choices is a large LP (about 0.9 million variables for the
+bundled year). With ``weeks``, the build is sized on that many weeks spread evenly over the period
+(the same allocation model, costs pro rata to the weeks), and the whole period is then planned with
+that build fixed: the allocation, dispatch, costs and renewable shares are those of the whole period;
+only the sizes come from the sample. The error of sizing on a sample against sizing on the whole
+period is measured by ``benchmarks/bench_plan.py --expand --weeks N`` (figures in its docstring).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from offtake.errors import InputError
+from offtake.planning.expansion import ExpansionData, expansion_case, fix_build
+from offtake.planning.model import PlanOptions
+from offtake.planning.planner import plan
+from offtake.planning.results import PlanResult
+from offtake.scenario import Scenario
+
+__all__ = ["plan_with_expansion", "sample_weeks"]
+
+#: Hours in a week [h].
+WEEK_H = 168
+
+
+def sample_weeks(scenario: Scenario, weeks: int) -> Scenario:
+    """Return the scenario cut to ``weeks`` whole weeks spread evenly over its period.
+
+    Raises
+    ------
+    InputError
+        If ``weeks`` is not between 1 and the number of whole weeks in the period.
+    """
+    per_week = round(WEEK_H / scenario.duration_h)
+    whole = len(scenario.index) // per_week
+    if not 1 <= weeks <= whole:
+        raise InputError(f"must be between 1 and {whole} (whole weeks in the period), got {weeks}", field="weeks")
+    starts = np.linspace(0, whole - 1, weeks).round().astype(int) * per_week
+    rows = np.concatenate([np.arange(s, s + per_week) for s in starts])
+    return replace(
+        scenario,
+        index=scenario.index[rows],
+        availability_pu=scenario.availability_pu.iloc[rows],
+        demand_mw=scenario.demand_mw.iloc[rows],
+    )
+
+
+def plan_with_expansion(
+    scenario: Scenario,
+    sites: pd.DataFrame,
+    options: PlanOptions,
+    data: ExpansionData,
+    *,
+    weeks: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PlanResult:
+    """Plan the allocation with new solar, wind and batteries; optionally size them on sample weeks.
+
+    Parameters
+    ----------
+    scenario, sites, options
+        As for :func:`offtake.planning.plan`.
+    data
+        Candidates and costs (:func:`offtake.planning.expansion.load_expansion`).
+    weeks
+        Size the build on this many evenly spread weeks, then plan the whole period with it fixed;
+        None sizes it on the whole period in one LP.
+    progress
+        Called with a short message at each stage.
+    """
+    say = progress or (lambda _: None)
+    whole = expansion_case(scenario, sites, data)
+    if weeks is None:
+        return plan(scenario, sites, options, progress=progress, expansion=whole)
+    sample = sample_weeks(scenario, weeks)
+    say(f"sizing the build on {weeks} weeks spread over the period ({len(sample.index):,} intervals)")
+    t0 = time.perf_counter()
+    sized = plan(sample, sites, options, progress=progress, expansion=expansion_case(sample, sites, data))
+    sizing_s = time.perf_counter() - t0
+    assert sized.expansion is not None
+    say("planning the whole period with that build fixed")
+    result = plan(scenario, sites, options, progress=progress, expansion=fix_build(whole, sized.expansion.build))
+    result.timings_s["sizing_s"] = sizing_s
+    result.notes.append(
+        f"The build was sized on {weeks} weeks spread evenly over the period ({len(sample.index):,} of "
+        f"{len(scenario.index):,} intervals) and the whole period then planned with it fixed; sizing on the "
+        "whole period can differ (see benchmarks/bench_plan.py for the measured error)."
+    )
+    return result

@@ -15,7 +15,7 @@ from offtake import scenario
 from offtake.errors import InputError
 from offtake.planning import PlanOptions, PlanResult, plan, read_sites
 from offtake.planning.expansion import ExpansionCase, annuity_factor, expansion_case, load_expansion
-from offtake.planning.expansion_plan import plan_with_expansion, sample_weeks
+from offtake.planning.expansion_plan import plan_with_expansion, sample_weeks, sizing_options
 from offtake.planning.expansion_results import write_renewable_share_csv
 from offtake.planning.report import render_report
 from offtake.scenario import Scenario
@@ -276,3 +276,12 @@ def test_sample_weeks_spread_over_the_year() -> None:
         with pytest.raises(InputError) as err:
             sample_weeks(s, bad)
         assert err.value.field == "weeks"
+
+
+def test_sizing_uses_interior_point_unless_told_otherwise() -> None:
+    chosen = sizing_options(PlanOptions(cap_mw=100.0))
+    assert chosen.solver_options["solver"] == "ipm" and chosen.resolved_method(8760) == "simplex"
+    mine = PlanOptions(cap_mw=100.0, solver_options={"solver": "simplex"})
+    assert sizing_options(mine) is mine
+    milp = PlanOptions(cap_mw=100.0, min_sizes=True)
+    assert sizing_options(milp) is milp  # branch and bound needs simplex

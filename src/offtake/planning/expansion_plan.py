@@ -24,7 +24,7 @@ from offtake.planning.planner import plan
 from offtake.planning.results import PlanResult
 from offtake.scenario import Scenario
 
-__all__ = ["plan_with_expansion", "sample_weeks"]
+__all__ = ["SIZING_SOLVER", "plan_with_expansion", "sample_weeks", "sizing_options"]
 
 #: Hours in a week [h].
 WEEK_H = 168
@@ -50,6 +50,19 @@ def sample_weeks(scenario: Scenario, weeks: int) -> Scenario:
         availability_pu=scenario.availability_pu.iloc[rows],
         demand_mw=scenario.demand_mw.iloc[rows],
     )
+
+
+#: HiGHS options of the sizing stage: interior point without crossover. On the bundled year's first
+#: four weeks it reaches the simplex optimum (same build, objective equal to 1e-9) in less than half
+#: the CPU time (28 s against 63 s for the whole plan); the sizing stage needs no exact vertex or duals.
+SIZING_SOLVER: dict[str, float | int | str] = {"solver": "ipm", "run_crossover": "off"}
+
+
+def sizing_options(options: PlanOptions) -> PlanOptions:
+    """Return the options of the sizing stage: interior point unless the caller chose a solver."""
+    if options.min_sizes or "solver" in options.solver_options:
+        return options
+    return replace(options, method="simplex", solver_options={**SIZING_SOLVER, **options.solver_options})
 
 
 def plan_with_expansion(
@@ -82,7 +95,9 @@ def plan_with_expansion(
     sample = sample_weeks(scenario, weeks)
     say(f"sizing the build on {weeks} weeks spread over the period ({len(sample.index):,} intervals)")
     t0 = time.perf_counter()
-    sized = plan(sample, sites, options, progress=progress, expansion=expansion_case(sample, sites, data))
+    sized = plan(
+        sample, sites, sizing_options(options), progress=progress, expansion=expansion_case(sample, sites, data)
+    )
     sizing_s = time.perf_counter() - t0
     assert sized.expansion is not None
     say("planning the whole period with that build fixed")

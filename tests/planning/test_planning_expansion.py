@@ -259,9 +259,13 @@ def test_fixing_the_sized_build_gives_the_same_plan(
     one_lp = plans[1]
     assert result.expansion is not None and one_lp.expansion is not None
     assert result.national["objective_value"] == pytest.approx(one_lp.national["objective_value"], rel=1e-7)
-    np.testing.assert_allclose(
-        result.expansion.build["built_mw"].to_numpy(), one_lp.expansion.build["built_mw"].to_numpy(), atol=1e-3
-    )
+    fixed, free = result.expansion.build, one_lp.expansion.build
+    # what was not built has no row in the fixed plan
+    np.testing.assert_allclose(fixed["built_mw"].to_numpy(), free.loc[fixed.index, "built_mw"].to_numpy(), atol=1e-3)
+    assert free.drop(index=fixed.index)["built_mw"].sum() <= 1e-3
+    assert (fixed["max_mw"] >= fixed["built_mw"] - 1e-9).all() and (
+        fixed["max_mw"] == free.loc[fixed.index, "max_mw"]
+    ).all()
     assert "sizing_s" in result.timings_s and any("sized on 1 weeks" in n for n in result.notes)
 
 

@@ -389,12 +389,17 @@ def fix_build(case: ExpansionCase, build: pd.DataFrame) -> ExpansionCase:
         The build table of :class:`offtake.planning.expansion_results.ExpansionResult`.
     """
     gens = case.generators.copy()
+    gens["limit_mw"] = gens["max_mw"]
     gens["max_mw"] = build["built_mw"].reindex(gens.index).fillna(0.0).to_numpy(dtype=float)
     stores = case.stores.copy()
     assets = [f"{z} {STORAGE_TECHNOLOGY}" for z in stores.index]
+    stores["limit_mw"], stores["limit_mwh"] = stores["max_mw"], stores["max_mwh"]
     stores["max_mw"] = build["built_mw"].reindex(assets).fillna(0.0).to_numpy(dtype=float)
     stores["max_mwh"] = build["built_mwh"].reindex(assets).fillna(0.0).to_numpy(dtype=float)
-    return replace(case, generators=gens, stores=stores, fixed=True)
+    # what is not built has no variables: a smaller LP for the whole period
+    keep = (gens["max_mw"] > 0).to_numpy()
+    stores = stores[(stores["max_mw"] > 0) & (stores["max_mwh"] > 0) & stores.index.isin(set(gens.loc[keep, "zone"]))]
+    return replace(case, generators=gens[keep], profiles=case.profiles[:, keep], stores=stores, fixed=True)
 
 
 @dataclass(frozen=True)

@@ -58,12 +58,13 @@ def main() -> None:
     parser.add_argument("--time-limit-s", type=float, default=900.0)
     parser.add_argument("--skip-pypsa", action="store_true")
     parser.add_argument("--method", choices=["auto", "simplex", "pdlp"], default="auto")
-    parser.add_argument(
-        "--expand", action="store_true", help="with the capacity-expansion option (bundled candidates)"
-    )
+    parser.add_argument("--expand", action="store_true", help="with the capacity-expansion option (bundled candidates)")
     parser.add_argument("--days", type=int, default=None, help="only the first N days")
     parser.add_argument(
-        "--weeks", type=int, default=None, help="with --expand: size the build on N evenly spread weeks, then fix it"
+        "--days-sample",
+        type=int,
+        default=None,
+        help="with --expand: size the build on N evenly spread days, then fix it",
     )
     args = parser.parse_args()
 
@@ -72,15 +73,13 @@ def main() -> None:
         s = first_days(s, args.days)
     folder = scenario.resolve_path("pakistan-2025")
     sites = read_sites(folder / "sites-illustrative.csv", s.zone_ids)
-    options = PlanOptions(
-        cap_mw=2000.0, method=args.method, solver_options={"time_limit": args.time_limit_s}
-    )
+    options = PlanOptions(cap_mw=2000.0, method=args.method, solver_options={"time_limit": args.time_limit_s})
     step, _ = resolve_step_limit(s, options)
 
     t0, c0 = time.perf_counter(), cpu_s()
     say = lambda msg: print(f"  {msg}", flush=True)  # noqa: E731
     if args.expand:
-        result = plan_with_expansion(s, sites, options, load_expansion(), weeks=args.weeks, progress=say)
+        result = plan_with_expansion(s, sites, options, load_expansion(), days=args.days_sample, progress=say)
     else:
         result = plan(s, sites, options, progress=say)
     total_s, total_cpu_s = time.perf_counter() - t0, cpu_s() - c0
@@ -95,7 +94,7 @@ def main() -> None:
     )
     print(f"offtake build + solve: {t['build_s'] + t['solve_s']:.1f} s (target < 60 s)")
     if "sizing_s" in t:
-        print(f"sizing the build on {args.weeks} weeks (its own baseline, build, solve): {t['sizing_s']:.1f} s")
+        print(f"sizing the build on {args.days_sample} days (its own baseline, build, solve): {t['sizing_s']:.1f} s")
     print(f"whole plan with baseline and results: {total_s:.1f} s wall, {total_cpu_s:.1f} s CPU")
     print(
         f"allocated {n['allocated_mw']:,.1f} MW, energy {n['energy_mwh']:,.0f} MWh, "

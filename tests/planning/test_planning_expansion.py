@@ -15,7 +15,7 @@ from offtake import scenario
 from offtake.errors import InputError
 from offtake.planning import PlanOptions, PlanResult, plan, read_sites
 from offtake.planning.expansion import ExpansionCase, annuity_factor, expansion_case, load_expansion
-from offtake.planning.expansion_plan import plan_with_expansion, sample_weeks, sizing_options
+from offtake.planning.expansion_plan import plan_with_expansion, sample_days, sizing_options
 from offtake.planning.expansion_results import write_renewable_share_csv
 from offtake.planning.report import render_report
 from offtake.scenario import Scenario
@@ -250,11 +250,11 @@ def _solution(result: PlanResult) -> dict[str, pd.DataFrame]:
 def test_fixing_the_sized_build_gives_the_same_plan(
     case: tuple[Scenario, pd.DataFrame, ExpansionCase], plans: tuple[PlanResult, PlanResult]
 ) -> None:
-    # one week sampled from a one-week scenario is the whole period: sizing on it and then planning
+    # seven days sampled from a one-week scenario are the whole period: sizing on them and then planning
     # with the build fixed must reach the optimum of sizing and planning in one LP
     s, sites, _ = case
     result = plan_with_expansion(
-        s, sites, PlanOptions(cap_mw=CAP_MW, method="simplex"), load_expansion(EXPANSION), weeks=1
+        s, sites, PlanOptions(cap_mw=CAP_MW, method="simplex"), load_expansion(EXPANSION), days=7
     )
     one_lp = plans[1]
     assert result.expansion is not None and one_lp.expansion is not None
@@ -266,20 +266,22 @@ def test_fixing_the_sized_build_gives_the_same_plan(
     assert (fixed["max_mw"] >= fixed["built_mw"] - 1e-9).all() and (
         fixed["max_mw"] == free.loc[fixed.index, "max_mw"]
     ).all()
-    assert "sizing_s" in result.timings_s and any("sized on 1 weeks" in n for n in result.notes)
+    assert "sizing_s" in result.timings_s and any("sized on 7 days" in n for n in result.notes)
 
 
-def test_sample_weeks_spread_over_the_year() -> None:
+def test_sample_days_spread_over_the_year() -> None:
     s = scenario.load("pakistan-2025")
-    sample = sample_weeks(s, 4)
-    assert len(sample.index) == 4 * 168
-    starts = sample.index[::168]
-    assert starts[0] == s.index[0] and starts[-1] >= s.index[-1] - pd.Timedelta(days=14)
+    sample = sample_days(s, 12)
+    assert len(sample.index) == 12 * 24
+    starts = sample.index[::24]
+    assert starts[0] == s.index[0] and starts[-1] == s.index[-24]
+    gaps = np.diff(starts.to_numpy()).astype("timedelta64[D]").astype(int)
+    assert gaps.min() >= 32 and gaps.max() <= 34  # a day about every month
     assert sample.demand_mw.index.equals(sample.index) and sample.availability_pu.index.equals(sample.index)
-    for bad in (0, 53):
+    for bad in (0, 366):
         with pytest.raises(InputError) as err:
-            sample_weeks(s, bad)
-        assert err.value.field == "weeks"
+            sample_days(s, bad)
+        assert err.value.field == "days"
 
 
 def test_sizing_uses_interior_point_unless_told_otherwise() -> None:

@@ -73,12 +73,12 @@ def register(app: typer.Typer) -> None:
                 "(writes expansion.csv and renewable_share.csv).",
             ),
         ] = False,
-        expand_weeks: Annotated[
+        expand_days: Annotated[
             int | None,
             typer.Option(
-                "--expand-weeks",
-                help="With --expand: size the build on N weeks spread over the period, then plan the whole "
-                "period with it fixed (faster than sizing on a whole year of hours).",
+                "--expand-days",
+                help="With --expand: size the build on N days spread over the period, then plan the whole "
+                "period with it fixed (faster than sizing on a whole year of hours; error in bench_plan.py).",
             ),
         ] = None,
         expansion_data: Annotated[
@@ -119,11 +119,11 @@ def register(app: typer.Typer) -> None:
             s = first_days(scenario_mod.load(scenario), days)
             _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
             candidates = read_sites(sites, s.zone_ids)
-            data = _expansion_data(expand, expand_weeks, expansion_data, objective)
+            data = _expansion_data(expand, expand_days, expansion_data, objective)
             if data is None:
                 result = plan(s, candidates, options, progress=progress)
             else:
-                result = plan_with_expansion(s, candidates, options, data, weeks=expand_weeks, progress=progress)
+                result = plan_with_expansion(s, candidates, options, data, days=expand_days, progress=progress)
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
@@ -133,13 +133,13 @@ def register(app: typer.Typer) -> None:
         _print_summary(result, cap_mw, len(candidates), out)
 
 
-def _expansion_data(expand: bool, weeks: int | None, data: Path | None, objective: str) -> ExpansionData | None:
+def _expansion_data(expand: bool, days: int | None, data: Path | None, objective: str) -> ExpansionData | None:
     """Return the expansion candidates and costs, or None without ``--expand``."""
     from offtake.errors import InputError
     from offtake.planning.expansion import load_expansion
 
     if not expand:
-        for value, name in ((data, "--expansion-data"), (weeks, "--expand-weeks")):
+        for value, name in ((data, "--expansion-data"), (days, "--expand-days")):
             if value is not None:
                 raise InputError("given without --expand", field=name)
         return None

@@ -1,11 +1,13 @@
-"""Plan with the expansion option over the whole period, or size the build on representative weeks first.
+"""Plan with the expansion option over the whole period, or size the build on representative days first.
 
 A whole year of hours with investment choices is a large LP (about 0.9 million variables for the
-bundled year). With ``weeks``, the build is sized on that many weeks spread evenly over the period
-(the same allocation model, costs pro rata to the weeks), and the whole period is then planned with
-that build fixed: the allocation, dispatch, costs and renewable shares are those of the whole period;
-only the sizes come from the sample. The error of sizing on a sample against sizing on the whole
-period is measured by ``benchmarks/bench_plan.py --expand --weeks N`` (figures in its docstring).
+bundled year). With ``days``, the build is sized on that many whole days spread evenly over the period
+(the same allocation model, costs pro rata to the days; days rather than weeks so that every season
+is seen: batteries of a few hours cycle within a day, while a few weeks over-weight the seasons they
+fall in), and the whole period is then planned with that build fixed: the allocation, dispatch, costs
+and renewable shares are those of the whole period; only the sizes come from the sample. The error
+of sizing on a sample is measured by ``benchmarks/bench_plan.py --expand --days-sample N`` (figures
+in its docstring).
 """
 
 from __future__ import annotations
@@ -24,26 +26,26 @@ from offtake.planning.planner import plan
 from offtake.planning.results import PlanResult
 from offtake.scenario import Scenario
 
-__all__ = ["SIZING_SOLVER", "plan_with_expansion", "sample_weeks", "sizing_options"]
+__all__ = ["SIZING_SOLVER", "plan_with_expansion", "sample_days", "sizing_options"]
 
-#: Hours in a week [h].
-WEEK_H = 168
+#: Hours in a day [h].
+DAY_H = 24
 
 
-def sample_weeks(scenario: Scenario, weeks: int) -> Scenario:
-    """Return the scenario cut to ``weeks`` whole weeks spread evenly over its period.
+def sample_days(scenario: Scenario, days: int) -> Scenario:
+    """Return the scenario cut to ``days`` whole days spread evenly over its period.
 
     Raises
     ------
     InputError
-        If ``weeks`` is not between 1 and the number of whole weeks in the period.
+        If ``days`` is not between 1 and the number of whole days in the period.
     """
-    per_week = round(WEEK_H / scenario.duration_h)
-    whole = len(scenario.index) // per_week
-    if not 1 <= weeks <= whole:
-        raise InputError(f"must be between 1 and {whole} (whole weeks in the period), got {weeks}", field="weeks")
-    starts = np.linspace(0, whole - 1, weeks).round().astype(int) * per_week
-    rows = np.concatenate([np.arange(s, s + per_week) for s in starts])
+    per_day = round(DAY_H / scenario.duration_h)
+    whole = len(scenario.index) // per_day
+    if not 1 <= days <= whole:
+        raise InputError(f"must be between 1 and {whole} (whole days in the period), got {days}", field="days")
+    starts = np.linspace(0, whole - 1, days).round().astype(int) * per_day
+    rows = np.concatenate([np.arange(s, s + per_day) for s in starts])
     return replace(
         scenario,
         index=scenario.index[rows],
@@ -53,7 +55,7 @@ def sample_weeks(scenario: Scenario, weeks: int) -> Scenario:
 
 
 #: HiGHS options of the sizing stage: interior point without crossover. On the bundled year's first
-#: four weeks it reaches the simplex optimum (same build, objective equal to 1e-9) in less than half
+#: 28 days it reaches the simplex optimum (same build, objective equal to 1e-9) in less than half
 #: the CPU time (28 s against 63 s for the whole plan); the sizing stage needs no exact vertex or duals.
 SIZING_SOLVER: dict[str, float | int | str] = {"solver": "ipm", "run_crossover": "off"}
 
@@ -71,10 +73,10 @@ def plan_with_expansion(
     options: PlanOptions,
     data: ExpansionData,
     *,
-    weeks: int | None = None,
+    days: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PlanResult:
-    """Plan the allocation with new solar, wind and batteries; optionally size them on sample weeks.
+    """Plan the allocation with new solar, wind and batteries; optionally size them on sample days.
 
     Parameters
     ----------
@@ -82,18 +84,18 @@ def plan_with_expansion(
         As for :func:`offtake.planning.plan`.
     data
         Candidates and costs (:func:`offtake.planning.expansion.load_expansion`).
-    weeks
-        Size the build on this many evenly spread weeks, then plan the whole period with it fixed;
+    days
+        Size the build on this many evenly spread days, then plan the whole period with it fixed;
         None sizes it on the whole period in one LP.
     progress
         Called with a short message at each stage.
     """
     say = progress or (lambda _: None)
     whole = expansion_case(scenario, sites, data)
-    if weeks is None:
+    if days is None:
         return plan(scenario, sites, options, progress=progress, expansion=whole)
-    sample = sample_weeks(scenario, weeks)
-    say(f"sizing the build on {weeks} weeks spread over the period ({len(sample.index):,} intervals)")
+    sample = sample_days(scenario, days)
+    say(f"sizing the build on {days} days spread over the period ({len(sample.index):,} intervals)")
     t0 = time.perf_counter()
     sized = plan(
         sample, sites, sizing_options(options), progress=progress, expansion=expansion_case(sample, sites, data)
@@ -104,7 +106,7 @@ def plan_with_expansion(
     result = plan(scenario, sites, options, progress=progress, expansion=fix_build(whole, sized.expansion.build))
     result.timings_s["sizing_s"] = sizing_s
     result.notes.append(
-        f"The build was sized on {weeks} weeks spread evenly over the period ({len(sample.index):,} of "
+        f"The build was sized on {days} days spread evenly over the period ({len(sample.index):,} of "
         f"{len(scenario.index):,} intervals) and the whole period then planned with it fixed; sizing on the "
         "whole period can differ (see benchmarks/bench_plan.py for the measured error)."
     )

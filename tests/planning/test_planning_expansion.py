@@ -12,10 +12,11 @@ import pytest
 from planning_fixtures import DATA, SITES, reserve_feasible_three_zone
 
 from offtake import scenario
+from offtake.cli._period import first_days
 from offtake.errors import InputError
 from offtake.planning import PlanOptions, PlanResult, plan, read_sites
 from offtake.planning.expansion import ExpansionCase, annuity_factor, expansion_case, load_expansion
-from offtake.planning.expansion_plan import plan_with_expansion, sample_days, sizing_options
+from offtake.planning.expansion_plan import default_sample_days, plan_with_expansion, sample_days, sizing_options
 from offtake.planning.expansion_results import write_renewable_share_csv
 from offtake.planning.report import render_report
 from offtake.scenario import Scenario
@@ -233,8 +234,6 @@ def test_profiles_follow_a_shortened_scenario(
     s, _, _ = case
     folder = tmp_path / "copy"
     shutil.copytree(s.path, folder)
-    from offtake.cli._period import first_days
-
     short = first_days(scenario.load(folder), 2)
     profiles = load_profiles(short)
     assert profiles.index.equals(short.index)
@@ -278,6 +277,8 @@ def test_sample_days_spread_over_the_year() -> None:
     gaps = np.diff(starts.to_numpy()).astype("timedelta64[D]").astype(int)
     assert gaps.min() >= 32 and gaps.max() <= 34  # a day about every month
     assert sample.demand_mw.index.equals(sample.index) and sample.availability_pu.index.equals(sample.index)
+    assert default_sample_days(s) == 28  # a year of hours is sized on sample days by default
+    assert default_sample_days(first_days(s, 7)) is None  # a week in one LP
     for bad in (0, 366):
         with pytest.raises(InputError) as err:
             sample_days(s, bad)

@@ -78,7 +78,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--expand-days",
                 help="With --expand: size the build on N days spread over the period, then plan the whole "
-                "period with it fixed (faster than sizing on a whole year of hours; error in bench_plan.py).",
+                "period with it fixed (default: 28 days for periods of 1,000 intervals or more, error in "
+                "bench_plan.py; 0: size on the whole period in one LP).",
             ),
         ] = None,
         expansion_data: Annotated[
@@ -102,7 +103,7 @@ def register(app: typer.Typer) -> None:
         Writes report.html and allocation.csv to OUT and prints a summary per zone.
         """
         from offtake.planning import PlanOptions, plan, read_sites, write_allocation_csv
-        from offtake.planning.expansion_plan import plan_with_expansion
+        from offtake.planning.expansion_plan import default_sample_days, plan_with_expansion
         from offtake.planning.report import write_report
 
         _check_cap(cap_mw)
@@ -123,7 +124,8 @@ def register(app: typer.Typer) -> None:
             if data is None:
                 result = plan(s, candidates, options, progress=progress)
             else:
-                result = plan_with_expansion(s, candidates, options, data, days=expand_days, progress=progress)
+                sample = default_sample_days(s) if expand_days is None else (expand_days or None)
+                result = plan_with_expansion(s, candidates, options, data, days=sample, progress=progress)
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
@@ -145,6 +147,8 @@ def _expansion_data(expand: bool, days: int | None, data: Path | None, objective
         return None
     if objective != "margin":
         raise InputError("--expand needs --objective margin (the build is paid from the margin)", field="--objective")
+    if days is not None and days < 0:
+        raise InputError(f"must be a number of days >= 0, got {days}", field="--expand-days")
     return load_expansion(data)
 
 

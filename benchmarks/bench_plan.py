@@ -7,6 +7,7 @@ model in PyPSA (``tests/pypsa_peer.py``).
 Run::
 
     PYTHONPATH=src python benchmarks/bench_plan.py [--method auto|simplex|pdlp] [--skip-pypsa]
+        [--expand [--days-sample N]] [--days N]
 
 Measured on the 2-core machine, quiet (HiGHS 1.15, linopy 0.10, ``method=auto`` = PDLP):
 baseline dispatch (build + solve, simplex) 5.4 s; offtake build 0.7 s (516,880 variables,
@@ -25,6 +26,34 @@ no-subsidy rows and the surplus figures (results stage 0.8 s); whole plan 47.7 s
 PDLP solve 39.7 s against 31.0 s before on the same LP (516,880 variables, 367,981
 constraints; the solve time varies with the load of the shared machine); peak 724 MB. Same
 allocation (2,000.0 MW), energy (17,508,478 MWh) and net margin (584,739,091 USD).
+
+With new renewables (issue 17), ``--expand [--days-sample N]``, bundled candidates and costs
+(``data/economics/expansion.toml``); measured on the shared 2-core machine while other engineers
+ran tests (load average 3-7, so wall times are pessimistic; CPU time of the process given too):
+
+* ``--expand --days-sample 28`` (what ``offtake plan --expand`` does for a year): sizing on 28 days
+  spread over the year (its own baseline, 67,271 variables, 75,997 constraints, HiGHS interior
+  point without crossover) 44.4 s; whole-year baseline 10.4 s; the year planned with the build
+  fixed (only what was built gets variables: 525,641 variables, 385,501 constraints) built in
+  0.7 s and solved by PDLP in 34.0 s (relative objective error 1.9e-9); whole plan 90.5 s wall,
+  63.0 s CPU, peak 1.13 GB (load average 3.2-5.3). Build: 383 MW of solar, no wind, no battery;
+  0.59 TWh of new energy to the sites (3.4 % of their energy) at 59.7 USD/MWh; net margin after
+  the build 593.04 M USD against 584.74 M USD without the option.
+* Sample error: ``--days-sample 56`` gives 381 MW of solar and a net margin of 593.05 M USD
+  (0.0003 % from 28 days); whole plan 251.4 s wall, 120.4 s CPU (sizing 178.6 s). Sizing on 4
+  whole weeks spread over the year instead (Jul, Oct, Feb, Jun) built 384 MW of solar and 807 MW
+  of wind and left a net margin of 569.65 M USD, below the plan without any build: a few weeks
+  over-weight their seasons (here the monsoon winds), so the option samples days. On the first
+  56 days alone, one LP against sizing on 2 of its 8 weeks: net margin 102.89 against 102.62 M
+  USD (0.27 %), solar 1,646 against 1,243 MW, wind 1,689 against 1,392 MW (the objective is flat
+  in the sizes).
+* Sizing on the whole year in one LP (``--expand``, days-sample unset: 876,071 variables,
+  989,941 constraints, PDLP) was stopped unfinished after 80 s of CPU (8 min wall at load 11);
+  not measured. On the first 28 days in one LP, dual simplex needed 62.9 s CPU and interior point
+  27.9 s for the same optimum (objective equal to the dollar), hence interior point for sizing.
+
+For a quiet figure run ``PYTHONPATH=src python benchmarks/bench_plan.py --expand --days-sample 28
+--skip-pypsa`` (and without ``--days-sample`` to time the one-LP year).
 """
 
 from __future__ import annotations

@@ -62,6 +62,8 @@ def test_plan_expand_refuses_bad_combinations(tmp_path: Path) -> None:
     assert r.returncode != 0 and "--expansion-data" in r.stderr and "Traceback" not in r.stderr
     r = run(*plan_args(tmp_path / "b", "--expand", "--objective", "energy"))
     assert r.returncode != 0 and "--objective" in r.stderr and "Traceback" not in r.stderr
+    r = run(*plan_args(tmp_path / "e", "--expand", "--min-renewable-share", "1.5"))
+    assert r.returncode != 0 and "--min-renewable-share" in r.stderr and "Traceback" not in r.stderr
     r = run(*plan_args(tmp_path / "d", "--expand", "--expand-days", "-3"))
     assert r.returncode != 0 and "--expand-days" in r.stderr and "Traceback" not in r.stderr
     r = run(*plan_args(tmp_path / "c", "--expand", "--expansion-data", str(tmp_path / "missing.toml")))

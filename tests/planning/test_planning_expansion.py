@@ -292,3 +292,25 @@ def test_sizing_uses_interior_point_unless_told_otherwise() -> None:
     assert sizing_options(mine) is mine
     milp = PlanOptions(cap_mw=100.0, min_sizes=True)
     assert sizing_options(milp) is milp  # branch and bound needs simplex
+
+
+def test_a_renewable_share_target_is_met_at_a_price(
+    case: tuple[Scenario, pd.DataFrame, ExpansionCase], plans: tuple[PlanResult, PlanResult]
+) -> None:
+    s, sites, _ = case
+    free = plans[1]
+    assert free.expansion is not None
+    target = min(0.95, free.expansion.totals["renewable_share"] + 0.2)  # above what pays by itself
+    data = load_expansion(EXPANSION)
+    result = plan(
+        s,
+        sites,
+        PlanOptions(cap_mw=CAP_MW, method="simplex"),
+        expansion=expansion_case(s, sites, data, min_share=target),
+    )
+    assert result.expansion is not None
+    assert result.expansion.totals["renewable_share"] >= target - 1e-6
+    assert result.national["objective_value"] <= free.national["objective_value"] + 1e-6
+    with pytest.raises(InputError) as err:
+        expansion_case(s, sites, data, min_share=1.5)
+    assert err.value.field == "min_share"

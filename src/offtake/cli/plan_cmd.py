@@ -82,6 +82,14 @@ def register(app: typer.Typer) -> None:
                 "bench_plan.py; 0: size on the whole period in one LP).",
             ),
         ] = None,
+        min_renewable_share: Annotated[
+            float,
+            typer.Option(
+                "--min-renewable-share",
+                help="With --expand: least share of the sites' energy over the period from the new build "
+                "(0 to 1; default 0, build only what pays).",
+            ),
+        ] = 0.0,
         expansion_data: Annotated[
             Path | None,
             typer.Option(
@@ -120,12 +128,14 @@ def register(app: typer.Typer) -> None:
             s = first_days(scenario_mod.load(scenario), days)
             _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
             candidates = read_sites(sites, s.zone_ids)
-            data = _expansion_data(expand, expand_days, expansion_data, objective)
+            data = _expansion_data(expand, expand_days, expansion_data, objective, min_renewable_share)
             if data is None:
                 result = plan(s, candidates, options, progress=progress)
             else:
                 sample = default_sample_days(s) if expand_days is None else (expand_days or None)
-                result = plan_with_expansion(s, candidates, options, data, days=sample, progress=progress)
+                result = plan_with_expansion(
+                    s, candidates, options, data, days=sample, min_share=min_renewable_share, progress=progress
+                )
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
@@ -135,18 +145,23 @@ def register(app: typer.Typer) -> None:
         _print_summary(result, cap_mw, len(candidates), out)
 
 
-def _expansion_data(expand: bool, days: int | None, data: Path | None, objective: str) -> ExpansionData | None:
+def _expansion_data(
+    expand: bool, days: int | None, data: Path | None, objective: str, min_share: float
+) -> ExpansionData | None:
     """Return the expansion candidates and costs, or None without ``--expand``."""
     from offtake.errors import InputError
     from offtake.planning.expansion import load_expansion
 
     if not expand:
-        for value, name in ((data, "--expansion-data"), (days, "--expand-days")):
+        given = ((data, "--expansion-data"), (days, "--expand-days"), (min_share or None, "--min-renewable-share"))
+        for value, name in given:
             if value is not None:
                 raise InputError("given without --expand", field=name)
         return None
     if objective != "margin":
         raise InputError("--expand needs --objective margin (the build is paid from the margin)", field="--objective")
+    if not 0.0 <= min_share <= 1.0:
+        raise InputError(f"must be a share between 0 and 1, got {min_share:g}", field="--min-renewable-share")
     if days is not None and days < 0:
         raise InputError(f"must be a number of days >= 0, got {days}", field="--expand-days")
     return load_expansion(data)

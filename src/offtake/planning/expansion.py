@@ -300,6 +300,9 @@ class ExpansionCase:
     fixed
         The build is given (``max_mw`` and ``max_mwh`` are what is built), not chosen: the
         model only dispatches it (see :func:`fix_build`).
+    min_share
+        Least share of all the sites' energy over the period that must come from the new build
+        [-] (0: none; the row ``min_renewable_share``).
     """
 
     data: ExpansionData
@@ -309,6 +312,7 @@ class ExpansionCase:
     horizon_share: float
     notes: tuple[str, ...] = ()
     fixed: bool = False
+    min_share: float = 0.0
 
     @property
     def storage(self) -> StorageCost | None:
@@ -316,7 +320,9 @@ class ExpansionCase:
         return self.data.storage
 
 
-def expansion_case(scenario: Scenario, sites: pd.DataFrame, data: ExpansionData) -> ExpansionCase:
+def expansion_case(
+    scenario: Scenario, sites: pd.DataFrame, data: ExpansionData, *, min_share: float = 0.0
+) -> ExpansionCase:
     """Bind candidates to a scenario: check zones and profiles, keep the zones that have sites.
 
     Parameters
@@ -327,12 +333,17 @@ def expansion_case(scenario: Scenario, sites: pd.DataFrame, data: ExpansionData)
         Candidate sites (``zone`` column).
     data
         Candidates and costs.
+    min_share
+        Least share of the sites' energy over the period from the new build [-].
 
     Raises
     ------
     InputError
-        If a candidate names a zone the scenario lacks or a profile its ``profiles.csv`` lacks.
+        If a candidate names a zone the scenario lacks or a profile its ``profiles.csv`` lacks,
+        or ``min_share`` is outside [0, 1].
     """
+    if not 0.0 <= min_share <= 1.0:
+        raise InputError(f"must be a share in [0, 1], got {min_share:g}", field="min_share")
     zones = set(scenario.zone_ids)
     for i, (cid, row) in enumerate(data.generators.iterrows()):
         if row["zone"] not in zones:
@@ -375,6 +386,7 @@ def expansion_case(scenario: Scenario, sites: pd.DataFrame, data: ExpansionData)
         stores=stores,
         horizon_share=horizon_h / HOURS_PER_YEAR,
         notes=tuple(notes),
+        min_share=min_share,
     )
 
 
@@ -399,7 +411,10 @@ def fix_build(case: ExpansionCase, build: pd.DataFrame) -> ExpansionCase:
     # what is not built has no variables: a smaller LP for the whole period
     keep = (gens["max_mw"] > 0).to_numpy()
     stores = stores[(stores["max_mw"] > 0) & (stores["max_mwh"] > 0) & stores.index.isin(set(gens.loc[keep, "zone"]))]
-    return replace(case, generators=gens[keep], profiles=case.profiles[:, keep], stores=stores, fixed=True)
+    # the share target was met when sizing; with the build given it is a result, not a row
+    return replace(
+        case, generators=gens[keep], profiles=case.profiles[:, keep], stores=stores, fixed=True, min_share=0.0
+    )
 
 
 @dataclass(frozen=True)
@@ -462,6 +477,14 @@ def add_expansion(
         load = served.sel(site=sites.index[site_zone == zone]).sum("site")
         m.add_constraints(out - load <= 0.0, name=f"new_to_sites_{zone}")
         injection[zone] = out
+    if case.min_share > 0:
+        if not injection:
+            raise InputError("no candidate plant is in a zone with sites", field="min_share")
+        parts = list(injection.values())
+        delivered = parts[0]
+        for part in parts[1:]:
+            delivered = delivered + part
+        m.add_constraints(delivered.sum() - case.min_share * served.sum() >= 0.0, name="min_renewable_share")
     return ExpansionVariables(injection=injection, cost_usd=cost)
 
 

@@ -97,6 +97,7 @@ def plan_with_expansion(
     data: ExpansionData,
     *,
     days: int | None = None,
+    min_share: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> PlanResult:
     """Plan the allocation with new solar, wind and batteries; optionally size them on sample days.
@@ -110,24 +111,37 @@ def plan_with_expansion(
     days
         Size the build on this many evenly spread days, then plan the whole period with it fixed;
         None sizes it on the whole period in one LP.
+    min_share
+        Least share of the sites' energy over the period from the new build [-] (held when
+        sizing; on sample days, the whole period's share can differ a little).
     progress
         Called with a short message at each stage.
     """
     say = progress or (lambda _: None)
-    whole = expansion_case(scenario, sites, data)
+    whole = expansion_case(scenario, sites, data, min_share=min_share)
     if days is None:
         return plan(scenario, sites, options, progress=progress, expansion=whole)
     sample = sample_days(scenario, days)
     say(f"sizing the build on {days} days spread over the period ({len(sample.index):,} intervals)")
     t0 = time.perf_counter()
     sized = plan(
-        sample, sites, sizing_options(options), progress=progress, expansion=expansion_case(sample, sites, data)
+        sample,
+        sites,
+        sizing_options(options),
+        progress=progress,
+        expansion=expansion_case(sample, sites, data, min_share=min_share),
     )
     sizing_s = time.perf_counter() - t0
     assert sized.expansion is not None
     say("planning the whole period with that build fixed")
     result = plan(scenario, sites, options, progress=progress, expansion=fix_build(whole, sized.expansion.build))
     result.timings_s["sizing_s"] = sizing_s
+    if min_share > 0 and result.expansion is not None:
+        got = 100 * result.expansion.totals["renewable_share"]
+        result.notes.append(
+            f"The build is sized to give the sites at least {100 * min_share:g} % of their energy on the sample "
+            f"days; over the whole period they get {got:.1f} %."
+        )
     result.notes.append(
         f"The build was sized on {days} days spread evenly over the period ({len(sample.index):,} of "
         f"{len(scenario.index):,} intervals) and the whole period then planned with it fixed; sizing on the "

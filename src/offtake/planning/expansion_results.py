@@ -150,6 +150,8 @@ def read_expansion(
     zones = _zone_table(build, sites, site_share)
     totals = _totals(build, zones, gen, charge, discharge, duration_h, case.horizon_share)
     notes = list(case.notes)
+    if case.min_share > 0:
+        notes.append(f"The build is sized to give the sites at least {100 * case.min_share:g} % of their energy.")
     notes.append(
         "New plants serve only the programme's sites: in every hour a zone's new output (less battery "
         "charging, plus discharging) is at most what its sites draw; output beyond that is curtailed or stored."

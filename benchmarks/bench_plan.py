@@ -39,21 +39,26 @@ ran tests (load average 3-7, so wall times are pessimistic; CPU time of the proc
   63.0 s CPU, peak 1.13 GB (load average 3.2-5.3). Build: 383 MW of solar, no wind, no battery;
   0.59 TWh of new energy to the sites (3.4 % of their energy) at 59.7 USD/MWh; net margin after
   the build 593.04 M USD against 584.74 M USD without the option.
-* Sample error: ``--days-sample 56`` gives 381 MW of solar and a net margin of 593.05 M USD
-  (0.0003 % from 28 days); whole plan 251.4 s wall, 120.4 s CPU (sizing 178.6 s). Sizing on 4
-  whole weeks spread over the year instead (Jul, Oct, Feb, Jun) built 384 MW of solar and 807 MW
-  of wind and left a net margin of 569.65 M USD, below the plan without any build: a few weeks
-  over-weight their seasons (here the monsoon winds), so the option samples days. On the first
-  56 days alone, one LP against sizing on 2 of its 8 weeks: net margin 102.89 against 102.62 M
-  USD (0.27 %), solar 1,646 against 1,243 MW, wind 1,689 against 1,392 MW (the objective is flat
-  in the sizes).
-* Sizing on the whole year in one LP (``--expand``, days-sample unset: 876,071 variables,
-  989,941 constraints, PDLP) was stopped unfinished after 80 s of CPU (8 min wall at load 11);
-  not measured. On the first 28 days in one LP, dual simplex needed 62.9 s CPU and interior point
-  27.9 s for the same optimum (objective equal to the dollar), hence interior point for sizing.
+* Sizing on the whole year in one LP (``--expand --days-sample`` unset; ``offtake plan --expand
+  --expand-days 0``): 876,071 variables, 989,941 constraints, built in 1.4 s, solved by PDLP in
+  116.9 s (relative objective error 2.8e-9); whole plan 129.7 s wall, 122.6 s CPU, peak 1.37 GB
+  (load average 2.0-2.9). Build: 377 MW of solar, no wind, no battery; 0.58 TWh to the sites
+  (3.3 %) at 59.5 USD/MWh; net margin after the build 593,048,213 USD. (An earlier try at load 11
+  was stopped unfinished after 80 s of CPU.)
+* Sample error against that one LP: 28 days build 383 MW of solar (+1.6 %) and reach a net margin
+  3,471 USD lower (0.0006 %); 56 days 381 MW and 1,589 USD lower, in 251.4 s wall, 120.4 s CPU
+  (sizing 178.6 s), no faster than the one LP. Sizing on 4 whole weeks spread over the year
+  instead (Jul, Oct, Feb, Jun) built 384 MW of solar and 807 MW of wind and left a net margin of
+  569.65 M USD, below the plan without any build: a few weeks over-weight their seasons (here the
+  monsoon winds), so the option samples days. On the first 56 days alone, one LP against sizing on
+  2 of its 8 weeks: net margin 102.89 against 102.62 M USD (0.27 %). On the first 28 days in one
+  LP, dual simplex needed 62.9 s CPU and interior point 27.9 s for the same optimum (objective
+  equal to the dollar), hence interior point for sizing.
 
-For a quiet figure run ``PYTHONPATH=src python benchmarks/bench_plan.py --expand --days-sample 28
---skip-pypsa`` (and without ``--days-sample`` to time the one-LP year).
+So with the option a year takes about 1.3 times the plain plan's CPU time (63 s against 47.7 s) when
+sized on 28 days (the default of ``offtake plan --expand`` for a year) and about 2.6 times (123 s)
+in one LP. For quiet figures run ``PYTHONPATH=src python benchmarks/bench_plan.py --expand
+--days-sample 28 --skip-pypsa``, and without ``--days-sample`` for the one-LP year.
 """
 
 from __future__ import annotations

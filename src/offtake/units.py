@@ -20,6 +20,7 @@ from enum import StrEnum
 from offtake.errors import InputError
 
 __all__ = [
+    "KW_PER_MW",
     "MICRO_USD_PER_USD",
     "PAISA_PER_PKR",
     "SITE_KINDS",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: Watts in a megawatt [W/MW].
 W_PER_MW = 1_000_000
+#: Kilowatts in a megawatt [kW/MW] (also kWh per MWh).
+KW_PER_MW = 1_000
 #: Watt-hours in a megawatt-hour [Wh/MWh].
 WH_PER_MWH = 1_000_000
 #: Micro-USD in a US dollar [µUSD/USD].

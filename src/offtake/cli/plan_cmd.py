@@ -13,6 +13,7 @@ from offtake.cli._progress import StepProgress
 
 if TYPE_CHECKING:
     from offtake.planning import PlanResult
+    from offtake.planning.expansion import ExpansionData
 
 __all__ = ["register"]
 
@@ -56,6 +57,38 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "auto",
         days: DaysOpt = None,
+        expand: Annotated[
+            bool,
+            typer.Option(
+                "--expand",
+                help="Also decide new solar, wind and batteries per zone, paid by the off-take, serving the sites "
+                "(writes expansion.csv and renewable_share.csv).",
+            ),
+        ] = False,
+        expand_days: Annotated[
+            int | None,
+            typer.Option(
+                "--expand-days",
+                help="With --expand: size the build on N days spread over the period, then plan the whole "
+                "period with it fixed (default: 28 days for periods of 1,000 intervals or more, error in "
+                "bench_plan.py; 0: size on the whole period in one LP).",
+            ),
+        ] = None,
+        min_renewable_share: Annotated[
+            float,
+            typer.Option(
+                "--min-renewable-share",
+                help="With --expand: least share of the sites' energy over the period from the new build "
+                "(0 to 1; default 0, build only what pays).",
+            ),
+        ] = 0.0,
+        expansion_data: Annotated[
+            Path | None,
+            typer.Option(
+                "--expansion-data",
+                help="Candidates and costs for --expand (default: the bundled data/economics/expansion.toml).",
+            ),
+        ] = None,
         solver_log: Annotated[
             bool,
             typer.Option(
@@ -69,6 +102,7 @@ def register(app: typer.Typer) -> None:
         Writes report.html and allocation.csv to OUT and prints a summary per zone.
         """
         from offtake.planning import PlanOptions, plan, read_sites, write_allocation_csv
+        from offtake.planning.expansion_plan import default_sample_days, plan_with_expansion
         from offtake.planning.report import write_report
 
         _check_cap(cap_mw)
@@ -85,13 +119,53 @@ def register(app: typer.Typer) -> None:
             s = first_days(scenario_mod.load(scenario), days)
             _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
             candidates = read_sites(sites, s.zone_ids)
-            result = plan(s, candidates, options, progress=progress)
+            data = _expansion_data(expand, expand_days, expansion_data, objective, min_renewable_share)
+            if data is None:
+                result = plan(s, candidates, options, progress=progress)
+            else:
+                sample = default_sample_days(s) if expand_days is None else (expand_days or None)
+                result = plan_with_expansion(
+                    s, candidates, options, data, days=sample, min_share=min_renewable_share, progress=progress
+                )
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
             write_report(result, out / "report.html", scenario=s)
+            _write_expansion(result, out)
             progress("done")
         _print_summary(result, cap_mw, len(candidates), out)
+
+
+def _expansion_data(
+    expand: bool, days: int | None, data: Path | None, objective: str, min_share: float
+) -> ExpansionData | None:
+    """Return the expansion candidates and costs, or None without ``--expand``."""
+    from offtake.errors import InputError
+    from offtake.planning.expansion import load_expansion
+
+    if not expand:
+        given = ((data, "--expansion-data"), (days, "--expand-days"), (min_share or None, "--min-renewable-share"))
+        for value, name in given:
+            if value is not None:
+                raise InputError("given without --expand", field=name)
+        return None
+    if objective != "margin":
+        raise InputError("--expand needs --objective margin (the build is paid from the margin)", field="--objective")
+    if not 0.0 <= min_share <= 1.0:
+        raise InputError(f"must be a share between 0 and 1, got {min_share:g}", field="--min-renewable-share")
+    if days is not None and days < 0:
+        raise InputError(f"must be a number of days >= 0, got {days}", field="--expand-days")
+    return load_expansion(data)
+
+
+def _write_expansion(result: PlanResult, out: Path) -> None:
+    """Write expansion.csv (what to build) and renewable_share.csv (per interval and site)."""
+    from offtake.planning.expansion_results import write_renewable_share_csv
+
+    if result.expansion is None:
+        return
+    result.expansion.build.round(6).to_csv(out / "expansion.csv")
+    write_renewable_share_csv(result.expansion, out / "renewable_share.csv")
 
 
 def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Path) -> None:
@@ -112,6 +186,15 @@ def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Pa
     if not result.binding.empty:
         top = result.binding.iloc[0]
         typer.echo(f"binds most: {top['constraint']} ({top['worth_per_year']:,.0f} {top['unit']})")
+    if result.expansion is not None:
+        e, z = result.expansion.totals, result.expansion.zones.loc["national"]
+        typer.echo(
+            f"build: solar {z['solar_mw']:,.0f} MW, wind {z['wind_mw']:,.0f} MW, batteries {z['battery_mw']:,.0f} MW / "
+            f"{z['battery_mwh']:,.0f} MWh; {e['renewable_energy_mwh'] / 1e3:,.1f} GWh of new renewable energy to the "
+            f"sites ({100 * e['renewable_share']:.1f} % of their energy) at {e['cost_usd_per_mwh']:,.1f} USD/MWh; "
+            f"net margin after the build {nat['net_margin_usd'] / 1e6:,.2f} M USD"
+        )
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    typer.echo(f"wrote {out / 'allocation.csv'} and {out / 'report.html'}")
+    extra = ", expansion.csv, renewable_share.csv" if result.expansion is not None else ""
+    typer.echo(f"wrote {out / 'allocation.csv'}{extra} and {out / 'report.html'}")

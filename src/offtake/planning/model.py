@@ -52,6 +52,7 @@ from offtake.grid.baseline import Baseline
 from offtake.grid.model import Grid, add_grid
 from offtake.grid.solve import SolveError
 from offtake.grid.subsidy import NoSubsidyRow, add_no_subsidy_rows
+from offtake.planning.expansion import ExpansionCase, add_expansion
 
 __all__ = [
     "PlanOptions",
@@ -137,6 +138,7 @@ def build_model(
     baseline: Baseline,
     *,
     fixed_build: pd.Series | None = None,
+    expansion: ExpansionCase | None = None,
 ) -> tuple[linopy.Model, list[NoSubsidyRow]]:
     """Build the allocation model: the grid with the sites.
 
@@ -154,6 +156,10 @@ def build_model(
         power from a zone that is already short, and may absorb spilled must-run output).
     fixed_build
         Per site, True or False: fix the minimum-size choices (to read duals after a MILP).
+    expansion
+        New solar, wind and storage the off-take may build (:mod:`offtake.planning.expansion`;
+        margin objective only): their output serves the sites of their zone, their cost is
+        paid from the margin.
 
     Returns
     -------
@@ -166,6 +172,11 @@ def build_model(
     served = _add_sites(m, grid, sites, options, time, fixed_build)
     zones = sites["zone"].to_numpy()
     extra = {z: served.sel(site=sites.index[zones == z]).sum("site") for z in dict.fromkeys(zones)}
+    if expansion is not None and options.objective != "margin":
+        raise InputError("building new plants needs the margin objective (it weighs their cost)", field="objective")
+    new = add_expansion(m, expansion, served, sites, grid.duration_h) if expansion is not None else None
+    if new is not None:
+        extra.update({z: extra[z] - injected for z, injected in new.injection.items()})
     v = add_grid(
         m,
         grid,
@@ -183,7 +194,8 @@ def build_model(
             sites["tariff_usd_per_mwh"].to_numpy(dtype=float) * grid.duration_h,
             coords=[pd.Index(sites.index, name="site")],
         )
-        m.add_objective((served * tariff).sum() - v.fuel_cost_usd, sense="max")
+        cost = v.fuel_cost_usd if new is None else v.fuel_cost_usd + new.cost_usd
+        m.add_objective((served * tariff).sum() - cost, sense="max")
     else:
         m.add_objective((served * grid.duration_h).sum(), sense="max")
     return m, rows

@@ -15,6 +15,8 @@ from offtake.dispatch.policy import contingency_limit
 from offtake.grid.baseline import Baseline, least_cost_dispatch
 from offtake.grid.model import Grid
 from offtake.grid.solve import SolveError, solve_model
+from offtake.planning.expansion import ExpansionCase
+from offtake.planning.expansion_results import add_expansion_result, read_expansion
 from offtake.planning.firm import FirmLimits, FirmMargin, add_firm_rows, firm_limits, firm_margin_for
 from offtake.planning.model import (
     PlanOptions,
@@ -69,6 +71,7 @@ def plan(
     progress: ProgressFn | None = None,
     baseline: Baseline | None = None,
     firm_margin: FirmMargin | None = None,
+    expansion: ExpansionCase | None = None,
 ) -> PlanResult:
     """Plan the allocation of the programme cap to candidate sites.
 
@@ -90,6 +93,9 @@ def plan(
         Margin that keeps firm tranches within the firm deliverable surplus
         (:mod:`offtake.planning.firm`); the scenario's planning data file's if None (no such
         rows when the scenario has none).
+    expansion
+        New solar, wind and storage the off-take may build for its sites (see
+        :func:`offtake.planning.expansion.expansion_case`); margin objective only.
 
     Returns
     -------
@@ -111,7 +117,12 @@ def plan(
         f"building the allocation model: {len(sites)} sites, cap {options.cap_mw:,.0f} MW, "
         f"objective {options.objective}"
     )
-    model, rows = build_model(grid, sites, options, baseline)
+    if expansion is not None:
+        say(
+            f"with expansion: {len(expansion.generators)} solar/wind candidates and "
+            f"{len(expansion.stores)} battery zones"
+        )
+    model, rows = build_model(grid, sites, options, baseline, expansion=expansion)
     timings["build_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     firm = _firm_rows(model, scenario, baseline, sites, firm_margin or firm_margin_for(scenario.name), say)
@@ -122,7 +133,7 @@ def plan(
     timings["solve_s"] = time.perf_counter() - t0
     if options.min_sizes and "build" in model.variables:
         t0 = time.perf_counter()
-        duals = _duals_with_sizes_fixed(model, grid, sites, options, baseline, limit, say, firm)
+        duals = _duals_with_sizes_fixed(model, grid, sites, options, baseline, limit, say, firm, expansion)
         timings["duals_s"] = time.perf_counter() - t0
     say("reading results")
     solved = Solved(
@@ -140,7 +151,10 @@ def plan(
         timings,
         baseline_notes(baseline) + ([firm[2]] if firm is not None else []),
     )
-    return read_plan(solved)
+    result = read_plan(solved)
+    if expansion is not None:
+        add_expansion_result(result, read_expansion(expansion, model, sites, result.served_mw, grid.duration_h))
+    return result
 
 
 def _firm_rows(
@@ -227,11 +241,14 @@ def _duals_with_sizes_fixed(
     limit: float | None,
     say: ProgressFn,
     firm: tuple[FirmLimits, list[str], str] | None,
+    expansion: ExpansionCase | None = None,
 ) -> dict[str, np.ndarray]:
     """Shadow prices of a MILP plan: the LP with the chosen sizes fixed, solved again."""
     built = pd.Series(model.solution["build"].to_series() > 0.5)
     say(f"reading shadow prices with the {int(built.sum())} sized sites fixed")
-    fixed, _ = build_model(grid, sites, options, baseline, fixed_build=_fixed_choices(sites, built))
+    fixed, _ = build_model(
+        grid, sites, options, baseline, fixed_build=_fixed_choices(sites, built), expansion=expansion
+    )
     if firm is not None:
         add_firm_rows(fixed, sites, firm[1], firm[0])
     _copy_step_rows(model, fixed, limit)

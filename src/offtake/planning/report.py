@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from offtake.planning.expansion_report import expansion_section
 from offtake.planning.results import PlanResult
 from offtake.report import HtmlReport, local_times, money_text, new_chart, zone_colours, zone_map
 from offtake.scenario import Scenario
@@ -165,6 +166,7 @@ def render_report(result: PlanResult, *, title: str = "", scenario: Scenario | N
     )
     report.chart(_duration_chart(result), "Curtailment duration curve: curtailed MW sorted from largest.")
     _binding_section(report, result)
+    expansion_section(report, result)
     report.heading("Model")
     t = result.timings_s
     report.paragraph(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from offtake.allocation import ALLOCATION_COLUMNS
 from offtake.timeutil import HOURS_PER_YEAR
+
+if TYPE_CHECKING:
+    from offtake.planning.expansion_results import ExpansionResult
 
 __all__ = ["ALLOCATION_COLUMNS", "PlanResult", "curtailment_stats"]
 
@@ -126,6 +129,9 @@ class PlanResult:
     warnings
         Figures withheld as impossible (shadow prices or zone prices beyond what one MW can be
         worth), in words; the report and the command line show them.
+    expansion
+        The new solar, wind and storage built for the sites, with each site's renewable share
+        (:mod:`offtake.planning.expansion_results`); None without the expansion option.
     """
 
     scenario_name: str
@@ -149,6 +155,7 @@ class PlanResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    expansion: ExpansionResult | None = None
 
     @property
     def annual_factor(self) -> float:

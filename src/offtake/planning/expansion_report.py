@@ -1,0 +1,95 @@
+"""The plan report's section on new renewables: what to build where, its cost, each site's renewable share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from offtake.planning.results import PlanResult
+from offtake.report import HtmlReport
+
+__all__ = ["expansion_section"]
+
+_COLOURS = {"solar_mw": "#f2b701", "wind_mw": "#3c8dbc", "battery_mw": "#6a51a3"}
+
+#: Pakistan time, for the hour-of-day chart.
+DISPLAY_TZ = "Asia/Karachi"
+
+
+def _build_chart(zones: pd.DataFrame) -> Any:
+    z = zones.drop(index="national")
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(z) + 1.2))
+    y = np.arange(len(z))
+    left = np.zeros(len(z))
+    for column, colour in _COLOURS.items():
+        values = z[column].to_numpy(dtype=float)
+        ax.barh(y, values, left=left, color=colour, label=column.removesuffix("_mw").replace("_", " "))
+        left += values
+    ax.set_yticks(y, z.index)
+    ax.invert_yaxis()
+    ax.set_xlabel("new capacity [MW] (battery: power)")
+    ax.set_title("What to build, by zone")
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def _share_chart(result: PlanResult) -> Any:
+    """Energy-weighted new renewable share of all sites' energy by hour of the day, Pakistan time."""
+    assert result.expansion is not None
+    stamps = pd.DatetimeIndex(result.served_mw.index)
+    local = stamps.tz_convert(DISPLAY_TZ) if stamps.tz is not None else stamps
+    hour = pd.Index(local.hour, name="hour")
+    new = pd.Series(result.expansion.renewable_mw.sum(axis=1).to_numpy(), index=hour).groupby(level=0).sum()
+    load = pd.Series(result.served_mw.sum(axis=1).to_numpy(), index=hour).groupby(level=0).sum()
+    share = (new / load.where(load > 0)).fillna(0.0)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.bar(share.index, 100 * share.to_numpy(), color="#2ca02c")
+    ax.set_xlabel("hour of the day (Pakistan time)")
+    ax.set_ylabel("new renewable share [%]")
+    ax.set_ylim(0, 100)
+    ax.set_title("Share of the sites' energy from the new build, by hour of the day")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def expansion_section(report: HtmlReport, result: PlanResult) -> None:
+    """Add the section on new renewables to a plan report (nothing without the expansion option)."""
+    e = result.expansion
+    if e is None:
+        return
+    t, nat = e.totals, result.national
+    z = {k: float(v) for k, v in e.zones.loc["national"].to_dict().items()}
+    report.heading("New renewables for the sites")
+    report.paragraph(
+        f"The off-take pays for {z['solar_mw']:,.0f} MW of solar, "
+        f"{z['wind_mw']:,.0f} MW of wind and {z['battery_mw']:,.0f} MW / "
+        f"{z['battery_mwh']:,.0f} MWh of batteries: {t['cost_usd'] / 1e6:,.2f} M USD over the "
+        f"period ({t['cost_usd_per_year'] / 1e6:,.1f} M USD a year, capital annualised plus O&M). They deliver "
+        f"{t['renewable_energy_mwh'] / 1e3:,.1f} GWh to the sites, {100 * t['renewable_share']:.1f} % of their energy, "
+        f"at {t['cost_usd_per_mwh']:,.1f} USD per MWh delivered ({t['curtailed_mwh'] / 1e3:,.1f} GWh curtailed, "
+        f"{t['storage_loss_mwh'] / 1e3:,.1f} GWh lost in batteries). Net margin after the build "
+        f"{nat['net_margin_usd'] / 1e6:,.2f} M USD (before it {nat['net_margin_before_build_usd'] / 1e6:,.2f} M USD)."
+    )
+    report.figure(_build_chart(e.zones), alt="new solar, wind and battery MW per zone")
+    fmt = {c: "{:,.0f}" for c in e.zones.columns if c.endswith(("_mw", "_mwh", "_usd"))}
+    fmt.update({"renewable_share": "{:.3f}", "cost_usd_per_mwh": "{:,.1f}"})
+    report.table(e.zones, formats=fmt)
+    report.figure(_share_chart(result), alt="new renewable share of the sites' energy by hour of the day")
+    report.paragraph(
+        "Renewable share: in every hour a zone's new plants and batteries put into the grid at most what the "
+        "zone's sites draw (the build serves no one else), so the sites draw that energy first, pro rata to "
+        "their load, and grid power (the surplus) for the rest. Renewables already in the grid are not "
+        "counted. The share per site and hour is in renewable_share.csv; the build per candidate in expansion.csv."
+    )
+    report.table(
+        e.site_share, formats={"energy_mwh": "{:,.0f}", "renewable_energy_mwh": "{:,.0f}", "renewable_share": "{:.3f}"}
+    )
+    report.paragraph("Sources of the candidates and costs (" + e.sources.get("file", "") + "):")
+    report.bullets([f"{k}: {v}" for k, v in e.sources.items() if k != "file"])

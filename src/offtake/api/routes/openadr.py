@@ -327,6 +327,7 @@ class _Vtn:
         names the current one is answered ``304 Not Modified`` without a body.
         """
         cache = _listing_cache(request)
+        engine = request.app.state.session_factory.kw["bind"]
 
         def in_thread() -> tuple[bytes, str]:
             caller = _caller(request)
@@ -334,15 +335,15 @@ class _Vtn:
                 caller, search.object_type, search.skip, search.limit, search.target_type, search.target_values
             )
             key = (self.dialect, caller.client_id, caller.site_id, caller.is_business, search)
-            try:
-                # counters first: the answer computed below is at least this new
-                versions = store.read_versions(session.connection(), DEPENDS_ON[search.object_type])
-                body = cache.get(key, versions)
-                if body is None:
+            # counters first: the answer computed below is at least this new
+            versions = store.read_versions_now(engine, DEPENDS_ON[search.object_type])
+            body = cache.get(key, versions)
+            if body is None:
+                try:
                     body = _render_list(search.run(session, caller), self.out)
-                    cache.put(key, versions, body)
-            finally:
-                session.close()
+                finally:
+                    session.close()
+                cache.put(key, versions, body)
             return body, _etag(caller.client_id, body)
 
         try:

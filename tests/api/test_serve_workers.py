@@ -4,8 +4,10 @@ commit complete and verifiable, and ``offtake serve --workers 2`` as real proces
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +30,8 @@ from offtake.identity.credentials import IssuedClient, create_client
 from offtake.ledger.export import export_ledger, verify_export
 from offtake.ledger.signing import Signer, load_or_create_signer
 from offtake.ledger.witness import CheckpointLog
-from offtake.persistence.db import make_engine, make_session_factory, session_scope
+from offtake.persistence.db import make_engine, make_session_factory, session_scope, writer_lock
+from offtake.persistence.group_commit import GroupCommit
 from offtake.persistence.schema import Reading
 from offtake.registry.setup import prepare_database
 from offtake.settings import Settings
@@ -278,3 +281,40 @@ def test_serve_with_two_workers_has_one_signer_and_stops_cleanly(backend: str, t
             export_ledger(session, tmp_path / "export.txt", signer, checkpoint_every=8)
         assert verify_export(tmp_path / "export.txt", signer.public_key, known=witnessed).ok
         provisioned.close()
+
+
+def test_a_report_whose_client_left_before_its_write_started_commits_nothing(
+    platform: Platform, tmp_path: Path
+) -> None:
+    settings = Settings.resolve(env={}, data_dir=str(tmp_path), database_url=platform.db_url, token_secret="t" * 40)
+    app = create_app(settings, signer=Signer.generate())
+    engine = platform.factory.kw["bind"]
+    committer = GroupCommit(app.state.session_factory, lambda: writer_lock(engine))
+    app.state.vtn_group_commit = committer
+    with serving(app) as url, _client(url, platform.clients["S1"]) as ven:
+        event_id = ven.get("/events", params={"programID": platform.program_id}).json()[0]["id"]
+        started, release = threading.Event(), threading.Event()
+
+        def hold(session: Session) -> None:  # the writer is busy with another write
+            started.set()
+            release.wait(30)
+
+        committer.submit(hold)
+        assert started.wait(10)
+        body = json.dumps(_report("S1", event_id, HOUR - timedelta(days=1), 777)).encode()
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as raw:
+            head = (
+                f"POST {PREFIX}/reports HTTP/1.1\r\nHost: {host}\r\nAuthorization: {ven.headers['authorization']}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            raw.sendall(head.encode() + body)
+            time.sleep(1.0)  # the request is read and queued behind the busy writer
+        time.sleep(1.0)  # the client has gone: the server sees the disconnect and withdraws the write
+        release.set()
+        kept = ven.post("/reports", json=_report("S1", event_id, HOUR - timedelta(days=1) + timedelta(minutes=15), 5))
+        assert kept.status_code == 201, kept.text  # the writer goes on with the next write
+        reports = ven.get("/reports").json()
+    assert [r["id"] for r in reports] == [kept.json()["id"]]
+    with platform.factory() as session:
+        assert [r.energy_wh for r in session.scalars(select(Reading))] == [5]

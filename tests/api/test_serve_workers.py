@@ -318,3 +318,35 @@ def test_a_report_whose_client_left_before_its_write_started_commits_nothing(
     assert [r["id"] for r in reports] == [kept.json()["id"]]
     with platform.factory() as session:
         assert [r.energy_wh for r in session.scalars(select(Reading))] == [5]
+
+
+def test_a_worker_that_dies_is_replaced_and_the_server_keeps_answering(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": SRC,
+        "OFFTAKE_DATA_DIR": str(tmp_path / "data"),
+        "OFFTAKE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+    }
+    with free_socket() as sock:
+        port = sock.getsockname()[1]
+    proc = _start_workers(port, env)
+    try:
+        before = sorted(p for p in _children(proc.pid) if b"resource_tracker" not in _cmdline(p))
+        assert len(before) == 2
+        os.kill(before[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        after = before
+        while time.monotonic() < deadline:
+            after = sorted(p for p in _children(proc.pid) if b"resource_tracker" not in _cmdline(p))
+            if len(after) == 2 and before[0] not in after:
+                break
+            time.sleep(0.2)
+        assert len(after) == 2 and before[0] not in after and before[1] in after
+        for _ in range(5):  # new connections, whichever worker takes them
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        if proc.stderr:
+            proc.stderr.close()
+    assert _children(proc.pid) == []

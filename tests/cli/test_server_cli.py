@@ -96,3 +96,11 @@ def test_a_disabled_client_is_refused(cli: CliRunner, tmp_path: Path) -> None:
     with make_session_factory(engine)() as s, pytest.raises(OfftakeError):
         authenticate_client(s, client_id, "whatever")
     engine.dispose()
+
+
+@pytest.mark.parametrize("workers", ["0", "65", "two"])
+def test_serve_refuses_a_bad_number_of_workers_naming_the_option(
+    cli: CliRunner, tmp_path: Path, workers: str
+) -> None:
+    code, out = invoke(cli, tmp_path, "serve", "--workers", workers)
+    assert code == 2 and "--workers" in out

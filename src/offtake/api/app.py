@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -50,6 +51,8 @@ def create_app(
     *,
     signer: Signer | None = None,
     routers: Sequence[APIRouter] = (),
+    leader: bool = True,
+    migrate: bool = True,
 ) -> FastAPI:
     """Build the application.
 
@@ -62,6 +65,15 @@ def create_app(
     routers
         More routers to serve, each with its own prefix (e.g. an OpenADR 3 VTN under
         ``/openadr3/3.0.1``); they share the database, tokens and error format.
+    leader
+        Whether this process is the ledger's checkpoint signer and runs the background tasks
+        (checks the ledger against the checkpoint log at start, signs checkpoints, runs live
+        dispatch). Of the processes of ``offtake serve --workers N`` only one is
+        (:mod:`offtake.api.workers`); the others answer requests and append to the ledger
+        through the database's lock, and never sign.
+    migrate
+        Migrate the database when the application starts (the worker supervisor migrates once
+        before it starts the workers and passes False).
 
     Returns
     -------
@@ -73,11 +85,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(prepare_database, engine)
-        await run_in_threadpool(check_witnessed, app.state.session_factory, app.state.signer)
-        tasks = [asyncio.create_task(checkpoint_loop(app))]
-        if settings.grid_feed:
-            tasks.append(asyncio.create_task(run_on_clock(live_dispatch(app))))
+        if migrate:
+            await run_in_threadpool(prepare_database, engine)
+        tasks: list[asyncio.Task[Any]] = []
+        if leader:
+            await run_in_threadpool(check_witnessed, app.state.session_factory, app.state.signer)
+            tasks.append(asyncio.create_task(checkpoint_loop(app)))
+            if settings.grid_feed:
+                tasks.append(asyncio.create_task(run_on_clock(live_dispatch(app))))
         try:
             yield
         finally:
@@ -85,11 +100,15 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            committer = getattr(app.state, "vtn_group_commit", None)
+            if committer is not None:
+                await run_in_threadpool(committer.close)
             jobs = getattr(app.state, "console_jobs", None)
             if jobs is not None:
                 await run_in_threadpool(jobs.stop)
-            with contextlib.suppress(Exception):
-                await run_in_threadpool(checkpoint_if_due, app)
+            if leader:
+                with contextlib.suppress(Exception):
+                    await run_in_threadpool(checkpoint_if_due, app)
             engine.dispose()
 
     app = FastAPI(
@@ -105,6 +124,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.leader = leader
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine, info={ALLOW_PRIVATE_KEY: settings.webhook_allow_private})
     app.state.token_secret = settings.load_token_secret()
@@ -113,6 +133,11 @@ def create_app(
         app.state.signer.witness = CheckpointLog(settings.checkpoint_log)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit_bytes=settings.max_body_bytes)
+    from offtake.api.routes.openadr import vtn_router
+
+    # first: routes are matched in order and the VENs' polls are most of the traffic
+    app.include_router(vtn_router("3.1.0"), prefix="/openadr3/3.1.0")
+    app.include_router(vtn_router("3.0.1"), prefix="/openadr3/3.0.1")
     mount_console(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
@@ -126,10 +151,6 @@ def create_app(
     app.include_router(token_router("/auth/token"), prefix=API_PREFIX)
     for module in (registry, readings, ledger, billing, dispatch, certificates):
         app.include_router(module.router, prefix=API_PREFIX)
-    from offtake.api.routes.openadr import vtn_router
-
-    app.include_router(vtn_router("3.1.0"), prefix="/openadr3/3.1.0")
-    app.include_router(vtn_router("3.0.1"), prefix="/openadr3/3.0.1")
     for extra in routers:
         app.include_router(extra)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
@@ -81,6 +82,20 @@ def auth_throttle(state: Any) -> AuthThrottle:
     return throttle
 
 
+#: Secrets hashed at once at most, per process [-]: all cores but one, so that scrypt (which
+#: releases the GIL) never takes the core the event loop answers everyone else on.
+HASH_CONCURRENCY = max(1, (os.cpu_count() or 2) - 1)
+
+
+def hash_slots(state: Any) -> asyncio.Semaphore:
+    """Return the application's limit on concurrent secret hashing (:data:`HASH_CONCURRENCY`)."""
+    slots: asyncio.Semaphore | None = getattr(state, "auth_hash_slots", None)
+    if slots is None:
+        slots = asyncio.Semaphore(HASH_CONCURRENCY)
+        state.auth_hash_slots = slots
+    return slots
+
+
 #: Annotated dependency giving the authenticated caller.
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
@@ -155,15 +170,17 @@ def token_router(path: str = "/auth/token") -> APIRouter:
         client_id, client_secret = _credentials(request, form)
         await _checked(throttle, client_id, None)
         try:
-            answer = await run_in_threadpool(
-                issue_token,
-                session,
-                state.token_secret,
-                client_id,
-                client_secret,
-                scope=form.get("scope"),
-                lifetime_s=state.settings.token_lifetime_s,
-            )
+            async with hash_slots(state):  # waiting costs nothing; hashing takes at most the spare cores
+                await _checked(throttle, client_id, address)  # failures counted while it waited
+                answer = await run_in_threadpool(
+                    issue_token,
+                    session,
+                    state.token_secret,
+                    client_id,
+                    client_secret,
+                    scope=form.get("scope"),
+                    lifetime_s=state.settings.token_lifetime_s,
+                )
         except AuthError as exc:
             if exc.error == "invalid_client":
                 throttle.failed(client_id, address)

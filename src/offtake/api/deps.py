@@ -6,9 +6,11 @@ Every handler that touches the database takes the request's session from :data:`
 one session per request, opened lazily, rolled back and closed when the request ends, whatever
 happened. A handler that writes commits once, after its domain call and before it shapes the
 answer: REST handlers with :func:`commit`, which then signs a ledger checkpoint if one is due (a
-failed checkpoint never undoes the write); the OpenADR handlers with ``session.commit()`` in
-their worker thread, under :func:`offtake.persistence.db.writer_lock` on SQLite (their ledger
-entries are checkpointed by the timer). ``async`` handlers (a raw body, the OpenADR routes, the
+failed checkpoint never undoes the write). The OpenADR write handlers are the exception: they
+hand their work to the application's group commit (:mod:`offtake.persistence.group_commit`),
+which runs the writes waiting in one transaction of its own, under
+:func:`offtake.persistence.db.writer_lock` on SQLite, and answers each once it is committed
+(their ledger entries are checkpointed by the timer). ``async`` handlers (a raw body, the OpenADR routes, the
 token endpoint) run their database work on the same session with ``run_in_threadpool``, so the
 event loop never blocks. Handlers open no sessions of their own and commit nowhere else; the
 control room's emergency routes hand their work to the live driver, which keeps its own

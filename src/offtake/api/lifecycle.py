@@ -35,7 +35,13 @@ def checkpoint_if_due(app: FastAPI) -> None:
 
 
 def after_write(app: FastAPI) -> None:
-    """Sign a checkpoint if one is due; a failure here never undoes the committed write."""
+    """Sign a checkpoint if one is due; a failure here never undoes the committed write.
+
+    Only the leader process signs (:mod:`offtake.api.workers`); in the other workers of
+    ``offtake serve --workers N`` this does nothing and the leader's timer signs.
+    """
+    if not getattr(app.state, "leader", True):
+        return
     try:
         checkpoint_if_due(app)
     except Exception:  # the timer retries

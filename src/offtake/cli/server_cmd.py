@@ -45,11 +45,22 @@ def register(app: typer.Typer) -> None:
         ] = None,
         database_url: DatabaseOpt = None,
         data_dir: DataDirOpt = None,
+        workers: Annotated[
+            int,
+            typer.Option(
+                "--workers",
+                min=1,
+                max=64,
+                help="Server processes (default 1). One of them signs ledger checkpoints and runs "
+                "live dispatch; all answer requests.",
+            ),
+        ] = 1,
     ) -> None:
         """Run the platform server (registry, ledger, bills, OpenADR 3, live dispatch) under uvicorn.
 
         Says at start-up what it serves: the database, the data folder, the grid feed (prepared
-        before the first interval) and whether live dispatch is on, and why not.
+        before the first interval) and whether live dispatch is on, and why not. With
+        ``--workers N`` it runs N processes on one socket (``offtake.api.workers``).
         """
         from offtake.api.app import create_app
         from offtake.api.runner import serve as run_server
@@ -76,6 +87,12 @@ def register(app: typer.Typer) -> None:
                 "OFFTAKE_GRID_FEED); emergencies are recorded but no caps are sent",
                 err=True,
             )
+        if workers > 1:
+            from offtake.api.workers import serve_workers
+
+            typer.echo(f"  workers: {workers} processes (worker 0 signs checkpoints)", err=True)
+            serve_workers(settings, workers)
+            return
         run_server(create_app(settings), settings.host, settings.port)
 
     db = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     delete,
     event,
     exists,
@@ -46,6 +47,7 @@ __all__ = [
     "insert_object",
     "list_objects",
     "read_versions",
+    "read_versions_now",
     "targets_of_client",
     "to_wire",
     "update_object",
@@ -95,6 +97,29 @@ _VERSIONS = select(VtnVersion.__table__.c.object_type, VtnVersion.__table__.c.ve
 def read_versions(connection: Connection, object_types: Sequence[str]) -> tuple[int, ...]:
     """Return the change counters of ``object_types``, in that order, in one query."""
     rows = {row[0]: row[1] for row in connection.execute(_VERSIONS)}
+    return _ordered(rows, object_types)
+
+
+def read_versions_now(engine: Engine, object_types: Sequence[str]) -> tuple[int, ...]:
+    """Return the committed change counters of ``object_types`` as :func:`read_versions` does, cheaply.
+
+    The path of every VEN poll: one query on a pooled DB-API connection, without a session or
+    SQLAlchemy's statement layer (about a fifth of their cost), in its own short transaction.
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute("SELECT object_type, version FROM vtn_version")
+            rows = {str(row[0]): row[1] for row in cursor.fetchall()}
+        finally:
+            cursor.close()
+    finally:
+        raw.close()  # back to the pool, which ends the transaction
+    return _ordered(rows, object_types)
+
+
+def _ordered(rows: dict[str, Any], object_types: Sequence[str]) -> tuple[int, ...]:
     missing = [t for t in object_types if t not in rows]
     if missing:
         raise RuntimeError(f"vtn_version has no row for {missing}; run 'offtake db upgrade' first")

@@ -19,10 +19,12 @@ where 3.1 writes ``["VEN_NAME:x"]``.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -37,6 +39,7 @@ from offtake.api.openadr_doc import ERRORS, OBJECT, TEXT, answer, merge, paramet
 from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
 from offtake.identity.credentials import AuthError
 from offtake.persistence.db import writer_lock
+from offtake.persistence.group_commit import GroupCommit, Pending, WriteAbandoned
 from offtake.vtn import service, store
 from offtake.vtn.cache import DEPENDS_ON, ListingCache
 from offtake.vtn.dialect import Dialect, targets_from_30, to_dialect, walk
@@ -48,6 +51,9 @@ from offtake.vtn.store import Filters
 __all__ = ["Dialect", "oadr_problem", "vtn_router"]
 
 log = logging.getLogger(__name__)
+
+#: Guards the lazy creation of per-application helpers.
+_STATE_LOCK = threading.Lock()
 
 
 #: Collection path → (objectType, name of the id in item paths).
@@ -189,6 +195,40 @@ def _listing_cache(request: Request) -> ListingCache:
     return cache
 
 
+def _group_commit(request: Request) -> GroupCommit:
+    state = request.app.state
+    committer: GroupCommit | None = getattr(state, "vtn_group_commit", None)
+    if committer is None:
+        with _STATE_LOCK:
+            committer = getattr(state, "vtn_group_commit", None)
+            if committer is None:
+                engine = state.session_factory.kw["bind"]
+                committer = GroupCommit(state.session_factory, lambda: writer_lock(engine))
+                state.vtn_group_commit = committer
+    return committer
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client has gone (after the body was read, only a disconnect arrives)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _unless_abandoned(request: Request, pending: Pending) -> Any:
+    """Wait for a write; withdraw it if the client disconnects before it has started."""
+    done = asyncio.wrap_future(pending.future)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((done, gone), return_when=asyncio.FIRST_COMPLETED)
+        if not done.done():
+            pending.abandon()  # no effect once started: then it runs to the end and is answered
+        return await done
+    finally:
+        gone.cancel()
+
+
 def _ingest(request: Request) -> service.IngestReadings:
     return getattr(request.app.state, "vtn_ingest", None) or ledger_ingest
 
@@ -238,22 +278,41 @@ class _Vtn:
         work: Callable[[Session, Caller], Any],
         status: int = 200,
     ) -> Response:
-        """Run ``work`` in the request's transaction (one writer at a time on SQLite)."""
-        writes = request.method != "GET"
-        engine = request.app.state.session_factory.kw["bind"]
+        """Run ``work`` in the request's transaction; a write goes through the group commit."""
+        if request.method != "GET":
+            return await self._write(request, work, status)
 
         def in_thread() -> Any:
             caller = _caller(request, self.dialect)
-            with writer_lock(engine) if writes else nullcontext():
-                try:
-                    result = work(session, caller)
-                    session.commit()
-                finally:
-                    session.close()
+            try:
+                result = work(session, caller)
+                session.commit()
+            finally:
+                session.close()
             return result
 
         try:
             result = await run_in_threadpool(in_thread)
+        except (OfftakeError, AuthError) as exc:
+            return oadr_problem(exc)
+        return self._answer(result, status)
+
+    async def _write(self, request: Request, work: Callable[[Session, Caller], Any], status: int) -> Response:
+        """Hand ``work`` to the group commit; answer once it is durable.
+
+        A request whose client disconnects before its write has started is withdrawn: nothing
+        of it is committed (a retry then creates it; one that did commit is found again by the
+        retry, as reports are idempotent).
+        """
+        try:
+            caller = await run_in_threadpool(_caller, request, self.dialect)
+        except (OfftakeError, AuthError) as exc:
+            return oadr_problem(exc)
+        pending = _group_commit(request).submit(lambda session: work(session, caller))
+        try:
+            result = await _unless_abandoned(request, pending)
+        except WriteAbandoned:
+            return Response(status_code=499)  # the client is gone; nobody reads this
         except (OfftakeError, AuthError) as exc:
             return oadr_problem(exc)
         if isinstance(result, Outcome):
@@ -262,31 +321,62 @@ class _Vtn:
         return self._answer(result, status)
 
     async def listing(self, request: Request, session: Session, search: _Search) -> Response:
-        """Answer a search, from the listing cache while the objects are unchanged."""
-        cache = _listing_cache(request)
+        """Answer a search, from the listing cache while the objects are unchanged.
 
-        def in_thread() -> bytes:
+        The answer carries an ``ETag`` (:func:`_etag`); a request whose ``If-None-Match``
+        names the current one is answered ``304 Not Modified`` without a body.
+        """
+        cache = _listing_cache(request)
+        engine = request.app.state.session_factory.kw["bind"]
+
+        def in_thread() -> tuple[bytes, str]:
             caller = _caller(request)
             service.check_listing(
                 caller, search.object_type, search.skip, search.limit, search.target_type, search.target_values
             )
             key = (self.dialect, caller.client_id, caller.site_id, caller.is_business, search)
-            try:
-                # counters first: the answer computed below is at least this new
-                versions = store.read_versions(session.connection(), DEPENDS_ON[search.object_type])
-                body = cache.get(key, versions)
-                if body is None:
+            # counters first: the answer computed below is at least this new
+            versions = store.read_versions_now(engine, DEPENDS_ON[search.object_type])
+            body = cache.get(key, versions)
+            if body is None:
+                try:
                     body = _render_list(search.run(session, caller), self.out)
-                    cache.put(key, versions, body)
-            finally:
-                session.close()
-            return body
+                finally:
+                    session.close()
+                cache.put(key, versions, body)
+            return body, _etag(caller.client_id, body)
 
         try:
-            body = await run_in_threadpool(in_thread)
+            body, etag = await run_in_threadpool(in_thread)
         except (OfftakeError, AuthError) as exc:
             return oadr_problem(exc)
-        return Response(body, media_type="application/json")
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+        if _matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
+
+
+def _etag(client_id: str, body: bytes) -> str:
+    """Return the entity tag of an answer to ``client_id``: a hash of the answer keyed by the client.
+
+    It changes exactly when the answer's bytes change (also when another worker process
+    computed it), and it is derived only from what this client may read: keyed by the client,
+    two clients' tags differ even for the same answer, so a tag tells nothing about another
+    client's answer.
+    """
+    digest = hashlib.blake2b(body, digest_size=16, key=client_id.encode()[:64]).hexdigest()
+    return f'"{digest}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, RFC 9110 §13.1.2)."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 class _Search:

@@ -1,0 +1,167 @@
+"""Group commit: concurrent write requests committed together, one transaction and one sync.
+
+Every acknowledged write must be durable, so each commit waits for the disk (SQLite
+``synchronous=FULL``, PostgreSQL's WAL flush). Committed one by one, writes that append to the
+metering ledger queue behind each other's sync (the ledger admits one appender at a time) and
+a process tops out at a few dozen per second. :class:`GroupCommit` runs the writes handed to
+it on one writer thread: it takes every write waiting (up to ``max_batch``), runs them in
+order in one transaction, commits once, and only then resolves each write's future, so a
+write is acknowledged only once it is durable, and ``n`` writes cost one sync.
+
+A write that raises must not take the others down. When one does, the batch is rolled back
+and every write of it is run again, each in its own transaction: those that succeed alone
+are committed, the failing one gets its exception. A write is therefore a function of the
+session alone, with no effect outside the database until its future is resolved.
+
+A write whose requester went away before it started can be withdrawn
+(:meth:`Pending.abandon`): it is then never run, so a request the client abandoned while it
+waited commits nothing. Once it has started it runs to the end.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["GroupCommit", "Pending", "WriteAbandoned"]
+
+#: Writes committed together at most [-].
+DEFAULT_MAX_BATCH = 64
+
+
+class WriteAbandoned(Exception):
+    """The write was withdrawn before it ran; nothing of it was committed."""
+
+
+class Pending:
+    """One write waiting for (or in) a group commit; ``future`` gives its result once durable."""
+
+    def __init__(self, work: Callable[[Session], Any]) -> None:
+        self.work = work
+        self.future: Future[Any] = Future()
+        self._state = "waiting"
+        self._lock = threading.Lock()
+
+    def abandon(self) -> bool:
+        """Withdraw the write if it has not started; True when it will never run."""
+        with self._lock:
+            if self._state != "waiting":
+                return False
+            self._state = "abandoned"
+        self.future.set_exception(WriteAbandoned("the write was withdrawn before it ran"))
+        return True
+
+    def start(self) -> bool:
+        """Mark the write as started (by the writer); False if it was abandoned."""
+        with self._lock:
+            if self._state != "waiting":
+                return False
+            self._state = "started"
+            return True
+
+
+class GroupCommit:
+    """A writer thread committing the writes handed to it in groups.
+
+    Parameters
+    ----------
+    factory
+        Session factory of the database.
+    lock
+        Held around each transaction (e.g. :func:`offtake.persistence.db.writer_lock`), or None.
+    max_batch
+        Writes committed together at most [-].
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        lock: Callable[[], AbstractContextManager[object]] | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be 1 or more, got {max_batch}")
+        self._factory = factory
+        self._lock = lock or nullcontext
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+        #: Transactions committed and writes in them, for observation [-].
+        self.commits = 0
+        self.writes = 0
+
+    def submit(self, work: Callable[[Session], Any]) -> Pending:
+        """Queue ``work`` (a function of the session); its future resolves once it is durable."""
+        if self._closed:
+            raise RuntimeError("the group committer is closed")
+        pending = Pending(work)
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+                self._thread.start()
+        self._queue.put(pending)
+        return pending
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Finish the writes queued so far and stop the writer thread."""
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            started = [p for p in batch if p.start()]
+            if started:
+                self._commit(started)
+
+    def _commit(self, batch: list[Pending]) -> None:
+        """Run ``batch`` in one transaction; on any failure run each write alone."""
+        try:
+            with self._lock(), self._factory() as session:
+                results = [pending.work(session) for pending in batch]
+                session.commit()
+        except Exception as exc:  # every failure is handed to its write
+            if len(batch) == 1:
+                batch[0].future.set_exception(exc)
+                return
+            for pending in batch:
+                self._commit_alone(pending)
+            return
+        self.commits += 1
+        self.writes += len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            pending.future.set_result(result)
+
+    def _commit_alone(self, pending: Pending) -> None:
+        try:
+            with self._lock(), self._factory() as session:
+                result = pending.work(session)
+                session.commit()
+        except Exception as exc:  # handed to the write's requester
+            pending.future.set_exception(exc)
+            return
+        self.commits += 1
+        self.writes += 1
+        pending.future.set_result(result)

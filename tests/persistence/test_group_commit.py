@@ -1,0 +1,194 @@
+"""Group commit on both databases: writes waiting together share one transaction, each is
+answered only once durable, a failing write takes no other down, a withdrawn one never runs,
+and concurrent ledger appends give a complete ledger that verifies."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from offtake.ledger.export import export_ledger, verify_export
+from offtake.ledger.signing import Signer
+from offtake.ledger.store import open_appender
+from offtake.persistence.db import writer_lock
+from offtake.persistence.group_commit import GroupCommit, WriteAbandoned
+from offtake.persistence.schema import LedgerEntry
+from offtake.registry.setup import prepare_database
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _append(tag: str) -> Any:
+    def work(session: Session) -> int:
+        appender = open_appender(session)
+        seq = appender.add("registry", {"change": tag}, by="test", at=AT)
+        appender.flush()
+        return seq
+
+    return work
+
+
+def _entries(factory: sessionmaker[Session]) -> list[str]:
+    with factory() as session:
+        rows = session.execute(select(LedgerEntry.data).order_by(LedgerEntry.seq)).scalars()
+        return [row.decode() for row in rows]
+
+
+def _blocked(committer: GroupCommit) -> tuple[threading.Event, threading.Event]:
+    """Occupy the writer thread with a write that waits until released; return (started, release)."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(session: Session) -> None:
+        started.set()
+        assert release.wait(20)
+
+    committer.submit(hold)
+    assert started.wait(20)
+    return started, release
+
+
+@pytest.fixture
+def ready(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    prepare_database(factory.kw["bind"])
+    return factory
+
+
+def test_waiting_writes_share_one_commit_and_are_answered_only_once_durable(
+    ready: sessionmaker[Session],
+) -> None:
+    engine = ready.kw["bind"]
+    committer = GroupCommit(ready, lambda: writer_lock(engine))
+    try:
+        _, release = _blocked(committer)
+        seen_durable: list[bool] = []
+
+        def on_done(future: Future[Any]) -> None:
+            # a fresh session of its own sees the entry the moment its writer is answered
+            with ready() as session:
+                seq = future.result()
+                seen_durable.append(session.get(LedgerEntry, seq) is not None)
+
+        pending = [committer.submit(_append(f"w{i}")) for i in range(10)]
+        for p in pending:
+            p.future.add_done_callback(on_done)
+        assert not any(p.future.done() for p in pending)  # queued behind the held write
+        release.set()
+        seqs = [p.future.result(timeout=30) for p in pending]
+    finally:
+        committer.close()
+    assert seqs == list(range(10))
+    assert seen_durable == [True] * 10
+    assert committer.commits == 2 and committer.writes == 11  # the held write, then the ten together
+    assert [e.split('"change":"')[1].split('"')[0] for e in _entries(ready)] == [f"w{i}" for i in range(10)]
+
+
+def test_a_failing_write_is_answered_alone_and_the_others_commit(ready: sessionmaker[Session]) -> None:
+    committer = GroupCommit(ready)
+    try:
+        _, release = _blocked(committer)
+
+        def broken(session: Session) -> None:
+            _append("broken")(session)  # its entry is written, then the write fails
+            raise ValueError("refused")
+
+        good1 = committer.submit(_append("a"))
+        bad = committer.submit(broken)
+        good2 = committer.submit(_append("b"))
+        release.set()
+        assert (good1.future.result(30), good2.future.result(30)) == (0, 1)
+        with pytest.raises(ValueError, match="refused"):
+            bad.future.result(30)
+    finally:
+        committer.close()
+    entries = _entries(ready)
+    assert len(entries) == 2 and not any("broken" in e for e in entries)
+
+
+def test_a_write_withdrawn_before_it_starts_never_runs(ready: sessionmaker[Session]) -> None:
+    committer = GroupCommit(ready)
+    ran: list[str] = []
+    try:
+        _, release = _blocked(committer)
+
+        def noted(session: Session) -> None:
+            ran.append("ran")
+            _append("withdrawn")(session)
+
+        withdrawn = committer.submit(noted)
+        kept = committer.submit(_append("kept"))
+        assert withdrawn.abandon()
+        assert not withdrawn.abandon()  # once is enough
+        release.set()
+        assert kept.future.result(30) == 0
+        with pytest.raises(WriteAbandoned):
+            withdrawn.future.result(30)
+    finally:
+        committer.close()
+    assert ran == []
+    assert len(_entries(ready)) == 1
+
+
+def test_a_started_write_cannot_be_withdrawn(ready: sessionmaker[Session]) -> None:
+    committer = GroupCommit(ready)
+    try:
+        started = threading.Event()
+        release = threading.Event()
+
+        def hold(session: Session) -> int:
+            started.set()
+            assert release.wait(20)
+            return _append("held")(session)  # type: ignore[no-any-return]
+
+        pending = committer.submit(hold)
+        assert started.wait(20)
+        assert not pending.abandon()
+        release.set()
+        assert pending.future.result(30) == 0
+    finally:
+        committer.close()
+    assert len(_entries(ready)) == 1
+
+
+def test_concurrent_writers_give_a_complete_ledger_that_verifies(ready: sessionmaker[Session], tmp_path: Path) -> None:
+    engine = ready.kw["bind"]
+    committer = GroupCommit(ready, lambda: writer_lock(engine), max_batch=8)
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def writer(k: int) -> None:
+        for i in range(10):
+            seq = committer.submit(_append(f"t{k}-{i}")).future.result(60)
+            with lock:
+                results.append(seq)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        committer.close()
+    assert sorted(results) == list(range(80))  # every acknowledged write, each its own place
+    assert committer.writes == 80 and committer.commits <= 80
+    with ready() as session:
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 80
+        signer = Signer.generate()
+        export_ledger(session, tmp_path / "ledger.txt", signer, checkpoint_every=16)
+    assert verify_export(tmp_path / "ledger.txt", signer.public_key).ok
+
+
+def test_a_closed_committer_refuses_work_and_max_batch_is_checked(ready: sessionmaker[Session]) -> None:
+    committer = GroupCommit(ready)
+    committer.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        committer.submit(_append("late"))
+    with pytest.raises(ValueError, match="max_batch"):
+        GroupCommit(ready, max_batch=0)

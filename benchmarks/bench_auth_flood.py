@@ -51,6 +51,11 @@ loop answers everyone else on. Measured on the same machine, load average 5.4-6.
 Target (2x of idle, default settings) MET at 1.3x; without the back-off (a setting no server
 should run with) 2.8x on this loaded machine.
 
+On a quiet machine (load average 2.1, nothing else running), ``--seconds 10``: back-off on, idle
+p99 18.5 ms, under 4 guessers p99 7.5 ms (0.4x idle; 46 guesses answered, 37 of them 429); back-off
+off, idle p99 8.6 ms, under guessers 15.1 ms (1.8x idle, 370 guesses hashed); 100 MB body 413 in
+1.0 ms, memory +0.2 MB; 5,000 readings in 0.23 s. Every target MET, with or without the back-off.
+
 Usage::
 
     PYTHONPATH=src python benchmarks/bench_auth_flood.py [--seconds 10]

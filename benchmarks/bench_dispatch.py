@@ -12,9 +12,9 @@ median 0.065 ms (0.067 ms at load 10; 0.086-0.089 ms earlier at load 5.7). Wall-
 of 10-17 ms at load 10 is time spent waiting for a core.
 With the contract terms (issue 13: dates, curtailment limits, ``TermsUsage`` timed with each
 step): median 0.441-0.445 ms at load 7.3-8.6 (0.485 ms at load 13); the same core without
-them, same minutes, 0.418 ms at load 13. On a quiet machine (load average 2.5) with contract terms: median 0.401 ms, p95 0.469 ms, p99
+them, same minutes, 0.418 ms at load 13.
+On a quiet machine (load average 2.5) with contract terms: median 0.401 ms, p95 0.469 ms, p99
 0.515 ms per interval (zone sets bound in 4,794 intervals, look-ahead in 4,841). Target MET.
-Target met on a loaded machine; measure quiet.
 
 Run: PYTHONPATH=src python benchmarks/bench_dispatch.py
 """

@@ -24,6 +24,7 @@ from offtake.settings import Settings
 from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.operations import Vtn
 from offtake.vtn.programme import SiteCap
+from offtake.vtn.webhooks import ALLOW_PRIVATE_KEY
 
 SITE = "agent-site-1"
 RATED_W = 3472.0
@@ -46,6 +47,11 @@ class Platform:
     def readings(self) -> list[Reading]:
         with self.app.state.session_factory() as session:
             return list(session.scalars(select(Reading).where(Reading.site_id == SITE)))
+
+    def allow_private_webhooks(self, allow: bool) -> None:
+        """Change the operator's setting while the VTN runs (new sessions and deliveries follow it)."""
+        self.app.state.session_factory.kw["info"][ALLOW_PRIVATE_KEY] = allow
+        self.notifier.allow_private = allow
 
     def stop(self) -> None:
         self.server.should_exit = True

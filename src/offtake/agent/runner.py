@@ -2,7 +2,9 @@
 
 Events come from polling the VTN and, where ``[webhook]`` is configured and the VTN accepts the
 subscription, from its notifications: a notified event wakes the loop at once, and polling
-slows to ``safety_poll_s`` (it still catches up with a lost notification). The schedule is
+slows to ``safety_poll_s`` (it still catches up with a lost notification). A refused
+subscription, or a listener that could not start, is tried again with a doubling wait (from
+``poll_s`` up to ``safety_poll_s``) while the agent polls. The schedule is
 kept on disk (:mod:`offtake.agent.state`) whenever it changes and read back at start, so
 after a restart the cap in force (or the safe level) applies before any machine resumes.
 
@@ -39,7 +41,7 @@ from offtake.agent.ven import VenClient, VtnRefused, VtnUnavailable, usage_repor
 from offtake.agent.webhook import WebhookListener
 from offtake.errors import InputError
 
-__all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter"]
+__all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter", "next_backoff"]
 
 _STUCK_S = 30.0
 _MAX_PENDING = 10_000
@@ -111,7 +113,8 @@ class Agent:
         self._wake = asyncio.Event()
         self._listener: WebhookListener | None = None
         self._subscription: str | None = None
-        self._subscribe_refused = False
+        self._subscribe_backoff_s = 0.0  # the last wait before subscribing again [s]
+        self._subscribe_retry_at = 0.0  # monotonic time of the next try
         self._during_poll: dict[str, dict[str, Any] | None] | None = None  # notifications while a poll runs
         self._machines: dict[str, tuple[Driver, MachineInfo]] = {}
         self._telemetry: dict[str, Telemetry] = {}
@@ -184,8 +187,13 @@ class Agent:
 
     # ------------------------------------------------------------------ webhook
     async def _subscribe(self) -> None:
-        """Start the listener and subscribe where a webhook is configured; subscribe again if the VTN lost it."""
-        if self.config.webhook_listen is None or self._subscribe_refused:
+        """Start the listener and subscribe where a webhook is configured; subscribe again if the VTN lost it.
+
+        A listener that cannot start or a subscription the VTN refuses is tried again later,
+        the wait doubling from ``poll_s`` up to ``safety_poll_s`` (see :func:`next_backoff`);
+        the agent polls meanwhile.
+        """
+        if self.config.webhook_listen is None:
             return
         if self._subscription is not None:
             try:
@@ -194,27 +202,39 @@ class Agent:
             except VtnRefused:
                 self.log.record("agent", "subscription-lost", self._subscription, "subscribing again")
                 self._subscription, self.status.subscribed = None, False
+        if time.monotonic() < self._subscribe_retry_at:
+            return
         if self._listener is None:
             host, port = self.config.webhook_listen
             listener = WebhookListener(host, port, self.notified, self.config.webhook_url)
             try:
                 await listener.start()
-            except OSError as exc:  # the port is taken, or the address is not this host's: poll instead
-                self._subscribe_refused = True
+            except OSError as exc:  # the port is taken, or the address is not this host's: poll meanwhile
+                wait = self._defer_subscription()
                 self.status.problem = f"webhook: cannot listen on {host}:{port}: {exc.strerror}; polling"
-                self.log.record("agent", "webhook-not-started", f"{host}:{port}", str(exc))
+                self.log.record("agent", "webhook-not-started", f"{host}:{port}",
+                                f"{exc}; polling, trying again in {wait:g} s")  # fmt: skip
                 return
             self._listener = listener
         try:
             self._subscription = await self.ven.subscribe(self.config.site_id, self._listener.url,
                                                           self._listener.token)  # fmt: skip
         except VtnRefused as exc:
-            # e.g. a VTN that calls no private address: poll instead, and say so
-            self._subscribe_refused = True
-            self.log.record("agent", "subscription-refused", self._listener.url, str(exc))
+            # e.g. a VTN that calls no private address: poll meanwhile, say so, and ask again later
+            wait = self._defer_subscription()
+            self.log.record("agent", "subscription-refused", self._listener.url,
+                            f"{exc}; polling, trying again in {wait:g} s")  # fmt: skip
             return
+        self._subscribe_backoff_s = 0.0
         self.status.subscribed = True
         self.log.record("agent", "subscribed", self._listener.url, self._subscription)
+
+    def _defer_subscription(self) -> float:
+        """Set when to try subscribing again; return the wait [s]."""
+        self._subscribe_backoff_s = next_backoff(self._subscribe_backoff_s, self.config.poll_s,
+                                                 self.config.safety_poll_s)  # fmt: skip
+        self._subscribe_retry_at = time.monotonic() + self._subscribe_backoff_s
+        return self._subscribe_backoff_s
 
     def notified(self, notification: dict[str, Any]) -> None:
         """Take one webhook notification: an event created, updated or deleted; wake the loop."""
@@ -544,6 +564,12 @@ class Agent:
         for driver in self.drivers:
             await driver.close()
         self.log.close()
+
+
+def next_backoff(previous_s: float, poll_s: float, safety_poll_s: float) -> float:
+    """Return the next wait before subscribing again [s]: ``poll_s`` first, then doubling, at most ``safety_poll_s``."""
+    first = min(poll_s, safety_poll_s)
+    return first if previous_s <= 0 else min(max(first, 2 * previous_s), max(first, safety_poll_s))
 
 
 async def _first(stop: asyncio.Event, wake: asyncio.Event | None, timeout_s: float) -> None:

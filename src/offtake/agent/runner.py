@@ -391,6 +391,7 @@ class Agent:
             self.log.record("agent", "limit", {"cap_w": limit.cap_w, "source": limit.source,
                                                "event": limit.event_id}, "in force")  # fmt: skip
             self._limit_since = (limit.cap_w, mono)
+            self.status.limit = limit  # in force from now, while the machines are told
             if self._telemetry:
                 await self.apply_limit(limit, mono)  # at once, from what is known: reading waits
             if limit.source == "emergency":

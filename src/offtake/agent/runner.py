@@ -119,6 +119,7 @@ class Agent:
         self._machines: dict[str, tuple[Driver, MachineInfo]] = {}
         self._telemetry: dict[str, Telemetry] = {}
         self._last_draw: dict[str, float] = {}
+        self._nominal: set[str] = set()  # machines whose last draw is a configured value, not a measurement
         self._stuck_until: dict[str, float] = {}
         self._next_poll = 0.0
         self._applied = False
@@ -280,15 +281,25 @@ class Agent:
             self._telemetry[t.id] = t
             if t.reachable and t.power_w is not None:
                 self._last_draw[t.id] = t.power_w
+                if t.nominal:
+                    self._nominal.add(t.id)
+                else:
+                    self._nominal.discard(t.id)
         if isinstance(self.meter, TelemetryMeter):
-            self.meter.feed(self._counted_draw())
+            total, nominal = self._counted_draw()
+            self.meter.feed(total, nominal_w=nominal)
         return out
 
-    def _counted_draw(self) -> float:
-        total = 0.0
+    def _counted_draw(self) -> tuple[float, float]:
+        """Return the fleet's draw as counted [W] and the part of it that is nominal, not measured [W]."""
+        total = nominal = 0.0
         for mid, (_, info) in self._machines.items():
-            total += self._last_draw.get(mid, info.max_w)
-        return total
+            draw = self._last_draw.get(mid)
+            if draw is None or mid in self._nominal:  # never read: counted at its maximum
+                draw = info.max_w if draw is None else draw
+                nominal += draw
+            total += draw
+        return total, nominal
 
     def views(self, now: float) -> list[MachineView]:
         """Return what the planner knows of each machine now."""
@@ -348,7 +359,7 @@ class Agent:
     def _after(t: Telemetry, c: Command) -> Telemetry:
         running = c.action != "stop"
         limit = float(c.power_w) if c.action == "power" and c.power_w is not None else t.limit_w
-        return Telemetry(t.id, t.reachable, running, t.power_w, limit, t.work_rate, t.temperature_c)
+        return Telemetry(t.id, t.reachable, running, t.power_w, limit, t.work_rate, t.temperature_c, t.nominal)
 
     # ------------------------------------------------------------------ one tick
     async def apply_limit(self, limit: Limit, now: float) -> FleetPlan:
@@ -471,7 +482,7 @@ class Agent:
         )
         body = usage_report(event_id or "", self.config.site_id, start, end - start, round(max(0.0, energy_wh)),
                             reading_type="DIRECT_READ" if reading.source == "meter" else "ESTIMATED",
-                            power_w=reading.power_w, state=state)  # fmt: skip
+                            power_w=reading.power_w, state=state, source=_draw_source(reading))  # fmt: skip
         if len(self._pending) >= _MAX_PENDING:
             self.log.record("agent", "report-dropped", self._pending.pop(0)["reportName"], "queue full")
         self._pending.append(body)
@@ -565,6 +576,13 @@ class Agent:
         for driver in self.drivers:
             await driver.close()
         self.log.close()
+
+
+def _draw_source(reading: MeterReading) -> str:
+    """Where a report's figures come from: ``METER``, ``TELEMETRY``, or ``TELEMETRY_PARTLY_NOMINAL``."""
+    if reading.source == "meter":
+        return "METER"
+    return "TELEMETRY_PARTLY_NOMINAL" if reading.nominal_w > 0 else "TELEMETRY"
 
 
 def next_backoff(previous_s: float, poll_s: float, safety_poll_s: float) -> float:

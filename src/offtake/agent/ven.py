@@ -164,11 +164,15 @@ class VenClient:
 
 def usage_report(
     event_id: str, site_id: str, start: datetime, length: timedelta, energy_wh: int, *,
-    reading_type: str, power_w: float, state: str,
+    reading_type: str, power_w: float, state: str, source: str = "METER",
 ) -> dict[str, Any]:  # fmt: skip
     """Build one report: ``USAGE`` energy over the interval [Wh], ``DEMAND`` now [W], ``OPERATING_STATE``.
 
     ``reading_type`` is ``DIRECT_READ`` for a meter and ``ESTIMATED`` for summed telemetry.
+    ``source`` goes in a ``DRAW_SOURCE`` payload (a private payload type, which a VTN that does
+    not know it ignores): ``METER``, ``TELEMETRY`` (measured by the machines), or
+    ``TELEMETRY_PARTLY_NOMINAL`` (some machines' draws are configured nominal values, e.g.
+    scheduler jobs without a ``power`` command, or machines not read yet).
     The ``DEMAND`` payload is an instantaneous ``DIRECT_READ`` (not a mean), so it is not a
     second reading of the same energy.
     """
@@ -190,6 +194,7 @@ def usage_report(
                 "units": "W",
             },
             {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "OPERATING_STATE"},
+            {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "DRAW_SOURCE"},
         ],
         "resources": [
             {
@@ -202,6 +207,7 @@ def usage_report(
                             {"type": "USAGE", "values": [int(energy_wh)]},
                             {"type": "DEMAND", "values": [round(power_w, 1)]},
                             {"type": "OPERATING_STATE", "values": [state]},
+                            {"type": "DRAW_SOURCE", "values": [source]},
                         ],
                     }
                 ],

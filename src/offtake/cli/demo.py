@@ -5,8 +5,9 @@ scenario's grid feed, short dispatch intervals), a regulator and a control room 
 operators, licences, a generated allocation, contracts and OAuth clients; one site agent per
 site (in this process) with a fake Whatsminer fleet on its own loopback block and a Modbus
 meter simulator, subscribed to its events with a webhook on loopback (the demo's server, and
-only it, is set to call loopback addresses) and polling as a fallback; an emergency half way through; every few seconds the caps, draws, reports
-and ledger size; at the end each site's bill so far. Everything started is stopped at the end:
+only it, is set to call loopback addresses) and polling as a fallback; an emergency half way
+through; every few seconds the caps, draws, reports, how each agent gets its events and the
+ledger size; at the end each site's bill so far. Everything started is stopped at the end:
 the agents, fleets, meters and the server; the temporary folder is removed unless kept.
 """
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from offtake.api.app import create_app
 from offtake.identity.credentials import create_client
-from offtake.persistence.schema import Operator, Reading, Site
+from offtake.persistence.schema import Operator, Reading, Site, VtnObject
 from offtake.registry.setup import prepare_database
 from offtake.settings import Settings
 from offtake.vtn.notify import WebhookNotifier
@@ -47,6 +47,11 @@ class Platform:
     def readings(self) -> list[Reading]:
         with self.app.state.session_factory() as session:
             return list(session.scalars(select(Reading).where(Reading.site_id == SITE)))
+
+    def reports(self) -> list[dict[str, Any]]:
+        """The OpenADR reports the VTN stored, as sent on the wire."""
+        with self.app.state.session_factory() as session:
+            return [dict(o.body) for o in session.scalars(select(VtnObject).where(VtnObject.object_type == "REPORT"))]
 
     def allow_private_webhooks(self, allow: bool) -> None:
         """Change the operator's setting while the VTN runs (new sessions and deliveries follow it)."""

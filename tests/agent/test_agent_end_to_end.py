@@ -113,6 +113,16 @@ def test_agent_follows_caps_and_an_emergency_and_reports_into_the_ledger(platfor
     assert readings and all(r.energy_wh >= 0 for r in readings) and sum(r.energy_wh for r in readings) > 0
     # a 2-second interval at <= 12 kW is at most ~6.7 Wh (plus interpolation slack)
     assert max(r.energy_wh for r in readings) <= cap_w * 2.5 / 3600 + 1
+    # each report: the interval's energy (metered), the draw now, the operating state and where the figures came from
+    reports = platform.reports()
+    assert len(reports) >= 2
+    for report in reports:
+        kinds = {d["payloadType"]: d.get("readingType") for d in report["payloadDescriptors"]}
+        assert kinds == {"USAGE": "DIRECT_READ", "DEMAND": "DIRECT_READ", "OPERATING_STATE": None,
+                         "DRAW_SOURCE": None}, kinds  # fmt: skip
+        values = {p["type"]: p["values"][0] for p in report["resources"][0]["intervals"][0]["payloads"]}
+        assert values["DRAW_SOURCE"] == "METER" and values["DEMAND"] >= 0
+        assert values["OPERATING_STATE"] in {"RUNNING_CURTAILED", "IDLE_CURTAILED", "IDLE_NORMAL", "ERROR"}
     assert out["emergency"] and out["limit_source"] == "emergency"
     assert out["emergency_s"] < 5
     lines = (tmp_path / "logs" / "commands.log").read_text().splitlines()

@@ -148,7 +148,7 @@ def test_a_cap_not_reached_after_the_response_time_is_reported_with_the_reason(t
     assert driver.running is False
     assert within is False and "above cap 500 W" in problem and "1 machine(s) unreachable" in problem
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]
-    assert [line for line in lines if line["command"] == "cap-not-reached"][0]["body"]["unreachable"] == ["m2"]
+    assert next(line for line in lines if line["command"] == "cap-not-reached")["body"]["unreachable"] == ["m2"]
 
 
 def test_the_command_log_rotates_and_keeps_only_its_backups(tmp_path: Path) -> None:

@@ -65,8 +65,11 @@ class Platform:
         self.notifier.close()
 
 
-def start_platform(folder: Path, *, allow_private: bool = False) -> Platform:
-    """Start a VTN; ``allow_private`` is the operator's setting that lets it call loopback webhooks."""
+def start_platform(folder: Path, *, allow_private: bool = False, provision: bool = True) -> Platform:
+    """Start a VTN; ``allow_private`` is the operator's setting that lets it call loopback webhooks.
+
+    ``provision=False`` leaves the site's VEN and resource to its agent to register.
+    """
     settings = Settings.resolve(env={}, data_dir=folder, token_secret="t" * 40, webhook_allow_private=allow_private)
     app = create_app(settings)
     prepare_database(app.state.engine)
@@ -84,7 +87,8 @@ def start_platform(folder: Path, *, allow_private: bool = False) -> Platform:
     notifier = WebhookNotifier(allow_private=allow_private)
     app.state.vtn_notifier = notifier
     vtn = Vtn(factory, notifier)
-    vtn.provision_site(SITE, zone="LESCO", kind="mining", client_id=cred.client_id)
+    if provision:
+        vtn.provision_site(SITE, zone="LESCO", kind="mining", client_id=cred.client_id)
     sock = free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -20,11 +20,13 @@ pytest.importorskip("pymodbus", reason="the agent extra (pymodbus) is not instal
 
 from agent_platform import RATED_W, SITE, Platform, first_ip, publish, start_platform, write_site
 
+from offtake.agent.audit import CommandLog
 from offtake.agent.config import load_config
 from offtake.agent.fakes.meter import MeterSimulator
 from offtake.agent.fakes.whatsminer import FakeFleet
 from offtake.agent.meter import register_map
 from offtake.agent.runner import Agent, build_agent
+from offtake.agent.ven import VenClient
 from offtake.vtn.programme import SiteCap
 
 MINERS = 6
@@ -169,6 +171,31 @@ def test_agent_holds_the_last_cap_while_the_vtn_is_away_then_falls_to_the_safe_l
     assert during[1] is False and during[0] is not None and during[0].cap_w == pytest.approx(6000)
     assert after is not None and after.source == "safe" and after.cap_w == 0.0
     assert not any(m.hashing for m in fleet.miners)
+
+
+def test_an_agent_registers_its_ven_and_resource_where_the_vtn_has_none(tmp_path: Path) -> None:
+    p = start_platform(tmp_path / "vtn", provision=False)
+    try:
+        config = load_config(write_site(tmp_path, p, first_ip(), 1, None))
+        log = CommandLog(None)
+        ven = VenClient(config.vtn_url, config.client_id, config.client_secret, log)
+
+        async def go() -> tuple[str, str, list[Any], list[Any]]:
+            try:
+                first = await ven.register(SITE)
+                again = await ven.register(SITE)  # a restart finds both, and registers nothing twice
+                vens = await ven.request("GET", "/vens")
+                resources = await ven.request("GET", "/resources", params={"venID": first})
+                return first, again, vens, resources
+            finally:
+                await ven.close()
+
+        first, again, vens, resources = asyncio.run(go())
+    finally:
+        p.stop()
+    assert first == again
+    assert [v["venName"] for v in vens] == [SITE]
+    assert [(r["resourceName"], r["venID"]) for r in resources] == [(SITE, first)]
 
 
 def test_site_toml_errors_name_the_field(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The agent's side of OpenADR 3.1: a VEN of the platform's VTN over HTTP (httpx).
 
 OAuth2 client credentials (token URL from ``/auth/server``, credentials in the form body),
-the site's VEN found by name or registered, events polled (``active=true``, paged) and
+the site's VEN and its resource found by name or registered, events polled (``active=true``, paged) and
 reports posted. Every request and answer goes to the command log.
 """
 
@@ -119,15 +119,21 @@ class VenClient:
         raise VtnRefused(f"{method} {path}: token refused twice")
 
     async def register(self, site_id: str) -> str:
-        """Find the site's VEN by name, or register it; return its id."""
-        found = await self.request("GET", "/vens", params={"venName": site_id})
-        for ven in found or []:
+        """Find the site's VEN by name, or register it, and its resource (named after the site); return the VEN's id."""
+        ven_id = None
+        for ven in await self.request("GET", "/vens", params={"venName": site_id}) or []:
             if ven.get("venName") == site_id:
-                self.ven_id = str(ven["id"])
-                return self.ven_id
-        created = await self.request("POST", "/vens", json={"objectType": "VEN_VEN_REQUEST", "venName": site_id})
-        self.ven_id = str(created["id"])
-        return self.ven_id
+                ven_id = str(ven["id"])
+                break
+        if ven_id is None:
+            created = await self.request("POST", "/vens", json={"objectType": "VEN_VEN_REQUEST", "venName": site_id})
+            ven_id = str(created["id"])
+        found = await self.request("GET", "/resources", params={"venID": ven_id, "resourceName": site_id})
+        if not any(r.get("resourceName") == site_id for r in found or []):
+            await self.request("POST", "/resources", json={"objectType": "VEN_RESOURCE_REQUEST", "venID": ven_id,
+                                                           "resourceName": site_id})  # fmt: skip
+        self.ven_id = ven_id
+        return ven_id
 
     async def events(self) -> list[dict[str, Any]]:
         """Every event visible to this VEN that has not ended, all pages."""

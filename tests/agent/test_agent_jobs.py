@@ -132,6 +132,9 @@ def test_measured_job_draws_are_used_and_jobs_without_one_are_counted_nominal(tm
                         power_w=reading.power_w, state="IDLE_NORMAL", source=_draw_source(reading))  # fmt: skip
     payloads = {p["type"]: p["values"] for p in body["resources"][0]["intervals"][0]["payloads"]}
     assert payloads["DRAW_SOURCE"] == ["TELEMETRY_PARTLY_NOMINAL"]
+    # summed telemetry is no meter read: neither the energy nor the draw is reported as one
+    assert {d["payloadType"]: d.get("readingType") for d in body["payloadDescriptors"]} == {
+        "USAGE": "ESTIMATED", "DEMAND": "ESTIMATED", "OPERATING_STATE": None, "DRAW_SOURCE": None}  # fmt: skip
     assert {d["payloadType"] for d in body["payloadDescriptors"]} == set(payloads)
 
 

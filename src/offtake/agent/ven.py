@@ -179,8 +179,8 @@ def usage_report(
     not know it ignores): ``METER``, ``TELEMETRY`` (measured by the machines), or
     ``TELEMETRY_PARTLY_NOMINAL`` (some machines' draws are configured nominal values, e.g.
     scheduler jobs without a ``power`` command, or machines not read yet).
-    The ``DEMAND`` payload is an instantaneous ``DIRECT_READ`` (not a mean), so it is not a
-    second reading of the same energy.
+    The ``DEMAND`` payload is the draw at the end of the interval with the same reading type
+    (not ``MEAN``), so the VTN does not take it for a second reading of the same energy.
     """
     return {
         "eventID": event_id,
@@ -196,7 +196,7 @@ def usage_report(
             {
                 "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
                 "payloadType": "DEMAND",
-                "readingType": "DIRECT_READ",
+                "readingType": reading_type,
                 "units": "W",
             },
             {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "OPERATING_STATE"},

@@ -151,6 +151,20 @@ def test_a_cap_not_reached_after_the_response_time_is_reported_with_the_reason(t
     assert next(line for line in lines if line["command"] == "cap-not-reached")["body"]["unreachable"] == ["m2"]
 
 
+def test_the_operating_state_says_whether_machines_run_and_under_what() -> None:
+    from offtake.agent.runner import operating_state
+    from offtake.agent.schedule import Limit
+
+    cap, safe = Limit(5000.0, "cap", "e", None), Limit(2000.0, "safe", None, None)
+    zero = Limit(0.0, "emergency", "x", None)
+    assert operating_state(True, cap, running=True) == "RUNNING_CURTAILED"
+    assert operating_state(None, cap, running=False) == "IDLE_CURTAILED"
+    assert operating_state(True, safe, running=True) == "RUNNING_NORMAL"
+    assert operating_state(True, safe, running=False) == "IDLE_NORMAL"
+    assert operating_state(True, zero, running=True) == "IDLE_CURTAILED"  # nothing may run under a zero cap
+    assert operating_state(False, cap, running=True) == "ERROR"
+
+
 def test_the_command_log_rotates_and_keeps_only_its_backups(tmp_path: Path) -> None:
     path = tmp_path / "logs" / "commands.log"
     log = CommandLog(path, max_bytes=2_000, backups=2)

@@ -41,7 +41,7 @@ from offtake.agent.ven import VenClient, VtnRefused, VtnUnavailable, usage_repor
 from offtake.agent.webhook import WebhookListener
 from offtake.errors import InputError
 
-__all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter", "next_backoff"]
+__all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter", "next_backoff", "operating_state"]
 
 _STUCK_S = 30.0
 _MAX_PENDING = 10_000
@@ -469,17 +469,9 @@ class Agent:
     def _queue_report(self, start: datetime, end: datetime, energy_wh: float, reading: MeterReading,
                       limit: Limit) -> None:  # fmt: skip
         event_id = limit.event_id if limit.source == "cap" else self._last_event_id
-        state = (
-            "ERROR"
-            if self.status.within_cap is False
-            else (
-                "IDLE_CURTAILED"
-                if limit.cap_w <= 0
-                else "RUNNING_CURTAILED"
-                if limit.source != "safe"
-                else "IDLE_NORMAL"
-            )
-        )
+        plan = self.status.plan
+        running = plan is not None and any(t.run for t in plan.targets.values())
+        state = operating_state(self.status.within_cap, limit, running=running)
         body = usage_report(event_id or "", self.config.site_id, start, end - start, round(max(0.0, energy_wh)),
                             reading_type="DIRECT_READ" if reading.source == "meter" else "ESTIMATED",
                             power_w=reading.power_w, state=state, source=_draw_source(reading))  # fmt: skip
@@ -576,6 +568,19 @@ class Agent:
         for driver in self.drivers:
             await driver.close()
         self.log.close()
+
+
+def operating_state(within_cap: bool | None, limit: Limit, *, running: bool) -> str:
+    """Return the OpenADR ``OPERATING_STATE`` of a report.
+
+    ``ERROR`` when the site is not within its cap after the response time; otherwise
+    ``RUNNING_*`` when any machine runs and ``IDLE_*`` when none does, ``*_CURTAILED`` under a
+    cap or an emergency and ``*_NORMAL`` at the contract's safe level (no cap in force).
+    """
+    if within_cap is False:
+        return "ERROR"
+    activity = "RUNNING" if running and limit.cap_w > 0 else "IDLE"
+    return f"{activity}_{'NORMAL' if limit.source == 'safe' else 'CURTAILED'}"
 
 
 def _draw_source(reading: MeterReading) -> str:

@@ -19,36 +19,29 @@ for every site (``Vtn.declare_emergency``); the time reported runs from that cal
 last fake miner's ``power_off`` as the fleet records it (same clock), and the agents' CPU
 over that window is summed.
 
-Measured on the shared 2-core development machine, 8 engineers at work (load average 11-12):
-
-* ``--mode cap --miners 1000``: discovery 31.1 s (4.4 s agent CPU; pyasic's backend probe
-  and the token of each miner), one telemetry round 14.5 s (2.1 s CPU), new cap to all
-  1000 miners 2.27 s wall with 0.44 s agent CPU, raised again 2.54 s (0.44 s CPU); the
-  fleet confirms 1000 of 1000 at the new target each time. At 300 miners the fleet's own
-  CPU for a cap is 0.04 s (about 0.13 ms a miner). Before this work, on the same machine
-  at load 1.8, 500 miners took 0.99 s wall and 0.85 s agent CPU (the first privileged
-  command of each miner paid pyasic's token exchange, and the fake fleet worked out two
-  md5-crypt keys per command and ran a stream task per connection); now 0.17 s and
-  0.12 s. The agent spends about 0.3 to 0.45 ms of CPU a miner on a cap, so 10,000
-  miners need 3 to 4.5 s of agent CPU: within 10 s where the agent has a core of its own
-  (not measured at that size here). A telemetry round costs about 2 ms a miner (pyasic's
-  data gathering), so a 10,000-miner site sets ``telemetry_s`` to a minute or more; the
-  round runs in the background and never holds a cap back.
-* ``--mode emergency --sites 4 --per-site 250`` (4 agent processes, webhooks): from the
-  declaration in the server to the last of 1000 miners powered off 2.33 s and 2.35 s in two
-  runs (load 11 and 8), agents' CPU 0.81 s and 0.69 s over that window (their ticks
-  included); starting the agents (discovery, tokens, first telemetry) took 28.6 to 47.5 s.
-  With polling every second instead of webhooks (``--poll``, 2 x 20 miners) 1.10 s against
-  0.34 s. In isolation one agent stops 500 miners with 0.13 to 0.16 s of CPU (about 0.3 ms
-  a miner, the command log included), so 20 x 500 needs about 3 s of agent CPU for the
-  stops, spread over the agent processes, plus about 1.3 s of fleet CPU: under 5 s where
-  the agents and the fleet have a few cores (not measured at that size here).
-
-Full size, for a quiet machine (not run here: the fleet, the agents and the server would
-share 2 cores with seven other engineers)::
+Full size, measured by the lead on a quiet machine (load average 1.5 to 2.0 before each run)::
 
     python benchmarks/bench_agent.py --mode cap --miners 10000
     python benchmarks/bench_agent.py --mode emergency --sites 20 --per-site 500
+
+* ``--mode cap --miners 10000``: discovery 36.4 s, one telemetry round 14.9 s; a new cap on
+  every miner 4.28 s wall with 4.28 s of agent CPU (the fleet says 10,000 of 10,000 took the
+  new power target), raised again 4.43 s. Target: under 10 s.
+* ``--mode emergency --sites 20 --per-site 500``: the agents started (discovery, tokens, first
+  telemetry) and subscribed with webhooks in 44.5 s; declaring the emergency took 0.15 s in
+  the server, and the last of 10,000 miners was powered off 3.16 s after the declaration,
+  none still hashing; the agents' CPU over that window 6.17 s in all (spread over the agent processes).
+  Target: under 5 s (ERCOT's flexible loads answer within about 16 s).
+
+At small sizes on the shared 2-core development machine (8 engineers at work, load average
+8 to 12): ``--mode cap --miners 1000`` discovery 31.1 s, one telemetry round 14.5 s, new cap to
+all 1000 miners 2.27 s wall with 0.44 s agent CPU; ``--mode emergency --sites 4 --per-site 250``
+declaration to the last of 1000 miners powered off 2.33 s and 2.35 s in two runs, agents' CPU
+0.81 s and 0.69 s; with polling every second instead of webhooks (``--poll``, 2 x 20 miners)
+1.10 s against 0.34 s. The agent spends about 0.3 to 0.45 ms of CPU a miner on a cap (the
+command log included); a telemetry round costs about 1.5 to 2 ms a miner (pyasic's data
+gathering), so a 10,000-miner site sets ``telemetry_s`` to a minute or more: the round runs in
+the background and never holds a cap back.
 """
 
 from __future__ import annotations

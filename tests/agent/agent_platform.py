@@ -18,12 +18,13 @@ from sqlalchemy import select
 
 from offtake.api.app import create_app
 from offtake.identity.credentials import create_client
-from offtake.persistence.schema import Operator, Reading, Site
+from offtake.persistence.schema import Operator, Reading, Site, VtnObject
 from offtake.registry.setup import prepare_database
 from offtake.settings import Settings
 from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.operations import Vtn
 from offtake.vtn.programme import SiteCap
+from offtake.vtn.webhooks import ALLOW_PRIVATE_KEY
 
 SITE = "agent-site-1"
 RATED_W = 3472.0
@@ -47,6 +48,16 @@ class Platform:
         with self.app.state.session_factory() as session:
             return list(session.scalars(select(Reading).where(Reading.site_id == SITE)))
 
+    def reports(self) -> list[dict[str, Any]]:
+        """The OpenADR reports the VTN stored, as sent on the wire."""
+        with self.app.state.session_factory() as session:
+            return [dict(o.body) for o in session.scalars(select(VtnObject).where(VtnObject.object_type == "REPORT"))]
+
+    def allow_private_webhooks(self, allow: bool) -> None:
+        """Change the operator's setting while the VTN runs (new sessions and deliveries follow it)."""
+        self.app.state.session_factory.kw["info"][ALLOW_PRIVATE_KEY] = allow
+        self.notifier.allow_private = allow
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
@@ -54,8 +65,11 @@ class Platform:
         self.notifier.close()
 
 
-def start_platform(folder: Path, *, allow_private: bool = False) -> Platform:
-    """Start a VTN; ``allow_private`` is the operator's setting that lets it call loopback webhooks."""
+def start_platform(folder: Path, *, allow_private: bool = False, provision: bool = True) -> Platform:
+    """Start a VTN; ``allow_private`` is the operator's setting that lets it call loopback webhooks.
+
+    ``provision=False`` leaves the site's VEN and resource to its agent to register.
+    """
     settings = Settings.resolve(env={}, data_dir=folder, token_secret="t" * 40, webhook_allow_private=allow_private)
     app = create_app(settings)
     prepare_database(app.state.engine)
@@ -73,7 +87,8 @@ def start_platform(folder: Path, *, allow_private: bool = False) -> Platform:
     notifier = WebhookNotifier(allow_private=allow_private)
     app.state.vtn_notifier = notifier
     vtn = Vtn(factory, notifier)
-    vtn.provision_site(SITE, zone="LESCO", kind="mining", client_id=cred.client_id)
+    if provision:
+        vtn.provision_site(SITE, zone="LESCO", kind="mining", client_id=cred.client_id)
     sock = free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -20,11 +20,13 @@ pytest.importorskip("pymodbus", reason="the agent extra (pymodbus) is not instal
 
 from agent_platform import RATED_W, SITE, Platform, first_ip, publish, start_platform, write_site
 
+from offtake.agent.audit import CommandLog
 from offtake.agent.config import load_config
 from offtake.agent.fakes.meter import MeterSimulator
 from offtake.agent.fakes.whatsminer import FakeFleet
 from offtake.agent.meter import register_map
 from offtake.agent.runner import Agent, build_agent
+from offtake.agent.ven import VenClient
 from offtake.vtn.programme import SiteCap
 
 MINERS = 6
@@ -113,6 +115,17 @@ def test_agent_follows_caps_and_an_emergency_and_reports_into_the_ledger(platfor
     assert readings and all(r.energy_wh >= 0 for r in readings) and sum(r.energy_wh for r in readings) > 0
     # a 2-second interval at <= 12 kW is at most ~6.7 Wh (plus interpolation slack)
     assert max(r.energy_wh for r in readings) <= cap_w * 2.5 / 3600 + 1
+    # each report: the interval's energy (metered), the draw now, the operating state and where the figures came from
+    reports = platform.reports()
+    assert len(reports) >= 2
+    for report in reports:
+        kinds = {d["payloadType"]: d.get("readingType") for d in report["payloadDescriptors"]}
+        assert kinds == {"USAGE": "DIRECT_READ", "DEMAND": "DIRECT_READ", "OPERATING_STATE": None,
+                         "DRAW_SOURCE": None}, kinds  # fmt: skip
+        values = {p["type"]: p["values"][0] for p in report["resources"][0]["intervals"][0]["payloads"]}
+        assert values["DRAW_SOURCE"] == "METER" and values["DEMAND"] >= 0
+        states = {"RUNNING_CURTAILED", "IDLE_CURTAILED", "RUNNING_NORMAL", "IDLE_NORMAL", "ERROR"}
+        assert values["OPERATING_STATE"] in states
     assert out["emergency"] and out["limit_source"] == "emergency"
     assert out["emergency_s"] < 5
     lines = (tmp_path / "logs" / "commands.log").read_text().splitlines()
@@ -159,6 +172,31 @@ def test_agent_holds_the_last_cap_while_the_vtn_is_away_then_falls_to_the_safe_l
     assert during[1] is False and during[0] is not None and during[0].cap_w == pytest.approx(6000)
     assert after is not None and after.source == "safe" and after.cap_w == 0.0
     assert not any(m.hashing for m in fleet.miners)
+
+
+def test_an_agent_registers_its_ven_and_resource_where_the_vtn_has_none(tmp_path: Path) -> None:
+    p = start_platform(tmp_path / "vtn", provision=False)
+    try:
+        config = load_config(write_site(tmp_path, p, first_ip(), 1, None))
+        log = CommandLog(None)
+        ven = VenClient(config.vtn_url, config.client_id, config.client_secret, log)
+
+        async def go() -> tuple[str, str, list[Any], list[Any]]:
+            try:
+                first = await ven.register(SITE)
+                again = await ven.register(SITE)  # a restart finds both, and registers nothing twice
+                vens = await ven.request("GET", "/vens")
+                resources = await ven.request("GET", "/resources", params={"venID": first})
+                return first, again, vens, resources
+            finally:
+                await ven.close()
+
+        first, again, vens, resources = asyncio.run(go())
+    finally:
+        p.stop()
+    assert first == again
+    assert [v["venName"] for v in vens] == [SITE]
+    assert [(r["resourceName"], r["venID"]) for r in resources] == [(SITE, first)]
 
 
 def test_site_toml_errors_name_the_field(tmp_path: Path) -> None:

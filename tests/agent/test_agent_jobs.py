@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,11 @@ import pytest
 from offtake.agent.audit import CommandLog
 from offtake.agent.config import AgentConfig, load_config
 from offtake.agent.jobs import JobHookDriver, SchedulerConfig
-from offtake.agent.machines import Command
-from offtake.agent.meter import TelemetryMeter
-from offtake.agent.runner import Agent
+from offtake.agent.machines import Command, Telemetry
+from offtake.agent.meter import MeterReading, TelemetryMeter
+from offtake.agent.runner import Agent, _draw_source
 from offtake.agent.schedule import Limit
+from offtake.agent.ven import usage_report
 from offtake.errors import InputError
 
 FAKE = [sys.executable, "-m", "offtake.agent.fakes.scheduler"]
@@ -96,6 +99,63 @@ def test_the_agent_suspends_just_enough_jobs_under_a_cap(tmp_path: Path) -> None
     assert running == 3 and planned <= 20_000
     assert read_back.count(False) == 3 and read_back.count(True) == 3  # one `states` call reads them all
     assert running * config.job_w + (6 - running) * config.idle_w <= 20_000
+
+
+@pytest.mark.parametrize("per_job", [False, True])
+def test_measured_job_draws_are_used_and_jobs_without_one_are_counted_nominal(tmp_path: Path, per_job: bool) -> None:
+    config, state = _scheduler(tmp_path, {"1": "RUNNING", "2": "RUNNING", "3": "SUSPENDED", "4": "RUNNING",
+                                          "5": "RUNNING"}, batch=True)  # fmt: skip
+    base = [*FAKE, str(state), "power"]
+    config = replace(config, power=(*base, "{job}") if per_job else tuple(base))
+    # job 1 measured, job 3 measured while suspended; 2 hostile, 4 negative, 5 no reading at all
+    state.with_suffix(".json.watts.json").write_text(json.dumps({"1": 4321.5, "2": "nan", "3": 850, "4": -10}))
+    agent_config = AgentConfig(site_id="gpu-site", vtn_url="http://127.0.0.1:9/x", client_id="c", client_secret="s",
+                               scheduler=(config,))  # fmt: skip
+    meter = TelemetryMeter()
+    agent = Agent(agent_config, [JobHookDriver(config)], meter, CommandLog(None))
+
+    async def go() -> tuple[list[Telemetry], MeterReading]:
+        try:
+            await agent.discover()
+            return await agent.read_machines(), await meter.read()
+        finally:
+            await agent.close()
+
+    read, reading = asyncio.run(go())
+    by_id = {t.id: t for t in read}
+    assert (by_id["slurm/1"].power_w, by_id["slurm/1"].nominal) == (4321.5, False)
+    assert (by_id["slurm/3"].power_w, by_id["slurm/3"].nominal, by_id["slurm/3"].running) == (850, False, False)
+    for job in ("2", "4", "5"):
+        assert (by_id[f"slurm/{job}"].power_w, by_id[f"slurm/{job}"].nominal) == (config.job_w, True)
+    assert reading.power_w == 4321.5 + 850 + 3 * config.job_w and reading.nominal_w == 3 * config.job_w
+    body = usage_report("e", "gpu-site", datetime.now(UTC), timedelta(seconds=60), 1, reading_type="ESTIMATED",
+                        power_w=reading.power_w, state="IDLE_NORMAL", source=_draw_source(reading))  # fmt: skip
+    payloads = {p["type"]: p["values"] for p in body["resources"][0]["intervals"][0]["payloads"]}
+    assert payloads["DRAW_SOURCE"] == ["TELEMETRY_PARTLY_NOMINAL"]
+    # summed telemetry is no meter read: neither the energy nor the draw is reported as one
+    assert {d["payloadType"]: d.get("readingType") for d in body["payloadDescriptors"]} == {
+        "USAGE": "ESTIMATED", "DEMAND": "ESTIMATED", "OPERATING_STATE": None, "DRAW_SOURCE": None}  # fmt: skip
+    assert {d["payloadType"] for d in body["payloadDescriptors"]} == set(payloads)
+
+
+def test_a_site_whose_every_job_is_measured_reports_telemetry_not_nominal(tmp_path: Path) -> None:
+    config, state = _scheduler(tmp_path, {"1": "RUNNING", "2": "SUSPENDED"}, batch=True)
+    config = replace(config, power=(*FAKE, str(state), "power"))
+    state.with_suffix(".json.watts.json").write_text(json.dumps({"1": 5000, "2": 700}))
+    meter = TelemetryMeter()
+    agent = Agent(AgentConfig(site_id="g", vtn_url="http://127.0.0.1:9/x", client_id="c", client_secret="s",
+                              scheduler=(config,)), [JobHookDriver(config)], meter, CommandLog(None))  # fmt: skip
+
+    async def go() -> MeterReading:
+        try:
+            await agent.discover()
+            await agent.read_machines()
+            return await meter.read()
+        finally:
+            await agent.close()
+
+    reading = asyncio.run(go())
+    assert (reading.power_w, reading.nominal_w, _draw_source(reading)) == (5700, 0.0, "TELEMETRY")
 
 
 def _toml(tmp_path: Path, scheduler: str) -> Path:

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,75 @@ def test_a_vtn_that_refuses_loopback_webhooks_leaves_the_agent_polling(
     lines = [json.loads(line) for line in (tmp_path / "logs" / "commands.log").read_text().splitlines()]
     refused = [line for line in lines if line["command"] == "subscription-refused"]
     assert refused and "loopback" in refused[0]["answer"]
+
+
+def test_a_refused_subscription_is_asked_again_with_a_growing_wait_until_the_vtn_accepts(tmp_path: Path) -> None:
+    """A VTN that refuses loopback callbacks at first, then (its operator changes the setting) accepts them."""
+    p = start_platform(tmp_path / "vtn")
+    first = first_ip()
+    poll_s, safety_s = 0.3, 1.2
+    config = load_config(write_site(tmp_path, p, first, 2, None, vtn={"poll_s": poll_s, "safety_poll_s": safety_s},
+                                    tail=WEBHOOK))  # fmt: skip
+    cap_w = RATED_W
+    events: list[str] = []
+    try:
+        with FakeFleet.build(2, first_ip=first):
+            agent = build_agent(config)
+
+            async def scenario() -> dict[str, Any]:
+                out: dict[str, Any] = {}
+                stop = asyncio.Event()
+                task = asyncio.create_task(agent.run(stop))
+                try:
+                    out["three_refusals"] = await _wait(lambda: len(_refusals(tmp_path)) >= 3, 15)
+                    out["subscribed_while_refused"] = agent.status.subscribed
+                    events.extend(publish(p, cap_w / 1e6))  # polling brings it meanwhile
+                    out["polled"] = await _wait(lambda: agent.status.limit is not None
+                                                and agent.status.limit.cap_w == cap_w, 10)  # fmt: skip
+                    p.allow_private_webhooks(True)
+                    out["subscribed"] = await _wait(lambda: agent.status.subscribed, 4 * safety_s + 5)
+                    events.extend(publish(p, 2 * cap_w / 1e6))
+                    out["notified"] = await _wait(lambda: agent.status.notifications >= 1, 10)
+                finally:
+                    stop.set()
+                    await task
+                    await agent.close()
+                return out
+
+            out = asyncio.run(scenario())
+    finally:
+        p.vtn.end_events(events, end=datetime.now(UTC))
+        p.stop()
+    assert out["three_refusals"] is not None, "a refused subscription was not asked again"
+    assert out["subscribed_while_refused"] is False and out["polled"] is not None
+    assert out["subscribed"] is not None, "the agent did not subscribe once the VTN accepted"
+    assert out["notified"] is not None, "no notification reached the agent after it subscribed"
+    # the waits between tries: from poll_s, doubling, never above safety_poll_s (each one a lower bound)
+    times = [datetime.fromisoformat(line["at"]).timestamp() for line in _refusals(tmp_path)]
+    gaps = [b - a for a, b in pairwise(times)]
+    expected = [min(poll_s * 2**i, safety_s) for i in range(len(gaps))]
+    assert all(g >= e * 0.95 for g, e in zip(gaps, expected, strict=True)), (gaps, expected)
+    assert "trying again in 0.3 s" in _refusals(tmp_path)[0]["answer"]
+
+
+def _refusals(folder: Path) -> list[dict[str, Any]]:
+    """The ``subscription-refused`` lines of the agent's command log."""
+    path = folder / "logs" / "commands.log"
+    if not path.exists():
+        return []
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [line for line in lines if line["command"] == "subscription-refused"]
+
+
+def test_the_wait_before_subscribing_again_doubles_up_to_the_safety_poll() -> None:
+    from offtake.agent.runner import next_backoff
+
+    waits = [0.0]
+    for _ in range(8):
+        waits.append(next_backoff(waits[-1], 5.0, 60.0))
+    assert waits[1:] == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0, 60.0, 60.0]
+    assert next_backoff(0.0, 90.0, 60.0) == 60.0  # a poll slower than the safety poll: never above it
+    assert next_backoff(60.0, 90.0, 60.0) == 60.0
 
 
 def test_webhook_tables_name_the_bad_field(tmp_path: Path) -> None:

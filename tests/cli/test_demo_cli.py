@@ -27,6 +27,9 @@ def test_demo_runs_live_and_stops_everything(tmp_path: Path) -> None:
     assert "(emergency)" in out or "(cap)" in out
     assert out.count("bill demo-mine-") == 2
     assert "demo stopped" in out
+    # the agents took their events by webhook (the demo's server calls loopback), and said so
+    assert "agents subscribe with webhooks" in out
+    assert "demo-mine-1: " in out and "events by webhook (" in out
     # the command log of each agent was kept, and no thread the demo started is left running
     assert (keep / "logs" / "demo-mine-1-commands.log").stat().st_size > 0
     left = [t for t in threading.enumerate() if t.ident not in threads_before and t.name.startswith(("fake-", "demo-"))]

@@ -47,6 +47,7 @@ Example::
     suspend = ["scontrol", "suspend", "{job}"]
     resume = ["scontrol", "resume", "{job}"]
     states = ["squeue", "-h", "-p", "flex", "-o", "%i %T"]   # or per job: state = [..., "{job}", ...]
+    power = ["/opt/site/job-watts"]   # optional: "<job> <watts>" lines (or per job with "{job}"); else nominal
     job_w = 5600
     idle_w = 900
 
@@ -224,7 +225,7 @@ def _schedulers(tables: Any, path: Path) -> tuple[SchedulerConfig, ...]:
             suspend=_argv(t, "suspend", where, path), resume=_argv(t, "resume", where, path),
             job_w=float(_get(t, "job_w", num, where, path)), idle_w=float(_get(t, "idle_w", num, where, path, 0.0)),
             jobs=tuple(str(j) for j in jobs), list=_argv(t, "list", where, path), state=_argv(t, "state", where, path),
-            states=_argv(t, "states", where, path),
+            states=_argv(t, "states", where, path), power=_argv(t, "power", where, path),
             timeout_s=float(_get(t, "timeout_s", num, where, path, 10.0)),
         )  # fmt: skip
         try:

@@ -15,11 +15,19 @@ is read with ``states`` (one run a telemetry round, printing ``<job> <state>`` l
 ``squeue -h -o "%i %T"``) or ``state`` (one run a job, printing the state); states are
 ``RUNNING`` or ``SUSPENDED`` (Slurm's words, or ``R``/``S``; anything else is unknown).
 Without either the state is what the agent last commanded.
+
+A job's draw is measured where ``power`` is given: a command printing ``<job> <watts>`` lines
+(one run a round, e.g. a script summing ``nvidia-smi --query-gpu=power.draw`` over each job's
+GPUs), or, with ``{job}`` in it, one run a job printing its watts. A job it gives no finite,
+non-negative figure for (and every job without ``power``) is counted at ``job_w`` or ``idle_w``,
+its telemetry marked nominal, so that a site without a meter reports its energy as partly
+nominal (see :func:`offtake.agent.ven.usage_report`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +69,9 @@ class SchedulerConfig:
     states
         Command printing every job's state, ``<job> <state>`` a line (preferred to ``state``:
         one run a round).
+    power
+        Command printing measured draws [W]: ``<job> <watts>`` a line, or (with ``{job}``)
+        one job's watts; none: the nominal ``job_w`` and ``idle_w``.
     timeout_s
         Longest a command may run [s].
     """
@@ -74,6 +85,7 @@ class SchedulerConfig:
     list: tuple[str, ...] = ()
     state: tuple[str, ...] = ()
     states: tuple[str, ...] = ()
+    power: tuple[str, ...] = ()
     timeout_s: float = 10.0
 
     def check(self, where: str) -> None:
@@ -158,13 +170,38 @@ class JobHookDriver(Driver):
         word = text.strip().upper()
         return True if word in _RUNNING else False if word in _SUSPENDED else None
 
-    def _telemetry(self, mid: str, running: bool | None) -> Telemetry:
+    def _telemetry(self, mid: str, running: bool | None, measured: dict[str, float] | None = None) -> Telemetry:
+        watts = (measured or {}).get(self._jobs.get(mid, ""))
         if running is None:
-            return Telemetry(mid, True, None, None)
+            return Telemetry(mid, True, None, watts)
         self._running[mid] = running
-        return Telemetry(mid, True, running, self.config.job_w if running else self.config.idle_w)
+        if watts is not None:
+            return Telemetry(mid, True, running, watts)
+        return Telemetry(mid, True, running, self.config.job_w if running else self.config.idle_w, nominal=True)
 
-    async def _read_all(self, ids: Sequence[str]) -> list[Telemetry]:
+    @staticmethod
+    def _watts(text: str) -> float | None:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            return None
+        return value if math.isfinite(value) and value >= 0 else None
+
+    async def _measured(self, ids: Sequence[str]) -> dict[str, float]:
+        """Measured draw by job id [W] from ``power`` (jobs it gives no figure for are left out)."""
+        if not self.config.power:
+            return {}
+        jobs = [self._jobs[m] for m in ids if m in self._jobs]
+        if _PLACEHOLDER in " ".join(self.config.power):
+            runs = await asyncio.gather(*(self._run(self.config.power, job) for job in jobs))
+            pairs = [(job, self._watts(out)) for job, (code, out, _) in zip(jobs, runs, strict=True) if code == 0]
+        else:
+            code, out, _ = await self._run(self.config.power)
+            split = (line.strip().partition(" ") for line in out.splitlines()) if code == 0 else iter(())
+            pairs = [(job, self._watts(watts)) for job, _, watts in split]
+        return {job: w for job, w in pairs if w is not None}
+
+    async def _read_all(self, ids: Sequence[str], measured: dict[str, float]) -> list[Telemetry]:
         code, out, _ = await self._run(self.config.states)
         if code != 0:
             return [Telemetry(m, False) for m in ids]
@@ -172,10 +209,10 @@ class JobHookDriver(Driver):
         for line in out.splitlines():
             job, _, word = line.strip().partition(" ")
             seen[job] = self._word(word)
-        return [self._telemetry(m, seen[self._jobs[m]]) if self._jobs.get(m) in seen else Telemetry(m, False)
-                for m in ids]  # fmt: skip
+        return [self._telemetry(m, seen[self._jobs[m]], measured) if self._jobs.get(m) in seen
+                else Telemetry(m, False) for m in ids]  # fmt: skip
 
-    async def _read_one(self, mid: str) -> Telemetry:
+    async def _read_one(self, mid: str, measured: dict[str, float]) -> Telemetry:
         job = self._jobs.get(mid)
         if job is None:
             return Telemetry(mid, False)
@@ -185,13 +222,14 @@ class JobHookDriver(Driver):
             if code != 0:
                 return Telemetry(mid, False)
             running = self._word(out)
-        return self._telemetry(mid, running)
+        return self._telemetry(mid, running, measured)
 
     async def read(self, ids: Sequence[str]) -> list[Telemetry]:
-        """Each job's state (from ``states``, ``state``, or as last commanded) and its draw."""
+        """Each job's state (from ``states``, ``state``, or as last commanded) and its draw (measured or nominal)."""
+        measured = await self._measured(ids)
         if self.config.states:
-            return await self._read_all(ids)
-        return list(await asyncio.gather(*(self._read_one(m) for m in ids)))
+            return await self._read_all(ids, measured)
+        return list(await asyncio.gather(*(self._read_one(m, measured) for m in ids)))
 
     async def _apply_one(self, c: Command) -> CommandResult:
         job = self._jobs.get(c.machine_id)

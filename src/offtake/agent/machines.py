@@ -65,6 +65,8 @@ class Telemetry:
         Hashrate [TH/s] for an ASIC, utilisation [%] for a GPU, if reported.
     temperature_c
         Hottest reported temperature [°C], if any.
+    nominal
+        Whether ``power_w`` is a configured nominal value rather than a measurement.
     """
 
     id: str
@@ -74,6 +76,7 @@ class Telemetry:
     limit_w: float | None = None
     work_rate: float | None = None
     temperature_c: float | None = None
+    nominal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 The register map is data (``offtake/data/agent/meter_maps.toml``, or fields in ``site.toml``):
 function code, addresses, formats, word order and scale to W and Wh. A site without a meter
 integrates the sum of its machines' reported draw instead, and its reports say so
-(``readingType`` ``ESTIMATED`` rather than ``DIRECT_READ``).
+(``readingType`` ``ESTIMATED`` rather than ``DIRECT_READ``, and a ``DRAW_SOURCE`` payload that
+says whether some of the draws summed were configured nominal values, not measurements).
 """
 
 from __future__ import annotations
@@ -111,12 +112,16 @@ class MeterReading:
         Imported-energy counter [Wh] (a meter's register, or the agent's integral).
     source
         ``meter`` or ``telemetry``.
+    nominal_w
+        Of ``power_w``, the part taken from configured nominal draws rather than measured [W]
+        (summed telemetry only: machines that report no measured draw, or were never read).
     """
 
     at: float
     power_w: float
     energy_wh: float
     source: Literal["meter", "telemetry"]
+    nominal_w: float = 0.0
 
 
 def _datatype(client: Any, fmt: str) -> Any:
@@ -201,18 +206,19 @@ class TelemetryMeter:
         self._at: float | None = None
         self._power = 0.0
         self._energy = 0.0
+        self._nominal = 0.0
 
-    def feed(self, power_w: float, at: float | None = None) -> None:
-        """Add the summed draw [W] measured at monotonic time ``at`` [s] (trapezoids)."""
+    def feed(self, power_w: float, at: float | None = None, *, nominal_w: float = 0.0) -> None:
+        """Add the summed draw [W] read at monotonic time ``at`` [s] (trapezoids); ``nominal_w`` of it is nominal."""
         now = time.monotonic() if at is None else at
         if self._at is not None and now > self._at:
             self._energy += (self._power + power_w) / 2 * (now - self._at) / units.S_PER_H
-        self._at, self._power = now, power_w
+        self._at, self._power, self._nominal = now, power_w, nominal_w
 
     async def read(self) -> MeterReading:
         """Return the last summed draw and the integral so far."""
         return MeterReading(self._at if self._at is not None else time.monotonic(), self._power, self._energy,
-                            "telemetry")  # fmt: skip
+                            "telemetry", self._nominal)  # fmt: skip
 
     async def close(self) -> None:
         """Nothing to close."""

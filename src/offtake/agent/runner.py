@@ -2,7 +2,9 @@
 
 Events come from polling the VTN and, where ``[webhook]`` is configured and the VTN accepts the
 subscription, from its notifications: a notified event wakes the loop at once, and polling
-slows to ``safety_poll_s`` (it still catches up with a lost notification). The schedule is
+slows to ``safety_poll_s`` (it still catches up with a lost notification). A refused
+subscription, or a listener that could not start, is tried again with a doubling wait (from
+``poll_s`` up to ``safety_poll_s``) while the agent polls. The schedule is
 kept on disk (:mod:`offtake.agent.state`) whenever it changes and read back at start, so
 after a restart the cap in force (or the safe level) applies before any machine resumes.
 
@@ -39,7 +41,7 @@ from offtake.agent.ven import VenClient, VtnRefused, VtnUnavailable, usage_repor
 from offtake.agent.webhook import WebhookListener
 from offtake.errors import InputError
 
-__all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter"]
+__all__ = ["Agent", "AgentStatus", "Meter", "build_agent", "make_meter", "next_backoff", "operating_state"]
 
 _STUCK_S = 30.0
 _MAX_PENDING = 10_000
@@ -111,11 +113,13 @@ class Agent:
         self._wake = asyncio.Event()
         self._listener: WebhookListener | None = None
         self._subscription: str | None = None
-        self._subscribe_refused = False
+        self._subscribe_backoff_s = 0.0  # the last wait before subscribing again [s]
+        self._subscribe_retry_at = 0.0  # monotonic time of the next try
         self._during_poll: dict[str, dict[str, Any] | None] | None = None  # notifications while a poll runs
         self._machines: dict[str, tuple[Driver, MachineInfo]] = {}
         self._telemetry: dict[str, Telemetry] = {}
         self._last_draw: dict[str, float] = {}
+        self._nominal: set[str] = set()  # machines whose last draw is a configured value, not a measurement
         self._stuck_until: dict[str, float] = {}
         self._next_poll = 0.0
         self._applied = False
@@ -184,8 +188,13 @@ class Agent:
 
     # ------------------------------------------------------------------ webhook
     async def _subscribe(self) -> None:
-        """Start the listener and subscribe where a webhook is configured; subscribe again if the VTN lost it."""
-        if self.config.webhook_listen is None or self._subscribe_refused:
+        """Start the listener and subscribe where a webhook is configured; subscribe again if the VTN lost it.
+
+        A listener that cannot start or a subscription the VTN refuses is tried again later,
+        the wait doubling from ``poll_s`` up to ``safety_poll_s`` (see :func:`next_backoff`);
+        the agent polls meanwhile.
+        """
+        if self.config.webhook_listen is None:
             return
         if self._subscription is not None:
             try:
@@ -194,27 +203,39 @@ class Agent:
             except VtnRefused:
                 self.log.record("agent", "subscription-lost", self._subscription, "subscribing again")
                 self._subscription, self.status.subscribed = None, False
+        if time.monotonic() < self._subscribe_retry_at:
+            return
         if self._listener is None:
             host, port = self.config.webhook_listen
             listener = WebhookListener(host, port, self.notified, self.config.webhook_url)
             try:
                 await listener.start()
-            except OSError as exc:  # the port is taken, or the address is not this host's: poll instead
-                self._subscribe_refused = True
+            except OSError as exc:  # the port is taken, or the address is not this host's: poll meanwhile
+                wait = self._defer_subscription()
                 self.status.problem = f"webhook: cannot listen on {host}:{port}: {exc.strerror}; polling"
-                self.log.record("agent", "webhook-not-started", f"{host}:{port}", str(exc))
+                self.log.record("agent", "webhook-not-started", f"{host}:{port}",
+                                f"{exc}; polling, trying again in {wait:g} s")  # fmt: skip
                 return
             self._listener = listener
         try:
             self._subscription = await self.ven.subscribe(self.config.site_id, self._listener.url,
                                                           self._listener.token)  # fmt: skip
         except VtnRefused as exc:
-            # e.g. a VTN that calls no private address: poll instead, and say so
-            self._subscribe_refused = True
-            self.log.record("agent", "subscription-refused", self._listener.url, str(exc))
+            # e.g. a VTN that calls no private address: poll meanwhile, say so, and ask again later
+            wait = self._defer_subscription()
+            self.log.record("agent", "subscription-refused", self._listener.url,
+                            f"{exc}; polling, trying again in {wait:g} s")  # fmt: skip
             return
+        self._subscribe_backoff_s = 0.0
         self.status.subscribed = True
         self.log.record("agent", "subscribed", self._listener.url, self._subscription)
+
+    def _defer_subscription(self) -> float:
+        """Set when to try subscribing again; return the wait [s]."""
+        self._subscribe_backoff_s = next_backoff(self._subscribe_backoff_s, self.config.poll_s,
+                                                 self.config.safety_poll_s)  # fmt: skip
+        self._subscribe_retry_at = time.monotonic() + self._subscribe_backoff_s
+        return self._subscribe_backoff_s
 
     def notified(self, notification: dict[str, Any]) -> None:
         """Take one webhook notification: an event created, updated or deleted; wake the loop."""
@@ -260,15 +281,25 @@ class Agent:
             self._telemetry[t.id] = t
             if t.reachable and t.power_w is not None:
                 self._last_draw[t.id] = t.power_w
+                if t.nominal:
+                    self._nominal.add(t.id)
+                else:
+                    self._nominal.discard(t.id)
         if isinstance(self.meter, TelemetryMeter):
-            self.meter.feed(self._counted_draw())
+            total, nominal = self._counted_draw()
+            self.meter.feed(total, nominal_w=nominal)
         return out
 
-    def _counted_draw(self) -> float:
-        total = 0.0
+    def _counted_draw(self) -> tuple[float, float]:
+        """Return the fleet's draw as counted [W] and the part of it that is nominal, not measured [W]."""
+        total = nominal = 0.0
         for mid, (_, info) in self._machines.items():
-            total += self._last_draw.get(mid, info.max_w)
-        return total
+            draw = self._last_draw.get(mid)
+            if draw is None or mid in self._nominal:  # never read: counted at its maximum
+                draw = info.max_w if draw is None else draw
+                nominal += draw
+            total += draw
+        return total, nominal
 
     def views(self, now: float) -> list[MachineView]:
         """Return what the planner knows of each machine now."""
@@ -328,7 +359,7 @@ class Agent:
     def _after(t: Telemetry, c: Command) -> Telemetry:
         running = c.action != "stop"
         limit = float(c.power_w) if c.action == "power" and c.power_w is not None else t.limit_w
-        return Telemetry(t.id, t.reachable, running, t.power_w, limit, t.work_rate, t.temperature_c)
+        return Telemetry(t.id, t.reachable, running, t.power_w, limit, t.work_rate, t.temperature_c, t.nominal)
 
     # ------------------------------------------------------------------ one tick
     async def apply_limit(self, limit: Limit, now: float) -> FleetPlan:
@@ -371,6 +402,7 @@ class Agent:
             self.log.record("agent", "limit", {"cap_w": limit.cap_w, "source": limit.source,
                                                "event": limit.event_id}, "in force")  # fmt: skip
             self._limit_since = (limit.cap_w, mono)
+            self.status.limit = limit  # in force from now, while the machines are told
             if self._telemetry:
                 await self.apply_limit(limit, mono)  # at once, from what is known: reading waits
             if limit.source == "emergency":
@@ -437,20 +469,12 @@ class Agent:
     def _queue_report(self, start: datetime, end: datetime, energy_wh: float, reading: MeterReading,
                       limit: Limit) -> None:  # fmt: skip
         event_id = limit.event_id if limit.source == "cap" else self._last_event_id
-        state = (
-            "ERROR"
-            if self.status.within_cap is False
-            else (
-                "IDLE_CURTAILED"
-                if limit.cap_w <= 0
-                else "RUNNING_CURTAILED"
-                if limit.source != "safe"
-                else "IDLE_NORMAL"
-            )
-        )
+        plan = self.status.plan
+        running = plan is not None and any(t.run for t in plan.targets.values())
+        state = operating_state(self.status.within_cap, limit, running=running)
         body = usage_report(event_id or "", self.config.site_id, start, end - start, round(max(0.0, energy_wh)),
                             reading_type="DIRECT_READ" if reading.source == "meter" else "ESTIMATED",
-                            power_w=reading.power_w, state=state)  # fmt: skip
+                            power_w=reading.power_w, state=state, source=_draw_source(reading))  # fmt: skip
         if len(self._pending) >= _MAX_PENDING:
             self.log.record("agent", "report-dropped", self._pending.pop(0)["reportName"], "queue full")
         self._pending.append(body)
@@ -544,6 +568,32 @@ class Agent:
         for driver in self.drivers:
             await driver.close()
         self.log.close()
+
+
+def operating_state(within_cap: bool | None, limit: Limit, *, running: bool) -> str:
+    """Return the OpenADR ``OPERATING_STATE`` of a report.
+
+    ``ERROR`` when the site is not within its cap after the response time; otherwise
+    ``RUNNING_*`` when any machine runs and ``IDLE_*`` when none does, ``*_CURTAILED`` under a
+    cap or an emergency and ``*_NORMAL`` at the contract's safe level (no cap in force).
+    """
+    if within_cap is False:
+        return "ERROR"
+    activity = "RUNNING" if running and limit.cap_w > 0 else "IDLE"
+    return f"{activity}_{'NORMAL' if limit.source == 'safe' else 'CURTAILED'}"
+
+
+def _draw_source(reading: MeterReading) -> str:
+    """Where a report's figures come from: ``METER``, ``TELEMETRY``, or ``TELEMETRY_PARTLY_NOMINAL``."""
+    if reading.source == "meter":
+        return "METER"
+    return "TELEMETRY_PARTLY_NOMINAL" if reading.nominal_w > 0 else "TELEMETRY"
+
+
+def next_backoff(previous_s: float, poll_s: float, safety_poll_s: float) -> float:
+    """Return the next wait before subscribing again [s]: ``poll_s`` first, then doubling, at most ``safety_poll_s``."""
+    first = min(poll_s, safety_poll_s)
+    return first if previous_s <= 0 else min(max(first, 2 * previous_s), max(first, safety_poll_s))
 
 
 async def _first(stop: asyncio.Event, wake: asyncio.Event | None, timeout_s: float) -> None:

@@ -1,7 +1,7 @@
 """The agent's side of OpenADR 3.1: a VEN of the platform's VTN over HTTP (httpx).
 
 OAuth2 client credentials (token URL from ``/auth/server``, credentials in the form body),
-the site's VEN found by name or registered, events polled (``active=true``, paged) and
+the site's VEN and its resource found by name or registered, events polled (``active=true``, paged) and
 reports posted. Every request and answer goes to the command log.
 """
 
@@ -119,15 +119,21 @@ class VenClient:
         raise VtnRefused(f"{method} {path}: token refused twice")
 
     async def register(self, site_id: str) -> str:
-        """Find the site's VEN by name, or register it; return its id."""
-        found = await self.request("GET", "/vens", params={"venName": site_id})
-        for ven in found or []:
+        """Find the site's VEN by name, or register it, and its resource (named after the site); return the VEN's id."""
+        ven_id = None
+        for ven in await self.request("GET", "/vens", params={"venName": site_id}) or []:
             if ven.get("venName") == site_id:
-                self.ven_id = str(ven["id"])
-                return self.ven_id
-        created = await self.request("POST", "/vens", json={"objectType": "VEN_VEN_REQUEST", "venName": site_id})
-        self.ven_id = str(created["id"])
-        return self.ven_id
+                ven_id = str(ven["id"])
+                break
+        if ven_id is None:
+            created = await self.request("POST", "/vens", json={"objectType": "VEN_VEN_REQUEST", "venName": site_id})
+            ven_id = str(created["id"])
+        found = await self.request("GET", "/resources", params={"venID": ven_id, "resourceName": site_id})
+        if not any(r.get("resourceName") == site_id for r in found or []):
+            await self.request("POST", "/resources", json={"objectType": "VEN_RESOURCE_REQUEST", "venID": ven_id,
+                                                           "resourceName": site_id})  # fmt: skip
+        self.ven_id = ven_id
+        return ven_id
 
     async def events(self) -> list[dict[str, Any]]:
         """Every event visible to this VEN that has not ended, all pages."""
@@ -164,13 +170,17 @@ class VenClient:
 
 def usage_report(
     event_id: str, site_id: str, start: datetime, length: timedelta, energy_wh: int, *,
-    reading_type: str, power_w: float, state: str,
+    reading_type: str, power_w: float, state: str, source: str = "METER",
 ) -> dict[str, Any]:  # fmt: skip
     """Build one report: ``USAGE`` energy over the interval [Wh], ``DEMAND`` now [W], ``OPERATING_STATE``.
 
     ``reading_type`` is ``DIRECT_READ`` for a meter and ``ESTIMATED`` for summed telemetry.
-    The ``DEMAND`` payload is an instantaneous ``DIRECT_READ`` (not a mean), so it is not a
-    second reading of the same energy.
+    ``source`` goes in a ``DRAW_SOURCE`` payload (a private payload type, which a VTN that does
+    not know it ignores): ``METER``, ``TELEMETRY`` (measured by the machines), or
+    ``TELEMETRY_PARTLY_NOMINAL`` (some machines' draws are configured nominal values, e.g.
+    scheduler jobs without a ``power`` command, or machines not read yet).
+    The ``DEMAND`` payload is the draw at the end of the interval with the same reading type
+    (not ``MEAN``), so the VTN does not take it for a second reading of the same energy.
     """
     return {
         "eventID": event_id,
@@ -186,10 +196,11 @@ def usage_report(
             {
                 "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
                 "payloadType": "DEMAND",
-                "readingType": "DIRECT_READ",
+                "readingType": reading_type,
                 "units": "W",
             },
             {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "OPERATING_STATE"},
+            {"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "DRAW_SOURCE"},
         ],
         "resources": [
             {
@@ -202,6 +213,7 @@ def usage_report(
                             {"type": "USAGE", "values": [int(energy_wh)]},
                             {"type": "DEMAND", "values": [round(power_w, 1)]},
                             {"type": "OPERATING_STATE", "values": [state]},
+                            {"type": "DRAW_SOURCE", "values": [source]},
                         ],
                     }
                 ],

@@ -11,8 +11,9 @@ nothing more); the subscription's token is what authenticates the VTN, so put th
 behind TLS termination where the network between them is not the site's own.
 
 A VTN that refuses the subscription (e.g. a callback on a private address that its operator
-does not allow) leaves the agent polling; it polls at a slow rate even when subscribed, so a
-lost notification is caught up with.
+does not allow), or a listener that cannot start, leaves the agent polling; it asks again
+after ``poll_s``, then after twice as long each time, at most every ``safety_poll_s``. It
+polls at a slow rate even when subscribed, so a lost notification is caught up with.
 """
 
 from __future__ import annotations

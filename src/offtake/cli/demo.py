@@ -4,8 +4,10 @@ The platform server (real uvicorn on 127.0.0.1, live dispatch on the clock from 
 scenario's grid feed, short dispatch intervals), a regulator and a control room registering
 operators, licences, a generated allocation, contracts and OAuth clients; one site agent per
 site (in this process) with a fake Whatsminer fleet on its own loopback block and a Modbus
-meter simulator; an emergency half way through; every few seconds the caps, draws, reports
-and ledger size; at the end each site's bill so far. Everything started is stopped at the end:
+meter simulator, subscribed to its events with a webhook on loopback (the demo's server, and
+only it, is set to call loopback addresses) and polling as a fallback; an emergency half way
+through; every few seconds the caps, draws, reports, how each agent gets its events and the
+ledger size; at the end each site's bill so far. Everything started is stopped at the end:
 the agents, fleets, meters and the server; the temporary folder is removed unless kept.
 """
 
@@ -27,6 +29,8 @@ __all__ = ["DemoSite", "run_demo"]
 
 _DEMO_BLOCK = 79  # loopback block 127.79.<site>.x for the fake fleets
 _INTERVAL_S = 10  # dispatch interval of the demo [s]
+_POLL_S = 1  # the agents' polling period until subscribed [s]
+_SAFETY_POLL_S = 10  # and once subscribed with a webhook [s]
 
 
 @dataclass
@@ -135,7 +139,11 @@ max_start_kw = 10
 url = "{url}/openadr3/3.1.0"
 client_id = "{site.client_id}"
 client_secret_file = "{secret.name}"
-poll_s = 1
+poll_s = {_POLL_S}
+safety_poll_s = {_SAFETY_POLL_S}
+
+[webhook]
+listen = "127.0.0.1:0"
 
 [agent]
 tick_s = 1
@@ -196,8 +204,9 @@ def _print_round(echo: Callable[[str], None], app: Any, sites: list[DemoSite], e
         draw = f"{status.power_w / 1000:6.1f} kW" if status.power_w is not None else "  -"
         hashing = sum(m.hashing for m in site.fleet.miners)
         problem = f", {status.problem}" if status.within_cap is False else ""
+        events = f"webhook ({status.notifications} notified)" if status.subscribed else "polling"
         echo(f"    {site.site_id}: cap {cap}, metered {draw}, {hashing}/{len(site.fleet.miners)} hashing, "
-             f"{status.reports_sent} reports{problem}")  # fmt: skip
+             f"{status.reports_sent} reports, events by {events}{problem}")  # fmt: skip
 
 
 def _bills(echo: Callable[[str], None], app: Any, sites: list[DemoSite]) -> None:
@@ -255,8 +264,9 @@ def run_demo(
     folder.mkdir(parents=True, exist_ok=True)
     zones = _zones(scenario)
     demo_sites = [DemoSite(f"demo-mine-{i + 1}", zones[i % len(zones)]) for i in range(sites)]
+    # the agents subscribe with webhooks on loopback: this server (and only this demo's) may call them
     settings = Settings.resolve(env={}, data_dir=str(folder), grid_feed=f"scenario:{scenario}",
-                                dispatch_interval_s=_INTERVAL_S)  # fmt: skip
+                                dispatch_interval_s=_INTERVAL_S, webhook_allow_private=True)  # fmt: skip
     app = create_app(settings)
     prepare_database(app.state.engine)
     from offtake.agent.fakes.whatsminer import MinerSpec
@@ -275,6 +285,8 @@ def run_demo(
     try:
         server, thread, url, sock = _start_server(app)
         echo(f"server on {url}; live dispatch every {_INTERVAL_S} s from scenario:{scenario}")
+        echo("agents subscribe with webhooks on loopback (this demo's server allows loopback callbacks); "
+             f"each polls every {_POLL_S} s until subscribed and every {_SAFETY_POLL_S} s after, as a fallback")
         for i, site in enumerate(demo_sites):
             site.fleet = FakeFleet.build(miners, first_ip=(_DEMO_BLOCK << 16) + ((i + 1) << 8) + 2).start()
             site.meter = MeterSimulator(site.fleet.total_draw_w, rmap).start()

@@ -212,20 +212,25 @@ def _at_gas_price(model: RiskModel, gas: FloatArray) -> tuple[FloatArray, FloatA
     x = np.clip(gas, nodes[0], nodes[-1])
     i = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, len(nodes) - 2)  # [B, M]
     w = (x - nodes[i]) / (nodes[i + 1] - nodes[i])
-    months = np.arange(model.n_months)[None, :]
+    n_zones = g.zone_surplus_mw.shape[1]
+    # index arrays that broadcast to [B, Z, M] (zone tables) and [B, M] (national)
+    i3, w3 = i[:, None, :], w[:, None, :, None]
+    z3 = np.arange(n_zones)[None, :, None]
+    m3 = np.arange(model.n_months)[None, None, :]
+    m2 = np.arange(model.n_months)[None, :]
 
-    def interp(table: FloatArray) -> FloatArray:
-        """Table [G, (Z,) M, 24] at each path's multiplier -> [B, M, (Z,) 24], in the table's precision."""
-        lo = table[i, months] if table.ndim == 3 else table[i, :, months]
-        hi = table[i + 1, months] if table.ndim == 3 else table[i + 1, :, months]
-        weight = w.astype(table.dtype).reshape(w.shape + (1,) * (lo.ndim - 2))
-        return np.asarray(lo + weight * (hi - lo))
+    def interp_zones(table: FloatArray) -> FloatArray:
+        """Zone table [G, Z, M, 24] at each path's multiplier -> [B, Z, M, 24], single precision."""
+        lo = table[i3, z3, m3]
+        return np.asarray(lo + w3.astype(f32) * (table[i3 + 1, z3, m3] - lo))
 
-    zone = interp(g.zone_surplus_mw[:, :, moy, :].astype(f32))  # [B, M, Z, 24]
+    zone = interp_zones(g.zone_surplus_mw[:, :, moy, :].astype(f32))
+    mc = interp_zones(g.zone_marginal_cost_usd_per_mwh[:, :, moy, :].astype(f32))
     # the national surplus stays in double precision, as without a gas surface
-    national = interp(g.national_surplus_mw[:, moy, :])  # [B, M, 24]
-    mc = interp(g.zone_marginal_cost_usd_per_mwh[:, :, moy, :].astype(f32))
-    return zone.transpose(0, 2, 1, 3), national, mc.transpose(0, 2, 1, 3)
+    table = g.national_surplus_mw[:, moy, :]  # [G, M, 24]
+    lo = table[i, m2]
+    national = lo + w[:, :, None] * (table[i + 1, m2] - lo)  # [B, M, 24]
+    return zone, national, mc
 
 
 def _market_paths(model: RiskModel, d: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:

@@ -11,6 +11,7 @@ from report_checks import assert_self_contained
 from offtake import scenario
 from offtake.economics.data import data_path
 from offtake.errors import InputError
+from offtake.grid.baseline import redispatch
 from offtake.risk import (
     GasSurface,
     RiskOptions,
@@ -211,3 +212,23 @@ def test_surface_without_one_or_with_mismatched_profiles_is_refused(
         GasSurface(("gas",), 75.0, np.array([1.0, 1.0]), (prep.profiles, prep.profiles))
     with pytest.raises(InputError, match="2 multipliers but 1"):
         GasSurface(("gas",), 75.0, np.array([1.0, 2.0]), (prep.profiles,))
+
+
+def test_shortcut_below_the_crossing_matches_a_full_assessment(
+    prepared: tuple[scenario.Scenario, object, PreparedInputs, GasSurface],
+) -> None:
+    s, sites, prep, _ = prepared
+    surface = gas_surface(s, sites, prep, ("gas",), multipliers=np.array([0.9, 1.0, 2.0]))  # type: ignore[arg-type]
+    assert surface is not None
+    baseline = prep.baseline
+    assert baseline is not None
+    chosen = np.isin(np.asarray(baseline.fleet.technology), ["gas"])
+    costs = baseline.fleet.marginal_cost_usd_per_mwh
+    moved, _ = redispatch(baseline, np.where(chosen, costs * 0.9, costs))
+    full = prepare_inputs(s, sites, baseline=moved).profiles  # type: ignore[arg-type]
+    short = surface.profiles[0]
+    np.testing.assert_allclose(short.zone_surplus_mw, full.zone_surplus_mw, atol=1e-6)
+    np.testing.assert_allclose(short.national_surplus_mw, full.national_surplus_mw, atol=1e-6)
+    np.testing.assert_allclose(short.marginal_cost_usd_per_mwh, full.marginal_cost_usd_per_mwh, rtol=1e-6, atol=1e-6)
+    # the serving cost did fall with the gas price where gas serves
+    assert short.marginal_cost_usd_per_mwh.mean() < prep.profiles.marginal_cost_usd_per_mwh.mean()

@@ -42,14 +42,16 @@ def test_cli_risk_writes_report_and_is_reproducible(tmp_path: Path) -> None:
     assert "risk: block" in first.stderr  # progress on stderr
     second = offtake(*args, "--out", str(tmp_path / "b"))
     assert second.returncode == 0, second.stderr
-    assert (tmp_path / "a" / "paths.csv").read_bytes() == (
-        tmp_path / "b" / "paths.csv"
-    ).read_bytes()
+    assert (tmp_path / "a" / "paths.csv").read_bytes() == (tmp_path / "b" / "paths.csv").read_bytes()
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["paths"] == 600 and summary["seed"] == 5
     assert "no_subsidy_test" in summary
     html = (tmp_path / "a" / "report.html").read_text()
-    assert len(assert_self_contained(html)) == 8  # 3 histograms, 4 fan charts, the tariff chart
+    # 3 histograms, 5 fan charts, the tariff chart, the tornado; no gas-price fan: the scenario burns no RLNG
+    assert len(assert_self_contained(html)) == 10
+    assert "no plant of rlng_ccgt in three-zone; the gas price moves nothing" in first.stderr
+    drivers = (tmp_path / "a" / "drivers.csv").read_text().splitlines()
+    assert drivers[0].startswith("driver,") and any(line.startswith("gas price,") for line in drivers)
 
 
 def test_cli_risk_bad_allocation_is_one_line(tmp_path: Path) -> None:
@@ -72,8 +74,19 @@ def test_cli_risk_bad_allocation_is_one_line(tmp_path: Path) -> None:
 
 
 def test_cli_risk_counts_import_tax_only_when_asked(tmp_path: Path) -> None:
-    args = ["risk", "--scenario", "tests/data/three-zone", "--allocation", "tests/data/allocations/three-zone.csv",
-            "--paths", "50", "--months", "3", "--seed", "1"]
+    args = [
+        "risk",
+        "--scenario",
+        "tests/data/three-zone",
+        "--allocation",
+        "tests/data/allocations/three-zone.csv",
+        "--paths",
+        "50",
+        "--months",
+        "3",
+        "--seed",
+        "1",
+    ]
     default = offtake(*args, "--out", str(tmp_path / "d"))
     counted = offtake(*args, "--count-import-tax", "--out", str(tmp_path / "c"))
     assert default.returncode == 0 and counted.returncode == 0, default.stderr + counted.stderr

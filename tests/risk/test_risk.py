@@ -206,6 +206,6 @@ def test_three_zone_scenario_end_to_end(tmp_path: Path) -> None:
         result, tmp_path, RunInfo(s.name, str(ALLOC), 2, None, 0.1), prepared.no_subsidy
     )
     html = written["report"].read_text(encoding="utf-8")
-    assert len(assert_self_contained(html)) == 8
+    assert len(assert_self_contained(html)) == 10  # no gas profiles: no gas-price fan
     assert "No-subsidy test" in html
     assert pd.read_csv(written["paths"]).shape[0] == 300

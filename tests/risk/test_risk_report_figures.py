@@ -118,7 +118,7 @@ def test_report_charts_equal_the_run_and_load_nothing_from_the_network(tmp_path:
     paths = write_outputs(result, tmp_path, RunInfo("synthetic", "allocation.csv", 4, None, 0.1))
     page = paths["report"].read_text(encoding="utf-8")
     specs = assert_self_contained(page)
-    assert "<img" not in page and len(specs) == 8
+    assert "<img" not in page and len(specs) == 10
     fan = next(s for s in specs if s["layout"]["yaxis"]["title"]["text"] == "BTC price [k USD]")
     q = result.monthly_quantiles("monthly_btc_price_usd") * 1e-3
     for col in ("P5", "P50", "P95"):

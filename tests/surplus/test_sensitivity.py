@@ -165,7 +165,7 @@ def test_shortcut_equals_a_fresh_solve_for_random_prices(
     tmp_path: Path, three: scenario.Scenario, three_baseline: Baseline, seed: int
 ) -> None:
     """Any cost vector: the base surplus where the shortcut applies, else redispatch, equals a fresh solve."""
-    from offtake.surplus.sensitivity import _surplus_unchanged
+    from offtake.surplus.sensitivity import surplus_unchanged
 
     rng = np.random.default_rng(seed)
     factors = {t: float(rng.uniform(0.6, 1.4)) for t in ("gas", "coal", "oil", "nuclear")}
@@ -174,7 +174,7 @@ def test_shortcut_equals_a_fresh_solve_for_random_prices(
     costs = fleet.marginal_cost_usd_per_mwh * scale
     changed = _write_costs(tmp_path, factors)
     fresh_zone, fresh_national = surplus_arrays(changed, least_cost_dispatch(changed), TARIFF)
-    if _surplus_unchanged(three_baseline, costs, TARIFF):
+    if surplus_unchanged(three_baseline, costs, TARIFF):
         zone_mw, national_mw = surplus_arrays(three, three_baseline, TARIFF)
     else:
         zone_mw, national_mw = surplus_arrays(three, redispatch(three_baseline, costs)[0], TARIFF)

@@ -11,8 +11,8 @@ import typer
 from offtake import scenario as scenario_mod
 from offtake.economics.country import Incentives
 from offtake.errors import InputError
-from offtake.risk.from_scenario import prepare_inputs
-from offtake.risk.inputs import read_allocation
+from offtake.risk.from_scenario import gas_surface, prepare_inputs
+from offtake.risk.inputs import load_risk_parameters, read_allocation
 from offtake.risk.report import RunInfo, format_probability, write_outputs
 from offtake.risk.run import RiskOptions, build_model, default_tariff_grid, run_risk
 
@@ -51,8 +51,15 @@ def register(app: typer.Typer) -> None:
                 "programme's hardware would be imported without it; off: it would not be)."
             ),
         ] = False,
+        gas_driver: Annotated[
+            bool,
+            typer.Option(
+                help="Let the gas (RLNG) price move the surplus and the fuel cost (risk.toml [gas_price]); "
+                "off: the surplus at today's fuel prices throughout."
+            ),
+        ] = True,
     ) -> None:
-        """Simulate BTC price, hashrate, fees, halving, demand and solar; write report.html."""
+        """Simulate BTC price, hashrate, fees, halving, demand, solar and gas price; write report.html."""
         started = time.perf_counter()
         if target not in ("leave", "stop"):
             raise InputError(f"expected 'leave' or 'stop', got '{target}'", field="--target")
@@ -72,6 +79,17 @@ def register(app: typer.Typer) -> None:
         sites = read_allocation(allocation, s.zone_ids)
         typer.echo("risk: assessing the scenario's surplus", err=True)
         prepared = prepare_inputs(s, sites)
+        parameters = load_risk_parameters()
+        gas = None
+        if gas_driver:
+            typer.echo("risk: assessing the surplus at multiples of the gas price", err=True)
+            gas = gas_surface(s, sites, prepared, parameters.gas_technologies)
+            if gas is None:
+                typer.echo(
+                    f"risk: no plant of {', '.join(parameters.gas_technologies)} in {s.name}; the gas price "
+                    "moves nothing",
+                    err=True,
+                )
         options = RiskOptions(
             seed=seed,
             n_months=months,
@@ -87,7 +105,12 @@ def register(app: typer.Typer) -> None:
             max_probability=max_probability,
         )
         model, context = build_model(
-            prepared.profiles, sites, options, exchange_rate_pkr_per_usd=s.exchange_rate_pkr_per_usd
+            prepared.profiles,
+            sites,
+            options,
+            exchange_rate_pkr_per_usd=s.exchange_rate_pkr_per_usd,
+            parameters=parameters,
+            gas=gas,
         )
         result = run_risk(model, context, paths, scheduler_address=scheduler)
         info = RunInfo(s.name, str(allocation), seed, scheduler, time.perf_counter() - started)

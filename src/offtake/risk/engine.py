@@ -6,10 +6,13 @@ results do not depend on how the work is spread.
 
 Per path and month the model draws the BTC price (log random walk with Student-t shocks), the
 external network hashrate (log random walk correlated with the price), fees per block, the GPU-hour
-price, and per path a demand-growth rate and a rooftop-solar build rate. Surplus per zone, month
-and hour of day is the base profile, less demand growth, plus rooftop output (which lowers grid
-demand in daylight), clipped at zero; sites in a zone share its surplus in proportion to their
-allocation and the total is capped by the national surplus.
+price, the gas price (a mean-reverting log walk of a multiplier of today's price), and per path a
+demand-growth rate and a rooftop-solar build rate. Surplus per zone, month and hour of day is the
+profile at the path's gas price (interpolated between profiles precomputed at a few multipliers,
+:class:`GasArrays`; the base profile when there are none), less demand growth, plus rooftop
+output (which lowers grid demand in daylight), clipped at zero; sites in a zone share its surplus
+in proportion to their allocation and the total is capped by the national surplus. The fuel cost
+of what they draw is the marginal cost profile at the same gas price, interpolated alike.
 
 External hashrate grows at a trend plus an elasticity times the log of last month's hashprice over
 the fleet's reference hashcost (machines are added above it and unplugged below it), with a
@@ -25,13 +28,14 @@ random numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from offtake.risk.inputs import RiskParameters
 
-__all__ = ["BlockResult", "RiskModel", "simulate_block"]
+__all__ = ["DRIVER_NAMES", "BlockResult", "GasArrays", "RiskModel", "simulate_block"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -41,6 +45,22 @@ IntArray = npt.NDArray[np.int64]
 BLOCK_PATHS = 1000
 _HASHES_PER_DIFFICULTY = 2.0**32
 _BLOCKS_PER_DAY = 144.0
+#: The random drivers, in the order of :attr:`BlockResult.driver_summaries`' first axis.
+DRIVER_NAMES = ("BTC price", "hashrate", "fees", "GPU-hour price", "demand growth", "rooftop solar", "gas price")
+
+
+@dataclass(frozen=True)
+class GasArrays:
+    """Surplus and marginal-cost profiles at multipliers of the gas price, on the model's zones.
+
+    Axes: ``G`` multipliers, then as :class:`RiskModel`'s profiles.
+    """
+
+    multipliers: FloatArray  # [G] increasing, holds 1.0 and goes above it
+    zone_surplus_mw: FloatArray  # [G, Z, 12, 24]
+    national_surplus_mw: FloatArray  # [G, 12, 24]
+    zone_marginal_cost_usd_per_mwh: FloatArray  # [G, Z, 12, 24]
+    base_price_usd_per_mwh: float  # gas plants' marginal cost at multiplier 1
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,7 @@ class RiskModel:
     drivers: RiskParameters
     ai_price_trend_per_year: float
     ai_price_volatility_per_year: float
+    gas: GasArrays | None = None
 
     @property
     def n_sites(self) -> int:
@@ -126,6 +147,9 @@ class BlockResult:
     monthly_btc_price_usd: FloatArray
     monthly_hashprice_usd_per_ph_day: FloatArray
     monthly_mining_operating_share: FloatArray
+    monthly_gas_multiplier: FloatArray  # [B, M] gas price over today's
+    monthly_available_mwh: FloatArray  # [B, M] energy the sites could draw, before any stops
+    driver_summaries: FloatArray  # [D, B] one number per driver and path (DRIVER_NAMES)
 
 
 def _draws(model: RiskModel, block: int, n_paths: int) -> dict[str, FloatArray]:
@@ -139,7 +163,74 @@ def _draws(model: RiskModel, block: int, n_paths: int) -> dict[str, FloatArray]:
         "ai": rng.standard_normal((n_paths, m)),
         "demand": rng.standard_normal(n_paths),
         "solar": rng.standard_normal(n_paths),
+        # drawn last, so the streams of the other drivers are those of a model without gas
+        "gas": rng.standard_normal((n_paths, m)),
     }
+
+
+def _gas_path(model: RiskModel, d: dict[str, FloatArray]) -> FloatArray:
+    """Gas price over today's per path and month [-], [B, M]: a mean-reverting log walk from 1."""
+    dt = 1.0 / 12.0
+    par = model.drivers
+    sig = par.gas_volatility_per_year
+    keep = float(np.exp(-par.gas_mean_reversion_per_year * dt))
+    step = (par.gas_drift_per_year - 0.5 * sig * sig) * dt + sig * np.sqrt(dt) * d["gas"]
+    log_x = np.empty_like(step)
+    level = np.zeros(step.shape[0])
+    for m in range(step.shape[1]):
+        level = level * keep + step[:, m]
+        log_x[:, m] = level
+    return np.asarray(np.exp(log_x), dtype=np.float64)
+
+
+def _driver_summaries(d: dict[str, FloatArray], gas: FloatArray) -> FloatArray:
+    """One number per driver and path [D, B]: mean monthly shock, the per-path draw, mean log gas price."""
+    return np.vstack(
+        [
+            d["price"].mean(axis=1),
+            d["hash"].mean(axis=1),
+            d["fee"].mean(axis=1),
+            d["ai"].mean(axis=1),
+            d["demand"],
+            d["solar"],
+            np.log(gas).mean(axis=1),
+        ]
+    )
+
+
+def _at_gas_price(model: RiskModel, gas: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Zone surplus [B, Z, M, 24], national surplus [B, M, 24] and marginal cost [B, Z, M, 24].
+
+    Linear in the multiplier between the two nodes around it (clipped to the nodes' range), in
+    single precision; at a node the profile is that node's exactly.
+    """
+    g = model.gas
+    assert g is not None
+    f32 = np.float32
+    moy = model.month_of_year
+    nodes = g.multipliers
+    x = np.clip(gas, nodes[0], nodes[-1])
+    i = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, len(nodes) - 2)  # [B, M]
+    w = (x - nodes[i]) / (nodes[i + 1] - nodes[i])
+    n_zones = g.zone_surplus_mw.shape[1]
+    # index arrays that broadcast to [B, Z, M] (zone tables) and [B, M] (national)
+    i3, w3 = i[:, None, :], w[:, None, :, None]
+    z3 = np.arange(n_zones)[None, :, None]
+    m3 = np.arange(model.n_months)[None, None, :]
+    m2 = np.arange(model.n_months)[None, :]
+
+    def interp_zones(table: FloatArray) -> FloatArray:
+        """Zone table [G, Z, M, 24] at each path's multiplier -> [B, Z, M, 24], single precision."""
+        lo = table[i3, z3, m3]
+        return np.asarray(lo + w3.astype(f32) * (table[i3 + 1, z3, m3] - lo))
+
+    zone = interp_zones(g.zone_surplus_mw[:, :, moy, :].astype(f32))
+    mc = interp_zones(g.zone_marginal_cost_usd_per_mwh[:, :, moy, :].astype(f32))
+    # the national surplus stays in double precision, as without a gas surface
+    table = g.national_surplus_mw[:, moy, :]  # [G, M, 24]
+    lo = table[i, m2]
+    national = lo + w[:, :, None] * (table[i + 1, m2] - lo)  # [B, M, 24]
+    return zone, national, mc
 
 
 def _market_paths(model: RiskModel, d: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -158,7 +249,7 @@ def _market_paths(model: RiskModel, d: dict[str, FloatArray]) -> tuple[FloatArra
     return price, hash_shock, fees, ai_factor
 
 
-def _available_energy(model: RiskModel, d: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _available_energy(model: RiskModel, d: dict[str, FloatArray], gas: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Energy each site could draw per month [MWh] and its fuel cost [USD/MWh], both [B, S, M].
 
     The [path, zone, month, hour] arrays are the largest of the model; they are built in single
@@ -179,19 +270,26 @@ def _available_energy(model: RiskModel, d: dict[str, FloatArray]) -> tuple[Float
     zone_alloc = np.zeros(model.zone_surplus_mw.shape[0])
     np.add.at(zone_alloc, model.site_zone, model.site_allocated_mw)
     inv_alloc = np.divide(1.0, zone_alloc, out=np.zeros_like(zone_alloc), where=zone_alloc > 0).astype(f32)
-    base = model.zone_surplus_mw[:, moy, :].astype(f32)  # [Z, M, 24]
+    base: npt.NDArray[np.floating[Any]]
+    mc: npt.NDArray[np.floating[Any]]
+    if model.gas is None:
+        base = model.zone_surplus_mw[:, moy, :].astype(f32)[None]  # [1, Z, M, 24]
+        national_base = model.national_surplus_mw[moy][None]  # [1, M, 24]
+        mc = model.zone_marginal_cost_usd_per_mwh[:, moy, :].astype(f32)[None]
+    else:
+        base, national_base, mc = _at_gas_price(model, gas)
     dem = model.zone_demand_mw[:, moy, :].astype(f32)
     sol = (model.zone_solar_share[:, None, None] * shape[None]).astype(f32)  # [Z, M, 24]
 
     ratio = np.multiply(extra_demand[:, None, :, None], -dem[None])  # [B, Z, M, 24]
     work = np.multiply(solar_mw[:, None, :, None], sol[None])
     ratio += work
-    ratio += base[None]
+    ratio += base
     ratio *= inv_alloc[None, :, None, None]
     np.clip(ratio, 0.0, 1.0, out=ratio)
 
     national = (
-        model.national_surplus_mw[moy][None]
+        national_base
         - extra_demand[:, :, None] * model.national_demand_mw[moy][None]
         + solar_mw[:, :, None] * shape[None]
     ).astype(f32)  # [B, M, 24]
@@ -203,8 +301,10 @@ def _available_energy(model: RiskModel, d: dict[str, FloatArray]) -> tuple[Float
         ratio *= cap[:, None, :, :]
 
     mean_ratio = ratio.sum(axis=3).astype(np.float64) / 24.0  # [B, Z, M] share of allocated power available
-    mc = model.zone_marginal_cost_usd_per_mwh[:, moy, :].astype(f32)
-    weighted = np.einsum("bzmh,zmh->bzm", ratio, mc).astype(np.float64) / 24.0
+    if model.gas is None:
+        weighted = np.einsum("bzmh,zmh->bzm", ratio, mc[0]).astype(np.float64) / 24.0
+    else:
+        weighted = np.einsum("bzmh,bzmh->bzm", ratio, mc).astype(np.float64) / 24.0
     mc_mean = np.divide(weighted, mean_ratio, out=np.zeros_like(weighted), where=mean_ratio > 0)
     hours = 24.0 * model.days_in_month  # [M]
     available = mean_ratio[:, model.site_zone, :] * model.site_allocated_mw[None, :, None] * hours[None, None, :]
@@ -240,7 +340,8 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
     """
     d = _draws(model, block, n_paths)
     price, hash_shock, fees, ai_factor = _market_paths(model, d)
-    available, mc = _available_energy(model, d)  # [B, S, M]
+    gas = _gas_path(model, d)  # [B, M]
+    available, mc = _available_energy(model, d, gas)  # [B, S, M]
     k_cases, n_months = model.n_cases, model.n_months
     # sites that decide alike are pooled into classes: the month loop runs on [K, B, C]
     site_class = _site_classes(model)
@@ -352,4 +453,7 @@ def simulate_block(model: RiskModel, block: int, n_paths: int) -> BlockResult:
         monthly_btc_price_usd=price,
         monthly_hashprice_usd_per_ph_day=monthly["hashprice"],
         monthly_mining_operating_share=monthly["operating"],
+        monthly_gas_multiplier=gas,
+        monthly_available_mwh=available.sum(axis=1),
+        driver_summaries=_driver_summaries(d, gas),
     )

@@ -16,11 +16,22 @@ import pandas as pd
 
 from offtake.economics.subsidy import NetworkCosts, NoSubsidyResult, load_network, no_subsidy_test
 from offtake.grid import Baseline, check_no_subsidy, least_cost_dispatch
-from offtake.risk.inputs import SurplusProfiles, reduce_to_profiles
+from offtake.grid.baseline import redispatch
+from offtake.grid.subsidy import ServingCost
+from offtake.risk.inputs import GasSurface, SurplusProfiles, reduce_to_profiles
 from offtake.scenario import Scenario
 from offtake.surplus import assess_surplus
+from offtake.surplus.assess import SurplusResult
+from offtake.surplus.sensitivity import surplus_unchanged
 
-__all__ = ["PreparedInputs", "prepare_inputs", "served_by_tariff"]
+__all__ = ["GAS_MULTIPLIERS", "PreparedInputs", "gas_multipliers", "gas_surface", "prepare_inputs", "served_by_tariff"]
+
+#: Multipliers of the gas price at which the surplus is assessed; :func:`gas_multipliers` adds
+#: two around each price at which a gas plant's cost crosses a tariff (a modelling choice, not a
+#: number from the world). Paths beyond the range take its end.
+GAS_MULTIPLIERS = (0.5, 0.75, 1.0, 1.5, 2.5)
+#: Relative distance of the nodes placed either side of a tariff crossing [-].
+_CROSSING_STEP = 0.005
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,8 @@ class PreparedInputs:
     served_mw: pd.DataFrame
     marginal_cost_usd_per_mwh: pd.Series
     no_subsidy: NoSubsidyResult
+    baseline: Baseline | None = None
+    surplus: SurplusResult | None = None
 
 
 def served_by_tariff(scenario: Scenario, baseline: Baseline, allocation: pd.DataFrame) -> pd.DataFrame:
@@ -104,16 +117,25 @@ def prepare_inputs(
         Least-cost dispatch of ``scenario``; solved here when not given.
     """
     baseline = baseline or least_cost_dispatch(scenario)
-    surplus = assess_surplus(scenario, float(allocation["tariff_usd_per_mwh"].max()), baseline=baseline)
-    served = served_by_tariff(scenario, baseline, allocation)
+    surplus, served, check, marginal, profiles = _assess(scenario, allocation, baseline)
     zones = {str(k): str(v) for k, v in allocation["zone"].items()}
     tariffs = {str(k): float(v) for k, v in allocation["tariff_usd_per_mwh"].items()}
-    zone_of, tariff_of = pd.Series(zones), pd.Series(tariffs)
+    test = no_subsidy_test(served, zones, tariffs, check, network or load_network(), scenario.duration_h)
+    return PreparedInputs(profiles, served, marginal, test, baseline, surplus)
+
+
+def _assess(
+    scenario: Scenario, allocation: pd.DataFrame, baseline: Baseline
+) -> tuple[SurplusResult, pd.DataFrame, ServingCost, pd.Series, SurplusProfiles]:
+    """Surplus at the highest tariff, served power, its check, the serving marginal cost, the profiles."""
+    surplus = assess_surplus(scenario, float(allocation["tariff_usd_per_mwh"].max()), baseline=baseline)
+    served = served_by_tariff(scenario, baseline, allocation)
+    zone_of = pd.Series({str(k): str(v) for k, v in allocation["zone"].items()})
+    tariff_of = pd.Series({str(k): float(v) for k, v in allocation["tariff_usd_per_mwh"].items()})
     check = check_no_subsidy(baseline, served, zone_of, tariff_of)
     marginal = _marginal_cost(baseline, served, check.dearest_cost_usd_per_mwh)
     profiles = reduce_to_profiles(surplus.zone_mw, surplus.national_mw, scenario.demand_mw, marginal)
-    test = no_subsidy_test(served, zones, tariffs, check, network or load_network(), scenario.duration_h)
-    return PreparedInputs(profiles, served, marginal, test)
+    return surplus, served, check, marginal, profiles
 
 
 def _marginal_cost(baseline: Baseline, served: pd.DataFrame, dearest: pd.Series) -> pd.Series:
@@ -122,3 +144,81 @@ def _marginal_cost(baseline: Baseline, served: pd.DataFrame, dearest: pd.Series)
     price = np.clip(baseline.zone_price_usd_per_mwh.max(axis=1, initial=0.0), 0.0, top)
     value = np.where(served.sum(axis=1).to_numpy() > 1e-9, dearest.to_numpy(dtype=float), price)
     return pd.Series(value, index=served.index, name="marginal_cost_usd_per_mwh")
+
+
+def gas_multipliers(driven_costs_usd_per_mwh: np.ndarray, tariffs_usd_per_mwh: list[float]) -> np.ndarray:
+    """:data:`GAS_MULTIPLIERS` and two nodes either side of each multiplier where a cost meets a tariff.
+
+    Parameters
+    ----------
+    driven_costs_usd_per_mwh
+        Marginal costs of the plant groups the gas price drives [USD/MWh].
+    tariffs_usd_per_mwh
+        Tariffs of the allocation [USD/MWh].
+    """
+    nodes = set(GAS_MULTIPLIERS)
+    low, high = min(GAS_MULTIPLIERS), max(GAS_MULTIPLIERS)
+    for tariff in tariffs_usd_per_mwh:
+        for cost in {float(c) for c in driven_costs_usd_per_mwh if c > 0}:
+            cross = tariff / cost
+            if low < cross < high:
+                nodes |= {round(cross * (1 - _CROSSING_STEP), 9), round(cross * (1 + _CROSSING_STEP), 9)}
+    return np.array(sorted(nodes))
+
+
+def gas_surface(
+    scenario: Scenario,
+    allocation: pd.DataFrame,
+    prepared: PreparedInputs,
+    technologies: tuple[str, ...],
+    multipliers: np.ndarray | None = None,
+) -> GasSurface | None:
+    """Profiles of the risk engine at multipliers of the gas price; None if no plant burns that fuel.
+
+    At each multiplier the marginal cost of every plant group of ``technologies`` is scaled, the
+    baseline re-dispatched where the merit order moves, and the surplus assessed as by
+    :func:`prepare_inputs`. Where the new costs provably leave the surplus at every tariff of
+    the allocation as it is (:func:`offtake.surplus.sensitivity.surplus_unchanged`), the surplus
+    and the served power are kept and only the serving cost scales, in the intervals whose
+    dearest serving unit is a gas plant.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    allocation
+        Sites from :func:`offtake.risk.inputs.read_allocation`.
+    prepared
+        :func:`prepare_inputs` of the same scenario and allocation.
+    technologies
+        Technologies whose fuel the gas price drives (``risk.toml``'s ``gas_price.technologies``).
+    multipliers
+        Multipliers [-]; :func:`gas_multipliers` when not given.
+    """
+    baseline = prepared.baseline
+    if baseline is None or prepared.surplus is None:
+        raise ValueError("prepared inputs carry no baseline; use prepare_inputs")
+    fleet = baseline.fleet
+    chosen = np.isin(np.asarray(fleet.technology), list(technologies))
+    if not chosen.any():
+        return None
+    costs = fleet.marginal_cost_usd_per_mwh
+    tariffs = sorted({float(t) for t in allocation["tariff_usd_per_mwh"]})
+    nodes = gas_multipliers(costs[chosen], tariffs) if multipliers is None else np.asarray(multipliers, dtype=float)
+    driven = np.unique(costs[chosen])
+    profiles: list[SurplusProfiles] = []
+    for m in nodes.tolist():
+        if m == 1.0:
+            profiles.append(prepared.profiles)
+            continue
+        new_costs = np.where(chosen, costs * m, costs)
+        if all(surplus_unchanged(baseline, new_costs, t) for t in tariffs):
+            marginal = prepared.marginal_cost_usd_per_mwh.to_numpy(dtype=float)
+            is_gas = np.isin(marginal, driven)
+            scaled = pd.Series(np.where(is_gas, marginal * m, marginal), index=prepared.marginal_cost_usd_per_mwh.index)
+            s = prepared.surplus
+            profiles.append(reduce_to_profiles(s.zone_mw, s.national_mw, scenario.demand_mw, scaled))
+        else:
+            moved, _ = redispatch(baseline, new_costs)
+            profiles.append(_assess(scenario, allocation, moved)[4])
+    return GasSurface(technologies, float(costs[chosen].max()), nodes, tuple(profiles))

@@ -18,6 +18,7 @@ from offtake.economics.data import Quantity, load_sections
 from offtake.errors import InputError
 
 __all__ = [
+    "GasSurface",
     "RiskParameters",
     "SurplusProfiles",
     "load_risk_parameters",
@@ -75,6 +76,43 @@ class SurplusProfiles:
     def zone_index(self, zone: str) -> int:
         """Position of a zone on the first axis."""
         return self.zone_ids.index(zone)
+
+
+@dataclass(frozen=True)
+class GasSurface:
+    """Surplus profiles of a scenario at several multipliers of the gas price.
+
+    The engine interpolates between them per path and month, so the surplus engine runs once per
+    multiplier rather than once per path.
+
+    Attributes
+    ----------
+    technologies
+        Technologies whose marginal cost the multiplier scales.
+    base_price_usd_per_mwh
+        Marginal cost of the dearest plant of those technologies at multiplier 1 [USD/MWh].
+    multipliers
+        Increasing multipliers of the gas price [-]; 1 is one of them and not the last.
+    profiles
+        Profiles at each multiplier, all on the same zones.
+    """
+
+    technologies: tuple[str, ...]
+    base_price_usd_per_mwh: float
+    multipliers: FloatArray
+    profiles: tuple[SurplusProfiles, ...]
+
+    def __post_init__(self) -> None:
+        """Refuse a surface the engine cannot interpolate."""
+        g = np.asarray(self.multipliers, dtype=float)
+        if g.ndim != 1 or len(g) < 2 or not np.isfinite(g).all() or (g <= 0).any() or (np.diff(g) <= 0).any():
+            raise InputError("multipliers must be at least two increasing positive numbers", field="multipliers")
+        if 1.0 not in g.tolist() or g[-1] == 1.0:
+            raise InputError("multipliers must hold 1 and go above it", field="multipliers")
+        if len(self.profiles) != len(g):
+            raise InputError(f"{len(g)} multipliers but {len(self.profiles)} profiles", field="profiles")
+        if any(p.zone_ids != self.profiles[0].zone_ids for p in self.profiles):
+            raise InputError("every profile must cover the same zones in the same order", field="profiles")
 
 
 def _month_hour_mean(
@@ -203,11 +241,15 @@ class RiskParameters:
     solar_longitude_deg: float
     leave_after_months: int
     quantities: dict[str, Quantity]
+    gas_drift_per_year: float = 0.0
+    gas_volatility_per_year: float = 0.0
+    gas_mean_reversion_per_year: float = 0.0
+    gas_technologies: tuple[str, ...] = ("rlng_ccgt",)
 
 
 def load_risk_parameters(path: str | Path | None = None) -> RiskParameters:
     """Read ``risk.toml`` (the bundled file unless ``path`` is given)."""
-    sections = ("btc_price", "hashrate", "fees", "demand", "rooftop_solar", "operators")
+    sections = ("btc_price", "hashrate", "fees", "demand", "rooftop_solar", "operators", "gas_price")
     data = load_sections(path if path is not None else "risk.toml", sections)
     file, q = data.file, data.quantities
     v = data.value
@@ -231,6 +273,10 @@ def load_risk_parameters(path: str | Path | None = None) -> RiskParameters:
         solar_longitude_deg=v("rooftop_solar.longitude_deg"),
         leave_after_months=int(v("operators.leave_after_months")),
         quantities=q,
+        gas_drift_per_year=v("gas_price.drift_per_year"),
+        gas_volatility_per_year=v("gas_price.volatility_per_year"),
+        gas_mean_reversion_per_year=v("gas_price.mean_reversion_per_year"),
+        gas_technologies=_technologies(data.doc["gas_price"].get("technologies"), file),
     )
     if params.btc_student_t_df <= 2:
         raise InputError("must be > 2 (finite variance)", file=file, field="btc_price.student_t_df.value")
@@ -238,7 +284,22 @@ def load_risk_parameters(path: str | Path | None = None) -> RiskParameters:
         raise InputError("must be in [-1, 1]", file=file, field="hashrate.price_correlation.value")
     if params.leave_after_months < 1:
         raise InputError("must be >= 1", file=file, field="operators.leave_after_months.value")
+    if not 0.0 <= params.gas_volatility_per_year <= 5.0:
+        raise InputError("must be in [0, 5]", file=file, field="gas_price.volatility_per_year.value")
+    if not 0.0 <= params.gas_mean_reversion_per_year <= 50.0:
+        raise InputError("must be in [0, 50]", file=file, field="gas_price.mean_reversion_per_year.value")
+    if not abs(params.gas_drift_per_year) <= 5.0:
+        raise InputError("must be in [-5, 5]", file=file, field="gas_price.drift_per_year.value")
     return params
+
+
+def _technologies(value: object, file: Path) -> tuple[str, ...]:
+    """Read the technologies whose fuel the gas price drives: a non-empty list of names."""
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) and t.strip() for t in value):
+        raise InputError(
+            f"expected a non-empty list of technology names, got {value!r}", file=file, field="gas_price.technologies"
+        )
+    return tuple(str(t).strip() for t in value)
 
 
 def served_hourly(

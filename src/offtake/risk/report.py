@@ -1,4 +1,4 @@
-"""Write the results of a risk run: report.html (fan charts, histograms), summary.json, CSVs."""
+"""Write the results of a risk run: report.html (fan charts, histograms, drivers), summary.json, CSVs."""
 
 from __future__ import annotations
 
@@ -188,11 +188,34 @@ def _summary(result: RiskResult, info: RunInfo, no_subsidy: NoSubsidyResult | No
             "p_miner_leaves": [float(v) for v in probs["p_miner_leaves"].iloc[1:]],
             "highest_tariff_usd_per_mwh": result.solved_tariff_usd_per_mwh(),
         },
+        "energy_shortfall": {
+            f"{share:g}": {str(k): float(v) for k, v in row.items()}
+            for share, row in result.energy_shortfall().iterrows()
+        },
+        "variance_attribution": {
+            str(col): {str(d): clean(float(v)) for d, v in values.items()}
+            for col, values in result.variance_attribution().items()
+        },
         "country_expected": {
             k: {"USD": float(v["USD"]), "PKR": float(v["PKR"])} for k, v in view.to_frame().iterrows()
         },
         "country_share_of_capacity_payments": view.share_of_capacity_payments,
     }
+    gas = result.model.gas
+    if gas is not None:
+        price = result.arrays["monthly_gas_price_usd_per_mwh"]
+        out["gas_price"] = {
+            "technologies": list(result.model.drivers.gas_technologies),
+            "base_price_usd_per_mwh": gas.base_price_usd_per_mwh,
+            "multipliers": [float(m) for m in gas.multipliers],
+            "last_month_p5_p50_p95_usd_per_mwh": [float(v) for v in np.quantile(price[:, -1], [0.05, 0.5, 0.95])],
+            "share_of_path_months_beyond_multipliers": float(
+                np.mean(
+                    (result.arrays["monthly_gas_multiplier"] < gas.multipliers[0])
+                    | (result.arrays["monthly_gas_multiplier"] > gas.multipliers[-1])
+                )
+            ),
+        }
     if no_subsidy is not None:
         out["no_subsidy_test"] = {
             "passed": no_subsidy.passed,
@@ -212,7 +235,7 @@ def write_outputs(
     info: RunInfo,
     no_subsidy: NoSubsidyResult | None = None,
 ) -> dict[str, Path]:
-    """Write ``report.html``, ``summary.json``, ``paths.csv``, ``monthly.csv``, ``tariff_grid.csv``.
+    """Write ``report.html``, ``summary.json``, ``paths.csv``, ``monthly.csv``, ``tariff_grid.csv``, ``drivers.csv``.
 
     Parameters
     ----------
@@ -238,28 +261,29 @@ def write_outputs(
         "paths": folder / "paths.csv",
         "monthly": folder / "monthly.csv",
         "tariff_grid": folder / "tariff_grid.csv",
+        "drivers": folder / "drivers.csv",
         "report": folder / "report.html",
     }
     paths["summary"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     result.outcome_paths().rename_axis("path").to_csv(paths["paths"], float_format="%.6g")
-    monthly = pd.concat(
-        {
-            name: result.monthly_quantiles(name)
-            for name in (
-                "monthly_energy_mwh",
-                "monthly_tariff_revenue_usd",
-                "monthly_contribution_usd",
-                "monthly_miners_margin_usd",
-                "monthly_btc_price_usd",
-                "monthly_hashprice_usd_per_ph_day",
-                "monthly_mining_operating_share",
-            )
-        },
-        axis=1,
-    )
+    names = [
+        "monthly_energy_mwh",
+        "monthly_available_mwh",
+        "monthly_tariff_revenue_usd",
+        "monthly_contribution_usd",
+        "monthly_miners_margin_usd",
+        "monthly_btc_price_usd",
+        "monthly_hashprice_usd_per_ph_day",
+        "monthly_mining_operating_share",
+    ]
+    if result.model.gas is not None:
+        names.append("monthly_gas_price_usd_per_mwh")
+    monthly = pd.concat({name: result.monthly_quantiles(name) for name in names}, axis=1)
     monthly.index = monthly.index.map(lambda t: t.isoformat())
     monthly.rename_axis("month_start").to_csv(paths["monthly"], float_format="%.6g")
     result.probabilities().to_csv(paths["tariff_grid"], float_format="%.6g")
+    drivers = result.variance_attribution().add_suffix("_variance_share").join(result.driver_tornado(), how="left")
+    drivers.to_csv(paths["drivers"], float_format="%.6g")
     _report(result, info, summary, no_subsidy).write(paths["report"])
     return paths
 
@@ -278,6 +302,7 @@ def _report(
     report.bullets(_findings(result, summary, no_subsidy))
     _outcomes_section(report, result)
     _tariff_section(report, result)
+    _drivers_section(report, result)
     _country_section(report, result)
     if no_subsidy is not None:
         _no_subsidy_section(report, no_subsidy)
@@ -390,6 +415,86 @@ def _outcomes_section(report: HtmlReport, result: RiskResult) -> None:
         _fan(result, "monthly_mining_operating_share", 100.0, "mining MW running [%]"),
         "Share of mining MW running per month. Fan charts: P5-P95, P25-P75 and the median across paths.",
     )
+
+
+def _drivers_section(report: HtmlReport, result: RiskResult) -> None:
+    """Show the gas price as a driver, the energy's shortfall and what drives the headlines' spread."""
+    report.heading("Drivers: the gas price and what moves the headlines")
+    gas = result.model.gas
+    if gas is not None:
+        techs = ", ".join(result.model.drivers.gas_technologies)
+        fig = _fan(result, "monthly_gas_price_usd_per_mwh", 1.0, f"{techs} marginal cost [USD/MWh]")
+        tariffs = sorted({float(t) for t in result.model.tariff_cases_usd_per_mwh[0]})
+        for tariff in tariffs:
+            fig.add_hline(y=tariff, line={"color": "#d62728", "dash": "dash"})
+            fig.add_annotation(x=0.0, xref="paper", y=tariff, text=f"tariff {tariff:g}", showarrow=False)
+        report.chart(
+            fig,
+            f"Gas price per month: the marginal cost of {techs} ({gas.base_price_usd_per_mwh:.2f} USD/MWh today) "
+            "times the path's multiplier (risk.toml [gas_price]). Above a tariff, those plants no longer count "
+            "as surplus at it: the surplus is interpolated between assessments at multipliers "
+            f"{', '.join(f'{m:.3g}' for m in gas.multipliers)}.",
+        )
+    else:
+        report.paragraph("The gas price does not move the surplus in this run (no gas-price profiles were given).")
+    report.chart(
+        _fan(result, "monthly_available_mwh", 1e-3, "energy offered to the sites [GWh/month]"),
+        "Energy the surplus offers the sites per month, before any site stops.",
+    )
+    shortfall = result.energy_shortfall()
+    shown = shortfall.copy().astype(object)
+    for col in ("p_absorbed_below", "p_available_below"):
+        shown[col] = [format_probability(float(v)) for v in shortfall[col]]
+    report.table(
+        shown,
+        caption=(
+            "Share of paths whose energy over the horizon falls below a share of the allocation's "
+            f"({result.allocated_energy_mwh / 1e6:,.2f} TWh at full MW): absorbed by the sites that run, and "
+            "offered by the surplus."
+        ),
+        float_format="{:,.2f}",
+    )
+    report.chart(_tornado(result), _TORNADO_CAPTION)
+    attribution = result.variance_attribution()
+    report.table(
+        attribution.map(lambda v: "-" if not np.isfinite(v) else f"{100 * v:.1f} %"),
+        caption="Share of each headline's variance across paths carried by each driver (first-order, "
+        "least squares on one summary per driver and path); the rest is non-linear (stops, the tariff "
+        "crossing) and interactions.",
+    )
+
+
+_TORNADO_CAPTION = (
+    "Tornado: the mean of each headline over the paths where a driver is in its lowest tenth and in its highest "
+    "tenth, against the mean over all paths (drivers summarised per path by their mean monthly shock; the gas "
+    "price by its mean log level)."
+)
+
+
+def _tornado(result: RiskResult) -> Any:
+    """Horizontal bars per driver: country's net gain when the driver is low and when it is high."""
+    import plotly.graph_objects as go
+
+    table = result.driver_tornado()
+    centre = float(result.country_net_usd().mean()) / 1e6
+    low = table["country_net_gain_usd_low"] / 1e6 - centre
+    high = table["country_net_gain_usd_high"] / 1e6 - centre
+    order = (high - low).abs().sort_values().index
+    fig = new_chart(x_title="country's net gain against its mean [M USD]", y_title="driver", height=340)
+    fig.update_layout(barmode="overlay", hovermode="closest")
+    for values, name, colour in ((low, "driver low (P10)", "#1f77b4"), (high, "driver high (P90)", "#d62728")):
+        fig.add_trace(
+            go.Bar(
+                x=values[order].tolist(),
+                y=list(order),
+                orientation="h",
+                name=name,
+                marker={"color": colour},
+                opacity=0.7,
+                hovertemplate="%{y}: %{x:,.1f} M USD<extra>" + name + "</extra>",
+            )
+        )
+    return fig
 
 
 def _tariff_section(report: HtmlReport, result: RiskResult) -> None:
@@ -513,6 +618,9 @@ def _assumptions_section(report: HtmlReport, result: RiskResult) -> None:
             "growth, plus rooftop-solar "
             "output that lowers daytime grid demand; sites share a zone's surplus pro rata, "
             "capped by the national surplus.",
+            "Gas price: a mean-reverting monthly log walk of a multiplier of today's marginal cost of the "
+            "technologies in risk.toml [gas_price], from 1; the surplus and the fuel cost of the sites' energy "
+            "follow it through profiles assessed at a few multipliers, interpolated per path and month.",
             "A site stops in a month whose cash margin is negative and leaves after "
             f"{result.model.drivers.leave_after_months} such months in a row.",
             "Numbers from the world are in offtake/data/economics/*.toml with their sources; "

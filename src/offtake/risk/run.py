@@ -29,8 +29,8 @@ from offtake.economics.bitcoin import (
 from offtake.economics.country import CountryData, Incentives, load_country
 from offtake.economics.subsidy import NetworkCosts, load_network
 from offtake.errors import InputError
-from offtake.risk.engine import BLOCK_PATHS, BlockResult, RiskModel, simulate_block
-from offtake.risk.inputs import RiskParameters, SurplusProfiles, load_risk_parameters, solar_shape
+from offtake.risk.engine import BLOCK_PATHS, DRIVER_NAMES, BlockResult, GasArrays, RiskModel, simulate_block
+from offtake.risk.inputs import GasSurface, RiskParameters, SurplusProfiles, load_risk_parameters, solar_shape
 from offtake.units import SiteKind
 
 __all__ = ["RiskOptions", "RiskResult", "build_model", "default_tariff_grid", "run_risk"]
@@ -111,6 +111,7 @@ def build_model(
     network: NetworkCosts | None = None,
     parameters: RiskParameters | None = None,
     country: CountryData | None = None,
+    gas: GasSurface | None = None,
 ) -> tuple[RiskModel, _Context]:
     """Assemble the engine's arrays from profiles, an allocation and the data files.
 
@@ -126,6 +127,9 @@ def build_model(
         PKR per USD of the scenario [PKR/USD].
     bitcoin, asics, ai, network, parameters, country
         Data; the bundled files when not given.
+    gas
+        Profiles at multipliers of the gas price (:func:`offtake.risk.from_scenario.gas_surface`);
+        without it the surplus does not move with the gas price.
     """
     if options.n_months < 1 or options.n_months > 600:
         raise InputError("months must be between 1 and 600", field="months")
@@ -226,6 +230,7 @@ def build_model(
         drivers=par,
         ai_price_trend_per_year=ai_params.price_trend_per_year,
         ai_price_volatility_per_year=ai_params.price_volatility_per_year,
+        gas=_gas_arrays(gas, profiles, zi),
     )
     inc = options.incentives
     context = _Context(
@@ -242,6 +247,21 @@ def build_model(
         options=options,
     )
     return model, context
+
+
+def _gas_arrays(gas: GasSurface | None, profiles: SurplusProfiles, zi: list[int]) -> GasArrays | None:
+    """Return the gas surface on the zones holding sites, or None."""
+    if gas is None:
+        return None
+    if gas.profiles[0].zone_ids != profiles.zone_ids:
+        raise InputError("the gas-price profiles cover other zones than the surplus profiles", field="gas")
+    return GasArrays(
+        multipliers=np.asarray(gas.multipliers, dtype=float),
+        zone_surplus_mw=np.stack([p.zone_surplus_mw[zi] for p in gas.profiles]),
+        national_surplus_mw=np.stack([p.national_surplus_mw for p in gas.profiles]),
+        zone_marginal_cost_usd_per_mwh=np.stack([p.marginal_cost_usd_per_mwh[zi] for p in gas.profiles]),
+        base_price_usd_per_mwh=float(gas.base_price_usd_per_mwh),
+    )
 
 
 def _blocks(n_paths: int) -> list[tuple[int, int]]:
@@ -368,10 +388,109 @@ class RiskResult:
             best = float(grid[i])
         return best
 
+    @property
+    def allocated_energy_mwh(self) -> float:
+        """Energy the allocation would draw running at its full MW for the whole horizon [MWh]."""
+        return float(self.model.site_allocated_mw.sum() * 24.0 * self.model.days_in_month.sum())
+
+    def energy_shortfall(self, fractions: Sequence[float] = (0.25, 0.5, 0.75)) -> pd.DataFrame:
+        """Share of paths whose energy over the horizon falls below a fraction of the allocation's.
+
+        Parameters
+        ----------
+        fractions
+            Thresholds as fractions of :attr:`allocated_energy_mwh` [-].
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per threshold: ``threshold_twh``, ``p_absorbed_below`` (energy drawn by the sites that
+            run) and ``p_available_below`` (energy the surplus offered them) [-].
+        """
+        full = self.allocated_energy_mwh
+        absorbed = self.arrays["energy_mwh"][0]
+        available = self.arrays["monthly_available_mwh"].sum(axis=1)
+        rows = [
+            {
+                "threshold_share": f,
+                "threshold_twh": f * full / 1e6,
+                "p_absorbed_below": float((absorbed < f * full).mean()),
+                "p_available_below": float((available < f * full).mean()),
+            }
+            for f in fractions
+        ]
+        return pd.DataFrame(rows).set_index("threshold_share")
+
+    def variance_attribution(self) -> pd.DataFrame:
+        """Share of each headline's variance across paths carried by each driver (first order).
+
+        Each headline (absorbed energy, the country's net gain) is regressed on one summary per
+        driver and path (:data:`offtake.risk.engine.DRIVER_NAMES`: mean monthly shock, or the
+        path's draw, or the mean log gas price); the drivers are independent, so the share of
+        driver ``j`` is ``beta_j^2 var(x_j) / var(y)``, and what the linear fit leaves is the
+        share of non-linear effects and interactions.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: drivers, then ``non-linear and interactions``; columns ``absorbed_twh`` and
+            ``country_net_gain_usd`` [-]; NaN where a headline does not vary.
+        """
+        x = np.asarray(self.arrays["driver_summaries"], dtype=float).T  # [N, D]
+        headlines = {"absorbed_twh": self.arrays["energy_mwh"][0] / 1e6, "country_net_gain_usd": self.country_net_usd()}
+        out: dict[str, list[float]] = {}
+        for name, y in headlines.items():
+            out[name] = _first_order_shares(x, np.asarray(y, dtype=float))
+        return pd.DataFrame(out, index=pd.Index([*DRIVER_NAMES, "non-linear and interactions"], name="driver"))
+
+    def driver_tornado(self, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
+        """Mean headline in the paths where each driver is low, and where it is high.
+
+        Parameters
+        ----------
+        low, high
+            Quantiles of the driver's summary that bound the low and the high paths [-].
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per driver: ``absorbed_twh_low``/``_high`` [TWh] and ``country_net_gain_usd_low``/``_high``
+            [USD], means over the paths with the driver at or below its ``low`` quantile and at or
+            above its ``high`` one.
+        """
+        x = np.asarray(self.arrays["driver_summaries"], dtype=float)  # [D, N]
+        headlines = {"absorbed_twh": self.arrays["energy_mwh"][0] / 1e6, "country_net_gain_usd": self.country_net_usd()}
+        rows = []
+        for values in x:
+            lo_cut, hi_cut = np.quantile(values, [low, high])
+            row: dict[str, float] = {}
+            for name, y in headlines.items():
+                row[f"{name}_low"] = float(np.mean(y[values <= lo_cut]))
+                row[f"{name}_high"] = float(np.mean(y[values >= hi_cut]))
+            rows.append(row)
+        return pd.DataFrame(rows, index=pd.Index(list(DRIVER_NAMES), name="driver"))
+
     def monthly_quantiles(self, name: str, quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
         """Quantiles across paths of a monthly series of case 0, per month."""
         values = np.quantile(self.arrays[name], quantiles, axis=0).T
         return pd.DataFrame(values, index=self.months, columns=[f"P{round(q * 100)}" for q in quantiles])
+
+
+def _first_order_shares(x: FloatArray, y: FloatArray) -> list[float]:
+    """Shares of var(y) carried by each column of x by least squares, then the remainder [-]."""
+    n, k = x.shape
+    var_y = float(y.var())
+    if n <= k + 1 or not var_y > 0:
+        return [float("nan")] * (k + 1)
+    sd = x.std(axis=0)
+    keep = sd > 0
+    z = np.zeros_like(x)
+    z[:, keep] = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
+    design = np.column_stack([np.ones(n), z[:, keep]])
+    beta = np.linalg.lstsq(design, y, rcond=None)[0][1:]
+    shares = np.zeros(k)
+    shares[keep] = beta**2 / var_y
+    return [*(float(v) for v in shares), max(0.0, 1.0 - float(shares.sum()))]
 
 
 def run_risk(
@@ -408,7 +527,10 @@ def run_risk(
                 progress.flush()
     else:
         results = _run_on_dask(model, blocks, scheduler_address, progress)
-    return RiskResult(model=model, context=context, arrays=_concat(results))
+    arrays = _concat(results)
+    if model.gas is not None:
+        arrays["monthly_gas_price_usd_per_mwh"] = arrays["monthly_gas_multiplier"] * model.gas.base_price_usd_per_mwh
+    return RiskResult(model=model, context=context, arrays=arrays)
 
 
 def _run_on_dask(

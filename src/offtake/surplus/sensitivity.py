@@ -35,7 +35,7 @@ from offtake.scenario import Scenario
 from offtake.surplus.assess import mw_in_share_of_hours, surplus_arrays
 from offtake.surplus.network import ZoneCuts
 
-__all__ = ["COLUMNS", "DEFAULT_CHANGE", "NATIONAL", "TARIFF_DRIVER", "sensitivity"]
+__all__ = ["COLUMNS", "DEFAULT_CHANGE", "NATIONAL", "TARIFF_DRIVER", "sensitivity", "surplus_unchanged"]
 
 #: Relative change applied to each price, one at a time [-].
 DEFAULT_CHANGE = 0.10
@@ -119,7 +119,7 @@ def sensitivity(
         old_price = float(costs[chosen].max())
         for sign in (-1.0, 1.0):
             new_costs = np.where(chosen, costs * (1.0 + sign * change), costs)
-            if _surplus_unchanged(baseline, new_costs, tariff):
+            if surplus_unchanged(baseline, new_costs, tariff):
                 zone_mw, national_mw, redispatched = base_zone, base_national, 0
             else:
                 moved, resolved = redispatch(baseline, new_costs)
@@ -137,8 +137,18 @@ def sensitivity(
     return _table(scenario, cases)
 
 
-def _surplus_unchanged(baseline: Baseline, new_costs: np.ndarray, tariff: float) -> bool:
-    """Return True when the new costs provably leave the surplus at the tariff as it is (module note)."""
+def surplus_unchanged(baseline: Baseline, new_costs: np.ndarray, tariff: float) -> bool:
+    """Return True when the new costs provably leave the surplus at the tariff as it is (module note).
+
+    Parameters
+    ----------
+    baseline
+        The least-cost dispatch at the old costs.
+    new_costs
+        New marginal cost of every fleet group [USD/MWh].
+    tariff
+        The tariff [USD/MWh].
+    """
     free = baseline.fleet.free
     old = baseline.fleet.marginal_cost_usd_per_mwh
     cheap = old <= tariff

@@ -13,7 +13,10 @@ from offtake.planning.results import PlanResult
 from offtake.report import HtmlReport, local_times, money_text, new_chart, zone_colours, zone_map
 from offtake.scenario import Scenario
 
-__all__ = ["daily_served", "render_report", "write_report"]
+__all__ = ["LEGEND_KEY_COLOUR", "daily_served", "render_report", "write_report"]
+
+LEGEND_KEY_COLOUR = "#8c8c8c"
+"""Neutral grey of the allocation chart's legend keys (firm solid, interruptible hatched), no zone's colour."""
 
 
 def _colours(result: PlanResult, scenario: Scenario | None) -> dict[str, str]:
@@ -23,6 +26,11 @@ def _colours(result: PlanResult, scenario: Scenario | None) -> dict[str, str]:
 
 
 def _allocation_chart(result: PlanResult, colours: dict[str, str]) -> Any:
+    """Stacked firm and interruptible bars per zone in the zone's colour; the legend's keys in neutral grey.
+
+    A bar trace's legend swatch takes its first bar's colour, so the bars stay out of the legend and two
+    empty traces of the same groups (solid and hatched grey) are its keys: clicking one hides that kind.
+    """
     import plotly.graph_objects as go
 
     z = result.zones.drop(index="national")
@@ -36,8 +44,22 @@ def _allocation_chart(result: PlanResult, colours: dict[str, str]) -> Any:
                 x=z[col].astype(float).tolist(),
                 orientation="h",
                 name=label,
+                legendgroup=label,
+                showlegend=False,
                 marker={"color": [colours.get(n, "#888") for n in names], "pattern": {"shape": pattern}},
                 hovertemplate="%{x:,.1f} MW<extra>" + label + "</extra>",
+            )
+        )
+        fig.add_trace(
+            go.Bar(
+                y=[None],
+                x=[None],
+                orientation="h",
+                name=label,
+                legendgroup=label,
+                showlegend=True,
+                hoverinfo="skip",
+                marker={"color": LEGEND_KEY_COLOUR, "pattern": {"shape": pattern}},
             )
         )
     fig.update_yaxes(autorange="reversed")
@@ -226,7 +248,8 @@ def _zones_section(report: HtmlReport, result: PlanResult, colours: dict[str, st
     report.heading("Allocation by zone")
     report.chart(
         _allocation_chart(result, colours),
-        "Firm (solid) and interruptible (hatched) MW per zone, in the zone's colour.",
+        "Firm (solid) and interruptible (hatched) MW per zone, in the zone's colour; "
+        "the legend keys are grey, click one to hide that kind.",
         alt="firm and interruptible MW per zone",
     )
     zones = result.zones.copy()

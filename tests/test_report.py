@@ -26,6 +26,7 @@ from offtake.report import (
     new_chart,
     overlap,
     rate_text,
+    share_text,
     zone_colours,
     zone_map,
 )
@@ -208,3 +209,26 @@ def _one_chart(fig: Any) -> str:
     report = HtmlReport("map")
     report.chart(fig)
     return report.render()
+
+
+@pytest.mark.parametrize(
+    ("share", "text"),
+    [
+        (0.9995, "99.95 %"),  # the risk run's P(miner leaves): never "100 %" unless it is
+        (0.99999, "99.999 %"),
+        (1 - 1e-9, "> 99.9999 %"),
+        (1e-9, "< 0.0001 %"),
+        (0.123, "12.3 %"),
+        (1.0, "100 %"),
+        (0.0, "0 %"),
+        (1.25, "125.0 %"),  # above its bound: written plainly
+    ],
+)
+def test_shares_reach_0_or_100_percent_only_when_exact(share: float, text: str) -> None:
+    assert share_text(share) == text
+
+
+def test_share_text_refuses_what_is_not_a_number() -> None:
+    with pytest.raises(ValueError, match="not a share"):
+        share_text(float("nan"))
+    assert share_text(0.00123, 2) == "0.12 %" and share_text(0.000004, 2) == "0.0004 %"

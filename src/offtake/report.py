@@ -53,6 +53,7 @@ __all__ = [
     "new_chart",
     "overlap",
     "rate_text",
+    "share_text",
     "zone_colours",
     "zone_map",
 ]
@@ -200,6 +201,38 @@ def rate_text(fraction: float) -> str:
         A share [-].
     """
     return f"{round(100.0 * fraction, 9):g} %"
+
+
+def share_text(share: float, decimals: int = 1) -> str:
+    """Write a computed share or probability as a percentage that is 0 % or 100 % only when exact.
+
+    ``0.9995`` is ``99.95 %``, not ``100.0 %``: decimals are added (up to four) until the figure no
+    longer rounds to an end, and beyond that it reads ``> 99.9999 %`` or ``< 0.0001 %``. A share
+    outside 0-1 (e.g. a result above its bound) is written plainly with ``decimals``. Every report and
+    command line that prints a probability or share uses it; :func:`rate_text` is for rates given as input.
+
+    Parameters
+    ----------
+    share
+        A share [-].
+    decimals
+        Decimals of the percentage when they suffice [-].
+
+    Returns
+    -------
+    str
+        E.g. ``12.3 %``.
+    """
+    if not math.isfinite(share):
+        raise ValueError(f"not a share: {share!r}")
+    if share in (0.0, 1.0) or not 0.0 < share < 1.0:
+        return f"{100 * share:.{decimals if share not in (0.0, 1.0) else 0}f} %"
+    most = max(4, decimals)
+    for d in range(decimals, most + 1):
+        text = f"{100 * share:.{d}f}"
+        if 0.0 < float(text) < 100.0:
+            return f"{text} %"
+    return f"> {100 - 10.0**-most:.{most}f} %" if share > 0.5 else f"< {10.0**-most:.{most}f} %"
 
 
 def zone_map(

@@ -10,7 +10,7 @@ import pandas as pd
 
 from offtake.planning.expansion_report import expansion_section
 from offtake.planning.results import PlanResult
-from offtake.report import HtmlReport, local_times, money_text, new_chart, zone_colours, zone_map
+from offtake.report import HtmlReport, local_times, money_text, new_chart, share_text, zone_colours, zone_map
 from offtake.scenario import Scenario
 
 __all__ = ["LEGEND_KEY_COLOUR", "daily_served", "render_report", "write_report"]
@@ -224,7 +224,7 @@ def _kpis(result: PlanResult) -> list[tuple[str, str]]:
     ]
     share = nat.get("capacity_payments_offset_share")
     if share is not None:
-        kpis.append((f"of {nat['capacity_payments_year']} capacity payments offset", f"{100 * share:.2f} %"))
+        kpis.append((f"of {nat['capacity_payments_year']} capacity payments offset", share_text(share, 2)))
     return kpis
 
 
@@ -273,7 +273,7 @@ def _zones_section(report: HtmlReport, result: PlanResult, colours: dict[str, st
             f"Capacity payments {nat['capacity_payments_year']}: PKR {nat['capacity_payments_pkr'] / 1e9:,.0f} bn "
             f"({nat['capacity_payments_source']}). Net margin per year "
             f"{money_text(nat['net_margin_usd_per_year'], rate)} at {rate:g} PKR/USD offsets "
-            f"{100 * share:.2f} % of them."
+            f"{share_text(share, 2)} of them."
         )
 
 

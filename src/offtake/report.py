@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from offtake.scenario.model import Corridor, Zone
+from offtake.timeutil import DISPLAY_TIMEZONE
 
 __all__ = [
     "DISPLAY_TIMEZONE",
@@ -58,8 +59,6 @@ __all__ = [
     "zone_map",
 ]
 
-DISPLAY_TIMEZONE = "Asia/Karachi"
-"""Time zone of every time a report shows (Pakistan time)."""
 
 ZONE_PALETTE: tuple[str, ...] = (
     "#E69F00",

@@ -308,7 +308,8 @@ def _findings(result: RiskResult, summary: dict[str, Any], no_subsidy: NoSubsidy
         )
         findings.append(
             f"No-subsidy test on the scenario year: {verdict} Lowest tariff that passes for every site: "
-            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh. " + _delivery_sentence(no_subsidy)
+            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh. Losses and the network charge: "
+            + _delivery_sentence(no_subsidy)
         )
     return findings
 

@@ -232,3 +232,28 @@ def test_share_text_refuses_what_is_not_a_number() -> None:
     with pytest.raises(ValueError, match="not a share"):
         share_text(float("nan"))
     assert share_text(0.00123, 2) == "0.12 %" and share_text(0.000004, 2) == "0.0004 %"
+
+
+def test_zone_names_stay_clear_of_site_bubbles_and_inside_the_map() -> None:
+    folder = Path(__file__).parents[1] / "src/offtake/data/scenarios/pakistan-2025"
+    s = scenario_mod.load(folder)
+    candidates = pd.read_csv(folder / "sites-illustrative.csv").set_index("site_id")
+    sites = pd.DataFrame({"zone": candidates["zone"], "mw": candidates["requested_mw"].astype(float)})
+    spec = assert_self_contained(_one_chart(zone_map(s.zones, s.corridors, zone_colours(s.zone_ids), sites=sites)))[0]
+    labels, _ = _label_boxes(spec, 640)
+    zones = {z.id: (float(z.lon), float(z.lat)) for z in s.zones if z.lon is not None and z.lat is not None}
+    to_px = map_pixels(zones, 640)
+    bubbles: list[Box] = []
+    for t in spec["data"]:
+        if str(t.get("name", "")).endswith(" sites"):
+            for x, y, size in zip(t["x"], t["y"], t["marker"]["size"], strict=True):
+                u, v = to_px(float(x), float(y))
+                bubbles.append((u - size / 2, v - size / 2, u + size / 2, v + size / 2))
+    assert len(bubbles) == len(sites)
+    left, right = (to_px(float(lon), 0.0)[0] for lon in spec["layout"]["xaxis"]["range"])
+    covered = sum(overlap(labels[zone], b) for zone in zones for b in bubbles)
+    above = sum(overlap(label_box(*to_px(*zones[z]), "top center", z, 12, 14), b) for z in zones for b in bubbles)
+    assert covered <= 0.1 * above  # names drawn above their points lay under the bubbles
+    assert sum(any(overlap(labels[z], b) > 0 for b in bubbles) for z in zones) <= 1  # 20 sites: one may touch
+    for zone in zones:
+        assert left <= labels[zone][0] and labels[zone][2] <= right, zone

@@ -324,7 +324,7 @@ def zone_map(
     fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain")
     if where:
         lons = [p[0] for p in where.values()]
-        fig.update_xaxes(range=[min(lons) - 1.0, max(lons) + 1.0])
+        fig.update_xaxes(range=[min(lons) - _MAP_MARGIN_DEG, max(lons) + _MAP_MARGIN_DEG])
     return fig
 
 
@@ -366,6 +366,9 @@ def _map_corridors(
 
 _SITE_RING_DEG = (0.35, 0.3)
 """Offsets of a zone's sites around its point [degrees of longitude, latitude]."""
+
+_MAP_MARGIN_DEG = 1.5
+"""Longitude drawn beyond the outermost zones on each side [degrees]."""
 
 _ZONE_MARKER_PX = 14
 _CORRIDOR_MARKER_PX = 6
@@ -423,10 +426,10 @@ class MapLabels:
 def label_box(x: float, y: float, position: str, text: str, font_px: float, marker_px: float) -> Box:
     """Estimate the box [px] plotly draws ``text`` in at ``position`` beside a marker at ``(x, y)`` [px].
 
-    A character is taken as 0.62 of the font size wide and a line as 1.2 of it high; the text
+    A character is taken as 0.65 of the font size wide and a line as 1.2 of it high; the text
     starts half a marker plus two pixels from the point.
     """
-    width, high = 0.62 * font_px * len(text), 1.2 * font_px
+    width, high = 0.65 * font_px * len(text), 1.2 * font_px
     gap = marker_px / 2 + 2
     vertical, horizontal = position.split()
     left = {"left": x - gap - width, "center": x - width / 2, "right": x + gap}[horizontal]
@@ -445,11 +448,11 @@ def map_pixels(where: Mapping[str, tuple[float, float]], height: int) -> Callabl
     """Return a function from (lon, lat) [degrees] to page pixels of the map (y upwards), estimated.
 
     The map keeps distances true at its middle latitude and fills its plot height (the chart's
-    height less its margins) with the zones' latitudes plus a degree of padding.
+    height less its margins) with the zones' latitudes plus two degrees of padding (as measured on a drawn map).
     """
     lats = [p[1] for p in where.values()] or [0.0]
     stretch = 1.0 / math.cos(math.radians(float(np.mean(lats))))
-    span = (max(lats) - min(lats)) * stretch + 1.0
+    span = (max(lats) - min(lats)) * stretch + 2.0
     per_degree = (max(height, 220) - 70) / span
 
     def to_px(lon: float, lat: float) -> tuple[float, float]:
@@ -481,9 +484,7 @@ def _map_labels(
         return min((math.hypot(x - u, y - v) for z, (u, v) in px.items() if z != zone), default=math.inf)
 
     labels = {
-        f"zone:{z}": _Label(
-            *px[z], z, _ZONE_FONT_PX, _ZONE_MARKER_PX, _LABEL_POSITIONS, frozenset({f"zone:{z}", f"site:{z}"})
-        )
+        f"zone:{z}": _Label(*px[z], z, _ZONE_FONT_PX, _ZONE_MARKER_PX, _LABEL_POSITIONS, frozenset({f"zone:{z}"}))
         for z in sorted(px, key=crowding)
     }
     corridor_sides = ("middle right", "middle left", *(p for p in _LABEL_POSITIONS if not p.startswith("middle")))
@@ -519,6 +520,10 @@ def _place_map_labels(
     out = MapLabels()
     half = _ZONE_MARKER_PX / 2
     out.obstacles = [(f"zone:{z}", (x - half, y - half, x + half, y + half)) for z, (x, y) in px.items()]
+    if where:  # beyond the longitudes drawn a label is cut off
+        lons = [p[0] for p in where.values()]
+        left, right = to_px(min(lons) - _MAP_MARGIN_DEG, 0.0)[0], to_px(max(lons) + _MAP_MARGIN_DEG, 0.0)[0]
+        out.obstacles += [("edge", (left - 1e4, -1e9, left, 1e9)), ("edge", (right, -1e9, right + 1e4, 1e9))]
     for c in corridors:
         if c.from_zone in px and c.to_zone in px:
             mx, my = (px[c.from_zone][0] + px[c.to_zone][0]) / 2, (px[c.from_zone][1] + px[c.to_zone][1]) / 2
@@ -537,7 +542,11 @@ def _place_map_labels(
         costs = []
         for position in label.preferences:
             box = label_box(label.x, label.y, position, label.text, label.font_px, label.marker_px)
-            cost = _COVER_WEIGHT * sum(overlap(box, b) for name, b in out.obstacles if name not in label.own)
+            cost = sum(
+                _COVER_WEIGHT * (10.0 if name == "edge" else 1.0) * overlap(box, b)
+                for name, b in out.obstacles
+                if name not in label.own
+            )
             cost += sum(overlap(box, b) for b in out.boxes.values())
             costs.append((cost, position, box))
         _, position, box = min(costs, key=lambda c: c[0])  # min keeps the earliest of equal costs

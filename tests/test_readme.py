@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -76,11 +77,24 @@ def test_every_readme_command_block_runs_as_written(tmp_path: Path) -> None:
         outputs.append(result.stdout)
     text = "\n".join(outputs)
     assert "unexpected failure" not in text
-    assert re.search(r"total +USD [0-9.]+ +PKR [0-9.]+", text), text
+    bills = re.findall(
+        r"energy +USD ([0-9.,]+)\n +penalty USD ([0-9.,]+)\n +total +USD ([0-9.,]+) +PKR ([0-9.,]+)\n"
+        r" +rate +([0-9.]+) PKR/USD",
+        text,
+    )
+    assert len(bills) == 2, text
+    for energy, penalty, total, pkr, rate in bills:  # the lines add up as printed, PKR at the stated rate
+        assert _amount(energy) + _amount(penalty) == _amount(total) > 0
+        assert abs(_amount(total) * _amount(rate) - _amount(pkr)) <= Decimal("0.01")
+    assert "contracts from 2025-07-01T00:00:00+05:00" in text  # Pakistan time, as the user typed it
     assert "PKR None" not in text
     assert '"sites": 2' in text and '"suspended"' not in text
     assert "OK: entry" in text and "OK: " in text
     assert (work / "out" / "plan" / "allocation.csv").is_file()
+
+
+def _amount(text: str) -> Decimal:
+    return Decimal(text.replace(",", ""))
 
 
 def _requirements() -> list[Requirement]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,14 +13,20 @@ import plotly.graph_objects as go
 import pytest
 from report_checks import assert_self_contained, external_loads, trace
 
+from offtake import scenario as scenario_mod
 from offtake.report import (
     ZONE_PALETTE,
+    Box,
     HtmlReport,
     chart_specs,
+    label_box,
     local_times,
+    map_pixels,
     money_text,
     new_chart,
+    overlap,
     rate_text,
+    share_text,
     zone_colours,
     zone_map,
 )
@@ -145,3 +153,107 @@ def test_map_places_zones_corridors_and_sites() -> None:
     assert all(abs(x - 70.0) < 1 and abs(y - 30.0) < 1 for x, y in zip(a_sites["x"], a_sites["y"], strict=True))
     assert trace(spec, "B sites")["marker"]["color"] == colours["B"]
     assert spec["layout"]["yaxis"]["scaleanchor"] == "x"
+
+
+def _label_boxes(spec: dict[str, Any], height: int) -> tuple[dict[str, Box], dict[str, Box]]:
+    """Read back where a map writes its zone and corridor labels; return their boxes and the zone markers' [px]."""
+    zones = {t["name"]: t for t in spec["data"] if t.get("mode") == "markers+text"}
+    where = {name: (float(t["x"][0]), float(t["y"][0])) for name, t in zones.items()}
+    to_px = map_pixels(where, height)
+    labels: dict[str, Box] = {}
+    markers: dict[str, Box] = {}
+    for name, t in zones.items():
+        x, y = to_px(*where[name])
+        labels[name] = label_box(x, y, t["textposition"], t["text"][0], 12, 14)
+        markers[name] = (x - 7, y - 7, x + 7, y + 7)
+    for t in spec["data"]:
+        if t.get("legendgroup") == "corridors":
+            x, y = to_px(float(t["x"][1]), float(t["y"][1]))
+            labels[t["text"][1] + " " + t["hovertemplate"]] = label_box(x, y, t["textposition"], t["text"][1], 9, 6)
+    return labels, markers
+
+
+def _collisions(labels: dict[str, Box], markers: dict[str, Box]) -> list[tuple[str, str]]:
+    names = list(labels)
+    found = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if overlap(labels[a], labels[b]) > 0]
+    found += [(a, z) for a in labels for z in markers if z != a and overlap(labels[a], markers[z]) > 0]
+    return found
+
+
+def test_map_labels_in_the_crowded_north_do_not_overlap() -> None:
+    s = scenario_mod.load(Path(__file__).parents[1] / "src/offtake/data/scenarios/pakistan-2025")
+    spec = assert_self_contained(_one_chart(zone_map(s.zones, s.corridors, zone_colours(s.zone_ids))))[0]
+    labels, markers = _label_boxes(spec, 640)
+    assert len(labels) == len(s.zones) + len(s.corridors)
+    assert _collisions(labels, markers) == []
+    # the same measure finds the overlaps of every zone name above its point, every limit on the right
+    for t in spec["data"]:
+        if t.get("mode") == "markers+text":
+            t["textposition"] = "top center"
+        elif t.get("legendgroup") == "corridors":
+            t["textposition"] = "middle right"
+    crowded = {name for pair in _collisions(*_label_boxes(spec, 640)) for name in pair}
+    assert {"IESCO", "GEPCO", "LESCO"} <= crowded
+
+
+def test_map_labels_of_zones_at_one_spot_go_different_ways() -> None:
+    zones = tuple(Zone(z, z, "r", lat=30.0, lon=70.0 + 0.01 * i) for i, z in enumerate(("NORTHX", "NORTHY", "NZ")))
+    spec = assert_self_contained(_one_chart(zone_map(zones, (), zone_colours(["NORTHX", "NORTHY", "NZ"]))))[0]
+    positions = [trace(spec, z)["textposition"] for z in ("NORTHX", "NORTHY", "NZ")]
+    assert len(set(positions)) == 3
+    labels, _ = _label_boxes(spec, 640)
+    assert [pair for pair in _collisions(labels, {}) if pair] == []
+
+
+def _one_chart(fig: Any) -> str:
+    report = HtmlReport("map")
+    report.chart(fig)
+    return report.render()
+
+
+@pytest.mark.parametrize(
+    ("share", "text"),
+    [
+        (0.9995, "99.95 %"),  # the risk run's P(miner leaves): never "100 %" unless it is
+        (0.99999, "99.999 %"),
+        (1 - 1e-9, "> 99.9999 %"),
+        (1e-9, "< 0.0001 %"),
+        (0.123, "12.3 %"),
+        (1.0, "100 %"),
+        (0.0, "0 %"),
+        (1.25, "125.0 %"),  # above its bound: written plainly
+    ],
+)
+def test_shares_reach_0_or_100_percent_only_when_exact(share: float, text: str) -> None:
+    assert share_text(share) == text
+
+
+def test_share_text_refuses_what_is_not_a_number() -> None:
+    with pytest.raises(ValueError, match="not a share"):
+        share_text(float("nan"))
+    assert share_text(0.00123, 2) == "0.12 %" and share_text(0.000004, 2) == "0.0004 %"
+
+
+def test_zone_names_stay_clear_of_site_bubbles_and_inside_the_map() -> None:
+    folder = Path(__file__).parents[1] / "src/offtake/data/scenarios/pakistan-2025"
+    s = scenario_mod.load(folder)
+    candidates = pd.read_csv(folder / "sites-illustrative.csv").set_index("site_id")
+    sites = pd.DataFrame({"zone": candidates["zone"], "mw": candidates["requested_mw"].astype(float)})
+    spec = assert_self_contained(_one_chart(zone_map(s.zones, s.corridors, zone_colours(s.zone_ids), sites=sites)))[0]
+    labels, _ = _label_boxes(spec, 640)
+    zones = {z.id: (float(z.lon), float(z.lat)) for z in s.zones if z.lon is not None and z.lat is not None}
+    to_px = map_pixels(zones, 640)
+    bubbles: list[Box] = []
+    for t in spec["data"]:
+        if str(t.get("name", "")).endswith(" sites"):
+            for x, y, size in zip(t["x"], t["y"], t["marker"]["size"], strict=True):
+                u, v = to_px(float(x), float(y))
+                bubbles.append((u - size / 2, v - size / 2, u + size / 2, v + size / 2))
+    assert len(bubbles) == len(sites)
+    left, right = (to_px(float(lon), 0.0)[0] for lon in spec["layout"]["xaxis"]["range"])
+    covered = sum(overlap(labels[zone], b) for zone in zones for b in bubbles)
+    above = sum(overlap(label_box(*to_px(*zones[z]), "top center", z, 12, 14), b) for z in zones for b in bubbles)
+    assert covered <= 0.1 * above  # names drawn above their points lay under the bubbles
+    assert sum(any(overlap(labels[z], b) > 0 for b in bubbles) for z in zones) <= 1  # 20 sites: one may touch
+    for zone in zones:
+        assert left <= labels[zone][0] and labels[zone][2] <= right, zone

@@ -27,7 +27,8 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,22 +38,27 @@ import numpy as np
 import pandas as pd
 
 from offtake.scenario.model import Corridor, Zone
+from offtake.timeutil import DISPLAY_TIMEZONE
 
 __all__ = [
     "DISPLAY_TIMEZONE",
     "ZONE_PALETTE",
+    "Box",
     "HtmlReport",
+    "MapLabels",
     "chart_specs",
+    "label_box",
     "local_times",
+    "map_pixels",
     "money_text",
     "new_chart",
+    "overlap",
     "rate_text",
+    "share_text",
     "zone_colours",
     "zone_map",
 ]
 
-DISPLAY_TIMEZONE = "Asia/Karachi"
-"""Time zone of every time a report shows (Pakistan time)."""
 
 ZONE_PALETTE: tuple[str, ...] = (
     "#E69F00",
@@ -196,6 +202,38 @@ def rate_text(fraction: float) -> str:
     return f"{round(100.0 * fraction, 9):g} %"
 
 
+def share_text(share: float, decimals: int = 1) -> str:
+    """Write a computed share or probability as a percentage that is 0 % or 100 % only when exact.
+
+    ``0.9995`` is ``99.95 %``, not ``100.0 %``: decimals are added (up to four) until the figure no
+    longer rounds to an end, and beyond that it reads ``> 99.9999 %`` or ``< 0.0001 %``. A share
+    outside 0-1 (e.g. a result above its bound) is written plainly with ``decimals``. Every report and
+    command line that prints a probability or share uses it; :func:`rate_text` is for rates given as input.
+
+    Parameters
+    ----------
+    share
+        A share [-].
+    decimals
+        Decimals of the percentage when they suffice [-].
+
+    Returns
+    -------
+    str
+        E.g. ``12.3 %``.
+    """
+    if not math.isfinite(share):
+        raise ValueError(f"not a share: {share!r}")
+    if share in (0.0, 1.0) or not 0.0 < share < 1.0:
+        return f"{100 * share:.{decimals if share not in (0.0, 1.0) else 0}f} %"
+    most = max(4, decimals)
+    for d in range(decimals, most + 1):
+        text = f"{100 * share:.{d}f}"
+        if 0.0 < float(text) < 100.0:
+            return f"{text} %"
+    return f"> {100 - 10.0**-most:.{most}f} %" if share > 0.5 else f"< {10.0**-most:.{most}f} %"
+
+
 def zone_map(
     zones: Sequence[Zone],
     corridors: Sequence[Corridor],
@@ -237,8 +275,9 @@ def zone_map(
     where = {z.id: (float(z.lon), float(z.lat)) for z in zones if z.lat is not None and z.lon is not None}
     fig = new_chart(x_title="longitude [°E]", y_title="latitude [°N]", height=height)
     fig.update_layout(hovermode="closest")
-    _map_corridors(fig, go, corridors, where)
     biggest = float(sites["mw"].max()) if sites is not None and len(sites) and sites["mw"].max() > 0 else 1.0
+    placed = _place_map_labels(where, corridors, sites, biggest, height)
+    _map_corridors(fig, go, corridors, where, placed.corridor_positions)
     for zone in zones:
         if zone.id not in where:
             continue
@@ -250,7 +289,7 @@ def zone_map(
                 y=[y],
                 mode="markers+text",
                 text=[zone.id],
-                textposition="top center",
+                textposition=placed.zone_positions[zone.id],
                 name=zone.id,
                 legendgroup=zone.id,
                 marker={"color": colours[zone.id], "size": 14, "symbol": "square"},
@@ -260,19 +299,19 @@ def zone_map(
         here = sites[sites["zone"] == zone.id] if sites is not None else None
         if here is None or here.empty:
             continue
-        angles = np.linspace(0.0, 2.0 * math.pi, len(here), endpoint=False) + math.pi / 4
+        angles = _site_angles(len(here))
         mw = here["mw"].to_numpy(dtype=float)
         fig.add_trace(
             go.Scatter(
-                x=(x + 0.35 * np.cos(angles)).tolist(),
-                y=(y + 0.3 * np.sin(angles)).tolist(),
+                x=(x + _SITE_RING_DEG[0] * np.cos(angles)).tolist(),
+                y=(y + _SITE_RING_DEG[1] * np.sin(angles)).tolist(),
                 mode="markers",
                 name=f"{zone.id} sites",
                 legendgroup=zone.id,
                 showlegend=False,
                 marker={
                     "color": colours[zone.id],
-                    "size": (6 + 30 * np.sqrt(mw / biggest)).tolist(),
+                    "size": _site_sizes(mw, biggest).tolist(),
                     "line": {"color": "#333", "width": 1},
                     "opacity": 0.85,
                 },
@@ -285,12 +324,18 @@ def zone_map(
     fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain")
     if where:
         lons = [p[0] for p in where.values()]
-        fig.update_xaxes(range=[min(lons) - 1.0, max(lons) + 1.0])
+        fig.update_xaxes(range=[min(lons) - _MAP_MARGIN_DEG, max(lons) + _MAP_MARGIN_DEG])
     return fig
 
 
-def _map_corridors(fig: Any, go: Any, corridors: Sequence[Corridor], where: Mapping[str, tuple[float, float]]) -> None:
-    """Add each corridor as a grey line, width by capacity, hover at its middle."""
+def _map_corridors(
+    fig: Any,
+    go: Any,
+    corridors: Sequence[Corridor],
+    where: Mapping[str, tuple[float, float]],
+    positions: Mapping[str, str],
+) -> None:
+    """Add each corridor as a grey line, width by capacity, its limits written beside its middle."""
     shown = [c for c in corridors if c.from_zone in where and c.to_zone in where]
     if not shown:
         return
@@ -307,7 +352,7 @@ def _map_corridors(fig: Any, go: Any, corridors: Sequence[Corridor], where: Mapp
                 y=[y0, (y0 + y1) / 2, y1],
                 mode="lines+markers+text",
                 text=["", _limits(c), ""],
-                textposition="middle right",
+                textposition=positions.get(c.id, "middle right"),
                 textfont={"size": 9, "color": "#555"},
                 name="corridors",
                 legendgroup="corridors",
@@ -317,6 +362,204 @@ def _map_corridors(fig: Any, go: Any, corridors: Sequence[Corridor], where: Mapp
                 hovertemplate=html.escape(label) + "<extra></extra>",
             )
         )
+
+
+_SITE_RING_DEG = (0.35, 0.3)
+"""Offsets of a zone's sites around its point [degrees of longitude, latitude]."""
+
+_MAP_MARGIN_DEG = 1.5
+"""Longitude drawn beyond the outermost zones on each side [degrees]."""
+
+_ZONE_MARKER_PX = 14
+_CORRIDOR_MARKER_PX = 6
+_ZONE_FONT_PX = 12
+_CORRIDOR_FONT_PX = 9
+_LABEL_POSITIONS = (
+    "top center",
+    "bottom center",
+    "middle right",
+    "middle left",
+    "top right",
+    "top left",
+    "bottom right",
+    "bottom left",
+)
+"""plotly's text positions, in order of preference (the first that collides least is taken)."""
+
+_COVER_WEIGHT = 3.0
+"""How much worse a label covering a marker is than one covering another label [-]."""
+
+Box = tuple[float, float, float, float]
+
+
+def _site_angles(n: int) -> Any:
+    """Angles of ``n`` sites around their zone's point [rad]."""
+    return np.linspace(0.0, 2.0 * math.pi, n, endpoint=False) + math.pi / 4
+
+
+def _site_sizes(mw: Any, biggest: float) -> Any:
+    """Marker diameters of sites [px], area proportional to MW."""
+    return 6 + 30 * np.sqrt(np.asarray(mw, dtype=float) / biggest)
+
+
+class MapLabels:
+    """Where the map writes each zone's name and each corridor's limits, and the boxes they take.
+
+    Attributes
+    ----------
+    zone_positions, corridor_positions
+        plotly ``textposition`` per zone id and per corridor id.
+    boxes
+        Label name (``zone:<id>`` or ``corridor:<id>``) to its estimated box on the page [px]
+        (left, bottom, right, top, y upwards).
+    obstacles
+        Boxes of what labels must not cover: zone markers, other zones' sites [px].
+    """
+
+    def __init__(self) -> None:
+        self.zone_positions: dict[str, str] = {}
+        self.corridor_positions: dict[str, str] = {}
+        self.boxes: dict[str, Box] = {}
+        self.obstacles: list[tuple[str, Box]] = []
+
+
+def label_box(x: float, y: float, position: str, text: str, font_px: float, marker_px: float) -> Box:
+    """Estimate the box [px] plotly draws ``text`` in at ``position`` beside a marker at ``(x, y)`` [px].
+
+    A character is taken as 0.65 of the font size wide and a line as 1.2 of it high; the text
+    starts half a marker plus two pixels from the point.
+    """
+    width, high = 0.65 * font_px * len(text), 1.2 * font_px
+    gap = marker_px / 2 + 2
+    vertical, horizontal = position.split()
+    left = {"left": x - gap - width, "center": x - width / 2, "right": x + gap}[horizontal]
+    bottom = {"top": y + gap, "middle": y - high / 2, "bottom": y - gap - high}[vertical]
+    return (left, bottom, left + width, bottom + high)
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Area two boxes share [px²]."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def map_pixels(where: Mapping[str, tuple[float, float]], height: int) -> Callable[[float, float], tuple[float, float]]:
+    """Return a function from (lon, lat) [degrees] to page pixels of the map (y upwards), estimated.
+
+    The map keeps distances true at its middle latitude and fills its plot height (the chart's
+    height less its margins) with the zones' latitudes plus two degrees of padding (as measured on a drawn map).
+    """
+    lats = [p[1] for p in where.values()] or [0.0]
+    stretch = 1.0 / math.cos(math.radians(float(np.mean(lats))))
+    span = (max(lats) - min(lats)) * stretch + 2.0
+    per_degree = (max(height, 220) - 70) / span
+
+    def to_px(lon: float, lat: float) -> tuple[float, float]:
+        return lon * per_degree, lat * per_degree * stretch
+
+    return to_px
+
+
+@dataclass(frozen=True)
+class _Label:
+    """A text to place beside a point [px], its font and marker sizes [px], the sides it may take."""
+
+    x: float
+    y: float
+    text: str
+    font_px: float
+    marker_px: float
+    preferences: tuple[str, ...]
+    own: frozenset[str] = frozenset()
+
+
+def _map_labels(
+    where: Mapping[str, tuple[float, float]], corridors: Sequence[Corridor], px: Mapping[str, tuple[float, float]]
+) -> dict[str, _Label]:
+    """List the map's labels: zones with the nearest neighbours first, then the corridors' limits."""
+
+    def crowding(zone: str) -> float:
+        x, y = px[zone]
+        return min((math.hypot(x - u, y - v) for z, (u, v) in px.items() if z != zone), default=math.inf)
+
+    labels = {
+        f"zone:{z}": _Label(*px[z], z, _ZONE_FONT_PX, _ZONE_MARKER_PX, _LABEL_POSITIONS, frozenset({f"zone:{z}"}))
+        for z in sorted(px, key=crowding)
+    }
+    corridor_sides = ("middle right", "middle left", *(p for p in _LABEL_POSITIONS if not p.startswith("middle")))
+    for c in corridors:
+        if c.from_zone in where and c.to_zone in where:
+            (x0, y0), (x1, y1) = px[c.from_zone], px[c.to_zone]
+            labels[f"corridor:{c.id}"] = _Label(
+                (x0 + x1) / 2,
+                (y0 + y1) / 2,
+                _limits(c),
+                _CORRIDOR_FONT_PX,
+                _CORRIDOR_MARKER_PX,
+                corridor_sides,
+                frozenset({f"mid:{c.id}"}),
+            )
+    return labels
+
+
+def _place_map_labels(
+    where: Mapping[str, tuple[float, float]],
+    corridors: Sequence[Corridor],
+    sites: pd.DataFrame | None,
+    biggest: float,
+    height: int,
+) -> MapLabels:
+    """Choose each zone label's and corridor label's side so that they cover each other and markers least.
+
+    Greedy: zones with the nearest neighbours first, then corridor labels; each takes the first of
+    :data:`_LABEL_POSITIONS` whose box overlaps least what is already placed and the markers.
+    """
+    to_px = map_pixels(where, height)
+    px = {z: to_px(*p) for z, p in where.items()}
+    out = MapLabels()
+    half = _ZONE_MARKER_PX / 2
+    out.obstacles = [(f"zone:{z}", (x - half, y - half, x + half, y + half)) for z, (x, y) in px.items()]
+    if where:  # beyond the longitudes drawn a label is cut off
+        lons = [p[0] for p in where.values()]
+        left, right = to_px(min(lons) - _MAP_MARGIN_DEG, 0.0)[0], to_px(max(lons) + _MAP_MARGIN_DEG, 0.0)[0]
+        out.obstacles += [("edge", (left - 1e4, -1e9, left, 1e9)), ("edge", (right, -1e9, right + 1e4, 1e9))]
+    for c in corridors:
+        if c.from_zone in px and c.to_zone in px:
+            mx, my = (px[c.from_zone][0] + px[c.to_zone][0]) / 2, (px[c.from_zone][1] + px[c.to_zone][1]) / 2
+            m = _CORRIDOR_MARKER_PX / 2
+            out.obstacles.append((f"mid:{c.id}", (mx - m, my - m, mx + m, my + m)))
+    if sites is not None and len(sites):
+        for zone in px:
+            here = sites[sites["zone"] == zone]
+            for angle, size in zip(_site_angles(len(here)), _site_sizes(here["mw"], biggest), strict=True):
+                lon, lat = where[zone]
+                sx, sy = to_px(lon + _SITE_RING_DEG[0] * math.cos(angle), lat + _SITE_RING_DEG[1] * math.sin(angle))
+                out.obstacles.append((f"site:{zone}", (sx - size / 2, sy - size / 2, sx + size / 2, sy + size / 2)))
+
+    def place(key: str, label: _Label) -> str:
+        out.boxes.pop(key, None)
+        costs = []
+        for position in label.preferences:
+            box = label_box(label.x, label.y, position, label.text, label.font_px, label.marker_px)
+            cost = sum(
+                _COVER_WEIGHT * (10.0 if name == "edge" else 1.0) * overlap(box, b)
+                for name, b in out.obstacles
+                if name not in label.own
+            )
+            cost += sum(overlap(box, b) for b in out.boxes.values())
+            costs.append((cost, position, box))
+        _, position, box = min(costs, key=lambda c: c[0])  # min keeps the earliest of equal costs
+        out.boxes[key] = box
+        return position
+
+    labels = _map_labels(where, corridors, px)
+    chosen: dict[str, str] = {}
+    for _ in range(4):  # greedy, then again with every other label in place
+        chosen = {key: place(key, label) for key, label in labels.items()}
+    out.zone_positions = {k.split(":", 1)[1]: v for k, v in chosen.items() if k.startswith("zone:")}
+    out.corridor_positions = {k.split(":", 1)[1]: v for k, v in chosen.items() if k.startswith("corridor:")}
+    return out
 
 
 def _limits(corridor: Corridor) -> str:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from offtake.errors import InputError
 
-__all__ = ["HOURS_PER_YEAR", "parse_utc", "require_aware", "to_utc_index"]
+__all__ = ["DISPLAY_TIMEZONE", "HOURS_PER_YEAR", "display_time", "parse_utc", "require_aware", "to_utc_index"]
+
+DISPLAY_TIMEZONE = "Asia/Karachi"
+"""Time zone in which people are shown times (Pakistan time); machine output stays UTC."""
 
 #: Hours in a non-leap year, the denominator of annual curtailment rates [h].
 HOURS_PER_YEAR = 8760
@@ -126,3 +130,28 @@ def to_utc_index(values: pd.Series, *, field: str, file: str) -> pd.DatetimeInde
     except (ValueError, TypeError) as exc:
         raise InputError(f"cannot parse timestamps: {exc}", file=file, field=field) from None
     return index
+
+
+def display_time(value: datetime, timezone: str = DISPLAY_TIMEZONE) -> str:
+    """Write an aware instant for a person: ISO 8601 in Pakistan time, with its offset.
+
+    Parameters
+    ----------
+    value
+        An aware instant (UTC inside the platform).
+    timezone
+        IANA zone to show it in.
+
+    Returns
+    -------
+    str
+        E.g. ``2025-07-01T10:00:00+05:00`` for 05:00 UTC.
+
+    Examples
+    --------
+    >>> display_time(datetime(2025, 7, 1, 5, 0, tzinfo=UTC))
+    '2025-07-01T10:00:00+05:00'
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("display_time needs an aware datetime")
+    return value.astimezone(ZoneInfo(timezone)).isoformat()

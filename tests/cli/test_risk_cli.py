@@ -98,4 +98,8 @@ def test_cli_risk_counts_import_tax_only_when_asked(tmp_path: Path) -> None:
     assert waived > 0
     assert d["country_expected"]["import taxes forgone"]["USD"] == 0.0
     assert c["country_expected"]["net gain"]["USD"] == pytest.approx(d["country_expected"]["net gain"]["USD"] - waived)
-    assert "Counterfactual" in (tmp_path / "d" / "report.html").read_text()
+    page = (tmp_path / "d" / "report.html").read_text()
+    assert "Counterfactual" in page
+    findings = re.findall(r"<li>(.*?)</li>", page.split('class="findings"', 1)[1].split("</ul>", 1)[0], re.S)
+    plain = [re.sub(r"\b(incl|e\.g|i\.e)\.", "", f) for f in findings]  # abbreviations are not sentence ends
+    assert findings and not [f for f in plain if re.search(r"\. [a-z]", f)]  # every sentence starts upper-case

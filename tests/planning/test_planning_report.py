@@ -12,7 +12,7 @@ from report_checks import assert_self_contained, trace
 
 from offtake import scenario
 from offtake.planning import PlanOptions, PlanResult, plan, read_sites
-from offtake.planning.report import daily_served, render_report
+from offtake.planning.report import LEGEND_KEY_COLOUR, daily_served, render_report
 from offtake.report import local_times, zone_colours
 from offtake.scenario import Scenario
 
@@ -38,15 +38,28 @@ def test_charts_carry_the_plan_in_the_zones_colours(case: tuple[Scenario, PlanRe
     bars = _chart(specs, "allocated [MW]")
     zones = result.zones.drop(index="national")
     for name, col in (("firm", "firm_mw"), ("interruptible", "interruptible_mw")):
-        shown = trace(bars, name)
-        assert shown["y"] == list(zones.index)
-        np.testing.assert_allclose(shown["x"], zones[col].to_numpy())
-        assert shown["marker"]["color"] == [colours[z] for z in zones.index]
+        shown = [t for t in bars["data"] if t.get("name") == name and t.get("showlegend") is False]
+        assert len(shown) == 1
+        assert shown[0]["y"] == list(zones.index)
+        np.testing.assert_allclose(shown[0]["x"], zones[col].to_numpy())
+        assert shown[0]["marker"]["color"] == [colours[z] for z in zones.index]
+    legend_keys_are_grey_not_a_zone(bars, colours)
     served = _chart(specs, "Pakistan time")
     line = trace(served, "served")
     total = result.served_mw.sum(axis=1)
     assert line["x"] == local_times(total.index)
     np.testing.assert_allclose(line["y"], total.to_numpy())
+
+
+def legend_keys_are_grey_not_a_zone(bars: dict[str, Any], colours: dict[str, str]) -> None:
+    """The legend shows one key per kind, grey (a bar trace's swatch would take its first zone's colour)."""
+    keys = [t for t in bars["data"] if t.get("showlegend") is not False]
+    assert [t["name"] for t in keys] == ["firm", "interruptible"]
+    for key in keys:
+        assert key["marker"]["color"] == LEGEND_KEY_COLOUR and LEGEND_KEY_COLOUR not in colours.values()
+        assert key["legendgroup"] == key["name"]  # clicking the key hides that kind's bars
+        assert [v for v in key["x"] if v is not None] == []
+    assert [k["marker"]["pattern"]["shape"] for k in keys] == ["", "/"]
 
 
 def test_the_map_shows_each_allocated_site_at_its_zone(case: tuple[Scenario, PlanResult]) -> None:

@@ -12,6 +12,7 @@ import typer
 
 from offtake.cli._platform import admin_session
 from offtake.cli.server_cmd import DatabaseOpt, DataDirOpt
+from offtake.timeutil import display_time
 from offtake.units import MICRO_USD_PER_USD, W_PER_MW
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def register(registry: typer.Typer) -> None:
                 contract_id=contract_id,
             )
             made = contract.id
-        typer.echo(f"contract {made} for {site_id} from {start.isoformat()}; bills at {rate} PKR/USD ({source})")
+        typer.echo(f"contract {made} for {site_id} from {display_time(start)}; bills at {rate} PKR/USD ({source})")
 
     @group.command("from-allocation")
     def from_allocation(
@@ -182,7 +183,7 @@ def register(registry: typer.Typer) -> None:
                     exchange_rate_pkr_per_usd=rate,
                 )
                 signed.append(f"  contract {contract.id} for {site_id}: {row.allocated_w / W_PER_MW:,.1f} MW")
-        typer.echo(f"signed {len(signed)} contracts from {start.isoformat()}; bills at {rate} PKR/USD ({source})")
+        typer.echo(f"signed {len(signed)} contracts from {display_time(start)}; bills at {rate} PKR/USD ({source})")
         for line in signed:
             typer.echo(line)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from offtake.cli.server_cmd import DatabaseOpt, DataDirOpt
+from offtake.timeutil import display_time
 
 __all__ = ["register"]
 
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
 
                 notifier = WebhookNotifier(allow_private=settings.webhook_allow_private)
                 vtn = Vtn(factory, notifier)
-            typer.echo(f"dispatching {instant.isoformat()} from {settings.grid_feed} ...", err=True)
+            typer.echo(f"dispatching {display_time(instant)} from {settings.grid_feed} ...", err=True)
             live = LiveDispatch(factory, grid_feed, settings.dispatch_interval_s, vtn)
             outcome = live.run_round(instant)
         finally:

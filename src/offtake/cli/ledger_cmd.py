@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from offtake.cli.server_cmd import DatabaseOpt, DataDirOpt
+from offtake.timeutil import display_time
 
 __all__ = ["register"]
 
@@ -218,7 +219,7 @@ def _register_readings_and_proofs(group: typer.Typer) -> None:
             f"{result.accepted} readings accepted, {result.duplicates} duplicates; ledger size {result.ledger_size}"
         )
         for item, reading in zip(result.items, readings, strict=True):
-            typer.echo(f"  {reading.site_id} {reading.interval_start.isoformat()}: {item.status}, entry {item.seq}")
+            typer.echo(f"  {reading.site_id} {display_time(reading.interval_start)}: {item.status}, entry {item.seq}")
 
     @group.command("prove")
     def prove(

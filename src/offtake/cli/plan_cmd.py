@@ -10,6 +10,7 @@ import typer
 from offtake import scenario as scenario_mod
 from offtake.cli._period import DaysOpt, first_days
 from offtake.cli._progress import StepProgress
+from offtake.report import share_text
 
 if TYPE_CHECKING:
     from offtake.planning import PlanResult
@@ -180,8 +181,8 @@ def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Pa
         f"M USD, net margin {nat['net_margin_usd'] / 1e6:,.2f} M USD over {result.horizon_h:,.0f} h"
     )
     if nat.get("capacity_payments_offset_share") is not None:
-        share = 100 * nat["capacity_payments_offset_share"]
-        line += f", {share:.2f} % of {nat['capacity_payments_year']} capacity payments"
+        share = share_text(nat["capacity_payments_offset_share"], 2)
+        line += f", {share} of {nat['capacity_payments_year']} capacity payments"
     typer.echo(line)
     if not result.binding.empty:
         top = result.binding.iloc[0]
@@ -191,7 +192,7 @@ def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Pa
         typer.echo(
             f"build: solar {z['solar_mw']:,.0f} MW, wind {z['wind_mw']:,.0f} MW, batteries {z['battery_mw']:,.0f} MW / "
             f"{z['battery_mwh']:,.0f} MWh; {e['renewable_energy_mwh'] / 1e3:,.1f} GWh of new renewable energy to the "
-            f"sites ({100 * e['renewable_share']:.1f} % of their energy) at {e['cost_usd_per_mwh']:,.1f} USD/MWh; "
+            f"sites ({share_text(e['renewable_share'])} of their energy) at {e['cost_usd_per_mwh']:,.1f} USD/MWh; "
             f"net margin after the build {nat['net_margin_usd'] / 1e6:,.2f} M USD"
         )
     for warning in result.warnings:

@@ -7,6 +7,7 @@ Licences are in :mod:`offtake.cli.licence_cmd`. Every command acts as the local 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ import typer
 
 from offtake.cli._platform import admin_session
 from offtake.cli.server_cmd import DatabaseOpt, DataDirOpt
-from offtake.units import MICRO_USD_PER_USD, WH_PER_MWH
+from offtake.units import WH_PER_MWH
 
 __all__ = ["register"]
 
@@ -180,9 +181,10 @@ def register(app: typer.Typer) -> None:
             f"bill {site_id} {month} ({tz}): {result['energy_wh'] / WH_PER_MWH:,.3f} MWh, "
             f"over-draw {result['overdraw_wh'] / WH_PER_MWH:,.3f} MWh"
         )
-        typer.echo(f"  energy  USD {result['energy_micro_usd'] / MICRO_USD_PER_USD:,.2f}")
-        typer.echo(f"  penalty USD {result['penalty_micro_usd'] / MICRO_USD_PER_USD:,.2f}")
-        typer.echo(f"  total   USD {result['total_usd']}  PKR {result['total_pkr']}")
+        # exact amounts (micro-USD, paisa) so that energy + penalty = total as printed
+        typer.echo(f"  energy  USD {_micro_usd_text(result['energy_micro_usd'])}")
+        typer.echo(f"  penalty USD {_micro_usd_text(result['penalty_micro_usd'])}")
+        typer.echo(f"  total   USD {Decimal(result['total_usd']):,}  PKR {Decimal(result['total_pkr']):,}")
         for line in rates:
             typer.echo(f"  rate    {line}")
         for warning in result["warnings"]:
@@ -191,3 +193,8 @@ def register(app: typer.Typer) -> None:
     licence_cmd.register(group)
     contract_cmd.register(group)
     app.add_typer(group, name="registry")
+
+
+def _micro_usd_text(micro_usd: int) -> str:
+    """Write an exact amount [micro-USD] as USD with six decimals and thousands separators."""
+    return f"{Decimal(int(micro_usd)).scaleb(-6):,}"

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from offtake.errors import InputError
+from offtake.report import share_text
 
 __all__ = ["parse_step", "register"]
 
@@ -130,9 +131,9 @@ def register(app: typer.Typer) -> None:
         share = e["share_of_planner_bound"]
         typer.echo(
             f"energy {e['absorbed_within_caps_mwh'] / 1000:,.1f} GWh"
-            + (f" ({share:.1%} of the planner's bound" if share is not None else "")
+            + (f" ({share_text(share)} of the planner's bound" if share is not None else "")
             + (
-                f"; licensed sites {e['licensed_sites_share_of_planner_bound']:.1%})"
+                f"; licensed sites {share_text(e['licensed_sites_share_of_planner_bound'])})"
                 if e["licensed_sites_share_of_planner_bound"] is not None
                 else ")"
                 if share is not None

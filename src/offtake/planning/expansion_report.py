@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from offtake.planning.results import PlanResult
-from offtake.report import HtmlReport
+from offtake.report import HtmlReport, share_text
 
 __all__ = ["expansion_section"]
 
@@ -72,7 +72,7 @@ def expansion_section(report: HtmlReport, result: PlanResult) -> None:
         f"{z['wind_mw']:,.0f} MW of wind and {z['battery_mw']:,.0f} MW / "
         f"{z['battery_mwh']:,.0f} MWh of batteries: {t['cost_usd'] / 1e6:,.2f} M USD over the "
         f"period ({t['cost_usd_per_year'] / 1e6:,.1f} M USD a year, capital annualised plus O&M). They deliver "
-        f"{t['renewable_energy_mwh'] / 1e3:,.1f} GWh to the sites, {100 * t['renewable_share']:.1f} % of their energy, "
+        f"{t['renewable_energy_mwh'] / 1e3:,.1f} GWh to the sites, {share_text(t['renewable_share'])} of their energy, "
         f"at {t['cost_usd_per_mwh']:,.1f} USD per MWh delivered ({t['curtailed_mwh'] / 1e3:,.1f} GWh curtailed, "
         f"{t['storage_loss_mwh'] / 1e3:,.1f} GWh lost in batteries). Net margin after the build "
         f"{nat['net_margin_usd'] / 1e6:,.2f} M USD (before it {nat['net_margin_before_build_usd'] / 1e6:,.2f} M USD)."

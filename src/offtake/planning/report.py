@@ -10,10 +10,13 @@ import pandas as pd
 
 from offtake.planning.expansion_report import expansion_section
 from offtake.planning.results import PlanResult
-from offtake.report import HtmlReport, local_times, money_text, new_chart, zone_colours, zone_map
+from offtake.report import HtmlReport, local_times, money_text, new_chart, share_text, zone_colours, zone_map
 from offtake.scenario import Scenario
 
-__all__ = ["daily_served", "render_report", "write_report"]
+__all__ = ["LEGEND_KEY_COLOUR", "daily_served", "render_report", "write_report"]
+
+LEGEND_KEY_COLOUR = "#8c8c8c"
+"""Neutral grey of the allocation chart's legend keys (firm solid, interruptible hatched), no zone's colour."""
 
 
 def _colours(result: PlanResult, scenario: Scenario | None) -> dict[str, str]:
@@ -23,6 +26,11 @@ def _colours(result: PlanResult, scenario: Scenario | None) -> dict[str, str]:
 
 
 def _allocation_chart(result: PlanResult, colours: dict[str, str]) -> Any:
+    """Stacked firm and interruptible bars per zone in the zone's colour; the legend's keys in neutral grey.
+
+    A bar trace's legend swatch takes its first bar's colour, so the bars stay out of the legend and two
+    empty traces of the same groups (solid and hatched grey) are its keys: clicking one hides that kind.
+    """
     import plotly.graph_objects as go
 
     z = result.zones.drop(index="national")
@@ -36,8 +44,22 @@ def _allocation_chart(result: PlanResult, colours: dict[str, str]) -> Any:
                 x=z[col].astype(float).tolist(),
                 orientation="h",
                 name=label,
+                legendgroup=label,
+                showlegend=False,
                 marker={"color": [colours.get(n, "#888") for n in names], "pattern": {"shape": pattern}},
                 hovertemplate="%{x:,.1f} MW<extra>" + label + "</extra>",
+            )
+        )
+        fig.add_trace(
+            go.Bar(
+                y=[None],
+                x=[None],
+                orientation="h",
+                name=label,
+                legendgroup=label,
+                showlegend=True,
+                hoverinfo="skip",
+                marker={"color": LEGEND_KEY_COLOUR, "pattern": {"shape": pattern}},
             )
         )
     fig.update_yaxes(autorange="reversed")
@@ -202,7 +224,7 @@ def _kpis(result: PlanResult) -> list[tuple[str, str]]:
     ]
     share = nat.get("capacity_payments_offset_share")
     if share is not None:
-        kpis.append((f"of {nat['capacity_payments_year']} capacity payments offset", f"{100 * share:.2f} %"))
+        kpis.append((f"of {nat['capacity_payments_year']} capacity payments offset", share_text(share, 2)))
     return kpis
 
 
@@ -226,7 +248,8 @@ def _zones_section(report: HtmlReport, result: PlanResult, colours: dict[str, st
     report.heading("Allocation by zone")
     report.chart(
         _allocation_chart(result, colours),
-        "Firm (solid) and interruptible (hatched) MW per zone, in the zone's colour.",
+        "Firm (solid) and interruptible (hatched) MW per zone, in the zone's colour; "
+        "the legend keys are grey, click one to hide that kind.",
         alt="firm and interruptible MW per zone",
     )
     zones = result.zones.copy()
@@ -250,7 +273,7 @@ def _zones_section(report: HtmlReport, result: PlanResult, colours: dict[str, st
             f"Capacity payments {nat['capacity_payments_year']}: PKR {nat['capacity_payments_pkr'] / 1e9:,.0f} bn "
             f"({nat['capacity_payments_source']}). Net margin per year "
             f"{money_text(nat['net_margin_usd_per_year'], rate)} at {rate:g} PKR/USD offsets "
-            f"{100 * share:.2f} % of them."
+            f"{share_text(share, 2)} of them."
         )
 
 

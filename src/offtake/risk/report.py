@@ -14,7 +14,7 @@ import pandas as pd
 from offtake.economics.bitcoin import miner_revenue_usd_per_mwh
 from offtake.economics.country import CountryView, country_view
 from offtake.economics.subsidy import NoSubsidyResult
-from offtake.report import DISPLAY_TIMEZONE, HtmlReport, money_text, new_chart, rate_text
+from offtake.report import DISPLAY_TIMEZONE, HtmlReport, money_text, new_chart, rate_text, share_text
 from offtake.risk.run import RiskResult
 
 __all__ = ["RunInfo", "country_finding", "format_probability", "money", "write_outputs"]
@@ -40,14 +40,7 @@ def format_probability(p: float, decimals: int = 1) -> str:
     """
     if not math.isfinite(p) or not 0.0 <= p <= 1.0:
         raise ValueError(f"not a probability: {p!r}")
-    if p in (0.0, 1.0):
-        return f"{100 * p:.0f} %"
-    most = 4
-    for d in range(decimals, most + 1):
-        text = f"{100 * p:.{d}f}"
-        if 0.0 < float(text) < 100.0:
-            return f"{text} %"
-    return f"> {100 - 10.0**-most:.{most}f} %" if p > 0.5 else f"< {10.0**-most:.{most}f} %"
+    return share_text(p, decimals)
 
 
 def money(usd: float, rate_pkr_per_usd: float) -> str:
@@ -340,7 +333,8 @@ def _findings(result: RiskResult, summary: dict[str, Any], no_subsidy: NoSubsidy
         )
         findings.append(
             f"No-subsidy test on the scenario year: {verdict} Lowest tariff that passes for every site: "
-            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh. " + _delivery_sentence(no_subsidy)
+            f"{no_subsidy.lowest_passing_tariff_all_usd_per_mwh:.1f} USD/MWh. Losses and the network charge: "
+            + _delivery_sentence(no_subsidy)
         )
     return findings
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from offtake.dispatch import Reason
-from offtake.report import DISPLAY_TIMEZONE, HtmlReport, local_times, new_chart, zone_colours
+from offtake.report import DISPLAY_TIMEZONE, HtmlReport, local_times, new_chart, rate_text, share_text, zone_colours
 from offtake.simulation.engine import SimulationResult
 from offtake.simulation.kpis import zone_served_mw
 
@@ -60,12 +60,12 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
     findings = [
         (
             f"Energy absorbed within caps: {e['absorbed_within_caps_mwh'] / 1000:,.1f} GWh, "
-            + (f"{share:.1%} of the planner's perfect-foresight bound " if share is not None else "")
+            + (f"{share_text(share)} of the planner's perfect-foresight bound " if share is not None else "")
             + f"({e['planner_bound_mwh'] / 1000:,.1f} GWh); "
-            + f"{e['share_of_hindsight_bound'] or 0:.1%} of what this year's real surplus allowed. "
+            + f"{share_text(e['share_of_hindsight_bound'] or 0)} of what this year's real surplus allowed. "
             + "Sites that kept their licence all year absorbed "
-            + f"{(e['licensed_sites_share_of_planner_bound'] or 0):.1%} of their bound "
-            + f"(target {e['target_share']:.0%}: "
+            + f"{share_text(e['licensed_sites_share_of_planner_bound'] or 0)} of their bound "
+            + f"(target {rate_text(e['target_share'])}: "
             + ("met" if e["meets_target"] else "NOT met")
             + "); a suspended site loses its energy by enforcement, not by dispatch."
         ),

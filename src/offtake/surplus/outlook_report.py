@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from offtake.report import NATIONAL_COLOUR, HtmlReport, new_chart, zone_colours
+from offtake.report import NATIONAL_COLOUR, HtmlReport, new_chart, share_text, zone_colours
 from offtake.surplus.outlook import Outlook, YearOutlook
 from offtake.surplus.study import NATIONAL
 
@@ -30,8 +30,8 @@ def outlook_findings(outlook: Outlook) -> list[str]:
         lines.append(
             f"{year.scenario.name}: national surplus {nat['mean_surplus_mw']:,.0f} MW on average "
             f"({nat['mw_in_90pct_of_hours']:,.0f} MW in 90 % of hours); {p:,.0f} MW placed anywhere fits in "
-            f"{prog['share_of_hours_fits']:.0%} of hours and absorbs {prog['absorbed_gwh']:,.0f} GWh "
-            f"({prog['absorbed_share']:.0%} of its energy), leaving {prog['mean_surplus_after_mw']:,.0f} MW "
+            f"{share_text(prog['share_of_hours_fits'], 0)} of hours and absorbs {prog['absorbed_gwh']:,.0f} GWh "
+            f"({share_text(prog['absorbed_share'], 0)} of its energy), leaving {prog['mean_surplus_after_mw']:,.0f} MW "
             "of surplus on average."
         )
     if len(outlook.years) > 1:
@@ -107,7 +107,7 @@ def build_outlook_report(outlook: Outlook) -> HtmlReport:
     kpis = []
     for year in outlook.years:
         prog = year.programme.iloc[0]
-        kpis.append((f"{year.scenario.name}: programme fits", f"{prog['share_of_hours_fits']:.0%} of hours"))
+        kpis.append((f"{year.scenario.name}: programme fits", f"{share_text(prog['share_of_hours_fits'], 0)} of hours"))
         kpis.append((f"{year.scenario.name}: absorbed", f"{prog['absorbed_gwh']:,.0f} GWh"))
     report.kpis(kpis)
     report.heading("Findings")
@@ -145,14 +145,11 @@ def build_outlook_report(outlook: Outlook) -> HtmlReport:
         )
     report.heading(f"The {outlook.programme_mw:,.0f} MW programme")
     programme = outlook.table("programme").set_index("scenario")
+    for col in ("share_of_hours_fits", "share_of_hours_none", "absorbed_share"):
+        programme[col] = [share_text(float(v)) for v in programme[col]]
     report.table(
         programme,
         caption="fits: national surplus at least the programme; absorbed: min(programme, national surplus) "
         "summed over the year; after: the surplus left once the programme has taken its part.",
-        formats={
-            "share_of_hours_fits": "{:.1%}",
-            "share_of_hours_none": "{:.1%}",
-            "absorbed_share": "{:.1%}",
-        },
     )
     return report

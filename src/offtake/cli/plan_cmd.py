@@ -194,6 +194,10 @@ def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Pa
             f"sites ({100 * e['renewable_share']:.1f} % of their energy) at {e['cost_usd_per_mwh']:,.1f} USD/MWh; "
             f"net margin after the build {nat['net_margin_usd'] / 1e6:,.2f} M USD"
         )
+    if result.terms is not None and result.terms.breaches:
+        typer.echo(f"contract terms broken by the planned dispatch ({len(result.terms.sites_breaking_terms)} site(s)):")
+        for text in result.terms.lines():
+            typer.echo(f"  {text}")
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     extra = ", expansion.csv, renewable_share.csv" if result.expansion is not None else ""

@@ -28,6 +28,7 @@ from offtake.planning.model import (
 )
 from offtake.planning.readout import Solved, baseline_notes, read_plan
 from offtake.planning.results import PlanResult
+from offtake.planning.terms_check import check_plan_terms
 from offtake.scenario import Scenario
 
 __all__ = ["plan", "resolve_step_limit"]
@@ -154,6 +155,9 @@ def plan(
     result = read_plan(solved)
     if expansion is not None:
         add_expansion_result(result, read_expansion(expansion, model, sites, result.served_mw, grid.duration_h))
+    result.terms = check_plan_terms(result, list(scenario.zone_ids))
+    if result.terms.breaches:
+        say(f"the planned dispatch breaks contract terms of {len(result.terms.sites_breaking_terms)} site(s)")
     return result
 
 

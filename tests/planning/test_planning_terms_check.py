@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from planning_fixtures import DATA, SITES
 
 from offtake import scenario
@@ -15,10 +17,12 @@ from offtake.grid import least_cost_dispatch
 from offtake.grid.baseline import Baseline
 from offtake.planning import PlanOptions, PlanResult, plan, read_sites
 from offtake.planning.report import render_report
-from offtake.planning.terms_check import check_plan_terms
+from offtake.planning.terms_check import check_plan_terms, event_hold_mask
 from offtake.scenario import Scenario
 
 OPTIONS = PlanOptions(cap_mw=400.0, method="simplex")
+#: The plan without its event-length rows: only the check guards the term.
+UNGUARDED = PlanOptions(cap_mw=400.0, method="simplex", event_length=False)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,8 @@ def test_a_tight_event_limit_is_flagged_by_how_much(case: tuple[Scenario, pd.Dat
     assert loose.terms is not None
     worst = max(loose.terms.sites, key=lambda r: r["longest_event_h"])
     tight_h = worst["longest_event_h"] / 2
-    result = plan(s, with_terms(sites, worst["site_id"], max_curtailment_duration_h=tight_h), OPTIONS, baseline=base)
+    tight = with_terms(sites, worst["site_id"], max_curtailment_duration_h=tight_h)
+    result = plan(s, tight, UNGUARDED, baseline=base)
     assert result.terms is not None
     assert result.terms.sites_breaking_terms == [worst["site_id"]]
     (breach,) = result.terms.breaches
@@ -80,6 +85,25 @@ def test_a_tight_event_limit_is_flagged_by_how_much(case: tuple[Scenario, pd.Dat
     assert worst["site_id"] in line and f"limit of {tight_h:g} h" in line
     page = render_report(result)
     assert "Contract terms in the planned year" in page and "Contract broken by the plan" in page
+
+
+def test_the_planner_keeps_a_tight_event_limit_by_serving_inside_long_events(
+    case: tuple[Scenario, pd.DataFrame, Baseline],
+) -> None:
+    s, sites, base = case
+    loose = plan(s, sites, OPTIONS, baseline=base)
+    assert loose.terms is not None
+    worst = max(loose.terms.sites, key=lambda r: r["longest_event_h"])
+    for tight_h in (worst["longest_event_h"] / 2, 1.0):
+        tight = with_terms(sites, worst["site_id"], max_curtailment_duration_h=tight_h)
+        result = plan(s, tight, OPTIONS, baseline=base)
+        assert result.terms is not None and result.terms.breaches == []
+        served = result.served_mw[worst["site_id"]].to_numpy()
+        allocated = float(result.allocation["allocated_mw"].loc[worst["site_id"]])
+        assert allocated > 0  # kept, with its events broken up rather than dropped
+        assert longest_run_h(served, allocated, result.horizon_h / len(served)) <= tight_h
+        # The term costs margin, never gains it.
+        assert result.national["net_margin_usd"] <= loose.national["net_margin_usd"] + 1e-6
 
 
 def test_a_tight_annual_limit_is_planned_within_not_flagged(case: tuple[Scenario, pd.DataFrame, Baseline]) -> None:
@@ -126,3 +150,15 @@ def test_an_empty_plan_has_nothing_to_flag(case: tuple[Scenario, pd.DataFrame, B
     table[["firm_mw", "interruptible_mw", "allocated_mw"]] = 0.0
     check = check_plan_terms(dataclasses.replace(result, allocation=table), list(s.zone_ids))
     assert check.breaches == [] and check.sites == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=50), st.sampled_from([0.5, 1.0, 2.0, 3.5]))
+def test_holding_the_chosen_intervals_leaves_no_event_too_long(cut: list[bool], limit_h: float) -> None:
+    served = np.where(np.array(cut), 0.0, 10.0)[:, None]
+    hold = event_hold_mask(served, np.array([10.0]), np.array([limit_h]), 1.0)
+    assert not (hold[:, 0] & ~np.array(cut)).any()  # only curtailed intervals are held
+    after = np.where(hold[:, 0], 10.0, served[:, 0])
+    assert longest_run_h(after, 10.0, 1.0) <= limit_h
+    if longest_run_h(served[:, 0], 10.0, 1.0) <= limit_h:
+        assert not hold.any()  # nothing held where the term is kept

@@ -89,6 +89,14 @@ def register(app: typer.Typer) -> None:
                 help="Candidates and costs for --expand (default: the bundled data/economics/expansion.toml).",
             ),
         ] = None,
+        event_length: Annotated[
+            bool,
+            typer.Option(
+                "--event-length/--no-event-length",
+                help="Keep each site's longest curtailment event within its contract (serve it in full inside "
+                "over-long events and solve again); --no-event-length only flags such sites.",
+            ),
+        ] = True,
         solver_log: Annotated[
             bool,
             typer.Option(
@@ -113,6 +121,7 @@ def register(app: typer.Typer) -> None:
             max_curtailment_step_mw=max_step_mw,
             method=method,  # type: ignore[arg-type]  # checked by PlanOptions
             solver_options={"output_flag": True} if solver_log else {},
+            event_length=event_length,
         )
         with StepProgress("plan") as progress:
             progress(f"loading scenario {scenario}")

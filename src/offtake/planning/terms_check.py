@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from offtake.dispatch.contracts import Contracts
-from offtake.dispatch.terms import TOL_MW, contract_breaches, curtailed_intervals, term_figures
+from offtake.dispatch.terms import TOL_MW, contract_breaches, curtailed_intervals, curtailment_runs, term_figures
 from offtake.planning.results import PlanResult
 
-__all__ = ["PlanTermsCheck", "breach_table_rows", "check_plan_terms"]
+__all__ = ["PlanTermsCheck", "breach_table_rows", "check_plan_terms", "event_hold_mask"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +142,36 @@ def breach_table_rows(check: PlanTermsCheck) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def event_hold_mask(served_mw: np.ndarray, allocated_mw: np.ndarray, limit_h: np.ndarray, step_h: float) -> np.ndarray:
+    """Intervals to serve in full so that no curtailment event runs longer than the contract allows.
+
+    Parameters
+    ----------
+    served_mw
+        Served load per interval and site [MW], shape (T, N).
+    allocated_mw
+        Allocation per site [MW], shape (N,).
+    limit_h
+        Longest event each site accepts [h], shape (N,).
+    step_h
+        Length of one interval [h].
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean (T, N): in every event longer than its limit of ``L`` intervals, every
+        ``(L + 1)``-th interval, so that the pieces left are at most ``L`` long (every
+        interval of it when the limit is shorter than one interval).
+    """
+    served = np.asarray(served_mw, dtype=float)
+    curtailed = curtailed_intervals(served, np.asarray(allocated_mw, dtype=float))
+    hold = np.zeros_like(curtailed)
+    for i in range(served.shape[1]):
+        allowed = int(np.floor(float(limit_h[i]) / step_h + 1e-9))
+        starts, lengths = curtailment_runs(curtailed[:, i])
+        for start, length in zip(starts, lengths, strict=True):
+            if length > allowed:
+                hold[start + allowed : start + length : allowed + 1, i] = True
+    return hold

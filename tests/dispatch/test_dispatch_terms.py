@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dispatch_helpers import make_contracts, policy, running, zone_sums
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offtake.dispatch import Dispatcher, GridState, Reason
 from offtake.dispatch.contracts import Contracts, SiteTerms
-from offtake.dispatch.terms import TermsUsage
+from offtake.dispatch.terms import TOL_MW, TermsUsage, contract_breaches, curtailed_intervals, term_figures
 
 ZONES = ["a", "b"]
 SITES = [
@@ -160,3 +162,52 @@ def test_a_site_whose_annual_limit_is_used_up_is_not_curtailed_further_unless_an
     assert caps[6:9] == pytest.approx([20.0] * 3)
     assert caps[9] == 0.0  # the emergency still takes it off (force majeure)
     assert usage.curtailed_mwh[1] == pytest.approx(110.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 5.0, 9.9995, 10.0]), st.sampled_from([0, 1, 2, 3])), min_size=1, max_size=40
+    )
+)
+def test_the_period_figures_and_the_running_count_agree(steps: list[tuple[float, int]]) -> None:
+    # kpis.json and the plan's check read a period with term_figures; dispatch counts interval by interval.
+    reasons = (Reason.ZONE_LIMIT, Reason.ALLOCATION, Reason.SUSPENDED, Reason.OUT_OF_CONTRACT)
+    c = _one_miner(0.5, 1.0)
+    step_h = 0.25
+    cap = np.array([[mw] for mw, _ in steps])
+    reason = np.array([[reasons[r]] for _, r in steps], dtype=np.int8)
+    usage = TermsUsage(c, step_h * 3600.0, len(steps) * step_h)
+    longest = 0.0
+    for t in range(len(steps)):
+        usage.observe(cap[t], reason[t])
+        longest = max(longest, float(usage.event_h[0]))
+    curtailed = curtailed_intervals(cap, c.allocated_mw, reason)
+    (figures,) = term_figures(cap, c, step_h, curtailed)
+    assert figures["curtailed_mwh"] == pytest.approx(float(usage.curtailed_mwh[0]))
+    assert figures["longest_event_h"] == pytest.approx(longest)
+    assert figures["curtailment_rate"] == pytest.approx(
+        float(usage.curtailed_mwh[0]) / float(usage.budget_mwh[0]) * 0.5
+    )
+    assert figures["within_annual_limit"] == (float(usage.curtailed_mwh[0]) <= float(usage.budget_mwh[0]) + 1e-6)
+    # A cap within TOL_MW of the allocation is not curtailment; suspension and contract dates are not either.
+    expected = [mw < 10.0 - TOL_MW and r in (0, 1) for mw, r in steps]
+    assert curtailed[:, 0].tolist() == expected
+
+
+def test_breaches_name_each_term_and_its_size() -> None:
+    c = _one_miner(0.1, 0.5)  # 10 MW, 10 % a year, events of at most 30 min
+    cap = np.array([[0.0], [0.0], [0.0], [10.0]])  # one 45 min event at 15 min steps
+    curtailed = curtailed_intervals(cap, c.allocated_mw)
+    (figures,) = term_figures(cap, c, 0.25, curtailed)
+    site = {"site_id": "m", "allocated_mw": 10.0, **figures}
+    found = contract_breaches([site], 1.0)
+    by_term = {b["term"]: b for b in found["breaches"]}
+    assert by_term["annual_curtailment_limit"]["excess_mwh"] == pytest.approx(7.5 - 1.0)
+    assert by_term["max_curtailment_duration_h"]["actual"] == pytest.approx(0.75)
+    assert by_term["max_curtailment_duration_h"]["events_over"] == 1
+    assert found["sites_breaking_terms"] == ["m"]
+    # Within the tolerance given, the annual excess is not a breach.
+    assert "annual_curtailment_limit" not in {
+        b["term"] for b in contract_breaches([site], 1.0, tolerance_mwh=7.0)["breaches"]
+    }

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from offtake.dispatch.terms import TOL_MW
 from offtake.planning import curtailment_stats
 
 
@@ -25,6 +26,9 @@ def test_energy_is_conserved(fractions: list[float], duration_h: float) -> None:
     served = 50.0 * np.array(fractions)
     s = curtailment_stats(served, 50.0, duration_h)
     total = 50.0 * len(fractions) * duration_h
-    assert s["expected_energy_mwh"] + s["curtailed_energy_mwh"] == pytest.approx(total)
+    # Served less than TOL_MW below the allocation is not curtailment (as at dispatch).
+    slack = TOL_MW * len(fractions) * duration_h
+    assert s["expected_energy_mwh"] + s["curtailed_energy_mwh"] == pytest.approx(total, abs=slack + 1e-9)
+    assert s["expected_energy_mwh"] + s["curtailed_energy_mwh"] <= total + 1e-9
     assert s["curtailed_hours"] <= len(fractions) * duration_h
     assert s["longest_event_h"] <= s["curtailed_hours"] + 1e-12

@@ -90,6 +90,14 @@ def register(app: typer.Typer) -> None:
                 help="Candidates and costs for --expand (default: the bundled data/economics/expansion.toml).",
             ),
         ] = None,
+        event_length: Annotated[
+            bool,
+            typer.Option(
+                "--event-length/--no-event-length",
+                help="Keep each site's longest curtailment event within its contract (serve it in full inside "
+                "over-long events and solve again); --no-event-length only flags such sites.",
+            ),
+        ] = True,
         solver_log: Annotated[
             bool,
             typer.Option(
@@ -114,6 +122,7 @@ def register(app: typer.Typer) -> None:
             max_curtailment_step_mw=max_step_mw,
             method=method,  # type: ignore[arg-type]  # checked by PlanOptions
             solver_options={"output_flag": True} if solver_log else {},
+            event_length=event_length,
         )
         with StepProgress("plan") as progress:
             progress(f"loading scenario {scenario}")
@@ -195,6 +204,10 @@ def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Pa
             f"sites ({share_text(e['renewable_share'])} of their energy) at {e['cost_usd_per_mwh']:,.1f} USD/MWh; "
             f"net margin after the build {nat['net_margin_usd'] / 1e6:,.2f} M USD"
         )
+    if result.terms is not None and result.terms.breaches:
+        typer.echo(f"contract terms broken by the planned dispatch ({len(result.terms.sites_breaking_terms)} site(s)):")
+        for text in result.terms.lines():
+            typer.echo(f"  {text}")
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     extra = ", expansion.csv, renewable_share.csv" if result.expansion is not None else ""

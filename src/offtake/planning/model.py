@@ -96,6 +96,10 @@ class PlanOptions:
         for plans of ``PDLP_FROM_INTERVALS`` intervals or more, simplex below and for MILPs.
     solver_options
         Extra options passed to HiGHS.
+    event_length
+        Keep each site's longest curtailment event within ``max_curtailment_duration_h`` by
+        serving it in full inside over-long events and solving again (on by default; off, the
+        plan only flags such sites, :mod:`offtake.planning.terms_check`).
     """
 
     cap_mw: float
@@ -105,6 +109,7 @@ class PlanOptions:
     no_subsidy: bool = True
     method: Method = "auto"
     solver_options: dict[str, float | int | str] = field(default_factory=dict)
+    event_length: bool = True
 
     def resolved_method(self, n_intervals: int) -> Literal["simplex", "pdlp"]:
         """Return the LP method used for a plan of ``n_intervals`` intervals."""

@@ -28,6 +28,7 @@ from offtake.planning.model import (
 )
 from offtake.planning.readout import Solved, baseline_notes, read_plan
 from offtake.planning.results import PlanResult
+from offtake.planning.terms_check import check_plan_terms, event_hold_mask
 from offtake.scenario import Scenario
 
 __all__ = ["plan", "resolve_step_limit"]
@@ -154,6 +155,9 @@ def plan(
     result = read_plan(solved)
     if expansion is not None:
         add_expansion_result(result, read_expansion(expansion, model, sites, result.served_mw, grid.duration_h))
+    result.terms = check_plan_terms(result, list(scenario.zone_ids))
+    if result.terms.breaches:
+        say(f"the planned dispatch breaks contract terms of {len(result.terms.sites_breaking_terms)} site(s)")
     return result
 
 
@@ -218,6 +222,7 @@ def _solve(
         f"{model.nvars:,} variables, {model.ncons:,} constraints"
     )
     value = _solve_keeping_step(model, options, method, limit, say)
+    value = _keep_event_length(model, grid, sites, options, method, limit, say, value)
     duals = _duals(model)
     if options.objective != "energy":
         return value, duals
@@ -252,9 +257,66 @@ def _duals_with_sizes_fixed(
     if firm is not None:
         add_firm_rows(fixed, sites, firm[1], firm[0])
     _copy_step_rows(model, fixed, limit)
+    for name in [str(n) for n in model.constraints if is_event_row(str(n))]:
+        _add_event_rows(fixed, model.constraints[name].labels.to_numpy() >= 0, name)
     method = options.resolved_method(grid.n_intervals)
     _solve_keeping_step(fixed, options, method, limit, say, what="plan with fixed sizes")
     return _duals(fixed)
+
+
+#: Most rounds of serving sites in full inside over-long curtailment events [-].
+MAX_EVENT_ROUNDS = 10
+
+
+def is_event_row(name: str) -> bool:
+    """Whether a constraint of the model is a round of event-length rows (``event_<n>``)."""
+    return name.startswith("event_") and name[6:].isdigit()
+
+
+def _keep_event_length(
+    model: linopy.Model,
+    grid: Grid,
+    sites: pd.DataFrame,
+    options: PlanOptions,
+    method: Literal["simplex", "pdlp"],
+    limit: float | None,
+    say: ProgressFn,
+    value: float,
+) -> float:
+    """Break every curtailment event longer than its site accepts, and solve again.
+
+    The longest event is not a linear term (it needs a binary per site and interval), so the
+    plan is solved without it; where a site's event runs longer than its
+    ``max_curtailment_duration_h``, every ``(L + 1)``-th interval of the event must serve the
+    site in full (:func:`offtake.planning.terms_check.event_hold_mask`), and the plan is solved
+    again, until none is too long or :data:`MAX_EVENT_ROUNDS` rounds have passed (what is left
+    is flagged by :mod:`offtake.planning.terms_check`). A feasible heuristic, not the optimum
+    with the term: which interval is held is chosen, not optimised.
+    """
+    if not options.event_length:
+        return value
+    limit_h = sites["max_curtailment_duration_h"].to_numpy(dtype=float)
+    for round_no in range(MAX_EVENT_ROUNDS):
+        served = model.solution["served"].transpose("time", "site").to_numpy()
+        allocated = (model.solution["firm"] + model.solution["interruptible"]).to_numpy()
+        hold = event_hold_mask(served, allocated, limit_h, grid.duration_h)
+        if not hold.any():
+            return value
+        say(
+            f"curtailment events longer than {int(hold.any(axis=0).sum())} site(s) accept: serving them in full in "
+            f"{int(hold.sum())} interval(s) and solving again"
+        )
+        _add_event_rows(model, hold, f"event_{round_no}")
+        value = _solve_keeping_step(model, options, method, limit, say)
+    return value
+
+
+def _add_event_rows(model: linopy.Model, hold: np.ndarray, name: str) -> None:
+    """Serve each site its whole allocation in the intervals of ``hold`` (time x site)."""
+    served = model.variables["served"]
+    allocation = model.variables["firm"] + model.variables["interruptible"]
+    mask = xr.DataArray(hold, coords=[served.indexes["time"], served.indexes["site"]])
+    model.add_constraints(served - allocation >= 0.0, name=name, mask=mask)
 
 
 #: Most rounds of adding curtailment-step rows where a solution breaks the limit [-].

@@ -167,14 +167,7 @@ def _site_table(s: Solved, firm: np.ndarray, intr: np.ndarray, served: np.ndarra
             }
         )
     allocation = pd.DataFrame(rows).set_index("site_id")
-    long_events = allocation.index[allocation["longest_event_h"] > allocation["max_curtailment_duration_h"] + 1e-9]
-    if len(long_events):
-        s.notes.append(
-            "The plan curtails some sites for longer at a stretch than they accept (the hourly plan bounds depth "
-            "and annual energy, not event length; dispatch must stagger these): "
-            + ", ".join(map(str, long_events))
-            + "."
-        )
+    # Terms the plan breaks (event length above all) are checked in offtake.planning.terms_check.
     return allocation
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from offtake.planning.expansion_report import expansion_section
 from offtake.planning.results import PlanResult
+from offtake.planning.terms_check import breach_table_rows
 from offtake.report import HtmlReport, local_times, money_text, new_chart, share_text, zone_colours, zone_map
 from offtake.scenario import Scenario
 
@@ -170,6 +171,8 @@ def render_report(result: PlanResult, *, title: str = "", scenario: Scenario | N
     colours = _colours(result, scenario)
     report = HtmlReport(title or f"Allocation plan: {result.scenario_name}", _subtitle(result))
     report.kpis(_kpis(result))
+    for line in result.terms.lines() if result.terms is not None else []:
+        report.caution(f"Contract broken by the plan's own dispatch: {line}.")
     for note in [*result.warnings, *result.notes]:
         report.caution(note)
     if scenario is not None:
@@ -182,6 +185,7 @@ def render_report(result: PlanResult, *, title: str = "", scenario: Scenario | N
         )
     _zones_section(report, result, colours)
     _sites_section(report, result)
+    _terms_section(report, result)
     report.heading("Curtailment profile")
     report.chart(
         _served_chart(result), "Load served to all sites over the period (daily range and mean for long periods)."
@@ -303,6 +307,25 @@ def _sites_section(report: HtmlReport, result: PlanResult) -> None:
     formats = {c: "{:,.0f}" for c in whole} | {"revenue_musd": "{:,.2f}", "revenue_bn_pkr": "{:,.2f}"}
     formats |= {"tariff_usd_per_mwh": "{:,.2f}"}
     report.table(sites, f"Revenue in M USD and bn PKR at {rate:g} PKR/USD.", formats=formats)
+
+
+def _terms_section(report: HtmlReport, result: PlanResult) -> None:
+    """Show the planned year read against each site's contract terms, and every breach by how much."""
+    check = result.terms
+    if check is None:
+        return
+    report.heading("Contract terms in the planned year")
+    report.paragraph(
+        f"Read before any simulation: {check.rule}. Sites breaking a term: "
+        f"{', '.join(check.sites_breaking_terms) if check.breaches else 'none'}."
+    )
+    if check.breaches:
+        report.table(
+            pd.DataFrame(breach_table_rows(check)).set_index("site_id"),
+            "Excess: curtailed energy over the annual limit [MWh], hours over the longest event accepted, or hours "
+            "below the AI floor.",
+            formats={"limit": "{:,.4g}", "actual": "{:,.4g}", "excess": "{:,.2f}"},
+        )
 
 
 def _binding_section(report: HtmlReport, result: PlanResult) -> None:

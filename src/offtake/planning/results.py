@@ -9,17 +9,14 @@ import numpy as np
 import pandas as pd
 
 from offtake.allocation import ALLOCATION_COLUMNS
+from offtake.dispatch.terms import curtailed_intervals, curtailment_runs
 from offtake.timeutil import HOURS_PER_YEAR
 
 if TYPE_CHECKING:
     from offtake.planning.expansion_results import ExpansionResult
+    from offtake.planning.terms_check import PlanTermsCheck
 
 __all__ = ["ALLOCATION_COLUMNS", "PlanResult", "curtailment_stats"]
-
-
-#: A site counts as curtailed in an interval when served load is below its allocation by
-#: more than this share of the allocation (solver tolerance, not a world number) [-].
-CURTAILED_TOLERANCE = 1e-6
 
 
 def curtailment_stats(served_mw: np.ndarray, allocated_mw: float, duration_h: float) -> dict[str, float]:
@@ -39,7 +36,9 @@ def curtailment_stats(served_mw: np.ndarray, allocated_mw: float, duration_h: fl
     dict
         ``expected_energy_mwh`` served energy [MWh], ``curtailed_energy_mwh`` [MWh],
         ``curtailed_hours`` [h], ``curtailment_events`` (runs of consecutive curtailed
-        intervals), ``mean_event_h`` and ``longest_event_h`` [h] (0 without events).
+        intervals, an interval counting when served load is more than
+        :data:`offtake.dispatch.terms.TOL_MW` below the allocation, as at dispatch),
+        ``mean_event_h`` and ``longest_event_h`` [h] (0 without events).
     """
     served = np.asarray(served_mw, dtype=float)
     energy = float(served.sum() * duration_h)
@@ -52,14 +51,12 @@ def curtailment_stats(served_mw: np.ndarray, allocated_mw: float, duration_h: fl
             "mean_event_h": 0.0,
             "longest_event_h": 0.0,
         }
-    gap = np.clip(allocated_mw - served, 0.0, None)
-    curtailed = gap > max(CURTAILED_TOLERANCE * allocated_mw, 1e-6)
-    padded = np.concatenate([[False], curtailed, [False]]).astype(np.int8)
-    edges = np.diff(padded)
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    lengths = (ends - starts) * duration_h
-    n_events = len(starts)
+    # One definition of curtailment and of an event for plan, dispatch and kpis.json.
+    curtailed = curtailed_intervals(served[:, None], np.array([allocated_mw]))[:, 0]
+    gap = np.where(curtailed, allocated_mw - served, 0.0)
+    _, runs = curtailment_runs(curtailed)
+    lengths = runs * duration_h
+    n_events = len(runs)
     hours = float(curtailed.sum() * duration_h)
     return {
         "expected_energy_mwh": energy,
@@ -132,6 +129,9 @@ class PlanResult:
     expansion
         The new solar, wind and storage built for the sites, with each site's renewable share
         (:mod:`offtake.planning.expansion_results`); None without the expansion option.
+    terms
+        The plan's own dispatch read against each planned site's contract terms, and every
+        breach (:mod:`offtake.planning.terms_check`); the report and the command line show them.
     """
 
     scenario_name: str
@@ -156,6 +156,7 @@ class PlanResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     expansion: ExpansionResult | None = None
+    terms: PlanTermsCheck | None = None
 
     @property
     def annual_factor(self) -> float:

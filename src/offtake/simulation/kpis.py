@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from offtake.dispatch import Reason
+from offtake.dispatch.terms import contract_breaches, curtailed_intervals, curtailment_runs, term_figures
 from offtake.simulation.engine import TOL_MW, SimulationResult
 from offtake.units import SiteKind
 
@@ -34,14 +35,6 @@ def zone_served_mw(result: SimulationResult) -> NDArray[np.float64]:
     onehot = np.zeros((result.contracts.n_sites, len(result.zone_ids)))
     onehot[np.arange(result.contracts.n_sites), result.contracts.zone_index] = 1.0
     return np.asarray(result.draw_mw @ onehot, dtype=float)
-
-
-def curtailment_runs(curtailed: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Start index and length of each run of True in a 1-D boolean array."""
-    edges = np.diff(np.concatenate(([0], curtailed.astype(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    return starts, ends - starts
 
 
 def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) -> dict[str, Any]:
@@ -97,23 +90,19 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
     served = zone_served_mw(result)
     safety = _safety(result, served, draw, cap)
     over_cap = np.maximum(draw - cap, 0.0)
-    # Curtailment under the contract: below allocation for a grid reason (not a suspension).
-    curtailed = (cap < c.allocated_mw[None, :] - TOL_MW) & (result.reason != Reason.SUSPENDED)
+    # Curtailment under the contract: below allocation, not under a suspended licence nor
+    # outside the contract's dates (the one definition, offtake.dispatch.terms).
+    curtailed = curtailed_intervals(cap, c.allocated_mw, result.reason)
+    # Floors are released in a declared emergency (force majeure): only hours outside count.
+    outside = ~result.emergency_zone[:, c.zone_index]
+    terms = term_figures(cap, c, step_h, curtailed, floor_counted=outside)
     sites = []
     all_lengths: list[float] = []
     for i, site in enumerate(c.site_ids):
         alloc = float(c.allocated_mw[i])
-        _, lengths = curtailment_runs(curtailed[:, i])
-        lengths_h = lengths * step_h
-        all_lengths.extend(lengths_h.tolist())
-        curtailed_mwh = float(np.where(curtailed[:, i], alloc - cap[:, i], 0.0).sum() * step_h)
-        rate = curtailed_mwh / (alloc * hours) if alloc > 0 else 0.0
+        figures = terms[i]
+        all_lengths.extend(figures.pop("lengths_h").tolist())
         depth = float(np.where(curtailed[:, i], (alloc - cap[:, i]) / alloc, 0.0).max()) if alloc > 0 else 0.0
-        below_floor = cap[:, i] < c.floor_mw[i] - TOL_MW if c.is_ai[i] else np.zeros(n_steps, dtype=bool)
-        # Floors are released in a declared emergency (force majeure): only hours outside count.
-        below_outside = below_floor & ~result.emergency_zone[:, c.zone_index[i]]
-        max_h = float(lengths_h.max()) if lengths_h.size else 0.0
-        limit_h = float(c.max_curtailment_duration_h[i])
         sites.append(
             {
                 "site_id": site,
@@ -122,23 +111,11 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
                 "allocated_mw": alloc,
                 "energy_mwh": float(within[:, i].sum() * step_h),
                 "expected_energy_mwh": float(c.expected_energy_mwh[i]),
-                "curtailed_mwh": curtailed_mwh,
-                "curtailment_rate": rate,
-                "annual_curtailment_limit": float(c.annual_curtailment_limit[i]),
-                "within_annual_limit": bool(rate <= c.annual_curtailment_limit[i] + 1e-9),
+                **figures,
                 "deepest_curtailment": depth,
                 "max_curtailment_fraction": float(c.max_curtailment_fraction[i]),
                 "within_depth": bool(depth <= c.max_curtailment_fraction[i] + 1e-6),
-                "hours_below_floor": float(below_floor.sum() * step_h),
-                "hours_below_floor_outside_emergency": float(below_outside.sum() * step_h),
-                "floor_mw": float(c.floor_mw[i]),
-                "curtailed_hours": float(curtailed[:, i].sum() * step_h),
                 "suspended_hours": float((result.reason[:, i] == Reason.SUSPENDED).sum() * step_h),
-                "events": int(lengths.size),
-                "mean_event_h": float(lengths_h.mean()) if lengths_h.size else 0.0,
-                "longest_event_h": max_h,
-                "max_curtailment_duration_h": limit_h,
-                "events_longer_than_contract": int((lengths_h > limit_h + 1e-9).sum()),
                 "over_draw_mwh": float(over_cap[:, i].sum() * step_h),
             }
         )
@@ -220,69 +197,6 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
         "trouble": trouble,
         "reasons": reasons,
         "run": run,
-    }
-
-
-def contract_breaches(sites: list[dict[str, Any]], hours: float) -> dict[str, Any]:
-    """Which contract terms each site's simulated year broke, and by how much.
-
-    Parameters
-    ----------
-    sites
-        The per-site figures of :func:`compute_kpis`.
-    hours
-        Length of the simulated period [h].
-
-    Returns
-    -------
-    dict
-        ``sites_breaking_terms`` (ids), ``breaches`` (one entry per site and term broken:
-        ``annual_curtailment_limit`` with the curtailed energy over the limit [MWh],
-        ``max_curtailment_duration_h`` with the longest event and the events over it, ``floor``
-        with the hours below it outside declared emergencies) and the ``rule`` in words.
-    """
-    breaches: list[dict[str, Any]] = []
-    for site in sites:
-        sid = site["site_id"]
-        if not site["within_annual_limit"]:
-            allowed_mwh = site["annual_curtailment_limit"] * site["allocated_mw"] * hours
-            breaches.append(
-                {
-                    "site_id": sid,
-                    "term": "annual_curtailment_limit",
-                    "limit": site["annual_curtailment_limit"],
-                    "actual": site["curtailment_rate"],
-                    "excess_mwh": site["curtailed_mwh"] - allowed_mwh,
-                }
-            )
-        if site["events_longer_than_contract"]:
-            breaches.append(
-                {
-                    "site_id": sid,
-                    "term": "max_curtailment_duration_h",
-                    "limit": site["max_curtailment_duration_h"],
-                    "actual": site["longest_event_h"],
-                    "events_over": site["events_longer_than_contract"],
-                }
-            )
-        if site["hours_below_floor_outside_emergency"] > 0:
-            breaches.append(
-                {
-                    "site_id": sid,
-                    "term": "floor",
-                    "limit": site["floor_mw"],
-                    "actual": site["hours_below_floor_outside_emergency"],
-                    "hours_below": site["hours_below_floor_outside_emergency"],
-                }
-            )
-    return {
-        "sites_breaking_terms": sorted({b["site_id"] for b in breaches}),
-        "breaches": breaches,
-        "rule": (
-            "curtailment counts every interval capped below the allocation except for a suspended licence "
-            "or outside the contract's dates; floors are released in a declared emergency, so only hours "
-            "below the floor outside emergencies break the contract"
-        ),
     }
 
 

@@ -81,6 +81,13 @@ def expansion_section(report: HtmlReport, result: PlanResult) -> None:
     fmt = {c: "{:,.0f}" for c in e.zones.columns if c.endswith(("_mw", "_mwh", "_usd"))}
     fmt.update({"renewable_share": "{:.3f}", "cost_usd_per_mwh": "{:,.1f}"})
     report.table(e.zones, formats=fmt)
+    gens = e.build[e.build["technology"] != "battery"]
+    if "profile" in gens.columns and len(gens):
+        report.paragraph("Each candidate's profile (where its available output per hour came from) and what was built:")
+        report.table(
+            gens[["technology", "profile", "built_mw", "max_mw", "capacity_factor"]],
+            formats={"built_mw": "{:,.0f}", "max_mw": "{:,.0f}", "capacity_factor": "{:.3f}"},
+        )
     report.figure(_share_chart(result), alt="new renewable share of the sites' energy by hour of the day")
     report.paragraph(
         "Renewable share: in every hour a zone's new plants and batteries put into the grid at most what the "

@@ -139,6 +139,9 @@ class ExpansionData:
         One row per battery zone (index: zone): ``max_mw``, ``max_mwh``.
     sources
         Each number's source, keyed by its dotted name.
+    finance_cases
+        Other real discount rates to compare the build at, by case name [-]
+        (``[finance.cases.<name>]``, e.g. concessional lending).
     """
 
     file: Path
@@ -149,6 +152,19 @@ class ExpansionData:
     generators: pd.DataFrame
     stores: pd.DataFrame
     sources: dict[str, Quantity] = field(default_factory=dict)
+    finance_cases: dict[str, float] = field(default_factory=dict)
+
+    def with_discount_rate(self, rate: float, *, name: str = "discount_rate") -> ExpansionData:
+        """Return these candidates and costs at another real discount rate [-].
+
+        Raises
+        ------
+        InputError
+            Naming ``name`` if ``rate`` is not in [0, 1].
+        """
+        if not (np.isfinite(rate) and 0.0 <= rate <= 1.0):
+            raise InputError(f"must be a real discount rate in [0, 1], got {rate:g}", field=name)
+        return replace(self, discount_rate=float(rate))
 
 
 def load_expansion(path: str | Path | None = None) -> ExpansionData:
@@ -171,7 +187,15 @@ def load_expansion(path: str | Path | None = None) -> ExpansionData:
         sources[f"{prefix}{key}"] = q
         return q.value
 
-    rate = number(_section(doc, "finance", file), "discount_rate", "finance.", low=0.0, high=1.0)
+    finance = _section(doc, "finance", file)
+    rate = number(finance, "discount_rate", "finance.", low=0.0, high=1.0)
+    cases = finance.get("cases", {})
+    if not isinstance(cases, dict) or not all(isinstance(v, dict) for v in cases.values()):
+        raise InputError("expected [finance.cases.<name>] tables", file=file, field="finance.cases")
+    finance_cases = {
+        name: number(table, "discount_rate", f"finance.cases.{name}.", low=0.0, high=1.0)
+        for name, table in cases.items()
+    }
     candidates = _section(doc, "candidates", file)
     technologies: dict[str, TechnologyCost] = {}
     rows: list[dict[str, Any]] = []
@@ -208,6 +232,7 @@ def load_expansion(path: str | Path | None = None) -> ExpansionData:
         generators=generators.set_index("candidate"),
         stores=stores,
         sources=sources,
+        finance_cases=finance_cases,
     )
 
 

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from offtake.planning.expansion_results import ExpansionResult
 from offtake.planning.results import PlanResult
 from offtake.report import HtmlReport
 
@@ -59,6 +60,24 @@ def _share_chart(result: PlanResult) -> Any:
     return fig
 
 
+def _finance_table(report: HtmlReport, e: ExpansionResult) -> None:
+    """Add the table of the build at other costs of capital, when computed."""
+    if e.finance is None or e.finance.empty:
+        return
+    report.paragraph(
+        "The build at other costs of capital. The same candidates sized at each real discount rate of the "
+        "data file's finance cases (sources "
+        f"below): what is built, its cost per MWh delivered and the sites' renewable share. {e.finance_basis}"
+    )
+    table = e.finance.copy()
+    table["discount_rate"] = 100 * table["discount_rate"]
+    table["renewable_share"] = 100 * table["renewable_share"]
+    table = table.rename(columns={"discount_rate": "discount_rate_%", "renewable_share": "renewable_share_%"})
+    fmt = {c: "{:,.0f}" for c in table.columns if c.endswith(("_mw", "_mwh"))}
+    fmt.update({"discount_rate_%": "{:.1f}", "renewable_share_%": "{:.1f}", "cost_usd_per_mwh": "{:,.1f}"})
+    report.table(table, formats=fmt)
+
+
 def expansion_section(report: HtmlReport, result: PlanResult) -> None:
     """Add the section on new renewables to a plan report (nothing without the expansion option)."""
     e = result.expansion
@@ -98,5 +117,6 @@ def expansion_section(report: HtmlReport, result: PlanResult) -> None:
     report.table(
         e.site_share, formats={"energy_mwh": "{:,.0f}", "renewable_energy_mwh": "{:,.0f}", "renewable_share": "{:.3f}"}
     )
+    _finance_table(report, e)
     report.paragraph("Sources of the candidates and costs (" + e.sources.get("file", "") + "):")
     report.bullets([f"{k}: {v}" for k, v in e.sources.items() if k != "file"])

@@ -65,6 +65,11 @@ class ExpansionResult:
         Caveats in words.
     sources
         The data file and each number's source.
+    finance
+        The build at other costs of capital
+        (:func:`offtake.planning.expansion_finance.finance_sensitivity`), when asked for.
+    finance_basis
+        What period ``finance``'s rows were sized and read on, in words.
     """
 
     build: pd.DataFrame
@@ -79,6 +84,8 @@ class ExpansionResult:
     totals: dict[str, float]
     notes: list[str]
     sources: dict[str, str]
+    finance: pd.DataFrame | None = None
+    finance_basis: str = ""
 
 
 def read_expansion(

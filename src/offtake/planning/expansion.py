@@ -1,8 +1,11 @@
 """Capacity expansion: new solar, wind and storage the off-take pays for, added to the allocation model.
 
 The candidates (technology, zone, profile, largest build) and their costs live in
-``data/economics/expansion.toml`` with sources. :func:`expansion_case` binds them to a scenario and
-its sites; :func:`add_expansion` adds to the linopy model of :func:`offtake.planning.model.build_model`:
+``data/economics/expansion.toml`` with sources. A candidate's profile is a column of the scenario's
+``profiles.csv`` or computed from physics at its zone (:mod:`offtake.planning.expansion_profiles`);
+other costs of capital are compared by :mod:`offtake.planning.expansion_finance`.
+:func:`expansion_case` binds them to a scenario and its sites; :func:`add_expansion` adds to the linopy
+model of :func:`offtake.planning.model.build_model`:
 
 * ``new_mw[candidate]`` (0 to the zone's limit) and ``new_gen[time, candidate]``, with
   ``new_avail``: ``new_gen <= profile x new_mw`` (output may be curtailed).

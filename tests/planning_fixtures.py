@@ -26,3 +26,14 @@ def three_zone_with_largest_unit(tmp: Path, largest_unit_mw: float) -> Path:
 def reserve_feasible_three_zone(tmp: Path) -> Path:
     """Copy the three-zone scenario with a reserve rule the grid can always hold."""
     return three_zone_with_largest_unit(tmp, 500.0)
+
+
+def physics_data(tmp: Path, solar_line: str = 'physics = "utility"', wind_line: str = 'physics = "jhimpir"') -> Path:
+    """The three-zone candidates with physics profiles in place of the scenario's columns."""
+    text = (DATA / "planning" / "three-zone-expansion.toml").read_text(encoding="utf-8")
+    text, n_solar = re.subn(r'(?m)^profile = "solar_south"$', solar_line, text)
+    text, n_wind = re.subn(r'(?m)^profile = "wind_south"$', wind_line, text)
+    assert n_solar == 1 and n_wind == 1, "test setup: the data file names each profile once"
+    path = tmp / "physics-expansion.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

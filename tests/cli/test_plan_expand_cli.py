@@ -68,3 +68,28 @@ def test_plan_expand_refuses_bad_combinations(tmp_path: Path) -> None:
     assert r.returncode != 0 and "--expand-days" in r.stderr and "Traceback" not in r.stderr
     r = run(*plan_args(tmp_path / "c", "--expand", "--expansion-data", str(tmp_path / "missing.toml")))
     assert r.returncode != 0 and "missing.toml" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_plan_expand_at_another_rate_and_with_the_finance_cases(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = run(*plan_args(out, "--expand", "--expansion-data", str(EXPANSION), "--finance-cases"))
+    assert r.returncode == 0, r.stderr
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "The build at other costs of capital" in page and "cheap" in page
+    base = pd.read_csv(out / "expansion.csv", index_col="asset")
+    dear = tmp_path / "dear"
+    r = run(*plan_args(dear, "--expand", "--expansion-data", str(EXPANSION), "--discount-rate", "1"))
+    assert r.returncode == 0, r.stderr
+    build = pd.read_csv(dear / "expansion.csv", index_col="asset")
+    assert base["built_mw"].sum() > 0 and build["built_mw"].sum() == 0  # at 100 % a year nothing pays
+
+
+def test_finance_options_are_refused_where_they_make_no_sense(tmp_path: Path) -> None:
+    r = run(*plan_args(tmp_path / "a", "--discount-rate", "0.05"))
+    assert r.returncode != 0 and "--discount-rate" in r.stderr and "Traceback" not in r.stderr
+    r = run(*plan_args(tmp_path / "b", "--finance-cases"))
+    assert r.returncode != 0 and "--finance-cases" in r.stderr and "Traceback" not in r.stderr
+    r = run(*plan_args(tmp_path / "c", "--expand", "--discount-rate", "1.5"))
+    assert r.returncode != 0 and "--discount-rate" in r.stderr and "Traceback" not in r.stderr
+    r = run(*plan_args(tmp_path / "d", "--expand", "--discount-rate", "ten"))
+    assert r.returncode != 0 and "--discount-rate" in r.stderr and "Traceback" not in r.stderr

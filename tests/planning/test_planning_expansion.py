@@ -166,6 +166,7 @@ def test_renewable_share_csv_and_report(plans: tuple[PlanResult, PlanResult], tm
     assert table["interval_start"].iloc[0] == "2025-01-06T00:00:00Z"
     page = render_report(result)
     assert "New renewables for the sites" in page and "USD per MWh delivered" in page
+    assert "scenario: profiles.csv column solar_south" in page  # which profile each candidate used
 
 
 @pytest.mark.parametrize(
@@ -222,9 +223,10 @@ def test_bundled_candidates_fit_the_bundled_year() -> None:
     exp = expansion_case(s, sites, data)
     assert exp.profiles.shape == (len(s.index), len(exp.generators))
     assert set(exp.generators["zone"]) <= set(sites["zone"])
-    # solar at the bundled costs: about 50-60 USD/MWh at the scenario's solar profile, below the tariff
-    solar = exp.generators[exp.generators["technology"] == "solar_pv"].iloc[0]
-    cf = float(load_profiles(s)[solar["profile"]].mean())
+    # solar at the bundled costs: about 50-60 USD/MWh at each zone's physics profile, below the tariff
+    is_solar = (exp.generators["technology"] == "solar_pv").to_numpy()
+    solar = exp.generators[is_solar].iloc[0]
+    cf = float(exp.profiles[:, is_solar][:, 0].mean())
     assert 30 < solar["annual_usd_per_mw"] / (cf * 8760) < s.default_tariff_usd_per_mwh
 
 

@@ -13,15 +13,20 @@ from offtake.planning.expansion import expansion_case, load_expansion
 
 pytest.importorskip("pypsa")
 
-from planning_fixtures import DATA, SITES, reserve_feasible_three_zone
+from planning_fixtures import DATA, SITES, physics_data, reserve_feasible_three_zone
 from pypsa_expansion_peer import solve_expansion_peer
 
 
-@pytest.mark.parametrize(("cap_mw", "step_mw"), [(600.0, None), (450.0, 150.0)])
-def test_same_build_and_cost_as_pypsa(tmp_path: Path, cap_mw: float, step_mw: float | None) -> None:
+@pytest.mark.parametrize(
+    ("cap_mw", "step_mw", "physics"), [(600.0, None, False), (450.0, 150.0, False), (600.0, None, True)]
+)
+def test_same_build_and_cost_as_pypsa(tmp_path: Path, cap_mw: float, step_mw: float | None, physics: bool) -> None:
     s = scenario.load(reserve_feasible_three_zone(tmp_path))
     sites = read_sites(SITES, s.zone_ids)
-    case = expansion_case(s, sites, load_expansion(DATA / "planning" / "three-zone-expansion.toml"))
+    data = physics_data(tmp_path) if physics else DATA / "planning" / "three-zone-expansion.toml"
+    case = expansion_case(s, sites, load_expansion(data))
+    if physics:  # the peer is given the same per-zone physics profiles
+        assert case.generators["profile_used"].str.startswith("physics: ").all()
     options = PlanOptions(cap_mw=cap_mw, max_curtailment_step_mw=step_mw if step_mw else 1e6, method="simplex")
     result = plan(s, sites, options, expansion=case)
     base, n = solve_expansion_peer(s, sites, cap_mw, step_mw, case)

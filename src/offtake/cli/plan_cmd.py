@@ -83,6 +83,22 @@ def register(app: typer.Typer) -> None:
                 "(0 to 1; default 0, build only what pays).",
             ),
         ] = 0.0,
+        discount_rate: Annotated[
+            float | None,
+            typer.Option(
+                "--discount-rate",
+                help="With --expand: real discount rate for the build's capital (0 to 1; default: the data "
+                "file's finance.discount_rate).",
+            ),
+        ] = None,
+        finance_cases: Annotated[
+            bool,
+            typer.Option(
+                "--finance-cases",
+                help="With --expand: also size the build at each of the data file's [finance.cases] rates "
+                "(concessional, local lending) and show MW built, cost per MWh and renewable share in the report.",
+            ),
+        ] = False,
         expansion_data: Annotated[
             Path | None,
             typer.Option(
@@ -111,6 +127,7 @@ def register(app: typer.Typer) -> None:
         Writes report.html and allocation.csv to OUT and prints a summary per zone.
         """
         from offtake.planning import PlanOptions, plan, read_sites, write_allocation_csv
+        from offtake.planning.expansion_finance import add_finance_sensitivity
         from offtake.planning.expansion_plan import default_sample_days, plan_with_expansion
         from offtake.planning.report import write_report
 
@@ -130,6 +147,7 @@ def register(app: typer.Typer) -> None:
             _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
             candidates = read_sites(sites, s.zone_ids)
             data = _expansion_data(expand, expand_days, expansion_data, objective, min_renewable_share)
+            data = _finance(data, discount_rate, finance_cases)
             if data is None:
                 result = plan(s, candidates, options, progress=progress)
             else:
@@ -137,6 +155,17 @@ def register(app: typer.Typer) -> None:
                 result = plan_with_expansion(
                     s, candidates, options, data, days=sample, min_share=min_renewable_share, progress=progress
                 )
+                if finance_cases:
+                    add_finance_sensitivity(
+                        result,
+                        s,
+                        candidates,
+                        options,
+                        data,
+                        days=sample,
+                        min_share=min_renewable_share,
+                        progress=progress,
+                    )
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
@@ -166,6 +195,18 @@ def _expansion_data(
     if days is not None and days < 0:
         raise InputError(f"must be a number of days >= 0, got {days}", field="--expand-days")
     return load_expansion(data)
+
+
+def _finance(data: ExpansionData | None, rate: float | None, cases: bool) -> ExpansionData | None:
+    """Apply ``--discount-rate``; refuse it and ``--finance-cases`` without ``--expand``."""
+    from offtake.errors import InputError
+
+    if data is None:
+        for given, name in ((rate is not None, "--discount-rate"), (cases, "--finance-cases")):
+            if given:
+                raise InputError("given without --expand", field=name)
+        return None
+    return data if rate is None else data.with_discount_rate(rate, name="--discount-rate")
 
 
 def _write_expansion(result: PlanResult, out: Path) -> None:

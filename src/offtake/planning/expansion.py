@@ -1,8 +1,11 @@
 """Capacity expansion: new solar, wind and storage the off-take pays for, added to the allocation model.
 
 The candidates (technology, zone, profile, largest build) and their costs live in
-``data/economics/expansion.toml`` with sources. :func:`expansion_case` binds them to a scenario and
-its sites; :func:`add_expansion` adds to the linopy model of :func:`offtake.planning.model.build_model`:
+``data/economics/expansion.toml`` with sources. A candidate's profile is a column of the scenario's
+``profiles.csv`` or computed from physics at its zone (:mod:`offtake.planning.expansion_profiles`);
+other costs of capital are compared by :mod:`offtake.planning.expansion_finance`.
+:func:`expansion_case` binds them to a scenario and its sites; :func:`add_expansion` adds to the linopy
+model of :func:`offtake.planning.model.build_model`:
 
 * ``new_mw[candidate]`` (0 to the zone's limit) and ``new_gen[time, candidate]``, with
   ``new_avail``: ``new_gen <= profile x new_mw`` (output may be curtailed).
@@ -38,8 +41,8 @@ import xarray as xr
 
 from offtake.economics.data import Quantity, data_path, load_table, quantity
 from offtake.errors import InputError
+from offtake.planning.expansion_profiles import SOURCE_PHYSICS, SOURCE_SCENARIO, candidate_profiles
 from offtake.scenario import Scenario
-from offtake.scenario.profiles import load_profiles
 from offtake.timeutil import HOURS_PER_YEAR
 from offtake.units import KW_PER_MW
 
@@ -133,11 +136,15 @@ class ExpansionData:
         Battery costs (None without battery candidates).
     generators
         One row per candidate (index ``<zone> <technology>``): ``zone``, ``technology``,
-        ``profile``, ``max_mw``.
+        ``profile`` (a column of the scenario's profiles, or the physics kind), ``profile_source``
+        (``scenario`` or ``physics``, :mod:`offtake.planning.expansion_profiles`), ``max_mw``.
     stores
         One row per battery zone (index: zone): ``max_mw``, ``max_mwh``.
     sources
         Each number's source, keyed by its dotted name.
+    finance_cases
+        Other real discount rates to compare the build at, by case name [-]
+        (``[finance.cases.<name>]``, e.g. concessional lending).
     """
 
     file: Path
@@ -148,6 +155,19 @@ class ExpansionData:
     generators: pd.DataFrame
     stores: pd.DataFrame
     sources: dict[str, Quantity] = field(default_factory=dict)
+    finance_cases: dict[str, float] = field(default_factory=dict)
+
+    def with_discount_rate(self, rate: float, *, name: str = "discount_rate") -> ExpansionData:
+        """Return these candidates and costs at another real discount rate [-].
+
+        Raises
+        ------
+        InputError
+            Naming ``name`` if ``rate`` is not in [0, 1].
+        """
+        if not (np.isfinite(rate) and 0.0 <= rate <= 1.0):
+            raise InputError(f"must be a real discount rate in [0, 1], got {rate:g}", field=name)
+        return replace(self, discount_rate=float(rate))
 
 
 def load_expansion(path: str | Path | None = None) -> ExpansionData:
@@ -170,7 +190,15 @@ def load_expansion(path: str | Path | None = None) -> ExpansionData:
         sources[f"{prefix}{key}"] = q
         return q.value
 
-    rate = number(_section(doc, "finance", file), "discount_rate", "finance.", low=0.0, high=1.0)
+    finance = _section(doc, "finance", file)
+    rate = number(finance, "discount_rate", "finance.", low=0.0, high=1.0)
+    cases = finance.get("cases", {})
+    if not isinstance(cases, dict) or not all(isinstance(v, dict) for v in cases.values()):
+        raise InputError("expected [finance.cases.<name>] tables", file=file, field="finance.cases")
+    finance_cases = {
+        name: number(table, "discount_rate", f"finance.cases.{name}.", low=0.0, high=1.0)
+        for name, table in cases.items()
+    }
     candidates = _section(doc, "candidates", file)
     technologies: dict[str, TechnologyCost] = {}
     rows: list[dict[str, Any]] = []
@@ -194,7 +222,7 @@ def load_expansion(path: str | Path | None = None) -> ExpansionData:
         )
         rows.extend(_generator_rows(candidates[tech], tech, file, number))
     storage, stores = _storage(doc, candidates, file, number)
-    generators = pd.DataFrame(rows, columns=["candidate", "zone", "technology", "profile", "max_mw"])
+    generators = pd.DataFrame(rows, columns=["candidate", "zone", "technology", "profile", "profile_source", "max_mw"])
     scenarios = doc.get("scenarios", [])
     if not isinstance(scenarios, list) or not all(isinstance(s, str) for s in scenarios):
         raise InputError("expected a list of scenario names", file=file, field="scenarios")
@@ -207,6 +235,7 @@ def load_expansion(path: str | Path | None = None) -> ExpansionData:
         generators=generators.set_index("candidate"),
         stores=stores,
         sources=sources,
+        finance_cases=finance_cases,
     )
 
 
@@ -230,19 +259,30 @@ def _generator_rows(table: Any, tech: str, file: Path, number: Any) -> list[dict
     prefix = f"candidates.{tech}."
     if not isinstance(table, dict):
         raise InputError("expected a table", file=file, field=prefix[:-1])
-    profile = table.get("profile")
+    profile, physics = table.get("profile"), table.get("physics")
     by_zone = table.get("profile_by_zone", {})
-    if not isinstance(profile, str) or not profile:
-        raise InputError("expected the name of a profile column", file=file, field=f"{prefix}profile")
+    if (profile is None) == (physics is None):
+        raise InputError(
+            "give exactly one of 'profile' (a column of the scenario's profiles) and 'physics' "
+            "(a profile computed at each zone)",
+            file=file,
+            field=f"{prefix}profile",
+        )
+    name = profile if physics is None else physics
+    if not isinstance(name, str) or not name:
+        key = "profile" if physics is None else "physics"
+        raise InputError("expected a non-empty name", file=file, field=f"{prefix}{key}")
     if not isinstance(by_zone, dict) or not all(isinstance(v, str) for v in by_zone.values()):
         raise InputError('expected zone = "profile" pairs', file=file, field=f"{prefix}profile_by_zone")
     max_mw = number(table, "max_mw_per_zone", prefix, low=0.0)
+    source = SOURCE_SCENARIO if physics is None else SOURCE_PHYSICS
     return [
         {
             "candidate": f"{z} {tech}",
             "zone": z,
             "technology": tech,
-            "profile": by_zone.get(z, profile),
+            "profile": by_zone.get(z, name),
+            "profile_source": SOURCE_SCENARIO if z in by_zone else source,
             "max_mw": max_mw,
         }
         for z in _zones(table, file, prefix)
@@ -288,7 +328,8 @@ class ExpansionCase:
         The data file's candidates and costs.
     generators
         Candidates in zones with sites (same columns as ``data.generators``) with
-        ``annual_usd_per_mw`` and ``variable_om_usd_per_mwh``.
+        ``annual_usd_per_mw``, ``variable_om_usd_per_mwh`` and ``profile_used`` (where the profile
+        came from, in words).
     profiles
         Per-unit output of each candidate per interval [-], shape (time, candidate).
     stores
@@ -359,17 +400,12 @@ def expansion_case(
                 file=data.file,
                 field=f"candidates.{STORAGE_TECHNOLOGY}.zones",
             )
-    profiles = load_profiles(scenario) if len(data.generators) else pd.DataFrame(index=scenario.index)
-    for cid, row in data.generators.iterrows():
-        if row["profile"] not in profiles.columns:
-            raise InputError(
-                f"profile '{row['profile']}' ({cid}) is not a column of the scenario's profiles "
-                f"({', '.join(profiles.columns) or 'none'})",
-                file=data.file,
-                field=f"candidates.{row['technology']}.profile",
-            )
     site_zones = set(sites["zone"])
-    gens = data.generators[data.generators["zone"].isin(site_zones)].copy()
+    # every candidate's profile is checked, those in zones without sites too
+    all_profiles, used = candidate_profiles(scenario, data.generators, data.file)
+    keep = data.generators["zone"].isin(site_zones).to_numpy()
+    gens = data.generators[keep].copy()
+    gens["profile_used"] = np.asarray(used, dtype=object)[keep]
     rate = data.discount_rate
     gens["annual_usd_per_mw"] = [data.technologies[t].annual_usd_per_mw(rate) for t in gens["technology"]]
     gens["variable_om_usd_per_mwh"] = [data.technologies[t].variable_om_usd_per_mwh for t in gens["technology"]]
@@ -382,7 +418,7 @@ def expansion_case(
     return ExpansionCase(
         data=data,
         generators=gens,
-        profiles=profiles[list(gens["profile"])].to_numpy(dtype=float),
+        profiles=all_profiles[:, keep],
         stores=stores,
         horizon_share=horizon_h / HOURS_PER_YEAR,
         notes=tuple(notes),

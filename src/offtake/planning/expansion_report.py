@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from offtake.planning.expansion_results import ExpansionResult
 from offtake.planning.results import PlanResult
 from offtake.report import HtmlReport, share_text
 
@@ -59,6 +60,24 @@ def _share_chart(result: PlanResult) -> Any:
     return fig
 
 
+def _finance_table(report: HtmlReport, e: ExpansionResult) -> None:
+    """Add the table of the build at other costs of capital, when computed."""
+    if e.finance is None or e.finance.empty:
+        return
+    report.paragraph(
+        "The build at other costs of capital. The same candidates sized at each real discount rate of the "
+        "data file's finance cases (sources "
+        f"below): what is built, its cost per MWh delivered and the sites' renewable share. {e.finance_basis}"
+    )
+    table = e.finance.copy()
+    table["discount_rate"] = 100 * table["discount_rate"]
+    table["renewable_share"] = 100 * table["renewable_share"]
+    table = table.rename(columns={"discount_rate": "discount_rate_%", "renewable_share": "renewable_share_%"})
+    fmt = {c: "{:,.0f}" for c in table.columns if c.endswith(("_mw", "_mwh"))}
+    fmt.update({"discount_rate_%": "{:.1f}", "renewable_share_%": "{:.1f}", "cost_usd_per_mwh": "{:,.1f}"})
+    report.table(table, formats=fmt)
+
+
 def expansion_section(report: HtmlReport, result: PlanResult) -> None:
     """Add the section on new renewables to a plan report (nothing without the expansion option)."""
     e = result.expansion
@@ -81,6 +100,13 @@ def expansion_section(report: HtmlReport, result: PlanResult) -> None:
     fmt = {c: "{:,.0f}" for c in e.zones.columns if c.endswith(("_mw", "_mwh", "_usd"))}
     fmt.update({"renewable_share": "{:.3f}", "cost_usd_per_mwh": "{:,.1f}"})
     report.table(e.zones, formats=fmt)
+    gens = e.build[e.build["technology"] != "battery"]
+    if "profile" in gens.columns and len(gens):
+        report.paragraph("Each candidate's profile (where its available output per hour came from) and what was built:")
+        report.table(
+            gens[["technology", "profile", "built_mw", "max_mw", "capacity_factor"]],
+            formats={"built_mw": "{:,.0f}", "max_mw": "{:,.0f}", "capacity_factor": "{:.3f}"},
+        )
     report.figure(_share_chart(result), alt="new renewable share of the sites' energy by hour of the day")
     report.paragraph(
         "Renewable share: in every hour a zone's new plants and batteries put into the grid at most what the "
@@ -91,5 +117,6 @@ def expansion_section(report: HtmlReport, result: PlanResult) -> None:
     report.table(
         e.site_share, formats={"energy_mwh": "{:,.0f}", "renewable_energy_mwh": "{:,.0f}", "renewable_share": "{:.3f}"}
     )
+    _finance_table(report, e)
     report.paragraph("Sources of the candidates and costs (" + e.sources.get("file", "") + "):")
     report.bullets([f"{k}: {v}" for k, v in e.sources.items() if k != "file"])

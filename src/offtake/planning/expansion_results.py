@@ -39,9 +39,10 @@ class ExpansionResult:
     ----------
     build
         One row per candidate and battery (index ``<zone> <technology>``): ``zone``, ``technology``,
-        ``built_mw``, ``max_mw``, ``built_mwh`` and ``max_mwh`` (batteries), ``energy_mwh``
-        (generated, or discharged), ``curtailed_mwh`` (what the built plant could have made and did
-        not), ``capacity_factor`` [-] and ``cost_usd`` over the period.
+        ``profile`` (where a generator's profile came from, in words), ``built_mw``, ``max_mw``,
+        ``built_mwh`` and ``max_mwh`` (batteries), ``energy_mwh`` (generated, or discharged),
+        ``curtailed_mwh`` (what the built plant could have made and did not), ``capacity_factor`` [-]
+        and ``cost_usd`` over the period.
     zones
         Per zone with candidates: ``solar_mw``, ``wind_mw``, ``battery_mw``, ``battery_mwh``,
         ``site_energy_mwh``, ``renewable_energy_mwh`` (delivered to the sites), ``renewable_share``,
@@ -64,6 +65,11 @@ class ExpansionResult:
         Caveats in words.
     sources
         The data file and each number's source.
+    finance
+        The build at other costs of capital
+        (:func:`offtake.planning.expansion_finance.finance_sensitivity`), when asked for.
+    finance_basis
+        What period ``finance``'s rows were sized and read on, in words.
     """
 
     build: pd.DataFrame
@@ -78,6 +84,8 @@ class ExpansionResult:
     totals: dict[str, float]
     notes: list[str]
     sources: dict[str, str]
+    finance: pd.DataFrame | None = None
+    finance_basis: str = ""
 
 
 def read_expansion(
@@ -125,6 +133,7 @@ def read_expansion(
                     "asset": f"{zone} {STORAGE_TECHNOLOGY}",
                     "zone": zone,
                     "technology": STORAGE_TECHNOLOGY,
+                    "profile": "",
                     "built_mw": power[j],
                     "max_mw": float(case.stores.get("limit_mw", case.stores["max_mw"]).to_numpy(dtype=float)[j]),
                     "built_mwh": energy[j],
@@ -200,6 +209,7 @@ def _generator_row(
         "asset": cid,
         "zone": row["zone"],
         "technology": row["technology"],
+        "profile": row.get("profile_used", row["profile"]),
         "built_mw": built,
         "max_mw": float(row.get("limit_mw", row["max_mw"])),
         "built_mwh": np.nan,

@@ -218,26 +218,39 @@ class _WriterLock:
         self._path = path
         self._fd: int | None = None
 
-    def __enter__(self) -> _WriterLock:
-        self._thread_lock.acquire()
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the turn (waiting for it unless ``blocking`` is false); True once held."""
+        if not self._thread_lock.acquire(blocking):
+            return False
         try:
             if self._path is not None and fcntl is not None:
                 if self._fd is None:
                     self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                fcntl.flock(self._fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another process holds it
+            self._thread_lock.release()
+            return False
         except OSError:  # a read-only folder: the thread lock and SQLite's own lock still serialise
             self._path = None
         except BaseException:
             self._thread_lock.release()
             raise
-        return self
+        return True
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
+        """Give the turn to the next writer."""
         try:
             if self._fd is not None and self._path is not None and fcntl is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
+
+    def __enter__(self) -> _WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
     def __del__(self) -> None:
         if self._fd is not None:

@@ -69,12 +69,12 @@ accepted and in the ledger, 0 failures:
 ``--vens 300 --duration 20 -w 2``     polls p99    reports p50  reports p99  all p99
 ====================================  ===========  ===========  ===========  ===========
 before (main at b84de06)              379 ms       26.3 ms      1,218 ms     404 ms
-reports checked outside the lock,     59 ms        16.9 ms      153 ms       78 ms
-one appender per transaction
-and the writers' file lock            31 ms        13.0 ms      232 ms       46 ms
+step 1: checks outside the lock, ...  59 ms        16.9 ms      153 ms       78 ms
+step 2: and the writers' file lock    31 ms        13.0 ms      232 ms       46 ms
 ====================================  ===========  ===========  ===========  ===========
 
-Server CPU was 0.49-0.54 cores in each. The last two rows differ within this machine's noise at
+Step 1 is the report path (checks outside the lock, one appender per transaction); step 2 adds
+the file lock. Server CPU was 0.49-0.54 cores in each. The last two rows differ within this machine's noise at
 that load; the full size belongs on a quiet machine::
 
     PYTHONPATH=src python benchmarks/load_vtn.py --vens 1000 --duration 60 --workers 2

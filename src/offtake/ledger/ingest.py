@@ -238,9 +238,11 @@ def _check_shape(
 
 
 def _basis_w(session: Session, sites: dict[str, Site]) -> dict[str, list[tuple[datetime, datetime | None, int]]]:
-    """Per site: (from, until, W) periods of allocation or contract, newest first."""
+    """Per site without a connection capacity: (from, until, W) periods of allocation or contract, newest first."""
     basis: dict[str, list[tuple[datetime, datetime | None, int]]] = defaultdict(list)
-    ids = list(sites)
+    ids = [site_id for site_id, site in sites.items() if site.connection_w is None]
+    if not ids:  # a connection capacity bounds every site: no allocation or contract is consulted
+        return basis
     for a in session.execute(
         select(Allocation.site_id, Allocation.valid_from, Allocation.allocated_w)
         .where(Allocation.site_id.in_(ids))

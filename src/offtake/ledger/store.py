@@ -115,6 +115,11 @@ class Appender:
         """Ledger size including the entries added so far."""
         return self.frontier.size
 
+    @property
+    def pending(self) -> bool:
+        """Whether entries were added and not yet written (:meth:`flush`)."""
+        return bool(self._entries)
+
     def add(
         self,
         kind: str,
@@ -177,15 +182,36 @@ class Appender:
         return TreeHead(self.frontier.size, self.frontier.root())
 
 
+#: Key in ``Session.info`` of the appender opened in the session's current transaction.
+_APPENDER_KEY = "offtake.ledger.appender"
+
+
 def open_appender(session: Session) -> Appender:
-    """Lock the ledger for appending (until the transaction ends) and return an appender."""
+    """Lock the ledger for appending (until the transaction ends) and return an appender.
+
+    Within one transaction the appender is opened once: a later call (the next write of a
+    group commit) gets the same one, with its Merkle frontier already in memory, so long as
+    the transaction and savepoint are the ones it was opened in (the last appender opened in
+    the session is the only one kept, so a savepoint released or rolled back since makes it
+    open afresh) and it has nothing unwritten (a writer that failed between :meth:`Appender.add`
+    and :meth:`Appender.flush` leaves it unusable). Entries are appended only through an
+    appender, so its frontier is then the stored one.
+    """
+    scope = (session.get_transaction(), session.get_nested_transaction())
+    cached = session.info.get(_APPENDER_KEY)
+    if cached is not None and scope[0] is not None and cached[0] is scope[0] and cached[1] is scope[1]:
+        appender: Appender = cached[2]
+        if not appender.pending:
+            return appender
     locked = session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size))
     if getattr(locked, "rowcount", 1) != 1:
         raise RuntimeError("the ledger is not initialised; run 'offtake db upgrade'")
     size = _size(session)
     wanted = merkle.perfect_nodes(0, size)
     nodes = _node_hashes(session, wanted)
-    return Appender(session, size, merkle.Frontier(size, [nodes[w] for w in wanted]))
+    appender = Appender(session, size, merkle.Frontier(size, [nodes[w] for w in wanted]))
+    session.info[_APPENDER_KEY] = (session.get_transaction(), session.get_nested_transaction(), appender)
+    return appender
 
 
 def get_entry(session: Session, seq: int) -> LedgerEntry:

@@ -25,6 +25,11 @@ from sqlalchemy.types import TypeDecorator
 
 from offtake.settings import ensure_private_dir
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: writers of several processes fall back to SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
     "Base",
     "UTCDateTime",
@@ -200,25 +205,87 @@ def make_engine(database_url: str, *, echo: bool = False) -> Engine:
     return create_engine(database_url, echo=echo, pool_pre_ping=True)
 
 
-_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+class _WriterLock:
+    """Writers of a process in turn (a thread lock), and of processes in turn (``flock`` on a file).
+
+    The file lock is taken on ``<database>.writer-lock`` beside a SQLite file, so the writers
+    of every server process (``offtake serve --workers N``) queue in the kernel and the next
+    one starts the moment the previous one commits, instead of polling SQLite's busy handler.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the turn (waiting for it unless ``blocking`` is false); True once held."""
+        if not self._thread_lock.acquire(blocking):
+            return False
+        try:
+            if self._path is not None and fcntl is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another process holds it
+            self._thread_lock.release()
+            return False
+        except OSError:  # a read-only folder: the thread lock and SQLite's own lock still serialise
+            self._path = None
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        """Give the turn to the next writer."""
+        try:
+            if self._fd is not None and self._path is not None and fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def __enter__(self) -> _WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
 _WRITER_LOCKS_GUARD = threading.Lock()
 
 
+def _lock_path(engine: Engine) -> Path | None:
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).with_name(Path(database).name + ".writer-lock")
+
+
 def writer_lock(engine: Engine) -> AbstractContextManager[object]:
-    """Return a lock that queues this process's writers of a SQLite database; no-op otherwise.
+    """Return a lock that queues the writers of a SQLite database; no-op otherwise.
 
     SQLite admits one writer at a time; a writer that finds the database locked polls with
-    growing sleeps (up to 100 ms each), which makes latency uneven under load. Writers of
-    one process that hold this lock around their transaction wait in turn instead and start
-    the moment the previous one commits. Correctness does not depend on it: writers that do
-    not take it (or other processes) are still serialised by SQLite.
+    growing sleeps (up to 100 ms each), which makes latency uneven under load. Writers that
+    hold this lock around their transaction wait in turn instead and start the moment the
+    previous one commits: those of one process on a thread lock, those of several processes
+    on the same database file on a file lock beside it (``<database>.writer-lock``, 0600).
+    Correctness does not depend on it: writers that do not take it are still serialised by
+    SQLite.
     """
     if engine.dialect.name != "sqlite":
         return nullcontext()
     with _WRITER_LOCKS_GUARD:
         lock = _WRITER_LOCKS.get(engine)
         if lock is None:
-            lock = _WRITER_LOCKS[engine] = threading.Lock()
+            lock = _WRITER_LOCKS[engine] = _WriterLock(_lock_path(engine))
     return lock
 
 

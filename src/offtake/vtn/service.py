@@ -46,6 +46,7 @@ __all__ = [
     "Caller",
     "Delivery",
     "Outcome",
+    "PreparedReport",
     "UnknownEvent",
     "check_listing",
     "create",
@@ -53,6 +54,7 @@ __all__ = [
     "get",
     "listing",
     "matching_deliveries",
+    "prepare_report",
     "replace",
     "report_key",
 ]
@@ -585,11 +587,9 @@ _COLUMNS = {
 def _ingest(
     session: Session,
     caller: Caller,
-    request: ReportRequest,
-    event: EventRequest | None,
+    readings: list[ReportReading],
     ingest: IngestReadings | None,
 ) -> None:
-    readings = readings_from_report(request, event)
     if not readings:
         return
     if caller.site_id is None:
@@ -617,6 +617,32 @@ def _same_report(session: Session, key: str) -> VtnObject | None:
     ).first()
 
 
+@dataclass(frozen=True)
+class PreparedReport:
+    """A new report checked before its write: its columns and the readings it carries."""
+
+    columns: dict[str, Any]
+    readings: list[ReportReading]
+
+
+def prepare_report(session: Session, caller: Caller, body: Any) -> PreparedReport:
+    """Check a new report and extract its readings, before (and outside) its write.
+
+    Validation, the event's visibility and the readings depend on the report and its event
+    only, so the server does this work outside the group commit: the ledger lock is then
+    held only for the checks against stored readings and the inserts.
+
+    Raises
+    ------
+    InputError, PermissionDenied, UnknownEvent
+        As :func:`create` would for the same report.
+    """
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a JSON object")
+    columns = _report_columns(session, caller, body, None)
+    return PreparedReport(columns, readings_from_report(columns["request"], columns["event"]))
+
+
 def create(
     session: Session,
     caller: Caller,
@@ -624,23 +650,29 @@ def create(
     body: Any,
     *,
     ingest: IngestReadings | None = None,
+    prepared: PreparedReport | None = None,
 ) -> Outcome:
     """Validate and store a new object; a report's readings go to the metering ledger.
 
     A report is idempotent: a retry of one already stored (same client, event and content,
     :func:`report_key`) answers the stored report and changes nothing, so a VEN that resends
-    after a lost answer creates no duplicate.
+    after a lost answer creates no duplicate. ``prepared`` is the report as
+    :func:`prepare_report` checked it (``body`` is then not read again).
     """
-    if not isinstance(body, dict):
-        raise _bad("the request body must be a JSON object")
-    columns = _COLUMNS[object_type](session, caller, body, None)
+    if prepared is not None:
+        columns = dict(prepared.columns)
+    else:
+        if not isinstance(body, dict):
+            raise _bad("the request body must be a JSON object")
+        columns = _COLUMNS[object_type](session, caller, body, None)
     request = columns.pop("request", None)
     event = columns.pop("event", None)
     if object_type == "REPORT":
         repeated = _same_report(session, columns["unique_key"])
         if repeated is not None:
             return Outcome(store.to_wire(repeated))
-    _check_unique(session, object_type, columns.get("unique_key"), None)
+    else:  # a report's key is its content, just looked up
+        _check_unique(session, object_type, columns.get("unique_key"), None)
     try:
         obj = store.insert_object(session, object_type, **columns)
     except IntegrityError as exc:
@@ -653,7 +685,8 @@ def create(
                 return Outcome(store.to_wire(repeated))
         raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
     if object_type == "REPORT":
-        _ingest(session, caller, request, event, ingest)
+        readings = prepared.readings if prepared is not None else readings_from_report(request, event)
+        _ingest(session, caller, readings, ingest)
     wire = store.to_wire(obj)
     return Outcome(wire, matching_deliveries(session, wire, "CREATE", obj.client_id))
 
@@ -694,7 +727,7 @@ def replace(
     except IntegrityError as exc:
         raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
     if object_type == "REPORT":
-        _ingest(session, caller, request, event, ingest)
+        _ingest(session, caller, readings_from_report(request, event), ingest)
     wire = store.to_wire(obj)
     return Outcome(wire, matching_deliveries(session, wire, "UPDATE", obj.client_id))
 

@@ -48,7 +48,7 @@ from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.service import Caller, Outcome
 from offtake.vtn.store import Filters
 
-__all__ = ["Dialect", "oadr_problem", "vtn_router"]
+__all__ = ["Dialect", "oadr_problem", "submit_report", "vtn_router"]
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,28 @@ def _ingest(request: Request) -> service.IngestReadings:
     return getattr(request.app.state, "vtn_ingest", None) or ledger_ingest
 
 
+def submit_report(
+    committer: GroupCommit,
+    session: Session,
+    caller: Caller,
+    body: Any,
+    ingest: service.IngestReadings = ledger_ingest,
+) -> Pending:
+    """Check a new report in ``session`` (then closed), and hand its write to the group commit.
+
+    Validation, the event lookup and the readings' extraction run here, in the request's
+    thread, not in the group commit's transaction: the writer (and the ledger lock) only
+    checks the readings against the ledger and inserts. A report refused here never reaches
+    the writer.
+    """
+    try:
+        prepared = service.prepare_report(session, caller, body)
+        session.commit()  # ends the read-only transaction
+    finally:
+        session.close()
+    return committer.submit(lambda s: service.create(s, caller, "REPORT", body, ingest=ingest, prepared=prepared))
+
+
 def _render_list(rows: Sequence[dict[str, Any]], convert: Callable[[Any], Any]) -> bytes:
     """Serialise a listing object by object; one that cannot be written is left out and logged."""
     parts: list[bytes] = []
@@ -298,17 +320,25 @@ class _Vtn:
         return self._answer(result, status)
 
     async def _write(self, request: Request, work: Callable[[Session, Caller], Any], status: int) -> Response:
-        """Hand ``work`` to the group commit; answer once it is durable.
+        """Hand ``work`` to the group commit; answer once it is durable."""
+
+        def submit() -> Pending:
+            caller = _caller(request, self.dialect)
+            return _group_commit(request).submit(lambda session: work(session, caller))
+
+        return await self.submitted(request, submit, status)
+
+    async def submitted(self, request: Request, submit: Callable[[], Pending], status: int) -> Response:
+        """Run ``submit`` (in a thread: it authenticates, checks, hands a write on); answer once durable.
 
         A request whose client disconnects before its write has started is withdrawn: nothing
         of it is committed (a retry then creates it; one that did commit is found again by the
         retry, as reports are idempotent).
         """
         try:
-            caller = await run_in_threadpool(_caller, request, self.dialect)
+            pending = await run_in_threadpool(submit)
         except (OfftakeError, AuthError) as exc:
             return oadr_problem(exc)
-        pending = _group_commit(request).submit(lambda session: work(session, caller))
         try:
             result = await _unless_abandoned(request, pending)
         except WriteAbandoned:
@@ -457,6 +487,13 @@ def _create_route(vtn: _Vtn, object_type: str) -> Callable[..., Any]:
         except BodyError as exc:
             return oadr_problem(exc)
         ingest = _ingest(request)
+        if object_type == "REPORT":
+
+            def submit() -> Pending:
+                caller = _caller(request, vtn.dialect)
+                return submit_report(_group_commit(request), session, caller, body, ingest)
+
+            return await vtn.submitted(request, submit, 201)
         return await vtn.run(
             request, session, lambda s, caller: service.create(s, caller, object_type, body, ingest=ingest), 201
         )

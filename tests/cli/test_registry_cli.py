@@ -90,7 +90,7 @@ def test_sites_contracts_readings_bill_and_proof(cli: CliRunner, tmp_path: Path)
     )
     assert "entry" in ok(cli, tmp_path, "ledger", "add-readings", str(readings))
     out = ok(cli, tmp_path, "registry", "bill", "D1", "2025-07")
-    assert "PKR 228015.00" in out and "281.5000 PKR/USD (contract" in out  # 9 MWh x 90 USD/MWh x 281.5
+    assert "PKR 228,015.00" in out and "281.5000 PKR/USD (contract" in out  # 9 MWh x 90 USD/MWh x 281.5
     bad = tmp_path / "bad.csv"
     bad.write_text("site_id,meter_id,interval_start,interval_end,energy_wh\nD1,m1,2025-07-02T01:00:00Z,"
                    "2025-07-02T02:00:00Z,lots\n")

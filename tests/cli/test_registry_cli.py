@@ -127,5 +127,5 @@ def test_a_bill_without_a_contract_is_stated_in_pkr_at_the_scenarios_rate(cli: C
     )
     ok(cli, tmp_path, "ledger", "add-readings", str(readings))
     out = ok(cli, tmp_path, "registry", "bill", "S1", "2025-07")
-    assert "PKR None" not in out and "PKR 19600.00" in out  # 1 MWh x 70 USD x 280 PKR/USD
+    assert "PKR None" not in out and "PKR 19,600.00" in out  # 1 MWh x 70 USD x 280 PKR/USD
     assert "scenario pakistan-2025" in out

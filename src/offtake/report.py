@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -702,21 +700,6 @@ class HtmlReport:
             f'<figure><div class="chart" id="{ident}" role="img" aria-label="{label}"></div>'
             f'<script type="application/json" class="chart-data" data-chart="{ident}">{payload}</script>{cap}</figure>'
         )
-
-    def figure(self, fig: Any, caption: str = "", alt: str = "") -> None:
-        """Add a static matplotlib figure as an embedded PNG (and close it if pyplot made it).
-
-        Prefer :meth:`chart`: readers can hover, zoom and hide series there.
-        """
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            pyplot.close(fig)
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        alt_text = html.escape(alt or caption or "figure")
-        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        self._parts.append(f'<figure><img alt="{alt_text}" src="data:image/png;base64,{data}">{cap}</figure>')
 
     def render(self) -> str:
         """Return the page as HTML text."""

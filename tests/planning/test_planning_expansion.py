@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from planning_fixtures import DATA, SITES, reserve_feasible_three_zone
+from report_checks import assert_self_contained, trace
 
 from offtake import scenario
 from offtake.cli._period import first_days
@@ -17,6 +18,7 @@ from offtake.errors import InputError
 from offtake.planning import PlanOptions, PlanResult, plan, read_sites
 from offtake.planning.expansion import ExpansionCase, annuity_factor, expansion_case, load_expansion
 from offtake.planning.expansion_plan import default_sample_days, plan_with_expansion, sample_days, sizing_options
+from offtake.planning.expansion_report import hourly_share
 from offtake.planning.expansion_results import write_renewable_share_csv
 from offtake.planning.report import render_report
 from offtake.scenario import Scenario
@@ -167,6 +169,16 @@ def test_renewable_share_csv_and_report(plans: tuple[PlanResult, PlanResult], tm
     page = render_report(result)
     assert "New renewables for the sites" in page and "USD per MWh delivered" in page
     assert "scenario: profiles.csv column solar_south" in page  # which profile each candidate used
+    specs = assert_self_contained(page)
+    build = next(s for s in specs if any(t.get("name") == "wind" and t.get("orientation") == "h" for t in s["data"]))
+    zones = result.expansion.zones.drop(index="national")
+    assert trace(build, "wind")["y"] == list(zones.index)
+    assert np.allclose(np.asarray(trace(build, "wind")["x"], dtype=float), zones["wind_mw"].to_numpy(dtype=float))
+    share = hourly_share(result)
+    by_hour = trace(
+        next(s for s in specs if any(t.get("name") == "new renewable share" for t in s["data"])), "new renewable share"
+    )
+    assert np.allclose(np.asarray(by_hour["y"], dtype=float), 100 * share.to_numpy())
 
 
 @pytest.mark.parametrize(

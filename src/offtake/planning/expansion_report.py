@@ -4,59 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from offtake.planning.expansion_results import ExpansionResult
 from offtake.planning.results import PlanResult
-from offtake.report import HtmlReport, share_text
+from offtake.report import HtmlReport, new_chart, share_text
+from offtake.timeutil import DISPLAY_TIMEZONE
 
-__all__ = ["expansion_section"]
+__all__ = ["expansion_section", "hourly_share"]
 
 _COLOURS = {"solar_mw": "#f2b701", "wind_mw": "#3c8dbc", "battery_mw": "#6a51a3"}
-
-#: Pakistan time, for the hour-of-day chart.
-DISPLAY_TZ = "Asia/Karachi"
 
 
 def _build_chart(zones: pd.DataFrame) -> Any:
     z = zones.drop(index="national")
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(z) + 1.2))
-    y = np.arange(len(z))
-    left = np.zeros(len(z))
+    fig = new_chart(x_title="new capacity [MW] (battery: power)", height=int(40 * len(z) + 140))
     for column, colour in _COLOURS.items():
-        values = z[column].to_numpy(dtype=float)
-        ax.barh(y, values, left=left, color=colour, label=column.removesuffix("_mw").replace("_", " "))
-        left += values
-    ax.set_yticks(y, z.index)
-    ax.invert_yaxis()
-    ax.set_xlabel("new capacity [MW] (battery: power)")
-    ax.set_title("What to build, by zone")
-    ax.legend(loc="lower right")
-    ax.grid(axis="x", alpha=0.3)
+        fig.add_bar(
+            y=list(z.index),
+            x=z[column].to_numpy(dtype=float),
+            orientation="h",
+            name=column.removesuffix("_mw").replace("_", " "),
+            marker={"color": colour},
+        )
+    fig.update_layout(barmode="stack", hovermode="y unified")
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def _share_chart(result: PlanResult) -> Any:
-    """Energy-weighted new renewable share of all sites' energy by hour of the day, Pakistan time."""
+def hourly_share(result: PlanResult) -> pd.Series:
+    """Energy-weighted new renewable share of all sites' energy by hour of the day, Pakistan time [-]."""
     assert result.expansion is not None
     stamps = pd.DatetimeIndex(result.served_mw.index)
-    local = stamps.tz_convert(DISPLAY_TZ) if stamps.tz is not None else stamps
+    local = stamps.tz_convert(DISPLAY_TIMEZONE) if stamps.tz is not None else stamps
     hour = pd.Index(local.hour, name="hour")
     new = pd.Series(result.expansion.renewable_mw.sum(axis=1).to_numpy(), index=hour).groupby(level=0).sum()
     load = pd.Series(result.served_mw.sum(axis=1).to_numpy(), index=hour).groupby(level=0).sum()
-    share = (new / load.where(load > 0)).fillna(0.0)
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    ax.bar(share.index, 100 * share.to_numpy(), color="#2ca02c")
-    ax.set_xlabel("hour of the day (Pakistan time)")
-    ax.set_ylabel("new renewable share [%]")
-    ax.set_ylim(0, 100)
-    ax.set_title("Share of the sites' energy from the new build, by hour of the day")
-    ax.grid(axis="y", alpha=0.3)
+    return (new / load.where(load > 0)).fillna(0.0)
+
+
+def _share_chart(result: PlanResult) -> Any:
+    share = hourly_share(result)
+    fig = new_chart(x_title="hour of the day (Pakistan time)", y_title="new renewable share [%]", height=320)
+    fig.add_bar(x=list(share.index), y=100 * share.to_numpy(), name="new renewable share", marker={"color": "#2ca02c"})
+    fig.update_yaxes(range=[0, 100])
+    fig.update_xaxes(dtick=3)
     return fig
 
 
@@ -96,7 +88,7 @@ def expansion_section(report: HtmlReport, result: PlanResult) -> None:
         f"{t['storage_loss_mwh'] / 1e3:,.1f} GWh lost in batteries). Net margin after the build "
         f"{nat['net_margin_usd'] / 1e6:,.2f} M USD (before it {nat['net_margin_before_build_usd'] / 1e6:,.2f} M USD)."
     )
-    report.figure(_build_chart(e.zones), alt="new solar, wind and battery MW per zone")
+    report.chart(_build_chart(e.zones), caption="What to build, by zone: new solar, wind and battery power [MW].")
     fmt = {c: "{:,.0f}" for c in e.zones.columns if c.endswith(("_mw", "_mwh", "_usd"))}
     fmt.update({"renewable_share": "{:.3f}", "cost_usd_per_mwh": "{:,.1f}"})
     report.table(e.zones, formats=fmt)
@@ -107,7 +99,10 @@ def expansion_section(report: HtmlReport, result: PlanResult) -> None:
             gens[["technology", "profile", "built_mw", "max_mw", "capacity_factor"]],
             formats={"built_mw": "{:,.0f}", "max_mw": "{:,.0f}", "capacity_factor": "{:.3f}"},
         )
-    report.figure(_share_chart(result), alt="new renewable share of the sites' energy by hour of the day")
+    report.chart(
+        _share_chart(result),
+        caption="Share of the sites' energy from the new build, by hour of the day (Pakistan time), energy-weighted.",
+    )
     report.paragraph(
         "Renewable share: in every hour a zone's new plants and batteries put into the grid at most what the "
         "zone's sites draw (the build serves no one else), so the sites draw that energy first, pro rata to "

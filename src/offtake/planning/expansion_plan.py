@@ -39,9 +39,8 @@ __all__ = [
 DAY_H = 24
 
 #: Days the build is sized on by default for periods of ``SAMPLE_FROM_INTERVALS`` or more: on the
-#: bundled year, 28 days build 383 MW of solar against 377 MW sized on the whole year in one LP and
-#: reach a net margin 0.0006 % lower, in half the CPU time (63 s against 123 s for the whole plan;
-#: ``benchmarks/bench_plan.py``) [-].
+#: bundled year 28 days gave nearly the build sized on the whole year in one LP (1.6 % more MW, a net
+#: margin 0.0006 % lower) in half the CPU time; figures in ``benchmarks/bench_plan.py`` [-].
 DEFAULT_SAMPLE_DAYS = 28
 
 #: Periods of at least this many intervals are sized on sample days by default [-].

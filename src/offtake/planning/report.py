@@ -13,6 +13,7 @@ from offtake.planning.results import PlanResult
 from offtake.planning.terms_check import breach_table_rows
 from offtake.report import HtmlReport, local_times, money_text, new_chart, share_text, zone_colours, zone_map
 from offtake.scenario import Scenario
+from offtake.timeutil import DISPLAY_TIMEZONE
 
 __all__ = ["LEGEND_KEY_COLOUR", "daily_served", "render_report", "write_report"]
 
@@ -71,7 +72,7 @@ def daily_served(result: PlanResult) -> pd.DataFrame:
     """Load served to all sites per Pakistan-time day: ``min``, ``mean``, ``max`` [MW], indexed by day."""
     served = result.served_mw.sum(axis=1)
     stamps = pd.DatetimeIndex(served.index)
-    local = stamps.tz_convert("Asia/Karachi") if stamps.tz is not None else stamps
+    local = stamps.tz_convert(DISPLAY_TIMEZONE) if stamps.tz is not None else stamps
     series = pd.Series(served.to_numpy(), index=local)
     daily = series.resample("D")
     return pd.DataFrame({"min": daily.min(), "mean": daily.mean(), "max": daily.max()}).dropna()

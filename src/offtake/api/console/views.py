@@ -24,6 +24,7 @@ from offtake.live.records import effective_end, list_dispatch_caps, list_emergen
 from offtake.persistence.schema import DispatchRound, GridEmergency, LedgerEntry, Licence, Reading, Site
 from offtake.registry.licences import list_licences
 from offtake.registry.sites import list_sites
+from offtake.timeutil import DISPLAY_TIMEZONE
 from offtake.units import MICRO_USD_PER_USD, PAISA_PER_PKR, S_PER_H, W_PER_MW, WH_PER_MWH
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 #: Time zone of every time the console shows.
-DISPLAY_ZONE = ZoneInfo("Asia/Karachi")
+DISPLAY_ZONE = ZoneInfo(DISPLAY_TIMEZONE)
 
 
 def local_time(value: datetime | None) -> str:

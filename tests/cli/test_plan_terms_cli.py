@@ -40,10 +40,10 @@ def test_a_site_whose_event_limit_the_plan_breaks_is_flagged_before_any_simulati
     # With the event-length rows (the default) the planner breaks the events up instead.
     r = plan(tight, tmp_path / "kept")
     assert r.returncode == 0, r.stderr
-    assert "serving them in full" in r.stderr and "contract terms broken" not in r.stdout
+    assert "serving them in full" in r.stderr and "contract terms broken by the planned dispatch" not in r.stdout
     assert "Sites breaking a term: none" in (tmp_path / "kept" / "report.html").read_text(encoding="utf-8")
 
     r = plan(SITES, tmp_path / "loose")
     assert r.returncode == 0, r.stderr
-    assert "contract terms broken" not in r.stdout
+    assert "contract terms broken by the planned dispatch" not in r.stdout
     assert "Sites breaking a term: none" in (tmp_path / "loose" / "report.html").read_text(encoding="utf-8")

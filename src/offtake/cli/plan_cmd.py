@@ -10,19 +10,20 @@ import typer
 from offtake import scenario as scenario_mod
 from offtake.cli._period import DaysOpt, first_days
 from offtake.cli._progress import StepProgress
+from offtake.errors import InputError
 from offtake.report import share_text
 
 if TYPE_CHECKING:
     from offtake.planning import PlanResult
     from offtake.planning.expansion import ExpansionData
+    from offtake.planning.simulated_terms import SimulatedTerms
+    from offtake.scenario import Scenario
 
 __all__ = ["register"]
 
 
 def _check_cap(cap_mw: float, installed_mw: float | None = None) -> None:
     """Refuse a programme cap that means nothing: not positive, or above the grid's installed capacity."""
-    from offtake.errors import InputError
-
     if not 0 < cap_mw < float("inf"):
         raise InputError(f"must be a cap > 0 [MW], got {cap_mw:g}", field="--cap-mw")
     if installed_mw is not None and cap_mw > installed_mw:
@@ -114,6 +115,18 @@ def register(app: typer.Typer) -> None:
                 "over-long events and solve again); --no-event-length only flags such sites.",
             ),
         ] = True,
+        check_seeds: Annotated[
+            str,
+            typer.Option(
+                "--check-seeds",
+                help="Before writing the report, simulate the planned period on these seeds (as offtake simulate "
+                "--seed N) and flag every site whose simulated year breaks a contract term: e.g. 1-5, 3,5, or none "
+                "to skip (a full year costs about a minute per seed).",
+            ),
+        ] = "1-5",
+        check_step: Annotated[
+            str, typer.Option("--check-step", help="Dispatch step of those simulated years, e.g. 5min, 15min.")
+        ] = "5min",
         solver_log: Annotated[
             bool,
             typer.Option(
@@ -130,8 +143,10 @@ def register(app: typer.Typer) -> None:
         from offtake.planning.expansion_finance import add_finance_sensitivity
         from offtake.planning.expansion_plan import default_sample_days, plan_with_expansion
         from offtake.planning.report import write_report
+        from offtake.planning.simulated_terms import write_terms_check_csv
 
         _check_cap(cap_mw)
+        seeds, step_s = _check_args(check_seeds, check_step)
         options = PlanOptions(
             cap_mw=cap_mw,
             objective=objective,  # type: ignore[arg-type]  # checked by PlanOptions
@@ -145,6 +160,7 @@ def register(app: typer.Typer) -> None:
             progress(f"loading scenario {scenario}")
             s = first_days(scenario_mod.load(scenario), days)
             _check_cap(cap_mw, float(s.plants["capacity_mw"].sum()))
+            _check_step_divides(s.resolution_s, step_s, seeds)
             candidates = read_sites(sites, s.zone_ids)
             data = _expansion_data(expand, expand_days, expansion_data, objective, min_renewable_share)
             data = _finance(data, discount_rate, finance_cases)
@@ -169,17 +185,52 @@ def register(app: typer.Typer) -> None:
             out.mkdir(parents=True, exist_ok=True)
             progress("writing allocation.csv and report.html")
             write_allocation_csv(result, out / "allocation.csv")
+            if seeds:
+                result.simulated_terms = _simulated_check(s, out / "allocation.csv", seeds, step_s, progress)
+            progress("writing terms_check.csv and report.html")
+            write_terms_check_csv(result.terms, result.simulated_terms, out / "terms_check.csv")
             write_report(result, out / "report.html", scenario=s)
             _write_expansion(result, out)
             progress("done")
         _print_summary(result, cap_mw, len(candidates), out)
 
 
+def _check_args(seeds_text: str, step_text: str) -> tuple[list[int], int]:
+    """Parse ``--check-seeds`` and ``--check-step``."""
+    from offtake.cli.simulate_cmd import parse_step
+    from offtake.simulation.plan_check import parse_seeds
+
+    try:
+        step_s = parse_step(step_text)
+    except InputError as exc:
+        raise InputError(exc.message, field="--check-step") from None
+    return parse_seeds(seeds_text), step_s
+
+
+def _check_step_divides(resolution_s: int, step_s: int, seeds: list[int]) -> None:
+    """Refuse a ``--check-step`` that does not divide the scenario's interval (when the check runs)."""
+    if seeds and resolution_s % step_s != 0:
+        raise InputError(
+            f"a step of {step_s} s does not divide the scenario's {resolution_s} s interval (e.g. 5min, 15min)",
+            field="--check-step",
+        )
+
+
+def _simulated_check(
+    scenario: Scenario, allocation: Path, seeds: list[int], step_s: int, progress: StepProgress
+) -> SimulatedTerms:
+    """Simulate the planned period on each seed from the allocation.csv just written (as offtake simulate reads it)."""
+    from offtake.dispatch import read_allocation
+    from offtake.simulation.plan_check import check_plan_by_simulation
+
+    contracts = read_allocation(allocation, scenario.zone_ids)
+    return check_plan_by_simulation(scenario, contracts, seeds, float(step_s), progress=progress)
+
+
 def _expansion_data(
     expand: bool, days: int | None, data: Path | None, objective: str, min_share: float
 ) -> ExpansionData | None:
     """Return the expansion candidates and costs, or None without ``--expand``."""
-    from offtake.errors import InputError
     from offtake.planning.expansion import load_expansion
 
     if not expand:
@@ -199,8 +250,6 @@ def _expansion_data(
 
 def _finance(data: ExpansionData | None, rate: float | None, cases: bool) -> ExpansionData | None:
     """Apply ``--discount-rate``; refuse it and ``--finance-cases`` without ``--expand``."""
-    from offtake.errors import InputError
-
     if data is None:
         for given, name in ((rate is not None, "--discount-rate"), (cases, "--finance-cases")):
             if given:
@@ -249,7 +298,19 @@ def _print_summary(result: PlanResult, cap_mw: float, n_candidates: int, out: Pa
         typer.echo(f"contract terms broken by the planned dispatch ({len(result.terms.sites_breaking_terms)} site(s)):")
         for text in result.terms.lines():
             typer.echo(f"  {text}")
+    sim = result.simulated_terms
+    if sim is not None:
+        seeds = ", ".join(str(x) for x in sim.seeds)
+        if sim.sites_breaking_terms:
+            typer.echo(
+                f"contract terms broken in the simulated years (seeds {seeds}; "
+                f"{len(sim.sites_breaking_terms)} site(s)):"
+            )
+            for text in sim.lines():
+                typer.echo(f"  {text}")
+        else:
+            typer.echo(f"no contract term broken in the simulated years (seeds {seeds})")
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     extra = ", expansion.csv, renewable_share.csv" if result.expansion is not None else ""
-    typer.echo(f"wrote {out / 'allocation.csv'}{extra} and {out / 'report.html'}")
+    typer.echo(f"wrote {out / 'allocation.csv'}{extra}, {out / 'terms_check.csv'} and {out / 'report.html'}")

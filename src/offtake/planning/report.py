@@ -174,6 +174,8 @@ def render_report(result: PlanResult, *, title: str = "", scenario: Scenario | N
     report.kpis(_kpis(result))
     for line in result.terms.lines() if result.terms is not None else []:
         report.caution(f"Contract broken by the plan's own dispatch: {line}.")
+    for line in result.simulated_terms.lines() if result.simulated_terms is not None else []:
+        report.caution(f"Contract broken in the simulated year: {line}.")
     for note in [*result.warnings, *result.notes]:
         report.caution(note)
     if scenario is not None:
@@ -187,6 +189,7 @@ def render_report(result: PlanResult, *, title: str = "", scenario: Scenario | N
     _zones_section(report, result, colours)
     _sites_section(report, result)
     _terms_section(report, result)
+    _simulated_terms_section(report, result)
     report.heading("Curtailment profile")
     report.chart(
         _served_chart(result), "Load served to all sites over the period (daily range and mean for long periods)."
@@ -326,6 +329,30 @@ def _terms_section(report: HtmlReport, result: PlanResult) -> None:
             "Excess: curtailed energy over the annual limit [MWh], hours over the longest event accepted, or hours "
             "below the AI floor.",
             formats={"limit": "{:,.4g}", "actual": "{:,.4g}", "excess": "{:,.2f}"},
+        )
+
+
+def _simulated_terms_section(report: HtmlReport, result: PlanResult) -> None:
+    """Show each site's terms read against the simulated years, and every breach by seed."""
+    check = result.simulated_terms
+    if check is None:
+        return
+    report.heading("Contract terms in the simulated years")
+    broken = check.sites_breaking_terms
+    report.paragraph(
+        f"Read before the plan is run: {check.rule}. Sites breaking a term in a simulated year: "
+        f"{', '.join(broken) if broken else 'none'}."
+    )
+    ignoring = ", ".join(f"seed {r.seed}: {r.ignoring_site or 'none'}" for r in check.runs)
+    report.paragraph(f"Site drawn to ignore its cap (suspended once found; its own terms not counted): {ignoring}.")
+    rows = check.by_site()
+    if rows:
+        table = pd.DataFrame(rows).assign(seeds=lambda f: f["seeds"].map(lambda s: ", ".join(map(str, s))))
+        report.table(
+            table.set_index("site_id")[["term", "seeds", "limit", "worst", "unit", "cause"]],
+            "Worst figure over the seeds: curtailment rate, longest event [h] or hours below the AI floor outside "
+            "the site's zone's emergencies; the cause is the dispatch reasons of those intervals in the worst year.",
+            formats={"limit": "{:,.4g}", "worst": "{:,.4g}"},
         )
 
 

@@ -14,6 +14,7 @@ from offtake.timeutil import HOURS_PER_YEAR
 
 if TYPE_CHECKING:
     from offtake.planning.expansion_results import ExpansionResult
+    from offtake.planning.simulated_terms import SimulatedTerms
     from offtake.planning.terms_check import PlanTermsCheck
 
 __all__ = ["ALLOCATION_COLUMNS", "PlanResult", "curtailment_stats"]
@@ -132,6 +133,10 @@ class PlanResult:
     terms
         The plan's own dispatch read against each planned site's contract terms, and every
         breach (:mod:`offtake.planning.terms_check`); the report and the command line show them.
+    simulated_terms
+        The plan's period simulated on a few seeds (forecast error, outages, emergencies, lag)
+        and each site's terms read there (:mod:`offtake.planning.simulated_terms`, set by the
+        plan command's driver-level step); None when not run.
     """
 
     scenario_name: str
@@ -157,6 +162,7 @@ class PlanResult:
     warnings: list[str] = field(default_factory=list)
     expansion: ExpansionResult | None = None
     terms: PlanTermsCheck | None = None
+    simulated_terms: SimulatedTerms | None = None
 
     @property
     def annual_factor(self) -> float:

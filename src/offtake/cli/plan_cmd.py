@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
                         progress=progress,
                     )
             out.mkdir(parents=True, exist_ok=True)
-            progress("writing allocation.csv and report.html")
+            progress("writing allocation.csv")
             write_allocation_csv(result, out / "allocation.csv")
             if seeds:
                 result.simulated_terms = _simulated_check(s, out / "allocation.csv", seeds, step_s, progress)

@@ -88,6 +88,8 @@ def check_plan_by_simulation(
         Per seed, the site that ignored its cap and every contract breach of ``kpis.json``,
         each with its cause.
     """
+    if progress is not None:
+        progress("assessing the surplus and every zone set's value for the simulated years")
     assessed = assess_surplus(scenario)
     sets = ScheduledSets(*set_surplus(scenario, assessed.tariff_usd_per_mwh, assessed.baseline))
     largest = scenario.reserve.largest_unit_mw if scenario.reserve.hold_largest_unit else None

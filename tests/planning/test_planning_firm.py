@@ -13,8 +13,15 @@ from offtake.errors import InputError
 from offtake.grid import least_cost_dispatch
 from offtake.grid.baseline import Baseline
 from offtake.planning import PlanOptions, plan, read_sites
-from offtake.planning.firm import FirmMargin, firm_limits, firm_margin_for, outage_variance_mw2
+from offtake.planning.firm import (
+    FirmMargin,
+    dispatch_holdback,
+    firm_limits,
+    firm_margin_for,
+    outage_variance_mw2,
+)
 from offtake.scenario import Scenario
+from offtake.surplus.assess import set_surplus
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +85,33 @@ def test_the_margin_is_z_standard_deviations_of_demand_error_and_outages(
         assert some.limit_mw[k] <= none.limit_mw[k] + 1e-9
 
 
+def test_dispatch_holdback_comes_off_the_room_as_dispatch_takes_it(
+    case: tuple[Scenario, pd.DataFrame, Baseline],
+) -> None:
+    s, _, base = case
+    outage = outage_variance_mw2(s, s.default_tariff_usd_per_mwh)
+    plain = firm_limits(s, base, FirmMargin(1.0, 0.03))
+    held = firm_limits(s, base, FirmMargin(1.0, 0.03, dispatch_holdback=0.4))
+    demand = s.demand_mw[s.zone_ids].to_numpy()
+    matrix = held.member.astype(float)
+    _, values = set_surplus(s, s.default_tariff_usd_per_mwh, base)
+    for k in range(len(matrix)):
+        t = held.at[k]
+        var_demand = float((0.03 * demand[t]) ** 2 @ matrix[k])
+        want = np.sqrt(var_demand + float(matrix[k] @ outage)) + 0.4 * np.sqrt(var_demand)
+        assert held.margin_mw[k] == pytest.approx(want)
+        assert held.limit_mw[k] == pytest.approx(max(0.0, values[t, k] - want))
+        assert held.limit_mw[k] <= plain.limit_mw[k] + 1e-9
+    # The sourced value: safety_k x sqrt(1 - phi^2), phi the 5-minute persistence of the hourly 0.9.
+    d = load_defaults()
+    phi = d["forecast"]["hourly_persistence"] ** (d["policy"]["interval_s"] / 3600.0)
+    assert dispatch_holdback() == pytest.approx(d["policy"]["safety_k"] * np.sqrt(1 - phi**2))
+    independent = {"policy": {"safety_k": 3.0, "interval_s": 3600.0}, "forecast": {"hourly_persistence": 0.0}}
+    assert dispatch_holdback(independent) == 3.0  # errors without memory: the whole deviation
+    margin = firm_margin_for("pakistan-2025")
+    assert margin is not None and margin.dispatch_holdback == pytest.approx(dispatch_holdback())
+
+
 def test_outage_variance_counts_each_unit_of_a_surplus_plant() -> None:
     s = scenario.load(DATA / "three-zone")
     tariff = s.default_tariff_usd_per_mwh  # 80: oil (110, 120) makes no surplus
@@ -111,3 +145,5 @@ def test_the_pakistan_margin_is_read_from_its_planning_file() -> None:
 def test_a_bad_margin_is_named(z: float) -> None:
     with pytest.raises(InputError, match=r"firm_margin\.z"):
         FirmMargin(z, 0.03)
+    with pytest.raises(InputError, match="dispatch_holdback"):
+        FirmMargin(1.0, 0.03, dispatch_holdback=z)

@@ -178,8 +178,14 @@ def _firm_rows(
     national = limits.member.all(axis=1)
     note = (
         f"Firm tranches kept within the firm deliverable surplus of every zone set after a {margin.z:g}-sigma "
-        f"margin for forced outages and demand forecast error ({margin.source or 'planning data'}): "
-        f"{added} zone sets limited"
+        f"margin for forced outages and demand forecast error ({margin.source or 'planning data'})"
+        + (
+            f" and what dispatch holds back ({margin.dispatch_holdback:.3g} sigma: safety_k x the one-step "
+            "forecast error, data/dispatch/defaults.toml)"
+            if margin.dispatch_holdback
+            else ""
+        )
+        + f": {added} zone sets limited"
         + (f", nationally {float(limits.limit_mw[national][0]):,.0f} MW at most" if national.any() else "")
         + "."
     )

@@ -119,9 +119,10 @@ def _describe(row: dict[str, Any], n_runs: int, step_s: float) -> str:
             f"{100 * row['limit']:.2f} %"
         )
     elif term == "max_curtailment_duration_h":
-        what = f"longest curtailment event up to {row['worst']:g} h against a limit of {row['limit']:g} h"
+        what = f"longest curtailment event up to {round(row['worst'], 2):g} h against a limit of {row['limit']:g} h"
     else:
-        what = f"below its floor of {row['limit']:,.1f} MW outside its zone's emergencies for up to {row['worst']:g} h"
+        hours = round(row["worst"], 2)
+        what = f"below its floor of {row['limit']:,.1f} MW outside its zone's emergencies for up to {hours:g} h"
     cause = f"; {row['cause']}" if row.get("cause") else ""
     return f"{row['site_id']}: {what} {where}{cause}"
 

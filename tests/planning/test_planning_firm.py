@@ -57,6 +57,23 @@ def test_firm_tranches_fit_every_zone_set_after_the_margin(case: tuple[Scenario,
     np.testing.assert_allclose(kept["firm_mw"][ai], alloc * (1 - frac), atol=0.2)
 
 
+def test_dispatch_holdback_sizes_the_firm_tranches_down(case: tuple[Scenario, pd.DataFrame, Baseline]) -> None:
+    s, sites, base = case
+    options = PlanOptions(cap_mw=500.0, method="simplex")
+    plain, held = FirmMargin(0.5, 0.03), FirmMargin(0.5, 0.03, dispatch_holdback=dispatch_holdback())
+    limits = firm_limits(s, base, held)
+    national = limits.member.all(axis=1)
+    before = plan(s, sites, options, baseline=base, firm_margin=plain).allocation_table()
+    after = plan(s, sites, options, baseline=base, firm_margin=held)
+    assert any("what dispatch holds back" in note for note in after.notes)
+    table = after.allocation_table()
+    firm = firm_by_set(s, table, limits.member)
+    # The tranche that fitted without the holdback breaks the limit with it, and the plan sizes it down.
+    assert firm_by_set(s, before, limits.member)[national][0] > limits.limit_mw[national][0] + 1.0
+    assert np.all(firm <= limits.limit_mw + 1e-4)
+    assert table["firm_mw"].sum() < before["firm_mw"].sum() - 1.0
+
+
 def test_a_margin_wider_than_the_tightest_hour_leaves_no_firm_tranche(
     case: tuple[Scenario, pd.DataFrame, Baseline],
 ) -> None:

@@ -87,6 +87,7 @@ def test_the_report_flags_each_site_before_the_run(result: PlanResult) -> None:
     flagged = dataclasses.replace(result, simulated_terms=checked())
     page = render_report(flagged)
     assert "Contract terms in the simulated years" in page
+    assert "sites breaking a term in 3 simulated years" in page
     assert "Sites breaking a term in a simulated year: ai-city-1, ai-north-1" in page
     assert page.count("Contract broken in the simulated year: ") == 3
     assert "emergency in north meanwhile" not in page  # the worst year's cause is shown

@@ -233,6 +233,10 @@ def _kpis(result: PlanResult) -> list[tuple[str, str]]:
     share = nat.get("capacity_payments_offset_share")
     if share is not None:
         kpis.append((f"of {nat['capacity_payments_year']} capacity payments offset", share_text(share, 2)))
+    sim = result.simulated_terms
+    if sim is not None:
+        broken = len(sim.sites_breaking_terms)
+        kpis.append((f"sites breaking a term in {len(sim.runs)} simulated years", f"{broken}"))
     return kpis
 
 

@@ -50,14 +50,14 @@ from offtake import scenario as scenario_mod
 from offtake.cli._period import first_days
 from offtake.dispatch import read_allocation
 from offtake.simulation import compute_kpis, simulate
-from offtake.simulation.kpis import ENERGY_TARGET, EXCEEDANCE_CAUSES
+from offtake.simulation.kpis import ENERGY_TARGET, UNFORESEEN_CAUSES
 from offtake.simulation.region import ScheduledSets
 from offtake.surplus import assess_surplus
 from offtake.surplus.assess import set_surplus
 
 BENCHMARK = Path(__file__).parent / "data" / "pakistan-2025-allocation.csv"
-#: The first causes are events nobody can foresee inside an interval; the rest are dispatch's.
-UNFORESEEN = EXCEEDANCE_CAUSES[:3]
+#: Events nobody can foresee inside an interval; the rest are dispatch's (kpis.EXCEEDANCE_CAUSES).
+UNFORESEEN = UNFORESEEN_CAUSES
 
 
 def _seeds(text: str) -> list[int]:

@@ -15,8 +15,8 @@ Timeline of one interval ``t``:
 3. Sites follow their caps by ramping linearly from their draw to the new cap over their
    actual response time (contracted x a drawn factor): the contract's response time is the
    time to reach a new cap (``docs/formats.md``), so a site that follows its caps is at its
-   cap once that time has passed (:func:`ramp_draw`). One site ignores its cap. The real region of ``t`` is the schedule with this
-   interval's outages, demand error and emergencies.
+   cap once that time has passed (:func:`ramp_draw`). One site ignores its cap. The real
+   region of ``t`` is the schedule with this interval's outages, demand error and emergencies.
 4. Metering applies :mod:`offtake.dispatch.compliance`, the rule the live driver uses. A
    flagged site's draw is reserved in the budgets, its licence suspended, and it is
    disconnected after a delay, or at once when an emergency covers its zone.
@@ -134,6 +134,8 @@ class SimulationResult:
     joint_excess_mw: F64 = field(default_factory=lambda: np.zeros(0))
     joint_set: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     set_member: NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    sigma_mw: F64 = field(default_factory=lambda: np.zeros((0, 0)))
+    trouble: Trouble | None = None
 
     @property
     def step_h(self) -> float:
@@ -392,6 +394,8 @@ def simulate(
         joint_excess_mw=real.joint_excess,
         joint_set=real.joint_set,
         set_member=sets.member,
+        sigma_mw=sigma,
+        trouble=trouble,
     )
 
 

@@ -22,6 +22,13 @@ Rules, in the order they act
    priority order; the deliverable region above them all.
 4. An emergency (national or per zone) takes miners to zero and AI data centres to their
    contracted floor at once; it never raises a cap.
+Look-ahead and ramps (between rules 3 and 4): a site reaches a new cap within its planned
+   response time, contracted x ``(1 + response_time_tolerance)`` (the slowest answer the
+   compliance rule counts as obedient), moving linearly. A site is held so that its ramp fits
+   its share of each coming interval within that time, and the present interval's budgets
+   keep room for what sites still ramping down draw above their caps: the fill is redone on
+   mean draws, so faster, lower-ranked sites give up what slower ones cannot shed in time.
+   Both report ``lookahead``.
 5. Routine curtailment is staggered: the load dropped in one step, summed over all sites,
    is at most the contingency limit. The rest is shed in the following intervals and
    reported as ``deferred_mw``. Load picked up in one step is limited the same way.
@@ -71,7 +78,8 @@ class Reason(IntEnum):
     JOINT_LIMIT = 8
     """Cut so that every set of zones stays within what the network can bring into it."""
     LOOKAHEAD = 9
-    """Held to the lowest forecast over the site's response time (a slow site)."""
+    """Held so that its ramp fits the coming intervals' forecast within its response time, or
+    to leave room in this interval for sites still ramping down to their caps."""
     OUT_OF_CONTRACT = 10
     """Outside its contract's dates (not yet started, or ended): zero."""
     CURTAILMENT_LIMIT = 11
@@ -104,8 +112,8 @@ class GridState:
         of squares of its zones' sigmas.
     ahead_surplus_mw
         Forecast surplus per zone for the next intervals [MW], shape (horizon, zones), or
-        None. A site whose contracted response time spans ``h`` intervals is capped to what
-        it would get under the lowest forecast over now and the next ``h`` intervals.
+        None. A site whose planned response time spans ``h`` intervals is held so that its
+        ramp down keeps within its share of each of the next ``h`` intervals.
     ahead_cut_mw
         The same for the zone sets [MW], shape (horizon, sets), or None.
     ahead_national_mw

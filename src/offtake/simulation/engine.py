@@ -447,7 +447,7 @@ def ramp_draw(start_mw: F64, goal_mw: F64, rate_mw_per_s: F64, step_s: float) ->
     gap = goal_mw - start_mw
     with np.errstate(divide="ignore", invalid="ignore"):
         reach_s = np.where(rate_mw_per_s > 0.0, np.abs(gap) / rate_mw_per_s, 0.0)
-    done = reach_s <= step_s
+    done = reach_s <= step_s * (1.0 + 1e-9)  # rounding: a ramp that ends with the interval is done
     # Reached within the interval: the ramp's triangle, then the goal; else still on the way.
     moved = np.sign(gap) * rate_mw_per_s * step_s
     end = np.where(done, goal_mw, start_mw + moved)

@@ -7,14 +7,18 @@ figure (the target counts every site, suspended ones too, on years where no site
 cap). One line per run:
 
 * ``dispatch``: intervals outside the real deliverable region put down to dispatch's own
-  causes (``kpis.json`` ``safety.by_cause`` after the first three: emergency after onset,
-  site response lag, staggered curtailment, forecast error beyond the margin); target 0;
-* ``unforeseen``: those put down to a site ignoring its cap, an emergency's onset or a unit
-  trip inside the interval;
+  causes (``kpis.json`` ``safety.by_cause`` outside ``kpis.UNFORESEEN_CAUSES``: emergency after
+  onset, site response lag the forecast showed in time, staggered curtailment, load above the
+  forecast region); target 0;
+* ``unforeseen``: those put down to a site ignoring its cap, an emergency's onset, a unit trip
+  inside the interval, a drop not in the forecast within the lagging sites' response time, or a
+  forecast error beyond the margin (the load within the forecast);
 * ``energy``: absorbed within caps over the planner's bound, all sites (target >= 97 %), and
   the look-ahead's cost [MWh];
 * ``false``: sites suspended that followed their caps (target 0);
-* ``broken``: sites whose year broke a contract term (``kpis.json`` ``contracts``).
+* ``broken``: sites whose year broke a contract term (``kpis.json`` ``contracts``);
+* ``lag s``: the longest run of intervals put down to a drop not in the forecast within the
+  response time, against its bound (the longest planned response time in whole intervals) [s].
 
 Full run (about 20 runs of the year; minutes each on a quiet machine)::
 
@@ -82,6 +86,8 @@ def _row(kpis: dict[str, Any], scale: float) -> dict[str, Any]:
         "false": len(ignoring["false_positives"]),
         "broken": len(kpis["contracts"]["sites_breaking_terms"]),
         "below_floor_h": sum(s["hours_below_floor_outside_emergency"] for s in sites.values()),
+        "lag_run_s": kpis["safety"]["unforeseen_lag"]["longest_run_s"],
+        "lag_bound_s": kpis["safety"]["unforeseen_lag"]["bound_s"],
     }
 
 
@@ -105,7 +111,7 @@ def main() -> None:
     print(f"surplus assessment {time.perf_counter() - start:.1f} s; {len(scenario.index)} hours")
     header = (
         f"{'allocation':<11}{'seed':>5}{'ignoring':>10}{'over':>6}{'dispatch':>9}{'unforeseen':>11}"
-        f"{'energy':>9}{'lookahead MWh':>14}{'false':>6}{'broken':>7}{'h<floor':>9}{'run s':>7}"
+        f"{'energy':>9}{'lookahead MWh':>14}{'false':>6}{'broken':>7}{'h<floor':>9}{'lag s':>11}{'run s':>7}"
     )
     print(header)
     worst_share, worst_dispatch, worst_false = 1.0, 0, 0
@@ -133,7 +139,8 @@ def main() -> None:
                 print(
                     f"{name:<11}{seed:>5}{ignoring or 'none':>10}{row['over']:>6}{row['dispatch']:>9}"
                     f"{row['unforeseen']:>11}{row['share']:>9.1%}{row['lookahead_mwh']:>14,.1f}"
-                    f"{row['false']:>6}{row['broken']:>7}{row['below_floor_h']:>9,.1f}{run_s:>7.1f}",
+                    f"{row['false']:>6}{row['broken']:>7}{row['below_floor_h']:>9,.1f}"
+                    f"{row['lag_run_s']:>5.0f}/{row['lag_bound_s']:<5.0f}{run_s:>7.1f}",
                     flush=True,
                 )
     print(

@@ -284,5 +284,6 @@ def test_a_miner_at_its_event_limit_is_served_ahead_of_the_others(scenario, surp
     # so in that interval some other site of its zone was cut.
     south = result.contracts.zone_index == result.contracts.zone_ids.index("south")
     # (cut by the zone, or held for the coming dip or for a site still ramping down: look-ahead)
-    cut = np.isin(result.reason, [Reason.ZONE_LIMIT, Reason.LOOKAHEAD])[:, south].any(axis=1)
+    held = np.asarray(np.isin(result.reason, [Reason.ZONE_LIMIT, Reason.LOOKAHEAD]), dtype=bool)
+    cut = held[:, south].any(axis=1)
     assert cut[hit[:, south].any(axis=1)].all()

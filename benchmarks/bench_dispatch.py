@@ -16,7 +16,15 @@ them, same minutes, 0.418 ms at load 13.
 On a quiet machine (load average 2.5) with contract terms: median 0.401 ms, p95 0.469 ms, p99
 0.515 ms per interval (zone sets bound in 4,794 intervals, look-ahead in 4,841). Target MET.
 
-Run: PYTHONPATH=src python benchmarks/bench_dispatch.py
+With sites ramping to their caps (issue 13: the look-ahead holds a slow site so that its ramp
+fits each coming interval within its planned response time, and each interval keeps room for
+sites still ramping down), same minute, load average 2.1: median 0.421 ms, p95 0.631 ms, p99
+0.696 ms (main before it: 0.390 ms median). Target MET. Stress case
+``--ai-response-s 600`` (every AI site 600 s: a 4-interval look-ahead, with each interval's
+forecast drawn independently so that every coming interval binds): median 0.900 ms. Target
+MISSED there: each coming interval that binds costs one more priority fill.
+
+Run: PYTHONPATH=src python benchmarks/bench_dispatch.py [--ai-response-s 600]
 """
 
 from __future__ import annotations

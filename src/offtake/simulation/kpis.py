@@ -109,7 +109,8 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
             within_mwh / result.bound_hindsight_mwh if result.bound_hindsight_mwh > 0 else None
         ),
         "allocated_energy_mwh": float(c.allocated_mw.sum() * hours),
-        # Caps lowered by the look-ahead for slow sites, summed [MWh]: the most it can have cost.
+        # Caps lowered by the look-ahead and the room kept for sites ramping down, summed [MWh]:
+        # the most they can have cost.
         "lookahead_cost_mwh": float(result.lookahead_mw.sum() * step_h),
     }
 

@@ -62,11 +62,12 @@ not in the forecast within the response time against its bound; it lasted one in
 it occurred (a 60 s miner after a unit trip).
 
 What the 71 dispatch-caused intervals before were (``kpis.json`` by interval, zone set left):
-planner seed 5, 54: 48 in three evening declines of the national set (schedule falling under
-2.5 GW of known outages, in the forecast hours before) where islamabad-ai-1 (600 s) and -2
-(300 s) trailed a first-order lag for 12-17 intervals at 15 MW down to 1 kW; 6 where
-qesco-mine-1 (60 s) trailed its lag for two intervals after a unit trip on QESCO+KE (the first
-interval is news inside its response time; the second, 0.1-0.5 MW, a tail). Planner seeds
+planner seed 5, 54 (all "site response lag"): 49 in three evening declines of the national set
+(schedule falling under 2.5 GW of known outages, in the forecast hours before) where
+islamabad-ai-1 (600 s) and -2 (300 s) trailed a first-order lag for 16-17 intervals each, from
+8-11 MW over the set down to 1 kW; 5 of qesco-mine-1 (60 s) on QESCO+KE: two intervals after
+each of two unit trips (19.2 MW in the interval the trip became known, news inside its response
+time; then a 0.1 MW tail) and one 0.016 MW tail. Planner seeds
 1, 3, 4 (3, 5, 2): the same qesco-mine-1 tails after trips and after a demand error beyond the
 margin. Benchmark seed 5, 7: tails of ai-fesco-1 and ai-sepco-1 (120 s) of 0.01 MW in the same
 national declines; benchmark seed 1, 1: a demand error beyond the margin with the load within

@@ -13,7 +13,12 @@ from offtake.dispatch import Contracts, DispatchPolicy, SiteState
 Row = tuple[str, str, str, float, float, float, float, str]
 
 
-def make_contracts(rows: Sequence[Row], zones: Sequence[str]) -> Contracts:
+def make_contracts(rows: Sequence[Row], zones: Sequence[str], response_time_s: float = 0.0) -> Contracts:
+    """Contracts of the given rows; sites answer at once unless ``response_time_s`` says otherwise.
+
+    The hand-worked rule cases use instant sites, so that a site's ramp down (the room kept for
+    it and the look-ahead, tested on their own) does not move the figures they check.
+    """
     frame = pd.DataFrame(
         rows,
         columns=[
@@ -31,7 +36,7 @@ def make_contracts(rows: Sequence[Row], zones: Sequence[str]) -> Contracts:
     frame["allocated_mw"] = frame["firm_mw"] + frame["interruptible_mw"]
     frame["max_curtailment_duration_h"] = 3.0
     frame["annual_curtailment_limit"] = 0.05
-    frame["response_time_s"] = 30.0
+    frame["response_time_s"] = response_time_s
     for col in ("expected_energy_mwh", "curtailed_hours", "curtailment_events", "mean_event_h"):
         frame[col] = 0.0
     return Contracts.from_frame(frame, list(zones))

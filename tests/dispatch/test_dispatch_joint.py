@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 from dispatch_helpers import make_contracts, policy, running, zone_sums
 
-from offtake.dispatch import Dispatcher, GridState, Reason
+from offtake.dispatch import Dispatcher, GridState, Reason, SiteState
+from offtake.dispatch.core import ramp_remaining
 from offtake.dispatch.deliverable import SetProjection, joint_fill, zone_values_mw
 from offtake.surplus.network import ZoneCuts
 
@@ -108,17 +109,59 @@ def test_look_ahead_holds_slow_sites_to_the_coming_low() -> None:
         ("mine-fast", "a", "mining", 0.0, 100.0, 1.0, 80.0, "pro_rata"),
     ]
     contracts = make_contracts(rows, ["a"])
-    contracts = replace(contracts, response_time_s=np.array([900.0, 0.0]))  # 3 intervals, none
-    pol = policy()
+    # 900 s planned at up to (1 + 0.5) x: 1,350 s, four and a half intervals of 300 s; the miner is instant.
+    contracts = replace(contracts, response_time_s=np.array([900.0, 0.0]))
+    pol = policy(response_time_tolerance=0.5)
     state = running(contracts, pol)
     ahead = np.array([[300.0], [120.0], [300.0]])  # a dip two intervals on
     grid = GridState(np.array([300.0]), np.zeros(1), ahead_surplus_mw=ahead)
     result = Dispatcher(contracts, pol).step(grid, state)
-    np.testing.assert_allclose(result.cap_mw, [120.0, 100.0], atol=1e-6)
+    # From 200 MW, the ramp begun now still has w of the drop to go over the dip's interval;
+    # the cap is the one whose ramp averages 120 MW there.
+    w = ramp_remaining(np.array([1350.0]), 300.0, 3)[0, 2]
+    assert 0.0 < w < 1.0
+    slow_cap = (120.0 - 200.0 * w) / (1.0 - w)
+    np.testing.assert_allclose(result.cap_mw, [slow_cap, 100.0], atol=1e-6)
+    mean_in_dip = slow_cap + (200.0 - slow_cap) * w
+    assert abs(mean_in_dip - 120.0) < 1e-6
     assert result.reason[0] == Reason.LOOKAHEAD and result.reason[1] == Reason.ALLOCATION
-    assert abs(result.lookahead_mw - 80.0) < 1e-6
-    # A dip beyond the slow site's response time does not hold it.
-    grid.ahead_surplus_mw = np.array([[300.0], [300.0], [300.0], [50.0]])
+    assert abs(result.lookahead_mw - (200.0 - slow_cap)) < 1e-6
+    # A dip beyond the slow site's planned response time (five intervals) does not hold it.
+    grid.ahead_surplus_mw = np.array([[300.0], [300.0], [300.0], [300.0], [300.0], [50.0]])
     result = Dispatcher(contracts, pol).step(grid, state)
     np.testing.assert_allclose(result.cap_mw, [200.0, 100.0], atol=1e-6)
     assert result.lookahead_mw == 0.0
+
+
+def test_a_site_ramping_down_is_capped_so_its_mean_draw_fits() -> None:
+    rows = [("ai-slow", "a", "ai", 100.0, 0.0, 0.3, 80.0, "pro_rata")]
+    contracts = replace(make_contracts(rows, ["a"]), response_time_s=np.array([300.0]))
+    pol = policy(response_time_tolerance=0.0)  # one interval to reach a new cap
+    state = SiteState.initial(contracts, pol, np.array([100.0]))
+    result = Dispatcher(contracts, pol).step(GridState(np.array([60.0]), np.zeros(1)), state)
+    # Half the drop is still to go on average over the interval: c + (100 - c) / 2 = 60.
+    np.testing.assert_allclose(result.cap_mw, [20.0], atol=1e-6)
+    assert result.reason[0] == Reason.LOOKAHEAD
+
+
+def test_fast_miners_make_room_for_a_slow_site_still_ramping_down() -> None:
+    rows = [
+        ("ai-slow", "a", "ai", 100.0, 0.0, 0.3, 80.0, "pro_rata"),
+        ("mine-fast", "b", "mining", 0.0, 50.0, 1.0, 80.0, "pro_rata"),
+    ]
+    contracts = replace(make_contracts(rows, ["a", "b"]), response_time_s=np.array([600.0, 0.0]))
+    pol = policy(response_time_tolerance=0.0)  # the AI site: two intervals; the miner at once
+    drawing = np.array([100.0, 50.0])
+    # Zone a falls to 40 MW, the nation to 100 MW.
+    grid = GridState(np.array([40.0, 1000.0]), np.zeros(2), national_limit_mw=100.0)
+    w0 = float(ramp_remaining(np.array([600.0]), 300.0, 1)[0, 0])  # 3/4 of the drop still to go
+    instant = replace(contracts, response_time_s=np.zeros(2))
+    plain = Dispatcher(instant, pol).step(grid, SiteState.initial(instant, pol, drawing))
+    np.testing.assert_allclose(plain.cap_mw, [40.0, 50.0], atol=1e-6)
+    # Those caps would leave the AI site drawing 40 + 60 w0 = 85 MW on average: 135 MW in a
+    # 100 MW nation. The miner gives up what the AI site cannot shed in time.
+    result = Dispatcher(contracts, pol).step(grid, SiteState.initial(contracts, pol, drawing))
+    ai_mean = result.cap_mw[0] + (100.0 - result.cap_mw[0]) * w0
+    assert ai_mean + result.cap_mw[1] <= 100.0 + 1e-6
+    np.testing.assert_allclose(result.cap_mw, [0.0, 100.0 - 100.0 * w0], atol=1e-6)
+    assert result.reason[1] == Reason.LOOKAHEAD

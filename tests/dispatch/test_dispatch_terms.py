@@ -141,9 +141,9 @@ def test_a_site_whose_annual_limit_is_used_up_is_not_curtailed_further_unless_an
     # curtailed every interval; once its budget is spent it is served after the AI firm tranche
     # (40) and ahead of the AI's flexible one.
     sites = [
-        SiteTerms("ai-1", "o", "a", "ai", 40.0, 40.0, 0.5, 1000.0, 1.0, 30.0, 80.0),
-        SiteTerms("mine-1", "o", "a", "mining", 0.0, 20.0, 1.0, 1000.0, 0.05, 30.0, 80.0),
-    ]
+        SiteTerms("ai-1", "o", "a", "ai", 40.0, 40.0, 0.5, 1000.0, 1.0, 0.0, 80.0),
+        SiteTerms("mine-1", "o", "a", "mining", 0.0, 20.0, 1.0, 1000.0, 0.05, 0.0, 80.0),
+    ]  # instant sites: the room kept for ramps down is tested on its own (test_dispatch_joint)
     c = Contracts.from_sites(sites, ["a"])
     pol = policy(interval_s=3600.0)
     d = Dispatcher(c, pol)

@@ -22,6 +22,13 @@ Rules, in the order they act
    priority order; the deliverable region above them all.
 4. An emergency (national or per zone) takes miners to zero and AI data centres to their
    contracted floor at once; it never raises a cap.
+Look-ahead and ramps (between rules 3 and 4): a site reaches a new cap within its planned
+   response time, contracted x ``(1 + response_time_tolerance)`` (the slowest answer the
+   compliance rule counts as obedient), moving linearly. A site is held so that its ramp fits
+   its share of each coming interval within that time, and the present interval's budgets
+   keep room for what sites still ramping down draw above their caps: the fill is redone on
+   mean draws, so faster, lower-ranked sites give up what slower ones cannot shed in time.
+   Both report ``lookahead``.
 5. Routine curtailment is staggered: the load dropped in one step, summed over all sites,
    is at most the contingency limit. The rest is shed in the following intervals and
    reported as ``deferred_mw``. Load picked up in one step is limited the same way.
@@ -41,7 +48,7 @@ from offtake.dispatch.deliverable import joint_fill, set_sigma_mw
 from offtake.dispatch.policy import DispatchPolicy
 from offtake.errors import InputError
 
-__all__ = ["DispatchResult", "Dispatcher", "GridState", "Reason", "SiteState"]
+__all__ = ["DispatchResult", "Dispatcher", "GridState", "Reason", "SiteState", "ramp_remaining"]
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -71,7 +78,8 @@ class Reason(IntEnum):
     JOINT_LIMIT = 8
     """Cut so that every set of zones stays within what the network can bring into it."""
     LOOKAHEAD = 9
-    """Held to the lowest forecast over the site's response time (a slow site)."""
+    """Held so that its ramp fits the coming intervals' forecast within its response time, or
+    to leave room in this interval for sites still ramping down to their caps."""
     OUT_OF_CONTRACT = 10
     """Outside its contract's dates (not yet started, or ended): zero."""
     CURTAILMENT_LIMIT = 11
@@ -104,8 +112,8 @@ class GridState:
         of squares of its zones' sigmas.
     ahead_surplus_mw
         Forecast surplus per zone for the next intervals [MW], shape (horizon, zones), or
-        None. A site whose contracted response time spans ``h`` intervals is capped to what
-        it would get under the lowest forecast over now and the next ``h`` intervals.
+        None. A site whose planned response time spans ``h`` intervals is held so that its
+        ramp down keeps within its share of each of the next ``h`` intervals.
     ahead_cut_mw
         The same for the zone sets [MW], shape (horizon, sets), or None.
     ahead_national_mw
@@ -265,10 +273,14 @@ class Dispatcher:
             self._matrix = member.astype(float)
             zone_alloc = np.bincount(self._zone, weights=self._alloc, minlength=z).astype(float)
             self._set_alloc = self._matrix @ zone_alloc
-        # Look-ahead: intervals each site's contracted response time spans.
-        steps = np.ceil(contracts.response_time_s / policy.interval_s - 1e-9)
-        self._horizon = np.maximum(steps, 0.0).astype(np.int64)
+        # Look-ahead: a site reaches a new cap within its planned response time (contracted x
+        # (1 + tolerance)), moving linearly; w[i, j] is the share of a drop begun now still to
+        # go, on average over the j-th interval from now (ramp_remaining).
+        ramp_s = contracts.response_time_s * (1.0 + policy.response_time_tolerance)
+        steps = np.ceil(ramp_s / policy.interval_s - 1e-9)
+        self._horizon = np.where(self._alloc > 0.0, np.maximum(steps, 0.0), 0.0).astype(np.int64)
         self._horizons = [int(h) for h in np.unique(self._horizon) if h > 0]
+        self._remaining = ramp_remaining(ramp_s, policy.interval_s, max(self._horizons, default=0) + 1)
 
     @property
     def horizon(self) -> int:
@@ -319,9 +331,13 @@ class Dispatcher:
         )
         target, zone_cut, national_cut, joint_cut = self._allocate(demand, request, budgets, keys)
         # Look-ahead: slow sites capped to the lowest forecast over their response time.
-        target, held = self._look_ahead(grid, demand, request, budgets, uncontrolled, margin, target, keys)
-        lookahead = float(held.sum()) if held is not None else 0.0
-        look_cut = held > EPS_MW if held is not None else None
+        before = target
+        target = self._look_ahead(grid, draw, demand, request, budgets, uncontrolled, margin, target, keys)
+        # Room for what sites still ramping down draw above their caps in this interval.
+        target = self._ramp_room(draw, demand, request, budgets, target, keys)
+        held = before - target
+        lookahead = float(held.sum())
+        look_cut = held > EPS_MW
         # Rule 4: emergency.
         emergency = None
         if grid.emergency_national:
@@ -371,8 +387,7 @@ class Dispatcher:
         if pickup_cut is not None:
             ramp_bound |= pickup_cut
         reason[ramp_bound] = Reason.RAMP_LIMIT
-        if look_cut is not None:
-            reason[look_cut] = Reason.LOOKAHEAD
+        reason[look_cut] = Reason.LOOKAHEAD
         if outside is not None:
             reason[outside] = Reason.OUT_OF_CONTRACT
         reason[cap > target + EPS_MW] = Reason.STAGGER
@@ -466,6 +481,7 @@ class Dispatcher:
     def _look_ahead(
         self,
         grid: GridState,
+        draw: F64,
         demand: F64,
         request: F64,
         budgets: _Budgets,
@@ -473,45 +489,67 @@ class Dispatcher:
         cut_margin: F64 | None,
         target: F64,
         keys: tuple[NDArray[np.int64], NDArray[np.int64]],
-    ) -> tuple[F64, F64 | None]:
-        """Cap each slow site to its share under the lowest forecast over its response time.
+    ) -> F64:
+        """Hold each site so that its ramp keeps within its share of every coming interval.
 
-        Returns the new target and the power held back per site [MW] (None if nothing to do).
+        For the ``j``-th interval ahead within a site's planned response time, the site's share
+        ``s`` is what the priority fill gives it under that interval's forecast; a site now at
+        ``d`` above ``s`` that starts down now still draws ``c + (d - c) w_j`` on average there
+        (``w_j`` from :func:`ramp_remaining`), so its cap is at most
+        ``(s - d w_j) / (1 - w_j)``, and at most ``s`` in any case. Faster sites take the rest
+        of what the present allows; they are held by the coming interval only.
         """
         ahead = grid.ahead_surplus_mw
         if ahead is None or not self._horizons or len(ahead) == 0:
-            return target, None
+            return target
         out = target
-        zone_low = grid.surplus_forecast_mw
-        nat_low = grid.national_limit_mw
-        cut_low = grid.cut_mw
-        done = 0
-        lower = False
-        for h in self._horizons:
-            h = min(h, len(ahead))
-            if h > done:
-                step_low = ahead[done:h].min(axis=0)
-                lower = lower or bool(np.any(step_low < zone_low))
-                zone_low = np.minimum(zone_low, step_low)
-                if nat_low is not None and grid.ahead_national_mw is not None:
-                    nat_step = float(np.min(grid.ahead_national_mw[done:h]))
-                    lower = lower or nat_step < nat_low
-                    nat_low = min(nat_low, nat_step)
-                if cut_low is not None and grid.ahead_cut_mw is not None:
-                    cut_step = grid.ahead_cut_mw[done:h].min(axis=0)
-                    lower = lower or bool(np.any(cut_step < cut_low))
-                    cut_low = np.minimum(cut_low, cut_step)
-                done = h
-            if not lower:  # nothing falls over this horizon: the caps stand
+        for j in range(1, min(self._horizons[-1], len(ahead)) + 1):
+            nat = None
+            if grid.national_limit_mw is not None and grid.ahead_national_mw is not None:
+                nat = float(grid.ahead_national_mw[j - 1])
+            cut = grid.ahead_cut_mw[j - 1] if grid.ahead_cut_mw is not None else grid.cut_mw
+            low = self._budgets(ahead[j - 1], nat, cut, grid, uncontrolled, cut_margin)
+            w = self._remaining[:, j]
+            slow = self._horizon >= j
+            expected = np.where(slow, out + np.maximum(draw - out, 0.0) * w, out)
+            if self._fits(expected, low):  # every ramp fits the interval: the caps stand
                 continue
-            low = self._budgets(zone_low, nat_low, cut_low, grid, uncontrolled, cut_margin)
-            low.zone = np.minimum(low.zone, budgets.zone)
-            if self._fits(target, low):  # the lower forecast would give the same caps
-                continue
-            low_target = self._allocate(demand, request, low, keys)[0]
-            slow = self._horizon >= h
-            out = np.where(slow, np.minimum(out, low_target), out)
-        return out, target - out
+            share = self._allocate(demand, request, low, keys)[0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ramped = np.where(draw > share, np.maximum((share - draw * w) / (1.0 - w), 0.0), share)
+            out = np.where(slow, np.minimum(out, np.minimum(ramped, share)), out)
+        return out
+
+    def _ramp_room(
+        self,
+        draw: F64,
+        demand: F64,
+        request: F64,
+        budgets: _Budgets,
+        target: F64,
+        keys: tuple[NDArray[np.int64], NDArray[np.int64]],
+    ) -> F64:
+        """Keep this interval's mean draw, ramps included, within the budgets.
+
+        A site going from ``d`` to cap ``c`` draws ``w0 d + (1 - w0) c`` on average over the
+        interval (``w0`` the share of the ramp still to go, :func:`ramp_remaining`). When the
+        targets' mean draws do not fit, the fill is redone on that measure: the part
+        ``w0 d`` is reserved first and the rest shared in priority order, so faster, lower
+        ranked sites (miners) give up what slower ones (AI) cannot shed in time.
+        """
+        w = self._remaining[:, 0]
+        mean = target + np.maximum(draw - target, 0.0) * w
+        if self._fits(mean, budgets):
+            return target
+        reserve = np.bincount(self._zone, weights=draw * w, minlength=self._z).astype(float)
+        national = None if budgets.national is None else max(0.0, budgets.national - float(reserve.sum()))
+        cut = None
+        if budgets.cut is not None and self._matrix is not None:
+            cut = np.maximum(budgets.cut - self._matrix @ reserve, 0.0)
+        room = _Budgets(np.maximum(budgets.zone - reserve, 0.0), national, cut)
+        keep = np.concatenate([1.0 - w, 1.0 - w])
+        fill = self._allocate(demand * keep, request, room, keys)[0]
+        return np.asarray(np.minimum(target, fill / (1.0 - w)), dtype=float)
 
     def validate(self, grid: GridState, sites: SiteState) -> None:
         """Check array shapes and values of live inputs; raise :class:`InputError`.
@@ -593,3 +631,30 @@ def _priority_fill(demand: F64, key: NDArray[np.int64], budget: F64, groups: int
         share = np.where(total > 0.0, room / total, 0.0)
     np.clip(share, 0.0, 1.0, out=share)
     return demand * share.ravel()[key]
+
+
+def ramp_remaining(ramp_s: F64, interval_s: float, intervals: int) -> F64:
+    """Share of a drop begun now still to go, on average over each coming interval [-].
+
+    A site reaches a new cap in ``ramp_s``, moving linearly; over interval ``j`` (0 = the
+    present one) the gap left averages ``w_j = (F((j + 1) T) - F(j T)) / T`` of the drop, with
+    ``F(x) = x - x^2 / (2 R)`` up to ``R`` and ``R / 2`` beyond.
+
+    Parameters
+    ----------
+    ramp_s
+        Time each site takes to reach a new cap [s], shape (sites,).
+    interval_s
+        Interval length [s].
+    intervals
+        Number of intervals, from the present one.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (sites, intervals).
+    """
+    r = np.maximum(np.asarray(ramp_s, dtype=float), 1e-9)[:, None]
+    x = np.arange(intervals + 1, dtype=float)[None, :] * interval_s
+    area = np.where(x < r, x - x * x / (2.0 * r), r / 2.0)
+    return np.asarray(np.diff(area, axis=1) / interval_s, dtype=float)

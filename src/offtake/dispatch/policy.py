@@ -67,6 +67,11 @@ class DispatchPolicy:
     reference_tariff_usd_per_mwh
         Tariff of sites served pro rata, used to rank them against sites that bid
         [USD/MWh]: a bid above it is served first, a bid below it after.
+    response_time_tolerance
+        Dispatch plans each site to reach a new cap within ``(1 + response_time_tolerance)``
+        x its contracted response time [-]: the slowest answer the compliance rule still
+        counts as obedient (``[detection] response_time_tolerance``), so the look-ahead and
+        the room kept for sites still ramping down cover every obedient site.
     """
 
     interval_s: float = 300.0
@@ -74,6 +79,7 @@ class DispatchPolicy:
     contingency_limit_mw: float = 2600.0
     ramp_up_fraction_per_min: float = 0.1
     reference_tariff_usd_per_mwh: float = 0.0
+    response_time_tolerance: float = 1.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -82,6 +88,7 @@ class DispatchPolicy:
             "contingency_limit_mw": self.contingency_limit_mw > 0,
             "ramp_up_fraction_per_min": self.ramp_up_fraction_per_min > 0,
             "reference_tariff_usd_per_mwh": self.reference_tariff_usd_per_mwh >= 0,
+            "response_time_tolerance": self.response_time_tolerance >= 0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -115,7 +122,8 @@ class DispatchPolicy:
         safety_k
             Safety factor [-]; the default file's value if None.
         """
-        p = load_defaults()["policy"]
+        defaults = load_defaults()
+        p = defaults["policy"]
         limit, _ = contingency_limit(largest_unit_mw)
         return cls(
             interval_s=float(interval_s if interval_s is not None else p["interval_s"]),
@@ -123,4 +131,5 @@ class DispatchPolicy:
             contingency_limit_mw=limit,
             ramp_up_fraction_per_min=float(p["ramp_up_fraction_per_min"]),
             reference_tariff_usd_per_mwh=reference_tariff_usd_per_mwh,
+            response_time_tolerance=float(defaults["detection"]["response_time_tolerance"]),
         )

@@ -12,9 +12,11 @@ Timeline of one interval ``t``:
    slow sites) and the sites' last metered draw.
    Sites whose annual curtailment or event-length limit is used up
    (:class:`offtake.dispatch.terms.TermsUsage`) are served first.
-3. Sites follow their caps with a first-order lag (time constant = their actual response
-   time); one site ignores its cap. The real region of ``t`` is the schedule with this
-   interval's outages, demand error and emergencies.
+3. Sites follow their caps by ramping linearly from their draw to the new cap over their
+   actual response time (contracted x a drawn factor): the contract's response time is the
+   time to reach a new cap (``docs/formats.md``), so a site that follows its caps is at its
+   cap once that time has passed (:func:`ramp_draw`). One site ignores its cap. The real
+   region of ``t`` is the schedule with this interval's outages, demand error and emergencies.
 4. Metering applies :mod:`offtake.dispatch.compliance`, the rule the live driver uses. A
    flagged site's draw is reserved in the budgets, its licence suspended, and it is
    disconnected after a delay, or at once when an emergency covers its zone.
@@ -47,7 +49,7 @@ from offtake.simulation.trouble import (
     to_steps,
 )
 
-__all__ = ["SimulationResult", "simulate", "zone_served"]
+__all__ = ["SimulationResult", "ramp_draw", "simulate", "zone_served"]
 
 F64 = NDArray[np.float64]
 #: Power below which a difference is treated as zero [MW].
@@ -132,6 +134,8 @@ class SimulationResult:
     joint_excess_mw: F64 = field(default_factory=lambda: np.zeros(0))
     joint_set: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     set_member: NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    sigma_mw: F64 = field(default_factory=lambda: np.zeros((0, 0)))
+    trouble: Trouble | None = None
 
     @property
     def step_h(self) -> float:
@@ -272,9 +276,9 @@ def simulate(
     horizon = dispatcher.horizon
     alloc = contracts.allocated_mw
     state = SiteState.initial(contracts, policy)
-    tau_actual = np.maximum(contracts.response_time_s * factor, 1e-3)
-    a_act = np.exp(-step_s / tau_actual)
-    b_act = (tau_actual / step_s) * (1.0 - a_act)
+    ramp_s = contracts.response_time_s * factor
+    rate = np.zeros(n)
+    last_goal = np.full(n, -1.0)
     rule = ComplianceRule(
         params.detection_tolerance_mw,
         params.detection_tolerance_share,
@@ -330,8 +334,9 @@ def simulate(
         goal = np.where(ignores, alloc, np.minimum(cap, alloc))
         goal *= connected
         start_draw = end_draw
-        mean_draw = goal + (start_draw - goal) * b_act
-        end_draw = goal + (start_draw - goal) * a_act
+        rate = np.where(np.abs(goal - last_goal) > TOL_MW, np.abs(goal - start_draw) / np.maximum(ramp_s, 1e-9), rate)
+        last_goal = goal
+        mean_draw, end_draw = ramp_draw(start_draw, goal, rate, step_s)
         if not connected.all():
             mean_draw *= connected
             end_draw *= connected
@@ -389,6 +394,8 @@ def simulate(
         joint_excess_mw=real.joint_excess,
         joint_set=real.joint_set,
         set_member=sets.member,
+        sigma_mw=sigma,
+        trouble=trouble,
     )
 
 
@@ -416,6 +423,36 @@ def _warm_start(
     national = None if block.national is None else float(block.national[0, 0])
     grid = GridState(block.zone[0, 0], sigma, national_limit_mw=national, cut_mw=block.cut[0, 0])
     return Dispatcher(contracts, free, sets=projection.member).step(grid, state).cap_mw.copy()
+
+
+def ramp_draw(start_mw: F64, goal_mw: F64, rate_mw_per_s: F64, step_s: float) -> tuple[F64, F64]:
+    """Mean and end draw of sites ramping linearly towards their goal over one interval [MW].
+
+    Parameters
+    ----------
+    start_mw
+        Draw at the start of the interval [MW].
+    goal_mw
+        What each site moves towards [MW].
+    rate_mw_per_s
+        Speed of the ramp [MW/s] (the gap when the goal was set over the response time).
+    step_s
+        Interval length [s].
+
+    Returns
+    -------
+    tuple
+        Mean draw over the interval and draw at its end [MW].
+    """
+    gap = goal_mw - start_mw
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach_s = np.where(rate_mw_per_s > 0.0, np.abs(gap) / rate_mw_per_s, 0.0)
+    done = reach_s <= step_s * (1.0 + 1e-9)  # rounding: a ramp that ends with the interval is done
+    # Reached within the interval: the ramp's triangle, then the goal; else still on the way.
+    moved = np.sign(gap) * rate_mw_per_s * step_s
+    end = np.where(done, goal_mw, start_mw + moved)
+    mean = np.where(done, goal_mw - gap * reach_s / (2.0 * step_s), start_mw + moved / 2.0)
+    return np.asarray(mean, dtype=float), np.asarray(end, dtype=float)
 
 
 def zone_served(contracts: Contracts, draw_mw: F64, n_zones: int) -> F64:

@@ -12,20 +12,46 @@ from offtake.dispatch.terms import contract_breaches, curtailed_intervals, curta
 from offtake.simulation.engine import TOL_MW, SimulationResult
 from offtake.units import SiteKind
 
-__all__ = ["EXCEEDANCE_CAUSES", "compute_kpis", "contract_breaches", "curtailment_runs", "zone_served_mw"]
+__all__ = [
+    "EXCEEDANCE_CAUSES",
+    "UNFORESEEN_CAUSES",
+    "compute_kpis",
+    "contract_breaches",
+    "curtailment_runs",
+    "zone_served_mw",
+]
 
 #: Causes an interval of served load outside the real deliverable region is put down to, in
-#: the order tried. The first three are events nobody can foresee inside an interval (or a
-#: site breaking its contract); the rest are dispatch's own.
+#: the order tried, on the zone set it left (``_safety``). The first five are events nobody can
+#: foresee inside an interval, or a site breaking its contract (:data:`UNFORESEEN_CAUSES`); the
+#: rest are dispatch's own.
+#:
+#: - ``drop not in the forecast within the response time``: the over-draw of sites still
+#:   ramping down to their caps covers the excess, and for each of those sites the forecast
+#:   the dispatcher had one planned response time earlier (contracted x (1 +
+#:   ``response_time_tolerance``), in whole intervals, at least one) less its margin held the
+#:   load that came: the drop (a unit trip, a forecast error beyond the margin) was news inside
+#:   the site's response time. So the cause lasts no longer than that response time after
+#:   the news: once a drop is in the forecast a site's lag is dispatch's own;
+#: - ``forecast error beyond margin``: the load was within the dispatcher's own forecast of
+#:   the interval less its margin, and the real value fell below it;
+#: - ``site response lag``: over-draw of sites ramping down after a drop the forecast did show
+#:   one response time before (the look-ahead should have covered it);
+#: - ``load above the forecast region``: whatever is left; the load was above what the
+#:   dispatcher's own forecast allowed.
 EXCEEDANCE_CAUSES = (
     "site ignoring its cap",
     "emergency onset",
     "unit trip within the interval",
+    "drop not in the forecast within the response time",
+    "forecast error beyond margin",
     "emergency after onset",
     "site response lag",
     "staggered curtailment",
-    "forecast error beyond margin",
+    "load above the forecast region",
 )
+#: Causes nobody can foresee inside an interval (or a site breaking its contract).
+UNFORESEEN_CAUSES = EXCEEDANCE_CAUSES[:5]
 #: Share of the planner's bound the year should absorb [-] (issue 5 target).
 ENERGY_TARGET = 0.97
 
@@ -83,7 +109,8 @@ def compute_kpis(result: SimulationResult, *, runtime_s: float | None = None) ->
             within_mwh / result.bound_hindsight_mwh if result.bound_hindsight_mwh > 0 else None
         ),
         "allocated_energy_mwh": float(c.allocated_mw.sum() * hours),
-        # Caps lowered by the look-ahead for slow sites, summed [MWh]: the most it can have cost.
+        # Caps lowered by the look-ahead and the room kept for sites ramping down, summed [MWh]:
+        # the most they can have cost.
         "lookahead_cost_mwh": float(result.lookahead_mw.sum() * step_h),
     }
 
@@ -244,10 +271,13 @@ def _safety(
         ignoring = over_cap[:, i] * member[:, c.zone_index[i]]
     onset = _emergency_onset(result)
     in_emergency = (result.emergency_zone & member).any(axis=1)
+    unforeseen_lag, within_forecast = _foreseen(result, served, over_cap, over, joint)
     masks = [
         ignoring >= joint - TOL_MW,
         (onset & member).any(axis=1),
         (result.new_outage_zone & member).any(axis=1),
+        unforeseen_lag >= joint - TOL_MW,
+        within_forecast,
         in_emergency,
         lag >= joint - TOL_MW,
         result.deferred_mw > TOL_MW,
@@ -255,10 +285,18 @@ def _safety(
     ]
     causes: dict[str, dict[str, float]] = {}
     left = over.copy()
+    hits: dict[str, NDArray[np.bool_]] = {}
     for name, mask in zip(EXCEEDANCE_CAUSES, masks, strict=True):
         hit = left & mask
+        hits[name] = hit
         causes[name] = {"intervals": int(hit.sum()), "energy_mwh": float(joint[hit].sum() * step_h)}
         left &= ~hit
+    # The unforeseen lag's longest run, against the longest planned response time it may last.
+    allocated = result.contracts.allocated_mw > 0
+    safety["unforeseen_lag"] = {
+        "longest_run_s": _longest_run(hits[EXCEEDANCE_CAUSES[3]]) * result.step_s,
+        "bound_s": float(_leads(result)[allocated].max(initial=1)) * result.step_s,
+    }
     safety["by_cause"] = causes
     return safety
 
@@ -277,3 +315,68 @@ def _emergency_onset(result: SimulationResult) -> NDArray[np.bool_]:
         else:
             onset[span, zone_pos[event.zone]] = True
     return onset
+
+
+def _leads(result: SimulationResult) -> NDArray[np.int64]:
+    """Each site's planned response time in whole intervals, at least one."""
+    c = result.contracts
+    ramp_s = c.response_time_s * (1.0 + result.policy.response_time_tolerance)
+    return np.maximum(np.ceil(ramp_s / result.step_s - 1e-9), 1).astype(np.int64)
+
+
+def _foreseen(
+    result: SimulationResult,
+    served: NDArray[np.float64],
+    over_cap: NDArray[np.float64],
+    over: NDArray[np.bool_],
+    joint: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Read back the forecasts the dispatcher had, for every interval outside the real region.
+
+    Returns, per interval, the over-draw of the sites on the set left whose forecast one
+    planned response time before (less its margin) held the interval's load [MW], and
+    whether the load was within the forecast of the interval itself less its margin.
+    """
+    c = result.contracts
+    unforeseen = np.zeros(len(over))
+    within = np.zeros(len(over), dtype=bool)
+    trouble = result.trouble
+    if trouble is None or result.sigma_mw.size == 0:
+        return unforeseen, within
+    k = result.policy.safety_k
+    used = np.zeros(len(result.zone_ids), dtype=bool)
+    used[c.zone_index] = True
+    leads = _leads(result)
+    for t in np.flatnonzero(over):
+        row = int(result.joint_set[t])
+        member = result.set_member[row]
+        load = float(served[t, member].sum())
+        zones = member & used
+
+        def budget(made: int, step: int = int(t), row: int = row, zones: NDArray[np.bool_] = zones) -> float:
+            if made < 0:  # before the year: no forecast existed
+                return float("inf")
+            value = float(trouble.forecast_at(made, step)[row])
+            return value - k * float(np.sqrt((result.sigma_mw[made, zones] ** 2).sum()))
+
+        within[t] = load <= budget(int(t)) + TOL_MW
+        sites = np.flatnonzero(member[c.zone_index] & (over_cap[t] > TOL_MW))
+        cache: dict[int, float] = {}
+        for i in sites:
+            made = int(t - leads[i])
+            if made not in cache:
+                cache[made] = budget(made)
+            if load <= cache[made] + TOL_MW:
+                unforeseen[t] += over_cap[t, i]
+    return unforeseen, within
+
+
+def _longest_run(mask: NDArray[np.bool_]) -> int:
+    """Longest run of True in a row [intervals]."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return 0
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [idx.size - 1]])
+    return int((ends - starts + 1).max())

@@ -269,6 +269,34 @@ class Trouble:
             np.stack(national, axis=1) if national else None,
         )
 
+    def forecast_at(self, made: int, step: int) -> F64:
+        """Return the value of every zone set forecast at step ``made`` for step ``step`` [MW].
+
+        The same construction as :meth:`forecasts` (schedule, the outages and demand error known
+        at ``made``, the emergencies declared then), for one pair of steps; ``made <= step``.
+        The attribution of intervals outside the real region reads it
+        (:mod:`offtake.simulation.kpis`).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (sets,), at least zero.
+        """
+        n_z = self.loss_mw.shape[1]
+        last_loss = self.loss_mw[made - 1] if made >= 1 else np.zeros(n_z)
+        last_error = self.error_mw[made - 1] if made >= 1 else np.zeros(n_z)
+        scheduled = self.sets.at_steps(step, step + 1, self.per, interpolate=self.interpolate)
+        matrix = self.sets.matrix
+        decay = self.persistence ** (step - made + 1)
+        values = scheduled - (matrix @ (last_loss + decay * last_error))[:, None]
+        np.maximum(values, 0.0, out=values)
+        values[scheduled <= 0.0] = 0.0
+        zone_sev = self.zone_severity[made : made + 1]
+        nat_sev = self.national_severity[made : made + 1]
+        if np.any(zone_sev > 0.0) or np.any(nat_sev > 0.0):
+            values = self.sets.perturb(values, np.zeros((1, n_z)), zone_sev, nat_sev)
+        return np.asarray(values[:, 0], dtype=float)
+
     def real(self, n_steps: int, served_mw: F64, allocated_mw: F64, zone_index: NDArray[np.int64]) -> RealYear:
         """Derive the real region step by step, and check the metered load against every set.
 

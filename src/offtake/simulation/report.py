@@ -81,7 +81,8 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
                 if "national_intervals_over_real_surplus" in s
                 else ""
             )
-            + f". Look-ahead for slow sites held back at most {e['lookahead_cost_mwh']:,.1f} MWh."
+            + f". Look-ahead for slow sites and room for sites ramping down held back at most "
+            f"{e['lookahead_cost_mwh']:,.1f} MWh."
         ),
         (
             f"Curtailment events: {k['events']['count']:,}, mean {k['events']['mean_h']:.2f} h, "
@@ -218,8 +219,8 @@ def _report(result: SimulationResult, k: dict[str, Any], title: str) -> HtmlRepo
     page.paragraph(
         "Method: the dispatch core sets caps from the control room's forecast (schedule, last "
         "interval's outages and persistent demand error) less a safety margin; the real surplus "
-        "adds this interval's unit trips, demand error and emergencies. Sites follow caps with a "
-        "first-order lag; one site ignores its cap and is found by metering.",
+        "adds this interval's unit trips, demand error and emergencies. Sites ramp to their caps "
+        "within their actual response time; one site ignores its cap and is found by metering.",
         "note",
     )
     return page

@@ -14,6 +14,7 @@ holds; since the counter commits with the data, this works across threads and pr
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -39,6 +41,7 @@ __all__ = [
     "DIALECT_KEY",
     "OBJECT_TYPES",
     "Filters",
+    "NowaitVersions",
     "VtnObject",
     "VtnTarget",
     "VtnVersion",
@@ -117,6 +120,68 @@ def read_versions_now(engine: Engine, object_types: Sequence[str]) -> tuple[int,
     finally:
         raw.close()  # back to the pool, which ends the transaction
     return _ordered(rows, object_types)
+
+
+class NowaitVersions:
+    """Committed change counters read on a connection of its own that never waits.
+
+    For answers given on the event loop, which must not block: a SQLite file only (a read
+    there is a few microseconds in memory; another database is a network round trip), on one
+    connection per thread kept outside the pool, with no busy wait: where SQLite would wait
+    (a rare lock during WAL recovery) the read gives ``None`` and the caller takes its
+    ordinary path. Each read is its own transaction (the driver begins none for a
+    ``SELECT``), so it sees every commit made before it started, as :func:`read_versions_now`.
+
+    Parameters
+    ----------
+    engine
+        The platform database's engine.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database or ""
+        #: Whether reads are made at all (a SQLite file) [-].
+        self.enabled = engine.dialect.name == "sqlite" and database not in ("", ":memory:")
+        self._engine = engine
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def read(self, object_types: Sequence[str]) -> tuple[int, ...] | None:
+        """Return the counters of ``object_types`` (as :func:`read_versions`), or ``None`` if it would wait."""
+        if not self.enabled or self._closed:
+            return None
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = self._open()
+            except (DBAPIError, self._engine.dialect.dbapi.Error):  # type: ignore[union-attr]
+                self.enabled = False  # e.g. a read-only file: every read takes the ordinary path
+                return None
+        try:
+            rows = dict(connection.execute("SELECT object_type, version FROM vtn_version").fetchall())
+        except self._engine.dialect.dbapi.Error:  # type: ignore[union-attr]
+            return None
+        return _ordered(rows, object_types)
+
+    def _open(self) -> Any:
+        proxied = self._engine.raw_connection()
+        connection: Any = proxied.driver_connection
+        proxied.detach()  # kept by this thread, never handed to another
+        connection.execute("PRAGMA busy_timeout=0")
+        with self._lock:
+            self._opened.append(connection)
+        self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        """Close the connections opened (at shutdown); later reads give ``None``."""
+        with self._lock:
+            self._closed = True
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
 
 
 def _ordered(rows: dict[str, Any], object_types: Sequence[str]) -> tuple[int, ...]:

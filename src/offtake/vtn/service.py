@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -330,9 +329,9 @@ def matching_deliveries(
     any) is the object's, its targets (if any) meet the object's, and its owner may see the
     object (a VEN is only told about objects it could read).
     """
+    if not store.any_object(session, "SUBSCRIPTION"):
+        return []  # the usual case, asked cheaply: every report write asks it
     subscriptions = session.query(VtnObject).filter(VtnObject.object_type == "SUBSCRIPTION").all()
-    if not subscriptions:
-        return []
     object_type = obj["objectType"]
     object_targets = set(obj.get("targets") or [])
     program_id = obj.get("programID") if object_type in ("EVENT", "PROGRAM", "SUBSCRIPTION") else None
@@ -612,9 +611,7 @@ def _ingest(
 
 
 def _same_report(session: Session, key: str) -> VtnObject | None:
-    return session.scalars(
-        select(VtnObject).where(VtnObject.object_type == "REPORT", VtnObject.unique_key == key)
-    ).first()
+    return store.find_unique(session, "REPORT", key)
 
 
 @dataclass(frozen=True)

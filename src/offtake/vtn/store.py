@@ -18,14 +18,16 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
     delete,
     event,
     exists,
+    insert,
     or_,
     select,
     update,
@@ -45,7 +47,9 @@ __all__ = [
     "VtnObject",
     "VtnTarget",
     "VtnVersion",
+    "any_object",
     "delete_object",
+    "find_unique",
     "get_object",
     "insert_object",
     "list_objects",
@@ -94,6 +98,8 @@ def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_CHANGED, None)
 
 
+_OBJECTS = cast(Table, VtnObject.__table__)
+_TARGETS = cast(Table, VtnTarget.__table__)
 _VERSIONS = select(VtnVersion.__table__.c.object_type, VtnVersion.__table__.c.version)
 
 
@@ -237,9 +243,11 @@ def insert_object(
     span_s: tuple[int | None, int | None] = (None, None),
     **columns: str | None,
 ) -> VtnObject:
-    """Add an object and its targets (flushed, not committed).
+    """Add an object and its targets (written, not committed).
 
-    ``columns`` are the filter columns (``name``, ``program_id``, ``client_id`` ...).
+    ``columns`` are the filter columns (``name``, ``program_id``, ``client_id`` ...). The
+    rows are inserted as plain statements, not through the session's unit of work (a report
+    is the VTN's most frequent write); the object returned is not attached to the session.
 
     Raises
     ------
@@ -247,22 +255,27 @@ def insert_object(
         If another object of this type has the same ``unique_key``.
     """
     now = _now_text()
-    obj = VtnObject(
-        id=new_id(object_type),
-        object_type=object_type,
-        start_s=span_s[0],
-        end_s=span_s[1],
-        created=now,
-        modified=now,
-        body=body,
+    unique = sorted(set(targets))
+    values: dict[str, Any] = {
+        "id": new_id(object_type),
+        "object_type": object_type,
+        "start_s": span_s[0],
+        "end_s": span_s[1],
+        "created": now,
+        "modified": now,
+        "body": body,
+        "targeted": bool(unique),
         **columns,
-    )
-    session.add(obj)
-    session.flush()
-    _set_targets(session, obj, targets, new=True)
-    session.flush()
+    }
+    session.flush()  # what the session holds goes first, as the unit of work would
+    connection = session.connection()
+    key = connection.execute(insert(_OBJECTS).values(values)).inserted_primary_key
+    assert key is not None
+    seq = int(key[0])
+    if unique:
+        connection.execute(insert(_TARGETS), [{"object_seq": seq, "target": target} for target in unique])
     _changed(session, object_type)
-    return obj
+    return VtnObject(seq=seq, **values)
 
 
 def update_object(
@@ -292,6 +305,21 @@ def delete_object(session: Session, obj: VtnObject) -> None:
     session.delete(obj)
     session.flush()
     _changed(session, obj.object_type)
+
+
+def find_unique(session: Session, object_type: str, unique_key: str) -> VtnObject | None:
+    """Return the object of this type with this ``unique_key``, or ``None`` (one light query when none)."""
+    found = session.connection().execute(
+        select(_OBJECTS.c.seq).where(_OBJECTS.c.object_type == object_type, _OBJECTS.c.unique_key == unique_key)
+    )
+    seq = found.scalar()
+    return None if seq is None else session.get(VtnObject, seq)
+
+
+def any_object(session: Session, object_type: str) -> bool:
+    """Return whether any object of this type is stored (one light query)."""
+    found = session.connection().execute(select(_OBJECTS.c.seq).where(_OBJECTS.c.object_type == object_type).limit(1))
+    return found.first() is not None
 
 
 def get_object(session: Session, object_type: str, object_id: str) -> VtnObject | None:

@@ -11,6 +11,8 @@ Nothing here commits: the caller owns the transaction and commits before acknowl
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -278,11 +280,58 @@ def open_appender(session: Session, *, defer: bool = False) -> Appender:
     if getattr(locked, "rowcount", 1) != 1:
         raise RuntimeError("the ledger is not initialised; run 'offtake db upgrade'")
     size = _size(session)
-    wanted = merkle.perfect_nodes(0, size)
-    nodes = _node_hashes(session, wanted)
-    appender = Appender(session, size, merkle.Frontier(size, [nodes[w] for w in wanted]))
+    appender = Appender(session, size, _frontier(session, size))
     session.info[_APPENDER_KEY] = (session.get_transaction(), session.get_nested_transaction(), appender)
     return appender
+
+
+#: The Merkle frontier each database's ledger had at the last commit of an appender in this
+#: process: (size, frontier hashes), by engine.
+_FRONTIERS: weakref.WeakKeyDictionary[Any, tuple[int, list[bytes]]] = weakref.WeakKeyDictionary()
+_FRONTIERS_LOCK = threading.Lock()
+#: Key in ``Session.info`` of the frontier an appender leaves if its transaction commits.
+_COMMITTING_KEY = "offtake.ledger.frontier"
+
+
+def _frontier(session: Session, size: int) -> merkle.Frontier:
+    """Return the ledger's frontier at ``size`` (the ledger locked), from memory where it can.
+
+    From memory if this process committed the last append, else from the stored tree nodes.
+    What is kept in memory is used only while the stored size is the one it was kept at and
+    the stored hash of its last (rightmost) subtree is the one kept, so an append by another
+    process, or a database rolled back and written again to the same size, reads the nodes
+    afresh.
+    """
+    wanted = merkle.perfect_nodes(0, size)
+    with _FRONTIERS_LOCK:
+        kept = _FRONTIERS.get(session.get_bind())
+    if kept is not None and kept[0] == size and size > 0:
+        last = wanted[-1]
+        if _node_hashes(session, [last]).get(last) == kept[1][-1]:
+            return merkle.Frontier(size, kept[1])
+    nodes = _node_hashes(session, wanted)
+    return merkle.Frontier(size, [nodes[w] for w in wanted])
+
+
+@event.listens_for(Session, "before_commit")
+def _note_frontier(session: Session) -> None:
+    """Note the frontier the transaction's appender leaves (after :func:`_write_deferred`)."""
+    appender = _cached(session)
+    if appender is not None and not appender.pending and session.get_nested_transaction() is None:
+        session.info[_COMMITTING_KEY] = (appender.frontier.size, appender.frontier.nodes())
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_frontier(session: Session) -> None:
+    noted = session.info.pop(_COMMITTING_KEY, None)
+    if noted is not None:
+        with _FRONTIERS_LOCK:
+            _FRONTIERS[session.get_bind()] = noted
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_frontier(session: Session) -> None:
+    session.info.pop(_COMMITTING_KEY, None)
 
 
 def get_entry(session: Session, seq: int) -> LedgerEntry:

@@ -229,9 +229,17 @@ def get(session: Session, caller: Caller, object_type: str, object_id: str) -> d
     return _shown(session, caller, [store.to_wire(obj)])[0]
 
 
-def _shown(session: Session, caller: Caller, wires: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the objects as this caller may see them (:func:`offtake.vtn.privacy.shown_to`)."""
-    mine = None if caller.is_business else set(_visible_targets(session, caller))
+def _shown(
+    session: Session, caller: Caller, wires: list[dict[str, Any]], visible: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Return the objects as this caller may see them (:func:`offtake.vtn.privacy.shown_to`).
+
+    ``visible`` are the caller's :func:`_visible_targets` where the caller has them already.
+    """
+    if caller.is_business:
+        mine = None
+    else:
+        mine = set(visible if visible is not None else _visible_targets(session, caller))
     return [privacy.shown_to(w, client_id=caller.client_id, visible_targets=mine) for w in wires]
 
 
@@ -305,13 +313,14 @@ def listing(
         if _NAME_TARGET.get(object_type) == target_type:
             names = list(target_values)
     scoped = replace_fields(filters, targets=targets, names=names)
-    if not caller.is_business:
+    visible = None if caller.is_business else _visible_targets(session, caller)
+    if visible is not None:
         if object_type == "EVENT":
-            scoped = replace_fields(scoped, visible_to=_visible_targets(session, caller))
+            scoped = replace_fields(scoped, visible_to=visible)
         elif object_type != "PROGRAM":
             scoped = replace_fields(scoped, client_id=caller.client_id)
     rows = store.list_objects(session, object_type, scoped, skip=first, limit=count)
-    return _shown(session, caller, [store.to_wire(row) for row in rows])
+    return _shown(session, caller, [store.to_wire(row) for row in rows], visible)
 
 
 # --- notifications ------------------------------------------------------------------------

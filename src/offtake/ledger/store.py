@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, bindparam, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from offtake.errors import InputError, NotFoundError
@@ -80,8 +80,16 @@ def _node_hashes(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tu
     return found
 
 
+# Statements of the append path, built once: building and keying a statement costs more
+# than running it on SQLite.
+_SIZE = select(LedgerHead.size).where(LedgerHead.id == 1)
+_LOCK = update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size)
+_LEAF = select(LedgerEntry.leaf_hash).where(LedgerEntry.seq == bindparam("seq"))
+_NODE = select(MerkleNode.hash).where(MerkleNode.level == bindparam("level"), MerkleNode.index == bindparam("index"))
+
+
 def _size(session: Session) -> int:
-    size = session.execute(select(LedgerHead.size).where(LedgerHead.id == 1)).scalar_one_or_none()
+    size = session.execute(_SIZE).scalar_one_or_none()
     if size is None:
         raise RuntimeError("the ledger is not initialised; run 'offtake db upgrade'")
     return int(size)
@@ -276,7 +284,7 @@ def open_appender(session: Session, *, defer: bool = False) -> Appender:
         if appender.deferred:
             raise RuntimeError("a ledger write failed half-way after others deferred theirs; roll back")
         # a writer failed half-way: what it added is dropped, the stored ledger is read afresh
-    locked = session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size))
+    locked = session.execute(_LOCK)
     if getattr(locked, "rowcount", 1) != 1:
         raise RuntimeError("the ledger is not initialised; run 'offtake db upgrade'")
     size = _size(session)
@@ -306,8 +314,12 @@ def _frontier(session: Session, size: int) -> merkle.Frontier:
     with _FRONTIERS_LOCK:
         kept = _FRONTIERS.get(session.get_bind())
     if kept is not None and kept[0] == size and size > 0:
-        last = wanted[-1]
-        if _node_hashes(session, [last]).get(last) == kept[1][-1]:
+        level, index = wanted[-1]
+        if level == 0:
+            stored = session.execute(_LEAF, {"seq": index}).scalar_one_or_none()
+        else:
+            stored = session.execute(_NODE, {"level": level, "index": index}).scalar_one_or_none()
+        if stored == kept[1][-1]:
             return merkle.Frontier(size, kept[1])
     nodes = _node_hashes(session, wanted)
     return merkle.Frontier(size, [nodes[w] for w in wanted])

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Table,
+    bindparam,
     delete,
     event,
     exists,
@@ -87,9 +88,7 @@ def _changed(session: Session, object_type: str) -> None:
 def _raise_versions(session: Session) -> None:
     changed = session.info.pop(_CHANGED, None)
     for object_type in sorted(changed or ()):
-        session.execute(
-            update(VtnVersion).where(VtnVersion.object_type == object_type).values(version=VtnVersion.version + 1)
-        )
+        session.execute(_RAISE_VERSION, {"type": object_type})
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -100,6 +99,29 @@ def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
 
 _OBJECTS = cast(Table, VtnObject.__table__)
 _TARGETS = cast(Table, VtnTarget.__table__)
+# Statements of every report write and poll, built once (building and keying one costs more
+# than running it on SQLite).
+_UNIQUE = select(_OBJECTS.c.seq).where(
+    _OBJECTS.c.object_type == bindparam("type"), _OBJECTS.c.unique_key == bindparam("key")
+)
+_ANY = select(_OBJECTS.c.seq).where(_OBJECTS.c.object_type == bindparam("type")).limit(1)
+_GET = select(VtnObject).where(VtnObject.id == bindparam("id"), VtnObject.object_type == bindparam("type"))
+_TARGETS_OF_CLIENT = (
+    select(VtnTarget.target)
+    .where(
+        VtnTarget.object_seq.in_(
+            select(VtnObject.seq).where(
+                VtnObject.client_id == bindparam("client"), VtnObject.object_type.in_(("VEN", "RESOURCE"))
+            )
+        )
+    )
+    .distinct()
+)
+_RAISE_VERSION = (
+    update(VtnVersion)
+    .where(VtnVersion.object_type == bindparam("type"))
+    .values(version=VtnVersion.version + 1)
+)
 _VERSIONS = select(VtnVersion.__table__.c.object_type, VtnVersion.__table__.c.version)
 
 
@@ -309,24 +331,18 @@ def delete_object(session: Session, obj: VtnObject) -> None:
 
 def find_unique(session: Session, object_type: str, unique_key: str) -> VtnObject | None:
     """Return the object of this type with this ``unique_key``, or ``None`` (one light query when none)."""
-    found = session.connection().execute(
-        select(_OBJECTS.c.seq).where(_OBJECTS.c.object_type == object_type, _OBJECTS.c.unique_key == unique_key)
-    )
-    seq = found.scalar()
+    seq = session.connection().execute(_UNIQUE, {"type": object_type, "key": unique_key}).scalar()
     return None if seq is None else session.get(VtnObject, seq)
 
 
 def any_object(session: Session, object_type: str) -> bool:
     """Return whether any object of this type is stored (one light query)."""
-    found = session.connection().execute(select(_OBJECTS.c.seq).where(_OBJECTS.c.object_type == object_type).limit(1))
-    return found.first() is not None
+    return session.connection().execute(_ANY, {"type": object_type}).first() is not None
 
 
 def get_object(session: Session, object_type: str, object_id: str) -> VtnObject | None:
     """Return the object of this type and id, or ``None``."""
-    return session.scalars(
-        select(VtnObject).where(VtnObject.id == object_id, VtnObject.object_type == object_type)
-    ).first()
+    return session.scalars(_GET, {"id": object_id, "type": object_type}).first()
 
 
 def list_objects(session: Session, object_type: str, filters: Filters, *, skip: int, limit: int) -> list[VtnObject]:
@@ -370,10 +386,7 @@ def list_objects(session: Session, object_type: str, filters: Filters, *, skip: 
 
 def targets_of_client(session: Session, client_id: str) -> list[str]:
     """Return the targets of every ven and resource owned by an OAuth client."""
-    owned = select(VtnObject.seq).where(
-        VtnObject.client_id == client_id, VtnObject.object_type.in_(("VEN", "RESOURCE"))
-    )
-    return list(session.scalars(select(VtnTarget.target).where(VtnTarget.object_seq.in_(owned)).distinct()))
+    return list(session.scalars(_TARGETS_OF_CLIENT, {"client": client_id}))
 
 
 def to_wire(obj: VtnObject) -> dict[str, Any]:

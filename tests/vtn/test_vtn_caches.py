@@ -175,18 +175,23 @@ def test_a_disabled_client_is_refused_within_the_recheck_interval(
         "write_reports",
     }
     assert cache.get(other.client_id) is not None and len(cache) == 2
+    assert cache.peek(ven.client_id) == record and cache.peek(f"{ven.client_id}x") is None
     with session_scope(factory) as s:
         disable_client(s, ven.client_id)
     clock.now_s += 4.9
     assert cache.get(ven.client_id) is not None  # inside the documented bound
+    assert cache.peek(ven.client_id) is not None  # what get would say, without the database
     clock.now_s += 0.1
+    assert cache.peek(ven.client_id) is None  # a recheck is due: only get may answer
     assert cache.get(ven.client_id) is None  # at the bound: re-read, refused
+    assert cache.peek(ven.client_id) is None and cache.peek(other.client_id) is not None
     assert cache.get(other.client_id) is not None and len(cache) == 1
     assert cache.get("cl_unknown") is None
     # with no interval, every lookup reads the database
     with session_scope(factory) as s:
         disable_client(s, other.client_id)
     assert ClientCache(factory, 0.0).get(other.client_id) is None
+    assert ClientCache(factory, 0.0).peek(other.client_id) is None  # nothing is ever known without a read
     with pytest.raises(ValueError, match="recheck_s"):
         ClientCache(factory, -1.0)
 

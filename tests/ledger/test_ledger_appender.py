@@ -1,6 +1,8 @@
 """The ledger appender is opened once per transaction: writes of one group commit share its
 Merkle frontier, and a rollback, a savepoint or an appender left with unwritten entries makes
-the next write open afresh from the database, so the ledger stays complete and verifiable."""
+the next write open afresh from the database, so the ledger stays complete and verifiable; the
+frontier a process keeps between its transactions gives way to another writer's appends and to
+a database rewritten to the same size."""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from offtake.ledger import merkle
 from offtake.ledger.export import export_ledger, verify_export
 from offtake.ledger.signing import Signer
 from offtake.ledger.store import open_appender, tree_head
-from offtake.persistence.schema import LedgerEntry
+from offtake.persistence.db import make_engine, make_session_factory
+from offtake.persistence.schema import LedgerEntry, LedgerHead, MerkleNode
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -84,3 +88,48 @@ def test_a_savepoint_makes_the_next_write_open_afresh(factory: sessionmaker[Sess
         assert _add(session, "outer again") == (2 if end == "commit" else 1)
         session.commit()
     _verifies(factory, tmp_path, 3 if end == "commit" else 2)
+
+
+def _root_from_entries(session: Session) -> bytes:
+    leaves = session.execute(select(LedgerEntry.leaf_hash).order_by(LedgerEntry.seq)).scalars().all()
+    return merkle.root_from_leaf_hashes(leaves)
+
+
+def test_the_frontier_kept_in_memory_gives_way_to_other_writers_and_rewrites(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    engine = factory.kw["bind"]
+    other_engine = make_engine(engine.url.render_as_string(hide_password=False))  # another process
+    other = make_session_factory(other_engine)
+    try:
+        with factory() as session:
+            assert [_add(session, f"a{i}") for i in range(5)] == [0, 1, 2, 3, 4]
+            session.commit()
+        with other() as session:
+            assert _add(session, "b5") == 5  # appended elsewhere: this process's frontier is stale
+            session.commit()
+        with factory() as session:
+            assert _add(session, "a6") == 6
+            assert _add(session, "a7") == 7
+            session.commit()
+            assert tree_head(session).root == _root_from_entries(session)
+        # the database is rolled back by one entry and another writer fills the place again:
+        # the same size as this process kept, another last entry
+        with other() as session:
+            session.execute(delete(LedgerEntry).where(LedgerEntry.seq == 7))
+            for level, index in ((1, 3), (2, 1), (3, 0)):  # the subtrees entry 7 closed
+                session.execute(delete(MerkleNode).where(MerkleNode.level == level, MerkleNode.index == index))
+            session.execute(update(LedgerHead).values(size=7))
+            session.commit()
+            assert _add(session, "c7") == 7
+            session.commit()
+        with factory() as session:
+            assert _add(session, "a8") == 8
+            session.commit()
+            assert tree_head(session).root == _root_from_entries(session)
+            data = session.execute(select(LedgerEntry.data).where(LedgerEntry.seq == 7)).scalar_one()
+            assert b'"c7"' in data
+    finally:
+        other_engine.dispose()
+    _verifies(factory, tmp_path, 9)
+

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from platform_fixtures import T0, World, principal
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from offtake.errors import InputError, PermissionDenied
 from offtake.identity.principal import Principal
@@ -21,7 +24,8 @@ from offtake.ledger import (
     store,
 )
 from offtake.ledger.encoding import decode_entry
-from offtake.persistence.db import session_scope
+from offtake.persistence.db import session_scope, writer_lock
+from offtake.persistence.group_commit import GroupCommit
 from offtake.persistence.schema import LedgerEntry, Reading
 
 H = timedelta(hours=1)
@@ -236,3 +240,136 @@ def test_checkpoints_follow_the_cadence(world: World) -> None:
         due = store.maybe_checkpoint(s, signer, every_entries=5, interval_s=3600, now=T0 + 2 * H)
         assert due is not None and due.size == 19
         assert [c.size for c in store.list_checkpoints(s)] == [10, 14, 19]
+
+
+# ---------------------------------------------------------------------- deferred ledger writes
+
+
+def _stored_tree_matches(world: World) -> None:
+    """The stored entries, tree nodes and head agree, and the reading table mirrors the entries."""
+    with world.factory() as s:
+        head = store.tree_head(s)
+        rows = s.execute(select(LedgerEntry.data).order_by(LedgerEntry.seq)).scalars().all()
+        assert head.size == len(rows)
+        assert head.root == merkle.root_from_leaf_hashes(merkle.leaf_hash(d) for d in rows)
+        for seq in range(head.size):
+            proof = store.inclusion_proof(s, seq)  # every stored node the proofs need is there
+            assert proof["root"] == head.root.hex()
+        readings = {
+            (b["site"], b["meter"], b["start"], b["energy_wh"], e.seq)
+            for e in s.execute(select(LedgerEntry).where(LedgerEntry.kind == "reading")).scalars()
+            for b in [decode_entry(e.data)]
+        }
+        table = {
+            (x.site_id, x.meter_id, x.interval_start.strftime("%Y-%m-%dT%H:%M:%SZ"), x.energy_wh, x.ledger_seq)
+            for x in s.execute(select(Reading)).scalars()
+        }
+        assert table == readings
+
+
+def test_deferred_writes_in_one_transaction_see_each_other_and_are_written_at_commit(world: World) -> None:
+    before = count(world, LedgerEntry)
+    with session_scope(world.factory) as s:
+        first = ingest_readings(s, world.grid, [r(), r(start=T0 + H)], defer=True)
+        assert [i.status for i in first.items] == ["accepted", "accepted"]
+        assert first.ledger_size == before + 2
+        # nothing is written yet: the next write of the transaction sees them all the same
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == before
+        again = ingest_readings(s, world.grid, [r(start=T0 + H), r(start=T0 + 2 * H)], defer=True)
+        assert [(i.status, i.seq) for i in again.items] == [("duplicate", before + 1), ("accepted", before + 2)]
+        with pytest.raises(ReadingsConflict, match="already has a reading"):
+            ingest_readings(s, world.grid, [r(wh=1)], defer=True)  # same start, other energy
+        with pytest.raises(ReadingsRejected) as overlap:
+            ingest_readings(s, world.grid, [r(start=T0 + H / 2)], defer=True)
+        assert "overlaps" in overlap.value.problems[0].message
+        # another site, and a later meter of the same site, are not confused with them
+        other = ingest_readings(s, world.grid, [r(site="S2", wh=1000), r(meter="m2", wh=5)], defer=True)
+        assert [i.status for i in other.items] == ["accepted", "accepted"]
+    assert count(world, LedgerEntry) == before + 5
+    assert count(world, Reading) == 5
+    _stored_tree_matches(world)
+    # once committed, the readings are the stored ones for every later check
+    with pytest.raises(ReadingsConflict):
+        ingest(world, world.grid, [r(start=T0 + 2 * H, wh=7)])
+
+
+def test_a_writer_that_does_not_defer_finds_the_deferred_entries_written(world: World) -> None:
+    before = count(world, LedgerEntry)
+    with session_scope(world.factory) as s:
+        ingest_readings(s, world.grid, [r()], defer=True)
+        plain = ingest_readings(s, world.grid, [r(start=T0 + H)])  # flushes what was deferred first
+        assert plain.items[0].seq == before + 1
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == before + 2
+        appender = store.open_appender(s)
+        assert not appender.pending and appender.unwritten_readings == []
+        seq = appender.add("registry", {"change": "after"}, by="test", at=T0)
+        appender.flush()
+        assert seq == before + 2
+    _stored_tree_matches(world)
+
+
+def test_deferred_entries_are_lost_with_a_rollback_and_a_half_written_transaction_cannot_commit(
+    world: World,
+) -> None:
+    before = count(world, LedgerEntry)
+    with world.factory() as s:
+        ingest_readings(s, world.grid, [r()], defer=True)
+        s.rollback()
+    assert count(world, LedgerEntry) == before and count(world, Reading) == 0
+    with world.factory() as s:
+        ingest_readings(s, world.grid, [r()], defer=True)
+        store.open_appender(s, defer=True).add("registry", {"change": "half"}, by="test", at=T0)  # never finished
+        with pytest.raises(RuntimeError, match="half-way"):
+            s.commit()
+        s.rollback()
+    assert count(world, LedgerEntry) == before
+    ingest(world, world.grid, [r()])  # the rolled-back readings were never stored
+    _stored_tree_matches(world)
+
+
+def test_a_group_commit_batch_checks_each_report_against_the_earlier_ones(world: World) -> None:
+    engine = world.factory.kw["bind"]
+    n = count(world, LedgerEntry)
+    committer = GroupCommit(world.factory, lambda: writer_lock(engine))
+    started, release = threading.Event(), threading.Event()
+
+    def hold(session: Session) -> None:
+        started.set()
+        assert release.wait(20)
+
+    def report(*readings: MeterReading) -> Any:
+        return lambda session: ingest_readings(session, world.grid, readings, defer=True)
+
+    try:
+        committer.submit(hold)
+        assert started.wait(20)
+        batch = [
+            committer.submit(report(r())),
+            committer.submit(report(r(), r(start=T0 + H))),  # a retry of the first, and a new one
+            committer.submit(report(r(site="S2", wh=1000))),
+        ]
+        release.set()
+        results = [p.future.result(30) for p in batch]
+        assert committer.commits == 2 and committer.writes == 4  # the held write, then the three together
+        assert [[(i.status, i.seq) for i in res.items] for res in results] == [
+            [("accepted", n)],
+            [("duplicate", n), ("accepted", n + 1)],
+            [("accepted", n + 2)],
+        ]
+        # a conflicting reading in a batch: refused alone, the others of its batch commit
+        started.clear()
+        release.clear()
+        committer.submit(hold)
+        assert started.wait(20)
+        good = committer.submit(report(r(start=T0 + 2 * H)))
+        bad = committer.submit(report(r(start=T0 + 2 * H, wh=5)))
+        dup = committer.submit(report(r(start=T0 + 2 * H)))
+        release.set()
+        assert good.future.result(30).items[0].seq == n + 3
+        with pytest.raises(ReadingsConflict):
+            bad.future.result(30)
+        assert dup.future.result(30).items[0].status == "duplicate"
+    finally:
+        committer.close()
+    assert count(world, LedgerEntry) == n + 4 and count(world, Reading) == 4
+    _stored_tree_matches(world)

@@ -192,3 +192,25 @@ def test_a_closed_committer_refuses_work_and_max_batch_is_checked(ready: session
         committer.submit(_append("late"))
     with pytest.raises(ValueError, match="max_batch"):
         GroupCommit(ready, max_batch=0)
+
+
+def test_a_write_that_rolls_the_batch_back_makes_it_run_one_write_at_a_time(ready: sessionmaker[Session]) -> None:
+    committer = GroupCommit(ready)
+    try:
+        _, release = _blocked(committer)
+
+        def recovering(session: Session) -> int:
+            session.rollback()  # as a write recovering from a unique key taken by another process
+            return int(_append("after a rollback")(session))
+
+        first = committer.submit(_append("first"))
+        second = committer.submit(recovering)
+        third = committer.submit(_append("third"))
+        release.set()
+        seqs = [p.future.result(30) for p in (first, second, third)]
+    finally:
+        committer.close()
+    entries = _entries(ready)
+    # every acknowledged write is stored: the rollback did not take "first" with it
+    assert seqs == [0, 1, 2] and len(entries) == 3
+    assert ['"first"' in entries[0], '"after a rollback"' in entries[1], '"third"' in entries[2]] == [True] * 3

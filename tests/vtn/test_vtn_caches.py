@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from platform_fixtures import build_world, free_socket
 from sqlalchemy.orm import Session, sessionmaker
 
 from offtake.api.app import create_app
+from offtake.api.poll_lane import PollLane
 from offtake.identity.client_cache import ClientCache
 from offtake.identity.credentials import IssuedClient, create_client, disable_client
 from offtake.identity.principal import ROLE_SCOPES
@@ -173,18 +175,23 @@ def test_a_disabled_client_is_refused_within_the_recheck_interval(
         "write_reports",
     }
     assert cache.get(other.client_id) is not None and len(cache) == 2
+    assert cache.peek(ven.client_id) == record and cache.peek(f"{ven.client_id}x") is None
     with session_scope(factory) as s:
         disable_client(s, ven.client_id)
     clock.now_s += 4.9
     assert cache.get(ven.client_id) is not None  # inside the documented bound
+    assert cache.peek(ven.client_id) is not None  # what get would say, without the database
     clock.now_s += 0.1
+    assert cache.peek(ven.client_id) is None  # a recheck is due: only get may answer
     assert cache.get(ven.client_id) is None  # at the bound: re-read, refused
+    assert cache.peek(ven.client_id) is None and cache.peek(other.client_id) is not None
     assert cache.get(other.client_id) is not None and len(cache) == 1
     assert cache.get("cl_unknown") is None
     # with no interval, every lookup reads the database
     with session_scope(factory) as s:
         disable_client(s, other.client_id)
     assert ClientCache(factory, 0.0).get(other.client_id) is None
+    assert ClientCache(factory, 0.0).peek(other.client_id) is None  # nothing is ever known without a read
     with pytest.raises(ValueError, match="recheck_s"):
         ClientCache(factory, -1.0)
 
@@ -375,3 +382,71 @@ def test_sqlite_writers_share_one_lock_per_engine(db_url: str) -> None:
                     pass  # PostgreSQL locks rows itself: nothing is queued here
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- poll lane
+
+
+def _poll_lane(app: FastAPI) -> PollLane:
+    layer: Any = app.middleware_stack
+    while layer is not None:
+        if isinstance(layer, PollLane):
+            return layer
+        layer = getattr(layer, "app", None)
+    raise AssertionError("the application has no poll lane")
+
+
+def test_a_repeated_poll_is_answered_from_memory_exactly_as_the_full_route(vtn_server: VtnServer) -> None:
+    program = vtn_server.program_id
+    sqlite = vtn_server.db_url.startswith("sqlite")
+    with vtn_server.http("S1") as s1, vtn_server.http("bl") as bl:
+        query = {"programID": program}
+        first = s1.get("/events", params=query)  # computed on the full route, then kept
+        assert first.status_code == 200
+        lane = _poll_lane(vtn_server.app)
+        before = lane.answered
+        etag = first.headers["ETag"]
+        again = s1.get("/events", params=query, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
+        full = s1.get("/events", params=query)
+        assert full.content == first.content
+        for header in ("ETag", "Cache-Control", "Vary", "Content-Type", "Content-Length"):
+            assert full.headers[header] == first.headers[header]
+        # from memory on SQLite; PostgreSQL's counters are a round trip, read on the full route
+        assert lane.answered == before + (2 if sqlite else 0)
+
+        # a write changes the counters: the lane cannot answer, the full route does
+        created = bl.post("/events", json={"programID": program, "eventName": "lane", "targets": ["VEN_NAME:S1"]})
+        assert created.status_code == 201, created.text
+        changed = s1.get("/events", params=query, headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and created.json()["id"] in [e["id"] for e in changed.json()]
+        assert changed.headers["ETag"] != etag
+
+        # what the lane does not answer gets the full route's answer, errors included
+        answered = lane.answered
+        forged = httpx.get(vtn_server.url + PREFIX + "/events", headers={"Authorization": "Bearer x.y.z"})
+        assert forged.status_code == 401 and "WWW-Authenticate" in forged.headers
+        assert s1.get("/events", params={"limit": "51"}).status_code == 400
+        with_body = s1.request("GET", "/events", params=query, content=b"{}")
+        assert with_body.status_code == 200 and with_body.content == changed.content
+        assert lane.answered == answered
+
+
+def test_nowait_versions_read_the_committed_counters(factory: sessionmaker[Session]) -> None:
+    engine = factory.kw["bind"]
+    reader = store.NowaitVersions(engine)
+    if engine.dialect.name != "sqlite":
+        assert not reader.enabled and reader.read(("EVENT",)) is None
+        return
+    with engine.connect() as connection:
+        assert reader.read(store.OBJECT_TYPES) == store.read_versions(connection, store.OBJECT_TYPES)
+    with factory() as session:
+        service.create(session, PLATFORM, "PROGRAM", {"programName": "p-nowait"})
+        assert reader.read(("PROGRAM",)) == (0,)  # not committed yet
+        session.commit()
+    assert reader.read(("PROGRAM",)) == (1,)
+    with pytest.raises(RuntimeError, match="no row"):
+        reader.read(("NOT_A_TYPE",))
+    reader.close()
+    assert reader.read(("PROGRAM",)) is None
+    assert not store.NowaitVersions(make_engine("sqlite://")).enabled

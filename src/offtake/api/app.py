@@ -26,6 +26,7 @@ from offtake.api.console.routes import mount_console
 from offtake.api.errors import install_error_handlers
 from offtake.api.lifecycle import checkpoint_if_due, checkpoint_loop, live_dispatch
 from offtake.api.limits import BodyLimit
+from offtake.api.poll_lane import PollLane
 from offtake.api.schemas import Health
 from offtake.ledger.signing import Signer, load_or_create_signer
 from offtake.ledger.witness import CheckpointLog, check_witnessed
@@ -103,6 +104,9 @@ def create_app(
             committer = getattr(app.state, "vtn_group_commit", None)
             if committer is not None:
                 await run_in_threadpool(committer.close)
+            versions = getattr(app.state, "vtn_nowait_versions", None)
+            if versions is not None:
+                versions.close()
             jobs = getattr(app.state, "console_jobs", None)
             if jobs is not None:
                 await run_in_threadpool(jobs.stop)
@@ -133,6 +137,7 @@ def create_app(
         app.state.signer.witness = CheckpointLog(settings.checkpoint_log)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit_bytes=settings.max_body_bytes)
+    app.add_middleware(PollLane)  # outermost of ours: a repeated poll skips the rest
     from offtake.api.routes.openadr import vtn_router
 
     # first: routes are matched in order and the VENs' polls are most of the traffic

@@ -20,7 +20,42 @@ from offtake.identity.client_cache import DEFAULT_RECHECK_S, ClientCache
 from offtake.identity.credentials import AuthError, decode_token, issue_token
 from offtake.identity.principal import Principal
 
-__all__ = ["CurrentPrincipal", "auth_throttle", "client_cache", "get_principal", "require", "token_router"]
+__all__ = [
+    "CurrentPrincipal",
+    "auth_throttle",
+    "client_cache",
+    "get_principal",
+    "principal_in_memory",
+    "require",
+    "token_router",
+]
+
+
+def _claims(request: Request) -> dict[str, Any]:
+    """Return the verified claims of the request's bearer token (signature, issuer, expiry, subject)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'", credentials_given=False)
+    claims = decode_token(request.app.state.token_secret, token.strip())
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("the bearer token names no client (claim 'sub')")
+    return claims
+
+
+def principal_in_memory(request: Request) -> Principal | None:
+    """Return the caller as :func:`get_principal` finds it, if that needs no database read.
+
+    ``None`` when the token is missing or not valid (the full path answers why) or its
+    client is not known fresh in memory. For answers given on the event loop, which must not wait.
+    """
+    try:
+        claims = _claims(request)
+    except AuthError:
+        return None
+    record = client_cache(request.app.state).peek(claims["sub"])
+    return None if record is None else record.principal(claims)
 
 
 def get_principal(request: Request) -> Principal:
@@ -31,16 +66,8 @@ def get_principal(request: Request) -> Principal:
     request; its client is taken from the application's :class:`ClientCache`, so a disabled
     client is refused within ``settings.auth_recheck_s`` seconds.
     """
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'", credentials_given=False)
-    state = request.app.state
-    claims = decode_token(state.token_secret, token.strip())
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise AuthError("the bearer token names no client (claim 'sub')")
-    record = client_cache(state).get(subject)
+    claims = _claims(request)
+    record = client_cache(request.app.state).get(claims["sub"])
     if record is None:
         raise AuthError("the client of this token is disabled or removed")
     return record.principal(claims)

@@ -147,6 +147,16 @@ class ClientCache:
                     self._records[client_id] = record
         return record
 
+    def peek(self, client_id: str) -> ClientRecord | None:
+        """Return the client from memory if :meth:`get` would, without reading the database.
+
+        ``None`` when the client is not in memory or a recheck is due: then :meth:`get` (which
+        may read the database) decides. For answers given on the event loop, which must not wait.
+        """
+        if self.recheck_s <= 0 or self._clock() - self._checked_at >= self.recheck_s:
+            return None
+        return self._records.get(client_id)
+
     def forget(self, client_id: str | None = None) -> None:
         """Drop one client (or all) so the next lookup reads the database."""
         with self._lock:

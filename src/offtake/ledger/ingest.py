@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from offtake.errors import ConflictError, InputError, PermissionDenied
@@ -320,7 +320,20 @@ def _check_power(
     return problems
 
 
+#: The sites of a batch, a statement built once (building one costs more than running it).
+_SITES = select(Site).where(Site.id.in_(bindparam("ids", expanding=True)))
 _Intervals = Sequence[tuple[datetime, datetime] | None]
+#: Columns of the ``reading`` projection, in the order of the rows written.
+_READING_COLUMNS = (
+    "site_id",
+    "meter_id",
+    "interval_start",
+    "interval_end",
+    "energy_wh",
+    "recorded_at",
+    "by_client",
+    "ledger_seq",
+)
 #: Stored readings by (site, meter): (start, end, Wh, ledger entry).
 _Stored = dict[tuple[str, str], list[tuple[datetime, datetime, int, int]]]
 #: Stored readings by (site, meter, start): (end, Wh, ledger entry).
@@ -330,20 +343,34 @@ _Fresh = dict[tuple[str, str], list[tuple[datetime, datetime, int]]]
 
 
 def _stored_readings(
-    session: Session, batch: Sequence[MeterReading], intervals: _Intervals, site_ids: Sequence[str]
+    session: Session,
+    batch: Sequence[MeterReading],
+    intervals: _Intervals,
+    site_ids: Sequence[str],
+    unwritten: Sequence[tuple[str, str, datetime, datetime, int, int]] = (),
 ) -> tuple[_Stored, _StoredKey]:
-    """Return the readings in the ledger that a batch may repeat, contradict or overlap, by meter and by key."""
+    """Return the readings in the ledger that a batch may repeat, contradict or overlap, by meter and by key.
+
+    ``unwritten`` are readings accepted earlier in the same transaction whose entries are not
+    written yet (:meth:`~offtake.ledger.store.Appender.defer`): they count as stored.
+    """
     min_start = min(iv[0] for iv in intervals if iv)
     max_end = max(iv[1] for iv in intervals if iv)
     meters = {r.meter_id for r in batch}
     stored: _Stored = defaultdict(list)
     stored_key: _StoredKey = {}
     # bounded below so the key index is used, not the whole history
-    for row in ledger_readings(session, site_ids, min_start - MAX_INTERVAL, max_end, end_after=min_start):
-        if row.meter_id not in meters:
+    rows = [
+        (row.site_id, row.meter_id, row.interval_start, row.interval_end, row.energy_wh, row.seq)
+        for row in ledger_readings(session, site_ids, min_start - MAX_INTERVAL, max_end, end_after=min_start)
+    ]
+    sites = set(site_ids)
+    rows += [u for u in unwritten if u[0] in sites and u[2] < max_end and u[3] > min_start]
+    for site_id, meter_id, start, end, energy_wh, seq in rows:
+        if meter_id not in meters:
             continue
-        stored[(row.site_id, row.meter_id)].append((row.interval_start, row.interval_end, row.energy_wh, row.seq))
-        stored_key[(row.site_id, row.meter_id, row.interval_start)] = (row.interval_end, row.energy_wh, row.seq)
+        stored[(site_id, meter_id)].append((start, end, energy_wh, seq))
+        stored_key[(site_id, meter_id, start)] = (end, energy_wh, seq)
 
     return stored, stored_key
 
@@ -436,6 +463,7 @@ def ingest_readings(
     *,
     max_power_factor: Fraction | None = None,
     now: datetime | None = None,
+    defer: bool = False,
 ) -> IngestResult:
     """Check and store meter readings, appending each new one to the ledger.
 
@@ -453,6 +481,11 @@ def ingest_readings(
         interval [-]; default from ``offtake/data/metering.toml``.
     now
         Recording time (default now).
+    defer
+        Leave the ledger write to the end of the transaction (just before it commits), so
+        that the writes of one group commit are written together; a later call in the same
+        transaction checks its readings against these as against stored ones. Only where
+        nothing else in the transaction reads the ledger tables in between.
 
     Returns
     -------
@@ -481,9 +514,9 @@ def ingest_readings(
     if problems:
         raise ReadingsRejected(problems)
 
-    appender = open_appender(session)  # locks the ledger: checks below see a settled state
+    appender = open_appender(session, defer=defer)  # locks the ledger: checks below see a settled state
     site_ids = sorted({r.site_id for r in batch})
-    sites = {s.id: s for s in session.execute(select(Site).where(Site.id.in_(site_ids))).scalars()}
+    sites = {s.id: s for s in session.execute(_SITES, {"ids": site_ids}).scalars()}
     for site_id in site_ids:
         site = sites.get(site_id)
         if site is not None:
@@ -497,7 +530,7 @@ def ingest_readings(
 
     # Duplicates, conflicts and overlaps, within the batch and against the readings in the
     # ledger itself (not its projection table, which a tampered database could lack).
-    stored, stored_key = _stored_readings(session, batch, intervals, site_ids)
+    stored, stored_key = _stored_readings(session, batch, intervals, site_ids, appender.unwritten_readings)
     status, conflicts, fresh = _classify(batch, intervals, stored_key)
     problems = _overlaps(batch, fresh, stored)
     if problems:
@@ -538,20 +571,11 @@ def ingest_readings(
         )
         rows.append((r.site_id, r.meter_id, start, end, r.energy_wh, now, by, seq))
         items.append(ItemResult(i, "accepted", seq))
-    head = appender.flush()
-    bulk_insert(
-        session,
-        "reading",
-        (
-            "site_id",
-            "meter_id",
-            "interval_start",
-            "interval_end",
-            "energy_wh",
-            "recorded_at",
-            "by_client",
-            "ledger_seq",
-        ),
-        rows,
-    )
+    if defer:
+        appender.unwritten_readings.extend((r[0], r[1], r[2], r[3], r[4], r[7]) for r in rows)
+        appender.write_after("reading", _READING_COLUMNS, rows)
+        head = appender.defer()
+    else:
+        head = appender.flush()
+        bulk_insert(session, "reading", _READING_COLUMNS, rows)
     return IngestResult(accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, items=items)

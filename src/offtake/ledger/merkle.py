@@ -116,6 +116,10 @@ class Frontier:
         self.size += 1
         return closed
 
+    def nodes(self) -> list[bytes]:
+        """Return the hashes of the complete subtrees, largest first (as the constructor takes them)."""
+        return list(self._nodes)
+
     def root(self) -> bytes:
         """Return the Merkle root of the current tree."""
         nodes = self._nodes

@@ -11,12 +11,14 @@ Nothing here commits: the caller owns the transaction and commits before acknowl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from offtake.errors import InputError, NotFoundError
@@ -78,8 +80,16 @@ def _node_hashes(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tu
     return found
 
 
+# Statements of the append path, built once: building and keying a statement costs more
+# than running it on SQLite.
+_SIZE = select(LedgerHead.size).where(LedgerHead.id == 1)
+_LOCK = update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size)
+_LEAF = select(LedgerEntry.leaf_hash).where(LedgerEntry.seq == bindparam("seq"))
+_NODE = select(MerkleNode.hash).where(MerkleNode.level == bindparam("level"), MerkleNode.index == bindparam("index"))
+
+
 def _size(session: Session) -> int:
-    size = session.execute(select(LedgerHead.size).where(LedgerHead.id == 1)).scalar_one_or_none()
+    size = session.execute(_SIZE).scalar_one_or_none()
     if size is None:
         raise RuntimeError("the ledger is not initialised; run 'offtake db upgrade'")
     return int(size)
@@ -101,6 +111,12 @@ class Appender:
 
     Get one with :func:`open_appender`, which locks the ledger; call :meth:`add` for each
     entry and :meth:`flush` once. Sequence numbers are known as soon as :meth:`add` returns.
+
+    A writer may instead leave its entries to the end of the transaction (:meth:`defer`): the
+    writes of one group commit are then written together, in one insert of entries, one of
+    tree nodes and one of each projection (:meth:`write_after`), just before the commit
+    (:func:`_write_deferred`). What a deferring writer added stays visible to the next one in
+    the same transaction through :attr:`unwritten_readings`.
     """
 
     def __init__(self, session: Session, size: int, frontier: merkle.Frontier) -> None:
@@ -109,6 +125,12 @@ class Appender:
         self.frontier = frontier
         self._entries: list[tuple[int, str, str | None, bytes, bytes, str | None, Any, Any]] = []
         self._nodes: list[tuple[int, int, bytes]] = []
+        self._after: dict[tuple[str, tuple[str, ...]], list[Sequence[Any]]] = {}
+        #: Entries of finished writes left to the end of the transaction [-].
+        self._settled = 0
+        #: Readings added and not yet written, as (site, meter, start, end, Wh, seq): the
+        #: checks of a later write in the same transaction see them as stored.
+        self.unwritten_readings: list[tuple[str, str, datetime, datetime, int, int]] = []
 
     @property
     def size(self) -> int:
@@ -119,6 +141,29 @@ class Appender:
     def pending(self) -> bool:
         """Whether entries were added and not yet written (:meth:`flush`)."""
         return bool(self._entries)
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether entries were added by a write that neither flushed nor deferred them."""
+        return len(self._entries) > self._settled
+
+    @property
+    def deferred(self) -> bool:
+        """Whether finished writes left entries to the end of the transaction (:meth:`defer`)."""
+        return self._settled > 0
+
+    def write_after(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` into a projection ``table`` when the entries are written (they refer to them)."""
+        self._after.setdefault((table, tuple(columns)), []).extend(rows)
+
+    def defer(self) -> TreeHead:
+        """Leave the entries added so far to the end of the transaction; return the head they make.
+
+        The root is not computed here (the size is what callers report); it is the one
+        :meth:`flush` will give.
+        """
+        self._settled = len(self._entries)
+        return TreeHead(self.frontier.size, b"")
 
     def add(
         self,
@@ -179,6 +224,11 @@ class Appender:
             self.session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=self.frontier.size))
             self._entries = []
             self._nodes = []
+        for (table, columns), rows in self._after.items():
+            bulk_insert(self.session, table, columns, rows)
+        self._after = {}
+        self._settled = 0
+        self.unwritten_readings = []
         return TreeHead(self.frontier.size, self.frontier.root())
 
 
@@ -186,32 +236,114 @@ class Appender:
 _APPENDER_KEY = "offtake.ledger.appender"
 
 
-def open_appender(session: Session) -> Appender:
+def _cached(session: Session) -> Appender | None:
+    """Return the appender opened in the session's current transaction and savepoint, if any."""
+    scope = (session.get_transaction(), session.get_nested_transaction())
+    cached = session.info.get(_APPENDER_KEY)
+    if cached is not None and scope[0] is not None and cached[0] is scope[0] and cached[1] is scope[1]:
+        appender: Appender = cached[2]
+        return appender
+    return None
+
+
+@event.listens_for(Session, "before_commit")
+def _write_deferred(session: Session) -> None:
+    """Write the entries left to the end of the transaction (:meth:`Appender.defer`) before it commits."""
+    appender = _cached(session)
+    if appender is not None and appender.deferred:
+        if appender.unsettled:
+            raise RuntimeError("a ledger write failed half-way after others deferred theirs; roll back")
+        appender.flush()
+        return
+    kept = session.info.get(_APPENDER_KEY)
+    if kept is not None and kept[2].deferred:
+        raise RuntimeError("ledger entries were deferred in a savepoint that has ended; roll back")
+
+
+def open_appender(session: Session, *, defer: bool = False) -> Appender:
     """Lock the ledger for appending (until the transaction ends) and return an appender.
 
     Within one transaction the appender is opened once: a later call (the next write of a
     group commit) gets the same one, with its Merkle frontier already in memory, so long as
     the transaction and savepoint are the ones it was opened in (the last appender opened in
     the session is the only one kept, so a savepoint released or rolled back since makes it
-    open afresh) and it has nothing unwritten (a writer that failed between :meth:`Appender.add`
-    and :meth:`Appender.flush` leaves it unusable). Entries are appended only through an
-    appender, so its frontier is then the stored one.
+    open afresh). A writer that failed between :meth:`Appender.add` and :meth:`Appender.flush`
+    (or :meth:`Appender.defer`) leaves it unusable (what it added is dropped; where earlier
+    writes deferred theirs, the transaction must be rolled back).
+    Entries left to the end of the transaction by earlier writes are written first, unless
+    this writer defers too (``defer``; it then sees them in :attr:`Appender.unwritten_readings`),
+    so every other writer finds the stored ledger settled. Entries are appended only through
+    an appender, so its frontier is then the stored one.
     """
-    scope = (session.get_transaction(), session.get_nested_transaction())
-    cached = session.info.get(_APPENDER_KEY)
-    if cached is not None and scope[0] is not None and cached[0] is scope[0] and cached[1] is scope[1]:
-        appender: Appender = cached[2]
-        if not appender.pending:
+    appender = _cached(session)
+    if appender is not None:
+        if not appender.unsettled:
+            if appender.pending and not defer:
+                appender.flush()
             return appender
-    locked = session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size))
+        if appender.deferred:
+            raise RuntimeError("a ledger write failed half-way after others deferred theirs; roll back")
+        # a writer failed half-way: what it added is dropped, the stored ledger is read afresh
+    locked = session.execute(_LOCK)
     if getattr(locked, "rowcount", 1) != 1:
         raise RuntimeError("the ledger is not initialised; run 'offtake db upgrade'")
     size = _size(session)
-    wanted = merkle.perfect_nodes(0, size)
-    nodes = _node_hashes(session, wanted)
-    appender = Appender(session, size, merkle.Frontier(size, [nodes[w] for w in wanted]))
+    appender = Appender(session, size, _frontier(session, size))
     session.info[_APPENDER_KEY] = (session.get_transaction(), session.get_nested_transaction(), appender)
     return appender
+
+
+#: The Merkle frontier each database's ledger had at the last commit of an appender in this
+#: process: (size, frontier hashes), by engine.
+_FRONTIERS: weakref.WeakKeyDictionary[Any, tuple[int, list[bytes]]] = weakref.WeakKeyDictionary()
+_FRONTIERS_LOCK = threading.Lock()
+#: Key in ``Session.info`` of the frontier an appender leaves if its transaction commits.
+_COMMITTING_KEY = "offtake.ledger.frontier"
+
+
+def _frontier(session: Session, size: int) -> merkle.Frontier:
+    """Return the ledger's frontier at ``size`` (the ledger locked), from memory where it can.
+
+    From memory if this process committed the last append, else from the stored tree nodes.
+    What is kept in memory is used only while the stored size is the one it was kept at and
+    the stored hash of its last (rightmost) subtree is the one kept, so an append by another
+    process, or a database rolled back and written again to the same size, reads the nodes
+    afresh.
+    """
+    wanted = merkle.perfect_nodes(0, size)
+    with _FRONTIERS_LOCK:
+        kept = _FRONTIERS.get(session.get_bind())
+    if kept is not None and kept[0] == size and size > 0:
+        level, index = wanted[-1]
+        if level == 0:
+            stored = session.execute(_LEAF, {"seq": index}).scalar_one_or_none()
+        else:
+            stored = session.execute(_NODE, {"level": level, "index": index}).scalar_one_or_none()
+        if stored == kept[1][-1]:
+            return merkle.Frontier(size, kept[1])
+    nodes = _node_hashes(session, wanted)
+    return merkle.Frontier(size, [nodes[w] for w in wanted])
+
+
+@event.listens_for(Session, "before_commit")
+def _note_frontier(session: Session) -> None:
+    """Note the frontier the transaction's appender leaves (after :func:`_write_deferred`)."""
+    appender = _cached(session)
+    if appender is not None and not appender.pending and session.get_nested_transaction() is None:
+        session.info[_COMMITTING_KEY] = (appender.frontier.size, appender.frontier.nodes())
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_frontier(session: Session) -> None:
+    noted = session.info.pop(_COMMITTING_KEY, None)
+    if noted is not None:
+        with _FRONTIERS_LOCK:
+            _FRONTIERS[session.get_bind()] = noted
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_frontier(session: Session) -> None:
+    session.info.pop(_COMMITTING_KEY, None)
 
 
 def get_entry(session: Session, seq: int) -> LedgerEntry:

@@ -44,6 +44,13 @@ __all__ = [
 #: How long a SQLite writer waits for the write lock before giving up [s].
 SQLITE_BUSY_TIMEOUT_S = 30
 
+#: Connections a SQLite file engine keeps open [-]: at least the request threads a server
+#: runs at once (anyio's default of 40) plus the group-commit writer and the background tasks.
+#: With SQLAlchemy's default (5 kept, 10 more opened on demand and closed on return), a
+#: loaded server opened and closed a connection (with its pragmas) for most requests and
+#: queued threads beyond 15. An idle SQLite connection costs a few hundred kB and no server.
+SQLITE_POOL_SIZE = 48
+
 
 class Base(DeclarativeBase):
     """Declarative base of every offtake table."""
@@ -199,7 +206,9 @@ def make_engine(database_url: str, *, echo: bool = False) -> Engine:
         if in_memory:
             engine = create_engine(database_url, echo=echo, connect_args=connect_args, poolclass=StaticPool)
         else:
-            engine = create_engine(database_url, echo=echo, connect_args=connect_args)
+            engine = create_engine(
+                database_url, echo=echo, connect_args=connect_args, pool_size=SQLITE_POOL_SIZE, max_overflow=16
+            )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(database_url, echo=echo, pool_pre_ping=True)

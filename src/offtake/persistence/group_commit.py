@@ -11,7 +11,10 @@ write is acknowledged only once it is durable, and ``n`` writes cost one sync.
 A write that raises must not take the others down. When one does, the batch is rolled back
 and every write of it is run again, each in its own transaction: those that succeed alone
 are committed, the failing one gets its exception. A write is therefore a function of the
-session alone, with no effect outside the database until its future is resolved.
+session alone, with no effect outside the database until its future is resolved. A write
+that rolls the transaction back itself (to recover from a unique key another process took
+first) would take the earlier writes of its batch with it: the batch is then run again one
+write per transaction in the same way.
 
 A write whose requester went away before it started can be withdrawn
 (:meth:`Pending.abandon`): it is then never run, so a request the client abandoned while it
@@ -64,6 +67,10 @@ class Pending:
                 return False
             self._state = "started"
             return True
+
+
+class _TransactionEnded(Exception):
+    """A write of a batch ended the shared transaction (a rollback): the writes before it are gone."""
 
 
 class GroupCommit:
@@ -140,7 +147,12 @@ class GroupCommit:
         """Run ``batch`` in one transaction; on any failure run each write alone."""
         try:
             with self._lock(), self._factory() as session:
-                results = [pending.work(session) for pending in batch]
+                results: list[Any] = []
+                for pending in batch:
+                    before = session.get_transaction() if results else None
+                    results.append(pending.work(session))
+                    if results[1:] and session.get_transaction() is not before:
+                        raise _TransactionEnded()
                 session.commit()
         except Exception as exc:  # every failure is handed to its write
             if len(batch) == 1:

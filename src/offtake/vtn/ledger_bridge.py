@@ -25,7 +25,9 @@ def ledger_ingest(session: Session, caller: Caller, readings: list[ReportReading
     Parameters
     ----------
     session
-        The request's session; committed by the caller with the report.
+        The request's session; committed by the caller with the report. The ledger entries
+        are written just before that commit (``defer``), with those of the other reports of
+        the same group commit.
     caller
         The reporting VEN client (bound to a site).
     readings
@@ -60,4 +62,5 @@ def ledger_ingest(session: Session, caller: Caller, readings: list[ReportReading
         and not principal.has_scope("readings:write")
     ):
         principal = replace(principal, scopes=principal.scopes | {"readings:write"})
-    ingest_readings(session, principal, batch)
+    # the group commit's writes are written to the ledger together, before its commit
+    ingest_readings(session, principal, batch, defer=True)

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -230,9 +229,17 @@ def get(session: Session, caller: Caller, object_type: str, object_id: str) -> d
     return _shown(session, caller, [store.to_wire(obj)])[0]
 
 
-def _shown(session: Session, caller: Caller, wires: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the objects as this caller may see them (:func:`offtake.vtn.privacy.shown_to`)."""
-    mine = None if caller.is_business else set(_visible_targets(session, caller))
+def _shown(
+    session: Session, caller: Caller, wires: list[dict[str, Any]], visible: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Return the objects as this caller may see them (:func:`offtake.vtn.privacy.shown_to`).
+
+    ``visible`` are the caller's :func:`_visible_targets` where the caller has them already.
+    """
+    if caller.is_business:
+        mine = None
+    else:
+        mine = set(visible if visible is not None else _visible_targets(session, caller))
     return [privacy.shown_to(w, client_id=caller.client_id, visible_targets=mine) for w in wires]
 
 
@@ -306,13 +313,14 @@ def listing(
         if _NAME_TARGET.get(object_type) == target_type:
             names = list(target_values)
     scoped = replace_fields(filters, targets=targets, names=names)
-    if not caller.is_business:
+    visible = None if caller.is_business else _visible_targets(session, caller)
+    if visible is not None:
         if object_type == "EVENT":
-            scoped = replace_fields(scoped, visible_to=_visible_targets(session, caller))
+            scoped = replace_fields(scoped, visible_to=visible)
         elif object_type != "PROGRAM":
             scoped = replace_fields(scoped, client_id=caller.client_id)
     rows = store.list_objects(session, object_type, scoped, skip=first, limit=count)
-    return _shown(session, caller, [store.to_wire(row) for row in rows])
+    return _shown(session, caller, [store.to_wire(row) for row in rows], visible)
 
 
 # --- notifications ------------------------------------------------------------------------
@@ -330,9 +338,9 @@ def matching_deliveries(
     any) is the object's, its targets (if any) meet the object's, and its owner may see the
     object (a VEN is only told about objects it could read).
     """
+    if not store.any_object(session, "SUBSCRIPTION"):
+        return []  # the usual case, asked cheaply: every report write asks it
     subscriptions = session.query(VtnObject).filter(VtnObject.object_type == "SUBSCRIPTION").all()
-    if not subscriptions:
-        return []
     object_type = obj["objectType"]
     object_targets = set(obj.get("targets") or [])
     program_id = obj.get("programID") if object_type in ("EVENT", "PROGRAM", "SUBSCRIPTION") else None
@@ -612,9 +620,7 @@ def _ingest(
 
 
 def _same_report(session: Session, key: str) -> VtnObject | None:
-    return session.scalars(
-        select(VtnObject).where(VtnObject.object_type == "REPORT", VtnObject.unique_key == key)
-    ).first()
+    return store.find_unique(session, "REPORT", key)
 
 
 @dataclass(frozen=True)

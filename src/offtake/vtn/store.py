@@ -14,21 +14,26 @@ holds; since the counter commits with the data, this works across threads and pr
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
+    bindparam,
     delete,
     event,
     exists,
+    insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -39,10 +44,13 @@ __all__ = [
     "DIALECT_KEY",
     "OBJECT_TYPES",
     "Filters",
+    "NowaitVersions",
     "VtnObject",
     "VtnTarget",
     "VtnVersion",
+    "any_object",
     "delete_object",
+    "find_unique",
     "get_object",
     "insert_object",
     "list_objects",
@@ -80,9 +88,7 @@ def _changed(session: Session, object_type: str) -> None:
 def _raise_versions(session: Session) -> None:
     changed = session.info.pop(_CHANGED, None)
     for object_type in sorted(changed or ()):
-        session.execute(
-            update(VtnVersion).where(VtnVersion.object_type == object_type).values(version=VtnVersion.version + 1)
-        )
+        session.execute(_RAISE_VERSION, {"type": object_type})
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -91,6 +97,31 @@ def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_CHANGED, None)
 
 
+_OBJECTS = cast(Table, VtnObject.__table__)
+_TARGETS = cast(Table, VtnTarget.__table__)
+# Statements of every report write and poll, built once (building and keying one costs more
+# than running it on SQLite).
+_UNIQUE = select(_OBJECTS.c.seq).where(
+    _OBJECTS.c.object_type == bindparam("type"), _OBJECTS.c.unique_key == bindparam("key")
+)
+_ANY = select(_OBJECTS.c.seq).where(_OBJECTS.c.object_type == bindparam("type")).limit(1)
+_GET = select(VtnObject).where(VtnObject.id == bindparam("id"), VtnObject.object_type == bindparam("type"))
+_TARGETS_OF_CLIENT = (
+    select(VtnTarget.target)
+    .where(
+        VtnTarget.object_seq.in_(
+            select(VtnObject.seq).where(
+                VtnObject.client_id == bindparam("client"), VtnObject.object_type.in_(("VEN", "RESOURCE"))
+            )
+        )
+    )
+    .distinct()
+)
+_RAISE_VERSION = (
+    update(VtnVersion)
+    .where(VtnVersion.object_type == bindparam("type"))
+    .values(version=VtnVersion.version + 1)
+)
 _VERSIONS = select(VtnVersion.__table__.c.object_type, VtnVersion.__table__.c.version)
 
 
@@ -117,6 +148,68 @@ def read_versions_now(engine: Engine, object_types: Sequence[str]) -> tuple[int,
     finally:
         raw.close()  # back to the pool, which ends the transaction
     return _ordered(rows, object_types)
+
+
+class NowaitVersions:
+    """Committed change counters read on a connection of its own that never waits.
+
+    For answers given on the event loop, which must not block: a SQLite file only (a read
+    there is a few microseconds in memory; another database is a network round trip), on one
+    connection per thread kept outside the pool, with no busy wait: where SQLite would wait
+    (a rare lock during WAL recovery) the read gives ``None`` and the caller takes its
+    ordinary path. Each read is its own transaction (the driver begins none for a
+    ``SELECT``), so it sees every commit made before it started, as :func:`read_versions_now`.
+
+    Parameters
+    ----------
+    engine
+        The platform database's engine.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database or ""
+        #: Whether reads are made at all (a SQLite file) [-].
+        self.enabled = engine.dialect.name == "sqlite" and database not in ("", ":memory:")
+        self._engine = engine
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def read(self, object_types: Sequence[str]) -> tuple[int, ...] | None:
+        """Return the counters of ``object_types`` (as :func:`read_versions`), or ``None`` if it would wait."""
+        if not self.enabled or self._closed:
+            return None
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = self._open()
+            except (DBAPIError, self._engine.dialect.dbapi.Error):  # type: ignore[union-attr]
+                self.enabled = False  # e.g. a read-only file: every read takes the ordinary path
+                return None
+        try:
+            rows = dict(connection.execute("SELECT object_type, version FROM vtn_version").fetchall())
+        except self._engine.dialect.dbapi.Error:  # type: ignore[union-attr]
+            return None
+        return _ordered(rows, object_types)
+
+    def _open(self) -> Any:
+        proxied = self._engine.raw_connection()
+        connection: Any = proxied.driver_connection
+        proxied.detach()  # kept by this thread, never handed to another
+        connection.execute("PRAGMA busy_timeout=0")
+        with self._lock:
+            self._opened.append(connection)
+        self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        """Close the connections opened (at shutdown); later reads give ``None``."""
+        with self._lock:
+            self._closed = True
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
 
 
 def _ordered(rows: dict[str, Any], object_types: Sequence[str]) -> tuple[int, ...]:
@@ -172,9 +265,11 @@ def insert_object(
     span_s: tuple[int | None, int | None] = (None, None),
     **columns: str | None,
 ) -> VtnObject:
-    """Add an object and its targets (flushed, not committed).
+    """Add an object and its targets (written, not committed).
 
-    ``columns`` are the filter columns (``name``, ``program_id``, ``client_id`` ...).
+    ``columns`` are the filter columns (``name``, ``program_id``, ``client_id`` ...). The
+    rows are inserted as plain statements, not through the session's unit of work (a report
+    is the VTN's most frequent write); the object returned is not attached to the session.
 
     Raises
     ------
@@ -182,22 +277,27 @@ def insert_object(
         If another object of this type has the same ``unique_key``.
     """
     now = _now_text()
-    obj = VtnObject(
-        id=new_id(object_type),
-        object_type=object_type,
-        start_s=span_s[0],
-        end_s=span_s[1],
-        created=now,
-        modified=now,
-        body=body,
+    unique = sorted(set(targets))
+    values: dict[str, Any] = {
+        "id": new_id(object_type),
+        "object_type": object_type,
+        "start_s": span_s[0],
+        "end_s": span_s[1],
+        "created": now,
+        "modified": now,
+        "body": body,
+        "targeted": bool(unique),
         **columns,
-    )
-    session.add(obj)
-    session.flush()
-    _set_targets(session, obj, targets, new=True)
-    session.flush()
+    }
+    session.flush()  # what the session holds goes first, as the unit of work would
+    connection = session.connection()
+    key = connection.execute(insert(_OBJECTS).values(values)).inserted_primary_key
+    assert key is not None
+    seq = int(key[0])
+    if unique:
+        connection.execute(insert(_TARGETS), [{"object_seq": seq, "target": target} for target in unique])
     _changed(session, object_type)
-    return obj
+    return VtnObject(seq=seq, **values)
 
 
 def update_object(
@@ -229,11 +329,20 @@ def delete_object(session: Session, obj: VtnObject) -> None:
     _changed(session, obj.object_type)
 
 
+def find_unique(session: Session, object_type: str, unique_key: str) -> VtnObject | None:
+    """Return the object of this type with this ``unique_key``, or ``None`` (one light query when none)."""
+    seq = session.connection().execute(_UNIQUE, {"type": object_type, "key": unique_key}).scalar()
+    return None if seq is None else session.get(VtnObject, seq)
+
+
+def any_object(session: Session, object_type: str) -> bool:
+    """Return whether any object of this type is stored (one light query)."""
+    return session.connection().execute(_ANY, {"type": object_type}).first() is not None
+
+
 def get_object(session: Session, object_type: str, object_id: str) -> VtnObject | None:
     """Return the object of this type and id, or ``None``."""
-    return session.scalars(
-        select(VtnObject).where(VtnObject.id == object_id, VtnObject.object_type == object_type)
-    ).first()
+    return session.scalars(_GET, {"id": object_id, "type": object_type}).first()
 
 
 def list_objects(session: Session, object_type: str, filters: Filters, *, skip: int, limit: int) -> list[VtnObject]:
@@ -277,10 +386,7 @@ def list_objects(session: Session, object_type: str, filters: Filters, *, skip: 
 
 def targets_of_client(session: Session, client_id: str) -> list[str]:
     """Return the targets of every ven and resource owned by an OAuth client."""
-    owned = select(VtnObject.seq).where(
-        VtnObject.client_id == client_id, VtnObject.object_type.in_(("VEN", "RESOURCE"))
-    )
-    return list(session.scalars(select(VtnTarget.target).where(VtnTarget.object_seq.in_(owned)).distinct()))
+    return list(session.scalars(_TARGETS_OF_CLIENT, {"client": client_id}))
 
 
 def to_wire(obj: VtnObject) -> dict[str, Any]:

@@ -48,7 +48,17 @@ from offtake.vtn.notify import WebhookNotifier
 from offtake.vtn.service import Caller, Outcome
 from offtake.vtn.store import Filters
 
-__all__ = ["Dialect", "oadr_problem", "submit_report", "vtn_router"]
+__all__ = [
+    "COLLECTIONS",
+    "Dialect",
+    "Search",
+    "conditional_answer",
+    "listing_cache",
+    "listing_key",
+    "oadr_problem",
+    "submit_report",
+    "vtn_router",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +67,7 @@ _STATE_LOCK = threading.Lock()
 
 
 #: Collection path → (objectType, name of the id in item paths).
-_COLLECTIONS = {
+COLLECTIONS = {
     "programs": ("PROGRAM", "programID"),
     "events": ("EVENT", "eventID"),
     "reports": ("REPORT", "reportID"),
@@ -186,7 +196,8 @@ def _notifier(request: Request) -> WebhookNotifier:
     return notifier
 
 
-def _listing_cache(request: Request) -> ListingCache:
+def listing_cache(request: Request) -> ListingCache:
+    """Return the application's :class:`ListingCache`, made on first use."""
     state = request.app.state
     cache = getattr(state, "vtn_listing_cache", None)
     if cache is None:
@@ -350,13 +361,14 @@ class _Vtn:
             result = result.object
         return self._answer(result, status)
 
-    async def listing(self, request: Request, session: Session, search: _Search) -> Response:
+    async def listing(self, request: Request, session: Session, search: Search) -> Response:
         """Answer a search, from the listing cache while the objects are unchanged.
 
         The answer carries an ``ETag`` (:func:`_etag`); a request whose ``If-None-Match``
-        names the current one is answered ``304 Not Modified`` without a body.
+        names the current one is answered ``304 Not Modified`` without a body. A repeated
+        poll is usually answered before it gets here, by :mod:`offtake.api.poll_lane`.
         """
-        cache = _listing_cache(request)
+        cache = listing_cache(request)
         engine = request.app.state.session_factory.kw["bind"]
 
         def in_thread() -> tuple[bytes, str]:
@@ -364,7 +376,7 @@ class _Vtn:
             service.check_listing(
                 caller, search.object_type, search.skip, search.limit, search.target_type, search.target_values
             )
-            key = (self.dialect, caller.client_id, caller.site_id, caller.is_business, search)
+            key = listing_key(self.dialect, caller, search)
             # counters first: the answer computed below is at least this new
             versions = store.read_versions_now(engine, DEPENDS_ON[search.object_type])
             body = cache.get(key, versions)
@@ -374,16 +386,27 @@ class _Vtn:
                 finally:
                     session.close()
                 cache.put(key, versions, body)
-            return body, _etag(caller.client_id, body)
+            return body, caller.client_id
 
         try:
-            body, etag = await run_in_threadpool(in_thread)
+            body, client_id = await run_in_threadpool(in_thread)
         except (OfftakeError, AuthError) as exc:
             return oadr_problem(exc)
-        headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
-        if _matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
+        return conditional_answer(request, client_id, body)
+
+
+def listing_key(dialect: Dialect, caller: Caller, search: Search) -> tuple[Any, ...]:
+    """Key of a search's answer in the listing cache: what it depends on besides the stored objects."""
+    return (dialect, caller.client_id, caller.site_id, caller.is_business, search)
+
+
+def conditional_answer(request: Request, client_id: str, body: bytes) -> Response:
+    """Answer a search with ``body`` and its ``ETag``, or ``304`` when ``If-None-Match`` names it."""
+    etag = _etag(client_id, body)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _etag(client_id: str, body: bytes) -> str:
@@ -409,7 +432,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-class _Search:
+class Search:
     """A search's parameters, hashable so that it keys the listing cache."""
 
     def __init__(self, object_type: str, request: Request) -> None:
@@ -449,7 +472,7 @@ class _Search:
         return hash(self._key())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Search) and self._key() == other._key()
+        return isinstance(other, Search) and self._key() == other._key()
 
     def run(self, session: Session, caller: Caller) -> list[dict[str, Any]]:
         """Return the page of objects this search finds for ``caller``."""
@@ -472,7 +495,7 @@ class _Search:
 def _search_route(vtn: _Vtn, object_type: str) -> Callable[..., Any]:
     async def search(request: Request, session: DbSession) -> Response:
         try:
-            params = _Search(object_type, request)
+            params = Search(object_type, request)
         except InputError as exc:  # a malformed query parameter
             return oadr_problem(exc)
         return await vtn.listing(request, session, params)
@@ -535,7 +558,7 @@ def _delete_route(vtn: _Vtn, object_type: str, id_name: str) -> Callable[..., An
 
 
 def _add_collection(router: APIRouter, vtn: _Vtn, collection: str) -> None:
-    object_type, id_name = _COLLECTIONS[collection]
+    object_type, id_name = COLLECTIONS[collection]
     noun = object_type.lower()
     body = request_body(object_type, vtn.dialect)
     item = parameters((id_name, "path", TEXT))
@@ -720,7 +743,7 @@ def vtn_router(dialect: Dialect = "3.1.0") -> APIRouter:
     router = APIRouter(tags=[f"OpenADR {dialect}"], route_class=StrictJsonRoute, responses=ERRORS)
     vtn = _Vtn(dialect)
     _add_discovery(router, vtn)
-    for collection in _COLLECTIONS:
+    for collection in COLLECTIONS:
         _add_collection(router, vtn, collection)
     _add_ven_resources(router, vtn)
     return router

@@ -1,0 +1,111 @@
+"""A fast lane for the VENs' polls: a repeated search answered from memory, on the event loop.
+
+Every VEN polls ``GET /events`` about once a second and the answer rarely changes, so most
+of the VTN's traffic is the same search answered again from the listing cache
+(:mod:`offtake.vtn.cache`). Through the full route that costs more than the answer: routing,
+the request's session dependency, and a hop to a worker thread and back. This middleware
+answers such a poll itself, before routing, when everything it needs is in memory:
+
+* the bearer token verifies and its client is known fresh (:func:`~offtake.api.auth.principal_in_memory`);
+* the query parses and the caller may read the type (:func:`~offtake.vtn.service.check_listing`);
+* the change counters read without waiting (:class:`~offtake.vtn.store.NowaitVersions`: a
+  SQLite file; on PostgreSQL every poll takes the full route);
+* the listing cache holds the answer computed at exactly those counters.
+
+The answer (``200`` with the body, or ``304`` when ``If-None-Match`` names its ``ETag``) is
+byte for byte what the full route gives, as it is built by the same function
+(:func:`~offtake.api.routes.openadr.conditional_answer`) from the same cache entry. Whatever is
+missing, or anything unexpected, sends the request down the full route, which also answers
+every error: this lane never refuses anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from offtake.api.auth import principal_in_memory
+from offtake.api.routes.openadr import COLLECTIONS, Search, conditional_answer, listing_cache, listing_key
+from offtake.vtn import service
+from offtake.vtn.cache import DEPENDS_ON
+from offtake.vtn.dialect import Dialect
+from offtake.vtn.service import Caller
+from offtake.vtn.store import NowaitVersions
+
+__all__ = ["SEARCH_PATHS", "PollLane", "from_memory", "nowait_versions"]
+
+log = logging.getLogger(__name__)
+
+#: Path of each VTN search → its dialect and object type.
+SEARCH_PATHS: dict[str, tuple[Dialect, str]] = {
+    f"/openadr3/{dialect}/{collection}": (dialect, object_type)
+    for dialect in ("3.1.0", "3.0.1")
+    for collection, (object_type, _) in COLLECTIONS.items()
+}
+
+
+def nowait_versions(state: Any) -> NowaitVersions:
+    """Return the application's :class:`NowaitVersions`, made on first use (on the event loop)."""
+    reader: NowaitVersions | None = getattr(state, "vtn_nowait_versions", None)
+    if reader is None:
+        reader = NowaitVersions(state.session_factory.kw["bind"])
+        state.vtn_nowait_versions = reader
+    return reader
+
+
+def from_memory(request: Request, dialect: Dialect, object_type: str) -> Response | None:
+    """Return the answer to a search if all of it is in memory; ``None`` sends it down the full route."""
+    headers = request.headers
+    if "content-length" in headers or "transfer-encoding" in headers:
+        return None  # a search has no body: one that has one gets the full route's checks
+    reader = nowait_versions(request.app.state)
+    if not reader.enabled:
+        return None
+    principal = principal_in_memory(request)
+    if principal is None:
+        return None
+    caller = Caller(principal.client_id, principal.scopes, principal.site_id, principal, dialect)
+    search = Search(object_type, request)
+    service.check_listing(caller, object_type, search.skip, search.limit, search.target_type, search.target_values)
+    versions = reader.read(DEPENDS_ON[object_type])
+    if versions is None:
+        return None
+    body = listing_cache(request).get(listing_key(dialect, caller, search), versions)
+    if body is None:
+        return None
+    return conditional_answer(request, caller.client_id, body)
+
+
+class PollLane:
+    """ASGI middleware: a VTN search answered from memory when it can be (:func:`from_memory`).
+
+    Parameters
+    ----------
+    app
+        The wrapped application (the rest of the middleware and the routes).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        #: Searches answered here, for observation [-].
+        self.answered = 0
+        self._warned = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a search from memory, or pass the request on."""
+        if scope["type"] == "http" and scope["method"] == "GET":
+            found = SEARCH_PATHS.get(scope["path"])
+            if found is not None:
+                try:
+                    response = from_memory(Request(scope), *found)
+                except Exception:
+                    response = None
+                if response is not None:
+                    self.answered += 1
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

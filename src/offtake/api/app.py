@@ -107,6 +107,9 @@ def create_app(
             versions = getattr(app.state, "vtn_nowait_versions", None)
             if versions is not None:
                 versions.close()
+            shared = getattr(app.state, "vtn_shared_versions", None)
+            if shared is not None:
+                await shared.aclose()
             jobs = getattr(app.state, "console_jobs", None)
             if jobs is not None:
                 await run_in_threadpool(jobs.stop)

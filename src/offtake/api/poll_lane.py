@@ -8,8 +8,9 @@ answers such a poll itself, before routing, when everything it needs is in memor
 
 * the bearer token verifies and its client is known fresh (:func:`~offtake.api.auth.principal_in_memory`);
 * the query parses and the caller may read the type (:func:`~offtake.vtn.service.check_listing`);
-* the change counters read without waiting (:class:`~offtake.vtn.store.NowaitVersions`: a
-  SQLite file; on PostgreSQL every poll takes the full route);
+* the change counters read without waiting (:class:`~offtake.vtn.store.NowaitVersions` on a
+  SQLite file; on PostgreSQL :class:`~offtake.vtn.shared_versions.SharedVersions`, a read on
+  an asynchronous connection sent after the poll arrived, shared by the polls waiting);
 * the listing cache holds the answer computed at exactly those counters.
 
 The answer (``200`` with the body, or ``304`` when ``If-None-Match`` names its ``ETag``) is
@@ -34,9 +35,10 @@ from offtake.vtn import service
 from offtake.vtn.cache import DEPENDS_ON
 from offtake.vtn.dialect import Dialect
 from offtake.vtn.service import Caller
+from offtake.vtn.shared_versions import SharedVersions
 from offtake.vtn.store import NowaitVersions
 
-__all__ = ["SEARCH_PATHS", "PollLane", "from_memory", "nowait_versions"]
+__all__ = ["SEARCH_PATHS", "PollLane", "answer_from_memory", "from_memory", "nowait_versions", "shared_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -57,27 +59,64 @@ def nowait_versions(state: Any) -> NowaitVersions:
     return reader
 
 
-def from_memory(request: Request, dialect: Dialect, object_type: str) -> Response | None:
-    """Return the answer to a search if all of it is in memory; ``None`` sends it down the full route."""
+def shared_versions(state: Any) -> SharedVersions:
+    """Return the application's :class:`SharedVersions` (PostgreSQL), made on first use."""
+    reader: SharedVersions | None = getattr(state, "vtn_shared_versions", None)
+    if reader is None:
+        reader = SharedVersions(state.session_factory.kw["bind"])
+        state.vtn_shared_versions = reader
+    return reader
+
+
+def _checked(request: Request, dialect: Dialect, object_type: str) -> tuple[Caller, Search] | None:
+    """Return the caller and search of a poll the lane may answer, or ``None`` for the full route."""
     headers = request.headers
     if "content-length" in headers or "transfer-encoding" in headers:
         return None  # a search has no body: one that has one gets the full route's checks
-    reader = nowait_versions(request.app.state)
-    if not reader.enabled:
-        return None
     principal = principal_in_memory(request)
     if principal is None:
         return None
     caller = Caller(principal.client_id, principal.scopes, principal.site_id, principal, dialect)
     search = Search(object_type, request)
     service.check_listing(caller, object_type, search.skip, search.limit, search.target_type, search.target_values)
-    versions = reader.read(DEPENDS_ON[object_type])
+    return caller, search
+
+
+def _cached(
+    request: Request, dialect: Dialect, checked: tuple[Caller, Search], versions: tuple[int, ...] | None
+) -> Response | None:
     if versions is None:
         return None
+    caller, search = checked
     body = listing_cache(request).get(listing_key(dialect, caller, search), versions)
     if body is None:
         return None
     return conditional_answer(request, caller.client_id, body)
+
+
+def from_memory(request: Request, dialect: Dialect, object_type: str) -> Response | None:
+    """Return the answer to a search if all of it is in memory (SQLite); ``None`` sends it down the full route."""
+    reader = nowait_versions(request.app.state)
+    if not reader.enabled:
+        return None
+    checked = _checked(request, dialect, object_type)
+    if checked is None:
+        return None
+    return _cached(request, dialect, checked, reader.read(DEPENDS_ON[object_type]))
+
+
+async def answer_from_memory(request: Request, dialect: Dialect, object_type: str) -> Response | None:
+    """As :func:`from_memory`, and on PostgreSQL with the counters of :class:`SharedVersions`."""
+    if nowait_versions(request.app.state).enabled:
+        return from_memory(request, dialect, object_type)
+    reader = shared_versions(request.app.state)
+    if not reader.enabled:
+        return None
+    checked = _checked(request, dialect, object_type)
+    if checked is None:
+        return None
+    versions = await reader.read(DEPENDS_ON[object_type])
+    return _cached(request, dialect, checked, versions)
 
 
 class PollLane:
@@ -101,7 +140,7 @@ class PollLane:
             found = SEARCH_PATHS.get(scope["path"])
             if found is not None:
                 try:
-                    response = from_memory(Request(scope), *found)
+                    response = await answer_from_memory(Request(scope), *found)
                 except Exception:
                     response = None
                 if response is not None:

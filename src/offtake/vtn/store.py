@@ -54,6 +54,7 @@ __all__ = [
     "get_object",
     "insert_object",
     "list_objects",
+    "ordered_versions",
     "read_versions",
     "read_versions_now",
     "targets_of_client",
@@ -128,7 +129,7 @@ _VERSIONS = select(VtnVersion.__table__.c.object_type, VtnVersion.__table__.c.ve
 def read_versions(connection: Connection, object_types: Sequence[str]) -> tuple[int, ...]:
     """Return the change counters of ``object_types``, in that order, in one query."""
     rows = {row[0]: row[1] for row in connection.execute(_VERSIONS)}
-    return _ordered(rows, object_types)
+    return ordered_versions(rows, object_types)
 
 
 def read_versions_now(engine: Engine, object_types: Sequence[str]) -> tuple[int, ...]:
@@ -147,7 +148,7 @@ def read_versions_now(engine: Engine, object_types: Sequence[str]) -> tuple[int,
             cursor.close()
     finally:
         raw.close()  # back to the pool, which ends the transaction
-    return _ordered(rows, object_types)
+    return ordered_versions(rows, object_types)
 
 
 class NowaitVersions:
@@ -191,7 +192,7 @@ class NowaitVersions:
             rows = dict(connection.execute("SELECT object_type, version FROM vtn_version").fetchall())
         except self._engine.dialect.dbapi.Error:  # type: ignore[union-attr]
             return None
-        return _ordered(rows, object_types)
+        return ordered_versions(rows, object_types)
 
     def _open(self) -> Any:
         proxied = self._engine.raw_connection()
@@ -212,7 +213,8 @@ class NowaitVersions:
             connection.close()
 
 
-def _ordered(rows: dict[str, Any], object_types: Sequence[str]) -> tuple[int, ...]:
+def ordered_versions(rows: dict[str, Any], object_types: Sequence[str]) -> tuple[int, ...]:
+    """Return the counters of ``object_types`` from the rows of ``vtn_version`` (type → counter)."""
     missing = [t for t in object_types if t not in rows]
     if missing:
         raise RuntimeError(f"vtn_version has no row for {missing}; run 'offtake db upgrade' first")

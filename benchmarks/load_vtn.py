@@ -183,6 +183,43 @@ p99 1.3 s, reports p50 7.3 s, p99 14.9 s, 1.10 cores. Target MISSED on PostgreSQ
 statement is a round trip to a server that shares the two cores, and reports queue for the
 ledger's head row; measure it on a quiet machine before drawing more from it.
 
+Poll lane on PostgreSQL (branch ``h12pg``): where a poll took the full route there (a thread hop,
+routing, a pooled connection with its pre-ping and the counters' query: two round trips; a report
+is 14-15 statements, 5 of them per report in the writer's transaction), the lane now answers it
+before routing with the counters read by ``vtn.shared_versions.SharedVersions``: a ``SELECT`` on an
+asynchronous autocommit connection of each process, sent after the poll arrived (so it sees every
+commit made before), shared by the polls arriving while a read is in flight; a read slower than
+50 ms or failing sends the poll down the full route. Back to back, main at d609853 ("before")
+against the branch, PostgreSQL on the same machine (its processes not counted), ``--workers 2``,
+300 VENs, 20 s, load average 2.0-2.8 on 2 cores (the end of a CI run), nothing lost, no failure:
+
+==========================================  ==========  ==========  ==========  ==========  ===========
+``--vens 300 --duration 20 -w 2``, PG       polls p50   polls p99   rep. p50    rep. p99    server CPU
+==========================================  ==========  ==========  ==========  ==========  ===========
+before                                      2.4 ms      23.6 ms     19.4 ms     84.8 ms     10.6 s
+after                                       0.9 ms      23.7 ms     13.9 ms     150 ms      6.8 s
+polls only (``--report-s 3600``), before    1.5 ms      32.5 ms                             6.9 s
+polls only, after                           1.0 ms      44.4 ms                             5.8 s
+reports only (``--poll-s 3600``), before                            13.9 ms     44.3 ms     4.7 s
+reports only, after                                                 15.5 ms     45.8 ms     5.0 s
+==========================================  ==========  ==========  ==========  ==========  ===========
+
+Server CPU per request kind on PostgreSQL: a report about 8 ms (4.7-5.0 s for 600), unchanged; a
+conditional poll (the server's CPU less 8 ms per report) 0.75 ms before and 0.55 ms after from the
+polls-only pair, 1.0 ms before and 0.3 ms after from the mixed pair (10.6 s → 6.8 s for the same
+6,000 polls and 600 reports): this machine's noise is that wide, the direction is not in doubt.
+The reports' p99 moves with this machine's noise (150 ms and
+85 ms in the mixed pair, 46 and 44 ms alone). A run before the branch's first, at load 4.3-5.2:
+polls p99 91.5 ms, reports p99 453 ms, server 0.50 cores. The 1,000-VEN pair could not be run: the
+shared PostgreSQL server was stopped by its owner during the run. On a quiet machine::
+
+    PYTHONPATH=src python benchmarks/load_vtn.py --vens 1000 --duration 60 --workers 2 \\
+        --database-url postgresql+psycopg://USER@127.0.0.1/EMPTY_DB
+
+What remains on PostgreSQL is the reports: about 8 ms of server CPU each and five round trips
+each in the writer's transaction, which holds the ledger's head row from the batch's first
+report to its commit.
+
 Before this (one process, httpx VENs, no ETags, one commit per report), ``--vens 200
 --duration 30`` on the same machine three times oversubscribed: achieved 85 of 220 req/s,
 p99 10.5 s.

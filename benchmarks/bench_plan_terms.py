@@ -39,6 +39,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from offtake.simulation.plan_check import parse_seeds
+
 ROOT = Path(__file__).resolve().parents[1]
 SITES = ROOT / "src" / "offtake" / "data" / "scenarios" / "pakistan-2025" / "sites-illustrative.csv"
 
@@ -69,7 +71,7 @@ def main() -> None:
     flagged = {(r.site_id, r.term, int(r.seed)) for r in flags.dropna(subset=["seed"]).itertuples()}
     print(f"flagged before the run: {len(flagged)} (site, term, seed); sites {sorted({f[0] for f in flagged})}")
     missed_total = 0
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in parse_seeds(args.seeds, field="--seeds"):
         out = args.out / f"sim-{seed}"
         t0 = time.perf_counter()
         offtake("simulate", "--scenario", "pakistan-2025", "--allocation", str(plan_dir / "allocation.csv"),

@@ -112,6 +112,7 @@ from offtake.cli._period import first_days
 from offtake.dispatch import read_allocation
 from offtake.simulation import compute_kpis, simulate
 from offtake.simulation.kpis import ENERGY_TARGET, UNFORESEEN_CAUSES
+from offtake.simulation.plan_check import parse_seeds
 from offtake.simulation.region import ScheduledSets
 from offtake.surplus import assess_surplus
 from offtake.surplus.assess import set_surplus
@@ -119,13 +120,6 @@ from offtake.surplus.assess import set_surplus
 BENCHMARK = Path(__file__).parent / "data" / "pakistan-2025-allocation.csv"
 #: Events nobody can foresee inside an interval; the rest are dispatch's (kpis.EXCEEDANCE_CAUSES).
 UNFORESEEN = UNFORESEEN_CAUSES
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        a, b = text.split("-", 1)
-        return list(range(int(a), int(b) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def _row(kpis: dict[str, Any], scale: float) -> dict[str, Any]:
@@ -174,7 +168,7 @@ def main() -> None:
     worst_share, worst_dispatch, worst_false = 1.0, 0, 0
     for name, path in allocations.items():
         contracts = read_allocation(path, scenario.zone_ids)
-        for seed in _seeds(args.seeds):
+        for seed in parse_seeds(args.seeds, field="--seeds"):
             for ignoring in ("auto", None):
                 t0 = time.perf_counter()
                 result = simulate(

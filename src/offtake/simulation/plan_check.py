@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from offtake.dispatch import Contracts, DispatchPolicy
+from offtake.dispatch import Contracts
 from offtake.dispatch.core import Reason
 from offtake.dispatch.terms import TOL_MW, curtailed_intervals, curtailment_runs
 from offtake.planning.simulated_terms import SimulatedRun, SimulatedTerms
@@ -92,10 +92,6 @@ def check_plan_by_simulation(
         progress("assessing the surplus and every zone set's value for the simulated years")
     assessed = assess_surplus(scenario)
     sets = ScheduledSets(*set_surplus(scenario, assessed.tariff_usd_per_mwh, assessed.baseline))
-    largest = scenario.reserve.largest_unit_mw if scenario.reserve.hold_largest_unit else None
-    policy = DispatchPolicy.default(
-        interval_s=step_s, largest_unit_mw=largest, reference_tariff_usd_per_mwh=scenario.default_tariff_usd_per_mwh
-    )
     runs = []
     for seed in seeds:
         if progress is not None:
@@ -108,7 +104,6 @@ def check_plan_by_simulation(
             sets=sets,
             step_s=step_s,
             seed=seed,
-            policy=policy,
             ignoring_site="auto",
         )
         breaches = compute_kpis(result)["contracts"]["breaches"]

@@ -386,8 +386,10 @@ class Stats:
 
     def __init__(self) -> None:
         self.latency_s: dict[str, list[float]] = {"events": [], "report": []}
-        #: (seconds since the run started, latency [s]) of every request, for the time series.
-        self.timeline: list[tuple[float, float]] = []
+        #: (seconds since the run started, kind, latency [s]) of every request, for the time series.
+        self.timeline: list[tuple[float, str, float]] = []
+        #: Latency [s] of each VEN's first poll (no ETag yet: always computed in full).
+        self.first_poll_s: list[float] = []
         self.started = time.monotonic()
         self.failures: dict[str, int] = {"events": 0, "report": 0}
         self.accepted_reports: dict[str, int] = {}
@@ -505,8 +507,11 @@ async def _poll(connection: _Connection, target: str, headers: dict[str, str], s
         status, answer, data = await connection.request("GET", target, headers)
     except (OSError, asyncio.IncompleteReadError, ValueError):
         status, answer, data = 0, {}, b""
-    stats.latency_s["events"].append(time.perf_counter() - started)
-    stats.timeline.append((time.monotonic() - stats.started, stats.latency_s["events"][-1]))
+    latency_s = time.perf_counter() - started
+    stats.latency_s["events"].append(latency_s)
+    stats.timeline.append((time.monotonic() - stats.started, "events", latency_s))
+    if "If-None-Match" not in headers:
+        stats.first_poll_s.append(latency_s)
     if status == 304:
         stats.not_modified += 1
     elif status != 200 or data in (b"", b"[]"):
@@ -543,7 +548,7 @@ async def _report(
     except (OSError, asyncio.IncompleteReadError, ValueError):
         status = 0
     stats.latency_s["report"].append(time.perf_counter() - started)
-    stats.timeline.append((time.monotonic() - stats.started, stats.latency_s["report"][-1]))
+    stats.timeline.append((time.monotonic() - stats.started, "report", stats.latency_s["report"][-1]))
     if status == 201:
         stats.accepted_reports[site] = stats.accepted_reports.get(site, 0) + 1
     else:
@@ -705,7 +710,7 @@ def _print_results(args: argparse.Namespace, stats: Stats, in_ledger: int) -> in
     accepted = sum(stats.accepted_reports.values())
     total = sum(len(v) for v in stats.latency_s.values())
     offered = args.vens * (1 / args.poll_s + 1 / args.report_s)
-    in_time = sum(1 for t, _ in stats.timeline if t < args.duration)
+    in_time = sum(1 for t, _, _ in stats.timeline if t < args.duration)
     print(
         f"VENs: {args.vens}, server workers: {args.workers}, duration: {args.duration:.0f} s, "
         f"offered {offered:.0f} req/s, achieved {in_time / args.duration:.1f} req/s ({total} requests "
@@ -713,6 +718,11 @@ def _print_results(args: argparse.Namespace, stats: Stats, in_ledger: int) -> in
     )
     polls = len(stats.latency_s["events"])
     print(f"polls answered 304 Not Modified: {stats.not_modified} of {polls}")
+    first = stats.first_poll_s
+    print(
+        f"first polls (no ETag yet): n={len(first)} p50={_percentile(first, 50) * 1000:.1f} ms "
+        f"p99={_percentile(first, 99) * 1000:.1f} ms"
+    )
     all_values = [v for values in stats.latency_s.values() for v in values]
     for kind, values in [*stats.latency_s.items(), ("all", all_values)]:
         p50_ms = _percentile(values, 50) * 1000
@@ -724,11 +734,16 @@ def _print_results(args: argparse.Namespace, stats: Stats, in_ledger: int) -> in
             f"max={max_ms:7.1f} ms failures={failures}"
         )
     window_s = 60.0 if args.duration > 120 else 15.0
-    for first in range(0, int(args.duration), int(window_s)):
-        values = [lat for t, lat in stats.timeline if first <= t < first + window_s]
+    for begin in range(0, int(args.duration), int(window_s)):
+        window = [(kind, lat) for t, kind, lat in stats.timeline if begin <= t < begin + window_s]
+        values = [lat for _, lat in window]
+        by_kind = "".join(
+            f", {kind} p99={_percentile([lat for k, lat in window if k == kind], 99) * 1000:.1f} ms"
+            for kind in ("events", "report")
+        )
         print(
-            f"  {first:4d}-{first + int(window_s):4d} s: n={len(values):5d} "
-            f"p50={_percentile(values, 50) * 1000:6.1f} ms p99={_percentile(values, 99) * 1000:6.1f} ms"
+            f"  {begin:4d}-{begin + int(window_s):4d} s: n={len(values):5d} "
+            f"p50={_percentile(values, 50) * 1000:6.1f} ms p99={_percentile(values, 99) * 1000:6.1f} ms{by_kind}"
         )
     elapsed = max(stats.elapsed_s, 1e-9)
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -12,13 +13,14 @@ from platform_fixtures import T0, World, principal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from offtake.errors import InputError, PermissionDenied
+from offtake.errors import InputError, OfftakeError, PermissionDenied
 from offtake.identity.principal import Principal
 from offtake.ledger import (
     IngestResult,
     MeterReading,
     ReadingsConflict,
     ReadingsRejected,
+    ingest_many,
     ingest_readings,
     merkle,
     store,
@@ -373,3 +375,50 @@ def test_a_group_commit_batch_checks_each_report_against_the_earlier_ones(world:
         committer.close()
     assert count(world, LedgerEntry) == n + 4 and count(world, Reading) == 4
     _stored_tree_matches(world)
+
+
+def _random_requests(rng: random.Random, world: World) -> list[tuple[Principal, list[MeterReading]]]:
+    """Batches from both operators and the grid: repeats, conflicts, overlaps, others' sites, impossible energy."""
+    own = {world.op1: "S1", world.op2: "S2"}
+    requests = []
+    for _ in range(rng.randint(1, 7)):
+        who = rng.choice([world.op1, world.op2, world.grid])
+        batch = [
+            r(
+                site=own[who] if who in own and rng.random() < 0.85 else rng.choice(["S1", "S2"]),
+                start=T0 + rng.randint(0, 3) * H / 2,
+                hours=rng.choice([0.5, 0.5, 1.0]),
+                wh=rng.choice([1_000, 1_000, 2_000, 10**12]),
+                meter=rng.choice(["m1", "m1", "m2"]),
+            )
+            for _ in range(rng.randint(1, 3))
+        ]
+        requests.append((who, batch))
+    return requests
+
+
+def _outcome(result: IngestResult | Exception) -> Any:
+    if isinstance(result, Exception):
+        return type(result).__name__, str(result)
+    return result.as_dict()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_batches_ingested_together_meet_the_checks_they_would_meet_one_after_another(world: World, seed: int) -> None:
+    """The peer: each batch ingested alone, in order, each in a savepoint that a refusal rolls back."""
+    requests = _random_requests(random.Random(seed), world)
+    with world.factory() as s:
+        together = [_outcome(o) for o in ingest_many(s, requests, now=T0 + 10 * H)]
+        stored_together = s.execute(select(LedgerEntry.data).order_by(LedgerEntry.seq)).scalars().all()
+        s.rollback()
+        alone = []
+        for who, batch in requests:
+            try:
+                with s.begin_nested():
+                    alone.append(_outcome(ingest_readings(s, who, batch, now=T0 + 10 * H)))
+            except OfftakeError as exc:
+                alone.append(_outcome(exc))
+        stored_alone = s.execute(select(LedgerEntry.data).order_by(LedgerEntry.seq)).scalars().all()
+        s.rollback()
+    assert together == alone
+    assert stored_together == stored_alone

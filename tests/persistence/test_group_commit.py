@@ -214,3 +214,82 @@ def test_a_write_that_rolls_the_batch_back_makes_it_run_one_write_at_a_time(read
     # every acknowledged write is stored: the rollback did not take "first" with it
     assert seqs == [0, 1, 2] and len(entries) == 3
     assert ['"first"' in entries[0], '"after a rollback"' in entries[1], '"third"' in entries[2]] == [True] * 3
+
+
+class _Together:
+    """Writes ledger entries for items given together; refuses items starting with "bad"."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, session: Session, items: list[Any]) -> list[Any]:
+        self.calls.append(list(items))
+        if any(item == "explode" for item in items) and len(items) > 1:
+            raise RuntimeError("this batch cannot be written together")
+        appender = open_appender(session)
+        answers: list[Any] = []
+        for item in items:
+            if item.startswith("bad"):
+                answers.append(ValueError(f"refused {item}"))
+            else:
+                answers.append(appender.add("registry", {"change": item}, by="test", at=AT))
+        appender.flush()
+        return answers
+
+
+def test_writes_of_one_kind_run_together_and_are_refused_one_by_one(ready: sessionmaker[Session]) -> None:
+    committer = GroupCommit(ready)
+    together = _Together()
+    try:
+        _, release = _blocked(committer)
+        first = [committer.submit_together(together, item) for item in ("a", "bad-b", "c")]
+        plain = committer.submit(_append("plain"))
+        second = [committer.submit_together(together, item) for item in ("d", "e")]
+        release.set()
+        assert [p.future.result(30) for p in (first[0], first[2], plain, *second)] == [0, 1, 2, 3, 4]
+        with pytest.raises(ValueError, match="refused bad-b"):
+            first[1].future.result(30)
+    finally:
+        committer.close()
+    # one call per run of neighbours, a plain write between them splits the runs; one commit
+    assert together.calls == [["a", "bad-b", "c"], ["d", "e"]]
+    assert committer.commits == 2 and committer.writes == 7
+    assert [e.split('"change":"')[1].split('"')[0] for e in _entries(ready)] == ["a", "c", "plain", "d", "e"]
+
+
+def test_a_run_that_fails_together_is_written_one_item_at_a_time(ready: sessionmaker[Session]) -> None:
+    committer = GroupCommit(ready)
+    together = _Together()
+    try:
+        _, release = _blocked(committer)
+        pending = [committer.submit_together(together, item) for item in ("a", "explode", "bad-c", "d")]
+        release.set()
+        assert [pending[i].future.result(30) for i in (0, 1, 3)] == [0, 1, 2]
+        with pytest.raises(ValueError, match="refused bad-c"):
+            pending[2].future.result(30)
+    finally:
+        committer.close()
+    assert together.calls[0] == ["a", "explode", "bad-c", "d"]
+    assert together.calls[1:] == [["a"], ["explode"], ["bad-c"], ["d"]]
+    assert len(_entries(ready)) == 3
+
+
+def test_a_run_that_ends_the_transaction_is_written_one_item_at_a_time(ready: sessionmaker[Session]) -> None:
+    committer = GroupCommit(ready)
+    calls: list[list[str]] = []
+
+    def careless(session: Session, items: list[Any]) -> list[Any]:
+        calls.append(list(items))
+        seqs = [_append(item)(session) for item in items]
+        session.rollback()  # breaks the rule for runs of more than one: the entries are gone
+        return [_append(f"{item} again")(session) for item in items] if len(items) == 1 else seqs
+
+    try:
+        _, release = _blocked(committer)
+        pending = [committer.submit_together(careless, item) for item in ("a", "b")]
+        release.set()
+        assert [p.future.result(30) for p in pending] == [0, 1]
+    finally:
+        committer.close()
+    assert calls == [["a", "b"], ["a"], ["b"]]
+    assert [e.split('"change":"')[1].split('"')[0] for e in _entries(ready)] == ["a again", "b again"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,12 +12,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from offtake.errors import ConflictError, InputError
+from offtake.errors import ConflictError, InputError, OfftakeError
 from offtake.identity.principal import ROLE_SCOPES
 from offtake.vtn import service
 from offtake.vtn.models import EventRequest, ReportRequest
 from offtake.vtn.operations import PLATFORM
 from offtake.vtn.readings import ReportReading, readings_from_report
+from offtake.vtn.reports import ReportWrite, create_reports, prepare_report
 from offtake.vtn.service import Caller
 from offtake.vtn.store import DIALECT_KEY, VtnObject
 
@@ -113,13 +115,25 @@ def test_a_report_with_no_period_anywhere_names_the_interval() -> None:
 
 
 class _Ledger:
-    """Records what the service hands to the metering ledger."""
+    """Records what the service hands to the metering ledger; refuses readings of ``refuse_wh``."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse_wh: int | None = None) -> None:
         self.batches: list[list[ReportReading]] = []
+        self.calls = 0
+        self.refuse_wh = refuse_wh
 
-    def __call__(self, session: Session, caller: Caller, readings: list[ReportReading]) -> None:
-        self.batches.append(readings)
+    def __call__(
+        self, session: Session, reports: Sequence[tuple[Caller, list[ReportReading]]]
+    ) -> list[OfftakeError | None]:
+        self.calls += 1
+        answers: list[OfftakeError | None] = []
+        for _caller, readings in reports:
+            if any(r.energy_wh == self.refuse_wh for r in readings):
+                answers.append(ConflictError(f"refused {self.refuse_wh} Wh"))
+            else:
+                self.batches.append(readings)
+                answers.append(None)
+        return answers
 
 
 def _program_and_event(session: Session) -> str:
@@ -253,3 +267,36 @@ def test_a_resource_period_without_a_duration_takes_the_events() -> None:
     ]
     with pytest.raises(InputError, match="no duration"):
         readings_from_report(report)
+
+
+def test_reports_written_together_are_each_answered_as_if_written_alone(factory: sessionmaker[Session]) -> None:
+    ledger = _Ledger(refuse_wh=9000)
+    with factory() as session:
+        event_id = _program_and_event(session)
+        stored = service.create(session, VEN_A, "REPORT", _guide_report(event_id, [1.0]), ingest=ledger).object
+        session.commit()
+        bodies = [
+            (VEN_A, _guide_report(event_id, [1.0])),  # a retry of the stored one
+            (VEN_A, _guide_report(event_id, [2.0])),  # new
+            (VEN_B, _guide_report(event_id, [9.0], "site-b")),  # the ledger refuses it
+            (VEN_B, _guide_report(event_id, [3.0], "site-b")),  # new
+            (VEN_A, _guide_report(event_id, [2.0])),  # sent twice in the batch
+            (VEN_B, _guide_report(event_id, [], "site-b")),  # no readings: nothing for the ledger
+        ]
+        writes = [ReportWrite(caller, prepare_report(session, caller, body)) for caller, body in bodies]
+        outcomes = create_reports(session, writes, ledger)
+        session.commit()
+        assert ledger.calls == 2  # the stored report's, then the batch's readings in one call
+        assert isinstance(outcomes[2], ConflictError)
+        answered = [o.object["id"] if not isinstance(o, OfftakeError) else None for o in outcomes]
+        assert answered[0] == stored["id"] and answered[4] == answered[1]
+        assert len({answered[1], answered[3], answered[5]}) == 3 and None not in (answered[1], answered[3], answered[5])
+        ids = set(session.scalars(select(VtnObject.id).where(VtnObject.object_type == "REPORT")))
+        assert ids == {stored["id"], answered[1], answered[3], answered[5]}  # the refused one left nothing
+        assert [[r.energy_wh for r in batch] for batch in ledger.batches] == [[1000], [2000], [3000]]
+        # a retry of the refused report, now accepted by the ledger, is a new report
+        ledger.refuse_wh = None
+        retry = ReportWrite(VEN_B, prepare_report(session, VEN_B, _guide_report(event_id, [9.0], "site-b")))
+        (again,) = create_reports(session, [retry], ledger)
+        session.commit()
+        assert not isinstance(again, OfftakeError) and again.object["id"] not in ids

@@ -20,6 +20,7 @@ from offtake.ledger.ingest import (
     Problem,
     ReadingsConflict,
     ReadingsRejected,
+    ingest_many,
     ingest_readings,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "ReadingsConflict",
     "ReadingsRejected",
     "caps_between",
+    "ingest_many",
     "ingest_readings",
     "record_caps",
 ]

@@ -36,13 +36,12 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from offtake.errors import ConflictError, InputError, PermissionDenied
+from offtake.errors import ConflictError, InputError, OfftakeError, PermissionDenied
 from offtake.identity.principal import Principal
 from offtake.ledger.bounds import load_bounds
 from offtake.ledger.encoding import format_time
 from offtake.ledger.integrity import ledger_readings
-from offtake.ledger.store import open_appender
-from offtake.persistence.db import bulk_insert
+from offtake.ledger.store import Appender, open_appender
 from offtake.persistence.schema import Allocation, Contract, Site
 from offtake.units import validate_id
 
@@ -55,6 +54,7 @@ __all__ = [
     "Problem",
     "ReadingsConflict",
     "ReadingsRejected",
+    "ingest_many",
     "ingest_readings",
 ]
 
@@ -342,37 +342,72 @@ _StoredKey = dict[tuple[str, str, datetime], tuple[datetime, int, int]]
 _Fresh = dict[tuple[str, str], list[tuple[datetime, datetime, int]]]
 
 
+#: Requests of one call whose intervals lie this close are checked with one query [-].
+_WINDOW_GAP = timedelta(days=1)
+
+
+@dataclass
+class _Request:
+    """One caller's batch in :func:`ingest_many`, its shape checked."""
+
+    index: int
+    principal: Principal
+    batch: list[MeterReading]
+    intervals: list[tuple[datetime, datetime]]
+    site_ids: list[str]
+
+    @property
+    def first_start(self) -> datetime:
+        return min(iv[0] for iv in self.intervals)
+
+    @property
+    def last_end(self) -> datetime:
+        return max(iv[1] for iv in self.intervals)
+
+
+def _windows(requests: Sequence[_Request]) -> list[tuple[list[str], datetime, datetime]]:
+    """Merge the requests' spans that lie close: (sites, first start, last end) per query."""
+    windows: list[tuple[set[str], datetime, datetime]] = []
+    for request in sorted(requests, key=lambda r: r.first_start):
+        if windows and request.first_start <= windows[-1][2] + _WINDOW_GAP:
+            sites, start, end = windows[-1]
+            windows[-1] = (sites | set(request.site_ids), start, max(end, request.last_end))
+        else:
+            windows.append((set(request.site_ids), request.first_start, request.last_end))
+    return [(sorted(sites), start, end) for sites, start, end in windows]
+
+
 def _stored_readings(
     session: Session,
-    batch: Sequence[MeterReading],
-    intervals: _Intervals,
-    site_ids: Sequence[str],
+    requests: Sequence[_Request],
     unwritten: Sequence[tuple[str, str, datetime, datetime, int, int]] = (),
 ) -> tuple[_Stored, _StoredKey]:
-    """Return the readings in the ledger that a batch may repeat, contradict or overlap, by meter and by key.
+    """Return the readings in the ledger that the requests may repeat, contradict or overlap, by meter and by key.
 
     ``unwritten`` are readings accepted earlier in the same transaction whose entries are not
     written yet (:meth:`~offtake.ledger.store.Appender.defer`): they count as stored.
     """
-    min_start = min(iv[0] for iv in intervals if iv)
-    max_end = max(iv[1] for iv in intervals if iv)
-    meters = {r.meter_id for r in batch}
     stored: _Stored = defaultdict(list)
     stored_key: _StoredKey = {}
-    # bounded below so the key index is used, not the whole history
-    rows = [
-        (row.site_id, row.meter_id, row.interval_start, row.interval_end, row.energy_wh, row.seq)
-        for row in ledger_readings(session, site_ids, min_start - MAX_INTERVAL, max_end, end_after=min_start)
-    ]
-    sites = set(site_ids)
-    rows += [u for u in unwritten if u[0] in sites and u[2] < max_end and u[3] > min_start]
-    for site_id, meter_id, start, end, energy_wh, seq in rows:
-        if meter_id not in meters:
-            continue
-        stored[(site_id, meter_id)].append((start, end, energy_wh, seq))
-        stored_key[(site_id, meter_id, start)] = (end, energy_wh, seq)
-
+    for site_ids, min_start, max_end in _windows(requests):
+        # bounded below so the key index is used, not the whole history
+        rows = [
+            (row.site_id, row.meter_id, row.interval_start, row.interval_end, row.energy_wh, row.seq)
+            for row in ledger_readings(session, site_ids, min_start - MAX_INTERVAL, max_end, end_after=min_start)
+        ]
+        sites = set(site_ids)
+        rows += [u for u in unwritten if u[0] in sites and u[2] < max_end and u[3] > min_start]
+        for row in rows:
+            _note_stored(stored, stored_key, row)
     return stored, stored_key
+
+
+def _note_stored(stored: _Stored, stored_key: _StoredKey, row: tuple[str, str, datetime, datetime, int, int]) -> None:
+    site_id, meter_id, start, end, energy_wh, seq = row
+    if (site_id, meter_id, start) in stored_key:
+        return  # the same reading seen by two windows or both stored and unwritten
+    stored[(site_id, meter_id)].append((start, end, energy_wh, seq))
+    stored_key[(site_id, meter_id, start)] = (end, energy_wh, seq)
 
 
 def _classify(
@@ -501,48 +536,129 @@ def ingest_readings(
     PermissionDenied
         The caller may not report for a site (403).
     """
+    (outcome,) = ingest_many(
+        session, [(principal, readings)], max_power_factor=max_power_factor, now=now, defer=defer
+    )
+    if isinstance(outcome, OfftakeError):
+        raise outcome
+    return outcome
+
+
+def ingest_many(
+    session: Session,
+    requests: Sequence[tuple[Principal, Iterable[MeterReading]]],
+    *,
+    max_power_factor: Fraction | None = None,
+    now: datetime | None = None,
+    defer: bool = False,
+) -> list[IngestResult | OfftakeError]:
+    """Check and store several callers' batches in one transaction, each accepted or refused alone.
+
+    Each batch meets the checks of :func:`ingest_readings` as if it came after the ones
+    before it; the ledger is locked once, and the sites, power bases and stored readings of
+    all of them are read together (one query each), so the lock is held for a few statements
+    however many batches there are.
+
+    Parameters
+    ----------
+    session, max_power_factor, now, defer
+        As for :func:`ingest_readings`.
+    requests
+        Per batch: who reports, and the readings.
+
+    Returns
+    -------
+    list of IngestResult or OfftakeError
+        Per batch, in order: its result, or the error that refused it (nothing of it stored).
+    """
+    now = now or datetime.now(UTC)
+    outcomes: list[IngestResult | OfftakeError | None] = [None] * len(requests)
+    checked: list[_Request] = []
+    for index, (principal, readings) in enumerate(requests):
+        try:
+            checked.append(_shaped(index, principal, list(readings), now))
+        except OfftakeError as exc:
+            outcomes[index] = exc
+    if checked:
+        appender = open_appender(session, defer=defer)  # locks the ledger: checks below see a settled state
+        all_sites = sorted({site_id for request in checked for site_id in request.site_ids})
+        sites = {s.id: s for s in session.execute(_SITES, {"ids": all_sites}).scalars()}
+        basis = _basis_w(session, sites)
+        factor = Fraction(max_power_factor if max_power_factor is not None else load_bounds().max_power_factor)
+        # Duplicates, conflicts and overlaps, within each batch, against the readings in the
+        # ledger itself (not its projection table, which a tampered database could lack) and
+        # against the batches accepted before it.
+        stored = _stored_readings(session, checked, appender.unwritten_readings)
+        rows: list[tuple[Any, ...]] = []
+        for request in checked:
+            try:
+                outcomes[request.index] = _append(appender, request, (sites, basis, factor), stored, now, rows)
+            except OfftakeError as exc:
+                outcomes[request.index] = exc
+        appender.write_after("reading", _READING_COLUMNS, rows)
+        if defer:
+            appender.unwritten_readings.extend((r[0], r[1], r[2], r[3], r[4], r[7]) for r in rows)
+            appender.defer()
+        else:
+            appender.flush()
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _shaped(index: int, principal: Principal, batch: list[MeterReading], now: datetime) -> _Request:
+    """Check a batch's scope, size and each reading's shape (no database)."""
     principal.require_scope("readings:write")
-    batch = list(readings)
     if not batch:
         raise InputError("no readings given", field="readings")
     if len(batch) > MAX_BATCH:
         raise InputError(f"{len(batch)} readings in one batch; send at most {MAX_BATCH}", field="readings")
-    now = now or datetime.now(UTC)
     problems: list[Problem] = []
     latest_end = now + load_bounds().clock_skew
     intervals = [_check_shape(i, r, problems, latest_end) for i, r in enumerate(batch)]
     if problems:
         raise ReadingsRejected(problems)
-
-    appender = open_appender(session, defer=defer)  # locks the ledger: checks below see a settled state
     site_ids = sorted({r.site_id for r in batch})
-    sites = {s.id: s for s in session.execute(_SITES, {"ids": site_ids}).scalars()}
-    for site_id in site_ids:
+    return _Request(index, principal, batch, [iv for iv in intervals if iv is not None], site_ids)
+
+
+_Bounds = tuple[dict[str, Site], dict[str, list[tuple[datetime, datetime | None, int]]], Fraction]
+
+
+def _append(
+    appender: Appender,
+    request: _Request,
+    bounds: _Bounds,
+    stored: tuple[_Stored, _StoredKey],
+    now: datetime,
+    rows: list[tuple[Any, ...]],
+) -> IngestResult:
+    """Check one batch against the sites and what is stored, then add its new readings to the ledger.
+
+    Its accepted readings are added to ``stored`` (later batches see them) and their rows to
+    ``rows``. Raises before adding anything when the batch is refused.
+    """
+    sites, basis, factor = bounds
+    principal, batch, intervals = request.principal, request.batch, request.intervals
+    for site_id in request.site_ids:
         site = sites.get(site_id)
         if site is not None:
             principal.require_site(site_id, site.operator_id)
         elif principal.is_operator_bound:
             raise PermissionDenied(f"site '{site_id}' is not a site of operator '{principal.operator_id}'")
-    factor = Fraction(max_power_factor if max_power_factor is not None else load_bounds().max_power_factor)
-    problems = _check_power(batch, intervals, sites, _basis_w(session, sites), factor)
+    problems = _check_power(batch, intervals, sites, basis, factor)
     if problems:
         raise ReadingsRejected(problems)
-
-    # Duplicates, conflicts and overlaps, within the batch and against the readings in the
-    # ledger itself (not its projection table, which a tampered database could lack).
-    stored, stored_key = _stored_readings(session, batch, intervals, site_ids, appender.unwritten_readings)
-    status, conflicts, fresh = _classify(batch, intervals, stored_key)
-    problems = _overlaps(batch, fresh, stored)
+    status, conflicts, fresh = _classify(batch, intervals, stored[1])
+    problems = _overlaps(batch, fresh, stored[0])
     if problems:
         raise ReadingsRejected(sorted(problems, key=lambda p: p.index))
     if conflicts:
         raise ReadingsConflict(conflicts)
 
-    rows: list[tuple[Any, ...]] = []
     items: list[ItemResult] = []
     by = principal.client_id
     at_text = format_time(now)
     texts: dict[datetime, str] = {}
+    accepted = 0
     for i, r in enumerate(batch):
         kind, ref = status[i]
         if kind == "duplicate":
@@ -551,7 +667,7 @@ def ingest_readings(
         if kind == "same":
             items.append(ItemResult(i, "duplicate", items[ref].seq))
             continue
-        start, end = intervals[i]  # type: ignore[misc]
+        start, end = intervals[i]
         operator_id = sites[r.site_id].operator_id
         seq = appender.add(
             "reading",
@@ -570,12 +686,7 @@ def ingest_readings(
             key=(r.site_id, start, end),
         )
         rows.append((r.site_id, r.meter_id, start, end, r.energy_wh, now, by, seq))
+        _note_stored(*stored, (r.site_id, r.meter_id, start, end, r.energy_wh, seq))
         items.append(ItemResult(i, "accepted", seq))
-    if defer:
-        appender.unwritten_readings.extend((r[0], r[1], r[2], r[3], r[4], r[7]) for r in rows)
-        appender.write_after("reading", _READING_COLUMNS, rows)
-        head = appender.defer()
-    else:
-        head = appender.flush()
-        bulk_insert(session, "reading", _READING_COLUMNS, rows)
-    return IngestResult(accepted=len(rows), duplicates=len(batch) - len(rows), ledger_size=head.size, items=items)
+        accepted += 1
+    return IngestResult(accepted=accepted, duplicates=len(batch) - accepted, ledger_size=appender.size, items=items)

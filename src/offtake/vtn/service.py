@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,18 +45,22 @@ __all__ = [
     "VEN_SCOPES",
     "Caller",
     "Delivery",
+    "IngestReadings",
     "Outcome",
-    "PreparedReport",
     "UnknownEvent",
     "check_listing",
     "create",
     "delete",
     "get",
+    "ingest_one",
     "listing",
     "matching_deliveries",
-    "prepare_report",
+    "meter_readings",
     "replace",
+    "report_columns",
     "report_key",
+    "same_report",
+    "subscriptions",
 ]
 
 #: Scopes of a business-logic client (programme office, control room).
@@ -65,8 +70,9 @@ VEN_SCOPES = frozenset({"read_targets", "read_ven_objects", "write_reports", "wr
 #: Largest page the specification allows.
 MAX_LIMIT = 50
 
-#: Hands the readings of a report to the metering ledger; raises InputError to refuse them.
-IngestReadings = Callable[[Session, "Caller", list[ReportReading]], None]
+#: Hands the readings of reports to the metering ledger, each report's as one batch (in the
+#: caller's transaction); answers, per report, None where accepted or the error refusing it.
+IngestReadings = Callable[[Session, Sequence[tuple["Caller", list[ReportReading]]]], Sequence[OfftakeError | None]]
 
 
 class UnknownEvent(ConflictError):
@@ -326,21 +332,30 @@ def listing(
 # --- notifications ------------------------------------------------------------------------
 
 
+def subscriptions(session: Session) -> list[VtnObject]:
+    """Return every stored subscription (asking cheaply first whether there is any)."""
+    if not store.any_object(session, "SUBSCRIPTION"):
+        return []  # the usual case: every report write asks it
+    return list(session.scalars(select(VtnObject).where(VtnObject.object_type == "SUBSCRIPTION")))
+
+
 def matching_deliveries(
     session: Session,
     obj: dict[str, Any],
     operation: Literal["CREATE", "UPDATE", "DELETE"],
     owner_client_id: str | None,
+    stored: Sequence[VtnObject] | None = None,
 ) -> list[Delivery]:
     """Return the webhook calls due for an operation on an object.
 
     A subscription matches when it lists the object type and operation, its programID (if
     any) is the object's, its targets (if any) meet the object's, and its owner may see the
-    object (a VEN is only told about objects it could read).
+    object (a VEN is only told about objects it could read). ``stored`` are the
+    subscriptions if already read (:func:`subscriptions`).
     """
-    if not store.any_object(session, "SUBSCRIPTION"):
-        return []  # the usual case, asked cheaply: every report write asks it
-    subscriptions = session.query(VtnObject).filter(VtnObject.object_type == "SUBSCRIPTION").all()
+    stored = subscriptions(session) if stored is None else stored
+    if not stored:
+        return []
     object_type = obj["objectType"]
     object_targets = set(obj.get("targets") or [])
     program_id = obj.get("programID") if object_type in ("EVENT", "PROGRAM", "SUBSCRIPTION") else None
@@ -349,7 +364,7 @@ def matching_deliveries(
     base = Notification(objectType=object_type, operation=operation, object=obj, targets=obj.get("targets")).wire()
     deliveries: list[Delivery] = []
     owner_targets: dict[str, set[str]] = {}
-    for subscription in subscriptions:
+    for subscription in stored:
         body = subscription.body
         if body.get("programID") and program_id is not None and body["programID"] != program_id:
             continue
@@ -529,7 +544,8 @@ def _resource_columns(session: Session, caller: Caller, body: Any, current: VtnO
     }
 
 
-def _report_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
+def report_columns(session: Session, caller: Caller, body: Any, current: VtnObject | None) -> dict[str, Any]:
+    """Check a report (new, or replacing ``current``); return its stored columns, request and event."""
     caller.require("write_reports")
     request: ReportRequest = _validate(ReportRequest, body)
     event = store.get_object(session, "EVENT", request.eventID)
@@ -588,18 +604,23 @@ _COLUMNS = {
     "SUBSCRIPTION": _subscription_columns,
     "VEN": _ven_columns,
     "RESOURCE": _resource_columns,
-    "REPORT": _report_columns,
+    "REPORT": report_columns,
 }
 
 
-def _ingest(
-    session: Session,
-    caller: Caller,
-    readings: list[ReportReading],
-    ingest: IngestReadings | None,
-) -> None:
+def meter_readings(session: Session, caller: Caller, readings: list[ReportReading]) -> list[ReportReading]:
+    """Return a report's readings with each resource named by the meter it is.
+
+    A resource the VEN registered is a meter of its own; any other name (AGGREGATED_REPORT,
+    a name the VTN never heard of) is the site's meter, so it can never count energy twice.
+
+    Raises
+    ------
+    PermissionDenied
+        There are readings and the client is bound to no site.
+    """
     if not readings:
-        return
+        return readings
     if caller.site_id is None:
         raise _forbidden(
             "only a client bound to a site may report metered energy; the programme office binds one "
@@ -611,42 +632,23 @@ def _ingest(
             row.name or ""
             for row in store.list_objects(session, "RESOURCE", Filters(client_id=caller.client_id), skip=0, limit=1000)
         )
-    # A resource the VEN registered is a meter of its own; any other name (AGGREGATED_REPORT,
-    # a name the VTN never heard of) is the site's meter, so it can never count energy twice.
-    readings = [r if r.resource_name in meters else replace_fields(r, resource_name=caller.site_id) for r in readings]
+    return [r if r.resource_name in meters else replace_fields(r, resource_name=caller.site_id) for r in readings]
+
+
+def ingest_one(session: Session, caller: Caller, readings: list[ReportReading], ingest: IngestReadings | None) -> None:
+    """Hand one report's readings (as :func:`meter_readings` names them) to the ledger; raise its refusal."""
+    if not readings:
+        return
     if ingest is None:
         raise OfftakeError("no metering ledger is attached to this VTN")
-    ingest(session, caller, readings)
+    (refusal,) = ingest(session, [(caller, readings)])
+    if refusal is not None:
+        raise refusal
 
 
-def _same_report(session: Session, key: str) -> VtnObject | None:
+def same_report(session: Session, key: str) -> VtnObject | None:
+    """Return the stored report with this :func:`report_key`, if any."""
     return store.find_unique(session, "REPORT", key)
-
-
-@dataclass(frozen=True)
-class PreparedReport:
-    """A new report checked before its write: its columns and the readings it carries."""
-
-    columns: dict[str, Any]
-    readings: list[ReportReading]
-
-
-def prepare_report(session: Session, caller: Caller, body: Any) -> PreparedReport:
-    """Check a new report and extract its readings, before (and outside) its write.
-
-    Validation, the event's visibility and the readings depend on the report and its event
-    only, so the server does this work outside the group commit: the ledger lock is then
-    held only for the checks against stored readings and the inserts.
-
-    Raises
-    ------
-    InputError, PermissionDenied, UnknownEvent
-        As :func:`create` would for the same report.
-    """
-    if not isinstance(body, dict):
-        raise _bad("the request body must be a JSON object")
-    columns = _report_columns(session, caller, body, None)
-    return PreparedReport(columns, readings_from_report(columns["request"], columns["event"]))
 
 
 def create(
@@ -656,43 +658,24 @@ def create(
     body: Any,
     *,
     ingest: IngestReadings | None = None,
-    prepared: PreparedReport | None = None,
 ) -> Outcome:
     """Validate and store a new object; a report's readings go to the metering ledger.
 
-    A report is idempotent: a retry of one already stored (same client, event and content,
-    :func:`report_key`) answers the stored report and changes nothing, so a VEN that resends
-    after a lost answer creates no duplicate. ``prepared`` is the report as
-    :func:`prepare_report` checked it (``body`` is then not read again).
+    A report is written by :func:`offtake.vtn.reports.create_report` (idempotent: a retry of
+    one already stored answers the stored report).
     """
-    if prepared is not None:
-        columns = dict(prepared.columns)
-    else:
-        if not isinstance(body, dict):
-            raise _bad("the request body must be a JSON object")
-        columns = _COLUMNS[object_type](session, caller, body, None)
-    request = columns.pop("request", None)
-    event = columns.pop("event", None)
     if object_type == "REPORT":
-        repeated = _same_report(session, columns["unique_key"])
-        if repeated is not None:
-            return Outcome(store.to_wire(repeated))
-    else:  # a report's key is its content, just looked up
-        _check_unique(session, object_type, columns.get("unique_key"), None)
+        from offtake.vtn.reports import create_report  # it builds on this module
+
+        return create_report(session, caller, body, ingest)
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a JSON object")
+    columns = _COLUMNS[object_type](session, caller, body, None)
+    _check_unique(session, object_type, columns.get("unique_key"), None)
     try:
         obj = store.insert_object(session, object_type, **columns)
     except IntegrityError as exc:
-        if object_type == "REPORT":
-            # A concurrent retry committed the same report first: answer with it. Nothing
-            # of this transaction precedes the insert but reads, so rolling back loses nothing.
-            session.rollback()
-            repeated = _same_report(session, columns["unique_key"])
-            if repeated is not None:
-                return Outcome(store.to_wire(repeated))
         raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
-    if object_type == "REPORT":
-        readings = prepared.readings if prepared is not None else readings_from_report(request, event)
-        _ingest(session, caller, readings, ingest)
     wire = store.to_wire(obj)
     return Outcome(wire, matching_deliveries(session, wire, "CREATE", obj.client_id))
 
@@ -724,7 +707,7 @@ def replace(
     request = columns.pop("request", None)
     event = columns.pop("event", None)
     if object_type == "REPORT":
-        repeated = _same_report(session, columns["unique_key"])
+        repeated = same_report(session, columns["unique_key"])
         if repeated is not None and repeated.id != obj.id:
             raise ConflictError(f"report '{repeated.id}' already holds this content")
     _check_unique(session, object_type, columns.get("unique_key"), obj)
@@ -733,7 +716,7 @@ def replace(
     except IntegrityError as exc:
         raise _integrity(exc, f"a {object_type.lower()} named '{columns.get('unique_key')}'") from None
     if object_type == "REPORT":
-        _ingest(session, caller, readings_from_report(request, event), ingest)
+        ingest_one(session, caller, meter_readings(session, caller, readings_from_report(request, event)), ingest)
     wire = store.to_wire(obj)
     return Outcome(wire, matching_deliveries(session, wire, "UPDATE", obj.client_id))
 

@@ -50,7 +50,7 @@ class SharedVersions:
         Rest after a failed read or connection before connecting again [s].
     """
 
-    def __init__(self, engine: Engine, *, timeout_s: float = 0.05, retry_s: float = 1.0) -> None:
+    def __init__(self, engine: Engine, *, timeout_s: float = 1.0, retry_s: float = 1.0) -> None:
         url = engine.url
         #: Whether reads are made at all (PostgreSQL through psycopg) [-].
         self.enabled = url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg"

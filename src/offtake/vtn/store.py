@@ -51,12 +51,15 @@ __all__ = [
     "any_object",
     "delete_object",
     "find_unique",
+    "find_unique_many",
     "get_object",
     "insert_object",
+    "insert_objects",
     "list_objects",
     "ordered_versions",
     "read_versions",
     "read_versions_now",
+    "remove_inserted",
     "targets_of_client",
     "to_wire",
     "update_object",
@@ -105,6 +108,8 @@ _TARGETS = cast(Table, VtnTarget.__table__)
 _UNIQUE = select(_OBJECTS.c.seq).where(
     _OBJECTS.c.object_type == bindparam("type"), _OBJECTS.c.unique_key == bindparam("key")
 )
+_UNIQUE_MANY = select(VtnObject).where(VtnObject.unique_key.in_(bindparam("keys", expanding=True)))
+_INSERT = insert(_OBJECTS)
 _ANY = select(_OBJECTS.c.seq).where(_OBJECTS.c.object_type == bindparam("type")).limit(1)
 _GET = select(VtnObject).where(VtnObject.id == bindparam("id"), VtnObject.object_type == bindparam("type"))
 _TARGETS_OF_CLIENT = (
@@ -278,28 +283,67 @@ def insert_object(
     sqlalchemy.exc.IntegrityError
         If another object of this type has the same ``unique_key``.
     """
+    (obj,) = insert_objects(session, object_type, [dict(columns, body=body, targets=targets, span_s=span_s)])
+    return obj
+
+
+def insert_objects(session: Session, object_type: str, objects: Sequence[dict[str, Any]]) -> list[VtnObject]:
+    """Add objects of one type and their targets in one statement each (written, not committed).
+
+    Each of ``objects`` holds what :func:`insert_object` takes by keyword: ``body``, and
+    optionally ``targets``, ``span_s`` and filter columns.
+
+    Raises
+    ------
+    sqlalchemy.exc.IntegrityError
+        If any other object of this type has the same ``unique_key`` as one of these.
+    """
     now = _now_text()
-    unique = sorted(set(targets))
-    values: dict[str, Any] = {
-        "id": new_id(object_type),
-        "object_type": object_type,
-        "start_s": span_s[0],
-        "end_s": span_s[1],
-        "created": now,
-        "modified": now,
-        "body": body,
-        "targeted": bool(unique),
-        **columns,
-    }
+    rows: list[dict[str, Any]] = []
+    targets: list[list[str]] = []
+    for given in objects:
+        columns = dict(given)
+        unique = sorted(set(columns.pop("targets", ())))
+        span = columns.pop("span_s", (None, None))
+        targets.append(unique)
+        rows.append(
+            {
+                "id": new_id(object_type),
+                "object_type": object_type,
+                "start_s": span[0],
+                "end_s": span[1],
+                "created": now,
+                "modified": now,
+                "targeted": bool(unique),
+                "name": None,
+                "unique_key": None,
+                "program_id": None,
+                "event_id": None,
+                "ven_id": None,
+                "client_id": None,
+                "client_name": None,
+                "owner_scopes": None,
+                "owner_site": None,
+                **columns,
+            }
+        )
     session.flush()  # what the session holds goes first, as the unit of work would
     connection = session.connection()
-    key = connection.execute(insert(_OBJECTS).values(values)).inserted_primary_key
-    assert key is not None
-    seq = int(key[0])
-    if unique:
-        connection.execute(insert(_TARGETS), [{"object_seq": seq, "target": target} for target in unique])
+    returned = connection.execute(_INSERT.returning(_OBJECTS.c.seq, sort_by_parameter_order=True), rows)
+    seqs = [int(seq) for seq in returned.scalars()]
+    links = [{"object_seq": seq, "target": t} for seq, unique in zip(seqs, targets, strict=True) for t in unique]
+    if links:
+        connection.execute(insert(_TARGETS), links)
     _changed(session, object_type)
-    return VtnObject(seq=seq, **values)
+    return [VtnObject(seq=seq, **row) for seq, row in zip(seqs, rows, strict=True)]
+
+
+def remove_inserted(session: Session, objects: Sequence[VtnObject]) -> None:
+    """Remove objects just added by :func:`insert_objects` in this transaction (and their targets)."""
+    seqs = [obj.seq for obj in objects]
+    if seqs:
+        session.execute(delete(VtnTarget).where(VtnTarget.object_seq.in_(seqs)))
+        session.execute(delete(VtnObject).where(VtnObject.seq.in_(seqs)))
 
 
 def update_object(
@@ -329,6 +373,14 @@ def delete_object(session: Session, obj: VtnObject) -> None:
     session.delete(obj)
     session.flush()
     _changed(session, obj.object_type)
+
+
+def find_unique_many(session: Session, object_type: str, unique_keys: Sequence[str]) -> dict[str, VtnObject]:
+    """Return the stored objects of this type with any of ``unique_keys``, by key (one query)."""
+    if not unique_keys:
+        return {}
+    query = _UNIQUE_MANY.where(VtnObject.object_type == object_type)
+    return {obj.unique_key or "": obj for obj in session.scalars(query, {"keys": sorted(set(unique_keys))})}
 
 
 def find_unique(session: Session, object_type: str, unique_key: str) -> VtnObject | None:

@@ -2,7 +2,7 @@
 
 Mount with ``app.include_router(vtn_router(), prefix="/openadr3/3.1.0")``. The app must
 provide ``state.session_factory`` and ``state.token_secret`` (the platform server does);
-``state.vtn_notifier`` and ``state.vtn_ingest`` are set on first use if absent.
+``state.vtn_notifier`` is set on first use if absent; reports' readings go to the metering ledger.
 
 The service raises the platform's domain errors; this module alone turns them into the
 specification's ``problem`` objects (media type ``application/json``): a malformed body or
@@ -45,6 +45,7 @@ from offtake.vtn.cache import DEPENDS_ON, ListingCache
 from offtake.vtn.dialect import Dialect, targets_from_30, to_dialect, walk
 from offtake.vtn.ledger_bridge import ledger_ingest
 from offtake.vtn.notify import WebhookNotifier
+from offtake.vtn.reports import ReportWrite, create_reports, prepare_report
 from offtake.vtn.service import Caller, Outcome
 from offtake.vtn.store import Filters
 
@@ -240,30 +241,26 @@ async def _unless_abandoned(request: Request, pending: Pending) -> Any:
         gone.cancel()
 
 
-def _ingest(request: Request) -> service.IngestReadings:
-    return getattr(request.app.state, "vtn_ingest", None) or ledger_ingest
+def _write_reports(session: Session, writes: list[ReportWrite]) -> list[Any]:
+    """Write the reports waiting together in the group commit (its writer of reports)."""
+    return list(create_reports(session, writes, ledger_ingest))
 
 
-def submit_report(
-    committer: GroupCommit,
-    session: Session,
-    caller: Caller,
-    body: Any,
-    ingest: service.IngestReadings = ledger_ingest,
-) -> Pending:
+def submit_report(committer: GroupCommit, session: Session, caller: Caller, body: Any) -> Pending:
     """Check a new report in ``session`` (then closed), and hand its write to the group commit.
 
     Validation, the event lookup and the readings' extraction run here, in the request's
     thread, not in the group commit's transaction: the writer (and the ledger lock) only
-    checks the readings against the ledger and inserts. A report refused here never reaches
-    the writer.
+    checks the readings against the ledger and inserts, for all the reports waiting at once
+    (:func:`offtake.vtn.reports.create_reports`). A report refused here never reaches the
+    writer.
     """
     try:
-        prepared = service.prepare_report(session, caller, body)
+        prepared = prepare_report(session, caller, body)
         session.commit()  # ends the read-only transaction
     finally:
         session.close()
-    return committer.submit(lambda s: service.create(s, caller, "REPORT", body, ingest=ingest, prepared=prepared))
+    return committer.submit_together(_write_reports, ReportWrite(caller, prepared))
 
 
 def _render_list(rows: Sequence[dict[str, Any]], convert: Callable[[Any], Any]) -> bytes:
@@ -509,17 +506,14 @@ def _create_route(vtn: _Vtn, object_type: str) -> Callable[..., Any]:
             body = await vtn.body(request)
         except BodyError as exc:
             return oadr_problem(exc)
-        ingest = _ingest(request)
         if object_type == "REPORT":
 
             def submit() -> Pending:
                 caller = _caller(request, vtn.dialect)
-                return submit_report(_group_commit(request), session, caller, body, ingest)
+                return submit_report(_group_commit(request), session, caller, body)
 
             return await vtn.submitted(request, submit, 201)
-        return await vtn.run(
-            request, session, lambda s, caller: service.create(s, caller, object_type, body, ingest=ingest), 201
-        )
+        return await vtn.run(request, session, lambda s, caller: service.create(s, caller, object_type, body), 201)
 
     return create
 
@@ -539,11 +533,10 @@ def _update_route(vtn: _Vtn, object_type: str, id_name: str) -> Callable[..., An
             body = await vtn.body(request)
         except BodyError as exc:
             return oadr_problem(exc)
-        ingest = _ingest(request)
         return await vtn.run(
             request,
             session,
-            lambda s, caller: service.replace(s, caller, object_type, object_id, body, ingest=ingest),
+            lambda s, caller: service.replace(s, caller, object_type, object_id, body, ingest=ledger_ingest),
         )
 
     return update

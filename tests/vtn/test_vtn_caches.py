@@ -433,6 +433,39 @@ def test_a_repeated_poll_is_answered_from_memory_exactly_as_the_full_route(vtn_s
         assert lane.answered == answered
 
 
+def test_a_server_starts_knowing_its_clients_and_a_first_poll_reuses_the_lanes_counters(
+    vtn_server: VtnServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = {name: client.client_id for name, client in vtn_server.clients.items()}
+    started = vtn_server.app.state.client_cache
+    assert all(started.peek(client_id) is not None for client_id in ids.values())  # read at start-up
+    cache = vtn_server.app.state.client_cache = ClientCache(vtn_server.factory, 3600.0)
+    assert cache.warm() == len(ids) and cache.peek(ids["S1"]) is not None
+    with session_scope(vtn_server.factory) as s:
+        disable_client(s, ids["S2"])
+    assert cache.warm() == len(ids) - 1 and cache.peek(ids["S2"]) is None  # the enabled ones only
+
+    reads: list[tuple[str, ...]] = []
+    real = store.read_versions_now
+
+    def counted(engine: Any, object_types: tuple[str, ...]) -> tuple[int, ...]:
+        reads.append(object_types)
+        return real(engine, object_types)
+
+    monkeypatch.setattr(store, "read_versions_now", counted)
+    with vtn_server.http("S1") as s1:
+        # the first poll: the lane knows the client and reads the counters, the answer is
+        # missing, the full route computes it at the lane's counters without reading them again
+        first = s1.get("/events", params={"programID": vtn_server.program_id})
+        assert first.status_code == 200 and [e["id"] for e in first.json()] == vtn_server.fresh_event_ids("S1")
+        assert reads == []
+        # a client the lane does not know: the full route reads the counters itself, same answer
+        cache.forget(ids["S1"])
+        vtn_server.app.state.vtn_listing_cache = ListingCache()
+        again = s1.get("/events", params={"programID": vtn_server.program_id})
+        assert again.content == first.content and len(reads) == 1
+
+
 def test_nowait_versions_read_the_committed_counters(factory: sessionmaker[Session]) -> None:
     engine = factory.kw["bind"]
     reader = store.NowaitVersions(engine)

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import text
 
 import offtake
-from offtake.api.auth import token_router
+from offtake.api.auth import client_cache, token_router
 from offtake.api.console.routes import mount_console
 from offtake.api.errors import install_error_handlers
 from offtake.api.lifecycle import checkpoint_if_due, checkpoint_loop, live_dispatch
@@ -88,6 +88,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await run_in_threadpool(prepare_database, engine)
+        if settings.auth_recheck_s > 0:
+            await run_in_threadpool(client_cache(app.state).warm)
         tasks: list[asyncio.Task[Any]] = []
         if leader:
             await run_in_threadpool(check_witnessed, app.state.session_factory, app.state.signer)

@@ -13,6 +13,10 @@ answers such a poll itself, before routing, when everything it needs is in memor
   an asynchronous connection sent after the poll arrived, shared by the polls waiting);
 * the listing cache holds the answer computed at exactly those counters.
 
+Where only the answer is missing (a VEN's first poll, or the first after a change), the
+counters read here go with the request, and the full route computes the answer at them
+without reading them again.
+
 The answer (``200`` with the body, or ``304`` when ``If-None-Match`` names its ``ETag``) is
 byte for byte what the full route gives, as it is built by the same function
 (:func:`~offtake.api.routes.openadr.conditional_answer`) from the same cache entry. Whatever is
@@ -90,6 +94,7 @@ def _cached(
     caller, search = checked
     body = listing_cache(request).get(listing_key(dialect, caller, search), versions)
     if body is None:
+        request.state.vtn_versions = versions  # the full route computes the answer at these
         return None
     return conditional_answer(request, caller.client_id, body)
 

@@ -2,9 +2,10 @@
 
 Every request's token is verified in full (signature, issuer, expiry) each time; what is
 kept is the token's *client* as the database last showed it: enabled, with its role,
-operator, site and scopes. A client is looked up once, then served from memory; every
-``recheck_s`` seconds the first request re-reads all cached clients in one query and drops
-those that were disabled or removed.
+operator, site and scopes. A client is looked up once (or all at once when the server
+starts, :meth:`ClientCache.warm`), then served from memory; every ``recheck_s`` seconds the
+first request re-reads all cached clients in one query and drops those that were disabled or
+removed.
 
 Bound on revocation: a client disabled (``offtake client disable``, from any process) is
 refused by this server at most ``recheck_s`` seconds after the disabling commit; the
@@ -146,6 +147,21 @@ class ClientCache:
                 if generation == self._generation and len(self._records) < self._max:
                     self._records[client_id] = record
         return record
+
+    def warm(self) -> int:
+        """Read every enabled client (up to the cache's bound) in one query; return how many.
+
+        A server starting under its clients' traffic (every VEN reconnecting at once) then
+        answers their first requests without a database read each.
+        """
+        with self._lock:
+            self._generation += 1
+            started = self._clock()
+            with self._factory() as session:
+                rows = session.execute(select(*_COLUMNS).where(ApiClient.disabled_at.is_(None)).limit(self._max))
+                self._records = {record.client_id: record for record in map(_record, rows)}
+            self._checked_at = started
+            return len(self._records)
 
     def peek(self, client_id: str) -> ClientRecord | None:
         """Return the client from memory if :meth:`get` would, without reading the database.

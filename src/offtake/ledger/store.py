@@ -83,7 +83,8 @@ def _node_hashes(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tu
 # Statements of the append path, built once: building and keying a statement costs more
 # than running it on SQLite.
 _SIZE = select(LedgerHead.size).where(LedgerHead.id == 1)
-_LOCK = update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size)
+#: Locks the head row and reads the size in one round trip (the lock is held till the transaction ends).
+_LOCK = update(LedgerHead).where(LedgerHead.id == 1).values(size=LedgerHead.size).returning(LedgerHead.size)
 _LEAF = select(LedgerEntry.leaf_hash).where(LedgerEntry.seq == bindparam("seq"))
 _NODE = select(MerkleNode.hash).where(MerkleNode.level == bindparam("level"), MerkleNode.index == bindparam("index"))
 
@@ -284,10 +285,9 @@ def open_appender(session: Session, *, defer: bool = False) -> Appender:
         if appender.deferred:
             raise RuntimeError("a ledger write failed half-way after others deferred theirs; roll back")
         # a writer failed half-way: what it added is dropped, the stored ledger is read afresh
-    locked = session.execute(_LOCK)
-    if getattr(locked, "rowcount", 1) != 1:
+    size = session.execute(_LOCK).scalar_one_or_none()
+    if size is None:
         raise RuntimeError("the ledger is not initialised; run 'offtake db upgrade'")
-    size = _size(session)
     appender = Appender(session, size, _frontier(session, size))
     session.info[_APPENDER_KEY] = (session.get_transaction(), session.get_nested_transaction(), appender)
     return appender

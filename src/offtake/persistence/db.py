@@ -51,6 +51,15 @@ SQLITE_BUSY_TIMEOUT_S = 30
 #: queued threads beyond 15. An idle SQLite connection costs a few hundred kB and no server.
 SQLITE_POOL_SIZE = 48
 
+#: Connections a PostgreSQL engine keeps open, and how many more it opens under a burst (and
+#: closes on return) [-]. SQLAlchemy's default (5 kept, 10 more) made a server answering a
+#: burst (every VEN reconnecting and polling at once) open and close a connection, with a new
+#: backend process on the database server, for most requests of the burst. Each server
+#: process holds at most the sum; PostgreSQL's ``max_connections`` (default 100) must cover
+#: it times ``offtake serve --workers N``, plus one counters reader per process.
+POSTGRES_POOL_SIZE = 16
+POSTGRES_POOL_OVERFLOW = 8
+
 
 class Base(DeclarativeBase):
     """Declarative base of every offtake table."""
@@ -211,7 +220,13 @@ def make_engine(database_url: str, *, echo: bool = False) -> Engine:
             )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(database_url, echo=echo, pool_pre_ping=True)
+    return create_engine(
+        database_url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_POOL_OVERFLOW,
+    )
 
 
 class _WriterLock:

@@ -374,8 +374,11 @@ class _Vtn:
                 caller, search.object_type, search.skip, search.limit, search.target_type, search.target_values
             )
             key = listing_key(self.dialect, caller, search)
-            # counters first: the answer computed below is at least this new
-            versions = store.read_versions_now(engine, DEPENDS_ON[search.object_type])
+            # counters first (or as the poll lane read them after the request arrived): the
+            # answer computed below is at least this new
+            versions = getattr(request.state, "vtn_versions", None)
+            if versions is None:
+                versions = store.read_versions_now(engine, DEPENDS_ON[search.object_type])
             body = cache.get(key, versions)
             if body is None:
                 try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, event, or_, select, update
+from sqlalchemy import Select, and_, bindparam, event, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from offtake.errors import InputError, NotFoundError
@@ -54,12 +54,12 @@ class TreeHead:
 
 
 def _node_hashes(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Return the stored hashes of tree nodes (level 0: leaves), in one query."""
     wanted = set(wanted)
-    found: dict[tuple[int, int], bytes] = {}
+    parts: list[Select[int, int, bytes]] = []
     leaves = sorted(i for level, i in wanted if level == 0)
     if leaves:
-        rows = session.execute(select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(LedgerEntry.seq.in_(leaves)))
-        found.update({(0, seq): h for seq, h in rows})
+        parts.append(select(literal(0), LedgerEntry.seq, LedgerEntry.leaf_hash).where(LedgerEntry.seq.in_(leaves)))
     by_level: dict[int, list[int]] = {}
     for level, i in wanted:
         if level > 0:
@@ -71,9 +71,11 @@ def _node_hashes(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tu
                 for level, indexes in by_level.items()
             )
         )
-        nodes = session.execute(select(MerkleNode.level, MerkleNode.index, MerkleNode.hash).where(condition))
-        for level, index, digest in nodes.tuples():
-            found[(level, index)] = digest
+        parts.append(select(MerkleNode.level, MerkleNode.index, MerkleNode.hash).where(condition))
+    found: dict[tuple[int, int], bytes] = {}
+    if parts:
+        query = parts[0] if len(parts) == 1 else union_all(*parts)
+        found = {(int(level), int(index)): digest for level, index, digest in session.execute(query).tuples()}
     missing = wanted - set(found)
     if missing:
         raise RuntimeError(f"ledger tree is missing nodes {sorted(missing)[:5]}")

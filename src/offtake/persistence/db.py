@@ -36,6 +36,7 @@ __all__ = [
     "bulk_insert",
     "make_engine",
     "make_session_factory",
+    "reads_only",
     "session_scope",
     "upgrade",
     "writer_lock",
@@ -320,6 +321,19 @@ def make_session_factory(engine: Engine, *, info: dict[str, Any] | None = None) 
     its settings there, such as whether webhooks may call private addresses).
     """
     return sessionmaker(engine, expire_on_commit=False, info=dict(info or {}))
+
+
+def reads_only(session: Session) -> Session:
+    """Let a session that only reads run each statement on its own (PostgreSQL: autocommit).
+
+    Under PostgreSQL's READ COMMITTED every statement of a transaction sees a snapshot of its
+    own anyway, so a session that only reads loses nothing without a transaction and saves its
+    ``BEGIN`` and ``COMMIT`` round trips (two of the five of a VEN's first poll). Call it before
+    the session's first statement. A SQLite session is left as it is.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
 
 
 @contextmanager

@@ -38,7 +38,7 @@ from offtake.api.deps import DbSession
 from offtake.api.openadr_doc import ERRORS, OBJECT, TEXT, answer, merge, parameters, request_body, search_params
 from offtake.errors import ConflictError, InputError, NotFoundError, OfftakeError, PermissionDenied
 from offtake.identity.credentials import AuthError
-from offtake.persistence.db import writer_lock
+from offtake.persistence.db import reads_only, writer_lock
 from offtake.persistence.group_commit import GroupCommit, Pending, WriteAbandoned
 from offtake.vtn import service, store
 from offtake.vtn.cache import DEPENDS_ON, ListingCache
@@ -256,8 +256,8 @@ def submit_report(committer: GroupCommit, session: Session, caller: Caller, body
     writer.
     """
     try:
-        prepared = prepare_report(session, caller, body)
-        session.commit()  # ends the read-only transaction
+        prepared = prepare_report(reads_only(session), caller, body)
+        session.commit()  # ends the read-only transaction (if any)
     finally:
         session.close()
     return committer.submit_together(_write_reports, ReportWrite(caller, prepared))
@@ -315,7 +315,7 @@ class _Vtn:
         def in_thread() -> Any:
             caller = _caller(request, self.dialect)
             try:
-                result = work(session, caller)
+                result = work(reads_only(session), caller)
                 session.commit()
             finally:
                 session.close()
@@ -382,7 +382,7 @@ class _Vtn:
             body = cache.get(key, versions)
             if body is None:
                 try:
-                    body = _render_list(search.run(session, caller), self.out)
+                    body = _render_list(search.run(reads_only(session), caller), self.out)
                 finally:
                     session.close()
                 cache.put(key, versions, body)

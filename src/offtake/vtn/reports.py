@@ -132,7 +132,7 @@ def create_reports(
             outcomes[i] = exc
     fresh = [i for i in fresh if i in readings]
     if fresh:
-        stored = _insert(session, [writes[i].prepared.columns for i in fresh])
+        stored = _insert(session, [writes[i].prepared.columns for i in fresh], alone=len(writes) == 1)
         if isinstance(stored, Outcome):
             return [stored]
         objects = dict(zip(fresh, stored, strict=True))
@@ -147,12 +147,16 @@ def create_reports(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _insert(session: Session, columns: list[dict[str, Any]]) -> list[VtnObject] | Outcome:
-    """Insert report objects; alone, a report whose key was taken meanwhile answers the stored one."""
+def _insert(session: Session, columns: list[dict[str, Any]], *, alone: bool) -> list[VtnObject] | Outcome:
+    """Insert report objects.
+
+    ``alone`` (the call has one write): a report whose key another transaction took meanwhile
+    is answered with the stored one. Otherwise the ``IntegrityError`` is raised.
+    """
     try:
         return store.insert_objects(session, "REPORT", columns)
     except IntegrityError as exc:
-        if len(columns) > 1:
+        if not alone:
             raise
         # A concurrent retry committed the same report first: answer with it. Nothing
         # of this transaction precedes the insert but reads, so rolling back loses nothing.

@@ -648,7 +648,7 @@ def ingest_one(session: Session, caller: Caller, readings: list[ReportReading], 
 
 def same_report(session: Session, key: str) -> VtnObject | None:
     """Return the stored report with this :func:`report_key`, if any."""
-    return store.find_unique(session, "REPORT", key)
+    return store.find_unique_many(session, "REPORT", [key]).get(key)
 
 
 def create(

@@ -50,7 +50,6 @@ __all__ = [
     "VtnVersion",
     "any_object",
     "delete_object",
-    "find_unique",
     "find_unique_many",
     "get_object",
     "insert_object",
@@ -105,10 +104,9 @@ _OBJECTS = cast(Table, VtnObject.__table__)
 _TARGETS = cast(Table, VtnTarget.__table__)
 # Statements of every report write and poll, built once (building and keying one costs more
 # than running it on SQLite).
-_UNIQUE = select(_OBJECTS.c.seq).where(
-    _OBJECTS.c.object_type == bindparam("type"), _OBJECTS.c.unique_key == bindparam("key")
+_UNIQUE_MANY = select(VtnObject).where(
+    VtnObject.object_type == bindparam("type"), VtnObject.unique_key.in_(bindparam("keys", expanding=True))
 )
-_UNIQUE_MANY = select(VtnObject).where(VtnObject.unique_key.in_(bindparam("keys", expanding=True)))
 _INSERT = insert(_OBJECTS)
 _ANY = select(_OBJECTS.c.seq).where(_OBJECTS.c.object_type == bindparam("type")).limit(1)
 _GET = select(VtnObject).where(VtnObject.id == bindparam("id"), VtnObject.object_type == bindparam("type"))
@@ -379,14 +377,8 @@ def find_unique_many(session: Session, object_type: str, unique_keys: Sequence[s
     """Return the stored objects of this type with any of ``unique_keys``, by key (one query)."""
     if not unique_keys:
         return {}
-    query = _UNIQUE_MANY.where(VtnObject.object_type == object_type)
-    return {obj.unique_key or "": obj for obj in session.scalars(query, {"keys": sorted(set(unique_keys))})}
-
-
-def find_unique(session: Session, object_type: str, unique_key: str) -> VtnObject | None:
-    """Return the object of this type with this ``unique_key``, or ``None`` (one light query when none)."""
-    seq = session.connection().execute(_UNIQUE, {"type": object_type, "key": unique_key}).scalar()
-    return None if seq is None else session.get(VtnObject, seq)
+    found = session.scalars(_UNIQUE_MANY, {"type": object_type, "keys": sorted(set(unique_keys))})
+    return {obj.unique_key or "": obj for obj in found}
 
 
 def any_object(session: Session, object_type: str) -> bool:
